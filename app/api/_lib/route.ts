@@ -1,0 +1,45 @@
+import { randomUUID } from "node:crypto";
+import { ZodError } from "zod";
+import { AccountError } from "@/lib/auth/accounts";
+import { AuthRequiredError } from "@/lib/auth/session";
+import { log } from "@/lib/log";
+import { RateLimitedError } from "@/lib/redis/rate-limit";
+
+type Handler<C> = (request: Request, context: C & { requestId: string }) => Promise<Response>;
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) => Response.json(body, { status, headers });
+
+/** The one recipe for route handlers: run, then map domain errors to their HTTP status at the edge. */
+export function route<C>(handler: Handler<C>) {
+  return async (request: Request, context: C): Promise<Response> => {
+    const requestId = request.headers.get("x-request-id") ?? randomUUID();
+    try {
+      const response = await handler(request, { ...context, requestId });
+      response.headers.set("x-request-id", requestId);
+      return response;
+    } catch (error) {
+      if (error instanceof ZodError) {
+        return json(422, { error: error.issues[0]?.message ?? "Invalid input.", issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
+      }
+      if (error instanceof AuthRequiredError) return json(error.status, { error: error.message });
+      if (error instanceof RateLimitedError) {
+        return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
+      }
+      if (error instanceof AccountError) {
+        const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;
+        return json(status, { error: error.message, field: error.field });
+      }
+      log.error("request failed", { requestId, path: new URL(request.url).pathname, err: error });
+      return json(500, { error: `Something went wrong on our side. Reference: ${requestId}`, requestId });
+    }
+  };
+}
+
+/** Reads a JSON body, turning a malformed one into a 422 rather than a 500. */
+export async function readJson(request: Request): Promise<unknown> {
+  try {
+    return await request.json();
+  } catch {
+    throw new ZodError([{ code: "custom", path: [], message: "The request body must be JSON.", input: undefined }]);
+  }
+}

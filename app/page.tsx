@@ -1,0 +1,82 @@
+import Link from "next/link";
+import { currentUser } from "@/lib/auth/session";
+import { milestones } from "@/lib/course-outline";
+
+const drills = [
+  ["SIGKILL", "a worker mid-task"],
+  ["partition", "Redis, then heal it"],
+  ["+250 ms", "latency with jitter"],
+  ["duplicate", "every delivery"],
+];
+
+export default async function HomePage() {
+  const user = await currentUser();
+  return (
+    <>
+      <section className="border-b border-slate-200 bg-gradient-to-b from-brand-50 to-white dark:border-ink-800 dark:from-ink-900 dark:to-ink-950">
+        <div className="mx-auto grid max-w-6xl gap-10 px-4 py-16 md:grid-cols-[1.3fr_1fr] md:items-center">
+          <div>
+            <p className="text-sm font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">Learn distributed systems by breaking them</p>
+            <h1 className="mt-3 text-4xl font-bold tracking-tight md:text-5xl">Build a task queue. Then watch us try to break it.</h1>
+            <p className="mt-5 max-w-xl text-lg text-slate-700 dark:text-slate-300">
+              Faultline is a hands-on course in eight milestones. You write TypeScript in the browser against a live Redis; a grader kills
+              your workers mid-task, cuts the network and delivers duplicates, and tells you exactly what broke and why.
+            </p>
+            <div className="mt-8 flex flex-wrap gap-3">
+              <Link
+                href={user ? "#course" : "/signup"}
+                className="rounded-md bg-brand-600 px-5 py-2.5 font-semibold text-white shadow-sm hover:bg-brand-700"
+              >
+                {user ? "Start with Milestone 1" : "Create a free account"}
+              </Link>
+              <Link href="#how" className="rounded-md border border-slate-300 px-5 py-2.5 font-semibold hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800">
+                How it works
+              </Link>
+            </div>
+          </div>
+          <div aria-label="What the grader does to your code" role="img" className="rounded-xl border border-slate-200 bg-ink-950 p-5 font-mono text-sm text-slate-200 shadow-xl dark:border-ink-700">
+            <p className="text-slate-400">$ faultline check reliable-delivery --seed 4127</p>
+            {drills.map(([what, detail]) => (
+              <p key={what} className="mt-2">
+                <span className="text-brand-400">✗ inject</span> {what} <span className="text-slate-400">{detail}</span>
+              </p>
+            ))}
+            <p className="mt-3 text-emerald-400">✓ every task completed exactly once</p>
+            <p className="text-emerald-400">✓ no lease held past its deadline</p>
+          </div>
+        </div>
+      </section>
+
+      <section id="how" className="mx-auto max-w-6xl px-4 py-14">
+        <h2 className="text-2xl font-bold tracking-tight">How it works</h2>
+        <ol className="mt-6 grid gap-6 md:grid-cols-3">
+          {[
+            ["Read", "Short lessons with diagrams and runnable snippets explain one idea at a time, from sockets to sagas."],
+            ["Build", "Each lab gives you starter code in a real editor. Your code runs in a sandbox against its own Redis, which you can watch live."],
+            ["Get broken", "Checks inject faults on a seeded schedule. Failures say what happened, what was expected and what to change; the seed reproduces them."],
+          ].map(([title, text], i) => (
+            <li key={title} className="rounded-lg border border-slate-200 p-5 dark:border-ink-800">
+              <p className="font-mono text-sm text-brand-700 dark:text-brand-400">0{i + 1}</p>
+              <h3 className="mt-1 text-lg font-semibold">{title}</h3>
+              <p className="mt-2 text-slate-700 dark:text-slate-300">{text}</p>
+            </li>
+          ))}
+        </ol>
+      </section>
+
+      <section id="course" className="mx-auto max-w-6xl px-4 pb-16">
+        <h2 className="text-2xl font-bold tracking-tight">The course</h2>
+        <p className="mt-2 text-slate-700 dark:text-slate-300">One system, kept and grown through every milestone: a Redis-backed task queue with producers, workers and a dashboard.</p>
+        <ol className="mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+          {milestones.map((m) => (
+            <li key={m.code} className="rounded-lg border border-slate-200 p-4 dark:border-ink-800">
+              <p className="font-mono text-xs font-semibold text-brand-700 dark:text-brand-400">{m.code}</p>
+              <h3 className="mt-1 font-semibold">{m.title}</h3>
+              <p className="mt-2 text-sm text-slate-700 dark:text-slate-300">{m.summary}</p>
+            </li>
+          ))}
+        </ol>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,15 @@
+import nextVitals from "eslint-config-next/core-web-vitals";
+import nextTs from "eslint-config-next/typescript";
+
+const config = [
+  ...nextVitals,
+  ...nextTs,
+  {
+    rules: {
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+    },
+  },
+  { ignores: [".next/**", ".data/**", "node_modules/**", "lib/db/generated/**", "prisma/generated/**", "test-results/**", "playwright-report/**", "next-env.d.ts"] },
+];
+export default config;

@@ -1,0 +1,108 @@
+/**
+ * Accounts: sign-up and credential checks, with the rate limits and the messages a person sees.
+ * Dependencies are passed in, so integration tests run this against a real database and Redis.
+ */
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { Prisma, type Db } from "../db/client.ts";
+import type { RedisKeys } from "../redis/keys.ts";
+import { enforce, type Limit } from "../redis/rate-limit.ts";
+import { decoyHash, hashPassword, passwordProblem, verifyPassword } from "./password.ts";
+import type { RoleName } from "./roles.ts";
+
+export interface AccountDeps {
+  db: Db;
+  redis: Redis;
+  keys: RedisKeys;
+  limits: { loginPerEmail: number; loginPerIp: number; signupPerIp: number };
+}
+
+export interface AccountUser {
+  id: string;
+  email: string;
+  name: string | null;
+  role: RoleName;
+}
+
+export class AccountError extends Error {
+  override name = "AccountError";
+  constructor(
+    readonly code: "email_taken" | "weak_password" | "invalid_credentials",
+    message: string,
+    readonly field?: "email" | "password",
+  ) {
+    super(message);
+  }
+}
+
+export const SignUpSchema = z.object({
+  email: z
+    .string({ error: "Enter your email address." })
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ error: "Enter a valid email address, like ada@example.org." }).max(254, "Use an email address of at most 254 characters.")),
+  password: z.string({ error: "Choose a password." }),
+  name: z.string().trim().max(80, "Use a name of at most 80 characters.").optional(),
+});
+export type SignUpInput = z.input<typeof SignUpSchema>;
+
+export const CredentialsSchema = z.object({
+  email: z.string().trim().toLowerCase().max(254),
+  password: z.string().max(200),
+});
+
+const fifteenMinutes = 15 * 60_000;
+const hour = 60 * 60_000;
+
+/** Creates an account. The first account ever created becomes the admin. */
+export async function signUp(deps: AccountDeps, input: unknown, ip: string): Promise<AccountUser> {
+  const { email, password, name } = SignUpSchema.parse(input);
+  const limit: Limit = { bucket: "signup-ip", max: deps.limits.signupPerIp, windowMs: hour };
+  await enforce(deps.redis, deps.keys, [[limit, ip]]);
+  const problem = passwordProblem(password, email);
+  if (problem) throw new AccountError("weak_password", problem, "password");
+
+  const passwordHash = await hashPassword(password);
+  let created;
+  try {
+    created = await deps.db.user.create({ data: { email, name: name || null, passwordHash } });
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+      throw new AccountError("email_taken", "An account with this email already exists. Sign in instead, or use another email.", "email");
+    }
+    throw error;
+  }
+  const role = await promoteFirstUser(deps.db, created.id);
+  return { id: created.id, email: created.email, name: created.name, role };
+}
+
+/**
+ * Makes the earliest account admin while no admin exists. Concurrent first sign-ups all pick the
+ * same earliest account, so exactly one admin results whichever transaction wins.
+ */
+async function promoteFirstUser(db: Db, userId: string): Promise<RoleName> {
+  return db.$transaction(async (tx) => {
+    if ((await tx.user.count({ where: { role: "admin" } })) === 0) {
+      const first = await tx.user.findFirst({ orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true } });
+      if (first) await tx.user.update({ where: { id: first.id }, data: { role: "admin" } });
+    }
+    const me = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { role: true } });
+    return me.role;
+  });
+}
+
+/** Checks an email and password. Never says which of the two was wrong. */
+export async function authenticate(deps: AccountDeps, input: unknown, ip: string): Promise<AccountUser> {
+  const parsed = CredentialsSchema.safeParse(input);
+  const wrong = new AccountError("invalid_credentials", "Email or password is incorrect.");
+  if (!parsed.success) throw wrong;
+  const { email, password } = parsed.data;
+  await enforce(deps.redis, deps.keys, [
+    [{ bucket: "login-email", max: deps.limits.loginPerEmail, windowMs: fifteenMinutes }, email],
+    [{ bucket: "login-ip", max: deps.limits.loginPerIp, windowMs: fifteenMinutes }, ip],
+  ]);
+  const user = await deps.db.user.findUnique({ where: { email } });
+  const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
+  if (!user || !user.passwordHash || !ok) throw wrong;
+  return { id: user.id, email: user.email, name: user.name, role: user.role };
+}

@@ -1,0 +1,94 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * Faultline's configuration, read from the environment once and validated. Every variable is
+ * documented in `.env.example`; a bad value stops start-up with the variable's name and the fix.
+ * No `server-only` marker: the launcher and runner (plain Node) import this too.
+ */
+const flag = (fix: string) =>
+  z
+    .enum(["0", "1", "true", "false", "yes", "no"], { error: `expected 1/0, true/false or yes/no. ${fix}` })
+    .transform((v) => v === "1" || v === "true" || v === "yes");
+
+export const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development").describe("Node environment; `npm start` sets production."),
+    PORT: z.coerce
+      .number({ error: "expected a port number. Fix: set PORT to a free TCP port such as 3000." })
+      .int()
+      .min(1, "expected a port from 1 to 65535")
+      .max(65535, "expected a port from 1 to 65535")
+      .default(3000)
+      .describe("HTTP port of the web server. @default 3000"),
+    HOST: z.string().min(1).default("127.0.0.1").describe("Address the web server binds. Use 0.0.0.0 in a container. @default 127.0.0.1"),
+    FAULTLINE_URL: z.url({ error: "expected an absolute URL such as https://faultline.example.org" }).optional().describe("Public URL of the site, used in links and auth callbacks. @default http://localhost:PORT"),
+    FAULTLINE_DATA_DIR: z.string().min(1).default(".data").describe("Directory for the SQLite database, a private Redis, logs and generated secrets. @default .data"),
+    DATABASE_URL: z
+      .string()
+      .regex(/^(file:|postgres(ql)?:\/\/)/, "expected file:<path> for SQLite or postgresql://user@host:port/db for PostgreSQL")
+      .optional()
+      .describe("Database. @default file:<FAULTLINE_DATA_DIR>/faultline.db (SQLite)"),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, "expected redis://[user:password@]host:port[/db]")
+      .optional()
+      .describe("Platform Redis (jobs, run events, rate limits). @default a local Redis on 6379, else a private redis-server under FAULTLINE_DATA_DIR"),
+    FAULTLINE_REDIS_PREFIX: z.string().regex(/^[a-z0-9:_-]{1,32}$/i, "use 1-32 letters, digits, ':', '_' or '-'").default("fl:").describe("Prefix of every platform Redis key, so several installs can share one Redis. @default fl:"),
+    AUTH_SECRET: z.string().min(32, "must be at least 32 characters. Fix: generate one with `openssl rand -base64 32`").optional().describe("Signs session tokens; all web replicas must share it. Required in production; generated under FAULTLINE_DATA_DIR otherwise."),
+    FAULTLINE_AUTH: z.enum(["accounts", "local"], { error: "expected 'accounts' (sign up and sign in) or 'local' (one learner signed in automatically)" }).default("accounts").describe("accounts: email and password; local: one learner signed in automatically, for a laptop. @default accounts"),
+    FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION: flag("Set it to 1 only if this server is reachable by you alone.").default(false).describe("Lets FAULTLINE_AUTH=local run with NODE_ENV=production. @default 0"),
+    FAULTLINE_TRUSTED_PROXIES: z.coerce.number({ error: "expected a whole number of proxy hops" }).int().min(0).max(5).default(0).describe("How many reverse proxies in front of the web server append to X-Forwarded-For; 0 ignores the header. @default 0"),
+    RUNNER_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(2).describe("Runs one runner process grades at once. @default 2"),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Least severe log level printed. @default info"),
+    RATE_LIMIT_LOGIN_PER_EMAIL: z.coerce.number().int().min(1).default(10).describe("Sign-in attempts per email per 15 minutes. @default 10"),
+    RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(50).describe("Sign-in attempts per address per 15 minutes. @default 50"),
+    RATE_LIMIT_SIGNUP_PER_IP: z.coerce.number().int().min(1).default(20).describe("Sign-ups per address per hour. @default 20"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === "production" && env.FAULTLINE_AUTH === "local" && !env.FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["FAULTLINE_AUTH"],
+        message:
+          "'local' signs every visitor in as the same learner, which is unsafe on a production server. Fix: use FAULTLINE_AUTH=accounts, or set FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION=1 if only you can reach this server",
+      });
+    }
+  });
+
+export type Env = z.infer<typeof EnvSchema> & { DATABASE_URL: string; FAULTLINE_URL: string; dataDir: string };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses an environment; throws a ConfigError whose message names each bad variable and its fix. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  // An empty variable means "not set", as in most shells' `VAR= cmd`.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = EnvSchema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = issue.path.join(".") || "(environment)";
+      const got = typeof issue.path[0] === "string" ? cleaned[issue.path[0]] : undefined;
+      return `  ${name}: ${issue.message}${got !== undefined && !/SECRET/.test(name) ? ` (got "${got}")` : ""}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}\nSee .env.example for every variable.`);
+  }
+  const env = result.data;
+  const dataDir = path.resolve(env.FAULTLINE_DATA_DIR);
+  return {
+    ...env,
+    dataDir,
+    DATABASE_URL: env.DATABASE_URL ?? `file:${path.join(dataDir, "faultline.db")}`,
+    FAULTLINE_URL: env.FAULTLINE_URL ?? `http://localhost:${env.PORT}`,
+  };
+}
+
+let cached: Env | undefined;
+
+/** The process's configuration, parsed on first use. */
+export function env(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}

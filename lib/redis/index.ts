@@ -1,0 +1,23 @@
+import "server-only";
+import { Redis } from "ioredis";
+import { env } from "../env.ts";
+import { redisKeys } from "./keys.ts";
+
+const holder = globalThis as unknown as { __faultlineRedis?: Redis };
+
+/** The platform Redis for this web process. Commands fail fast rather than queue while it is down. */
+export function redis(): Redis {
+  if (!holder.__faultlineRedis) {
+    const url = env().REDIS_URL;
+    if (!url) throw new Error("REDIS_URL is not set. Start Faultline with `npm start`, which finds or starts a Redis and sets it.");
+    holder.__faultlineRedis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000 });
+    holder.__faultlineRedis.on("error", () => {
+      // ioredis reconnects by itself; /api/ready reports the outage, so no log spam per retry.
+    });
+  }
+  return holder.__faultlineRedis;
+}
+
+export function keys() {
+  return redisKeys(env().FAULTLINE_REDIS_PREFIX);
+}

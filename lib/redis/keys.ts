@@ -1,0 +1,13 @@
+/**
+ * The only place that builds platform Redis key strings. Every key starts with the install's
+ * prefix (FAULTLINE_REDIS_PREFIX), so several installs or test runs can share one Redis.
+ */
+export function redisKeys(prefix: string) {
+  return {
+    rateLimit: (bucket: string, subject: string) => `${prefix}rl:${bucket}:${subject}`,
+    runnerHeartbeat: (runnerId: string) => `${prefix}runner:${runnerId}`,
+    runnerHeartbeatPattern: () => `${prefix}runner:*`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

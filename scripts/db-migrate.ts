@@ -1,0 +1,16 @@
+/** `npm run db:migrate`: applies pending migrations to DATABASE_URL (SQLite or PostgreSQL). */
+import { ConfigError, parseEnv } from "../lib/env.ts";
+import { migrate } from "../lib/db/migrate.ts";
+
+try {
+  const config = parseEnv(process.env);
+  const result = await migrate(config.DATABASE_URL);
+  console.log(
+    result.applied.length > 0
+      ? `Applied ${result.applied.length} migration(s) to ${result.provider}: ${result.applied.join(", ")}`
+      : `Database (${result.provider}) is up to date (${result.alreadyApplied} migrations).`,
+  );
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : `Migration failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

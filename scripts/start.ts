@@ -1,0 +1,103 @@
+/**
+ * `npm start`: everything on one machine with no setup. Validates configuration, creates and
+ * migrates the SQLite database under .data/, finds or starts Redis, builds the app if no current
+ * build exists, then starts and supervises the web and runner processes. `--dev` runs the web in
+ * Next's development mode (reloads on change) instead of building.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { ConfigError, parseEnv, type Env } from "../lib/env.ts";
+import { migrate } from "../lib/db/migrate.ts";
+import { buildIsCurrent } from "../lib/launcher/build-stamp.ts";
+import { buildApp } from "../lib/launcher/build.ts";
+import { RedisUnavailableError, resolveRedis, type ResolvedRedis } from "../lib/launcher/redis.ts";
+import { authSecret } from "../lib/launcher/secret.ts";
+import { Supervisor } from "../lib/launcher/supervisor.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const dev = process.argv.includes("--dev");
+
+function fail(message: string): never {
+  console.error(`\n✖ ${message}\n`);
+  process.exit(1);
+}
+
+if (existsSync(path.join(root, ".env"))) process.loadEnvFile(path.join(root, ".env"));
+(process.env as Record<string, string | undefined>).NODE_ENV ??= dev ? "development" : "production";
+
+let config: Env;
+try {
+  config = parseEnv(process.env);
+} catch (error) {
+  fail(error instanceof ConfigError ? error.message : String(error));
+}
+
+console.log(`Faultline: starting (${dev ? "development" : "production"}, data in ${path.relative(root, config.dataDir) || "."})`);
+
+try {
+  const result = await migrate(config.DATABASE_URL);
+  console.log(`  database  ${result.provider}, ${result.applied.length > 0 ? `applied ${result.applied.join(", ")}` : "up to date"}`);
+} catch (error) {
+  fail(`The database could not be prepared: ${error instanceof Error ? error.message : String(error)}\nDATABASE_URL is ${config.DATABASE_URL.replace(/\/\/[^@/]*@/, "//***@")}.`);
+}
+
+let redis: ResolvedRedis;
+try {
+  redis = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: config.dataDir });
+} catch (error) {
+  fail(error instanceof RedisUnavailableError ? error.message : String(error));
+}
+const redisLabel = { REDIS_URL: "from REDIS_URL", local: "local Redis on 127.0.0.1:6379", private: `private redis-server under ${path.relative(root, config.dataDir)}/redis` }[redis.source];
+console.log(`  redis     ${redisLabel}`);
+
+if (!dev && !buildIsCurrent(root)) {
+  if (!(await buildApp(root, { verbose: false }))) {
+    redis.process?.kill("SIGTERM");
+    process.exit(1);
+  }
+}
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  REDIS_URL: redis.url,
+  DATABASE_URL: config.DATABASE_URL,
+  AUTH_SECRET: authSecret(config.AUTH_SECRET, config.dataDir),
+  NEXT_TELEMETRY_DISABLED: "1",
+};
+const tsx = path.join(root, "node_modules/tsx/dist/cli.mjs");
+const supervisor = new Supervisor(
+  [
+    { name: "web", command: process.execPath, args: [tsx, "scripts/web.ts", ...(dev ? ["--dev"] : [])], env },
+    { name: "runner", command: process.execPath, args: [tsx, "scripts/runner.ts"], env },
+  ],
+  root,
+);
+supervisor.start();
+console.log(`\n  Faultline is starting on ${config.FAULTLINE_URL}  (Ctrl-C stops it)\n`);
+
+let signals = 0;
+const onSignal = () => {
+  signals += 1;
+  if (signals > 1) {
+    console.error("Stopping now.");
+    process.exit(130);
+  }
+  console.log("\nStopping Faultline…");
+  void supervisor.stop(0);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+redis.process?.on("exit", (code) => {
+  if (signals === 0) {
+    console.error(`\n✖ The private redis-server exited (code ${code}); see ${path.join(config.dataDir, "redis/redis.log")}. Stopping Faultline.`);
+    void supervisor.stop(1);
+  }
+});
+
+const code = await supervisor.finished;
+if (redis.process && redis.process.exitCode === null) {
+  redis.process.kill("SIGTERM");
+  await new Promise((r) => redis.process!.once("exit", r));
+}
+console.log(code === 0 ? "Faultline stopped." : "Faultline stopped after an error.");
+process.exit(code);
