@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { ConfigError, parseEnv } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
+import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 import { redisKeys } from "../lib/redis/keys.ts";
 import { HEARTBEAT_INTERVAL_MS, beat, stopBeating } from "../lib/runner/heartbeat.ts";
 
@@ -59,3 +60,4 @@ async function shutdown(signal: string) {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+exitWhenOrphaned(() => void shutdown("orphaned"));

@@ -63,12 +63,13 @@ const env: NodeJS.ProcessEnv = {
   DATABASE_URL: config.DATABASE_URL,
   AUTH_SECRET: authSecret(config.AUTH_SECRET, config.dataDir),
   NEXT_TELEMETRY_DISABLED: "1",
+  FAULTLINE_SUPERVISED: "1",
 };
-const tsx = path.join(root, "node_modules/tsx/dist/cli.mjs");
+const node = (script: string, ...args: string[]) => ({ command: process.execPath, args: ["--import", "tsx", script, ...args] });
 const supervisor = new Supervisor(
   [
-    { name: "web", command: process.execPath, args: [tsx, "scripts/web.ts", ...(dev ? ["--dev"] : [])], env },
-    { name: "runner", command: process.execPath, args: [tsx, "scripts/runner.ts"], env },
+    { name: "web", ...node("scripts/web.ts", ...(dev ? ["--dev"] : [])), env },
+    { name: "runner", ...node("scripts/runner.ts"), env },
   ],
   root,
 );

@@ -9,6 +9,7 @@ import { ConfigError, parseEnv } from "../lib/env.ts";
 import { authSecret } from "../lib/launcher/secret.ts";
 import { trustedClientIp } from "../lib/launcher/forwarded.ts";
 import { log } from "../lib/log.ts";
+import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 
 const dev = process.argv.includes("--dev");
 let config;
@@ -58,3 +59,4 @@ function shutdown(signal: string) {
 }
 process.on("SIGTERM", () => shutdown("SIGTERM"));
 process.on("SIGINT", () => shutdown("SIGINT"));
+exitWhenOrphaned(() => shutdown("orphaned"));
