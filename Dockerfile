@@ -56,11 +56,17 @@ RUN apt-get update \
 
 # HOST=0.0.0.0 because the default (127.0.0.1) would only accept connections from inside the
 # container itself. The data dir is pinned to an absolute path so every role agrees on it.
+# npm runs scripts through `sh -c`, and Debian's dash forks instead of exec'ing the command, so
+# `docker stop`'s SIGTERM reaches npm and the shell but never node: the web would not drain and
+# a runner would not deregister before being killed. bash exec's a lone command, leaving
+# npm -> node, and npm forwards SIGTERM to it.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     FAULTLINE_DATA_DIR=/app/.data \
-    NEXT_TELEMETRY_DISABLED=1
+    NEXT_TELEMETRY_DISABLED=1 \
+    npm_config_script_shell=/bin/bash \
+    npm_config_update_notifier=false
 
 # Copied from the build stage, not the build context: that is where the generated Prisma
 # clients (lib/db/generated) and the created-if-missing empty folders live. Everything is owned
@@ -85,9 +91,10 @@ USER node
 
 EXPOSE 3000
 
-# Liveness only (/api/health does not touch the database or Redis), so a database outage does
-# not get healthy web containers restarted; docker-compose.yml checks /api/ready instead. The
-# runner and migrate roles serve no HTTP, so docker-compose.yml disables this check for them.
+# Liveness only: /api/health says this process serves requests without touching the database
+# or Redis, so a database outage does not mark every web container unhealthy at once (and get
+# them replaced by an orchestrator that does that). docker-compose.yml checks /api/ready
+# instead, and disables this check for the runner and migrate roles, which serve no HTTP.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/api/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 

@@ -7,7 +7,7 @@ const config = [
   {
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
   { ignores: [".next/**", ".data/**", "node_modules/**", "lib/db/generated/**", "prisma/generated/**", "test-results/**", "playwright-report/**", "next-env.d.ts"] },

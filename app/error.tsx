@@ -12,7 +12,7 @@ export default function ErrorPage({ error, reset }: { error: Error & { digest?: 
         Nothing you saved is lost. Try again; if it keeps happening, tell your instructor
         {error.digest ? <> and quote reference <code className="font-mono">{error.digest}</code></> : null}.
       </p>
-      <button type="button" onClick={reset} className="mt-8 rounded-md bg-brand-600 px-4 py-2 font-semibold text-white hover:bg-brand-700">Try again</button>
+      <button type="button" onClick={reset} className="mt-8 rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800">Try again</button>
     </div>
   );
 }

@@ -25,7 +25,7 @@ export default async function HomePage() {
             <div className="mt-8 flex flex-wrap gap-3">
               <Link
                 href={user ? "#course" : "/signup"}
-                className="rounded-md bg-brand-600 px-5 py-2.5 font-semibold text-white shadow-sm hover:bg-brand-700"
+                className="rounded-md bg-brand-700 px-5 py-2.5 font-semibold text-white shadow-sm hover:bg-brand-800"
               >
                 {user ? "Start with Milestone 1" : "Create a free account"}
               </Link>

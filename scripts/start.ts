@@ -61,15 +61,17 @@ const env: NodeJS.ProcessEnv = {
   ...process.env,
   REDIS_URL: redis.url,
   DATABASE_URL: config.DATABASE_URL,
-  AUTH_SECRET: authSecret(config.AUTH_SECRET, config.dataDir),
   NEXT_TELEMETRY_DISABLED: "1",
   FAULTLINE_SUPERVISED: "1",
 };
+// Only the web signs sessions; the runner, which will run learner code, never holds the secret.
+const { AUTH_SECRET: _unused, ...runnerEnv } = env;
+const webEnv = { ...env, AUTH_SECRET: authSecret(config.AUTH_SECRET, config.dataDir) };
 const node = (script: string, ...args: string[]) => ({ command: process.execPath, args: ["--import", "tsx", script, ...args] });
 const supervisor = new Supervisor(
   [
-    { name: "web", ...node("scripts/web.ts", ...(dev ? ["--dev"] : [])), env },
-    { name: "runner", ...node("scripts/runner.ts"), env },
+    { name: "web", ...node("scripts/web.ts", ...(dev ? ["--dev"] : [])), env: webEnv },
+    { name: "runner", ...node("scripts/runner.ts"), env: runnerEnv },
   ],
   root,
 );

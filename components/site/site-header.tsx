@@ -28,7 +28,7 @@ export async function SiteHeader() {
           ) : (
             <>
               <Link href="/signin" className="text-sm font-medium hover:underline">Sign in</Link>
-              <Link href="/signup" className="rounded-md bg-brand-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-700">Sign up</Link>
+              <Link href="/signup" className="rounded-md bg-brand-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-800">Sign up</Link>
             </>
           )}
         </div>

@@ -1,12 +1,13 @@
 import Link from "next/link";
 import type { AccountUser } from "@/lib/auth/accounts";
 import { SignOutButton } from "../auth/sign-out-button";
+import { MenuDetails } from "./menu-details";
 
-/** A native <details> menu: keyboard and screen-reader friendly with no script of its own. */
+/** A native <details> menu: keyboard and screen-reader friendly, closed again on navigation. */
 export function UserMenu({ user, local }: { user: AccountUser; local: boolean }) {
   const label = user.name || user.email;
   return (
-    <details className="relative">
+    <MenuDetails className="relative">
       <summary
         aria-label={`Account menu for ${label}`}
         className="flex cursor-pointer list-none items-center gap-2 rounded-md border border-slate-200 px-3 py-1.5 text-sm hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800"
@@ -28,6 +29,6 @@ export function UserMenu({ user, local }: { user: AccountUser; local: boolean })
         )}
         {local ? <p className="px-3 py-2 text-xs text-slate-600 dark:text-slate-300">Local mode: no sign-out needed.</p> : <SignOutButton />}
       </div>
-    </details>
+    </MenuDetails>
   );
 }

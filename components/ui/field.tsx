@@ -33,7 +33,7 @@ export function SubmitButton({ pending, children, pendingLabel }: { pending: boo
       type="submit"
       disabled={pending}
       aria-busy={pending}
-      className="w-full rounded-md bg-brand-600 px-4 py-2 font-semibold text-white hover:bg-brand-700 disabled:cursor-wait disabled:opacity-70"
+      className="w-full rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800 disabled:cursor-wait disabled:opacity-70"
     >
       {pending ? pendingLabel : children}
     </button>

@@ -1,0 +1,32 @@
+/**
+ * `npm test`: every check CI runs, in order, stopping at the first that fails: typecheck, lint,
+ * unit tests, a production build, integration tests (real Redis, SQLite and PostgreSQL) and
+ * end-to-end tests in headless Chromium.
+ */
+import { spawnSync } from "node:child_process";
+
+const steps: Array<[string, string[]]> = [
+  ["typecheck", ["npx", "tsc", "--noEmit"]],
+  ["lint", ["npx", "eslint", "--max-warnings", "0", "."]],
+  ["unit tests", ["npx", "vitest", "run", "--project", "unit"]],
+  ["build", ["node", "--import", "tsx", "scripts/build.ts"]],
+  ["integration tests", ["npx", "vitest", "run", "--project", "integration"]],
+  ["end-to-end tests", ["npx", "playwright", "test"]],
+];
+
+const only = process.argv.slice(2);
+const timings: string[] = [];
+const started = Date.now();
+for (const [name, [command, ...args]] of steps) {
+  if (only.length > 0 && !only.some((o) => name.startsWith(o))) continue;
+  console.log(`\n━━ ${name} ━━`);
+  const t0 = Date.now();
+  const result = spawnSync(command!, args, { stdio: "inherit", env: { ...process.env, FORCE_COLOR: process.env.CI ? "0" : "1" } });
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  timings.push(`  ${result.status === 0 ? "✓" : "✖"} ${name.padEnd(18)} ${seconds}s`);
+  if (result.status !== 0) {
+    console.error(`\n${timings.join("\n")}\n\n✖ ${name} failed; later steps did not run.`);
+    process.exit(result.status ?? 1);
+  }
+}
+console.log(`\n${timings.join("\n")}\n\nAll checks passed in ${Math.round((Date.now() - started) / 1000)}s.`);

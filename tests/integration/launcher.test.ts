@@ -1,0 +1,92 @@
+/**
+ * `npm start` as a user meets it: the launcher brings web and runner up, reports a crashed
+ * child and restarts it, and Ctrl-C stops everything. Uses the production build (npm test builds
+ * it first; without one the launcher builds it, which takes about a minute).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { REDIS_TEST_URL } from "./support/namespaces.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const started: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  started.splice(0).forEach((c) => c.exitCode === null && c.kill("SIGKILL"));
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(env: Record<string, string>) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "fl-launch-"));
+  dirs.push(dataDir);
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", FAULTLINE_DATA_DIR: dataDir, FAULTLINE_REDIS_PREFIX: `fl-launch-${process.pid}-${Date.now()}:`, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  started.push(child);
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d));
+  child.stderr.on("data", (d: Buffer) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await fn().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+async function readyRunners(port: number): Promise<string[] | undefined> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/ready`);
+  const body = (await res.json()) as { ready: boolean; runners: { id: string }[] };
+  return res.status === 200 && body.runners.length > 0 ? body.runners.map((r) => r.id) : undefined;
+}
+
+test("npm start serves the site with a runner, restarts a crashed runner, and Ctrl-C stops both", async () => {
+  const port = await freePort();
+  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL });
+  const [firstRunner] = await until("the site to be ready with a runner", () => readyRunners(port), 150_000);
+  expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+
+  const runnerPid = Number(firstRunner?.split("-").at(-2));
+  // The runner will run learner code; it must never hold the session-signing secret.
+  expect(readFileSync(`/proc/${runnerPid}/environ`, "utf8").split("\0").some((v) => v.startsWith("AUTH_SECRET="))).toBe(false);
+  process.kill(runnerPid, "SIGKILL");
+  await until("the crash to be reported", async () => (app.output().includes("runner was killed by SIGKILL unexpectedly") ? true : undefined), 10_000);
+  await until("a new runner", async () => ((await readyRunners(port))?.some((id) => id !== firstRunner) ? true : undefined), 30_000);
+
+  app.child.kill("SIGINT");
+  expect(await app.exited).toBe(0);
+  expect(app.output()).toContain("Faultline stopped.");
+  await expect(fetch(`http://127.0.0.1:${port}/api/health`)).rejects.toThrow();
+}, 240_000);
+
+test("a REDIS_URL that does not answer stops start-up with a message, before anything listens", async () => {
+  const app = launch({ PORT: String(await freePort()), REDIS_URL: "redis://127.0.0.1:1" });
+  expect(await app.exited).toBe(1);
+  expect(app.output()).toMatch(/REDIS_URL is set to redis:\/\/127\.0\.0\.1:1, but that Redis does not answer/);
+}, 60_000);
+
+test("a bad configuration value stops start-up naming the variable", async () => {
+  const app = launch({ PORT: "not-a-port" });
+  expect(await app.exited).toBe(1);
+  expect(app.output()).toMatch(/PORT: expected a port number/);
+}, 60_000);
