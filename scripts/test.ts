@@ -25,8 +25,8 @@ for (const [name, [command, ...args]] of steps) {
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   timings.push(`  ${result.status === 0 ? "✓" : "✖"} ${name.padEnd(18)} ${seconds}s`);
   if (result.status !== 0) {
-    console.error(`\n${timings.join("\n")}\n\n✖ ${name} failed; later steps did not run.`);
+    console.error(`\n${timings.join("\n")}\n\n✖ ${name} failed; later steps did not run.\nchecks: ${timings.length - 1} passed, 1 failed`);
     process.exit(result.status ?? 1);
   }
 }
-console.log(`\n${timings.join("\n")}\n\nAll checks passed in ${Math.round((Date.now() - started) / 1000)}s.`);
+console.log(`\n${timings.join("\n")}\n\nAll checks passed in ${Math.round((Date.now() - started) / 1000)}s.\nchecks: ${timings.length} passed, 0 failed`);
