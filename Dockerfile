@@ -31,7 +31,9 @@ COPY package.json package-lock.json ./
 # and prisma/generated, which .dockerignore keeps the host's copies from overwriting later.
 COPY prisma ./prisma
 COPY scripts ./scripts
-RUN npm ci --no-audit --no-fund
+# `npm install` rather than `npm ci`: the lockfile is made where the registry serves only
+# linux-x64 optional binaries, and `npm ci` rejects it for lacking the other platforms' entries.
+RUN npm install --no-audit --no-fund
 
 # ---------------------------------------------------------------------------------------------
 # Built on top of deps rather than copying from it, so the generated Prisma clients and the

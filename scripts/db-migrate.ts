@@ -1,9 +1,9 @@
 /** `npm run db:migrate`: applies pending migrations to DATABASE_URL (SQLite or PostgreSQL). */
-import { ConfigError, parseEnv } from "../lib/env.ts";
+import { configOrExit } from "../lib/launcher/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
 
+const config = configOrExit();
 try {
-  const config = parseEnv(process.env);
   const result = await migrate(config.DATABASE_URL);
   console.log(
     result.applied.length > 0
@@ -11,6 +11,6 @@ try {
       : `Database (${result.provider}) is up to date (${result.alreadyApplied} migrations).`,
   );
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : `Migration failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`Migration failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }

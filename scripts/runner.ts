@@ -5,19 +5,13 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { ConfigError, parseEnv } from "../lib/env.ts";
+import { configOrExit } from "../lib/launcher/config.ts";
 import { log } from "../lib/log.ts";
 import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 import { redisKeys } from "../lib/redis/keys.ts";
 import { HEARTBEAT_INTERVAL_MS, beat, stopBeating } from "../lib/runner/heartbeat.ts";
 
-let config;
-try {
-  config = parseEnv(process.env);
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(1);
-}
+const config = configOrExit();
 if (!config.REDIS_URL) {
   console.error("REDIS_URL is not set. Start everything with `npm start`, or set REDIS_URL to the platform Redis the web uses.");
   process.exit(1);

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, parseEnv, type Env } from "../lib/env.ts";
+import { configOrExit } from "../lib/launcher/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { buildIsCurrent } from "../lib/launcher/build-stamp.ts";
 import { buildApp } from "../lib/launcher/build.ts";
@@ -23,13 +23,15 @@ function fail(message: string): never {
 }
 
 if (existsSync(path.join(root, ".env"))) process.loadEnvFile(path.join(root, ".env"));
-(process.env as Record<string, string | undefined>).NODE_ENV ??= dev ? "development" : "production";
-
-let config: Env;
-try {
-  config = parseEnv(process.env);
-} catch (error) {
-  fail(error instanceof ConfigError ? error.message : String(error));
+// Validated as the operator set it: `FAULTLINE_AUTH=local npm start` on a laptop is fine, while
+// an explicit NODE_ENV=production with local auth is refused (lib/env.ts).
+const config = configOrExit();
+const userSetProduction = process.env.NODE_ENV === "production";
+// The children run the optimised build unless --dev; local auth was already judged above.
+(process.env as Record<string, string | undefined>).NODE_ENV = dev ? "development" : "production";
+if (config.FAULTLINE_AUTH === "local" && !userSetProduction) process.env.FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION = "1";
+if (config.FAULTLINE_AUTH === "local" && !["127.0.0.1", "localhost", "::1"].includes(config.HOST)) {
+  console.warn(`⚠ FAULTLINE_AUTH=local with HOST=${config.HOST}: anyone who can reach this address is signed in as the local learner.`);
 }
 
 console.log(`Faultline: starting (${dev ? "development" : "production"}, data in ${path.relative(root, config.dataDir) || "."})`);

@@ -5,20 +5,14 @@
  */
 import { createServer } from "node:http";
 import next from "next";
-import { ConfigError, parseEnv } from "../lib/env.ts";
+import { configOrExit } from "../lib/launcher/config.ts";
 import { authSecret } from "../lib/launcher/secret.ts";
 import { trustedClientIp } from "../lib/launcher/forwarded.ts";
 import { log } from "../lib/log.ts";
 import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 
 const dev = process.argv.includes("--dev");
-let config;
-try {
-  config = parseEnv(process.env);
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(1);
-}
+const config = configOrExit();
 // next-auth reads these names; the data-dir secret keeps a lone web process zero-config.
 process.env.AUTH_SECRET = authSecret(config.AUTH_SECRET, config.dataDir);
 process.env.NEXTAUTH_SECRET = process.env.AUTH_SECRET;

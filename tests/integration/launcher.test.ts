@@ -33,7 +33,7 @@ function launch(env: Record<string, string>) {
   dirs.push(dataDir);
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", FAULTLINE_DATA_DIR: dataDir, FAULTLINE_REDIS_PREFIX: `fl-launch-${process.pid}-${Date.now()}:`, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, FAULTLINE_DATA_DIR: dataDir, FAULTLINE_REDIS_PREFIX: `fl-launch-${process.pid}-${Date.now()}:`, ...env } as Record<string, string> as NodeJS.ProcessEnv, // Next types NODE_ENV as required; the launcher chooses it
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.push(child);
@@ -89,4 +89,22 @@ test("a bad configuration value stops start-up naming the variable", async () =>
   const app = launch({ PORT: "not-a-port" });
   expect(await app.exited).toBe(1);
   expect(app.output()).toMatch(/PORT: expected a port number/);
+}, 60_000);
+
+test("FAULTLINE_AUTH=local npm start signs the local learner in with no account", async () => {
+  const port = await freePort();
+  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL, FAULTLINE_AUTH: "local" });
+  await until("the site to be ready", () => readyRunners(port), 150_000);
+  const home = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+  expect(home).toContain("Account menu for Local learner");
+  const signin = await fetch(`http://127.0.0.1:${port}/signin`, { redirect: "manual" });
+  expect(signin.status).toBe(307);
+  app.child.kill("SIGINT");
+  expect(await app.exited).toBe(0);
+}, 240_000);
+
+test("FAULTLINE_AUTH=local with an explicit NODE_ENV=production refuses to start", async () => {
+  const app = launch({ PORT: String(await freePort()), NODE_ENV: "production", FAULTLINE_AUTH: "local" });
+  expect(await app.exited).toBe(1);
+  expect(app.output()).toMatch(/FAULTLINE_AUTH: 'local' signs every visitor in.*FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION=1/s);
 }, 60_000);
