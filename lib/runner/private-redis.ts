@@ -1,0 +1,179 @@
+/**
+ * A private redis-server for one run (ARCHITECTURE.md "The sandbox", layer 4): a Unix socket in
+ * the run's directory, no TCP port, 64 MiB with noeviction, DEBUG and MODULE disabled, the
+ * `default` user off, an admin user for the grader and a learner user without @admin,
+ * @dangerous or keyspace-wide commands. One learner's Lua loop or memory bomb hurts only their
+ * own run. Instances are discarded after a run, never reused, so nothing leaks between learners.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+
+export interface PrivateRedisOptions {
+  /** @default 64 */
+  maxMemoryMb?: number;
+  /** How long a script may run before others get BUSY and the grader may SCRIPT KILL it. @default 200 */
+  busyReplyThresholdMs?: number;
+  /** @default 64 */
+  maxClients?: number;
+  /** Parent of the instance's directory. @default os.tmpdir() */
+  baseDir?: string;
+  /** @default "redis-server" */
+  binary?: string;
+}
+
+export interface PrivateRedis {
+  socketPath: string;
+  dir: string;
+  admin: { user: string; password: string };
+  learner: { user: string; password: string };
+  pid: number;
+  /** Milliseconds from spawn to the first answered PING. */
+  startMs: number;
+  /**
+   * A connection as the admin user (the grader's own view of the namespace). Open it before
+   * learner code runs: while a script is busy, Redis refuses even AUTH on new connections.
+   */
+  adminClient(): Redis;
+  stop(): Promise<void>;
+}
+
+// Keyspace-wide reads a learner does not need and the live view does with the admin user.
+const learnerDenied = ["-@admin", "-@dangerous", "-scan", "-randomkey", "-keys", "-select", "-swapdb", "-move", "-wait", "-failover", "-script|flush", "-function|flush", "-function|restore"];
+
+export function redisConfig(socketPath: string, dir: string, admin: string, learner: string, o: Required<Omit<PrivateRedisOptions, "baseDir" | "binary">>): string {
+  return [
+    "port 0",
+    `unixsocket ${socketPath}`,
+    "unixsocketperm 700",
+    `dir ${dir}`,
+    'save ""',
+    "appendonly no",
+    `maxmemory ${o.maxMemoryMb}mb`,
+    // maxmemory is checked before a command, so one SETRANGE/APPEND could still allocate far
+    // past it; Redis refuses strings over proto-max-bulk-len (1 MiB is its minimum).
+    "proto-max-bulk-len 8mb",
+    "maxmemory-policy noeviction",
+    `busy-reply-threshold ${o.busyReplyThresholdMs}`,
+    `maxclients ${o.maxClients}`,
+    "enable-debug-command no",
+    "enable-module-command no",
+    "protected-mode yes",
+    "daemonize no",
+    "loglevel warning",
+    "user default off resetchannels -@all",
+    `user admin on >${admin} ~* &* +@all`,
+    `user learner on >${learner} ~* &* +@all ${learnerDenied.join(" ")}`,
+  ].join("\n");
+}
+
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  const o = { maxMemoryMb: options.maxMemoryMb ?? 64, busyReplyThresholdMs: options.busyReplyThresholdMs ?? 200, maxClients: options.maxClients ?? 64 };
+  const dir = mkdtempSync(path.join(options.baseDir ?? tmpdir(), "fl-run-redis-"));
+  const socketPath = path.join(dir, "redis.sock");
+  const admin = { user: "admin", password: randomBytes(16).toString("hex") };
+  const learner = { user: "learner", password: randomBytes(16).toString("hex") };
+  const started = performance.now();
+  // Config on stdin keeps the passwords out of argv and off the disk.
+  const child: ChildProcess = spawn(options.binary ?? "redis-server", ["-"], { stdio: ["pipe", "pipe", "pipe"] });
+  // redis-server reports config errors on stdout; keep the tail of both for the error message.
+  let stderr = "";
+  const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000));
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  child.stdin?.end(redisConfig(socketPath, dir, admin.password, learner.password, o) + "\n");
+
+  const exited = new Promise<never>((_, reject) => {
+    child.once("error", (e) => reject(new Error(`Could not start redis-server for the run: ${e.message}`)));
+    child.once("exit", (code) => reject(new Error(`redis-server for the run exited at start (code ${code}): ${stderr.trim()}`)));
+  });
+  exited.catch(() => {});
+  const adminClient = () => new Redis({ path: socketPath, username: admin.user, password: admin.password, maxRetriesPerRequest: 1, lazyConnect: false });
+
+  const ready = (async () => {
+    for (let i = 0; i < 400; i++) {
+      const probe = new Redis({ path: socketPath, username: admin.user, password: admin.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+      probe.on("error", () => {});
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 5));
+      } finally {
+        probe.disconnect();
+      }
+    }
+    throw new Error("redis-server for the run did not answer within 2 s");
+  })();
+  try {
+    await Promise.race([ready, exited]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const startMs = performance.now() - started;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    socketPath,
+    dir,
+    admin,
+    learner,
+    pid: child.pid ?? -1,
+    startMs,
+    adminClient,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        const done = () => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once("exit", done);
+        // Nothing in it is worth saving, and SIGTERM would wait out a busy Lua script.
+        child.kill("SIGKILL");
+      });
+      return stopped;
+    },
+  };
+}
+
+/**
+ * Keeps a few instances started ahead of demand, so a run does not wait for process start-up.
+ * Each acquired instance belongs to one run and is stopped after it; the pool refills itself.
+ */
+export class PrivateRedisPool {
+  private warm: Promise<PrivateRedis>[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly size = 2,
+    private readonly options: PrivateRedisOptions = {},
+  ) {
+    for (let i = 0; i < size; i++) this.refill();
+  }
+
+  private refill(): void {
+    const next = startPrivateRedis(this.options);
+    next.catch(() => {}); // surfaced to whoever acquires it
+    this.warm.push(next);
+  }
+
+  async acquire(): Promise<PrivateRedis> {
+    if (this.closed) throw new Error("The private Redis pool is closed.");
+    const next = this.warm.shift() ?? startPrivateRedis(this.options);
+    if (this.warm.length < this.size) this.refill();
+    return next;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.warm.splice(0);
+    await Promise.all(pending.map((p) => p.then((r) => r.stop(), () => undefined)));
+  }
+}
