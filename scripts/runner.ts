@@ -1,6 +1,7 @@
 /**
- * The runner process: the only place learner code will run. For now it connects to the platform
- * Redis, announces itself with a heartbeat and waits; the run engine consumes the "runs" queue.
+ * The runner process: the only place learner code will run. It proves the strongest sandbox
+ * tier this host supports, connects to the platform Redis, announces itself (with that tier)
+ * in a heartbeat and waits; the run engine consumes the "runs" queue.
  */
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
@@ -10,6 +11,7 @@ import { log } from "../lib/log.ts";
 import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 import { redisKeys } from "../lib/redis/keys.ts";
 import { HEARTBEAT_INTERVAL_MS, beat, stopBeating } from "../lib/runner/heartbeat.ts";
+import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 
 const config = configOrExit();
 if (!config.REDIS_URL) {
@@ -29,7 +31,10 @@ redis.on("ready", () => {
 });
 
 const keys = redisKeys(config.FAULTLINE_REDIS_PREFIX);
-const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, sandbox: "none" };
+const sandbox = await probeSandbox();
+if (sandbox.tier === "bubblewrap") log.info("sandbox tier: bubblewrap (all namespaces)");
+else log.warn(`sandbox tier: ${sandbox.tier}, weaker than bubblewrap`, { reasons: sandbox.reasons });
+const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, sandbox: sandbox.tier };
 
 async function tick() {
   try {

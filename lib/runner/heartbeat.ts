@@ -14,7 +14,7 @@ export interface RunnerInfo {
   pid: number;
   startedAt: string;
   concurrency: number;
-  /** The sandbox tier this runner proved at start; "none" until the run engine lands. */
+  /** The sandbox tier this runner proved at start (lib/runner/sandbox/probe.ts). */
   sandbox: string;
   beatAt: string;
 }

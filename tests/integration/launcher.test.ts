@@ -56,7 +56,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 
 async function readyRunners(port: number): Promise<string[] | undefined> {
   const res = await fetch(`http://127.0.0.1:${port}/api/ready`);
-  const body = (await res.json()) as { ready: boolean; runners: { id: string }[] };
+  const body = (await res.json()) as { ready: boolean; runners: { id: string; sandbox: string }[] };
+  // The runner proves its sandbox tier before it announces itself; this machine has bubblewrap.
+  if (body.runners.some((r) => r.sandbox !== "bubblewrap")) throw new Error(`weak sandbox tier: ${JSON.stringify(body.runners)}`);
   return res.status === 200 && body.runners.length > 0 ? body.runners.map((r) => r.id) : undefined;
 }
 
