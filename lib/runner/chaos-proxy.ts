@@ -1,0 +1,468 @@
+/**
+ * The chaos proxy sits between learner code and the run's private Redis. It authenticates upstream
+ * itself (learners never hold credentials), enforces the lab's command allow-list and budgets, logs
+ * every command with its reply, and injects faults on demand. Learner bytes are forwarded verbatim;
+ * only the proxy's own replies (refusals, injected errors) are synthesised.
+ *
+ * Limitation: replies are matched to commands FIFO, so for pub/sub pushes the log's command/reply
+ * pairing is approximate; delivery order to the client is always upstream order.
+ */
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import { setImmediate as nextTick } from "node:timers/promises";
+import { encodeCommand, encodeReply, RespParser, type RespValue } from "./resp.ts";
+
+export interface CommandLogEntry {
+  seq: number;
+  /** Connection id (from 1); 0 for proxy-wide fault entries. */
+  conn: number;
+  /** ms since start(), performance.now based. */
+  at: number;
+  /** First arg upper-cased; values longer than 200 bytes truncated with '…'. */
+  args: string[];
+  reply?: { type: string; summary: string };
+  fault?: string;
+  /** Time from the command arriving to its reply being fully written to the client. */
+  durationMs?: number;
+  /** Latency the PRNG chose for this reply; deterministic for a given seed and command sequence. */
+  faultDelayMs?: number;
+}
+
+export interface ChaosBudgets {
+  commands?: number;
+  bytes?: number;
+  connections?: number;
+  valueBytes?: number;
+}
+
+export interface ChaosProxyOptions {
+  listenPath: string;
+  upstreamPath: string;
+  upstreamUser: string;
+  upstreamPassword: string;
+  seed: number;
+  /** Upper-case command names; undefined allows all. */
+  allow?: Set<string>;
+  budgets?: ChaosBudgets;
+}
+
+export interface ChaosProxyStats {
+  commands: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsOpen: number;
+  connectionsTotal: number;
+  /** Log entries with `fault` set: fault changes (including heal) plus each failed command and dropped reply. */
+  faultsInjected: number;
+}
+
+export const LOG_CAP = 50_000;
+const ARG_PREVIEW_BYTES = 200;
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function preview(buf: Buffer): string {
+  return buf.length > ARG_PREVIEW_BYTES ? `${buf.subarray(0, ARG_PREVIEW_BYTES).toString("utf8")}…` : buf.toString("utf8");
+}
+
+function summarize(value: RespValue): { type: string; summary: string } {
+  switch (value.type) {
+    case "bulk":
+      return { type: "bulk", summary: value.value === null ? "(nil)" : preview(value.value) };
+    case "array":
+      return { type: "array", summary: value.value === null ? "(nil)" : `${value.value.length} element(s)` };
+    case "integer":
+      return { type: "integer", summary: String(value.value) };
+    default:
+      return { type: value.type, summary: preview(Buffer.from(value.value)) };
+  }
+}
+
+const errorReply = (message: string): RespValue => ({ type: "error", value: message.replace(/[\r\n]+/g, " ") });
+
+interface Pending {
+  entry: CommandLogEntry | null;
+  receivedAt: number;
+  /** Set once the reply is known: synthesised locally or parsed from upstream. */
+  reply?: { raw: Buffer; value: RespValue };
+  drop?: boolean;
+}
+
+interface Outgoing {
+  raw: Buffer;
+  notBefore: number;
+  pending: Pending;
+}
+
+class Connection {
+  readonly clientParser = new RespParser();
+  readonly upstreamParser = new RespParser({ inline: false });
+  /** Every command in client order, until its reply is delivered or dropped. */
+  readonly queue: Pending[] = [];
+  /** Forwarded commands still waiting for their upstream reply, in send order. */
+  readonly awaiting: (Pending | "auth")[] = ["auth"];
+  readonly out: Outgoing[] = [];
+  lastNotBefore = 0;
+  pumping = false;
+  closing = false;
+  closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly client: net.Socket,
+    readonly upstream: net.Socket,
+  ) {}
+
+  destroy(): void {
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+}
+
+export class ChaosProxy {
+  readonly log: CommandLogEntry[] = [];
+  /** Log entries discarded to keep the log at LOG_CAP. */
+  dropped = 0;
+
+  private readonly opts: ChaosProxyOptions;
+  private readonly events = new EventEmitter();
+  private readonly random: () => number;
+  private readonly conns = new Set<Connection>();
+  private server: net.Server | null = null;
+  private startedAt = performance.now();
+  private seq = 0;
+  private nextConnId = 1;
+  private admittedCommands = 0;
+  private admittedBytes = 0;
+  private counters = { commands: 0, bytesIn: 0, bytesOut: 0, connectionsTotal: 0, faultsInjected: 0 };
+  private latency = { ms: 0, jitterMs: 0 };
+  private failing = { left: 0, match: undefined as string | undefined, message: "ERR Faultline: injected failure" };
+  private dropLeft = 0;
+  private fragmentBytes = 0;
+  private partitioned = false;
+
+  constructor(opts: ChaosProxyOptions) {
+    this.opts = opts;
+    this.random = mulberry32(opts.seed);
+  }
+
+  on(event: "command", listener: (entry: CommandLogEntry) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off(event: "command", listener: (entry: CommandLogEntry) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.server) throw new Error("ChaosProxy already started");
+    if (existsSync(this.opts.listenPath)) throw new Error(`ChaosProxy: ${this.opts.listenPath} already exists`);
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.listenPath, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.startedAt = performance.now();
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    for (const conn of this.conns) conn.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  stats(): ChaosProxyStats {
+    return { ...this.counters, connectionsOpen: this.conns.size };
+  }
+
+  setLatency({ ms, jitterMs = 0 }: { ms: number; jitterMs?: number }): void {
+    if (!(ms >= 0 && jitterMs >= 0)) throw new RangeError("latency and jitter must be >= 0");
+    this.latency = { ms, jitterMs };
+    this.fault(`latency ${ms}±${jitterMs}ms`);
+  }
+
+  failNext(n: number, { match, message }: { match?: string; message?: string } = {}): void {
+    this.failing = { left: n, match: match?.toUpperCase(), message: message ?? "ERR Faultline: injected failure" };
+    this.fault(`failNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
+  }
+
+  dropReplies(n: number): void {
+    this.dropLeft = n;
+    this.fault(`dropReplies ${n}`);
+  }
+
+  /** Deliver replies in chunks of at most maxChunkBytes; 0 turns fragmentation off. */
+  fragment(maxChunkBytes: number): void {
+    if (!(Number.isInteger(maxChunkBytes) && maxChunkBytes >= 0)) throw new RangeError("maxChunkBytes must be an integer >= 0");
+    this.fragmentBytes = maxChunkBytes;
+    this.fault(maxChunkBytes === 0 ? "fragment off" : `fragment ${maxChunkBytes}`);
+  }
+
+  cutAll(): void {
+    this.fault(`cutAll (${this.conns.size} connections)`);
+    for (const conn of this.conns) conn.destroy();
+  }
+
+  partition(): void {
+    this.partitioned = true;
+    this.fault(`partition (${this.conns.size} connections cut)`);
+    for (const conn of this.conns) conn.destroy();
+  }
+
+  heal(): void {
+    this.partitioned = false;
+    this.fault("heal");
+  }
+
+  private fault(name: string): void {
+    this.emit(this.record(0, [], name));
+  }
+
+  private record(conn: number, args: string[], fault?: string): CommandLogEntry {
+    const entry: CommandLogEntry = { seq: ++this.seq, conn, at: performance.now() - this.startedAt, args };
+    if (fault) this.markFault(entry, fault);
+    this.log.push(entry);
+    if (this.log.length > LOG_CAP) {
+      this.log.shift();
+      this.dropped++;
+    }
+    return entry;
+  }
+
+  private markFault(entry: CommandLogEntry, fault: string): void {
+    entry.fault = fault;
+    this.counters.faultsInjected++;
+  }
+
+  private emit(entry: CommandLogEntry | null): void {
+    if (entry) this.events.emit("command", entry);
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.partitioned) {
+      client.destroy();
+      return;
+    }
+    const id = this.nextConnId++;
+    const limit = this.opts.budgets?.connections;
+    if (limit !== undefined && this.counters.connectionsTotal >= limit) {
+      const reply = errorReply(`ERR Faultline: connection budget of ${limit} exceeded`);
+      const entry = this.record(id, ["(connect)"]);
+      entry.reply = summarize(reply);
+      this.emit(entry);
+      client.on("error", () => client.destroy());
+      // Destroy once flushed rather than wait for the peer's FIN, so stop() never hangs on it.
+      client.end(encodeReply(reply), () => client.destroy());
+      return;
+    }
+    this.counters.connectionsTotal++;
+    const upstream = net.createConnection(this.opts.upstreamPath);
+    const conn = new Connection(id, client, upstream);
+    this.conns.add(conn);
+    upstream.write(encodeCommand(["AUTH", this.opts.upstreamUser, this.opts.upstreamPassword]));
+
+    client.on("data", (chunk: Buffer) => this.onClientData(conn, chunk));
+    upstream.on("data", (chunk: Buffer) => this.onUpstreamData(conn, chunk));
+    client.on("error", () => conn.destroy());
+    upstream.on("error", () => conn.destroy());
+    client.on("close", () => this.onClose(conn));
+    upstream.on("close", () => this.onUpstreamClose(conn));
+  }
+
+  private onClientData(conn: Connection, chunk: Buffer): void {
+    this.counters.bytesIn += chunk.length;
+    if (conn.closing) return;
+    let parsed;
+    try {
+      parsed = conn.clientParser.push(chunk);
+    } catch (error) {
+      // Like Redis: answer the protocol error, then hang up once earlier replies are delivered.
+      this.replyLocally(conn, { entry: null, receivedAt: performance.now() }, errorReply(`ERR ${(error as Error).message}`));
+      conn.closing = true;
+      this.flush(conn);
+      return;
+    }
+    for (const { value, raw } of parsed) {
+      if (value.type !== "array" || value.value === null || value.value.length === 0) continue;
+      const args: Buffer[] = [];
+      for (const item of value.value) if (item.type === "bulk" && item.value !== null) args.push(item.value);
+      if (args.length !== value.value.length) {
+        this.replyLocally(conn, { entry: null, receivedAt: performance.now() }, errorReply("ERR Protocol error: commands must be arrays of bulk strings"));
+        conn.closing = true;
+        break;
+      }
+      this.onCommand(conn, args, raw);
+    }
+    this.flush(conn);
+  }
+
+  private onCommand(conn: Connection, args: Buffer[], raw: Buffer): void {
+    const name = (args[0] as Buffer).toString("utf8").toUpperCase();
+    this.counters.commands++;
+    const entry = this.record(conn.id, [name, ...args.slice(1).map(preview)]);
+    const pending: Pending = { entry, receivedAt: performance.now() };
+    const refusal = this.refusal(name, args, raw);
+    if (refusal) return this.replyLocally(conn, pending, errorReply(refusal));
+    this.admittedCommands++;
+    this.admittedBytes += raw.length;
+    const failing = this.failing;
+    if (failing.left > 0 && (failing.match === undefined || failing.match === name)) {
+      failing.left--;
+      this.markFault(entry, "failNext");
+      return this.replyLocally(conn, pending, errorReply(failing.message));
+    }
+    if (this.dropLeft > 0) {
+      this.dropLeft--;
+      pending.drop = true;
+      this.markFault(entry, "dropReply");
+    }
+    conn.queue.push(pending);
+    conn.awaiting.push(pending);
+    if (!conn.upstream.write(raw)) {
+      // Backpressure: stop reading the learner until Redis catches up.
+      conn.client.pause();
+      conn.upstream.once("drain", () => conn.client.resume());
+    }
+  }
+
+  /** Why the command must not reach Redis, or null. */
+  private refusal(name: string, args: Buffer[], raw: Buffer): string | null {
+    const upper = args.map((a) => a.toString("utf8").toUpperCase());
+    if (name === "AUTH" || (name === "HELLO" && upper.slice(2).includes("AUTH"))) return "ERR Faultline: authentication is handled by the lab harness";
+    // The reply parser speaks RESP2 only; RESP3 maps and pushes would break reply matching.
+    if (name === "HELLO" && upper[1] !== undefined && upper[1] !== "2") return "NOPROTO Faultline: only RESP2 is available in this lab";
+    if (this.opts.allow && !this.opts.allow.has(name)) return `ERR Faultline: command '${name}' is not allowed in this lab`;
+    const budgets = this.opts.budgets ?? {};
+    if (budgets.commands !== undefined && this.admittedCommands >= budgets.commands) return `ERR Faultline: command budget of ${budgets.commands} exceeded`;
+    if (budgets.bytes !== undefined && this.admittedBytes + raw.length > budgets.bytes) return `ERR Faultline: byte budget of ${budgets.bytes} exceeded`;
+    if (budgets.valueBytes !== undefined && args.some((a) => a.length > (budgets.valueBytes as number)))
+      return `ERR Faultline: value size budget of ${budgets.valueBytes} bytes exceeded`;
+    return null;
+  }
+
+  private replyLocally(conn: Connection, pending: Pending, value: RespValue): void {
+    pending.reply = { raw: encodeReply(value), value };
+    conn.queue.push(pending);
+  }
+
+  private onUpstreamData(conn: Connection, chunk: Buffer): void {
+    let parsed;
+    try {
+      parsed = conn.upstreamParser.push(chunk);
+    } catch {
+      return conn.destroy();
+    }
+    for (const { value, raw } of parsed) {
+      const pending = conn.awaiting.shift();
+      if (pending === "auth") {
+        if (value.type === "error") {
+          this.replyLocally(conn, { entry: null, receivedAt: performance.now() }, errorReply("ERR Faultline: the lab harness could not authenticate to Redis"));
+          conn.closing = true;
+        }
+        continue;
+      }
+      // Replies with no command waiting (pub/sub pushes) are delivered in arrival order.
+      if (pending === undefined) conn.queue.push({ entry: null, receivedAt: performance.now(), reply: { raw, value } });
+      else pending.reply = { raw, value };
+    }
+    this.flush(conn);
+  }
+
+  /** Moves replies that are ready, in command order, to the output schedule. */
+  private flush(conn: Connection): void {
+    while (conn.queue[0]?.reply) {
+      const pending = conn.queue.shift() as Pending;
+      const reply = pending.reply as { raw: Buffer; value: RespValue };
+      if (pending.drop) {
+        this.finish(pending);
+        continue;
+      }
+      let delay = 0;
+      if (this.latency.ms > 0 || this.latency.jitterMs > 0) {
+        const jitter = this.latency.jitterMs > 0 ? (this.random() * 2 - 1) * this.latency.jitterMs : 0;
+        delay = Math.max(0, Math.round(this.latency.ms + jitter));
+        if (pending.entry) pending.entry.faultDelayMs = delay;
+      }
+      const notBefore = Math.max(performance.now() + delay, conn.lastNotBefore);
+      conn.lastNotBefore = notBefore;
+      conn.out.push({ raw: reply.raw, notBefore, pending });
+    }
+    void this.pump(conn);
+  }
+
+  private async pump(conn: Connection): Promise<void> {
+    if (conn.pumping) return;
+    conn.pumping = true;
+    while (conn.out[0] && !conn.closed) {
+      const item = conn.out[0];
+      // Timers may fire a fraction of a ms early against performance.now(); never deliver early.
+      for (let wait = item.notBefore - performance.now(); wait > 0; wait = item.notBefore - performance.now()) {
+        await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+      }
+      for (let at = 0; at < item.raw.length && !conn.closed; ) {
+        const size = this.fragmentBytes > 0 ? this.fragmentBytes : item.raw.length;
+        conn.client.write(item.raw.subarray(at, at + size));
+        this.counters.bytesOut += Math.min(size, item.raw.length - at);
+        at += size;
+        if (this.fragmentBytes > 0 && at < item.raw.length) await nextTick();
+      }
+      if (conn.closed) break; // onClose already finished everything still queued
+      conn.out.shift();
+      this.finish(item.pending);
+    }
+    conn.pumping = false;
+    if (conn.closing && conn.queue.length === 0 && conn.out.length === 0 && !conn.closed) {
+      conn.client.end();
+      conn.upstream.destroy();
+    }
+  }
+
+  private finish(pending: Pending): void {
+    const entry = pending.entry;
+    if (!entry) return;
+    if (pending.reply) entry.reply = summarize(pending.reply.value);
+    entry.durationMs = performance.now() - pending.receivedAt;
+    this.emit(entry);
+  }
+
+  private onUpstreamClose(conn: Connection): void {
+    if (conn.closed) return;
+    // Commands still waiting on Redis will never be answered; deliver what is ready, then hang up.
+    for (const pending of conn.awaiting.splice(0)) {
+      if (pending === "auth") continue;
+      const at = conn.queue.indexOf(pending);
+      if (at !== -1) conn.queue.splice(at, 1);
+      this.finish(pending);
+    }
+    conn.closing = true;
+    this.flush(conn);
+  }
+
+  private onClose(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.upstream.destroy();
+    this.conns.delete(conn);
+    for (const pending of conn.queue.splice(0)) this.finish(pending);
+    for (const item of conn.out.splice(0)) this.finish(item.pending);
+  }
+}

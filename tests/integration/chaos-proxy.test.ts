@@ -1,0 +1,198 @@
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { Redis, type RedisOptions } from "ioredis";
+import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { ChaosProxy, mulberry32, type ChaosProxyOptions } from "../../lib/runner/chaos-proxy.ts";
+import { startPrivateRedis, type PrivateRedis } from "../../lib/runner/private-redis.ts";
+
+// The same private, ACL'd redis-server a run gets, so the proxy is tested against the real thing.
+let instance: PrivateRedis;
+let dir = "";
+let redisSock = "";
+let direct: Redis; // admin connection that bypasses the proxy, to check what really reached Redis
+const proxies: ChaosProxy[] = [];
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  instance = await startPrivateRedis();
+  dir = instance.dir;
+  redisSock = instance.socketPath;
+  direct = instance.adminClient();
+  await direct.ping();
+});
+
+afterAll(async () => {
+  direct?.disconnect();
+  await instance?.stop();
+});
+
+afterEach(async () => {
+  clients.splice(0).forEach((c) => c.disconnect());
+  await Promise.all(proxies.splice(0).map((p) => p.stop()));
+  await direct.flushall();
+});
+
+let proxyCount = 0;
+async function startProxy(opts: Partial<ChaosProxyOptions> = {}): Promise<ChaosProxy> {
+  const listenPath = path.join(dir, `proxy-${++proxyCount}.sock`);
+  const proxy = new ChaosProxy({ listenPath, upstreamPath: redisSock, upstreamUser: instance.learner.user, upstreamPassword: instance.learner.password, seed: 1, ...opts });
+  await proxy.start();
+  proxies.push(proxy);
+  proxyPaths.set(proxy, listenPath);
+  return proxy;
+}
+
+/** A learner's client: no password. Quiet by default so the first commands in the log are the test's own. */
+function connect(proxy: ChaosProxy, opts: RedisOptions = { enableReadyCheck: false, disableClientInfo: true }): Redis {
+  const client = new Redis({ path: proxyPath(proxy), ...opts });
+  client.on("error", () => {}); // failures are asserted on the commands themselves
+  clients.push(client);
+  return client;
+}
+const proxyPaths = new Map<ChaosProxy, string>();
+const proxyPath = (proxy: ChaosProxy) => proxyPaths.get(proxy) as string;
+const noRetry: RedisOptions = { enableReadyCheck: false, disableClientInfo: true, maxRetriesPerRequest: 0, retryStrategy: () => null };
+
+test("SET and GET work through the proxy with a stock ioredis client, and the log records both in order with replies", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy, {});
+  expect(await client.set("greeting", "héllo")).toBe("OK");
+  expect(await client.get("greeting")).toBe("héllo");
+  const mine = proxy.log.filter((e) => e.args[0] === "SET" || e.args[0] === "GET");
+  expect(mine).toMatchObject([
+    { conn: 1, args: ["SET", "greeting", "héllo"], reply: { type: "simple", summary: "OK" } },
+    { conn: 1, args: ["GET", "greeting"], reply: { type: "bulk", summary: "héllo" } },
+  ]);
+  expect(mine[1]!.seq).toBeGreaterThan(mine[0]!.seq);
+  expect(mine.every((e) => typeof e.durationMs === "number" && e.at >= 0)).toBe(true);
+  expect(proxy.stats()).toMatchObject({ connectionsOpen: 1, connectionsTotal: 1 });
+  expect(proxy.log.some((e) => e.args[0] === "AUTH")).toBe(false); // the proxy's own AUTH is never shown
+});
+
+test("a learner's AUTH or HELLO ... AUTH is refused and never forwarded", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  await expect(client.auth("default", "x")).rejects.toThrow("ERR Faultline: authentication is handled by the lab harness");
+  await expect(client.call("HELLO", "2", "AUTH", "learner", "pw")).rejects.toThrow("authentication is handled by the lab harness");
+  expect(await client.ping()).toBe("PONG"); // the connection is still usable
+});
+
+test("a command outside the allow-list is refused and does not reach Redis", async () => {
+  const proxy = await startProxy({ allow: new Set(["GET", "SET"]) });
+  const client = connect(proxy);
+  await expect(client.append("k", "x")).rejects.toThrow("ERR Faultline: command 'APPEND' is not allowed in this lab");
+  expect(await direct.exists("k")).toBe(0);
+  expect(await client.set("k", "v")).toBe("OK");
+  expect(await direct.get("k")).toBe("v");
+});
+
+test("100 pipelined commands with replies fragmented byte by byte all come back correct and in order", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  proxy.fragment(1);
+  const pipeline = client.pipeline();
+  for (let i = 0; i < 100; i++) {
+    if (i % 2 === 0) pipeline.set(`k:${i}`, `välue-${i}-🎉`);
+    else pipeline.get(`k:${i - 1}`);
+  }
+  const results = await pipeline.exec();
+  expect(results).toEqual(Array.from({ length: 100 }, (_, i) => [null, i % 2 === 0 ? "OK" : `välue-${i - 1}-🎉`]));
+});
+
+test("failNext(2, { match: 'GET' }) fails exactly the next two GETs, leaving other commands alone", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  await client.set("k", "v");
+  proxy.failNext(2, { match: "GET" });
+  await expect(client.get("k")).rejects.toThrow("ERR Faultline: injected failure");
+  expect(await client.set("k", "v2")).toBe("OK");
+  await expect(client.get("k")).rejects.toThrow("ERR Faultline: injected failure");
+  expect(await client.get("k")).toBe("v2");
+  expect(proxy.log.filter((e) => e.fault === "failNext").map((e) => e.args[0])).toEqual(["GET", "GET"]);
+  expect(proxy.log.some((e) => e.conn === 0 && e.fault === "failNext 2 GET")).toBe(true);
+});
+
+test("setLatency({ ms: 50 }) makes a GET take at least 50 ms", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  await client.set("k", "v");
+  proxy.setLatency({ ms: 50, jitterMs: 0 });
+  const started = performance.now();
+  expect(await client.get("k")).toBe("v");
+  expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+  expect(proxy.log.at(-1)).toMatchObject({ args: ["GET", "k"], faultDelayMs: 50 });
+});
+
+test("partition() fails commands and refuses new connections until heal()", async () => {
+  const proxy = await startProxy();
+  const before = connect(proxy, noRetry);
+  expect(await before.ping()).toBe("PONG");
+  proxy.partition();
+  await expect(before.ping()).rejects.toThrow();
+  const during = connect(proxy, noRetry);
+  await expect(during.ping()).rejects.toThrow();
+  expect(proxy.stats()).toMatchObject({ connectionsOpen: 0, connectionsTotal: 1 });
+  proxy.heal();
+  expect(await connect(proxy, noRetry).ping()).toBe("PONG");
+  expect(proxy.log.filter((e) => e.conn === 0).map((e) => e.fault)).toEqual(["partition (1 connections cut)", "heal"]);
+});
+
+test("the same seed gives the same jitter schedule", async () => {
+  const delaysFor = async (seed: number) => {
+    const proxy = await startProxy({ seed });
+    const client = connect(proxy);
+    proxy.setLatency({ ms: 5, jitterMs: 4 });
+    for (let i = 0; i < 10; i++) await client.ping();
+    return proxy.log.filter((e) => e.args[0] === "PING").map((e) => e.faultDelayMs);
+  };
+  const first = await delaysFor(42);
+  const rand = mulberry32(42);
+  expect(first).toEqual(Array.from({ length: 10 }, () => Math.round(5 + (rand() * 2 - 1) * 4)));
+  expect(await delaysFor(42)).toEqual(first);
+  expect(await delaysFor(43)).not.toEqual(first);
+});
+
+test("a command budget of 5 refuses the 6th command, naming the budget", async () => {
+  const proxy = await startProxy({ budgets: { commands: 5 } });
+  const client = connect(proxy);
+  for (let i = 0; i < 5; i++) expect(await client.incr("n")).toBe(i + 1);
+  await expect(client.incr("n")).rejects.toThrow("ERR Faultline: command budget of 5 exceeded");
+  expect(await direct.get("n")).toBe("5");
+});
+
+test("dropReplies(1) swallows one reply; the client's FIFO then pairs the next reply with the hung command", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  proxy.dropReplies(1);
+  const set = client.set("a", "1");
+  const get = client.get("a");
+  expect(await set).toBe("1"); // what a learner sees: SET "returns" GET's reply
+  void client.ping().catch(() => {}); // this promise stays pending for good: its reply went to GET
+  expect(await get).toBe("PONG");
+  expect(await direct.get("a")).toBe("1"); // the command whose reply was dropped did run
+  expect(proxy.log.find((e) => e.fault === "dropReply")).toMatchObject({ args: ["SET", "a", "1"], reply: { summary: "OK" } });
+});
+
+test("connection and value-size budgets refuse with an error naming the budget", async () => {
+  const proxy = await startProxy({ budgets: { connections: 1, valueBytes: 8 } });
+  const first = connect(proxy, noRetry);
+  await expect(first.set("k", "123456789")).rejects.toThrow("ERR Faultline: value size budget of 8 bytes exceeded");
+  expect(await first.set("k", "12345678")).toBe("OK");
+  const second = connect(proxy, noRetry);
+  // The error arrives unprompted, so ioredis pins it on PING or, if PING is not sent yet, emits it.
+  const seen: string[] = [];
+  second.on("error", (e: Error) => seen.push(e.message));
+  await second.ping().catch((e: Error) => seen.push(e.message));
+  expect(seen.join("\n")).toContain("ERR Faultline: connection budget of 1 exceeded");
+  expect(proxy.stats()).toMatchObject({ connectionsTotal: 1, connectionsOpen: 1 });
+});
+
+test("cutAll() drops current connections; new ones work", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy, noRetry);
+  expect(await client.ping()).toBe("PONG");
+  proxy.cutAll();
+  await expect(client.ping()).rejects.toThrow();
+  expect(await connect(proxy, noRetry).ping()).toBe("PONG");
+  expect(proxy.stats()).toMatchObject({ connectionsTotal: 2, faultsInjected: 1 });
+});
