@@ -17,11 +17,11 @@ export interface ProbeResult {
 // Inside the sandbox: no network but loopback, and a PID namespace where we are near pid 1.
 const check = `const n=require("net");const s=n.connect(6379,"127.0.0.1");s.on("error",()=>{process.stdout.write(process.pid<10?"isolated":"pid "+process.pid)});s.on("connect",()=>{process.stdout.write("network reachable");process.exit(3)})`;
 
-export function bubblewrapArgs(extra: string[] = []): string[] {
+export function bubblewrapArgs(extra: string[] = [], tmpBytes = 16 * 1024 * 1024): string[] {
   return [
     "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
     "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-    "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    "--proc", "/proc", "--dev", "/dev", "--size", String(tmpBytes), "--tmpfs", "/tmp",
     ...extra,
   ];
 }

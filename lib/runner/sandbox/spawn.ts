@@ -1,0 +1,138 @@
+/**
+ * Runs one learner program as its own OS process inside the sandbox (ARCHITECTURE.md "The
+ * sandbox", layers 1-3): bubblewrap namespaces (or the weaker tier the probe found), the Node
+ * permission model, prlimit limits, a wall-clock deadline and an output cap. The grader gets a
+ * real process it can SIGKILL, SIGSTOP or SIGTERM, and every way it can end maps to a message.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { bubblewrapArgs, type SandboxTier } from "./probe.ts";
+
+export interface SandboxLimits {
+  /** Wall-clock deadline; the whole process group is killed after it. @default 10000 */
+  wallMs: number;
+  /** @default 5 */
+  cpuSeconds: number;
+  /** prlimit --data: what a Buffer bomb hits, since the heap flag does not cover it. @default 256 MiB */
+  dataBytes: number;
+  /** @default 128 */
+  heapMb: number;
+  /** @default 64 */
+  openFiles: number;
+  /** stdout + stderr kept and allowed before the process is stopped. @default 256 KiB */
+  outputBytes: number;
+  /** Size of the private /tmp (bubblewrap tier). @default 16 MiB */
+  tmpBytes: number;
+}
+
+export const defaultLimits: SandboxLimits = { wallMs: 10_000, cpuSeconds: 5, dataBytes: 256 * 1024 * 1024, heapMb: 128, openFiles: 64, outputBytes: 256 * 1024, tmpBytes: 16 * 1024 * 1024 };
+
+export interface SandboxSpec {
+  tier: SandboxTier;
+  /** Host directory with the built learner code and vendored modules, mounted read-only. */
+  labDir: string;
+  /** Host directory holding the run's proxy socket; the only other thing the program can reach. */
+  socketDir: string;
+  /** Entry file, relative to labDir. */
+  entry: string;
+  args?: string[];
+  limits?: Partial<SandboxLimits>;
+}
+
+export type Outcome =
+  | { kind: "exited"; code: number }
+  | { kind: "signalled"; signal: NodeJS.Signals }
+  | { kind: "timeout" | "cpu" | "heap" | "memory" | "output" | "files"; message: string };
+
+export interface SandboxProcess {
+  child: ChildProcess;
+  /** Paths as the program sees them. */
+  labPath: string;
+  socketPath: string;
+  output(): string;
+  truncated(): boolean;
+  done: Promise<Outcome>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const MIB = 1024 * 1024;
+
+export function sandboxCommand(spec: SandboxSpec, limits: SandboxLimits): { command: string; args: string[]; labPath: string; socketPath: string } {
+  const inside = spec.tier === "bubblewrap";
+  const labPath = inside ? "/lab" : spec.labDir;
+  const socketPath = inside ? "/run/faultline" : spec.socketDir;
+  const node = [
+    process.execPath,
+    "--experimental-permission",
+    `--allow-fs-read=${labPath}/`,
+    `--max-old-space-size=${limits.heapMb}`,
+    "--no-warnings",
+    "--disable-proto=delete",
+    `${labPath}/${spec.entry}`,
+    ...(spec.args ?? []),
+  ];
+  const prlimit = ["/usr/bin/prlimit", `--data=${limits.dataBytes}`, `--nofile=${limits.openFiles}`, `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--fsize=${MIB}`, `--core=0`, "--"];
+  if (inside) {
+    const mounts = bubblewrapArgs(["--ro-bind", spec.labDir, labPath, "--bind", spec.socketDir, socketPath, "--chdir", labPath], limits.tmpBytes);
+    if (!process.execPath.startsWith("/usr/")) mounts.push("--ro-bind", process.execPath, process.execPath);
+    return { command: "bwrap", args: [...mounts, "--", ...prlimit, ...node], labPath, socketPath };
+  }
+  if (spec.tier === "unshare") return { command: "unshare", args: ["-r", "-n", "-p", "-f", "--mount-proc", ...prlimit, ...node], labPath, socketPath };
+  return { command: prlimit[0]!, args: [...prlimit.slice(1), ...node], labPath, socketPath };
+}
+
+function classify(code: number | null, signal: NodeJS.Signals | null, output: string, limits: SandboxLimits): Outcome {
+  if (signal === "SIGXCPU" || code === 152) return { kind: "cpu", message: `Your program used more than ${limits.cpuSeconds} s of CPU time and was stopped. Look for a loop that never waits or never ends.` };
+  if (/JavaScript heap out of memory|Reached heap limit/.test(output)) return { kind: "heap", message: `Your program ran out of its ${limits.heapMb} MiB heap. Look for data that grows without bound.` };
+  if (/Array buffer allocation failed|Cannot allocate memory|ENOMEM|bad_alloc|RangeError: .*(Invalid typed array length|Array buffer)/.test(output)) {
+    return { kind: "memory", message: `Your program tried to allocate more than ${limits.dataBytes / MIB} MiB and the allocation failed.` };
+  }
+  if (/EMFILE/.test(output)) return { kind: "files", message: `Your program opened more than ${limits.openFiles} files or connections at once. Close connections you no longer need.` };
+  if (signal) return { kind: "signalled", signal };
+  return { kind: "exited", code: code ?? 1 };
+}
+
+export function runInSandbox(spec: SandboxSpec): SandboxProcess {
+  const limits = { ...defaultLimits, ...spec.limits };
+  const { command, args, labPath, socketPath } = sandboxCommand(spec, limits);
+  // An empty environment: nothing of the runner's (URLs, secrets) reaches learner code.
+  const child = spawn(command, args, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let kept = 0;
+  let cut = false;
+  let forced: Outcome | null = null;
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const onData = (d: Buffer) => {
+    if (kept + d.length > limits.outputBytes) {
+      out += d.subarray(0, Math.max(0, limits.outputBytes - kept)).toString();
+      kept = limits.outputBytes;
+      if (!cut) {
+        cut = true;
+        forced = { kind: "output", message: `Your program printed more than ${limits.outputBytes / 1024} KiB and was stopped. Print less, or only what you need to see.` };
+        killGroup("SIGKILL");
+      }
+      return;
+    }
+    kept += d.length;
+    out += d.toString();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const deadline = setTimeout(() => {
+    forced ??= { kind: "timeout", message: `Your program was still running after ${limits.wallMs / 1000} s and was stopped.` };
+    killGroup("SIGKILL");
+  }, limits.wallMs);
+  const done = new Promise<Outcome>((resolve) => {
+    child.on("error", () => resolve({ kind: "exited", code: 127 }));
+    child.on("close", (code, signal) => {
+      clearTimeout(deadline);
+      resolve(forced ?? classify(code, signal, out, limits));
+    });
+  });
+  return { child, labPath, socketPath, output: () => out, truncated: () => cut, done, kill: (signal = "SIGKILL") => killGroup(signal) };
+}
