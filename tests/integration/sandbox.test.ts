@@ -18,7 +18,7 @@ async function run(code: string, limits: Partial<SandboxLimits> = {}) {
   dirs.push(root);
   const labDir = path.join(root, "lab");
   const socketDir = path.join(root, "sock");
-  for (const d of [labDir, socketDir]) await import("node:fs").then((fs) => fs.mkdirSync(d));
+  for (const d of [labDir, socketDir]) mkdirSync(d);
   writeFileSync(path.join(labDir, "main.mjs"), code);
   const { tier } = await probeSandbox();
   const proc = runInSandbox({ tier, labDir, socketDir, entry: "main.mjs", limits: { wallMs: 5000, ...limits } });
