@@ -7,6 +7,7 @@ export function redisKeys(prefix: string) {
     rateLimit: (bucket: string, subject: string) => `${prefix}rl:${bucket}:${subject}`,
     runnerHeartbeat: (runnerId: string) => `${prefix}runner:${runnerId}`,
     runnerHeartbeatPattern: () => `${prefix}runner:*`,
+    runEvents: (runId: string) => `${prefix}run:${runId}:events`,
   };
 }
 

@@ -1,0 +1,33 @@
+import { Redis } from "ioredis";
+import { expect, test } from "vitest";
+import { appendEvent, parseLastEventId, readEvents, RUN_EVENTS_TTL_SECONDS } from "../../lib/runs/events.ts";
+import { REDIS_TEST_URL, testRedis } from "./support/namespaces.ts";
+
+test("a reader that reconnects with the last id it saw gets every later event exactly once", async () => {
+  await using r = await testRedis();
+  const ids = [];
+  for (let i = 0; i < 5; i++) ids.push(await appendEvent(r.redis, r.keys, "run-1", { type: "log", stream: "stdout", text: `line ${i}` }));
+  const first = await readEvents(r.redis, r.keys, "run-1", "0");
+  expect(first.map((e) => e.id)).toEqual(ids);
+  const resumed = await readEvents(r.redis, r.keys, "run-1", ids[2]);
+  expect(resumed.map((e) => (e.event.type === "log" ? e.event.text : ""))).toEqual(["line 3", "line 4"]);
+  expect(await r.redis.ttl(r.keys.runEvents("run-1"))).toBeGreaterThan(RUN_EVENTS_TTL_SECONDS - 5);
+});
+
+test("a blocked reader wakes up when the runner appends", async () => {
+  await using r = await testRedis();
+  const reader = new Redis(REDIS_TEST_URL); // XREAD BLOCK holds its connection
+  const waiting = readEvents(reader, r.keys, "run-2", "0", 5000);
+  await new Promise((res) => setTimeout(res, 100));
+  await appendEvent(r.redis, r.keys, "run-2", { type: "end", status: "pass", seed: 42, ms: 120 });
+  const [got] = await waiting;
+  expect(got?.event).toEqual({ type: "end", status: "pass", seed: 42, ms: 120 });
+  reader.disconnect();
+});
+
+test("a forged Last-Event-ID reads from the start instead of failing", () => {
+  expect(parseLastEventId("1700000000000-0")).toBe("1700000000000-0");
+  expect(parseLastEventId("$")).toBe("0");
+  expect(parseLastEventId("0-0; FLUSHALL")).toBe("0");
+  expect(parseLastEventId(null)).toBe("0");
+});
