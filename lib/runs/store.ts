@@ -1,0 +1,71 @@
+/**
+ * Submissions and their results in the database. The web creates a submission; only the runner
+ * records its outcome, once: a result for a run that already ended (finished, cancelled, or
+ * recorded by another runner after a stall) is ignored, so a run is never stored twice.
+ */
+import type { Db } from "../db/client.ts";
+
+export type Verdict = "pass" | "fail" | "error";
+
+export interface CheckOutcome {
+  id: string;
+  title: string;
+  status: Verdict;
+  message?: string;
+  expected?: string;
+  actual?: string;
+  hint?: string;
+  durationMs: number;
+}
+
+export interface RunResult {
+  status: Verdict;
+  seed: number;
+  message?: string;
+  durationMs: number;
+  checks: CheckOutcome[];
+}
+
+export async function createSubmission(db: Db, input: { userId: string; labId: string; mode: "run" | "check"; files: Record<string, string> }) {
+  return db.submission.create({ data: { userId: input.userId, labId: input.labId, mode: input.mode, files: JSON.stringify(input.files) }, select: { id: true } });
+}
+
+/** Marks the learner's other live runs cancelled (pressing Run again supersedes them). Returns their ids. */
+export async function cancelOtherRuns(db: Db, userId: string, keepId: string): Promise<string[]> {
+  const live = await db.submission.findMany({ where: { userId, id: { not: keepId }, status: { in: ["queued", "running"] } }, select: { id: true } });
+  if (live.length === 0) return [];
+  await db.submission.updateMany({ where: { id: { in: live.map((s) => s.id) }, status: { in: ["queued", "running"] } }, data: { status: "cancelled", finishedAt: new Date() } });
+  return live.map((s) => s.id);
+}
+
+/** Claims a submission for running; false when it was cancelled or has already ended. */
+export async function markRunning(db: Db, id: string): Promise<boolean> {
+  const { count } = await db.submission.updateMany({ where: { id, status: { in: ["queued", "running"] } }, data: { status: "running", startedAt: new Date() } });
+  return count === 1;
+}
+
+/** Stores a run's outcome and its checks in one transaction; false when the run had already ended. */
+export async function recordResult(db: Db, id: string, result: RunResult): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.submission.updateMany({
+      where: { id, status: { in: ["queued", "running"] } },
+      data: { status: result.status, seed: result.seed, message: result.message ?? null, durationMs: Math.round(result.durationMs), finishedAt: new Date() },
+    });
+    if (count === 0) return false;
+    await tx.checkResult.createMany({
+      data: result.checks.map((c, position) => ({
+        submissionId: id,
+        checkId: c.id,
+        title: c.title,
+        status: c.status,
+        message: c.message ?? null,
+        expected: c.expected ?? null,
+        actual: c.actual ?? null,
+        hint: c.hint ?? null,
+        durationMs: Math.round(c.durationMs),
+        position,
+      })),
+    });
+    return true;
+  });
+}
