@@ -41,7 +41,9 @@ export interface SandboxSpec {
 export type Outcome =
   | { kind: "exited"; code: number }
   | { kind: "signalled"; signal: NodeJS.Signals }
-  | { kind: "timeout" | "cpu" | "heap" | "memory" | "output" | "files"; message: string };
+  | { kind: "timeout" | "cpu" | "heap" | "memory" | "output" | "files" | "crashed"; message: string }
+  /** The sandbox itself failed: infrastructure, never the learner's fault. */
+  | { kind: "sandbox"; message: string };
 
 export interface SandboxProcess {
   child: ChildProcess;
@@ -81,12 +83,18 @@ export function sandboxCommand(spec: SandboxSpec, limits: SandboxLimits): { comm
 }
 
 function classify(code: number | null, signal: NodeJS.Signals | null, output: string, limits: SandboxLimits): Outcome {
+  const sandboxFailure = /^(bwrap|unshare|prlimit): .*/m.exec(output);
+  if (sandboxFailure && code !== 0) return { kind: "sandbox", message: `The sandbox could not start your program (${sandboxFailure[0].slice(0, 200)}).` };
   if (signal === "SIGXCPU" || code === 152) return { kind: "cpu", message: `Your program used more than ${limits.cpuSeconds} s of CPU time and was stopped. Look for a loop that never waits or never ends.` };
   if (/JavaScript heap out of memory|Reached heap limit/.test(output)) return { kind: "heap", message: `Your program ran out of its ${limits.heapMb} MiB heap. Look for data that grows without bound.` };
-  if (/Array buffer allocation failed|Cannot allocate memory|ENOMEM|bad_alloc|RangeError: .*(Invalid typed array length|Array buffer)/.test(output)) {
+  if (/Array buffer allocation failed|Cannot allocate memory|ENOMEM|bad_alloc|out of memory|Allocation failed|invalid size error|RangeError: .*(Invalid typed array length|Array buffer)/i.test(output)) {
     return { kind: "memory", message: `Your program tried to allocate more than ${limits.dataBytes / MIB} MiB and the allocation failed.` };
   }
   if (/EMFILE/.test(output)) return { kind: "files", message: `Your program opened more than ${limits.openFiles} files or connections at once. Close connections you no longer need.` };
+  // Through bubblewrap a fatal signal shows as 128 + its number: SIGTRAP, SIGABRT, SIGBUS, SIGSEGV.
+  if ([133, 134, 135, 139].includes(code ?? 0)) {
+    return { kind: "crashed", message: `Your program crashed (exit ${code}) without an error of its own; under these limits that usually means it ran out of memory.` };
+  }
   if (signal) return { kind: "signalled", signal };
   return { kind: "exited", code: code ?? 1 };
 }
@@ -128,7 +136,7 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
     killGroup("SIGKILL");
   }, limits.wallMs);
   const done = new Promise<Outcome>((resolve) => {
-    child.on("error", () => resolve({ kind: "exited", code: 127 }));
+    child.on("error", (error) => resolve({ kind: "sandbox", message: `The sandbox could not start your program (${error.message}).` }));
     child.on("close", (code, signal) => {
       clearTimeout(deadline);
       resolve(forced ?? classify(code, signal, out, limits));
