@@ -4,6 +4,7 @@ import Link from "next/link";
 import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
+import { INVALID_CREDENTIALS } from "@/lib/auth/messages";
 import { Field, FormAlert, SubmitButton } from "../ui/field";
 
 export function SignInForm({ callbackUrl, initialError }: { callbackUrl: string; initialError: string | null }) {
@@ -19,7 +20,7 @@ export function SignInForm({ callbackUrl, initialError }: { callbackUrl: string;
     const result = await signIn("credentials", { email: form.get("email"), password: form.get("password"), redirect: false, callbackUrl });
     setPending(false);
     if (!result || result.error) {
-      setError(!result || result.error === "CredentialsSignin" ? "Email or password is incorrect." : result.error);
+      setError(!result || result.error === "CredentialsSignin" ? INVALID_CREDENTIALS : result.error);
       return;
     }
     router.push(callbackUrl);

@@ -8,6 +8,7 @@ import { Prisma, type Db } from "../db/client.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce, type Limit } from "../redis/rate-limit.ts";
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from "./password.ts";
+import { INVALID_CREDENTIALS } from "./messages.ts";
 import type { RoleName } from "./roles.ts";
 
 export interface AccountDeps {
@@ -44,7 +45,6 @@ export const SignUpSchema = z.object({
   password: z.string({ error: "Choose a password." }),
   name: z.string().trim().max(80, "Use a name of at most 80 characters.").optional(),
 });
-export type SignUpInput = z.input<typeof SignUpSchema>;
 
 export const CredentialsSchema = z.object({
   email: z.string().trim().toLowerCase().max(254),
@@ -94,7 +94,7 @@ async function promoteFirstUser(db: Db, userId: string): Promise<RoleName> {
 /** Checks an email and password. Never says which of the two was wrong. */
 export async function authenticate(deps: AccountDeps, input: unknown, ip: string): Promise<AccountUser> {
   const parsed = CredentialsSchema.safeParse(input);
-  const wrong = new AccountError("invalid_credentials", "Email or password is incorrect.");
+  const wrong = new AccountError("invalid_credentials", INVALID_CREDENTIALS);
   if (!parsed.success) throw wrong;
   const { email, password } = parsed.data;
   await enforce(deps.redis, deps.keys, [

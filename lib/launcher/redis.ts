@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { Redis } from "ioredis";
+import { ping, waitForRedis } from "../redis/ping.ts";
+import { freePort } from "./free-port.ts";
 
 export class RedisUnavailableError extends Error {
   override name = "RedisUnavailableError";
@@ -32,20 +32,6 @@ export interface ResolveOptions {
 
 const redact = (url: string) => url.replace(/\/\/([^@/]*)@/, "//***@");
 
-export async function ping(url: string, timeoutMs = 1500): Promise<string | null> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    client.disconnect();
-  }
-}
-
 export async function resolveRedis(options: ResolveOptions): Promise<ResolvedRedis> {
   if (options.redisUrl) {
     const problem = await ping(options.redisUrl, 3000);
@@ -59,17 +45,6 @@ export async function resolveRedis(options: ResolveOptions): Promise<ResolvedRed
   const localUrl = options.localUrl ?? "redis://127.0.0.1:6379";
   if ((await ping(localUrl)) === null) return { url: localUrl, source: "local" };
   return startPrivateRedis(options.dataDir, options.serverBinary ?? "redis-server");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startPrivateRedis(dataDir: string, binary: string): Promise<ResolvedRedis> {
@@ -95,10 +70,7 @@ async function startPrivateRedis(dataDir: string, binary: string): Promise<Resol
   });
   const url = `redis://:${password}@127.0.0.1:${port}`;
   const ready = (async () => {
-    for (let i = 0; i < 100; i++) {
-      if ((await ping(url, 500)) === null) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    if (await waitForRedis(url, 5000, 50)) return;
     throw new RedisUnavailableError(`redis-server started but did not answer within 5 s; see ${path.join(dir, "redis.log")}.`);
   })();
   try {

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
+import { waitForRedis } from "../redis/ping.ts";
 
 export interface PrivateRedisOptions {
   /** @default 64 */
@@ -94,19 +95,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const adminClient = () => new Redis({ path: socketPath, username: admin.user, password: admin.password, maxRetriesPerRequest: 1, lazyConnect: false });
 
   const ready = (async () => {
-    for (let i = 0; i < 400; i++) {
-      const probe = new Redis({ path: socketPath, username: admin.user, password: admin.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-      probe.on("error", () => {});
-      try {
-        await probe.connect();
-        await probe.ping();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 5));
-      } finally {
-        probe.disconnect();
-      }
-    }
+    if (await waitForRedis({ path: socketPath, username: admin.user, password: admin.password }, 2000, 5)) return;
     throw new Error("redis-server for the run did not answer within 2 s");
   })();
   try {

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
+import { freePort } from "../../lib/launcher/free-port.ts";
 import { REDIS_TEST_URL } from "./support/namespaces.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -18,15 +18,6 @@ afterEach(() => {
   started.splice(0).forEach((c) => c.exitCode === null && c.kill("SIGKILL"));
   dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function launch(env: Record<string, string>) {
   const dataDir = mkdtempSync(path.join(tmpdir(), "fl-launch-"));

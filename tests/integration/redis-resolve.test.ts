@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { ping, resolveRedis, RedisUnavailableError } from "../../lib/launcher/redis.ts";
+import { resolveRedis, RedisUnavailableError } from "../../lib/launcher/redis.ts";
+import { ping } from "../../lib/redis/ping.ts";
 import { REDIS_TEST_URL } from "./support/namespaces.ts";
 
 const dead = "redis://127.0.0.1:1";

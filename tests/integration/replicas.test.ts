@@ -4,22 +4,14 @@
  * build (npm test builds it first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
+import { freePort } from "../../lib/launcher/free-port.ts";
 import { REDIS_TEST_URL, testDatabase } from "./support/namespaces.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill("SIGKILL")));
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 async function startWeb(databaseUrl: string, secret: string): Promise<string> {
   const port = await freePort();

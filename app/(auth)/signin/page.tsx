@@ -3,6 +3,7 @@ import { redirect } from "next/navigation";
 import { SignInForm } from "@/components/auth/sign-in-form";
 import { currentUser } from "@/lib/auth/session";
 import { safeCallback } from "@/lib/auth/callback";
+import { INVALID_CREDENTIALS } from "@/lib/auth/messages";
 
 export const metadata: Metadata = { title: "Sign in" };
 
@@ -10,7 +11,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
   const params = await searchParams;
   const callbackUrl = safeCallback(params.callbackUrl);
   if (await currentUser()) redirect(callbackUrl);
-  const initialError = params.error ? (params.error === "CredentialsSignin" ? "Email or password is incorrect." : "Sign-in failed. Try again.") : null;
+  const initialError = params.error ? (params.error === "CredentialsSignin" ? INVALID_CREDENTIALS : "Sign-in failed. Try again.") : null;
   return (
     <>
       <h1 className="text-2xl font-bold tracking-tight">Sign in to Faultline</h1>
