@@ -5,7 +5,7 @@ const nextConfig = {
   // forbidden() renders app/forbidden.tsx with a real 403 instead of a blank page.
   experimental: { authInterrupts: true },
   // Native and server-only packages stay out of the bundle; they load from node_modules.
-  serverExternalPackages: ["better-sqlite3", "@node-rs/argon2", "ioredis", "pg"],
+  serverExternalPackages: ["better-sqlite3", "@node-rs/argon2", "ioredis", "pg", "bullmq", "esbuild", "mdx-bundler", "shiki", "rehype-pretty-code"],
   typescript: { ignoreBuildErrors: true }, // `npm run typecheck` owns type errors; the build need not repeat them.
   async headers() {
     return [

@@ -1,6 +1,11 @@
 import Link from "next/link";
 import { currentUser } from "@/lib/auth/session";
-import { milestones } from "@/lib/course-outline";
+import { course, findLessonById } from "@/lib/content";
+import { db } from "@/lib/db";
+import { loadEvidence } from "@/lib/progress/evidence";
+import { gradeMilestone } from "@/lib/progress/grade";
+import { lastVisited, lessonStates } from "@/lib/progress/lessons";
+import { quizIndex } from "@/lib/progress/quiz-index";
 
 const drills = [
   ["SIGKILL", "a worker mid-task"],
@@ -11,6 +16,12 @@ const drills = [
 
 export default async function HomePage() {
   const user = await currentUser();
+  const { milestones } = course();
+  const first = milestones.find((m) => m.lessons.length > 0);
+  const firstUrl = first ? `/learn/${first.slug}/${first.lessons[0]!.slug}` : "#course";
+  const [states, evidence, lastId] = user ? await Promise.all([lessonStates(db(), user.id), loadEvidence(db(), user.id), lastVisited(db(), user.id)]) : [new Map(), null, null];
+  const last = lastId ? findLessonById(lastId) : undefined;
+  const quizzes = quizIndex();
   return (
     <>
       <section className="border-b border-slate-200 bg-gradient-to-b from-brand-50 to-white dark:border-ink-800 dark:from-ink-900 dark:to-ink-950">
@@ -24,10 +35,10 @@ export default async function HomePage() {
             </p>
             <div className="mt-8 flex flex-wrap gap-3">
               <Link
-                href={user ? "#course" : "/signup"}
+                href={user ? (last ? `/learn/${last.milestone.slug}/${last.lesson.slug}` : firstUrl) : "/signup"}
                 className="rounded-md bg-brand-700 px-5 py-2.5 font-semibold text-white shadow-sm hover:bg-brand-800"
               >
-                {user ? "Start with Milestone 1" : "Create a free account"}
+                {user ? (last ? "Continue where you left off" : "Start with Milestone 1") : "Create a free account"}
               </Link>
               <Link href="#how" className="rounded-md border border-slate-300 px-5 py-2.5 font-semibold hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800">
                 How it works
@@ -65,16 +76,45 @@ export default async function HomePage() {
       </section>
 
       <section id="course" className="mx-auto max-w-6xl px-4 pb-16">
+        {last && (
+          <Link href={`/learn/${last.milestone.slug}/${last.lesson.slug}`} className="mb-10 flex flex-wrap items-center justify-between gap-3 rounded-xl border border-brand-500/40 bg-brand-50 p-5 hover:border-brand-600 dark:border-brand-500/30 dark:bg-ink-900">
+            <span>
+              <span className="block text-sm font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">Continue where you left off</span>
+              <span className="mt-1 block text-lg font-semibold">{last.milestone.milestone.code} · {last.lesson.frontmatter.title}</span>
+            </span>
+            <span aria-hidden className="text-2xl text-brand-700 dark:text-brand-400">→</span>
+          </Link>
+        )}
         <h2 className="text-2xl font-bold tracking-tight">The course</h2>
         <p className="mt-2 text-slate-700 dark:text-slate-300">One system, kept and grown through every milestone: a Redis-backed task queue with producers, workers and a dashboard.</p>
         <ol className="mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
-          {milestones.map((m) => (
-            <li key={m.code} className="rounded-lg border border-slate-200 p-4 dark:border-ink-800">
-              <p className="font-mono text-xs font-semibold text-brand-700 dark:text-brand-400">{m.code}</p>
-              <h3 className="mt-1 font-semibold">{m.title}</h3>
-              <p className="mt-2 text-sm text-slate-700 dark:text-slate-300">{m.summary}</p>
-            </li>
-          ))}
+          {milestones.map(({ milestone: m, slug, lessons }) => {
+            const grade = evidence ? gradeMilestone(m, quizzes, evidence) : null;
+            const read = lessons.filter((l) => states.get(l.frontmatter.id)?.completedAt).length;
+            return (
+              <li key={m.id}>
+                <Link href={`/learn/${slug}`} className="flex h-full flex-col rounded-lg border border-slate-200 p-4 hover:border-brand-500 dark:border-ink-800 dark:hover:border-brand-400">
+                  <span className="font-mono text-xs font-semibold text-brand-700 dark:text-brand-400">{m.code}</span>
+                  <span className="mt-1 font-semibold">{m.title}</span>
+                  <span className="mt-2 flex-1 text-sm text-slate-700 dark:text-slate-300">{m.summary}</span>
+                  <span className="mt-3 text-xs text-slate-600 dark:text-slate-400">
+                    {lessons.length === 0 ? "Lessons in preparation" : `${lessons.length} lessons`} · {m.labs.filter((l) => !l.planned).length} of {m.labs.length} labs ready
+                  </span>
+                  {grade && (
+                    <span className="mt-2 block">
+                      <span className="sr-only">Your progress: </span>
+                      <span className="text-xs font-medium text-slate-700 dark:text-slate-300">
+                        {lessons.length > 0 && `${read}/${lessons.length} read · `}checklist {grade.satisfied}/{grade.total}{grade.passed ? " · passed" : ""}
+                      </span>
+                      <span className="mt-1 block h-1.5 rounded-full bg-slate-200 dark:bg-ink-800" aria-hidden>
+                        <span className="block h-1.5 rounded-full bg-brand-600" style={{ width: `${grade.percent}%` }} />
+                      </span>
+                    </span>
+                  )}
+                </Link>
+              </li>
+            );
+          })}
         </ol>
       </section>
     </>

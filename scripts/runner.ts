@@ -1,7 +1,7 @@
 /**
- * The runner process: the only place learner code will run. It proves the strongest sandbox
- * tier this host supports, connects to the platform Redis, announces itself (with that tier)
- * in a heartbeat and waits; the run engine consumes the "runs" queue.
+ * The runner process: the only place learner code runs. It proves the strongest sandbox tier
+ * this host supports, announces itself (with that tier) in a heartbeat, and consumes the "runs"
+ * queue: each job is built, run in the sandbox against a private Redis, graded and stored.
  */
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
@@ -12,6 +12,14 @@ import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 import { redisKeys } from "../lib/redis/keys.ts";
 import { HEARTBEAT_INTERVAL_MS, beat, stopBeating } from "../lib/runner/heartbeat.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
+import { QueueEvents } from "bullmq";
+import path from "node:path";
+import { createDb } from "../lib/db/client.ts";
+import { loadLabs } from "../lib/labs/loader.ts";
+import { createRunHandler, recordLostRun } from "../lib/runner/consume.ts";
+import { RUNS_QUEUE, startRunConsumer } from "../lib/runner/dispatch.ts";
+import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
+import { subscribeCancels } from "../lib/runs/cancel.ts";
 
 const config = configOrExit();
 if (!config.REDIS_URL) {
@@ -45,14 +53,38 @@ async function tick() {
 }
 await tick();
 const timer = setInterval(tick, HEARTBEAT_INTERVAL_MS);
-log.info("runner waiting for runs", { runner: info.id, concurrency: info.concurrency });
+
+const db = createDb(config.DATABASE_URL);
+const labsDir = path.resolve("labs");
+// Development reloads labs for every run, so an instructor's edit applies to the next run.
+let labsCache = loadLabs(labsDir);
+const labs = () => (config.NODE_ENV === "production" ? labsCache : (labsCache = loadLabs(labsDir)));
+const pool = new PrivateRedisPool(Math.min(4, config.RUNNER_CONCURRENCY));
+const runs = createRunHandler({ db, redis, keys, labs, pool, tier: sandbox.tier, log });
+const subscriber = redis.duplicate();
+const unsubscribe = await subscribeCancels(subscriber, keys, (id) => {
+  if (runs.cancel(id)) log.info("cancelling run", { run: id });
+});
+const consumer = startRunConsumer({ redisUrl: config.REDIS_URL, prefix: config.FAULTLINE_REDIS_PREFIX, concurrency: config.RUNNER_CONCURRENCY, handle: runs.handle, lockDurationMs: config.RUNNER_LOCK_MS, stalledIntervalMs: Math.round(config.RUNNER_LOCK_MS / 2) });
+consumer.on("error", (error) => log.warn("run queue error", { err: error }));
+// A job BullMQ gave up on (its runners kept dying) must still end for the learner, as `error`.
+const queueEvents = new QueueEvents(RUNS_QUEUE, { connection: { url: config.REDIS_URL }, prefix: `${config.FAULTLINE_REDIS_PREFIX}bull` });
+queueEvents.on("error", () => {});
+queueEvents.on("failed", ({ jobId, failedReason }) => {
+  void recordLostRun({ db, redis, keys }, jobId, `The runners grading this run stopped before it finished (${failedReason}).`).catch((error: unknown) => log.warn("could not record a lost run", { run: jobId, err: error }));
+});
+log.info("runner waiting for runs", { runner: info.id, concurrency: info.concurrency, labs: labsCache.length });
 
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   clearInterval(timer);
-  log.info("runner stopping", { signal, runner: info.id });
+  log.info("runner stopping", { signal, runner: info.id, active: runs.active() });
+  // Running jobs are left to BullMQ's stalled-job recovery: another runner takes them over.
+  await consumer.close(true).catch(() => {});
+  await Promise.all([queueEvents.close(), unsubscribe(), pool.close(), db.$disconnect()].map((p) => p.catch(() => {})));
+  subscriber.disconnect();
   await stopBeating(redis, keys, info.id).catch(() => {});
   redis.disconnect();
   process.exit(0);

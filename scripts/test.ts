@@ -1,7 +1,7 @@
 /**
  * `npm test`: every check CI runs, in order, stopping at the first that fails: typecheck, lint,
- * unit tests, a production build, integration tests (real Redis, SQLite and PostgreSQL) and
- * end-to-end tests in headless Chromium.
+ * unit tests, a production build, integration tests (real Redis, SQLite and PostgreSQL), proof
+ * of every lab through the real run engine, and end-to-end tests in headless Chromium.
  */
 import { spawnSync } from "node:child_process";
 
@@ -9,8 +9,10 @@ const steps: Array<[string, string[]]> = [
   ["typecheck", ["npx", "tsc", "--noEmit"]],
   ["lint", ["npx", "eslint", "--max-warnings", "0", "."]],
   ["unit tests", ["npx", "vitest", "run", "--project", "unit"]],
+  ["content:check", ["node", "--import", "tsx", "scripts/content-check.ts"]],
   ["build", ["node", "--import", "tsx", "scripts/build.ts"]],
   ["integration tests", ["npx", "vitest", "run", "--project", "integration"]],
+  ["labs:verify", ["node", "--import", "tsx", "scripts/labs-verify.ts"]],
   ["end-to-end tests", ["npx", "playwright", "test"]],
 ];
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
@@ -81,4 +81,10 @@ test("the generated JSON Schema describes the fields for editor help", () => {
   const schema = labJsonSchema() as { properties: Record<string, { description?: string }> };
   expect(schema.properties.slug?.description).toMatch(/folder name/);
   expect(Object.keys(schema.properties)).toContain("wrong");
+});
+
+test("labs/lab.schema.json is the JSON Schema of LabSchema, so editors help with the current fields", () => {
+  const file = path.join(import.meta.dirname, "../../labs/lab.schema.json");
+  const regenerate = "regenerate it: node --import tsx -e 'import(\"./lib/labs/schema.ts\").then(m => process.stdout.write(JSON.stringify(m.labJsonSchema(), null, 2) + \"\\n\"))' > labs/lab.schema.json";
+  expect(JSON.parse(readFileSync(file, "utf8")), regenerate).toEqual(labJsonSchema());
 });

@@ -8,6 +8,8 @@ export function redisKeys(prefix: string) {
     runnerHeartbeat: (runnerId: string) => `${prefix}runner:${runnerId}`,
     runnerHeartbeatPattern: () => `${prefix}runner:*`,
     runEvents: (runId: string) => `${prefix}run:${runId}:events`,
+    /** Pub/sub channel: the web publishes a run id here when it cancels that run; runners listen. */
+    runCancelChannel: () => `${prefix}run-cancel`,
   };
 }
 

@@ -5,41 +5,11 @@
  * with file, line and column for the editor's markers.
  */
 import { transform, type Message } from "esbuild";
+import { checkFiles, type Diagnostic } from "./files.ts";
 
-export interface Diagnostic {
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-}
+export { buildLimits, checkFiles, type Diagnostic } from "./files.ts";
 
 export type BuildResult = { ok: true; files: Map<string, string>; ms: number } | { ok: false; diagnostics: Diagnostic[]; ms: number };
-
-export const buildLimits = { maxFiles: 20, maxFileBytes: 100_000, maxTotalBytes: 400_000 };
-
-// Plain relative paths only: letters, digits, dot, dash, underscore; no "..", no leading dot.
-const safeName = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*\/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.(?:ts|json)$/;
-
-export function checkFiles(files: Record<string, string>): Diagnostic[] {
-  const names = Object.keys(files);
-  const problems: Diagnostic[] = [];
-  const at = (file: string, message: string) => problems.push({ file, line: 1, column: 1, message });
-  if (names.length === 0) at("(files)", "No files were sent. Send at least the lab's entry file.");
-  if (names.length > buildLimits.maxFiles) at("(files)", `Too many files (${names.length}); a lab accepts at most ${buildLimits.maxFiles}.`);
-  let total = 0;
-  for (const name of names) {
-    const content = files[name] ?? "";
-    const bytes = Buffer.byteLength(content);
-    total += bytes;
-    if (!safeName.test(name) || name.split("/").some((part) => part === ".." || part.startsWith("."))) {
-      at(name, `"${name}" is not an allowed file name: use a relative path of letters, digits, '-', '_' and '.', ending in .ts or .json.`);
-    } else if (bytes > buildLimits.maxFileBytes) {
-      at(name, `${name} is ${bytes} bytes; a file may be at most ${buildLimits.maxFileBytes}.`);
-    }
-  }
-  if (total > buildLimits.maxTotalBytes) at("(files)", `The files add up to ${total} bytes; at most ${buildLimits.maxTotalBytes} are accepted.`);
-  return problems;
-}
 
 /** Relative imports may name `./x`, `./x.ts` or `./x.js`; the built files are all `.js`. */
 export function rewriteImports(code: string): string {

@@ -111,7 +111,7 @@ class Connection {
   /** Every command in client order, until its reply is delivered or dropped. */
   readonly queue: Pending[] = [];
   /** Forwarded commands still waiting for their upstream reply, in send order. */
-  readonly awaiting: (Pending | "auth")[] = ["auth"];
+  readonly awaiting: (Pending | "auth" | "duplicate")[] = ["auth"];
   readonly out: Outgoing[] = [];
   lastNotBefore = 0;
   pumping = false;
@@ -149,6 +149,7 @@ export class ChaosProxy {
   private latency = { ms: 0, jitterMs: 0 };
   private failing = { left: 0, match: undefined as string | undefined, message: "ERR Faultline: injected failure" };
   private dropLeft = 0;
+  private duplicating = { left: 0, match: undefined as string | undefined };
   private fragmentBytes = 0;
   private partitioned = false;
 
@@ -205,6 +206,15 @@ export class ChaosProxy {
     this.fault(`failNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
   }
 
+  /**
+   * Sends each of the next n (matching) commands to Redis twice and answers once: the effect of
+   * a client library retrying a write whose reply was lost, i.e. a duplicated delivery.
+   */
+  duplicateNext(n: number, { match }: { match?: string } = {}): void {
+    this.duplicating = { left: n, match: match?.toUpperCase() };
+    this.fault(`duplicateNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
+  }
+
   dropReplies(n: number): void {
     this.dropLeft = n;
     this.fault(`dropReplies ${n}`);
@@ -231,6 +241,23 @@ export class ChaosProxy {
   heal(): void {
     this.partitioned = false;
     this.fault("heal");
+  }
+
+  /** Puts every fault back to none, logging one "reset" entry only if something was active. */
+  reset(): void {
+    const active = this.partitioned || this.latency.ms > 0 || this.latency.jitterMs > 0 || this.failing.left > 0 || this.dropLeft > 0 || this.fragmentBytes > 0 || this.duplicating.left > 0;
+    this.duplicating = { left: 0, match: undefined };
+    this.partitioned = false;
+    this.latency = { ms: 0, jitterMs: 0 };
+    this.failing = { ...this.failing, left: 0 };
+    this.dropLeft = 0;
+    this.fragmentBytes = 0;
+    if (active) this.fault("reset");
+  }
+
+  /** Puts a grader action (a kill, a pause) on the command log's timeline beside the faults. */
+  mark(name: string): void {
+    this.fault(name);
   }
 
   private fault(name: string): void {
@@ -337,6 +364,13 @@ export class ChaosProxy {
     }
     conn.queue.push(pending);
     conn.awaiting.push(pending);
+    const dup = this.duplicating;
+    if (dup.left > 0 && (dup.match === undefined || dup.match === name)) {
+      dup.left--;
+      this.markFault(entry, "duplicate");
+      conn.awaiting.push("duplicate");
+      conn.upstream.write(raw);
+    }
     if (!conn.upstream.write(raw)) {
       // Backpressure: stop reading the learner until Redis catches up.
       conn.client.pause();
@@ -373,6 +407,7 @@ export class ChaosProxy {
     }
     for (const { value, raw } of parsed) {
       const pending = conn.awaiting.shift();
+      if (pending === "duplicate") continue; // the learner sees one reply, as if the first was lost
       if (pending === "auth") {
         if (value.type === "error") {
           this.replyLocally(conn, { entry: null, receivedAt: performance.now() }, errorReply("ERR Faultline: the lab harness could not authenticate to Redis"));
@@ -448,7 +483,7 @@ export class ChaosProxy {
     if (conn.closed) return;
     // Commands still waiting on Redis will never be answered; deliver what is ready, then hang up.
     for (const pending of conn.awaiting.splice(0)) {
-      if (pending === "auth") continue;
+      if (pending === "auth" || pending === "duplicate") continue;
       const at = conn.queue.indexOf(pending);
       if (at !== -1) conn.queue.splice(at, 1);
       this.finish(pending);

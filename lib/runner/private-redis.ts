@@ -5,7 +5,7 @@
  * @dangerous or keyspace-wide commands. One learner's Lua loop or memory bomb hurts only their
  * own run. Instances are discarded after a run, never reused, so nothing leaks between learners.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,6 +71,12 @@ export function redisConfig(socketPath: string, dir: string, admin: string, lear
   ].join("\n");
 }
 
+let setpriv: boolean | undefined;
+function hasSetpriv(): boolean {
+  setpriv ??= spawnSync("setpriv", ["--help"], { stdio: "ignore" }).status === 0;
+  return setpriv;
+}
+
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const o = { maxMemoryMb: options.maxMemoryMb ?? 64, busyReplyThresholdMs: options.busyReplyThresholdMs ?? 200, maxClients: options.maxClients ?? 64 };
   const dir = mkdtempSync(path.join(options.baseDir ?? tmpdir(), "fl-run-redis-"));
@@ -79,7 +85,10 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const learner = { user: "learner", password: randomBytes(16).toString("hex") };
   const started = performance.now();
   // Config on stdin keeps the passwords out of argv and off the disk.
-  const child: ChildProcess = spawn(options.binary ?? "redis-server", ["-"], { stdio: ["pipe", "pipe", "pipe"] });
+  // setpriv --pdeathsig: if the runner is SIGKILLed, its runs' Redis servers die with it.
+  const binary = options.binary ?? "redis-server";
+  const [command, args] = hasSetpriv() ? ["setpriv", ["--pdeathsig", "SIGKILL", "--", binary, "-"]] : [binary, ["-"]];
+  const child: ChildProcess = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
   // redis-server reports config errors on stdout; keep the tail of both for the error message.
   let stderr = "";
   const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000));

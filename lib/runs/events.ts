@@ -13,7 +13,8 @@ export type RunEvent =
   | { type: "log"; stream: "stdout" | "stderr" | "grader"; text: string; check?: string }
   | { type: "check-end"; id: string; status: "pass" | "fail" | "error"; message?: string; expected?: string; actual?: string; hint?: string; ms: number }
   | { type: "snapshot"; keys: unknown[] }
-  | { type: "end"; status: "pass" | "fail" | "error"; seed: number; message?: string; ms: number };
+  | { type: "end"; status: "pass" | "fail" | "error"; seed: number; message?: string; ms: number; timings?: Record<string, number> }
+  | { type: "cancelled"; message: string };
 
 export interface StoredEvent {
   id: string;
@@ -33,6 +34,18 @@ export async function appendEvent(redis: Redis, keys: RedisKeys, runId: string, 
     .expire(key, RUN_EVENTS_TTL_SECONDS)
     .exec()) as [Error | null, string][];
   return id as string;
+}
+
+/** Appends several events in one round trip, in order. */
+export async function appendEvents(redis: Redis, keys: RedisKeys, runId: string, events: RunEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const key = keys.runEvents(runId);
+  const multi = redis.multi();
+  for (const event of events) multi.xadd(key, "MAXLEN", "~", String(RUN_EVENTS_MAX), "*", "e", JSON.stringify(event));
+  multi.expire(key, RUN_EVENTS_TTL_SECONDS);
+  const replies = (await multi.exec()) ?? [];
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0]!;
 }
 
 function decode(entries: [string, string[]][]): StoredEvent[] {

@@ -4,6 +4,7 @@
  * recorded by another runner after a stall) is ignored, so a run is never stored twice.
  */
 import type { Db } from "../db/client.ts";
+import { hasRole, type RoleName } from "../auth/roles.ts";
 
 export type Verdict = "pass" | "fail" | "error";
 
@@ -26,8 +27,12 @@ export interface RunResult {
   checks: CheckOutcome[];
 }
 
-export async function createSubmission(db: Db, input: { userId: string; labId: string; mode: "run" | "check"; files: Record<string, string> }) {
-  return db.submission.create({ data: { userId: input.userId, labId: input.labId, mode: input.mode, files: JSON.stringify(input.files) }, select: { id: true } });
+/** `seed` is the learner's requested seed, kept so a run can be replayed; the runner records the one it used. */
+export async function createSubmission(db: Db, input: { userId: string; labId: string; mode: "run" | "check"; files: Record<string, string>; seed?: number }) {
+  return db.submission.create({
+    data: { userId: input.userId, labId: input.labId, mode: input.mode, files: JSON.stringify(input.files), seed: input.seed ?? null },
+    select: { id: true },
+  });
 }
 
 /** Marks the learner's other live runs cancelled (pressing Run again supersedes them). Returns their ids. */
@@ -68,4 +73,38 @@ export async function recordResult(db: Db, id: string, result: RunResult): Promi
     });
     return true;
   });
+}
+
+export interface RunView {
+  id: string;
+  lab: string;
+  mode: "run" | "check";
+  status: "queued" | "running" | Verdict | "cancelled";
+  seed: number | null;
+  message: string | null;
+  durationMs: number | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+  checks: { id: string; title: string; status: string; message: string | null; expected: string | null; actual: string | null; hint: string | null; durationMs: number }[];
+}
+
+/**
+ * A run as its owner, or an instructor or admin, sees it. Null for an unknown id and for another
+ * learner's run alike, so nobody can probe which run ids exist.
+ */
+export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<RunView | null> {
+  const s = await db.submission.findUnique({ where: { id }, include: { checks: { orderBy: { position: "asc" } } } });
+  if (!s || (s.userId !== viewer.id && !hasRole(viewer.role, "instructor"))) return null;
+  return {
+    id: s.id,
+    lab: s.labId,
+    mode: s.mode,
+    status: s.status,
+    seed: s.seed,
+    message: s.message,
+    durationMs: s.durationMs,
+    createdAt: s.createdAt,
+    finishedAt: s.finishedAt,
+    checks: s.checks.map((c) => ({ id: c.checkId, title: c.title, status: c.status, message: c.message, expected: c.expected, actual: c.actual, hint: c.hint, durationMs: c.durationMs })),
+  };
 }

@@ -196,3 +196,14 @@ test("cutAll() drops current connections; new ones work", async () => {
   expect(await connect(proxy, noRetry).ping()).toBe("PONG");
   expect(proxy.stats()).toMatchObject({ connectionsTotal: 2, faultsInjected: 1 });
 });
+
+test("duplicateNext(1, { match: 'RPUSH' }) delivers one push twice while the client sees one reply, in step", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  proxy.duplicateNext(1, { match: "RPUSH" });
+  expect(await client.set("other", "x")).toBe("OK"); // not matched: sent once
+  expect(await client.rpush("tasks", "t1")).toBe(1); // the first copy's reply
+  expect(await client.rpush("tasks", "t2")).toBe(3); // Redis saw t1 twice
+  expect(await client.lrange("tasks", 0, -1)).toEqual(["t1", "t1", "t2"]);
+  expect(proxy.log.filter((e) => e.fault === "duplicate").map((e) => e.args.join(" "))).toEqual(["RPUSH tasks t1"]);
+});

@@ -4,6 +4,7 @@ import { AccountError } from "@/lib/auth/accounts";
 import { AuthRequiredError } from "@/lib/auth/session";
 import { log } from "@/lib/log";
 import { RateLimitedError } from "@/lib/redis/rate-limit";
+import { RunRequestError } from "@/lib/runs/submit";
 
 type Handler<C> = (request: Request, context: C & { requestId: string }) => Promise<Response>;
 
@@ -25,6 +26,7 @@ export function route<C>(handler: Handler<C>) {
       if (error instanceof RateLimitedError) {
         return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
       }
+      if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
       if (error instanceof AccountError) {
         const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;
         return json(status, { error: error.message, field: error.field });

@@ -5,6 +5,8 @@
  * real process it can SIGKILL, SIGSTOP or SIGTERM, and every way it can end maps to a message.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import type { Duplex } from "node:stream";
+import { programPids } from "./pids.ts";
 import { bubblewrapArgs, type SandboxTier } from "./probe.ts";
 
 export interface SandboxLimits {
@@ -36,6 +38,12 @@ export interface SandboxSpec {
   entry: string;
   args?: string[];
   limits?: Partial<SandboxLimits>;
+  /** Called with each chunk the program prints, as it prints it (within the output cap). */
+  onOutput?: (text: string, stream: "stdout" | "stderr") => void;
+  /** Start the wall-clock deadline only when `arm()` is called (a parked, pre-started program). @default false */
+  deferDeadline?: boolean;
+  /** Open fd 3 as a private channel to the program (the harness's RPC). @default false */
+  channel?: boolean;
 }
 
 export type Outcome =
@@ -53,7 +61,19 @@ export interface SandboxProcess {
   output(): string;
   truncated(): boolean;
   done: Promise<Outcome>;
+  /** fd 3 of the program, when `channel` was asked for. */
+  channel: Duplex | null;
+  /** Starts the wall-clock deadline (for a program started with deferDeadline). */
+  arm(wallMs?: number): void;
+  /** Where printed output goes from now on. */
+  setOutputHandler(handler: (text: string, stream: "stdout" | "stderr") => void): void;
+  /** SIGKILLs the whole sandbox. */
   kill(signal?: NodeJS.Signals): void;
+  /**
+   * Sends a signal to the learner's program itself. bubblewrap's --new-session puts it in its
+   * own session, so signalling the sandbox's process group reaches only bwrap.
+   */
+  signal(signal: NodeJS.Signals): boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -103,11 +123,12 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   const limits = { ...defaultLimits, ...spec.limits };
   const { command, args, labPath, socketPath } = sandboxCommand(spec, limits);
   // An empty environment: nothing of the runner's (URLs, secrets) reaches learner code.
-  const child = spawn(command, args, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: spec.channel ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"] });
   let out = "";
   let kept = 0;
   let cut = false;
   let forced: Outcome | null = null;
+  let onOutput = spec.onOutput;
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       if (child.pid) process.kill(-child.pid, signal);
@@ -115,9 +136,11 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
       // already gone
     }
   };
-  const onData = (d: Buffer) => {
+  const onData = (stream: "stdout" | "stderr") => (d: Buffer) => {
     if (kept + d.length > limits.outputBytes) {
-      out += d.subarray(0, Math.max(0, limits.outputBytes - kept)).toString();
+      const tail = d.subarray(0, Math.max(0, limits.outputBytes - kept)).toString();
+      out += tail;
+      if (tail) onOutput?.(tail, stream);
       kept = limits.outputBytes;
       if (!cut) {
         cut = true;
@@ -128,13 +151,19 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
     }
     kept += d.length;
     out += d.toString();
+    onOutput?.(d.toString(), stream);
   };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const deadline = setTimeout(() => {
-    forced ??= { kind: "timeout", message: `Your program was still running after ${limits.wallMs / 1000} s and was stopped.` };
-    killGroup("SIGKILL");
-  }, limits.wallMs);
+  child.stdout?.on("data", onData("stdout"));
+  child.stderr?.on("data", onData("stderr"));
+  let deadline: NodeJS.Timeout | undefined;
+  const arm = (wallMs = limits.wallMs) => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => {
+      forced ??= { kind: "timeout", message: `Your program was still running after ${wallMs / 1000} s and was stopped.` };
+      killGroup("SIGKILL");
+    }, wallMs);
+  };
+  if (!spec.deferDeadline) arm();
   const done = new Promise<Outcome>((resolve) => {
     child.on("error", (error) => resolve({ kind: "sandbox", message: `The sandbox could not start your program (${error.message}).` }));
     child.on("close", (code, signal) => {
@@ -142,5 +171,17 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
       resolve(forced ?? classify(code, signal, out, limits));
     });
   });
-  return { child, labPath, socketPath, output: () => out, truncated: () => cut, done, kill: (signal = "SIGKILL") => killGroup(signal) };
+  const signal = (sig: NodeJS.Signals) => {
+    const pids = child.pid ? programPids(child.pid) : [];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return pids.length > 0;
+  };
+  const channel = spec.channel ? (child.stdio[3] as Duplex) : null;
+  return { child, labPath, socketPath, output: () => out, truncated: () => cut, done, channel, arm, setOutputHandler: (h) => (onOutput = h), kill: (sig = "SIGKILL") => killGroup(sig), signal };
 }

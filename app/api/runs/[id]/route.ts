@@ -1,0 +1,15 @@
+import { requireApiUser } from "@/lib/auth/session";
+import { db } from "@/lib/db";
+import { findRun } from "@/lib/runs/store";
+import { RunRequestError } from "@/lib/runs/submit";
+import { route } from "../../_lib/route";
+
+export const dynamic = "force-dynamic";
+
+export const GET = route<{ params: Promise<{ id: string }> }>(async (_request, { params }) => {
+  const user = await requireApiUser("learner");
+  const { id } = await params;
+  const run = await findRun(db(), user, id);
+  if (!run) throw new RunRequestError(404, "There is no such run, or it is not yours.");
+  return Response.json(run);
+});

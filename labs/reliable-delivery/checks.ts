@@ -1,0 +1,204 @@
+import { assertEachOnce, defineChecks, type CheckContext, type LearnerProcess } from "../../lib/grader/index.ts";
+
+interface Task {
+  id: string;
+  ms: number;
+}
+
+// The keys handler.ts writes (instructions.md names them); the grader reads nothing else.
+const STARTED = "effects:started";
+const DONE = "effects:done";
+const WORKER = "effects:worker";
+
+// Workers outlive a single RPC call, so they get more wall time than the sandbox's default.
+const WORKER_LIMITS = { wallMs: 30_000 };
+
+const taskId = (t: CheckContext, i: number) => `task-${Math.floor(t.random() * 1e6).toString(36)}-${i}`;
+
+const countOf = (ids: string[], id: string) => ids.filter((x) => x === id).length;
+
+async function effects(t: CheckContext): Promise<{ started: string[]; done: string[] }> {
+  const [started, done] = await Promise.all([t.redis.lrange(STARTED, 0, -1), t.redis.lrange(DONE, 0, -1)]);
+  return { started, done };
+}
+
+function spawnWorkers(t: CheckContext, n: number): LearnerProcess[] {
+  return Array.from({ length: n }, (_, i) => t.spawn("queue.ts", { name: `worker-${i + 1}`, limits: WORKER_LIMITS }));
+}
+
+/** Enqueues through the learner's own enqueue, from a process of its own. */
+async function enqueueAll(t: CheckContext, tasks: Task[]): Promise<void> {
+  const producer = await t.load("queue.ts", { name: "producer" });
+  await Promise.all(tasks.map((task) => producer.call("enqueue", [task])));
+}
+
+function describeEnd(worker: LearnerProcess): string {
+  const outcome = worker.outcome;
+  if (!outcome) return `${worker.name} is running`;
+  const how = outcome.kind === "exited" ? `exited with code ${outcome.code}` : outcome.kind === "signalled" ? `was stopped by ${outcome.signal}` : outcome.message;
+  return `${worker.name} ${how}`;
+}
+
+/**
+ * Waits until every id is in effects:done, or `stop` says there is no point waiting longer.
+ * On a timeout it fails with what is missing and what became of the workers.
+ */
+async function untilDone(
+  t: CheckContext,
+  ids: string[],
+  workers: LearnerProcess[],
+  timeoutMs: number,
+  onTimeout: (missing: string[]) => { message: string; expected?: unknown; hint: string },
+  stop: (seen: { started: string[]; done: string[] }) => boolean = () => false,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const seen = await effects(t);
+    const missing = ids.filter((id) => !seen.done.includes(id));
+    if (missing.length === 0 || stop(seen)) return;
+    if (performance.now() > deadline) {
+      const dead = workers.filter((w) => !w.alive);
+      const details = onTimeout(missing);
+      const lines = [`not done after ${timeoutMs / 1000} s: ${missing.join(", ")}`, `started: ${seen.started.join(", ") || "(none)"}`, `done: ${seen.done.join(", ") || "(none)"}`];
+      if (dead.length > 0) lines.push(...dead.map(describeEnd), ...dead.map((w) => w.output().slice(-600)).filter(Boolean));
+      t.fail({ ...details, actual: lines.join("\n") });
+    }
+    await t.sleep(25);
+  }
+}
+
+const workerHint = "main(workerName) should loop forever: claim a task with a lease, run handle(task) from handler.ts, then ack it; when the queue is empty, wait a little and try again.";
+
+export default defineChecks({
+  timeoutMs: 20_000,
+  // The live view: three workers drain a steady trickle of tasks, and every few seconds one of them
+  // is SIGKILLed and replaced; watch queue and in-flight keys as leases expire and come back.
+  playground: async (t) => {
+    let next = 1;
+    const workers = new Set(Array.from({ length: 3 }, () => t.spawn("queue.ts", { name: `worker-${next++}`, limits: { wallMs: 70_000, cpuSeconds: 30 } })));
+    const producer = await t.load("queue.ts", { name: "producer", limits: { wallMs: 70_000 } });
+    const produce = async () => {
+      for (let i = 0; !t.signal.aborted; i++) {
+        await producer.call("enqueue", [{ id: taskId(t, i), ms: 300 + Math.floor(t.random() * 1500) }]).catch(() => {});
+        await t.sleep(400);
+      }
+    };
+    const chaos = async () => {
+      while (!t.signal.aborted) {
+        await t.sleep(5000);
+        if (t.signal.aborted) break;
+        const victim = [...workers][Math.floor(t.random() * workers.size)]!;
+        t.note(`killing ${victim.name}; its task must come back when its lease runs out`);
+        await victim.kill();
+        workers.delete(victim);
+        workers.add(t.spawn("queue.ts", { name: `worker-${next++}`, limits: { wallMs: 70_000, cpuSeconds: 30 } }));
+      }
+    };
+    await Promise.all([produce(), chaos()]);
+  },
+  checks: {
+    "each-task-once": async (t) => {
+      const workers = spawnWorkers(t, 3);
+      const tasks = Array.from({ length: 9 }, (_, i) => ({ id: taskId(t, i), ms: 300 + Math.floor(t.random() * 200) }));
+      const ids = tasks.map((task) => task.id);
+      await enqueueAll(t, tasks);
+      t.note("9 tasks of 300-500 ms enqueued; 3 workers compete for them, and none is killed");
+      await untilDone(t, ids, workers, 10_000, (missing) => ({
+        message: `${missing.length} of 9 tasks were not done within 10 s, with 3 healthy workers.`,
+        expected: "all 9 in effects:done within about 2 s",
+        hint: workerHint,
+      }));
+      await t.sleep(500); // a redelivery of a finished task would show up now
+      const { started, done } = await effects(t);
+      const twice = ids.filter((id) => countOf(started, id) > 1).map((id) => `${id} ×${countOf(started, id)}`);
+      if (twice.length > 0) {
+        t.fail({
+          message: `${twice.length} task(s) were started more than once, although no worker died or stalled.`,
+          expected: "each task started once: a live worker keeps its lease",
+          actual: twice.slice(0, 10).join(", "),
+          hint: "The reaper took back leases that had not run out. Requeue only tasks whose deadline is in the past, and keep deadlines and now in one unit: Date.now() is milliseconds, so a 1 s lease is + 1000.",
+        });
+      }
+      assertEachOnce(ids, done, {
+        noun: "task",
+        hintLost: workerHint,
+        hintDuplicate: "Each task should be claimed by exactly one worker: take it from the queue and record its lease in one atomic step (a Lua script, or MULTI), and requeue only expired leases.",
+      });
+    },
+
+    "killed-worker-task-completes": async (t) => {
+      const workers = spawnWorkers(t, 2);
+      const tasks = Array.from({ length: 2 }, (_, i) => ({ id: taskId(t, i), ms: 800 }));
+      const ids = tasks.map((task) => task.id);
+      await enqueueAll(t, tasks);
+      const found = await t.waitFor(
+        async () => {
+          const { started, done } = await effects(t);
+          const id = started.find((s) => !done.includes(s));
+          const holder = id ? await t.redis.hget(WORKER, id) : null;
+          return id && holder ? { id, holder } : null;
+        },
+        { message: "No worker started a task within 5 s of two being enqueued.", hint: workerHint, timeoutMs: 5000 },
+      );
+      const victim = found!; // waitFor returns only a truthy value
+      const worker = workers.find((w) => w.name === victim.holder);
+      if (!worker) {
+        return t.fail({
+          message: `Task ${victim.id} was run by '${victim.holder}', not by a worker.`,
+          expected: "tasks run only in main(workerName)'s loop",
+          actual: victim.holder,
+          hint: "enqueue should only add the task to the queue; the workers run it.",
+        });
+      }
+      t.note(`SIGKILL ${worker.name} while it runs ${victim.id} (800 ms of work); the other worker must finish it`);
+      await worker.kill();
+      if ((await effects(t)).done.includes(victim.id)) throw new Error(`${victim.id} finished before ${worker.name} could be killed; the machine is too slow for this check`);
+      const survivors = workers.filter((w) => w !== worker);
+      await untilDone(t, ids, survivors, 6000, (missing) =>
+        missing.includes(victim.id)
+          ? {
+              message: `Task ${victim.id}, whose worker was SIGKILLed mid-task, was never finished by the surviving worker.`,
+              expected: `${victim.id} in effects:done within about 2 s of the kill (1 s lease + 250 ms reaper + 800 ms of work)`,
+              hint: "A task taken with a plain pop, or acked before it ran, dies with its worker. On claim, move the task atomically to an in-flight set with a deadline; ack only after handle returns; and have every worker run a reaper every 250 ms that moves expired leases back to the queue.",
+            }
+          : {
+              message: `The surviving worker did not finish ${missing.join(", ")} after ${worker.name} was killed.`,
+              hint: workerHint,
+            },
+      );
+      await t.sleep(400); // a second redelivery would show up now
+      assertEachOnce(ids, (await effects(t)).done, {
+        noun: "task",
+        hintLost: "Every task must reach effects:done.",
+        hintDuplicate: "The killed worker's task should be requeued once: requeue and remove the expired lease in one atomic step, and only leases whose deadline has passed.",
+      });
+    },
+
+    "slow-task-keeps-lease": async (t) => {
+      const workers = spawnWorkers(t, 2);
+      const task = { id: taskId(t, 0), ms: 2200 };
+      await enqueueAll(t, [task]);
+      t.note(`${task.id} takes 2.2 s, more than twice the 1 s lease; its worker stays alive, and the other worker's reaper is watching`);
+      await untilDone(
+        t,
+        [task.id],
+        workers,
+        10_000,
+        () => ({ message: `Task ${task.id} (2.2 s of work) was not done within 10 s.`, expected: "done about 2.2 s after it was enqueued", hint: workerHint }),
+        ({ started }) => countOf(started, task.id) > 1,
+      );
+      await t.sleep(300);
+      const { started, done } = await effects(t);
+      const starts = countOf(started, task.id);
+      if (starts > 1) {
+        t.fail({
+          message: `Task ${task.id}, 2.2 s of work under a 1 s lease, was started ${starts} times although its worker was alive the whole time.`,
+          expected: "started once: the worker's heartbeats keep the lease from expiring",
+          actual: `effects:started has ${task.id} ×${starts}`,
+          hint: "While handle(task) runs, extend the lease every 250 ms (deadline = now + 1000 ms) on a timer beside the handler, not after it; stop the timer when the task is acked.",
+        });
+      }
+      assertEachOnce([task.id], done, { noun: "task", hintLost: workerHint, hintDuplicate: "A live worker's task must not be handed to another worker: keep its lease alive with heartbeats." });
+    },
+  },
+});

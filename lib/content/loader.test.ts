@@ -1,0 +1,101 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, expect, test } from "vitest";
+import type { LoadedLab } from "../labs/loader.ts";
+import { LabSchema } from "../labs/schema.ts";
+import { headings } from "./compile.ts";
+import { loadCourse } from "./loader.ts";
+import { LessonFrontmatterSchema, MilestoneSchema, milestoneJsonSchema } from "./schema.ts";
+
+const roots: string[] = [];
+afterEach(() => roots.splice(0).forEach((r) => rmSync(r, { recursive: true, force: true })));
+
+const lab: LoadedLab = {
+  dir: "/labs/resp-client",
+  lab: LabSchema.parse({
+    id: "resp-client", slug: "resp-client", title: "RESP client", milestone: "M1", summary: "Speak RESP over a socket.", minutes: 30,
+    files: [{ path: "resp.ts" }], checks: [{ id: "encode", title: "encodes commands" }, { id: "parse", title: "parses replies" }],
+    wrong: ["a", "b", "c"].map((d) => ({ dir: d, catches: "encode", why: "a plausible mistake" })),
+  }),
+};
+
+const milestone = {
+  id: "m1", code: "M1", title: "Foundations", summary: "Sockets and the event loop.",
+  labs: [{ id: "resp-client", title: "RESP client" }],
+  checklist: [
+    { id: "wire", title: "Speak a wire protocol", description: "Encode and parse RESP.", satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse"] } },
+    { id: "quiz", title: "Quiz", description: "TCP and the event loop.", satisfiedBy: { kind: "quiz", lessons: ["m1-sockets"] } },
+  ],
+};
+
+const frontmatter = `---
+id: m1-sockets
+title: Sockets
+summary: What a socket is and how it fails.
+minutes: 10
+objectives: [Explain a socket]
+labs: [resp-client]
+quiz:
+  - id: q1
+    prompt: Which is reliable?
+    choices: [TCP, UDP]
+    answer: 0
+    explanation: TCP retransmits lost segments; UDP does not.
+---
+`;
+
+function course(files: Record<string, string>): string {
+  const root = mkdtempSync(path.join(tmpdir(), "fl-content-"));
+  roots.push(root);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    writeFileSync(path.join(root, name), text);
+  }
+  return root;
+}
+
+const valid = () => ({ "01-foundations/milestone.json": JSON.stringify(milestone), "01-foundations/01-sockets.mdx": `${frontmatter}\n## Hello\n\nSee [the lab](/labs/resp-client).\n\n<Lab id="resp-client" />\n\n<Quiz />\n` });
+
+test("a valid course loads with slugs and order from the file names", () => {
+  const loaded = loadCourse(course(valid()), [lab]);
+  expect(loaded.milestones[0]).toMatchObject({ slug: "foundations", order: 1 });
+  expect(loaded.milestones[0]?.lessons[0]).toMatchObject({ slug: "sockets", frontmatter: { id: "m1-sockets" } });
+});
+
+test.each([
+  ["an unknown check of a lab", { "01-foundations/milestone.json": JSON.stringify({ ...milestone, checklist: [{ ...milestone.checklist[0], satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["pipeline"] } }] }) }, /checklist.0 \(wire\): lab 'resp-client' has no check 'pipeline'; its checks are encode, parse/],
+  ["an unknown lab that is not marked planned", { "01-foundations/milestone.json": JSON.stringify({ ...milestone, labs: [...milestone.labs, { id: "tcp-line-server", title: "TCP server" }] }) }, /lab 'tcp-line-server' does not exist under labs\/; create it, or mark it "planned": true/],
+  ["a lesson id used twice", { "01-foundations/02-again.mdx": frontmatter }, /id 'm1-sockets' is also used by content\/01-foundations\/01-sockets.mdx/],
+  ["a broken internal link", { "01-foundations/01-sockets.mdx": `${frontmatter}\nSee [nowhere](/learn/foundations/nope).\n` }, /the link \/learn\/foundations\/nope leads nowhere/],
+  ["bad frontmatter", { "01-foundations/01-sockets.mdx": frontmatter.replace("minutes: 10", "minutes: soon") }, /01-sockets.mdx frontmatter: minutes: .*number/],
+  ["an unknown <Lab id>", { "01-foundations/01-sockets.mdx": `${frontmatter}\n<Lab id="nope" />\n` }, /<Lab id="nope" \/> names a lab that does not exist/],
+  ["a quiz item naming a lesson with no quiz", { "01-foundations/01-sockets.mdx": frontmatter.replace(/quiz:[\s\S]*---/, "---") }, /lesson 'm1-sockets' has no quiz/],
+  ["a misnamed lesson file", { "01-foundations/sockets.mdx": frontmatter }, /lesson files are named NN-slug.mdx/],
+])("content:check reports %s with the file, the field and the fix", (_, override, message) => {
+  expect(() => loadCourse(course({ ...valid(), ...override }), [lab])).toThrow(message);
+});
+
+test("schemas accept the documented shapes and refuse an answer outside the choices", () => {
+  expect(MilestoneSchema.safeParse(milestone).success).toBe(true);
+  expect(MilestoneSchema.safeParse({ ...milestone, checklist: [] }).success).toBe(false);
+  expect(MilestoneSchema.safeParse({ ...milestone, passPercent: 120 }).success).toBe(false);
+  const lesson = { id: "m1-x", title: "X lesson", summary: "A summary of it.", minutes: 5, objectives: ["Do a thing"] };
+  expect(LessonFrontmatterSchema.parse(lesson)).toMatchObject({ labs: [], quiz: [] });
+  const quiz = [{ id: "q", prompt: "Which?", choices: ["a", "b"], answer: 2, explanation: "Because it is." }];
+  expect(LessonFrontmatterSchema.safeParse({ ...lesson, quiz }).error?.issues[0]?.message).toMatch(/index of one of the choices/);
+  expect(LessonFrontmatterSchema.safeParse({ ...lesson, extra: 1 }).success).toBe(false);
+});
+
+test("headings are the ## and ### lines outside code, with rehype-slug's ids", () => {
+  expect(headings("## The `poll` phase\n```ts\n## not a heading\n```\n### Why *it* waits\n## The poll phase")).toEqual([
+    { depth: 2, text: "The poll phase", id: "the-poll-phase" },
+    { depth: 3, text: "Why it waits", id: "why-it-waits" },
+    { depth: 2, text: "The poll phase", id: "the-poll-phase-1" },
+  ]);
+});
+
+test("content/milestone.schema.json is the JSON Schema of MilestoneSchema", () => {
+  const file = path.join(import.meta.dirname, "../../content/milestone.schema.json");
+  expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(milestoneJsonSchema());
+});

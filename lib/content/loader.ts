@@ -1,0 +1,173 @@
+/**
+ * Loads the course from `content/` and checks it against itself and the labs, failing with the
+ * file, the field and the fix (STYLE.md "Content and labs fail fast"): bad frontmatter, a
+ * duplicate id, a lab or check that does not exist, a quiz item naming a lesson without a quiz,
+ * a broken internal link.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import matter from "gray-matter";
+import type { LoadedLab } from "../labs/loader.ts";
+import { LessonFrontmatterSchema, MilestoneSchema, type LessonFrontmatter, type Milestone } from "./schema.ts";
+
+export interface CourseLesson {
+  /** URL segment: the file name without its number and extension. */
+  slug: string;
+  order: number;
+  file: string;
+  frontmatter: LessonFrontmatter;
+  /** The MDX body, without frontmatter. */
+  body: string;
+}
+
+export interface CourseMilestone {
+  slug: string;
+  order: number;
+  dir: string;
+  milestone: Milestone;
+  lessons: CourseLesson[];
+}
+
+export interface Course {
+  milestones: CourseMilestone[];
+}
+
+export class ContentError extends Error {
+  override name = "ContentError";
+}
+
+const ordered = /^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)(\.mdx)?$/;
+
+function zodProblems(where: string, error: { issues: { path: PropertyKey[]; message: string }[] }): string[] {
+  return error.issues.map((i) => `${where}: ${i.path.map(String).join(".") || "(top level)"}: ${i.message}`);
+}
+
+function loadLesson(dir: string, file: string, problems: string[]): CourseLesson | null {
+  const where = path.join("content", path.basename(dir), file);
+  const [, order, slug] = ordered.exec(file) ?? [];
+  if (!order || !slug) {
+    problems.push(`${where}: lesson files are named NN-slug.mdx, e.g. 01-event-loop.mdx; rename it.`);
+    return null;
+  }
+  let parsed: matter.GrayMatterFile<string>;
+  try {
+    parsed = matter(readFileSync(path.join(dir, file), "utf8"));
+  } catch (error) {
+    problems.push(`${where}: the frontmatter is not valid YAML (${(error as Error).message.split("\n")[0]}).`);
+    return null;
+  }
+  const frontmatter = LessonFrontmatterSchema.safeParse(parsed.data);
+  if (!frontmatter.success) {
+    problems.push(...zodProblems(`${where} frontmatter`, frontmatter.error));
+    return null;
+  }
+  return { slug, order: Number(order), file: where, frontmatter: frontmatter.data, body: parsed.content };
+}
+
+function loadMilestone(contentDir: string, folder: string, problems: string[]): CourseMilestone | null {
+  const dir = path.join(contentDir, folder);
+  const where = path.join("content", folder, "milestone.json");
+  const [, order, slug] = ordered.exec(folder) ?? [];
+  if (!order || !slug) {
+    problems.push(`content/${folder}: milestone folders are named NN-slug, e.g. 01-foundations; rename it.`);
+    return null;
+  }
+  if (!existsSync(path.join(dir, "milestone.json"))) {
+    problems.push(`${where}: missing; every milestone folder needs one (copy another milestone's).`);
+    return null;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path.join(dir, "milestone.json"), "utf8"));
+  } catch (error) {
+    problems.push(`${where}: not valid JSON (${(error as Error).message}).`);
+    return null;
+  }
+  const parsed = MilestoneSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...zodProblems(where, parsed.error));
+    return null;
+  }
+  const files = readdirSync(dir).filter((f) => f.endsWith(".mdx")).sort();
+  const lessons = files.map((f) => loadLesson(dir, f, problems)).filter((l): l is CourseLesson => l !== null);
+  return { slug, order: Number(order), dir, milestone: parsed.data, lessons };
+}
+
+/** Where each internal URL points, for link checking. */
+function knownUrls(course: Course, labs: LoadedLab[]): Set<string> {
+  const urls = new Set<string>(["/", "/progress"]);
+  for (const m of course.milestones) {
+    urls.add(`/learn/${m.slug}`);
+    for (const l of m.lessons) urls.add(`/learn/${m.slug}/${l.slug}`);
+  }
+  for (const { lab } of labs) urls.add(`/labs/${lab.slug}`);
+  return urls;
+}
+
+function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void {
+  const labById = new Map(labs.map((l) => [l.lab.id, l.lab]));
+  const lessonById = new Map<string, CourseLesson>();
+  const milestoneIds = new Map<string, string>();
+  const urls = knownUrls(course, labs);
+  for (const m of course.milestones) {
+    const where = `content/${path.basename(m.dir)}/milestone.json`;
+    const other = milestoneIds.get(m.milestone.id);
+    if (other) problems.push(`${where}: id '${m.milestone.id}' is also used by ${other}; milestone ids must be unique.`);
+    milestoneIds.set(m.milestone.id, where);
+    for (const l of m.lessons) {
+      const dup = lessonById.get(l.frontmatter.id);
+      if (dup) problems.push(`${l.file}: id '${l.frontmatter.id}' is also used by ${dup.file}; lesson ids must be unique.`);
+      lessonById.set(l.frontmatter.id, l);
+    }
+    m.milestone.labs.forEach((lab, i) => {
+      const exists = labById.has(lab.id);
+      if (!lab.planned && !exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' does not exist under labs/; create it, or mark it "planned": true.`);
+      if (lab.planned && exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' exists now; set "planned": false so learners can open it.`);
+    });
+  }
+  for (const m of course.milestones) {
+    const where = `content/${path.basename(m.dir)}/milestone.json`;
+    const seen = new Set<string>();
+    m.milestone.checklist.forEach((item, i) => {
+      const at = `${where}: checklist.${i} (${item.id})`;
+      if (seen.has(item.id)) problems.push(`${at}: id '${item.id}' is used twice in this checklist.`);
+      seen.add(item.id);
+      const by = item.satisfiedBy;
+      if (by.kind === "checks") {
+        const listed = m.milestone.labs.find((l) => l.id === by.lab);
+        if (!listed) problems.push(`${at}: names lab '${by.lab}', which is not in this milestone's labs; add it there.`);
+        const lab = labById.get(by.lab);
+        if (lab) {
+          const ids = new Set(lab.checks.map((c) => c.id));
+          for (const check of by.checks) if (!ids.has(check)) problems.push(`${at}: lab '${by.lab}' has no check '${check}'; its checks are ${[...ids].join(", ")}.`);
+        }
+      } else if (by.kind === "quiz") {
+        for (const lessonId of by.lessons) {
+          const lesson = lessonById.get(lessonId);
+          if (!lesson) problems.push(`${at}: names lesson '${lessonId}', which does not exist.`);
+          else if (lesson.frontmatter.quiz.length === 0) problems.push(`${at}: lesson '${lessonId}' has no quiz; add questions to its frontmatter or name another lesson.`);
+        }
+      }
+    });
+    for (const l of m.lessons) {
+      for (const labId of l.frontmatter.labs) if (!labById.has(labId)) problems.push(`${l.file} frontmatter: labs: no lab '${labId}' exists under labs/.`);
+      for (const [, labId] of l.body.matchAll(/<Lab\s+id="([^"]*)"/g)) {
+        if (!labById.has(labId!)) problems.push(`${l.file}: <Lab id="${labId}" /> names a lab that does not exist.`);
+      }
+      if (/<Quiz\b/.test(l.body) && l.frontmatter.quiz.length === 0) problems.push(`${l.file}: uses <Quiz /> but its frontmatter has no quiz questions.`);
+      for (const [, url] of l.body.matchAll(/\]\((\/[^)\s#]*)(?:#[^)\s]*)?\)/g)) {
+        if (!urls.has(url!.replace(/\/$/, "") || "/")) problems.push(`${l.file}: the link ${url} leads nowhere; use /learn/<milestone>/<lesson> or /labs/<lab>.`);
+      }
+    }
+  }
+}
+
+export function loadCourse(contentDir: string, labs: LoadedLab[]): Course {
+  const problems: string[] = [];
+  const folders = existsSync(contentDir) ? readdirSync(contentDir).filter((f) => statSync(path.join(contentDir, f)).isDirectory()).sort() : [];
+  const milestones = folders.map((f) => loadMilestone(contentDir, f, problems)).filter((m): m is CourseMilestone => m !== null);
+  const course = { milestones };
+  crossCheck(course, labs, problems);
+  if (problems.length > 0) throw new ContentError(problems.join("\n"));
+  return course;
+}

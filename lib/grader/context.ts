@@ -1,0 +1,140 @@
+/**
+ * What a lab's checks.ts gets for each check (`t`): the learner's processes, the run's Redis as
+ * the grader sees it, the chaos proxy, and helpers that turn observations into failures that say
+ * what happened, what was expected and what to change. Everything a verdict rests on comes from
+ * here: RPC return values, Redis read with the grader's own connection, the proxy's log, exits.
+ */
+import { isDeepStrictEqual } from "node:util";
+import type { Redis } from "ioredis";
+import { mulberry32, type ChaosProxy, type CommandLogEntry } from "../runner/chaos-proxy.ts";
+import type { Pod } from "../runner/pod.ts";
+import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
+import { LearnerProcess, RpcModule } from "./process.ts";
+import { CheckFailure, type FailureDetails } from "./result.ts";
+
+export interface ContextHooks {
+  /** Learner output and grader notes, streamed to the learner as the check runs. */
+  log(stream: "stdout" | "stderr" | "grader", text: string, process?: string): void;
+  /** How long a learner module took from spawn to loaded (sandbox start, Node start, import). */
+  loaded?(ms: number): void;
+}
+
+export interface SpawnOptions {
+  /** Name shown in logs and passed to the program (`workerName`). */
+  name?: string;
+  limits?: Partial<SandboxLimits>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The module name the learner wrote (`queue.ts`) → the built file the sandbox runs. */
+const built = (module: string) => module.replace(/\.ts$/, ".js");
+
+export class CheckContext {
+  /** The grader's own Redis connection (admin): read and seed state, never through the proxy. */
+  readonly redis: Redis;
+  readonly proxy: ChaosProxy;
+  readonly seed: number;
+  /** Seeded randomness, so a run with the same seed makes the same choices. */
+  readonly random: () => number;
+  readonly processes: LearnerProcess[] = [];
+  private counter = 0;
+  /** Log entries before this index belong to earlier checks. */
+  private readonly logStart: number;
+
+  constructor(
+    private readonly pod: Pod,
+    seed: number,
+    private readonly hooks: ContextHooks,
+  ) {
+    this.redis = pod.admin;
+    this.proxy = pod.proxy;
+    this.seed = seed;
+    this.random = mulberry32(seed);
+    this.logStart = pod.proxy.log.length;
+  }
+
+  private name(prefix: string, given?: string): string {
+    this.counter += 1;
+    return given ?? `${prefix}-${this.counter}`;
+  }
+
+  private readonly mark = (action: string) => {
+    this.proxy.mark(action);
+    this.hooks.log("grader", action);
+  };
+
+  private output(name: string) {
+    return (text: string, stream: "stdout" | "stderr") => this.hooks.log(stream, text, name);
+  }
+
+  /** Imports a learner module in a new sandboxed process and waits until it is loaded. */
+  async load(module: string, options: SpawnOptions = {}): Promise<RpcModule> {
+    const name = this.name("module", options.name);
+    const started = performance.now();
+    const program = this.pod.start("rpc", built(module), name, { limits: options.limits, onOutput: this.output(name) });
+    const rpc = new RpcModule(name, program, module, this.mark);
+    this.processes.push(rpc);
+    await rpc.ready;
+    this.hooks.loaded?.(performance.now() - started);
+    return rpc;
+  }
+
+  /** Loads the same module in n processes at once, for competing consumers. */
+  loadMany(module: string, n: number, options: Omit<SpawnOptions, "name"> = {}): Promise<RpcModule[]> {
+    return Promise.all(Array.from({ length: n }, (_, i) => this.load(module, { ...options, name: `${module.replace(/\.ts$/, "")}-${i + 1}` })));
+  }
+
+  /** Starts a learner entry point as a worker process: its top level runs, then `main(name)` if exported. */
+  spawn(module: string, options: SpawnOptions = {}): LearnerProcess {
+    const name = this.name("worker", options.name);
+    const program = this.pod.start("main", built(module), name, { limits: options.limits, onOutput: this.output(name) });
+    const worker = new LearnerProcess(name, program, this.mark);
+    this.processes.push(worker);
+    return worker;
+  }
+
+  /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */
+  note(text: string): void {
+    this.hooks.log("grader", text);
+  }
+
+  sleep(ms: number): Promise<void> {
+    return sleep(ms);
+  }
+
+  fail(details: FailureDetails): never {
+    throw new CheckFailure(details);
+  }
+
+  /** Fails unless actual deep-equals expected. */
+  equal(actual: unknown, expected: unknown, details: Omit<FailureDetails, "expected" | "actual">): void {
+    if (!isDeepStrictEqual(actual, expected)) throw new CheckFailure({ ...details, expected, actual });
+  }
+
+  /**
+   * Polls until `condition` returns a truthy value and returns it; fails with `details` when the
+   * deadline passes first.
+   */
+  async waitFor<T>(condition: () => Promise<T> | T, details: FailureDetails & { timeoutMs?: number; intervalMs?: number }): Promise<T> {
+    const deadline = performance.now() + (details.timeoutMs ?? 5000);
+    for (;;) {
+      const value = await condition();
+      if (value) return value;
+      if (performance.now() > deadline) throw new CheckFailure(details);
+      await sleep(details.intervalMs ?? 25);
+    }
+  }
+
+  /** Commands the learner's code sent during this check, optionally only those named. */
+  commands(...names: string[]): CommandLogEntry[] {
+    const wanted = new Set(names.map((n) => n.toUpperCase()));
+    return this.proxy.log.slice(this.logStart).filter((e) => e.conn > 0 && e.args.length > 0 && (wanted.size === 0 || wanted.has(e.args[0]!)));
+  }
+
+  /** Ends every process this check started and undoes its faults, so the next check starts clean. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.dispose()));
+    this.proxy.reset();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * How a lab's checks.ts is written:
+ *
+ *   export default defineChecks({
+ *     checks: {
+ *       "fifo-among-equals": async (t) => {
+ *         const queue = await t.load("queue.ts");
+ *         ...
+ *         t.equal(order, expected, { message: "...", hint: "..." });
+ *       },
+ *     },
+ *   });
+ *
+ * Each key is a check id from lab.json, and lab.json's order is the order they run in. Checks
+ * are trusted code: they run in the runner, never in the sandbox.
+ */
+import type { CheckContext } from "./context.ts";
+
+export type CheckFn = (t: CheckContext) => Promise<void>;
+
+export interface PlaygroundContext extends CheckContext {
+  /** Aborted when the playground's time is up or the learner cancels. */
+  signal: AbortSignal;
+}
+
+export interface LabChecks {
+  checks: Record<string, CheckFn>;
+  /** A check still running after this long fails. @default 15000 */
+  timeoutMs?: number;
+  /**
+   * `mode: "run"`: start the learner's program and the lab's background traffic; it ends when
+   * `t.signal` aborts. Without one, the lab's first file runs as a worker.
+   */
+  playground?: (t: PlaygroundContext) => Promise<void>;
+}
+
+export function defineChecks(definition: LabChecks): LabChecks {
+  return definition;
+}
+
+export function isLabChecks(value: unknown): value is LabChecks {
+  return typeof value === "object" && value !== null && typeof (value as LabChecks).checks === "object";
+}

@@ -1,0 +1,61 @@
+/**
+ * `mode: "run"`: the learner's program runs against the lab's background traffic for up to a
+ * minute while the live view gets a snapshot of their Redis a few times a second. It ends when
+ * the time is up, the learner cancels, or (with no lab playground) their program exits.
+ */
+import type { Lab } from "../labs/schema.ts";
+import type { Pod } from "../runner/pod.ts";
+import { snapshotRedis } from "../runner/snapshot.ts";
+import type { RunEvent } from "../runs/events.ts";
+import { CheckContext } from "./context.ts";
+import type { LabChecks, PlaygroundContext } from "./define.ts";
+import { describeOutcome } from "./process.ts";
+import { CheckFailure, type Verdict } from "./result.ts";
+
+export interface PlaygroundOptions {
+  pod: Pod;
+  lab: Lab;
+  definition: LabChecks;
+  seed: number;
+  emit: (event: RunEvent) => void;
+  signal?: AbortSignal;
+  /** @default 60000 */
+  durationMs?: number;
+  /** @default 300 */
+  snapshotEveryMs?: number;
+}
+
+export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Verdict; message: string }> {
+  const time = AbortSignal.timeout(o.durationMs ?? 60_000);
+  const signal = o.signal ? AbortSignal.any([time, o.signal]) : time;
+  const base = new CheckContext(o.pod, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }) });
+  const t = Object.assign(base, { signal }) as PlaygroundContext;
+  const snapshots = setInterval(() => {
+    snapshotRedis(o.pod.admin).then(
+      (keys) => o.emit({ type: "snapshot", keys }),
+      () => {}, // a busy script or a full Redis: skip this frame
+    );
+  }, o.snapshotEveryMs ?? 300);
+  const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  try {
+    if (o.definition.playground) {
+      await Promise.race([o.definition.playground(t), stopped]);
+      await stopped;
+      return { status: "pass", message: "Your program ran for the playground's full time." };
+    }
+    const entry = o.lab.files[0]!.path;
+    const program = t.spawn(entry, { name: "main", limits: { wallMs: (o.durationMs ?? 60_000) + 1000, cpuSeconds: 30 } });
+    const outcome = await Promise.race([program.exited, stopped.then(() => null)]);
+    if (!outcome) return { status: "pass", message: "Your program was still running when the playground's time was up." };
+    if (outcome.kind === "exited" && outcome.code === 0) return { status: "pass", message: "Your program finished." };
+    return { status: outcome.kind === "sandbox" ? "error" : "fail", message: `Your program ${describeOutcome(outcome)}.` };
+  } catch (error) {
+    if (error instanceof CheckFailure) return { status: "fail", message: error.message };
+    throw error;
+  } finally {
+    clearInterval(snapshots);
+    await t.cleanup();
+    const final = await snapshotRedis(o.pod.admin).catch(() => null);
+    if (final) o.emit({ type: "snapshot", keys: final });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * What a runner does with each job from the runs queue: claim the submission, run it, stream its
+ * events, and store its result once. A run the learner cancelled stops at once and stores
+ * nothing; a run whose events may have been lost, or that the platform failed, ends `error` with
+ * a message saying it is not the learner's code.
+ */
+import type { Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Db } from "../db/client.ts";
+import type { LoadedLab } from "../labs/loader.ts";
+import type { RedisKeys } from "../redis/keys.ts";
+import { EventSink } from "../runs/event-sink.ts";
+import { appendEvent, type RunEvent } from "../runs/events.ts";
+import { markRunning, recordResult, type RunResult } from "../runs/store.ts";
+import type { RunJobData } from "./dispatch.ts";
+import { executeRun, type RunOutcome } from "./execute.ts";
+import type { PrivateRedisPool } from "./private-redis.ts";
+import type { SandboxTier } from "./sandbox/probe.ts";
+
+export interface ConsumerDeps {
+  db: Db;
+  /** The platform Redis, for run events. */
+  redis: Redis;
+  keys: RedisKeys;
+  labs: () => LoadedLab[];
+  pool: PrivateRedisPool;
+  tier: SandboxTier;
+  log: { info(message: string, fields?: object): void; warn(message: string, fields?: object): void; error(message: string, fields?: object): void };
+  /** @default 60000 */
+  playgroundMs?: number;
+}
+
+const NOT_YOUR_CODE = "This is not a problem with your code; run it again.";
+
+/** Stores `error` for a run the platform lost (a runner died too often, the lab vanished). */
+export async function recordLostRun(deps: Pick<ConsumerDeps, "db" | "redis" | "keys">, id: string, reason: string): Promise<boolean> {
+  const message = `${reason} ${NOT_YOUR_CODE}`;
+  const stored = await recordResult(deps.db, id, { status: "error", seed: 0, message, durationMs: 0, checks: [] });
+  if (stored) await appendEvent(deps.redis, deps.keys, id, { type: "end", status: "error", seed: 0, message, ms: 0 }).catch(() => {});
+  return stored;
+}
+
+export function createRunHandler(deps: ConsumerDeps) {
+  const active = new Map<string, AbortController>();
+
+  async function handle(job: Job<RunJobData>): Promise<void> {
+    const id = job.data.submissionId;
+    const submission = await deps.db.submission.findUnique({ where: { id }, select: { labId: true, mode: true, files: true, seed: true, createdAt: true } });
+    if (!submission) return deps.log.warn("run not found; skipped", { run: id });
+    if (!(await markRunning(deps.db, id))) return deps.log.info("run already ended or cancelled; skipped", { run: id });
+    const lab = deps.labs().find((l) => l.lab.id === submission.labId);
+    if (!lab) {
+      await recordLostRun(deps, id, `The lab '${submission.labId}' is no longer installed on this runner.`);
+      return;
+    }
+    if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
+      await appendEvent(deps.redis, deps.keys, id, { type: "log", stream: "grader", text: "The runner grading this run was lost; another runner is starting it again." }).catch(() => {});
+    }
+
+    const controller = new AbortController();
+    active.set(id, controller);
+    const sink = new EventSink(deps.redis, deps.keys, id);
+    let end: Extract<RunEvent, { type: "end" }> | null = null;
+    const emit = (event: RunEvent) => (event.type === "end" ? (end = event) : sink.emit(event));
+    const queueMs = Date.now() - submission.createdAt.getTime();
+    let outcome: RunOutcome | null = null;
+    let failure: string | null = null;
+    try {
+      const files = JSON.parse(submission.files) as Record<string, string>;
+      outcome = await executeRun({ lab, mode: submission.mode, files, seed: submission.seed }, { pool: deps.pool, tier: deps.tier, emit, signal: controller.signal, playgroundMs: deps.playgroundMs });
+    } catch (error) {
+      deps.log.error("run failed in the runner", { run: id, err: error });
+      failure = `The runner failed while running this (${(error as Error).message}).`;
+    } finally {
+      active.delete(id);
+    }
+    if (controller.signal.aborted) {
+      await sink.close();
+      return deps.log.info("run cancelled", { run: id });
+    }
+    await sink.flush();
+    if (sink.lost) failure ??= `Faultline lost part of this run's live results: ${sink.lost}.`;
+    const result: RunResult = failure
+      ? { status: "error", seed: outcome?.seed ?? submission.seed ?? 0, message: `${failure} ${NOT_YOUR_CODE}`, durationMs: outcome?.durationMs ?? 0, checks: outcome?.checks ?? [] }
+      : outcome!;
+    const stored = await recordResult(deps.db, id, result);
+    if (stored) {
+      const timings = outcome ? { queueMs, ...outcome.timings } : { queueMs };
+      sink.emit({ type: "end", status: result.status, seed: result.seed, message: result.message, ms: Math.round(result.durationMs), timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) });
+    }
+    await sink.close();
+    void end; // executeRun's own end event is replaced by the stored verdict above
+    deps.log.info("run finished", { run: id, lab: lab.lab.id, status: result.status, ms: Math.round(result.durationMs), stored });
+  }
+
+  return {
+    handle,
+    /** Stops a live run on this runner (the learner pressed Run again). */
+    cancel(id: string): boolean {
+      const controller = active.get(id);
+      controller?.abort();
+      return controller !== undefined;
+    },
+    active: () => active.size,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * One run, end to end inside the runner (ARCHITECTURE.md "A run, end to end", step 3-5): build
+ * the learner's files, take a pod (private Redis, chaos proxy, /lab), grade the checks or run the
+ * playground, stream every step as events, and always clean up. The verdict comes only from what
+ * the runner observed.
+ */
+import { statSync } from "node:fs";
+import { randomInt } from "node:crypto";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { gradeChecks } from "../grader/grade.ts";
+import { isLabChecks, type LabChecks } from "../grader/define.ts";
+import { runPlayground } from "../grader/playground.ts";
+import { verdictOf, type CheckResult, type GradeResult } from "../grader/result.ts";
+import type { LoadedLab } from "../labs/loader.ts";
+import type { RunEvent } from "../runs/events.ts";
+import { buildFiles } from "./build.ts";
+import { createPod, type Pod } from "./pod.ts";
+import type { PrivateRedisPool } from "./private-redis.ts";
+import type { SandboxTier } from "./sandbox/probe.ts";
+
+export interface RunInput {
+  lab: LoadedLab;
+  mode: "run" | "check";
+  /** The learner's complete file set (read-only files already taken from the starter). */
+  files: Record<string, string>;
+  seed?: number | null;
+}
+
+export interface RunDeps {
+  pool: PrivateRedisPool;
+  tier: SandboxTier;
+  emit: (event: RunEvent) => void;
+  signal?: AbortSignal;
+  /** @default 60000 */
+  playgroundMs?: number;
+}
+
+export interface RunTimings {
+  buildMs: number;
+  podMs: number;
+  redisMs: number;
+  checksMs: number;
+  /** Median time for a learner module to load in a fresh sandbox (spawn → imported). */
+  moduleLoadMs: number;
+  totalMs: number;
+}
+
+export type RunOutcome = GradeResult & { timings: RunTimings };
+
+/** Imports a lab's checks.ts; the file's mtime in the URL makes an edited file load afresh. */
+export async function loadChecks(labDir: string): Promise<LabChecks> {
+  const file = path.join(labDir, "checks.ts");
+  const url = `${pathToFileURL(file).href}?v=${Math.round(statSync(file).mtimeMs)}`;
+  const mod = (await import(url)) as { default?: unknown };
+  if (!isLabChecks(mod.default)) throw new Error(`${file}: the default export must be defineChecks({ checks: { ... } })`);
+  return mod.default;
+}
+
+export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOutcome> {
+  const started = performance.now();
+  const seed = input.seed ?? randomInt(0, 2 ** 31 - 1);
+  const timings: RunTimings = { buildMs: 0, podMs: 0, redisMs: 0, checksMs: 0, moduleLoadMs: 0, totalMs: 0 };
+  const loads: number[] = [];
+  const finish = (status: GradeResult["status"], checks: CheckResult[], message?: string): RunOutcome => {
+    timings.totalMs = performance.now() - started;
+    const sorted = loads.sort((a, b) => a - b);
+    timings.moduleLoadMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const result = { status, seed, message, checks, durationMs: timings.totalMs, timings };
+    deps.emit({ type: "end", status, seed, message, ms: Math.round(timings.totalMs) });
+    return result;
+  };
+
+  const built = await buildFiles(input.files);
+  timings.buildMs = built.ms;
+  deps.emit({ type: "build", ok: built.ok, ms: Math.round(built.ms), diagnostics: built.ok ? undefined : built.diagnostics });
+  if (!built.ok) {
+    const first = built.diagnostics[0]!;
+    return finish("error", [], `Your code does not build: ${first.file}:${first.line}:${first.column} ${first.message}`);
+  }
+
+  const definition = await loadChecks(input.lab.dir);
+  const lab = input.lab.lab;
+  const allow = lab.redis.allow === "all" ? undefined : new Set(lab.redis.allow);
+  let pod: Pod | undefined;
+  try {
+    pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets });
+    // A cancelled run stops now: its processes die, so a check waiting on them ends at once.
+    const stop = pod.dispose;
+    deps.signal?.addEventListener("abort", () => void stop(), { once: true });
+    timings.podMs = pod.timings.setupMs;
+    timings.redisMs = pod.timings.redisMs;
+    const checksStarted = performance.now();
+    if (input.mode === "run") {
+      const played = await runPlayground({ pod, lab, definition, seed, emit: deps.emit, signal: deps.signal, durationMs: deps.playgroundMs });
+      timings.checksMs = performance.now() - checksStarted;
+      return finish(played.status, [], played.message);
+    }
+    const checks = await gradeChecks({ pod, lab, definition, seed, emit: deps.emit, signal: deps.signal, loaded: (ms) => loads.push(ms) });
+    timings.checksMs = performance.now() - checksStarted;
+    const status = verdictOf(checks);
+    const failed = checks.filter((c) => c.status !== "pass").length;
+    return finish(status, checks, status === "pass" ? `All ${checks.length} checks passed.` : `${failed} of ${checks.length} checks did not pass.`);
+  } finally {
+    await pod?.dispose();
+  }
+}

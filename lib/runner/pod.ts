@@ -1,0 +1,121 @@
+/**
+ * A run's "pod": its directory (read-only /lab with the built learner code and the harness, a
+ * socket directory), a private Redis from the pool, and the chaos proxy in front of it, which
+ * is the only thing learner processes can reach. Disposing it kills every process the run
+ * started, stops its Redis and removes its files, whatever happened during the run.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Redis } from "ioredis";
+import { ChaosProxy, type ChaosBudgets } from "./chaos-proxy.ts";
+import { installHarness } from "./harness/install.ts";
+import type { PrivateRedis, PrivateRedisPool } from "./private-redis.ts";
+import type { SandboxTier } from "./sandbox/probe.ts";
+import { runInSandbox, sandboxCommand, defaultLimits, type SandboxLimits, type SandboxProcess } from "./sandbox/spawn.ts";
+
+export interface PodOptions {
+  tier: SandboxTier;
+  pool: PrivateRedisPool;
+  /** Built files, path relative to /lab → JavaScript or JSON. */
+  files: Map<string, string>;
+  seed: number;
+  allow?: Set<string>;
+  budgets?: ChaosBudgets;
+  /** Parent of the run directory. @default os.tmpdir() */
+  baseDir?: string;
+  /** Learner processes kept started ahead of need, so loading a module does not wait for one. @default 2 */
+  parked?: number;
+}
+
+export interface StartOptions {
+  limits?: Partial<SandboxLimits>;
+  onOutput?: (text: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface PodTimings {
+  redisMs: number;
+  setupMs: number;
+}
+
+export interface Pod {
+  dir: string;
+  labDir: string;
+  socketDir: string;
+  tier: SandboxTier;
+  redis: PrivateRedis;
+  proxy: ChaosProxy;
+  /** The grader's own connection, opened before any learner code runs. */
+  admin: Redis;
+  timings: PodTimings;
+  /** Starts a learner program: the harness host in `rpc` or `main` mode for a module under /lab. */
+  start(mode: "rpc" | "main", module: string, name: string, options?: StartOptions): SandboxProcess;
+  dispose(): Promise<void>;
+}
+
+export async function createPod(o: PodOptions): Promise<Pod> {
+  const started = performance.now();
+  const dir = mkdtempSync(path.join(o.baseDir ?? tmpdir(), "fl-run-"));
+  const labDir = path.join(dir, "lab");
+  const socketDir = path.join(dir, "sock");
+  mkdirSync(labDir, { mode: 0o755 });
+  mkdirSync(socketDir, { mode: 0o700 });
+  const processes = new Set<SandboxProcess>();
+  let redis: PrivateRedis | undefined;
+  let proxy: ChaosProxy | undefined;
+  let admin: Redis | undefined;
+  let disposed: Promise<void> | undefined;
+  const dispose = () => (disposed ??= teardown());
+  const teardown = async () => {
+    for (const p of processes) p.kill("SIGKILL");
+    await Promise.all([...processes].map((p) => p.done));
+    admin?.disconnect();
+    await proxy?.stop();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const [name, content] of o.files) {
+      mkdirSync(path.dirname(path.join(labDir, name)), { recursive: true });
+      writeFileSync(path.join(labDir, name), content);
+    }
+    const paths = sandboxCommand({ tier: o.tier, labDir, socketDir, entry: "x" }, defaultLimits);
+    const hostPath = await installHarness(labDir, `${paths.socketPath}/redis.sock`);
+    const redisStarted = performance.now();
+    redis = await o.pool.acquire();
+    const redisMs = performance.now() - redisStarted;
+    admin = redis.adminClient();
+    proxy = new ChaosProxy({
+      listenPath: path.join(socketDir, "redis.sock"),
+      upstreamPath: redis.socketPath,
+      upstreamUser: redis.learner.user,
+      upstreamPassword: redis.learner.password,
+      seed: o.seed,
+      allow: o.allow,
+      budgets: o.budgets,
+    });
+    await Promise.all([proxy.start(), admin.ping()]);
+    const spawnHost = (limits?: Partial<SandboxLimits>) => {
+      const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, limits, channel: true, deferDeadline: true });
+      processes.add(program);
+      return program;
+    };
+    const parkedWanted = o.parked ?? 2;
+    const parked = Array.from({ length: parkedWanted }, () => spawnHost());
+    const start = (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}) => {
+      // A parked host has the default limits; a check asking for others gets a fresh one.
+      let program = options.limits ? undefined : parked.shift();
+      while (program && program.child.exitCode !== null) program = parked.shift();
+      program ??= spawnHost(options.limits);
+      if (options.onOutput) program.setOutputHandler(options.onOutput);
+      program.arm(options.limits?.wallMs);
+      program.channel?.write(`${JSON.stringify({ load: `${paths.labPath}/${module}`, mode, name })}\n`);
+      if (!disposed && parked.length < parkedWanted) parked.push(spawnHost());
+      return program;
+    };
+    return { dir, labDir, socketDir, tier: o.tier, redis, proxy, admin, timings: { redisMs, setupMs: performance.now() - started }, start, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}

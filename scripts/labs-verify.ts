@@ -1,0 +1,71 @@
+/**
+ * `npm run labs:verify [lab…] [--jobs N] [--seed N]`: proves every lab (or the ones named) by
+ * running its solution, starter and wrong/ variants through the real run engine: sandbox,
+ * private Redis, chaos proxy and checks. Exits 1 with the evidence when a lab is not proven.
+ */
+import { parseArgs } from "node:util";
+import path from "node:path";
+import { loadLabs, LabError } from "../lib/labs/loader.ts";
+import { judgeVariant, labVariants, type Variant } from "../lib/labs/verify.ts";
+import { executeRun } from "../lib/runner/execute.ts";
+import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
+import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
+import type { LoadedLab } from "../lib/labs/loader.ts";
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { jobs: { type: "string", default: "2" }, seed: { type: "string", default: "1" } } });
+const jobs = Math.max(1, Number(values.jobs));
+const seed = Number(values.seed);
+
+let labs: LoadedLab[];
+try {
+  labs = loadLabs(path.resolve("labs"));
+} catch (error) {
+  console.error(error instanceof LabError ? error.message : error);
+  process.exit(1);
+}
+const unknown = positionals.filter((name) => !labs.some((l) => l.lab.slug === name || l.lab.id === name));
+if (unknown.length > 0) {
+  console.error(`No lab named ${unknown.join(", ")}. Labs: ${labs.map((l) => l.lab.slug).join(", ")}`);
+  process.exit(1);
+}
+if (positionals.length > 0) labs = labs.filter((l) => positionals.includes(l.lab.slug) || positionals.includes(l.lab.id));
+
+const { tier, reasons } = await probeSandbox();
+if (tier !== "bubblewrap") console.warn(`sandbox tier: ${tier} (${reasons.join("; ")})`);
+const pool = new PrivateRedisPool(jobs);
+const work: { lab: LoadedLab; variant: Variant }[] = [];
+const problems: string[] = [];
+for (const lab of labs) {
+  try {
+    for (const variant of labVariants(lab)) work.push({ lab, variant });
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+}
+
+const started = performance.now();
+let next = 0;
+async function worker() {
+  while (next < work.length) {
+    const { lab, variant } = work[next++]!;
+    const label = `${lab.lab.slug} ${variant.name}`;
+    try {
+      const result = await executeRun({ lab, mode: "check", files: variant.files, seed }, { pool, tier, emit: () => {} });
+      const problem = judgeVariant(variant, result);
+      const summary = result.checks.map((c) => (c.status === "pass" ? "✓" : c.status === "fail" ? "✗" : "!")).join("");
+      console.log(`${problem ? "FAIL" : "ok  "} ${label.padEnd(52)} ${result.status.padEnd(5)} ${summary.padEnd(8)} ${Math.round(result.durationMs)} ms`);
+      if (problem) problems.push(`labs/${lab.lab.slug} ${variant.name}: ${problem}`);
+    } catch (error) {
+      console.log(`FAIL ${label}`);
+      problems.push(`labs/${lab.lab.slug} ${variant.name}: the run could not complete: ${(error as Error).stack ?? error}`);
+    }
+  }
+}
+await Promise.all(Array.from({ length: jobs }, worker));
+await pool.close();
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+if (problems.length > 0) {
+  console.error(`\n${problems.join("\n\n")}\n\nlabs:verify: ${problems.length} problem(s) in ${seconds} s`);
+  process.exit(1);
+}
+console.log(`\nlabs:verify: ${labs.length} lab(s), ${work.length} variants proven in ${seconds} s (seed ${seed})`);
