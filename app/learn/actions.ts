@@ -1,5 +1,6 @@
 "use server";
 
+import { revalidatePath } from "next/cache";
 import { redirect } from "next/navigation";
 import { requirePageUser } from "@/lib/auth/session";
 import { findLessonById } from "@/lib/content";
@@ -24,6 +25,8 @@ export async function submitQuizAction(lessonId: string, form: FormData): Promis
     if (!(e instanceof QuizInputError)) throw e;
     error = `?quizError=${encodeURIComponent(e.message)}`;
   }
+  // Without this, a redirect to the same path with only a new hash keeps the stale page.
+  revalidatePath(url);
   redirect(`${url}${error}#quiz`);
 }
 
@@ -31,5 +34,6 @@ export async function setCompleteAction(lessonId: string, complete: boolean): Pr
   const { url } = located(lessonId);
   const user = await requirePageUser("learner", url);
   await setComplete(db(), user.id, lessonId, complete);
+  revalidatePath(url);
   redirect(`${url}#complete`);
 }

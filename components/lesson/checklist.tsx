@@ -35,7 +35,8 @@ export function Checklist({ milestone, grade }: { milestone: Milestone; grade: M
                 <p className="mt-1 text-xs text-slate-600 dark:text-slate-400">
                   {by.kind === "checks" && (
                     <>
-                      Lab checks: <Link href={`/labs/${by.lab}`} className="underline">{by.lab}</Link> · {by.checks.join(", ")}
+                      Lab checks:{" "}
+                      {milestone.labs.find((l) => l.id === by.lab)?.planned ? `${by.lab} (in preparation)` : <Link href={`/labs/${by.lab}`} className="underline">{by.lab}</Link>} · {by.checks.join(", ")}
                     </>
                   )}
                   {by.kind === "quiz" && <>Quiz: {by.lessons.join(", ")}</>}

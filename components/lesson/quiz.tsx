@@ -67,7 +67,7 @@ export function Quiz({ questions, answers, signedIn, action, error, returnTo }: 
           </button>
         ) : (
           <p className="text-sm">
-            <Link href={`/signin?returnTo=${encodeURIComponent(returnTo)}`} className="font-semibold text-brand-700 underline dark:text-brand-400">Sign in</Link> to answer; your answers count towards the milestone.
+            <Link href={`/signin?callbackUrl=${encodeURIComponent(returnTo)}`} className="font-semibold text-brand-700 underline dark:text-brand-400">Sign in</Link> to answer; your answers count towards the milestone.
           </p>
         )}
       </form>

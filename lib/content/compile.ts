@@ -15,7 +15,7 @@ import rehypeSlug from "rehype-slug";
 import remarkGfm from "remark-gfm";
 
 /** Bump when the pipeline's output changes, so cached results are not reused. */
-const PIPELINE_VERSION = "1";
+const PIPELINE_VERSION = "3";
 
 export interface Heading {
   depth: 2 | 3;
@@ -41,7 +41,7 @@ async function compile(body: string, file: string): Promise<string> {
     source: body,
     mdxOptions(options) {
       options.remarkPlugins = [...(options.remarkPlugins ?? []), remarkGfm];
-      options.rehypePlugins = [...(options.rehypePlugins ?? []), rehypeSlug, [rehypePrettyCode, { theme: { light: "github-light", dark: "github-dark" }, keepBackground: false, defaultLang: "text" }]];
+      options.rehypePlugins = [...(options.rehypePlugins ?? []), rehypeSlug, [rehypePrettyCode, { theme: { light: "github-light-high-contrast", dark: "github-dark-high-contrast" }, keepBackground: false, defaultLang: "text" }]];
       return options;
     },
   }).catch((error: unknown) => {

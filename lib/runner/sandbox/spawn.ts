@@ -183,5 +183,9 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
     return pids.length > 0;
   };
   const channel = spec.channel ? (child.stdio[3] as Duplex) : null;
+  // A learner process that dies with bytes unread resets its end of the channel; its exit is the
+  // outcome that matters, and an unhandled 'error' here would take down the whole runner.
+  channel?.on("error", () => {});
+  for (const stream of [child.stdout, child.stderr]) stream?.on("error", () => {});
   return { child, labPath, socketPath, output: () => out, truncated: () => cut, done, channel, arm, setOutputHandler: (h) => (onOutput = h), kill: (sig = "SIGKILL") => killGroup(sig), signal };
 }

@@ -1,0 +1,58 @@
+import http from "node:http";
+import { createRedis } from "@faultline/lab";
+
+// The readiness probe's own connection. enableOfflineQueue: false: while the connection is down,
+// a PING fails at once instead of waiting in ioredis's offline queue for the outage to end.
+const redis = createRedis({ enableOfflineQueue: false });
+
+// Without a listener ioredis prints every connection error; the probes report the state instead.
+redis.on("error", () => {});
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+/** Liveness: is this process able to answer at all? Nothing outside it matters here. */
+function healthz(): Reply {
+  return { status: 200, body: { status: "ok" } };
+}
+
+/** Readiness: can this process do its job right now? Ask Redis, with a deadline. */
+async function readyz(): Promise<Reply> {
+  try {
+    await redis.ping();
+    return { status: 200, body: { status: "ready" } };
+  } catch (error) {
+    // While disconnected, ioredis's rejection only says that its offline queue is off.
+    const reason = redis.status === "ready" ? String(error instanceof Error ? error.message : error) : `no connection to Redis (${redis.status})`;
+    return { status: 503, body: { status: "unavailable", failing: ["redis"], reason } };
+  }
+}
+
+async function route(req: http.IncomingMessage): Promise<Reply> {
+  const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  if (req.method !== "GET") return { status: 405, body: { error: "use GET" } };
+  if (path === "/healthz") return healthz();
+  if (path === "/readyz") return readyz();
+  return { status: 404, body: { error: `no route ${path}` } };
+}
+
+function send(res: http.ServerResponse, { status, body }: Reply): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+/** Starts the HTTP server on 127.0.0.1:port; resolves once it is listening. */
+export async function start(port: number): Promise<void> {
+  const server = http.createServer((req, res) => {
+    route(req).then(
+      (reply) => send(res, reply),
+      (error: unknown) => send(res, { status: 500, body: { error: String(error) } }),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+}

@@ -1,0 +1,136 @@
+import net from "node:net";
+import { redisSocketPath } from "@faultline/lab";
+
+/**
+ * A reply as plain JSON: simple and bulk strings are strings, integers numbers, a null bulk or
+ * null array null, arrays arrays, and an error reply `{ error: "ERR …" }`.
+ */
+export type Reply = string | number | null | { error: string } | Reply[];
+
+const CRLF = Buffer.from("\r\n");
+
+/** One command as RESP: an array of bulk strings, each prefixed with its length in bytes. */
+export function encode(args: string[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    // "é" is one character but two bytes; Redis counts bytes, so measure the encoded bytes.
+    const bytes = Buffer.from(arg, "utf8");
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+  }
+  return Buffer.concat(parts);
+}
+
+/** A reply and the index just past it in the text, or null when it has not all arrived yet. */
+type Parsed = { reply: Reply; end: number } | null;
+
+/** A streaming parser that keeps what has arrived as text, decoding each chunk as it comes in. */
+export class RespParser {
+  private text = "";
+
+  push(chunk: Buffer): Reply[] {
+    this.text += chunk.toString("utf8");
+    const replies: Reply[] = [];
+    let pos = 0;
+    for (;;) {
+      const parsed = this.parse(pos);
+      if (!parsed) break;
+      replies.push(parsed.reply);
+      pos = parsed.end;
+    }
+    this.text = this.text.slice(pos);
+    return replies;
+  }
+
+  private parse(pos: number): Parsed {
+    if (pos >= this.text.length) return null;
+    const eol = this.text.indexOf("\r\n", pos);
+    if (eol === -1) return null;
+    const type = this.text[pos];
+    const line = this.text.slice(pos + 1, eol);
+    const next = eol + 2;
+    switch (type) {
+      case "+":
+        return { reply: line, end: next };
+      case "-":
+        return { reply: { error: line }, end: next };
+      case ":":
+        return { reply: Number(line), end: next };
+      case "$": {
+        const length = Number(line);
+        if (length === -1) return { reply: null, end: next };
+        // The length is in bytes, so count it on the bytes of the text that follows.
+        const rest = Buffer.from(this.text.slice(next));
+        if (rest.length < length + 2) return null;
+        const value = rest.toString("utf8", 0, length);
+        return { reply: value, end: next + value.length + 2 };
+      }
+      case "*": {
+        const count = Number(line);
+        if (count === -1) return { reply: null, end: next };
+        const items: Reply[] = [];
+        let at = next;
+        for (let i = 0; i < count; i++) {
+          const item = this.parse(at);
+          if (!item) return null;
+          items.push(item.reply);
+          at = item.end;
+        }
+        return { reply: items, end: at };
+      }
+      default:
+        throw new Error(`RESP: unexpected type byte ${JSON.stringify(type)} at offset ${pos}`);
+    }
+  }
+}
+
+interface Waiter {
+  resolve: (reply: Reply) => void;
+  reject: (error: Error) => void;
+}
+
+let socket: net.Socket | null = null;
+// Redis answers in the order it was asked, so the oldest waiter gets the next reply.
+const waiting: Waiter[] = [];
+
+function failAll(error: Error): void {
+  for (const waiter of waiting.splice(0)) waiter.reject(error);
+}
+
+/** The one connection this module shares, opened on first use and again after it closes. */
+function connection(): net.Socket {
+  if (socket && !socket.destroyed) return socket;
+  const parser = new RespParser();
+  const conn = net.connect(redisSocketPath);
+  conn.on("data", (chunk: Buffer) => {
+    let replies: Reply[];
+    try {
+      replies = parser.push(chunk);
+    } catch (error) {
+      conn.destroy(error as Error);
+      return;
+    }
+    for (const reply of replies) waiting.shift()?.resolve(reply);
+  });
+  conn.on("error", (error) => failAll(error));
+  conn.on("close", () => {
+    if (socket === conn) socket = null;
+    failAll(new Error("the connection to Redis closed before every reply arrived"));
+  });
+  socket = conn;
+  return conn;
+}
+
+/** Sends every command in one write, without waiting in between; replies come back in order. */
+export function pipeline(commands: string[][]): Promise<Reply[]> {
+  if (commands.length === 0) return Promise.resolve([]);
+  const conn = connection();
+  const replies = commands.map(() => new Promise<Reply>((resolve, reject) => waiting.push({ resolve, reject })));
+  conn.write(Buffer.concat(commands.map(encode)));
+  return Promise.all(replies);
+}
+
+/** Sends one command and resolves with its reply; an error reply resolves as `{ error }`. */
+export async function command(args: string[]): Promise<Reply> {
+  const [reply] = await pipeline([args]);
+  return reply as Reply;
+}
