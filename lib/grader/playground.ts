@@ -23,16 +23,20 @@ export interface PlaygroundOptions {
   durationMs?: number;
   /** @default 300 */
   snapshotEveryMs?: number;
+  /** Where the playground starts on the run's clock, so snapshots line up with the command log. */
+  offsetMs?: number;
 }
 
 export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Verdict; message: string }> {
+  const started = performance.now();
+  const at = () => Math.round(performance.now() - started + (o.offsetMs ?? 0));
   const time = AbortSignal.timeout(o.durationMs ?? 60_000);
   const signal = o.signal ? AbortSignal.any([time, o.signal]) : time;
   const base = new CheckContext(o.pod, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }) });
   const t = Object.assign(base, { signal }) as PlaygroundContext;
   const snapshots = setInterval(() => {
     snapshotRedis(o.pod.admin).then(
-      (keys) => o.emit({ type: "snapshot", keys }),
+      (keys) => o.emit({ type: "snapshot", at: at(), keys }),
       () => {}, // a busy script or a full Redis: skip this frame
     );
   }, o.snapshotEveryMs ?? 300);
@@ -56,6 +60,6 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
     clearInterval(snapshots);
     await t.cleanup();
     const final = await snapshotRedis(o.pod.admin).catch(() => null);
-    if (final) o.emit({ type: "snapshot", keys: final });
+    if (final) o.emit({ type: "snapshot", at: at(), keys: final });
   }
 }

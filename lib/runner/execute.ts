@@ -15,6 +15,7 @@ import { verdictOf, type CheckResult, type GradeResult } from "../grader/result.
 import type { LoadedLab } from "../labs/loader.ts";
 import type { RunEvent } from "../runs/events.ts";
 import { buildFiles } from "./build.ts";
+import { feedCommands } from "./command-feed.ts";
 import { createPod, type Pod } from "./pod.ts";
 import type { PrivateRedisPool } from "./private-redis.ts";
 import type { SandboxTier } from "./sandbox/probe.ts";
@@ -83,8 +84,11 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
   const lab = input.lab.lab;
   const allow = lab.redis.allow === "all" ? undefined : new Set(lab.redis.allow);
   let pod: Pod | undefined;
+  let stopFeed = () => {};
   try {
+    const podStarted = performance.now() - started;
     pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets });
+    stopFeed = feedCommands(pod.proxy, deps.emit, podStarted);
     // A cancelled run stops now: its processes die, so a check waiting on them ends at once.
     const stop = pod.dispose;
     deps.signal?.addEventListener("abort", () => void stop(), { once: true });
@@ -92,7 +96,7 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     timings.redisMs = pod.timings.redisMs;
     const checksStarted = performance.now();
     if (input.mode === "run") {
-      const played = await runPlayground({ pod, lab, definition, seed, emit: deps.emit, signal: deps.signal, durationMs: deps.playgroundMs });
+      const played = await runPlayground({ pod, lab, definition, seed, emit: deps.emit, signal: deps.signal, durationMs: deps.playgroundMs, offsetMs: performance.now() - started });
       timings.checksMs = performance.now() - checksStarted;
       return finish(played.status, [], played.message);
     }
@@ -102,6 +106,7 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     const failed = checks.filter((c) => c.status !== "pass").length;
     return finish(status, checks, status === "pass" ? `All ${checks.length} checks passed.` : `${failed} of ${checks.length} checks did not pass.`);
   } finally {
+    stopFeed();
     await pod?.dispose();
   }
 }

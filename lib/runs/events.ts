@@ -5,6 +5,20 @@
  */
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
+import type { KeySnapshot } from "../runner/snapshot.ts";
+
+export type { KeySnapshot };
+
+/** One command of the run's log (ms since the run's Redis proxy started); see CommandLogEntry. */
+export interface CommandEntry {
+  seq: number;
+  conn: number;
+  at: number;
+  args: string[];
+  reply?: { type: string; summary: string };
+  fault?: string;
+  durationMs?: number;
+}
 
 export type RunEvent =
   | { type: "queued" }
@@ -12,7 +26,9 @@ export type RunEvent =
   | { type: "check-start"; id: string; title: string }
   | { type: "log"; stream: "stdout" | "stderr" | "grader"; text: string; check?: string }
   | { type: "check-end"; id: string; status: "pass" | "fail" | "error"; message?: string; expected?: string; actual?: string; hint?: string; ms: number }
-  | { type: "snapshot"; keys: unknown[] }
+  | { type: "snapshot"; at: number; keys: KeySnapshot[] }
+  /** The learner's Redis commands as the chaos proxy saw them, batched; conn 0 entries mark faults and kills. */
+  | { type: "commands"; entries: CommandEntry[] }
   | { type: "end"; status: "pass" | "fail" | "error"; seed: number; message?: string; ms: number; timings?: Record<string, number> }
   | { type: "cancelled"; message: string };
 

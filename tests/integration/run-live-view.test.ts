@@ -1,0 +1,55 @@
+/**
+ * What the workspace's live view is fed while a run goes on: the learner's commands as the chaos
+ * proxy saw them, with the grader's kills on the same timeline, and snapshots of their Redis.
+ */
+import path from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { loadLab } from "../../lib/labs/loader.ts";
+import { executeRun } from "../../lib/runner/execute.ts";
+import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
+import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
+import type { CommandEntry, RunEvent } from "../../lib/runs/events.ts";
+import { readFileSync, readdirSync } from "node:fs";
+
+const labsDir = path.resolve(import.meta.dirname, "../../labs");
+let pool: PrivateRedisPool;
+let tier: SandboxTier;
+
+beforeAll(async () => {
+  tier = (await probeSandbox()).tier;
+  pool = new PrivateRedisPool(1);
+});
+afterAll(() => pool?.close());
+
+function solution(lab: string): Record<string, string> {
+  const dir = path.join(labsDir, lab, "solution");
+  return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f), "utf8")]));
+}
+
+async function run(lab: string, mode: "run" | "check", playgroundMs?: number) {
+  const events: RunEvent[] = [];
+  const result = await executeRun({ lab: loadLab(labsDir, lab), mode, files: solution(lab), seed: 3 }, { pool, tier, emit: (e) => events.push(e), playgroundMs });
+  const commands = events.flatMap((e): CommandEntry[] => (e.type === "commands" ? e.entries : []));
+  return { result, events, commands };
+}
+
+test("a graded run's command log carries the learner's commands and the grader's kill of a worker", async () => {
+  const { result, commands, events } = await run("reliable-delivery", "check");
+  expect(result.status).toBe("pass");
+  const kill = commands.find((c) => c.conn === 0 && /^kill worker-\d+$/.test(c.fault ?? ""));
+  expect(kill, "a kill marker on the timeline").toBeDefined();
+  expect(commands.some((c) => c.conn > 0 && c.args.length > 0)).toBe(true);
+  expect(commands.every((c) => Number.isFinite(c.at) && c.at >= 0)).toBe(true);
+  // Batched: far fewer events than commands.
+  expect(events.filter((e) => e.type === "commands").length).toBeLessThan(commands.length);
+}, 60_000);
+
+test("a playground run streams snapshots in which the priority queue's sorted set fills", async () => {
+  const { events, commands } = await run("priority-queue", "run", 2500);
+  const snapshots = events.flatMap((e) => (e.type === "snapshot" ? [e] : []));
+  expect(snapshots.length).toBeGreaterThanOrEqual(4);
+  expect(snapshots.every((s, i) => i === 0 || s.at >= snapshots[i - 1]!.at)).toBe(true);
+  const zsets = snapshots.flatMap((s) => s.keys.filter((k) => k.type === "zset"));
+  expect(zsets.some((k) => k.type === "zset" && k.members.length > 0)).toBe(true);
+  expect(commands.some((c) => c.args[0] === "ZADD")).toBe(true);
+}, 30_000);
