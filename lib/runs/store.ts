@@ -43,6 +43,12 @@ export async function cancelOtherRuns(db: Db, userId: string, keepId: string): P
   return live.map((s) => s.id);
 }
 
+/** Cancels one of the learner's own live runs; false when it is not theirs or has already ended. */
+export async function cancelRun(db: Db, userId: string, id: string): Promise<boolean> {
+  const { count } = await db.submission.updateMany({ where: { id, userId, status: { in: ["queued", "running"] } }, data: { status: "cancelled", finishedAt: new Date() } });
+  return count === 1;
+}
+
 /** Claims a submission for running; false when it was cancelled or has already ended. */
 export async function markRunning(db: Db, id: string): Promise<boolean> {
   const { count } = await db.submission.updateMany({ where: { id, status: { in: ["queued", "running"] } }, data: { status: "running", startedAt: new Date() } });

@@ -17,7 +17,7 @@ import { checkFiles, type Diagnostic } from "../runner/files.ts";
 import { enqueueRun, type RunJobData } from "../runner/dispatch.ts";
 import { publishCancel } from "./cancel.ts";
 import { appendEvent } from "./events.ts";
-import { cancelOtherRuns, createSubmission } from "./store.ts";
+import { cancelOtherRuns, cancelRun, createSubmission } from "./store.ts";
 
 export const RunRequestSchema = z.object({
   lab: z.string({ error: "Name the lab to run." }).min(1).max(100).describe("The lab's id or slug, e.g. priority-queue."),
@@ -32,7 +32,7 @@ export type RunRequest = z.infer<typeof RunRequestSchema>;
 export class RunRequestError extends Error {
   override name = "RunRequestError";
   constructor(
-    readonly status: 404 | 422,
+    readonly status: 403 | 404 | 409 | 413 | 422,
     message: string,
     readonly diagnostics?: Diagnostic[],
   ) {
@@ -91,4 +91,12 @@ export async function submitRun(deps: SubmitDeps, user: { id: string }, input: u
   await appendEvent(deps.redis, deps.keys, id, { type: "queued" });
   await enqueueRun(deps.queue, id);
   return { id, lab: loaded.lab.id, mode: request.mode };
+}
+
+export const CANCELLED_MESSAGE = "Cancelled: you stopped this run.";
+
+/** The learner pressed Cancel: the row ends cancelled, viewers are told and the runner stops it. */
+export async function cancelOwnRun(deps: Pick<SubmitDeps, "db" | "redis" | "keys">, user: { id: string }, runId: string): Promise<void> {
+  if (!(await cancelRun(deps.db, user.id, runId))) throw new RunRequestError(409, "This run has already ended, or it is not yours.");
+  await publishCancel(deps.redis, deps.keys, [runId], CANCELLED_MESSAGE);
 }

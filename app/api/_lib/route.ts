@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ZodError } from "zod";
 import { AccountError } from "@/lib/auth/accounts";
 import { AuthRequiredError } from "@/lib/auth/session";
+import { DraftInputError } from "@/lib/drafts";
 import { log } from "@/lib/log";
 import { RateLimitedError } from "@/lib/redis/rate-limit";
 import { RunRequestError } from "@/lib/runs/submit";
@@ -27,6 +28,7 @@ export function route<C>(handler: Handler<C>) {
         return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
       }
       if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
+      if (error instanceof DraftInputError) return json(422, { error: error.message });
       if (error instanceof AccountError) {
         const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;
         return json(status, { error: error.message, field: error.field });
@@ -37,8 +39,10 @@ export function route<C>(handler: Handler<C>) {
   };
 }
 
-/** Reads a JSON body, turning a malformed one into a 422 rather than a 500. */
-export async function readJson(request: Request): Promise<unknown> {
+/** Reads a JSON body, turning a malformed one into a 422 rather than a 500, and a huge one into a 413. */
+export async function readJson(request: Request, maxBytes = 1_000_000): Promise<unknown> {
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > maxBytes) throw new RunRequestError(413, `The request is ${Math.round(declared / 1000)} kB; at most ${maxBytes / 1000} kB is accepted.`);
   try {
     return await request.json();
   } catch {

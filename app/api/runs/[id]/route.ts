@@ -1,7 +1,8 @@
 import { requireApiUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
 import { findRun } from "@/lib/runs/store";
-import { RunRequestError } from "@/lib/runs/submit";
+import { submitDeps } from "@/lib/runs/queue";
+import { cancelOwnRun, RunRequestError } from "@/lib/runs/submit";
 import { route } from "../../_lib/route";
 
 export const dynamic = "force-dynamic";
@@ -12,4 +13,11 @@ export const GET = route<{ params: Promise<{ id: string }> }>(async (_request, {
   const run = await findRun(db(), user, id);
   if (!run) throw new RunRequestError(404, "There is no such run, or it is not yours.");
   return Response.json(run);
+});
+
+/** Cancel: the run ends `cancelled` and its event stream says so. */
+export const DELETE = route<{ params: Promise<{ id: string }> }>(async (_request, { params }) => {
+  const user = await requireApiUser("learner");
+  await cancelOwnRun(submitDeps(), user, (await params).id);
+  return Response.json({ cancelled: true }, { status: 202 });
 });

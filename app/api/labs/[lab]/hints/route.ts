@@ -1,0 +1,18 @@
+import { requireApiUser } from "@/lib/auth/session";
+import { db } from "@/lib/db";
+import { unlockNextHint, unlockedHints } from "@/lib/labs/solution-access";
+import { route } from "../../../_lib/route";
+import { labOf, type LabParams } from "../_lab";
+
+export const dynamic = "force-dynamic";
+
+export const GET = route<LabParams>(async (_request, { params }) => {
+  const user = await requireApiUser("learner");
+  return Response.json(await unlockedHints(db(), user.id, await labOf(params)), { headers: { "cache-control": "no-store" } });
+});
+
+/** Unlocks the next hint. */
+export const POST = route<LabParams>(async (_request, { params }) => {
+  const user = await requireApiUser("learner");
+  return Response.json(await unlockNextHint(db(), user.id, await labOf(params)));
+});
