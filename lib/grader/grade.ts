@@ -2,7 +2,9 @@
  * Runs a lab's checks, in lab.json's order, against one pod. Each check gets a clean slate: the
  * processes of the check before are gone, faults healed, the Redis emptied. A check ends as
  * `pass`, `fail` (the learner's code: a CheckFailure, a learner function that threw, a hang) or
- * `error` (the platform or the check itself), and the messages say which.
+ * `error` (the platform or the check itself), and the messages say which. A Redis the learner's
+ * code made unusable (a script Redis cannot stop, a server that ran out of memory) is replaced, so
+ * the check fails saying so and later checks still start clean.
  */
 import type { Lab } from "../labs/schema.ts";
 import type { Pod } from "../runner/pod.ts";
@@ -40,14 +42,72 @@ function judge(error: unknown, timeoutMs: number): Pick<CheckResult, "status" | 
   return { status: "error", message: `${message}${where}` };
 }
 
-/** Empties the run's Redis for the next check; a learner script still busy is killed first. */
-async function resetRedis(pod: Pod): Promise<void> {
-  try {
-    await pod.admin.flushall();
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("BUSY")) throw error;
-    await pod.admin.script("KILL").catch(() => {});
-    await pod.admin.flushall();
+const SCRIPT_HINT = "Redis runs one script at a time and nothing else meanwhile: keep scripts short, with no loop that waits for a condition.";
+
+type Verdict = Pick<CheckResult, "status" | "message" | "expected" | "actual" | "hint">;
+
+const LUA_RESET_BYTES = 16 * 1024 * 1024;
+const luaBytes = (info: string) => Number(/^used_memory_lua:(\d+)/m.exec(info)?.[1] ?? 0);
+
+const replyOf = (p: Promise<unknown>) => p.then(String, (e: Error) => e.message);
+
+/** Stops a busy script or function; the reply of the KILL that applied (OK, NOTBUSY, UNKILLABLE …). */
+async function killScript(pod: Pod): Promise<string> {
+  const reply = await replyOf(pod.admin.script("KILL"));
+  // SCRIPT KILL refuses a busy function with BUSY; FUNCTION KILL is the one for those.
+  return reply.startsWith("BUSY") ? replyOf(pod.admin.call("FUNCTION", "KILL")) : reply;
+}
+
+/** The run's Redis is gone: says why, for the learner when their code caused it. */
+function redisEnded(ended: NonNullable<ReturnType<Pod["redis"]["ended"]>>): Verdict {
+  const how = ended.signal ?? `exit code ${ended.code}`;
+  const last = ended.log.split("\n").filter(Boolean).at(-1);
+  const oom = /^.*Out Of Memory.*$/m.exec(ended.log)?.[0];
+  if (oom) {
+    return {
+      status: "fail",
+      message: "Your run's Redis ran out of memory and stopped, so the grader replaced it with an empty one.",
+      actual: oom,
+      hint: "Data counts against the lab's maxmemory, but memory a Lua script builds (strings, tables) does not, and the server as a whole is capped: look for a script or a command that builds something huge.",
+    };
+  }
+  return { status: "error", message: `The run's Redis stopped during this check (${how}${last ? `: ${last}` : ""}) and was replaced (this is a fault in the platform, not your code)` };
+}
+
+/**
+ * Empties the run's Redis for the next check; a learner script still busy is killed first. When
+ * that cannot be done because of what the learner's code did to it, the Redis is replaced and the
+ * returned verdict says why; null when it was simply emptied. Throws only for the platform's faults.
+ */
+async function resetRedis(pod: Pod): Promise<Verdict | null> {
+  for (let attempt = 0; ; attempt++) {
+    const ended = pod.redis.ended();
+    if (ended) {
+      await pod.replaceRedis();
+      return redisEnded(ended);
+    }
+    try {
+      await pod.admin.flushall();
+      // What a script built stays in Lua's heap until its collector runs: outside maxmemory but
+      // inside the server's memory cap, where it would crowd out the next check's data.
+      if (luaBytes(await pod.admin.info("memory")) > LUA_RESET_BYTES) await pod.admin.script("FLUSH");
+      return null;
+    } catch (error) {
+      const busy = error instanceof Error && error.message.startsWith("BUSY");
+      // A server that died shows first as a failed command, then as an exit: give the exit a moment.
+      for (let wait = 0; !busy && wait < 10 && !pod.redis.ended(); wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+      if (pod.redis.ended()) continue;
+      if (!busy || attempt >= 3) throw error;
+      const killed = await killScript(pod);
+      if (killed.startsWith("UNKILLABLE")) {
+        await pod.replaceRedis();
+        return {
+          status: "fail",
+          message: `Your Lua script wrote to Redis and then kept running; Redis cannot stop such a script (${killed.split(".")[0]}), so the grader replaced your run's Redis with an empty one.`,
+          hint: SCRIPT_HINT,
+        };
+      }
+    }
   }
 }
 
@@ -67,7 +127,8 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
       loaded: o.loaded,
     });
     const impl = o.definition.checks[check.id];
-    let verdict: Pick<CheckResult, "status" | "message" | "expected" | "actual" | "hint">;
+    let verdict: Verdict;
+    let explained = false;
     let timer: NodeJS.Timeout | undefined;
     try {
       if (!impl) throw new GraderError(`checks.ts does not implement the check '${check.id}' that lab.json declares`);
@@ -75,12 +136,18 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
       verdict = { status: "pass" };
     } catch (error) {
       verdict = judge(error, timeoutMs);
+      explained = error instanceof CheckFailure;
     } finally {
       clearTimeout(timer);
     }
     try {
       await t.cleanup();
-      await resetRedis(o.pod);
+      const broken = await resetRedis(o.pod);
+      if (broken) {
+        o.emit({ type: "log", stream: "grader", text: `The run's Redis was replaced after this check: ${broken.message}`, check: check.id });
+        // A check that failed and said why keeps its own words; anything else is about the Redis now.
+        if (!(explained && verdict.status === "fail")) verdict = { ...broken, actual: broken.actual ?? verdict.message };
+      }
     } catch (error) {
       verdict = { status: "error", message: `Could not reset the run's Redis after this check: ${(error as Error).message}` };
     }

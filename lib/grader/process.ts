@@ -3,7 +3,6 @@
  * signal, and for RPC hosts a `call` that runs one of the module's exports. Whatever a learner
  * function throws, or a process that dies under a call, becomes a CheckFailure that says so.
  */
-import { createInterface } from "node:readline";
 import type { Outcome, SandboxProcess } from "../runner/sandbox/spawn.ts";
 import { CheckFailure, GraderError } from "./result.ts";
 
@@ -81,11 +80,69 @@ interface Pending {
   fn: string;
 }
 
-type Reply = { id: number; ok: true; value: unknown; undefined?: boolean } | { id: number; ok: false; error: { name: string; message: string; stack?: string } };
+/**
+ * The longest line the grader reads from a learner's channel. A reply is one JSON line, and the
+ * channel belongs to a process the learner owns: without a bound, whatever it writes there with
+ * no newline would pile up in the runner.
+ */
+export const CHANNEL_LINE_BYTES = 1024 * 1024;
+
+type LearnerError = { name: string; message: string; stack?: string };
+
+/** What the harness in the sandbox may send; anything else on the channel is not from it. */
+type Message =
+  | { kind: "ready"; exports: string[] }
+  | { kind: "not-ready"; error: LearnerError }
+  | { kind: "reply"; id: number; ok: true; value: unknown }
+  | { kind: "reply"; id: number; ok: false; error: LearnerError };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+function learnerError(v: unknown): LearnerError | null {
+  if (!isRecord(v) || typeof v.message !== "string") return null;
+  if (v.name !== undefined && typeof v.name !== "string") return null;
+  if (v.stack !== undefined && typeof v.stack !== "string") return null;
+  return { name: clip(v.name ?? "Error", 200), message: clip(v.message, 2000), stack: v.stack === undefined ? undefined : clip(v.stack, 4000) };
+}
+
+/** The message a line carries, or null when the line is not one the harness would write. */
+export function readMessage(line: string): Message | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!isRecord(parsed)) return null;
+  if (Object.hasOwn(parsed, "ready")) {
+    if (parsed.ready === true) {
+      const exports = parsed.exports ?? [];
+      if (!Array.isArray(exports) || !exports.every((e) => typeof e === "string")) return null;
+      return { kind: "ready", exports };
+    }
+    if (parsed.ready !== false) return null;
+    const error = learnerError(parsed.error);
+    return error ? { kind: "not-ready", error } : null;
+  }
+  const id = parsed.id;
+  if (typeof id !== "number" || !Number.isSafeInteger(id)) return null;
+  if (parsed.ok === true && Object.hasOwn(parsed, "value")) {
+    if (parsed.undefined !== undefined && typeof parsed.undefined !== "boolean") return null;
+    return { kind: "reply", id, ok: true, value: parsed.undefined ? undefined : parsed.value };
+  }
+  if (parsed.ok !== false) return null;
+  const error = learnerError(parsed.error);
+  return error ? { kind: "reply", id, ok: false, error } : null;
+}
+
+const CHANNEL_HINT = "File descriptor 3 belongs to the lab harness, which uses it to pass the grader's calls and your functions' results: do not write to it, close it, or replace the functions the harness relies on.";
 
 export class RpcModule extends LearnerProcess {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Set once the channel carried something the harness never sends; every call then fails with it. */
+  private broken: CheckFailure | null = null;
   readonly ready: Promise<string[]>;
 
   constructor(
@@ -102,25 +159,67 @@ export class RpcModule extends LearnerProcess {
     let onNotReady: (error: Error) => void = () => {};
     this.ready = new Promise<string[]>((resolve, reject) => ((onReady = resolve), (onNotReady = reject)));
     this.ready.catch(() => {});
-    const lines = createInterface({ input: channel });
-    lines.on("line", (line) => {
-      let message: Reply | { ready: boolean; exports?: string[]; error?: { message: string; stack?: string } };
-      try {
-        message = JSON.parse(line) as typeof message;
-      } catch {
-        return; // learner code wrote junk to fd 3; only well-formed replies count
+
+    // Learner code can write anything to fd 3. Nothing it writes may throw here (an exception in
+    // this listener would take the runner down) or pile up in the runner's memory.
+    const breakChannel = (failure: CheckFailure) => {
+      if (this.broken) return;
+      this.broken = failure;
+      channel.removeListener("data", onData);
+      channel.destroy();
+      this.program.kill("SIGKILL");
+      onNotReady(failure);
+      for (const [id, call] of this.pending) {
+        this.pending.delete(id);
+        call.reject(failure);
       }
-      if ("ready" in message) {
-        if (message.ready) onReady(message.exports ?? []);
-        else onNotReady(new CheckFailure({ message: `${module} failed to load: ${message.error?.message ?? "unknown error"}`, actual: message.error?.stack, hint: "Fix the error your module throws when it is imported; top-level code runs on import." }));
-        return;
+    };
+    const onMessage = (line: string) => {
+      const message = readMessage(line);
+      if (!message) {
+        const shown = clip(line, 80);
+        return breakChannel(new CheckFailure({ message: `Your process wrote ${JSON.stringify(shown)} to the grader's channel (file descriptor 3), which is not a message from the lab harness, so the grader stopped it.`, hint: CHANNEL_HINT }));
       }
+      if (message.kind === "ready") return onReady(message.exports);
+      if (message.kind === "not-ready") {
+        return onNotReady(new CheckFailure({ message: `${module} failed to load: ${message.error.message}`, actual: message.error.stack, hint: "Fix the error your module throws when it is imported; top-level code runs on import." }));
+      }
+      // A reply to a call that already timed out is late, not forged: nothing waits for it.
       const call = this.pending.get(message.id);
       if (!call) return;
       this.pending.delete(message.id);
-      if (message.ok) call.resolve(message.undefined ? undefined : message.value);
+      if (message.ok) call.resolve(message.value);
       else call.reject(new CheckFailure({ message: `${call.fn}() threw ${message.error.name}: ${message.error.message}`, actual: message.error.stack, hint: `Make ${call.fn} handle this case instead of throwing.` }));
-    });
+    };
+    // Lines are split on the byte 10, which never occurs inside a multi-byte UTF-8 character.
+    let partial: Buffer[] = [];
+    let partialBytes = 0;
+    const onData = (chunk: Buffer) => {
+      let at = 0;
+      for (let newline = chunk.indexOf(10, at); newline !== -1 && !this.broken; newline = chunk.indexOf(10, at)) {
+        const piece = chunk.subarray(at, newline);
+        const line = partial.length === 0 ? piece : Buffer.concat([...partial, piece]);
+        partial = [];
+        partialBytes = 0;
+        at = newline + 1;
+        if (line.length > CHANNEL_LINE_BYTES) return overflow();
+        onMessage(line.toString("utf8"));
+      }
+      if (this.broken || at === chunk.length) return;
+      partial.push(chunk.subarray(at));
+      partialBytes += chunk.length - at;
+      if (partialBytes > CHANNEL_LINE_BYTES) overflow();
+    };
+    const overflow = () => {
+      partial = [];
+      breakChannel(
+        new CheckFailure({
+          message: `Your process wrote more than ${CHANNEL_LINE_BYTES / 1024 / 1024} MiB without a newline to the grader's channel (file descriptor 3), so the grader stopped it.`,
+          hint: `${CHANNEL_HINT} A function's result must also fit in ${CHANNEL_LINE_BYTES / 1024 / 1024} MiB as JSON.`,
+        }),
+      );
+    };
+    channel.on("data", onData);
     channel.on("error", () => {});
     const timer = setTimeout(() => onNotReady(new CheckFailure({ message: `${module} did not finish loading within ${readyTimeoutMs / 1000} s`, hint: "Top-level code must not block or wait forever; start long work from a function." })), readyTimeoutMs);
     this.ready.finally(() => clearTimeout(timer)).catch(() => {});
@@ -140,6 +239,11 @@ export class RpcModule extends LearnerProcess {
    */
   call<T = unknown>(fn: string, args: unknown[] = [], timeoutMs = 5000): Promise<T> {
     const id = this.nextId++;
+    if (this.broken) {
+      const failed = Promise.reject(this.broken);
+      failed.catch(() => {});
+      return failed;
+    }
     const result = new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

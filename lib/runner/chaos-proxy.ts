@@ -1,8 +1,12 @@
 /**
  * The chaos proxy sits between learner code and the run's private Redis. It authenticates upstream
  * itself (learners never hold credentials), enforces the lab's command allow-list and budgets, logs
- * every command with its reply, and injects faults on demand. Learner bytes are forwarded verbatim;
- * only the proxy's own replies (refusals, injected errors) are synthesised.
+ * every command with its reply, and injects faults on demand. Learner bytes are forwarded verbatim,
+ * except inline commands (`GET k\r\n`), which are split exactly as Redis splits them and sent on as
+ * the arrays the proxy checked, so quoting can never make Redis run something the proxy did not
+ * see. Only the proxy's own replies (refusals, injected errors) are synthesised. Both directions
+ * respect backpressure: a learner that stops reading its replies stops the proxy reading Redis,
+ * so unread replies wait in Redis (which caps them) rather than in the runner.
  *
  * Limitation: replies are matched to commands FIFO, so for pub/sub pushes the log's command/reply
  * pairing is approximate; delivery order to the client is always upstream order.
@@ -12,7 +16,7 @@ import { existsSync } from "node:fs";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { setImmediate as nextTick } from "node:timers/promises";
-import { encodeCommand, encodeReply, RespParser, type RespValue } from "./resp.ts";
+import { encodeCommand, encodeReply, RespParser, type ParsedValue, type RespValue } from "./resp.ts";
 
 export interface CommandLogEntry {
   seq: number;
@@ -89,6 +93,20 @@ function summarize(value: RespValue): { type: string; summary: string } {
   }
 }
 
+/** Settles once the socket has room again, or is gone. */
+function drained(socket: net.Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off("drain", done);
+      socket.off("close", done);
+      resolve();
+    };
+    socket.on("drain", done);
+    socket.on("close", done);
+  });
+}
+
 const errorReply = (message: string): RespValue => ({ type: "error", value: message.replace(/[\r\n]+/g, " ") });
 
 interface Pending {
@@ -106,7 +124,7 @@ interface Outgoing {
 }
 
 class Connection {
-  readonly clientParser = new RespParser();
+  readonly clientParser = new RespParser({ requests: true });
   readonly upstreamParser = new RespParser({ inline: false });
   /** Every command in client order, until its reply is delivered or dropped. */
   readonly queue: Pending[] = [];
@@ -115,6 +133,8 @@ class Connection {
   readonly out: Outgoing[] = [];
   lastNotBefore = 0;
   pumping = false;
+  /** Reading from the learner stopped until Redis takes what was sent (upstream write returned false). */
+  clientHeld = false;
   closing = false;
   closed = false;
 
@@ -135,7 +155,7 @@ export class ChaosProxy {
   /** Log entries discarded to keep the log at LOG_CAP. */
   dropped = 0;
 
-  private readonly opts: ChaosProxyOptions;
+  private opts: ChaosProxyOptions;
   private readonly events = new EventEmitter();
   private readonly random: () => number;
   private readonly conns = new Set<Connection>();
@@ -255,6 +275,16 @@ export class ChaosProxy {
     if (active) this.fault("reset");
   }
 
+  /**
+   * Points the proxy at another Redis (the run's Redis was replaced): current connections are cut,
+   * as if that Redis had gone away, and new ones reach the new one.
+   */
+  retarget(upstream: { path: string; user: string; password: string }): void {
+    this.opts = { ...this.opts, upstreamPath: upstream.path, upstreamUser: upstream.user, upstreamPassword: upstream.password };
+    this.fault(`redis replaced (${this.conns.size} connections cut)`);
+    for (const conn of this.conns) conn.destroy();
+  }
+
   /** Puts a grader action (a kill, a pause) on the command log's timeline beside the faults. */
   mark(name: string): void {
     this.fault(name);
@@ -291,8 +321,9 @@ export class ChaosProxy {
     }
     const id = this.nextConnId++;
     const limit = this.opts.budgets?.connections;
-    if (limit !== undefined && this.counters.connectionsTotal >= limit) {
-      const reply = errorReply(`ERR Faultline: connection budget of ${limit} exceeded`);
+    // Open at once, not in total: a client that reconnects after every fault must not run out.
+    if (limit !== undefined && this.conns.size >= limit) {
+      const reply = errorReply(`ERR Faultline: connection budget of ${limit} open connections exceeded`);
       const entry = this.record(id, ["(connect)"]);
       entry.reply = summarize(reply);
       this.emit(entry);
@@ -318,15 +349,11 @@ export class ChaosProxy {
   private onClientData(conn: Connection, chunk: Buffer): void {
     this.counters.bytesIn += chunk.length;
     if (conn.closing) return;
-    let parsed;
+    let parsed: ParsedValue[];
     try {
       parsed = conn.clientParser.push(chunk);
-    } catch (error) {
-      // Like Redis: answer the protocol error, then hang up once earlier replies are delivered.
-      this.replyLocally(conn, { entry: null, receivedAt: performance.now() }, errorReply(`ERR ${(error as Error).message}`));
-      conn.closing = true;
-      this.flush(conn);
-      return;
+    } catch {
+      parsed = []; // clientParser.failed says why; answered below
     }
     for (const { value, raw } of parsed) {
       if (value.type !== "array" || value.value === null || value.value.length === 0) continue;
@@ -337,7 +364,14 @@ export class ChaosProxy {
         conn.closing = true;
         break;
       }
-      this.onCommand(conn, args, raw);
+      // 42 is "*": a command array goes on byte for byte; an inline command as what was parsed.
+      this.onCommand(conn, args, raw[0] === 42 ? raw : encodeCommand(args));
+    }
+    const failed = conn.clientParser.failed;
+    if (failed && !conn.closing) {
+      // Like Redis: answer what came before, then the protocol error, then hang up.
+      this.replyLocally(conn, { entry: null, receivedAt: performance.now() }, errorReply(`ERR ${failed.message}`));
+      conn.closing = true;
     }
     this.flush(conn);
   }
@@ -371,10 +405,14 @@ export class ChaosProxy {
       conn.awaiting.push("duplicate");
       conn.upstream.write(raw);
     }
-    if (!conn.upstream.write(raw)) {
+    if (!conn.upstream.write(raw) && !conn.clientHeld) {
       // Backpressure: stop reading the learner until Redis catches up.
+      conn.clientHeld = true;
       conn.client.pause();
-      conn.upstream.once("drain", () => conn.client.resume());
+      void drained(conn.upstream).then(() => {
+        conn.clientHeld = false;
+        if (!conn.closed) conn.client.resume();
+      });
     }
   }
 
@@ -455,10 +493,15 @@ export class ChaosProxy {
       }
       for (let at = 0; at < item.raw.length && !conn.closed; ) {
         const size = this.fragmentBytes > 0 ? this.fragmentBytes : item.raw.length;
-        conn.client.write(item.raw.subarray(at, at + size));
+        const flushed = conn.client.write(item.raw.subarray(at, at + size));
         this.counters.bytesOut += Math.min(size, item.raw.length - at);
         at += size;
-        if (this.fragmentBytes > 0 && at < item.raw.length) await nextTick();
+        if (!flushed) {
+          // The learner is not reading: hold Redis's replies back (in Redis) until it does.
+          conn.upstream.pause();
+          await drained(conn.client);
+          if (!conn.closed) conn.upstream.resume();
+        } else if (this.fragmentBytes > 0 && at < item.raw.length) await nextTick();
       }
       if (conn.closed) break; // onClose already finished everything still queued
       conn.out.shift();

@@ -63,7 +63,9 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
   const seed = input.seed ?? randomInt(0, 2 ** 31 - 1);
   const timings: RunTimings = { buildMs: 0, podMs: 0, redisMs: 0, checksMs: 0, moduleLoadMs: 0, totalMs: 0 };
   const loads: number[] = [];
+  let stopFeed = () => {};
   const finish = (status: GradeResult["status"], checks: CheckResult[], message?: string): RunOutcome => {
+    stopFeed(); // the last commands go out before `end`, which viewers treat as the last event
     timings.totalMs = performance.now() - started;
     const sorted = loads.sort((a, b) => a - b);
     timings.moduleLoadMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -84,7 +86,6 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
   const lab = input.lab.lab;
   const allow = lab.redis.allow === "all" ? undefined : new Set(lab.redis.allow);
   let pod: Pod | undefined;
-  let stopFeed = () => {};
   try {
     const podStarted = performance.now() - started;
     pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets });

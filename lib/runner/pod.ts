@@ -50,6 +50,13 @@ export interface Pod {
   timings: PodTimings;
   /** Starts a learner program: the harness host in `rpc` or `main` mode for a module under /lab. */
   start(mode: "rpc" | "main", module: string, name: string, options?: StartOptions): SandboxProcess;
+  /**
+   * Swaps the run's Redis for a fresh one from the pool, for a Redis the learner's code made
+   * unusable (a Lua script Redis cannot stop, a server that died). The old one is killed, the
+   * proxy is pointed at the new one (current learner connections are cut), and `redis` and
+   * `admin` are the new server's from then on.
+   */
+  replaceRedis(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -85,6 +92,21 @@ export async function createPod(o: PodOptions): Promise<Pod> {
     redis = await o.pool.acquire();
     const redisMs = performance.now() - redisStarted;
     admin = redis.adminClient();
+    const replaceRedis = async () => {
+      if (disposed) throw new Error("the pod is disposed");
+      admin?.disconnect();
+      // SIGKILL: the only stop that works while a script keeps the server busy.
+      await redis?.stop();
+      const fresh = await o.pool.acquire();
+      if (disposed) {
+        await fresh.stop();
+        throw new Error("the run ended while its Redis was being replaced");
+      }
+      redis = fresh;
+      admin = fresh.adminClient();
+      proxy?.retarget({ path: fresh.socketPath, user: fresh.learner.user, password: fresh.learner.password });
+      await admin.ping();
+    };
     proxy = new ChaosProxy({
       listenPath: path.join(socketDir, "redis.sock"),
       upstreamPath: redis.socketPath,
@@ -113,7 +135,25 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       if (!disposed && parked.length < parkedWanted) parked.push(spawnHost());
       return program;
     };
-    return { dir, labDir, socketDir, tier: o.tier, redis, proxy, admin, timings: { redisMs, setupMs: performance.now() - started }, start, dispose };
+    const current = proxy;
+    return {
+      dir,
+      labDir,
+      socketDir,
+      tier: o.tier,
+      // Getters: replaceRedis() swaps them during a run.
+      get redis() {
+        return redis as PrivateRedis;
+      },
+      get admin() {
+        return admin as Redis;
+      },
+      proxy: current,
+      timings: { redisMs, setupMs: performance.now() - started },
+      start,
+      replaceRedis,
+      dispose,
+    };
   } catch (error) {
     await dispose();
     throw error;

@@ -20,6 +20,13 @@ export interface PrivateRedisOptions {
   busyReplyThresholdMs?: number;
   /** @default 64 */
   maxClients?: number;
+  /**
+   * Address space of the whole server (prlimit --as). maxmemory leaves out what Lua scripts build
+   * and client buffers, so this is what bounds them; past it a script fails with "not enough
+   * memory", or the server stops with "Out Of Memory" (the grader then replaces it). Redis 7 at a
+   * full 64 MiB of data maps about 150 MiB. 0 sets no limit. @default 256
+   */
+  addressSpaceMb?: number;
   /** Parent of the instance's directory. @default os.tmpdir() */
   baseDir?: string;
   /** @default "redis-server" */
@@ -39,13 +46,15 @@ export interface PrivateRedis {
    * learner code runs: while a script is busy, Redis refuses even AUTH on new connections.
    */
   adminClient(): Redis;
+  /** How the server ended, with the tail of its log, or null while it runs. */
+  ended(): { code: number | null; signal: NodeJS.Signals | null; log: string } | null;
   stop(): Promise<void>;
 }
 
 // Keyspace-wide reads a learner does not need and the live view does with the admin user.
 const learnerDenied = ["-@admin", "-@dangerous", "-scan", "-randomkey", "-keys", "-select", "-swapdb", "-move", "-wait", "-failover", "-script|flush", "-function|flush", "-function|restore"];
 
-export function redisConfig(socketPath: string, dir: string, admin: string, learner: string, o: Required<Omit<PrivateRedisOptions, "baseDir" | "binary">>): string {
+export function redisConfig(socketPath: string, dir: string, admin: string, learner: string, o: Required<Omit<PrivateRedisOptions, "baseDir" | "binary" | "addressSpaceMb">>): string {
   return [
     "port 0",
     `unixsocket ${socketPath}`,
@@ -57,6 +66,9 @@ export function redisConfig(socketPath: string, dir: string, admin: string, lear
     // maxmemory is checked before a command, so one SETRANGE/APPEND could still allocate far
     // past it; Redis refuses strings over proto-max-bulk-len (1 MiB is its minimum).
     "proto-max-bulk-len 8mb",
+    // Replies a client leaves unread wait here (the proxy stops reading Redis for a learner that
+    // stops reading), and normal clients have no output limit by default: cap them.
+    "client-output-buffer-limit normal 32mb 0 0",
     "maxmemory-policy noeviction",
     `busy-reply-threshold ${o.busyReplyThresholdMs}`,
     `maxclients ${o.maxClients}`,
@@ -77,6 +89,12 @@ function hasSetpriv(): boolean {
   return setpriv;
 }
 
+let prlimit: boolean | undefined;
+function hasPrlimit(): boolean {
+  prlimit ??= spawnSync("prlimit", ["--version"], { stdio: "ignore" }).status === 0;
+  return prlimit;
+}
+
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const o = { maxMemoryMb: options.maxMemoryMb ?? 64, busyReplyThresholdMs: options.busyReplyThresholdMs ?? 200, maxClients: options.maxClients ?? 64 };
   const dir = mkdtempSync(path.join(options.baseDir ?? tmpdir(), "fl-run-redis-"));
@@ -87,11 +105,19 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   // Config on stdin keeps the passwords out of argv and off the disk.
   // setpriv --pdeathsig: if the runner is SIGKILLed, its runs' Redis servers die with it.
   const binary = options.binary ?? "redis-server";
-  const [command, args] = hasSetpriv() ? ["setpriv", ["--pdeathsig", "SIGKILL", "--", binary, "-"]] : [binary, ["-"]];
-  const child: ChildProcess = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
-  // redis-server reports config errors on stdout; keep the tail of both for the error message.
+  const addressSpaceMb = options.addressSpaceMb ?? 256;
+  const limit = addressSpaceMb > 0 && hasPrlimit() ? ["prlimit", `--as=${addressSpaceMb * 1024 * 1024}`, "--"] : [];
+  const argv = [...(hasSetpriv() ? ["setpriv", "--pdeathsig", "SIGKILL", "--"] : []), ...limit, binary, "-"];
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+  // redis-server reports config errors on stdout; keep the tail of both for the error message,
+  // and the line saying why it stopped, which a crash report after it would push out of the tail.
   let stderr = "";
-  const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000));
+  let cause = "";
+  const keep = (d: Buffer) => {
+    const text = d.toString();
+    cause ||= /^.*Out Of Memory allocating.*$/m.exec(text)?.[0] ?? "";
+    stderr = (stderr + text).slice(-2000);
+  };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   child.stdin?.end(redisConfig(socketPath, dir, admin.password, learner.password, o) + "\n");
@@ -125,6 +151,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     pid: child.pid ?? -1,
     startMs,
     adminClient,
+    ended: () => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode, log: `${cause && !stderr.includes(cause) ? `${cause}\n…\n` : ""}${stderr.trim()}` } : null),
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         const done = () => {

@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { encodeCommand, encodeReply, RespParser, RespProtocolError, type RespValue } from "./resp.ts";
+import { encodeCommand, encodeReply, RespParser, RespProtocolError, splitInlineArgs, type RespValue } from "./resp.ts";
 
 const bulk = (s: string | null): RespValue => ({ type: "bulk", value: s === null ? null : Buffer.from(s) });
 const values = (parser: RespParser, input: Buffer) => parser.push(input).map((p) => p.value);
@@ -89,4 +89,37 @@ test("a large bulk trickling in is buffered without being re-parsed per chunk", 
   let out: RespValue[] = [];
   for (let i = 0; i < encoded.length; i += 7) out = out.concat(values(parser, encoded.subarray(i, i + 7)));
   expect(out).toEqual([bulk(payload)]);
+});
+
+test.each<[string, string[] | null]>([
+  ['"AUTH" default x', ["AUTH", "default", "x"]],
+  ["'auth' admin admin", ["auth", "admin", "admin"]],
+  ['A"UTH" default', ["AUTH", "default"]],
+  ['"\\x41UTH" "a\\x4" \'it\\\'s\' "\\n\\r\\t\\b\\a\\q\\""', ["AUTH", "ax4", "it's", "\n\r\t\b\x07q\""]],
+  ["SET\vk v\fw", ["SET\vk", "v\fw"]],
+  ["  PING  ", ["PING"]],
+  ['""', [""]],
+  ['"AUTH default', null],
+  ["'AUTH", null],
+  ['"AUTH"x', null],
+  ["'a'b", null],
+  ['"a\\', null],
+])("an inline %j splits as Redis's sdssplitargs does", (line, expected) => {
+  expect(splitInlineArgs(Buffer.from(line))?.map((b) => b.toString("latin1")) ?? null).toEqual(expected);
+});
+
+test("\\xHH escapes yield raw bytes", () => {
+  expect(splitInlineArgs(Buffer.from('"\\xff\\x00"'))).toEqual([Buffer.from([0xff, 0x00])]);
+});
+
+test("a request parser reads what Redis reads: only * starts an array, quotes count, bad input is answered after what came before", () => {
+  const parser = new RespParser({ requests: true });
+  expect(values(parser, Buffer.from('+PING\r\n"AUTH" x\r\n'))).toEqual([
+    { type: "array", value: [bulk("+PING")] },
+    { type: "array", value: [bulk("AUTH"), bulk("x")] },
+  ]);
+  expect(values(parser, Buffer.from('PING\r\n"AUTH x\r\nPING\r\n'))).toEqual([{ type: "array", value: [bulk("PING")] }]);
+  expect(parser.failed?.message).toBe("Protocol error: unbalanced quotes in request");
+  expect(() => parser.push(Buffer.from("PING\r\n"))).toThrow("unbalanced quotes in request");
+  expect(() => new RespParser({ requests: true }).push(Buffer.from("AUTH\0 x\r\n"))).toThrow("NUL byte in an inline request");
 });

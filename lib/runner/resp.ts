@@ -28,6 +28,78 @@ export interface RespParserOptions {
   maxDepth?: number;
   /** Accept inline commands (`PING\r\n`). On for client input, off for server replies. Default true. */
   inline?: boolean;
+  /**
+   * Read client requests exactly as Redis does: `*` starts a command array and any other first
+   * byte an inline command (`+PING` is the inline command "+PING", not a simple string), so the
+   * proxy sees the same commands Redis would run. Default false.
+   */
+  requests?: boolean;
+}
+
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13); // C isspace(): space \t \n \v \f \r
+const isHex = (c: number | undefined) => c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
+const DOUBLE_QUOTE_ESCAPES: Record<number, number> = { 110: 10, 114: 13, 116: 9, 98: 8, 97: 7 }; // \n \r \t \b \a
+
+/**
+ * Splits an inline command into arguments exactly like Redis's sdssplitargs(): blanks separate
+ * arguments; "double quotes" take \xHH and \n \r \t \b \a escapes (any other escaped byte is
+ * itself); 'single quotes' take only \'; a quote may open in the middle of an argument; a closing
+ * quote must be followed by a blank or the end. Returns null where Redis answers "unbalanced
+ * quotes". The line must not contain a NUL byte (Redis reads it as a C string).
+ */
+export function splitInlineArgs(line: Buffer): Buffer[] | null {
+  const args: Buffer[] = [];
+  let p = 0;
+  const at = (i: number) => (i < line.length ? (line[i] as number) : 0);
+  for (;;) {
+    while (p < line.length && isSpace(at(p))) p++;
+    if (p >= line.length) return args;
+    const current: number[] = [];
+    let inDouble = false;
+    let inSingle = false;
+    let done = false;
+    while (!done) {
+      const c = at(p);
+      if (inDouble) {
+        if (c === 92 && at(p + 1) === 120 && isHex(line[p + 2]) && isHex(line[p + 3])) {
+          current.push(Number.parseInt(String.fromCharCode(at(p + 2), at(p + 3)), 16));
+          p += 3;
+        } else if (c === 92 && at(p + 1) !== 0) {
+          p++;
+          current.push(DOUBLE_QUOTE_ESCAPES[at(p)] ?? at(p));
+        } else if (c === 34) {
+          if (at(p + 1) !== 0 && !isSpace(at(p + 1))) return null;
+          done = true;
+        } else if (c === 0) {
+          return null;
+        } else {
+          current.push(c);
+        }
+      } else if (inSingle) {
+        if (c === 92 && at(p + 1) === 39) {
+          p++;
+          current.push(39);
+        } else if (c === 39) {
+          if (at(p + 1) !== 0 && !isSpace(at(p + 1))) return null;
+          done = true;
+        } else if (c === 0) {
+          return null;
+        } else {
+          current.push(c);
+        }
+      } else if (c === 32 || c === 10 || c === 13 || c === 9 || c === 0) {
+        done = true;
+      } else if (c === 34) {
+        inDouble = true;
+      } else if (c === 39) {
+        inSingle = true;
+      } else {
+        current.push(c);
+      }
+      if (p < line.length) p++;
+    }
+    args.push(Buffer.from(current));
+  }
 }
 
 export class RespProtocolError extends Error {
@@ -83,6 +155,9 @@ export class RespParser {
   private readonly maxLine: number;
   private readonly maxDepth: number;
   private readonly inline: boolean;
+  private readonly requests: boolean;
+  /** Set once the input had a protocol error; the values before it were returned, nothing after. */
+  failed: RespProtocolError | null = null;
   private chunks: Buffer[] = [];
   private buffered = 0;
   // Bytes needed before a re-parse can succeed; avoids O(n²) re-scans when a big bulk trickles in.
@@ -94,14 +169,18 @@ export class RespParser {
     this.maxLine = opts.maxLineBytes ?? 64 * 1024;
     this.maxDepth = opts.maxDepth ?? 64;
     this.inline = opts.inline ?? true;
+    this.requests = opts.requests ?? false;
   }
 
   /**
    * Feeds bytes and returns every value completed by them, in order, each with its raw bytes.
-   * Partial input is kept for the next call. Throws RespProtocolError on malformed or oversized
-   * input; the parser is then unusable and the connection should be closed.
+   * Partial input is kept for the next call. Malformed or oversized input throws
+   * RespProtocolError, from this call when nothing came before it in the input, otherwise from the
+   * next call (see `failed`), so the values sent before the mistake are still answered, as Redis
+   * answers them. The parser is then unusable and the connection should be closed.
    */
   push(chunk: Buffer): ParsedValue[] {
+    if (this.failed) throw this.failed;
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -111,7 +190,16 @@ export class RespParser {
     const out: ParsedValue[] = [];
     let pos = 0;
     while (pos < buf.length) {
-      const step = this.parse(buf, pos, 0);
+      let step: Step;
+      try {
+        step = this.parse(buf, pos, 0);
+      } catch (error) {
+        this.chunks = [];
+        this.buffered = 0;
+        this.failed = error instanceof RespProtocolError ? error : new RespProtocolError(String(error));
+        if (out.length === 0) throw this.failed;
+        return out;
+      }
       if (!step.ok) {
         this.need = step.need - pos;
         break;
@@ -136,6 +224,7 @@ export class RespParser {
   private parse(buf: Buffer, pos: number, depth: number): Step {
     const first = buf[pos];
     if (first === undefined) return { ok: false, need: pos + 1 };
+    if (depth === 0 && this.requests && first !== 42) return this.parseInline(buf, pos);
     if (!TYPE_BYTES.has(first)) {
       if (depth === 0 && this.inline) return this.parseInline(buf, pos);
       throw new RespProtocolError(`expected a RESP type byte, got ${JSON.stringify(String.fromCharCode(first))}`);
@@ -180,14 +269,19 @@ export class RespParser {
     }
   }
 
-  /** Inline commands split on spaces/tabs (no quoting); blank lines are skipped, as Redis does. */
+  /** An inline command, split as Redis splits it (see splitInlineArgs); blank lines are skipped, as Redis does. */
   private parseInline(buf: Buffer, pos: number): Step {
     const eol = this.lineEnd(buf, pos, "\n");
     if (eol === -1) return { ok: false, need: buf.length + 1 };
     const stop = eol > pos && buf[eol - 1] === 13 ? eol - 1 : eol;
-    const words = buf.toString("utf8", pos, stop).split(/[ \t]+/).filter((w) => w.length > 0);
-    if (words.length === 0) return { ok: true, value: null, end: eol + 1 };
-    return { ok: true, value: { type: "array", value: words.map((w) => ({ type: "bulk", value: Buffer.from(w) })) }, end: eol + 1 };
+    const line = buf.subarray(pos, stop);
+    // Redis looks for the newline with strchr(), so a NUL byte hides the rest of the request from
+    // it and the connection stalls; refusing is the only reading both sides agree on.
+    if (line.includes(0)) throw new RespProtocolError("NUL byte in an inline request");
+    const args = splitInlineArgs(line);
+    if (args === null) throw new RespProtocolError("unbalanced quotes in request");
+    if (args.length === 0) return { ok: true, value: null, end: eol + 1 };
+    return { ok: true, value: { type: "array", value: args.map((a) => ({ type: "bulk", value: a })) }, end: eol + 1 };
   }
 
   private int(text: string, what: string): number {

@@ -1,3 +1,4 @@
+import net from "node:net";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Redis, type RedisOptions } from "ioredis";
@@ -50,6 +51,14 @@ function connect(proxy: ChaosProxy, opts: RedisOptions = { enableReadyCheck: fal
   return client;
 }
 const proxyPaths = new Map<ChaosProxy, string>();
+async function waitUntil(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 const proxyPath = (proxy: ChaosProxy) => proxyPaths.get(proxy) as string;
 const noRetry: RedisOptions = { enableReadyCheck: false, disableClientInfo: true, maxRetriesPerRequest: 0, retryStrategy: () => null };
 
@@ -84,6 +93,57 @@ test("a command outside the allow-list is refused and does not reach Redis", asy
   expect(await direct.exists("k")).toBe(0);
   expect(await client.set("k", "v")).toBe("OK");
   expect(await direct.get("k")).toBe("v");
+});
+
+/** Writes raw bytes to the proxy on a fresh connection and returns everything it answers within waitMs. */
+async function rawExchange(proxy: ChaosProxy, bytes: string | Buffer, waitMs = 300): Promise<string> {
+  const socket = net.connect(proxyPath(proxy));
+  let got = "";
+  socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
+  socket.on("error", () => {});
+  await new Promise((resolve) => socket.on("connect", resolve));
+  socket.write(bytes);
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  socket.destroy();
+  return got;
+}
+
+test("quoted and escaped inline commands are read as Redis reads them, so they cannot slip past AUTH refusal or the allow-list", async () => {
+  const proxy = await startProxy({ allow: new Set(["GET", "SET", "PING"]) });
+  const got = await rawExchange(proxy, `"AUTH" default x\r\n"\\x41PPEND" k x\r\nA'PPEND' k x\r\n"SET" k "two words"\r\nPING\r\n`);
+  expect(got).toBe(
+    "-ERR Faultline: authentication is handled by the lab harness\r\n" +
+      "-ERR Faultline: command 'APPEND' is not allowed in this lab\r\n".repeat(2) +
+      "+OK\r\n+PONG\r\n",
+  );
+  expect(await direct.get("k")).toBe("two words");
+  expect(proxy.log.filter((e) => e.conn > 0).map((e) => e.args[0])).toEqual(["AUTH", "APPEND", "APPEND", "SET", "PING"]);
+});
+
+test("an inline command with unbalanced quotes is a protocol error, answered after the commands before it", async () => {
+  const proxy = await startProxy();
+  expect(await rawExchange(proxy, `PING\r\n"AUTH default x\r\nPING\r\n`)).toBe("+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n");
+});
+
+test("a learner that stops reading makes the proxy stop reading Redis; its unread replies never pile up in the proxy", async () => {
+  const proxy = await startProxy();
+  await direct.set("big", "x".repeat(4 * 1024 * 1024));
+  const socket = net.connect(proxyPath(proxy));
+  socket.on("error", () => {});
+  await new Promise((resolve) => socket.on("connect", resolve));
+  socket.pause();
+  // Under the 32 MiB Redis lets a client leave unread (client-output-buffer-limit), over what the proxy should hold.
+  for (let i = 0; i < 6; i++) socket.write("GET big\r\n");
+  const before = process.memoryUsage().arrayBuffers;
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(12 * 1024 * 1024);
+  let received = 0;
+  socket.on("data", (d: Buffer) => (received += d.length));
+  socket.resume();
+  const whole = 6 * (4 * 1024 * 1024 + "$4194304\r\n\r\n".length);
+  for (let i = 0; i < 100 && received < whole; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  socket.destroy();
+  expect(received).toBe(whole);
 });
 
 test("100 pipelined commands with replies fragmented byte by byte all come back correct and in order", async () => {
@@ -183,8 +243,15 @@ test("connection and value-size budgets refuse with an error naming the budget",
   const seen: string[] = [];
   second.on("error", (e: Error) => seen.push(e.message));
   await second.ping().catch((e: Error) => seen.push(e.message));
-  expect(seen.join("\n")).toContain("ERR Faultline: connection budget of 1 exceeded");
+  expect(seen.join("\n")).toContain("ERR Faultline: connection budget of 1 open connections exceeded");
   expect(proxy.stats()).toMatchObject({ connectionsTotal: 1, connectionsOpen: 1 });
+  second.disconnect();
+  // Once the first closes, a new connection fits the budget again.
+  first.disconnect();
+  await waitUntil(() => proxy.stats().connectionsOpen === 0);
+  const third = connect(proxy, noRetry);
+  expect(await third.ping()).toBe("PONG");
+  third.disconnect();
 });
 
 test("cutAll() drops current connections; new ones work", async () => {

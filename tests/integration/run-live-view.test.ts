@@ -40,6 +40,7 @@ test("a graded run's command log carries the learner's commands and the grader's
   expect(kill, "a kill marker on the timeline").toBeDefined();
   expect(commands.some((c) => c.conn > 0 && c.args.length > 0)).toBe(true);
   expect(commands.every((c) => Number.isFinite(c.at) && c.at >= 0)).toBe(true);
+  expect(events.at(-1)?.type, "end is the last event; no command arrives after it").toBe("end");
   // Batched: far fewer events than commands.
   expect(events.filter((e) => e.type === "commands").length).toBeLessThan(commands.length);
 }, 60_000);

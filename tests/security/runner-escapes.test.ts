@@ -219,6 +219,11 @@ interface Expectation {
   got?: RegExp;
   /** Anything else about what attack() returned. */
   verify?: (got: unknown) => void;
+  /**
+   * The attack left the run's Redis stuck, so the check could not look inside it; instead the run
+   * must have replaced it (and the ordinary run after it, `heavy`, shows nothing carried over).
+   */
+  replaced?: boolean;
 }
 
 interface Attack {
@@ -567,9 +572,23 @@ export async function attack() {
 export async function attack() {
   return redisCall("EVAL", "redis.call('SET', KEYS[1], 'x') while true do end", 1, "k");
 }`,
-    expect: { status: "fail", message: /^Your Lua script wrote to Redis and then kept running/ },
+    expect: { status: "fail", message: /^Your Lua script wrote to Redis and then kept running/, replaced: true },
     heavy: true,
-    hole: "grade.ts resets the run's Redis after each check with FLUSHALL; an UNKILLABLE script keeps it BUSY, so the run ends `error` (\"Could not reset the run's Redis after this check: BUSY …\"), blaming the platform for the learner's script",
+  },
+  {
+    name: "starts a Lua loop that writes first and returns before the check can notice",
+    source: `${PRELUDE}
+export async function attack() {
+  const redis = createRedis({ maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on("error", () => {});
+  void redis.eval("redis.call('SET', KEYS[1], 'x') while true do end", 1, "k").catch(() => {});
+  await new Promise((r) => setTimeout(r, 300));
+  return "started";
+}`,
+    // The check's own reads meet a Redis that answers BUSY to everyone; the reset after the check
+    // finds the script unkillable, replaces the Redis and says whose script it was.
+    expect: { status: "fail", message: /^Your Lua script wrote to Redis and then kept running; Redis cannot stop such a script \(UNKILLABLE Sorry the script already executed write commands against the dataset\), so the grader replaced your run's Redis with an empty one\.$/, replaced: true },
+    heavy: true,
   },
   {
     name: "builds 300 MiB of strings inside Lua, outside maxmemory",
@@ -577,9 +596,32 @@ export async function attack() {
 export async function attack() {
   return redisCall("EVAL", "local mib = string.rep('x', 1048576) local t = {} for i = 1, 300 do t[i] = mib .. i end return #t", 0);
 }`,
-    expect: { status: "pass", got: /string|memory|ERR/ },
+    // The server's address space is capped, so the script runs out of memory inside Lua, and the learner reads why.
+    expect: { status: "fail", message: /^attack\(\) threw ReplyError: ERR Error running script \S+, not enough memory/ },
     heavy: true,
-    hole: "Lua memory is not counted in maxmemory and redis-server runs without an rlimit: the check sees the run's redis-server at ~320 MiB resident; scaled up (string.rep, more iterations) one EVAL can take the host's memory",
+  },
+  {
+    name: "builds one 400 MiB string inside Lua",
+    source: `${PRELUDE}
+export async function attack() {
+  return redisCall("EVAL", "return #string.rep('x', 400 * 1048576)", 0);
+}`,
+    expect: { status: "fail", message: /^attack\(\) threw ReplyError: ERR Error running script \S+, not enough memory/ },
+    heavy: true,
+  },
+  {
+    name: "fills Lua's heap, then fills Redis to maxmemory while Lua still holds it",
+    source: `${PRELUDE}
+export async function attack() {
+  const out: string[] = [];
+  out.push(await redisCall("EVAL", "local mib = string.rep('x', 1048576) local t = {} for i = 1, 300 do t[i] = mib .. i end return #t", 0).catch((e) => e.message));
+  for (let i = 0; i < 40; i++) out.push(await redisCall("SETRANGE", "fill:" + i, 2 * 1048576, "x").catch((e) => e.message));
+  return out;
+}`,
+    // Whichever gives first: the write is refused past maxmemory, or the server stops for want of
+    // memory and the grader replaces it, telling the learner their Redis ran out of memory.
+    expect: { status: "fail", message: /^Your run's Redis ran out of memory and stopped, so the grader replaced it with an empty one\.$/, replaced: true },
+    heavy: true,
   },
   {
     name: "SETRANGE at a 300 MiB offset and APPENDs past the bulk limit",
@@ -620,7 +662,7 @@ export async function attack() {
         const tally = got as Record<string, number>;
         expect(tally["+PONG"] ?? 0).toBeLessThanOrEqual(40);
         // Past the budget a connection is refused, or closed before its PING is answered.
-        const refusals = new Set(["-ERR Faultline: connection budget of 40 exceeded", "EMFILE", "closed", "ECONNRESET", "EPIPE"]);
+        const refusals = new Set(["-ERR Faultline: connection budget of 40 open connections exceeded", "EMFILE", "closed", "ECONNRESET", "EPIPE"]);
         for (const outcome of Object.keys(tally)) if (outcome !== "+PONG") expect(refusals, outcome).toContain(outcome);
       },
     },
@@ -640,13 +682,21 @@ export async function attack() {
 }`,
     expect: { status: "pass" },
     heavy: true,
-    hole: "the chaos proxy writes replies to the learner with no backpressure (pump() ignores write()'s return), so unread replies pile up in the runner: ~210 MiB here, bounded only by the command budget × 8 MiB",
   },
   {
     name: "smuggles commands past the proxy as quoted inline commands",
-    source: raw(`"AUTH" default x\r\n'auth' admin admin\r\n"FLUSHALL"\r\nPING\r\n`),
-    expect: { status: "pass", got: /^"-ERR Faultline: authentication is handled by the lab harness\\r\\n-ERR Faultline: authentication is handled by the lab harness\\r\\n/ },
-    hole: "the proxy splits inline commands on spaces only, Redis honours quotes: '\"AUTH\" default x' is not recognised as AUTH and reaches Redis (WRONGPASS; FLUSHALL got NOPERM), so the proxy's AUTH refusal and a lab's command allow-list can be bypassed; the ACL still holds",
+    source: raw(`"AUTH" default x\r\n'auth' admin admin\r\nA"UTH" default x\r\n"\\x41UTH" default x\r\n"FLUSHALL"\r\nPING\r\n`),
+    expect: { status: "pass", got: /^"(-ERR Faultline: authentication is handled by the lab harness\\r\\n){4}-NOPERM [^"]*\\r\\n\+PONG\\r\\n"$/ },
+  },
+  {
+    name: "sends inline commands Redis and a naive proxy would read differently: a NUL byte, unbalanced quotes",
+    source: raw(`PING\r\nAUTH\0 default x\r\n`),
+    expect: { status: "pass", got: /^"\+PONG\\r\\n-ERR Protocol error: NUL byte in an inline request\\r\\n"$/ },
+  },
+  {
+    name: "sends an inline command with unbalanced quotes",
+    source: raw(`"AUTH default x\r\nPING\r\n`),
+    expect: { status: "pass", got: /^"-ERR Protocol error: unbalanced quotes in request\\r\\n"$/ },
   },
   // ---- limits ----
   {
@@ -686,7 +736,9 @@ export async function attack() {
   {
     name: "floods its output",
     source: `for (;;) console.log("x".repeat(1000));\nexport async function attack() { return 1; }`,
-    expect: { status: "fail", message: /^the process running attack\.ts Your program printed more than 256 KiB and was stopped\. Print less/ },
+    // A synchronous loop never lets Node flush stdout: past the kernel's socket buffer (which may
+    // be under 256 KiB) its writes queue in the heap, so either limit can be the one that stops it.
+    expect: { status: "fail", message: /^the process running attack\.ts Your program (printed more than 256 KiB and was stopped\. Print less|ran out of its 64 MiB heap)/ },
     heavy: true,
   },
   {
@@ -697,7 +749,8 @@ export async function attack() {
   return "scheduled";
 }`,
     // 210,000 live timers do not fit a 64 MiB heap: the learner is told, and the runner is untouched.
-    expect: { status: "fail", message: /ran out of its 64 MiB heap/ },
+    // On a loaded machine the garbage collector's struggle may use up the CPU seconds first.
+    expect: { status: "fail", message: /ran out of its 64 MiB heap|more than 2 s of CPU time/ },
     heavy: true,
   },
   // ---- the grader itself ----
@@ -722,7 +775,11 @@ export async function attack() {
     name: "renames itself with process.title so the grader cannot find it",
     source: `export async function attack() { process.title = "hidden"; return process.title; }`,
     expect: { status: "pass", got: /hidden/ },
-    hole: "lib/runner/sandbox/pids.ts finds the learner's program by the name `node` in /proc/<pid>/stat; process.title renames it, so pause(), resume() and signal() reach nothing (the check sees signal() return false)",
+  },
+  {
+    name: "renames itself \"bwrap\" so the grader takes it for the sandbox",
+    source: `export async function attack() { process.title = "bwrap"; return process.title; }`,
+    expect: { status: "pass", got: /bwrap/ },
   },
   {
     name: "writes 160 MiB without a newline to the grader's RPC channel (fd 3)",
@@ -736,15 +793,31 @@ export async function attack() {
   }
   process.exit(0);
 }`,
-    expect: { status: "fail" },
+    expect: { status: "fail", message: /^Your process wrote more than 1 MiB without a newline to the grader's channel \(file descriptor 3\), so the grader stopped it\./ },
     heavy: true,
-    hole: "lib/grader/process.ts reads fd 3 with readline and no line limit, so the runner buffers whatever a learner writes there: ~160 MiB of runner heap here, more until the wall clock",
   },
   {
     name: "writes a forged JSON `null` to the grader's RPC channel (fd 3)",
-    source: `import fs from "node:fs";\nexport async function attack() { fs.writeSync(3, "null\\n"); return "sent"; }`,
-    expect: { status: "pass" },
-    skip: "crashes the runner: lib/grader/process.ts evaluates `\"ready\" in message` on any parsed line, and for `null` (or a number) that throws TypeError in a readline listener, an uncaught exception that takes down the whole runner process and every run on it (the same with JSON.stringify overridden in learner code, since the harness's replies use it)",
+    source: `import fs from "node:fs";\nexport async function attack() { fs.writeSync(3, "null\\n42\\n"); return "sent"; }`,
+    expect: { status: "fail", message: /^Your process wrote "null" to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/ },
+  },
+  {
+    name: "forges a reply with a throwing shape on the grader's RPC channel (fd 3)",
+    source: `import fs from "node:fs";\nexport async function attack() { fs.writeSync(3, JSON.stringify({ id: 1, ok: false, error: null }) + "\\n"); return "sent"; }`,
+    expect: { status: "fail", message: /^Your process wrote .* to the grader's channel \(file descriptor 3\)/ },
+  },
+  {
+    name: "replaces JSON.stringify, Object.keys and Socket.prototype.write that the harness uses",
+    source: `
+import net from "node:net";
+export async function attack() {
+  JSON.stringify = () => "null";
+  Object.keys = () => [];
+  String.prototype.slice = () => "";
+  (net.Socket.prototype as any).write = function () { return true; };
+  return { returned: "intact" };
+}`,
+    expect: { status: "pass", got: /^\{"returned":"intact"\}$/ },
   },
 ];
 
@@ -775,11 +848,13 @@ for (const attack of attacks) {
     // The verdict a learner would read: never `error` for what their code did.
     expect(result.status, evidence).toBe(attack.expect.status);
     if (attack.expect.message) expect(check?.message, evidence).toMatch(attack.expect.message);
+    // The live view's last batch of commands may follow the end event (lib/runner/command-feed.ts).
     const end = events.at(-1);
     expect(end).toMatchObject({ type: "end", status: result.status });
     expect(events.filter((e) => e.type === "check-end")).toHaveLength(1);
     // The check's own outside view: its Redis answers, its canary is intact.
-    expect(notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")), evidence).toBe(true);
+    if (attack.expect.replaced) expect(notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")), evidence).toBe(true);
+    else expect(notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")), evidence).toBe(true);
     if (attack.expect.each) {
       expect(got, evidence).toBeTypeOf("object");
       for (const [attempt, outcome] of Object.entries(got as Record<string, string>)) expect(outcome, attempt).toMatch(attack.expect.each);

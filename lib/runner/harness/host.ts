@@ -13,6 +13,28 @@ import { pathToFileURL } from "node:url";
 type Exports = Record<string, unknown>;
 type Send = (message: unknown) => void;
 
+// Captured before any learner code runs. The learner's module shares this realm and may replace
+// JSON.stringify, Object.keys, String.prototype.slice or Socket.prototype.write (on purpose or
+// through a library); the harness's own replies must not change with them.
+const { apply } = Reflect;
+const { stringify, parse } = JSON;
+const { keys: objectKeys } = Object;
+const { indexOf: stringIndexOf, slice: stringSlice, startsWith } = String.prototype;
+const split = String.prototype.split as (this: string, separator: string) => string[];
+const { filter, join, slice: arraySlice } = Array.prototype;
+const bufferToString = Buffer.prototype.toString;
+const bufferFrom = Buffer.from;
+const { write: socketWrite, end: socketEnd, destroy: socketDestroy } = net.Socket.prototype;
+const emit = net.Socket.prototype.emit as (this: net.Socket, event: string, data: Buffer) => boolean;
+const exit = process.exit;
+const ErrorClass = Error;
+const StringOf = String;
+const PromiseClass = Promise;
+const { then } = Promise.prototype;
+const consoleError = console.error;
+const invoke = <T, A extends unknown[], R>(fn: (this: T, ...args: A) => R, self: T, ...args: A): R => apply(fn, self, args) as R;
+const quit = (code: number): never => invoke(exit, process, code);
+
 interface Load {
   load: string;
   mode: "rpc" | "main";
@@ -20,8 +42,16 @@ interface Load {
 }
 
 function describe(error: unknown): { name: string; message: string; stack?: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack?.split("\n").slice(0, 8).join("\n") };
-  return { name: "Error", message: `threw a non-Error value: ${String(error)}` };
+  // A thrown value's getters and toString are learner code too, and may throw in turn.
+  try {
+    if (error instanceof ErrorClass) {
+      const stack = typeof error.stack === "string" ? invoke(join, invoke(arraySlice, invoke(split, error.stack, "\n"), 0, 8) as string[], "\n") : undefined;
+      return { name: StringOf(error.name), message: StringOf(error.message), stack };
+    }
+    return { name: "Error", message: `threw a non-Error value: ${StringOf(error)}` };
+  } catch {
+    return { name: "Error", message: "threw a value that could not be described (its properties threw when read)" };
+  }
 }
 
 /**
@@ -45,18 +75,19 @@ function httpRequest(port: number, path: string, method = "GET", timeoutMs = 200
 const builtins: Exports = { $http: httpRequest };
 
 function call(mod: Exports, send: Send, line: string): void {
-  const { id, fn, args } = JSON.parse(line) as { id: number; fn: string; args: unknown[] };
-  const target = fn.startsWith("$") ? builtins[fn] : mod[fn];
+  const { id, fn, args } = parse(line) as { id: number; fn: string; args: unknown[] };
+  const target = invoke(startsWith, fn, "$") ? builtins[fn] : mod[fn];
   if (typeof target !== "function") {
     send({ id, ok: false, error: { name: "TypeError", message: `your module does not export a function named ${fn}` } });
     return;
   }
-  Promise.resolve()
-    .then(() => (target as (...a: unknown[]) => unknown)(...args))
-    .then(
-      (value) => send({ id, ok: true, value: value === undefined ? null : value, undefined: value === undefined }),
-      (error: unknown) => send({ id, ok: false, error: describe(error) }),
-    );
+  const settled = new PromiseClass<unknown>((resolve) => resolve(apply(target as (...a: unknown[]) => unknown, undefined, args)));
+  invoke(
+    then,
+    settled,
+    (value: unknown) => send({ id, ok: true, value: value === undefined ? null : value, undefined: value === undefined }),
+    (error: unknown) => send({ id, ok: false, error: describe(error) }),
+  );
 }
 
 async function start(request: Load, send: Send, channel: net.Socket): Promise<Exports | null> {
@@ -67,17 +98,17 @@ async function start(request: Load, send: Send, channel: net.Socket): Promise<Ex
     mod = (await import(pathToFileURL(request.load).href)) as Exports;
   } catch (error) {
     if (request.mode === "rpc") {
-      channel.end(`${JSON.stringify({ ready: false, error: describe(error) })}\n`, () => process.exit(1));
+      invoke(socketEnd as (data: string, cb: () => void) => net.Socket, channel, `${stringify({ ready: false, error: describe(error) })}\n`, () => quit(1));
       return null;
     }
     throw error;
   }
   if (request.mode === "rpc") {
-    send({ ready: true, exports: Object.keys(mod).filter((k) => typeof mod[k] === "function") });
+    send({ ready: true, exports: invoke(filter, objectKeys(mod), (k: string) => typeof mod[k] === "function") as string[] });
     return mod;
   }
   // A worker lives as long as its own work does; the channel must not keep it alive.
-  channel.destroy();
+  invoke(socketDestroy, channel);
   const entry = mod.main ?? mod.default;
   if (typeof entry === "function") await (entry as (n?: string) => unknown)(request.name);
   return null;
@@ -88,35 +119,40 @@ function main(): void {
   const send: Send = (message) => {
     let line: string;
     try {
-      line = JSON.stringify(message, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+      line = stringify(message, (_, v: unknown) => (typeof v === "bigint" ? StringOf(v) : v));
+      // A toJSON that returns undefined leaves nothing to send; the grader still needs a reply.
+      if (typeof line !== "string") throw new ErrorClass("it serialises to nothing");
     } catch (error) {
-      line = JSON.stringify({ id: (message as { id?: number }).id, ok: false, error: { name: "TypeError", message: `the return value is not JSON-serialisable (${(error as Error).message})` } });
+      line = stringify({ id: (message as { id?: number }).id, ok: false, error: { name: "TypeError", message: `the return value is not JSON-serialisable (${describe(error).message})` } });
     }
-    if (!channel.destroyed) channel.write(`${line}\n`);
+    if (!channel.destroyed) invoke(socketWrite as (data: string) => boolean, channel, `${line}\n`);
   };
   let mod: Exports | null = null;
   let loading = false;
   let buffered = "";
   channel.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("utf8");
+    buffered += invoke(bufferToString as (encoding: string) => string, chunk, "utf8");
     let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
+    while ((newline = invoke(stringIndexOf, buffered, "\n")) >= 0) {
+      const line = invoke(stringSlice, buffered, 0, newline);
+      buffered = invoke(stringSlice, buffered, newline + 1);
       if (mod) call(mod, send, line);
       else if (!loading) {
         loading = true;
-        start(JSON.parse(line) as Load, send, channel).then(
-          (loaded) => {
+        invoke(
+          then,
+          start(parse(line) as Load, send, channel),
+          (loaded: Exports | null) => {
             mod = loaded;
             // Calls that arrived while the module loaded.
             const pending = buffered;
             buffered = "";
-            if (mod && pending) channel.emit("data", Buffer.from(pending));
+            if (mod && pending) invoke(emit, channel, "data", bufferFrom(pending));
           },
           (error: unknown) => {
-            console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-            process.exit(1);
+            const { stack, message } = describe(error);
+            invoke(consoleError, console, stack ?? message);
+            quit(1);
           },
         );
       }
@@ -124,7 +160,7 @@ function main(): void {
   });
   // The grader closing the channel ends an RPC process; nothing else should keep it alive.
   channel.on("end", () => {
-    if (mod || !loading) process.exit(0);
+    if (mod || !loading) quit(0);
   });
   channel.on("error", () => {});
 }

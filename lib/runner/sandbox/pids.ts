@@ -1,40 +1,48 @@
 /**
- * Finds the learner's Node processes under a sandbox's root process by walking /proc: bwrap and
- * unshare stand between the runner and the program, so its pid is not the child's pid.
+ * Finds the learner's program under a sandbox's root process by walking /proc: bwrap and unshare
+ * stand between the runner and the program, so its pid is not the child's pid. The program is
+ * found by ancestry, never by name: learner code can rename itself (`process.title`) to anything,
+ * including "bwrap", but it cannot change where it sits in the tree.
  */
 import { readFileSync, readdirSync } from "node:fs";
 
-function parentAndName(pid: number): { ppid: number; name: string } | null {
+function parentOf(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The name is in parentheses and may itself contain spaces or parentheses.
-    const close = stat.lastIndexOf(")");
-    const name = stat.slice(stat.indexOf("(") + 1, close);
-    const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-    return { ppid, name };
+    // The name is in parentheses and may itself contain spaces or parentheses: skip past the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ppid = Number(fields[1]);
+    return Number.isInteger(ppid) ? ppid : null;
   } catch {
-    return null;
+    return null; // exited meanwhile
   }
 }
 
-/** Pids of every `node` process descended from (or equal to) root. */
+/**
+ * Pids of the processes at the bottom of root's tree: root's descendants (or root itself) that
+ * have no children. The sandbox's own processes (bwrap, its pid-namespace init, unshare) each
+ * have a child below them until the program exits, and the program cannot start processes of
+ * its own (the permission model denies them), so this is the learner's program.
+ */
 export function programPids(root: number): number[] {
   const children = new Map<number, number[]>();
-  const names = new Map<number, string>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
-    const info = parentAndName(pid);
-    if (!info) continue;
-    names.set(pid, info.name);
-    children.set(info.ppid, [...(children.get(info.ppid) ?? []), pid]);
+    const ppid = parentOf(pid);
+    if (ppid === null) continue;
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
   }
+  if (parentOf(root) === null) return [];
   const found: number[] = [];
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop()!;
-    if (names.get(pid) === "node" || names.get(pid)?.startsWith("node")) found.push(pid);
-    stack.push(...(children.get(pid) ?? []));
+    const below = children.get(pid);
+    if (below) stack.push(...below);
+    else found.push(pid);
   }
   return found;
 }
