@@ -15,6 +15,8 @@ import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import { QueueEvents } from "bullmq";
 import path from "node:path";
 import { createDb } from "../lib/db/client.ts";
+import { loadCourse } from "../lib/content/loader.ts";
+import type { Milestone } from "../lib/content/schema.ts";
 import { loadLabs } from "../lib/labs/loader.ts";
 import { createRunHandler, recordLostRun } from "../lib/runner/consume.ts";
 import { RUNS_QUEUE, startRunConsumer } from "../lib/runner/dispatch.ts";
@@ -59,8 +61,19 @@ const labsDir = path.resolve("labs");
 // Development reloads labs for every run, so an instructor's edit applies to the next run.
 let labsCache = loadLabs(labsDir);
 const labs = () => (config.NODE_ENV === "production" ? labsCache : (labsCache = loadLabs(labsDir)));
+// The checklists a graded run earns credit against. A broken content folder (content:check says
+// why) must not stop grading: the runner keeps the last good definitions and says so.
+let milestonesCache: Milestone[] = [];
+const milestones = () => {
+  try {
+    if (config.NODE_ENV !== "production" || milestonesCache.length === 0) milestonesCache = loadCourse(path.resolve("content"), labsCache).milestones.map((m) => m.milestone);
+  } catch (error) {
+    log.warn("content could not be loaded; checklist credit uses the last good definitions", { err: error });
+  }
+  return milestonesCache;
+};
 const pool = new PrivateRedisPool(Math.min(4, config.RUNNER_CONCURRENCY));
-const runs = createRunHandler({ db, redis, keys, labs, pool, tier: sandbox.tier, log });
+const runs = createRunHandler({ db, redis, keys, labs, milestones, pool, tier: sandbox.tier, log });
 const subscriber = redis.duplicate();
 const unsubscribe = await subscribeCancels(subscriber, keys, (id) => {
   if (runs.cancel(id)) log.info("cancelling run", { run: id });

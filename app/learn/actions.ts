@@ -3,7 +3,8 @@
 import { revalidatePath } from "next/cache";
 import { redirect } from "next/navigation";
 import { requirePageUser } from "@/lib/auth/session";
-import { findLessonById } from "@/lib/content";
+import { course, findLessonById } from "@/lib/content";
+import { quizIndex } from "@/lib/progress/quiz-index";
 import { db } from "@/lib/db";
 import { answerQuiz, QuizInputError, setComplete } from "@/lib/progress/lessons";
 
@@ -20,7 +21,7 @@ export async function submitQuizAction(lessonId: string, form: FormData): Promis
   const answers = Object.fromEntries([...form.entries()].filter(([key]) => key.startsWith("q:")).map(([key, value]) => [key.slice(2), String(value)]));
   let error = "";
   try {
-    await answerQuiz(db(), user.id, lessonId, lesson.frontmatter.quiz, answers);
+    await answerQuiz(db(), user.id, lessonId, lesson.frontmatter.quiz, answers, { milestones: course().milestones.map((m) => m.milestone), quizzes: quizIndex() });
   } catch (e) {
     if (!(e instanceof QuizInputError)) throw e;
     error = `?quizError=${encodeURIComponent(e.message)}`;

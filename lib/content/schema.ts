@@ -16,6 +16,7 @@ export const ChecklistItemSchema = z.strictObject({
         kind: z.literal("checks"),
         lab: id.describe("Id of the lab (lab.json id)."),
         checks: z.array(id).min(1).describe("Check ids of that lab; passing all of them in one graded run satisfies the item."),
+        partial: z.boolean().default(false).describe("true: passing some of the checks in one run earns that share of the item. @default false"),
       }),
       z.strictObject({ kind: z.literal("quiz"), lessons: z.array(id).min(1).describe("Lesson ids whose quizzes must all be answered correctly.") }),
       z.strictObject({
@@ -25,6 +26,7 @@ export const ChecklistItemSchema = z.strictObject({
       }),
     ])
     .describe("How the item is satisfied: named lab checks, lesson quizzes, or a written reflection."),
+  weight: z.number().int().min(1).max(10).default(1).describe("How much the item counts towards the milestone's grade, relative to the others. @default 1"),
 });
 
 export const MilestoneLabSchema = z.strictObject({
@@ -40,7 +42,7 @@ export const MilestoneSchema = z.strictObject({
   code: z.string().regex(/^(M[1-9]|Capstone)$/, "use M1 … M9 or Capstone").describe("Short label shown on the course map."),
   title: z.string().min(3).max(100).describe("The milestone's title."),
   summary: z.string().min(10).max(400).describe("One or two sentences for the course map."),
-  passPercent: z.number().int().min(1).max(100).default(80).describe("Share of checklist items (in %) needed to pass the milestone. @default 80"),
+  passPercent: z.number().int().min(1).max(100).default(80).describe("Weighted share of the checklist (in %) needed to pass the milestone. @default 80"),
   labs: z.array(MilestoneLabSchema).default([]).describe("The milestone's labs, in order."),
   checklist: z.array(ChecklistItemSchema).min(1).describe("What the learner must show; the milestone's grade comes from it."),
 });

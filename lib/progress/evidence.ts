@@ -1,17 +1,21 @@
 /**
- * A learner's evidence for grading, in two queries: passing checks of graded runs the runner
- * stored (never anything the browser says), and correct quiz answers.
+ * A learner's evidence for grading, in four queries whatever their history (no N+1): passing
+ * checks of graded runs the runner stored (never anything the browser says), correct quiz
+ * answers, reflections, and the credits recorded when items were earned.
  */
 import type { Db } from "../db/client.ts";
+import { creditKey, loadCredits } from "./credits.ts";
 import type { Evidence, RunEvidence } from "./grade.ts";
 
 export async function loadEvidence(db: Db, userId: string): Promise<Evidence> {
-  const [passes, answers] = await Promise.all([
+  const [passes, answers, reflections, credits] = await Promise.all([
     db.checkResult.findMany({
       where: { status: "pass", submission: { userId, mode: "check", status: { in: ["pass", "fail"] } } },
       select: { checkId: true, submission: { select: { id: true, labId: true, finishedAt: true } } },
     }),
     db.quizAnswer.findMany({ where: { userId, correct: true }, select: { lessonId: true, questionId: true } }),
+    db.reflection.findMany({ where: { userId }, select: { milestoneId: true, itemId: true, writtenAt: true } }),
+    loadCredits(db, userId),
   ]);
   const runs = new Map<string, RunEvidence>();
   for (const { checkId, submission } of passes) {
@@ -21,5 +25,10 @@ export async function loadEvidence(db: Db, userId: string): Promise<Evidence> {
   }
   const correctAnswers = new Map<string, Set<string>>();
   for (const a of answers) correctAnswers.set(a.lessonId, (correctAnswers.get(a.lessonId) ?? new Set()).add(a.questionId));
-  return { runs: [...runs.values()], correctAnswers, reflections: new Map() };
+  return {
+    runs: [...runs.values()],
+    correctAnswers,
+    reflections: new Map(reflections.map((r) => [creditKey(r.milestoneId, r.itemId), r.writtenAt])),
+    credits,
+  };
 }

@@ -5,7 +5,9 @@
  */
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
-import type { QuizQuestion } from "../content/schema.ts";
+import type { Milestone, QuizQuestion } from "../content/schema.ts";
+import { creditsFromQuizzes, storeCredits } from "./credits.ts";
+import type { QuizIndex } from "./grade.ts";
 
 export async function recordVisit(db: Db, userId: string, lessonId: string): Promise<void> {
   const now = new Date();
@@ -49,7 +51,7 @@ const Answers = z.record(z.string(), z.coerce.number().int().min(0));
  * Grades and stores answers (question id → chosen index). Unanswered questions are skipped; an
  * answer to a question the lesson does not have, or a choice out of range, is refused.
  */
-export async function answerQuiz(db: Db, userId: string, lessonId: string, questions: QuizQuestion[], input: unknown): Promise<QuizResult[]> {
+export async function answerQuiz(db: Db, userId: string, lessonId: string, questions: QuizQuestion[], input: unknown, credit?: { milestones: Milestone[]; quizzes: QuizIndex }): Promise<QuizResult[]> {
   const parsed = Answers.safeParse(input);
   if (!parsed.success) throw new QuizInputError("Choose one answer per question.");
   const byId = new Map(questions.map((q) => [q.id, q]));
@@ -61,15 +63,21 @@ export async function answerQuiz(db: Db, userId: string, lessonId: string, quest
     results.push({ questionId, choice, correct: choice === question.answer });
   }
   if (results.length === 0) throw new QuizInputError("Choose an answer to at least one question.");
-  await db.$transaction(
-    results.map((r) =>
-      db.quizAnswer.upsert({
+  await db.$transaction(async (tx) => {
+    for (const r of results) {
+      await tx.quizAnswer.upsert({
         where: { userId_lessonId_questionId: { userId, lessonId, questionId: r.questionId } },
         create: { userId, lessonId, questionId: r.questionId, choice: r.choice, correct: r.correct },
         update: { choice: r.choice, correct: r.correct, answeredAt: new Date() },
-      }),
-    ),
-  );
+      });
+    }
+    if (!credit) return;
+    // Quiz items this answer completes earn their credit in the same transaction.
+    const rows = await tx.quizAnswer.findMany({ where: { userId, correct: true }, select: { lessonId: true, questionId: true } });
+    const correct = new Map<string, Set<string>>();
+    for (const row of rows) correct.set(row.lessonId, (correct.get(row.lessonId) ?? new Set()).add(row.questionId));
+    await storeCredits(tx, userId, creditsFromQuizzes(credit.milestones, credit.quizzes, correct, new Date()));
+  });
   return results;
 }
 

@@ -7,6 +7,7 @@
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "../db/client.ts";
+import type { Milestone } from "../content/schema.ts";
 import type { LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { EventSink } from "../runs/event-sink.ts";
@@ -23,6 +24,8 @@ export interface ConsumerDeps {
   redis: Redis;
   keys: RedisKeys;
   labs: () => LoadedLab[];
+  /** The course's milestone definitions, for the checklist credit a graded run earns. */
+  milestones?: () => Milestone[];
   pool: PrivateRedisPool;
   tier: SandboxTier;
   log: { info(message: string, fields?: object): void; warn(message: string, fields?: object): void; error(message: string, fields?: object): void };
@@ -83,7 +86,7 @@ export function createRunHandler(deps: ConsumerDeps) {
     const result: RunResult = failure
       ? { status: "error", seed: outcome?.seed ?? submission.seed ?? 0, message: `${failure} ${NOT_YOUR_CODE}`, durationMs: outcome?.durationMs ?? 0, checks: outcome?.checks ?? [] }
       : outcome!;
-    const stored = await recordResult(deps.db, id, result);
+    const stored = await recordResult(deps.db, id, result, deps.milestones?.() ?? []);
     if (stored) {
       const timings = outcome ? { queueMs, ...outcome.timings } : { queueMs };
       sink.emit({ type: "end", status: result.status, seed: result.seed, message: result.message, ms: Math.round(result.durationMs), timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) });

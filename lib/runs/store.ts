@@ -4,6 +4,8 @@
  * recorded by another runner after a stall) is ignored, so a run is never stored twice.
  */
 import type { Db } from "../db/client.ts";
+import type { Milestone } from "../content/schema.ts";
+import { creditsFromRun, storeCredits } from "../progress/credits.ts";
 import { hasRole, type RoleName } from "../auth/roles.ts";
 
 export type Verdict = "pass" | "fail" | "error";
@@ -55,14 +57,25 @@ export async function markRunning(db: Db, id: string): Promise<boolean> {
   return count === 1;
 }
 
-/** Stores a run's outcome and its checks in one transaction; false when the run had already ended. */
-export async function recordResult(db: Db, id: string, result: RunResult): Promise<boolean> {
+/**
+ * Stores a run's outcome, its checks and the checklist credit it earns in one transaction, so a
+ * crash in between can neither lose the credit nor give it twice; false when the run had already
+ * ended. `milestones` are the course's definitions (empty: no credit, e.g. for a lost run).
+ */
+export async function recordResult(db: Db, id: string, result: RunResult, milestones: Milestone[] = []): Promise<boolean> {
   return db.$transaction(async (tx) => {
+    const finishedAt = new Date();
     const { count } = await tx.submission.updateMany({
       where: { id, status: { in: ["queued", "running"] } },
-      data: { status: result.status, seed: result.seed, message: result.message ?? null, durationMs: Math.round(result.durationMs), finishedAt: new Date() },
+      data: { status: result.status, seed: result.seed, message: result.message ?? null, durationMs: Math.round(result.durationMs), finishedAt },
     });
     if (count === 0) return false;
+    const passed = new Set(result.checks.filter((c) => c.status === "pass").map((c) => c.id));
+    // Only a graded run the platform completed earns credit; an `error` run proves nothing.
+    if (milestones.length > 0 && passed.size > 0 && result.status !== "error") {
+      const run = await tx.submission.findUniqueOrThrow({ where: { id }, select: { userId: true, labId: true, mode: true } });
+      if (run.mode === "check") await storeCredits(tx, run.userId, creditsFromRun(milestones, { labId: run.labId, submissionId: id, passed, at: finishedAt }));
+    }
     await tx.checkResult.createMany({
       data: result.checks.map((c, position) => ({
         submissionId: id,
