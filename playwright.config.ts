@@ -39,6 +39,8 @@ export default defineConfig({
       FAULTLINE_REDIS_PREFIX: `fl-e2e-${Date.now()}:`,
       FAULTLINE_URL: baseURL,
       FAULTLINE_AUTH: "accounts",
+      // The real course plus a one-lab milestone, so a test can reach a pass mark and a certificate.
+      FAULTLINE_COURSE_DIR: "tests/fixtures/course",
     },
   },
 });

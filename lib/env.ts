@@ -23,6 +23,7 @@ export const EnvSchema = z
       .describe("HTTP port of the web server. @default 3000"),
     HOST: z.string().min(1).default("127.0.0.1").describe("Address the web server binds. Use 0.0.0.0 in a container. @default 127.0.0.1"),
     FAULTLINE_URL: z.url({ error: "expected an absolute URL such as https://faultline.example.org" }).optional().describe("Public URL of the site, used in links and auth callbacks. @default http://localhost:PORT"),
+    FAULTLINE_COURSE_DIR: z.string().min(1).default("content").describe("The course: milestone folders with milestone.json and lessons. Point it at your own copy to teach your own course. @default content"),
     FAULTLINE_DATA_DIR: z.string().min(1).default(".data").describe("Directory for the SQLite database, a private Redis, logs and generated secrets. @default .data"),
     DATABASE_URL: z
       .string()
@@ -58,7 +59,7 @@ export const EnvSchema = z
     }
   });
 
-export type Env = z.infer<typeof EnvSchema> & { DATABASE_URL: string; FAULTLINE_URL: string; dataDir: string };
+export type Env = z.infer<typeof EnvSchema> & { DATABASE_URL: string; FAULTLINE_URL: string; dataDir: string; courseDir: string };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -82,6 +83,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   return {
     ...env,
     dataDir,
+    courseDir: path.resolve(env.FAULTLINE_COURSE_DIR),
     DATABASE_URL: env.DATABASE_URL ?? `file:${path.join(dataDir, "faultline.db")}`,
     FAULTLINE_URL: env.FAULTLINE_URL ?? `http://localhost:${env.PORT}`,
   };

@@ -10,7 +10,8 @@ import { LabError, loadLabs } from "../lib/labs/loader.ts";
 
 const started = performance.now();
 try {
-  const course = loadCourse(path.resolve("content"), loadLabs(path.resolve("labs")));
+  // The course a deployment teaches (FAULTLINE_COURSE_DIR, like the app), or one named on the command line.
+  const course = loadCourse(path.resolve(process.argv[2] ?? (process.env.FAULTLINE_COURSE_DIR || "content")), loadLabs(path.resolve("labs")));
   const lessons = course.milestones.flatMap((m) => m.lessons);
   const failures: string[] = [];
   for (const lesson of lessons) {

@@ -66,7 +66,7 @@ const labs = () => (config.NODE_ENV === "production" ? labsCache : (labsCache = 
 let milestonesCache: Milestone[] = [];
 const milestones = () => {
   try {
-    if (config.NODE_ENV !== "production" || milestonesCache.length === 0) milestonesCache = loadCourse(path.resolve("content"), labsCache).milestones.map((m) => m.milestone);
+    if (config.NODE_ENV !== "production" || milestonesCache.length === 0) milestonesCache = loadCourse(config.courseDir, labsCache).milestones.map((m) => m.milestone);
   } catch (error) {
     log.warn("content could not be loaded; checklist credit uses the last good definitions", { err: error });
   }

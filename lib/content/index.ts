@@ -13,8 +13,8 @@ import { loadCourse, type Course, type CourseLesson, type CourseMilestone } from
 let cached: Course | undefined;
 
 export function course(): Course {
-  if (env().NODE_ENV !== "production") return loadCourse(path.join(process.cwd(), "content"), labCatalog());
-  cached ??= loadCourse(path.join(process.cwd(), "content"), labCatalog());
+  if (env().NODE_ENV !== "production") return loadCourse(env().courseDir, labCatalog());
+  cached ??= loadCourse(env().courseDir, labCatalog());
   return cached;
 }
 
