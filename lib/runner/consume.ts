@@ -56,6 +56,7 @@ export function createRunHandler(deps: ConsumerDeps) {
       await recordLostRun(deps, id, `The lab '${submission.labId}' is no longer installed on this runner.`);
       return;
     }
+    await appendEvent(deps.redis, deps.keys, id, { type: "started" }).catch(() => {});
     if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
       await appendEvent(deps.redis, deps.keys, id, { type: "log", stream: "grader", text: "The runner grading this run was lost; another runner is starting it again." }).catch(() => {});
     }

@@ -22,6 +22,8 @@ export interface CommandEntry {
 
 export type RunEvent =
   | { type: "queued" }
+  /** A runner picked the run up and is building it. */
+  | { type: "started" }
   | { type: "build"; ok: boolean; ms: number; diagnostics?: { file: string; line: number; column: number; message: string }[] }
   | { type: "check-start"; id: string; title: string }
   | { type: "log"; stream: "stdout" | "stderr" | "grader"; text: string; check?: string }
