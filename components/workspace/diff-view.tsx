@@ -61,7 +61,7 @@ export default function DiffView({ paths, mine, solution, vs }: DiffViewProps) {
               className={`rounded px-2 py-1 font-mono text-xs ${p === active ? "bg-slate-200 text-slate-900 dark:bg-ink-700 dark:text-slate-100" : "text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-ink-800"}`}
             >
               {p}
-              {mine[p] === solution[p] && <span className="ml-1 text-slate-500 dark:text-slate-400">(same)</span>}
+              {mine[p] === solution[p] && <span className="ml-1 text-slate-700 dark:text-slate-300">(same)</span>}
             </button>
           ))}
         </div>

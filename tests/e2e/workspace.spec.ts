@@ -1,0 +1,116 @@
+/**
+ * A learner's whole loop in the lab workspace, in real Chromium against the real runner: Check
+ * the starter and read the failing check's hint, paste the solution and pass, compare with the
+ * reference, reload and find the draft; watch a run fill the sorted set live; and see the grader's
+ * kill of a worker on the command log of the reliable-delivery lab.
+ */
+import { readFileSync } from "node:fs";
+import { expect, test, type Page } from "@playwright/test";
+import { expectAccessible, setTheme, signUp, uniqueEmail } from "./support";
+
+const read = (lab: string, variant: string, file: string) => readFileSync(`labs/${lab}/${variant}/${file}`, "utf8");
+
+async function openLab(page: Page, slug: string) {
+  await page.goto(`/labs/${slug}`);
+  await expect(page.locator("#code-editor-panel .monaco-editor").first()).toBeVisible({ timeout: 20_000 });
+}
+
+/** Replaces a file's content the way a paste does, through the editor's own model. */
+async function paste(page: Page, path: string, text: string) {
+  await page.evaluate(
+    ([p, t]) => {
+      const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }).monaco;
+      m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))!.setValue(t!);
+    },
+    [path, text],
+  );
+}
+
+const modelText = (page: Page, path: string) =>
+  page.evaluate((p) => {
+    const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { getValue(): string } | null }; Uri: { parse(s: string): unknown } } }).monaco;
+    return m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))?.getValue() ?? "";
+  }, path);
+
+const tab = (page: Page, name: string) => page.getByRole("tablist", { name: "Run details" }).getByRole("tab", { name: new RegExp(`^${name}`) });
+const results = (page: Page) => page.locator("#panel-run");
+
+test.describe.configure({ mode: "serial" });
+
+test.beforeAll(async ({ browser }) => {
+  // The first account of a fresh database is the admin, who may always see solutions.
+  const first = await browser.newContext();
+  await signUp(await first.newPage(), uniqueEmail("first"), "First");
+  await first.close();
+});
+
+test("check the starter, read the hint, paste the solution, pass, compare, and find the draft after a reload", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signUp(page, uniqueEmail("learner"), "Linus Learner");
+  await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
+  await openLab(page, "priority-queue");
+  await expect(page.getByRole("button", { name: "Compare with solution" })).toHaveCount(0);
+
+  await page.getByRole("button", { name: "Check", exact: true }).click();
+  // Progress shows at once, long before the verdict.
+  await expect(results(page).getByText(/Queued|Building|Running|Starting|Submitting/).first()).toBeVisible({ timeout: 2000 });
+  await tab(page, "Checks").click();
+  const failed = results(page).locator("li[data-status='fail']").first();
+  await expect(failed).toBeVisible({ timeout: 30_000 });
+  await expect(failed.getByText("Hint:")).toBeVisible();
+
+  await paste(page, "queue.ts", read("priority-queue", "solution", "queue.ts"));
+  await page.getByRole("button", { name: "Check", exact: true }).click();
+  await expect(results(page).getByText("4 of 4 checks passed")).toBeVisible({ timeout: 45_000 });
+  await expect(results(page).locator("li[data-status='pass']")).toHaveCount(4);
+
+  // Passing opens the reference solution, as a diff against the learner's code.
+  await page.getByRole("button", { name: "Compare with solution" }).click();
+  const diff = page.getByRole("dialog", { name: "Your code and the reference solution" });
+  await expect(diff).toBeVisible();
+  await expect(diff.locator(".monaco-diff-editor").first()).toBeVisible({ timeout: 15_000 });
+  await expectAccessible(page);
+  await page.keyboard.press("Escape");
+  await expect(diff).toHaveCount(0);
+
+  await expect(page.getByText("Saved", { exact: true })).toBeVisible({ timeout: 10_000 });
+  await page.reload();
+  await expect(page.locator("#code-editor-panel .monaco-editor").first()).toBeVisible({ timeout: 20_000 });
+  expect(await modelText(page, "queue.ts")).toBe(read("priority-queue", "solution", "queue.ts"));
+});
+
+test("a run fills the sorted set in the live Redis view, mid-run, in light and dark", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signUp(page, uniqueEmail("watcher"), "Wanda Watcher");
+  await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
+  await openLab(page, "priority-queue");
+  await paste(page, "queue.ts", read("priority-queue", "solution", "queue.ts"));
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await tab(page, "Redis").click();
+  const lane = results(page).getByRole("list", { name: /^Members with/ }).first();
+  await expect(lane).toBeVisible({ timeout: 30_000 });
+  await expect(lane.getByRole("listitem").first()).toBeVisible();
+  await expect(page.getByRole("button", { name: "Cancel" })).toBeEnabled(); // still running
+  await page.screenshot({ path: "test-results/workspace-midrun-light.png" });
+  await expectAccessible(page);
+  await setTheme(page, "dark");
+  await page.screenshot({ path: "test-results/workspace-midrun-dark.png" });
+  await expectAccessible(page);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(results(page).getByRole("status").filter({ hasText: "Cancelled: you stopped this run." })).toBeAttached({ timeout: 15_000 });
+  await expect(page.getByRole("button", { name: "Cancel" })).toBeDisabled();
+});
+
+test("the command log marks the grader's kill of a worker in the reliable-delivery lab", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signUp(page, uniqueEmail("killer"), "Kim Killed");
+  await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
+  await openLab(page, "reliable-delivery");
+  await paste(page, "queue.ts", read("reliable-delivery", "solution", "queue.ts"));
+  await page.getByRole("button", { name: "Check", exact: true }).click();
+  await tab(page, "Checks").click();
+  await expect(results(page).getByText("3 of 3 checks passed")).toBeVisible({ timeout: 60_000 });
+  await tab(page, "Commands").click();
+  await results(page).getByLabel("Faults only").check();
+  await expect(results(page).getByRole("region", { name: "Command log" }).locator("tr[data-fault]", { hasText: /kill worker-\d/ }).first()).toBeVisible();
+});
