@@ -11,6 +11,7 @@ import { executeRun } from "../lib/runner/execute.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import type { LoadedLab } from "../lib/labs/loader.ts";
+import type { RunEvent } from "../lib/runs/events.ts";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { jobs: { type: "string", default: "2" }, seed: { type: "string", default: "1" } } });
 const jobs = Math.max(1, Number(values.jobs));
@@ -44,13 +45,27 @@ for (const lab of labs) {
 }
 
 const started = performance.now();
+/** Far above any variant's real time (the slowest takes about 20 s). */
+const VARIANT_WATCHDOG_MS = 150_000;
 let next = 0;
 async function worker() {
   while (next < work.length) {
     const { lab, variant } = work[next++]!;
     const label = `${lab.lab.slug} ${variant.name}`;
+    // A run that hangs must not hang CI with it: past the watchdog it is aborted (its pod is
+    // disposed) and reported with the last events it emitted, which say where it stopped.
+    const recent: string[] = [];
+    const emit = (event: RunEvent) => {
+      recent.push(JSON.stringify(event).slice(0, 300));
+      if (recent.length > 12) recent.shift();
+    };
+    const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
     try {
-      const result = await executeRun({ lab, mode: "check", files: variant.files, seed }, { pool, tier, emit: () => {} });
+      const result = await Promise.race([
+        executeRun({ lab, mode: "check", files: variant.files, seed }, { pool, tier, emit, signal }),
+        new Promise<never>((_, reject) => signal.addEventListener("abort", () => setTimeout(() => reject(new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s; its last events:\n  ${recent.join("\n  ")}`)), 5000), { once: true })),
+      ]);
+      if (signal.aborted) throw new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s and was aborted; its last events:\n  ${recent.join("\n  ")}`);
       const problem = judgeVariant(variant, result);
       const summary = result.checks.map((c) => (c.status === "pass" ? "✓" : c.status === "fail" ? "✗" : "!")).join("");
       console.log(`${problem ? "FAIL" : "ok  "} ${label.padEnd(52)} ${result.status.padEnd(5)} ${summary.padEnd(8)} ${Math.round(result.durationMs)} ms`);

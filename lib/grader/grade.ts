@@ -111,6 +111,14 @@ async function resetRedis(pod: Pod): Promise<Verdict | null> {
   }
 }
 
+const RESET_TIMEOUT_MS = 20_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const timeoutMs = o.definition.timeoutMs ?? 15_000;
@@ -141,8 +149,16 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
       clearTimeout(timer);
     }
     try {
-      await t.cleanup();
-      const broken = await resetRedis(o.pod);
+      // Bounded: a process that will not die or a Redis that will not answer is the platform's
+      // fault, reported as such, never a run that waits forever.
+      const broken = await withTimeout(
+        (async () => {
+          await t.cleanup();
+          return resetRedis(o.pod);
+        })(),
+        RESET_TIMEOUT_MS,
+        `cleaning up after the check took over ${RESET_TIMEOUT_MS / 1000} s`,
+      );
       if (broken) {
         o.emit({ type: "log", stream: "grader", text: `The run's Redis was replaced after this check: ${broken.message}`, check: check.id });
         // A check that failed and said why keeps its own words; anything else is about the Redis now.

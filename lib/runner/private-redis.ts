@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { waitForRedis } from "../redis/ping.ts";
+import { dieWithOwner } from "./die-with-owner.ts";
 
 export interface PrivateRedisOptions {
   /** @default 64 */
@@ -83,12 +84,6 @@ export function redisConfig(socketPath: string, dir: string, admin: string, lear
   ].join("\n");
 }
 
-let setpriv: boolean | undefined;
-function hasSetpriv(): boolean {
-  setpriv ??= spawnSync("setpriv", ["--help"], { stdio: "ignore" }).status === 0;
-  return setpriv;
-}
-
 let prlimit: boolean | undefined;
 function hasPrlimit(): boolean {
   prlimit ??= spawnSync("prlimit", ["--version"], { stdio: "ignore" }).status === 0;
@@ -107,7 +102,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const binary = options.binary ?? "redis-server";
   const addressSpaceMb = options.addressSpaceMb ?? 256;
   const limit = addressSpaceMb > 0 && hasPrlimit() ? ["prlimit", `--as=${addressSpaceMb * 1024 * 1024}`, "--"] : [];
-  const argv = [...(hasSetpriv() ? ["setpriv", "--pdeathsig", "SIGKILL", "--"] : []), ...limit, binary, "-"];
+  const argv = dieWithOwner([...limit, binary, "-"]);
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
   // redis-server reports config errors on stdout; keep the tail of both for the error message,
   // and the line saying why it stopped, which a crash report after it would push out of the tail.

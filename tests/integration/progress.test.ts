@@ -14,6 +14,7 @@ import { createRunHandler } from "../../lib/runner/consume.ts";
 import type { RunJobData } from "../../lib/runner/dispatch.ts";
 import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
 import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
+import { progressOverview } from "../../lib/progress/dashboard.ts";
 import { loadEvidence } from "../../lib/progress/evidence.ts";
 import { gradeMilestone } from "../../lib/progress/grade.ts";
 import { answerQuiz } from "../../lib/progress/lessons.ts";
@@ -116,5 +117,16 @@ describe.each(providers)("credits on %s", (provider) => {
     expect(evidence.runs).toHaveLength(300);
     expect(grades).toHaveLength(8);
     expect(ms).toBeLessThan(1000);
+
+    // The whole dashboard: grades, runs by lab, streak and time, in a fixed 8 queries.
+    queries = 0;
+    const dashboardStarted = performance.now();
+    const overview = await progressOverview(counted, ada.id, course, quizzes, labs);
+    const dashboardMs = performance.now() - dashboardStarted;
+    expect(queries).toBe(8);
+    expect(overview.totals.runs).toBe(300);
+    expect(overview.labs.map((l) => [l.labId, l.runs])).toEqual(expect.arrayContaining([["priority-queue", 150], ["reliable-delivery", 150]]));
+    expect(dashboardMs).toBeLessThan(1000);
+    console.log(`progress for a learner with 300 runs (${provider}): evidence ${ms.toFixed(1)} ms in 4 queries, dashboard ${dashboardMs.toFixed(1)} ms in 8`);
   });
 });

@@ -4,6 +4,7 @@
  * permission model, prlimit limits, a wall-clock deadline and an output cap. The grader gets a
  * real process it can SIGKILL, SIGSTOP or SIGTERM, and every way it can end maps to a message.
  */
+import { dieWithOwner } from "../die-with-owner.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Duplex } from "node:stream";
 import { programPids } from "./pids.ts";
@@ -122,8 +123,9 @@ function classify(code: number | null, signal: NodeJS.Signals | null, output: st
 export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   const limits = { ...defaultLimits, ...spec.limits };
   const { command, args, labPath, socketPath } = sandboxCommand(spec, limits);
+  const [program, ...argv] = dieWithOwner([command, ...args]);
   // An empty environment: nothing of the runner's (URLs, secrets) reaches learner code.
-  const child = spawn(command, args, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: spec.channel ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"] });
+  const child = spawn(program!, argv, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: spec.channel ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"] });
   let out = "";
   let kept = 0;
   let cut = false;
