@@ -132,6 +132,9 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       if (options.onOutput) program.setOutputHandler(options.onOutput);
       program.arm(options.limits?.wallMs);
       program.channel?.write(`${JSON.stringify({ load: `${paths.labPath}/${module}`, mode, name })}\n`);
+      // A worker's channel carries nothing back; draining it lets its end be noticed (and whatever
+      // a learner writes there is dropped rather than buffered).
+      if (mode === "main") program.channel?.resume();
       if (!disposed && parked.length < parkedWanted) parked.push(spawnHost());
       return program;
     };

@@ -168,9 +168,19 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   if (!spec.deferDeadline) arm();
   const done = new Promise<Outcome>((resolve) => {
     child.on("error", (error) => resolve({ kind: "sandbox", message: `The sandbox could not start your program (${error.message}).` }));
-    child.on("close", (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(deadline);
       resolve(forced ?? classify(code, signal, out, limits));
+    };
+    child.on("close", finish);
+    // 'close' waits for every stdio stream to close, and a stream nobody reads (the channel of a
+    // worker the grader never calls) may never notice its end. Once the process has exited, its
+    // output has a moment to drain; then the streams are closed and the outcome stands.
+    child.on("exit", (code, signal) => {
+      setTimeout(() => {
+        for (const stream of child.stdio) stream?.destroy();
+        finish(code, signal);
+      }, 500).unref();
     });
   });
   const signal = (sig: NodeJS.Signals) => {
