@@ -5,20 +5,13 @@
  */
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
+import type { CommandLogEntry } from "../runner/chaos-proxy.ts";
 import type { KeySnapshot } from "../runner/snapshot.ts";
 
 export type { KeySnapshot };
 
-/** One command of the run's log (ms since the run's Redis proxy started); see CommandLogEntry. */
-export interface CommandEntry {
-  seq: number;
-  conn: number;
-  at: number;
-  args: string[];
-  reply?: { type: string; summary: string };
-  fault?: string;
-  durationMs?: number;
-}
+/** One command of the run's log, as the chaos proxy recorded it, on the run's clock. */
+export type CommandEntry = Omit<CommandLogEntry, "faultDelayMs">;
 
 export type RunEvent =
   | { type: "queued" }

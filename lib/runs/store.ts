@@ -7,19 +7,12 @@ import type { Db } from "../db/client.ts";
 import type { Milestone } from "../content/schema.ts";
 import { creditsFromRun, storeCredits } from "../progress/credits.ts";
 import { hasRole, type RoleName } from "../auth/roles.ts";
+import type { CheckResult, Verdict } from "../grader/result.ts";
 
-export type Verdict = "pass" | "fail" | "error";
+export type { Verdict };
 
-export interface CheckOutcome {
-  id: string;
-  title: string;
-  status: Verdict;
-  message?: string;
-  expected?: string;
-  actual?: string;
-  hint?: string;
-  durationMs: number;
-}
+/** A check as the runner stores it: the grader's result without the captured output. */
+export type CheckOutcome = Omit<CheckResult, "output">;
 
 export interface RunResult {
   status: Verdict;
