@@ -32,8 +32,23 @@ export function defineThemes(monaco: Monaco) {
   monaco.editor.defineTheme(LIGHT_THEME, {
     base: "vs",
     inherit: true,
-    rules: [],
-    colors: { "editor.background": "#ffffff", "editorLineNumber.foreground": "#64748b", "editorLineNumber.activeForeground": "#0f172a" },
+    // Monaco's light colours for comments, numbers and types sit just above 4.5:1 on white and
+    // fall below it on the diff view's tints; these darker ones keep 4.5:1 on every background used.
+    rules: [
+      { token: "comment", foreground: "006b00" },
+      { token: "number", foreground: "07704a" },
+      { token: "type", foreground: "1f6b80" },
+      { token: "type.identifier", foreground: "1f6b80" },
+    ],
+    colors: {
+      "editor.background": "#ffffff",
+      "editorLineNumber.foreground": "#64748b",
+      "editorLineNumber.activeForeground": "#0f172a",
+      "diffEditor.insertedLineBackground": "#ecfdf3",
+      "diffEditor.removedLineBackground": "#fef2f2",
+      "diffEditor.insertedTextBackground": "#dcfce7",
+      "diffEditor.removedTextBackground": "#fee2e2",
+    },
   });
   monaco.editor.defineTheme(DARK_THEME, {
     base: "vs-dark",
