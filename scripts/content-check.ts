@@ -5,13 +5,14 @@
  */
 import path from "node:path";
 import { compileLesson } from "../lib/content/compile.ts";
+import { env } from "../lib/env.ts";
 import { ContentError, loadCourse } from "../lib/content/loader.ts";
 import { LabError, loadLabs } from "../lib/labs/loader.ts";
 
 const started = performance.now();
 try {
-  // The course a deployment teaches (FAULTLINE_COURSE_DIR, like the app), or one named on the command line.
-  const course = loadCourse(path.resolve(process.argv[2] ?? (process.env.FAULTLINE_COURSE_DIR || "content")), loadLabs(path.resolve("labs")));
+  // The course this deployment teaches (FAULTLINE_COURSE_DIR, as the app reads it), or one named on the command line.
+  const course = loadCourse(process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir, loadLabs(path.resolve("labs")));
   const lessons = course.milestones.flatMap((m) => m.lessons);
   const failures: string[] = [];
   for (const lesson of lessons) {

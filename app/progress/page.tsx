@@ -5,6 +5,7 @@ import { requirePageUser } from "@/lib/auth/session";
 import { course } from "@/lib/content";
 import { db } from "@/lib/db";
 import { labCatalog } from "@/lib/labs/catalog";
+import { creditKey } from "@/lib/progress/credits";
 import { progressOverview, type MilestoneProgress } from "@/lib/progress/dashboard";
 import type { ItemState } from "@/lib/progress/grade";
 import { quizIndex } from "@/lib/progress/quiz-index";
@@ -89,7 +90,7 @@ function MilestoneCard({ entry, texts, error }: { entry: MilestoneProgress; text
                 {!item.satisfied && item.fraction > 0 && <p className="text-sm text-slate-700 dark:text-slate-300">{item.missing}</p>}
                 {item.changed && <p className="mt-1 text-sm text-amber-900 dark:text-amber-300">{item.changed}</p>}
                 {by.kind === "reflection" && (
-                  <ReflectionForm id={`reflect-${def.id}-${item.id}`} prompt={by.prompt} minWords={by.minWords} initial={texts.get(`${def.id}/${item.id}`)?.text ?? ""} action={saveReflectionAction.bind(null, def.id, item.id)} />
+                  <ReflectionForm id={`reflect-${def.id}-${item.id}`} prompt={by.prompt} minWords={by.minWords} initial={texts.get(creditKey(def.id, item.id))?.text ?? ""} action={saveReflectionAction.bind(null, def.id, item.id)} />
                 )}
               </div>
             </li>

@@ -2,14 +2,14 @@
 
 import { useActionState, useState } from "react";
 import type { ReflectionState } from "@/app/progress/actions";
+import { wordCount } from "@/lib/progress/rules";
 
-const words = (text: string) => text.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
 
 /** A reflection for one checklist item; the text stays in the box whatever the server says. */
 export function ReflectionForm({ id, prompt, minWords, initial, action }: { id: string; prompt: string; minWords: number; initial: string; action: (state: ReflectionState, form: FormData) => Promise<ReflectionState> }) {
   const [state, submit, pending] = useActionState(action, {});
   const [text, setText] = useState(initial);
-  const count = words(text);
+  const count = wordCount(text);
   return (
     <form action={submit} className="mt-3 space-y-2" id={id}>
       <label htmlFor={`${id}-text`} className="block text-sm font-medium">{prompt}</label>

@@ -5,10 +5,8 @@
  * sets the previous content aside as a DraftVersion (the last HISTORY_KEEP are kept), so neither
  * "reset to starter" nor a bad autosave can lose work.
  */
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import type { Db } from "../db/client.ts";
-import type { LoadedLab } from "../labs/loader.ts";
+import { labFiles, type LoadedLab } from "../labs/loader.ts";
 
 export const DRAFT_LIMITS = { fileBytes: 200_000, totalBytes: 600_000 };
 export const HISTORY_KEEP = 20;
@@ -25,9 +23,7 @@ export class DraftInputError extends Error {
   override name = "DraftInputError";
 }
 
-export function starterFiles({ lab, dir }: LoadedLab): Record<string, string> {
-  return Object.fromEntries(lab.files.map((f) => [f.path, readFileSync(path.join(dir, "starter", f.path), "utf8")]));
-}
+export const starterFiles = (loaded: LoadedLab): Record<string, string> => labFiles(loaded, "starter");
 
 /** The editable files of `input`, checked against the lab: known paths, strings, within size limits. */
 export function editableFiles({ lab }: LoadedLab, input: unknown): Record<string, string> {

@@ -13,13 +13,17 @@ import { CheckContext } from "./context.ts";
 import type { LabChecks } from "./define.ts";
 import { CheckFailure, GraderError, type CheckResult } from "./result.ts";
 
-export interface GradeOptions {
+/** What grading and the playground both work from: one run's pod, lab, checks and event sink. */
+export interface RunSession {
   pod: Pod;
   lab: Lab;
   definition: LabChecks;
   seed: number;
   emit: (event: RunEvent) => void;
   signal?: AbortSignal;
+}
+
+export interface GradeOptions extends RunSession {
   /** Told each time a learner module finishes loading, with the milliseconds it took. */
   loaded?: (ms: number) => void;
 }

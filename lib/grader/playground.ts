@@ -3,22 +3,14 @@
  * minute while the live view gets a snapshot of their Redis a few times a second. It ends when
  * the time is up, the learner cancels, or (with no lab playground) their program exits.
  */
-import type { Lab } from "../labs/schema.ts";
-import type { Pod } from "../runner/pod.ts";
 import { snapshotRedis } from "../runner/snapshot.ts";
-import type { RunEvent } from "../runs/events.ts";
 import { CheckContext } from "./context.ts";
-import type { LabChecks, PlaygroundContext } from "./define.ts";
+import type { RunSession } from "./grade.ts";
+import type { PlaygroundContext } from "./define.ts";
 import { describeOutcome } from "./process.ts";
 import { CheckFailure, type Verdict } from "./result.ts";
 
-export interface PlaygroundOptions {
-  pod: Pod;
-  lab: Lab;
-  definition: LabChecks;
-  seed: number;
-  emit: (event: RunEvent) => void;
-  signal?: AbortSignal;
+export interface PlaygroundOptions extends RunSession {
   /** @default 60000 */
   durationMs?: number;
   /** @default 300 */

@@ -65,6 +65,11 @@ export function loadLab(labsDir: string, folder: string): LoadedLab {
 }
 
 /** Every lab under labsDir, checked together so one run of labs:verify reports every problem. */
+/** The lab's files as one of its folders holds them (starter/ or solution/), by path. */
+export function labFiles({ lab, dir }: LoadedLab, folder: "starter" | "solution"): Record<string, string> {
+  return Object.fromEntries(lab.files.map((f) => [f.path, readFileSync(path.join(dir, folder, f.path), "utf8")]));
+}
+
 export function loadLabs(labsDir: string): LoadedLab[] {
   const folders = existsSync(labsDir) ? readdirSync(labsDir).filter((f) => statSync(path.join(labsDir, f)).isDirectory()).sort() : [];
   const loaded: LoadedLab[] = [];

@@ -8,6 +8,7 @@
 import type { Db } from "../db/client.ts";
 import type { Milestone } from "../content/schema.ts";
 import type { QuizIndex } from "./grade.ts";
+import { checksEarned, openQuizLessons } from "./rules.ts";
 
 export interface Credit {
   milestoneId: string;
@@ -31,9 +32,8 @@ export function creditsFromRun(milestones: Milestone[], run: { labId: string; su
     for (const item of m.checklist) {
       const by = item.satisfiedBy;
       if (by.kind !== "checks" || by.lab !== run.labId) continue;
-      const passed = by.checks.filter((c) => run.passed.has(c));
-      const fraction = passed.length === by.checks.length ? 1 : by.partial ? passed.length / by.checks.length : 0;
-      if (fraction > 0) credits.push({ milestoneId: m.id, itemId: item.id, kind: "checks", labId: run.labId, submissionId: run.submissionId, basis: passed, fraction, earnedAt: run.at });
+      const { checks, fraction } = checksEarned(by, run.passed);
+      if (fraction > 0) credits.push({ milestoneId: m.id, itemId: item.id, kind: "checks", labId: run.labId, submissionId: run.submissionId, basis: checks, fraction, earnedAt: run.at });
     }
   }
   return credits;
@@ -46,11 +46,7 @@ export function creditsFromQuizzes(milestones: Milestone[], quizzes: QuizIndex, 
     for (const item of m.checklist) {
       const by = item.satisfiedBy;
       if (by.kind !== "quiz") continue;
-      const done = by.lessons.every((lesson) => {
-        const questions = quizzes.get(lesson) ?? [];
-        return questions.length > 0 && questions.every((q) => correct.get(lesson)?.has(q));
-      });
-      if (done) credits.push({ milestoneId: m.id, itemId: item.id, kind: "quiz", basis: by.lessons, fraction: 1, earnedAt: at });
+      if (openQuizLessons(by.lessons, quizzes, correct).length === 0) credits.push({ milestoneId: m.id, itemId: item.id, kind: "quiz", basis: by.lessons, fraction: 1, earnedAt: at });
     }
   }
   return credits;

@@ -8,6 +8,7 @@
  */
 import type { ChecklistItem, Milestone } from "../content/schema.ts";
 import { creditKey, type Credit } from "./credits.ts";
+import { checksEarned, openQuizLessons } from "./rules.ts";
 
 export interface RunEvidence {
   labId: string;
@@ -62,16 +63,16 @@ type Live = { fraction: number; proof?: ItemProof; missing?: string };
 
 function liveChecks(by: Extract<ChecklistItem["satisfiedBy"], { kind: "checks" }>, evidence: Evidence): Live {
   const runs = evidence.runs.filter((r) => r.labId === by.lab).sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
-  let best: { run: RunEvidence; passed: string[] } | undefined;
+  let best: { run: RunEvidence; checks: string[]; fraction: number } | undefined;
   for (const run of runs) {
-    const passed = by.checks.filter((c) => run.passed.has(c));
-    if (!best || passed.length > best.passed.length) best = { run, passed };
-    if (passed.length === by.checks.length) break; // the first full pass is the proof
+    const earned = checksEarned(by, run.passed);
+    if (!best || earned.checks.length > best.checks.length) best = { run, ...earned };
+    if (earned.fraction === 1) break; // the first full pass is the proof
   }
   const missing = `Pass ${by.checks.length === 1 ? "the check" : `all ${by.checks.length} checks`} ${by.checks.join(", ")} of the lab ${by.lab} in one graded run.`;
-  if (!best || best.passed.length === 0) return { fraction: 0, missing };
-  const fraction = best.passed.length === by.checks.length ? 1 : by.partial ? best.passed.length / by.checks.length : 0;
-  const proof: ItemProof = { kind: "checks", labId: by.lab, submissionId: best.run.submissionId, at: best.run.finishedAt, checks: best.passed };
+  if (!best || best.checks.length === 0) return { fraction: 0, missing };
+  const { fraction } = best;
+  const proof: ItemProof = { kind: "checks", labId: by.lab, submissionId: best.run.submissionId, at: best.run.finishedAt, checks: best.checks };
   return fraction === 1 ? { fraction, proof } : { fraction, ...(fraction > 0 ? { proof } : {}), missing };
 }
 
@@ -79,11 +80,7 @@ function live(milestone: Milestone, item: ChecklistItem, quizzes: QuizIndex, evi
   const by = item.satisfiedBy;
   if (by.kind === "checks") return liveChecks(by, evidence);
   if (by.kind === "quiz") {
-    const open = by.lessons.filter((lesson) => {
-      const correct = evidence.correctAnswers.get(lesson) ?? new Set<string>();
-      const questions = quizzes.get(lesson) ?? [];
-      return questions.length === 0 || questions.some((q) => !correct.has(q));
-    });
+    const open = openQuizLessons(by.lessons, quizzes, evidence.correctAnswers);
     if (open.length === 0) return { fraction: 1, proof: { kind: "quiz", lessons: by.lessons } };
     return { fraction: 0, missing: `Answer every question correctly in the quiz of ${open.join(", ")}.` };
   }

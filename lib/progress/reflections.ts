@@ -4,15 +4,14 @@
  */
 import type { Milestone } from "../content/schema.ts";
 import type { Db } from "../db/client.ts";
-import { storeCredits } from "./credits.ts";
+import { creditKey, storeCredits } from "./credits.ts";
+import { wordCount } from "./rules.ts";
 
 export const REFLECTION_MAX_CHARS = 8000;
 
 export class ReflectionInputError extends Error {
   override name = "ReflectionInputError";
 }
-
-export const wordCount = (text: string) => text.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
 
 export async function saveReflection(db: Db, userId: string, milestone: Milestone, itemId: string, input: unknown): Promise<{ words: number }> {
   const item = milestone.checklist.find((i) => i.id === itemId);
@@ -34,5 +33,5 @@ export async function saveReflection(db: Db, userId: string, milestone: Mileston
 
 export async function reflections(db: Db, userId: string): Promise<Map<string, { text: string; writtenAt: Date }>> {
   const rows = await db.reflection.findMany({ where: { userId } });
-  return new Map(rows.map((r) => [`${r.milestoneId}/${r.itemId}`, { text: r.text, writtenAt: r.writtenAt }]));
+  return new Map(rows.map((r) => [creditKey(r.milestoneId, r.itemId), { text: r.text, writtenAt: r.writtenAt }]));
 }

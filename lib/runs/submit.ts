@@ -3,14 +3,12 @@
  * against the lab and completed from its starter/, so the runner always receives a full set and
  * a read-only file (a test helper, a type the checks rely on) is never the learner's version.
  */
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
 import type { Lab } from "../labs/schema.ts";
-import type { LoadedLab } from "../labs/loader.ts";
+import { labFiles, type LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce } from "../redis/rate-limit.ts";
 import { checkFiles, type Diagnostic } from "../runner/files.ts";
@@ -69,17 +67,12 @@ export function assembleFiles(lab: Lab, sent: Record<string, string>, starter: R
   return Object.fromEntries(lab.files.map((f) => [f.path, (f.editable ? sent[f.path] : undefined) ?? starter[f.path] ?? ""]));
 }
 
-async function readStarter({ lab, dir }: LoadedLab): Promise<Record<string, string>> {
-  const entries = await Promise.all(lab.files.map(async (f) => [f.path, await readFile(path.join(dir, "starter", f.path), "utf8")] as const));
-  return Object.fromEntries(entries);
-}
-
 const minute = 60_000;
 
 export async function submitRun(deps: SubmitDeps, user: { id: string }, input: unknown): Promise<{ id: string; lab: string; mode: RunRequest["mode"] }> {
   const request = RunRequestSchema.parse(input);
   const loaded = findLab(deps.labs(), request.lab);
-  const files = assembleFiles(loaded.lab, request.files, await readStarter(loaded));
+  const files = assembleFiles(loaded.lab, request.files, labFiles(loaded, "starter"));
   const problems = checkFiles(files);
   if (problems.length > 0) throw new RunRequestError(422, problems.map((p) => p.message).join(" "), problems);
   // Counted only once the request is valid: a learner fixing a bad request is not locked out.

@@ -2,7 +2,8 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { DraftInputError, draftHistory, draftVersionFiles, loadDraft, resetDraft, saveDraft, starterFiles } from "../../lib/drafts/index.ts";
 import { loadLab } from "../../lib/labs/loader.ts";
-import { canSeeSolution, unlockNextHint, unlockedHints } from "../../lib/labs/solution-access.ts";
+import { unlockNextHint, unlockedHints } from "../../lib/labs/hints.ts";
+import { canSeeSolution } from "../../lib/labs/solution-access.ts";
 import { createSubmission, markRunning, recordResult } from "../../lib/runs/store.ts";
 import { providers, testDatabase } from "./support/namespaces.ts";
 

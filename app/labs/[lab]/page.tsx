@@ -15,7 +15,8 @@ import { labCatalog } from "@/lib/labs/catalog";
 import { editorTypes } from "@/lib/labs/editor-types";
 import { monacoVsUrl } from "@/lib/labs/monaco-assets";
 import { labPageMarkdown } from "@/lib/labs/page-content";
-import { canSeeSolution, unlockedHints } from "@/lib/labs/solution-access";
+import { unlockedHints } from "@/lib/labs/hints";
+import { canSeeSolution } from "@/lib/labs/solution-access";
 
 interface Params {
   params: Promise<{ lab: string }>;

@@ -1,6 +1,6 @@
 import { requireApiUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
-import { unlockNextHint, unlockedHints } from "@/lib/labs/solution-access";
+import { unlockNextHint, unlockedHints } from "@/lib/labs/hints";
 import { route } from "../../../_lib/route";
 import { labOf, type LabParams } from "../_lab";
 
