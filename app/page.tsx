@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { DueDates } from "@/components/cohorts/due-dates";
 import { currentUser } from "@/lib/auth/session";
 import { course, findLessonById } from "@/lib/content";
 import { db } from "@/lib/db";
@@ -14,8 +15,10 @@ const drills = [
   ["duplicate", "every delivery"],
 ];
 
-export default async function HomePage() {
+export default async function HomePage({ searchParams }: { searchParams: Promise<{ joined?: string }> }) {
   const user = await currentUser();
+  const { joined } = await searchParams;
+  const joinedCohort = user && joined ? await db().cohortMember.findUnique({ where: { cohortId_userId: { cohortId: joined, userId: user.id } }, select: { cohort: { select: { name: true } } } }) : null;
   const { milestones } = course();
   const first = milestones.find((m) => m.lessons.length > 0);
   const firstUrl = first ? `/learn/${first.slug}/${first.lessons[0]!.slug}` : "#course";
@@ -75,6 +78,16 @@ export default async function HomePage() {
         </ol>
       </section>
 
+      {user && (
+        <div id="cohort" className="mx-auto max-w-6xl space-y-3 px-4 pb-6">
+          {joinedCohort && (
+            <p role="status" className="rounded-md border border-emerald-300 bg-emerald-50 px-4 py-2 text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">
+              You joined {joinedCohort.cohort.name}. Your instructor can now follow your progress.
+            </p>
+          )}
+          <DueDates userId={user.id} heading="Due for your cohort" />
+        </div>
+      )}
       <section id="course" className="mx-auto max-w-6xl px-4 pb-16">
         {last && (
           <Link href={`/learn/${last.milestone.slug}/${last.lesson.slug}`} className="mb-10 flex flex-wrap items-center justify-between gap-3 rounded-xl border border-brand-500/40 bg-brand-50 p-5 hover:border-brand-600 dark:border-brand-500/30 dark:bg-ink-900">

@@ -8,7 +8,7 @@ import { Field, FormAlert, SubmitButton } from "../ui/field";
 
 type Errors = { form?: string; email?: string; password?: string; name?: string };
 
-export function SignUpForm() {
+export function SignUpForm({ callbackUrl = "/" }: { callbackUrl?: string }) {
   const router = useRouter();
   const [errors, setErrors] = useState<Errors>({});
   const [pending, setPending] = useState(false);
@@ -32,7 +32,7 @@ export function SignUpForm() {
         setErrors({ form: "Your account was created, but signing in failed. Sign in with your new password." });
         return;
       }
-      router.push("/");
+      router.push(callbackUrl);
       router.refresh();
     } catch {
       setErrors({ form: "Faultline did not answer. Check your connection and try again." });

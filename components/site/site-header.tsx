@@ -20,6 +20,7 @@ export async function SiteHeader() {
         <nav aria-label="Main" className="flex items-center gap-4 text-sm text-slate-700 dark:text-slate-300">
           <Link href="/#course" className="hover:text-slate-950 dark:hover:text-white">Course</Link>
           {user && <Link href="/progress" className="hover:text-slate-950 dark:hover:text-white">Progress</Link>}
+          {user && user.role !== "learner" && <Link href="/cohorts" className="hover:text-slate-950 dark:hover:text-white">Cohorts</Link>}
           {user?.role === "admin" && <Link href="/admin" className="hover:text-slate-950 dark:hover:text-white">Admin</Link>}
         </nav>
         <div className="ml-auto flex items-center gap-3">

@@ -22,6 +22,9 @@ export function UserMenu({ user, local }: { user: AccountUser; local: boolean })
           Signed in as <strong className="block truncate text-slate-900 dark:text-white">{user.email}</strong>
           Role: <span data-testid="user-role">{user.role}</span>
         </p>
+        <Link href="/join" className="block rounded px-3 py-2 text-sm hover:bg-slate-100 dark:hover:bg-ink-700">
+          Join a cohort
+        </Link>
         {user.role === "admin" && (
           <Link href="/admin" className="block rounded px-3 py-2 text-sm hover:bg-slate-100 dark:hover:bg-ink-700">
             Admin

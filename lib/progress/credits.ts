@@ -68,21 +68,24 @@ export async function storeCredits(tx: Tx, userId: string, credits: Credit[]): P
   return changed;
 }
 
-export async function loadCredits(db: Db, userId: string): Promise<Map<string, Credit>> {
-  const rows = await db.checklistCredit.findMany({ where: { userId } });
-  return new Map(
-    rows.map((r) => [
-      creditKey(r.milestoneId, r.itemId),
-      {
-        milestoneId: r.milestoneId,
-        itemId: r.itemId,
-        kind: r.kind as Credit["kind"],
-        ...(r.labId ? { labId: r.labId } : {}),
-        ...(r.submissionId ? { submissionId: r.submissionId } : {}),
-        basis: JSON.parse(r.basis) as string[],
-        fraction: r.fraction,
-        earnedAt: r.earnedAt,
-      },
-    ]),
-  );
+/** Each learner's credits, keyed by creditKey, in one query. */
+export async function loadCreditsFor(db: Db, userIds: string[]): Promise<Map<string, Map<string, Credit>>> {
+  const rows = await db.checklistCredit.findMany({ where: { userId: { in: userIds } } });
+  const out = new Map<string, Map<string, Credit>>();
+  for (const r of rows) {
+    const credit: Credit = {
+      milestoneId: r.milestoneId,
+      itemId: r.itemId,
+      kind: r.kind as Credit["kind"],
+      ...(r.labId ? { labId: r.labId } : {}),
+      ...(r.submissionId ? { submissionId: r.submissionId } : {}),
+      basis: JSON.parse(r.basis) as string[],
+      fraction: r.fraction,
+      earnedAt: r.earnedAt,
+    };
+    const mine = out.get(r.userId) ?? new Map<string, Credit>();
+    mine.set(creditKey(r.milestoneId, r.itemId), credit);
+    out.set(r.userId, mine);
+  }
+  return out;
 }

@@ -1,34 +1,46 @@
 /**
- * A learner's evidence for grading, in four queries whatever their history (no N+1): passing
- * checks of graded runs the runner stored (never anything the browser says), correct quiz
- * answers, reflections, and the credits recorded when items were earned.
+ * Learners' evidence for grading, in four queries whatever their number or history (no N+1):
+ * passing checks of graded runs the runner stored (never anything the browser says), correct
+ * quiz answers, reflections, and the credits recorded when items were earned. One learner's
+ * pages and an instructor's class grid load it the same way.
  */
 import type { Db } from "../db/client.ts";
-import { creditKey, loadCredits } from "./credits.ts";
+import { creditKey, loadCreditsFor } from "./credits.ts";
 import type { Evidence, RunEvidence } from "./grade.ts";
 
-export async function loadEvidence(db: Db, userId: string): Promise<Evidence> {
+const empty = (): Evidence => ({ runs: [], correctAnswers: new Map(), reflections: new Map(), credits: new Map() });
+
+export async function loadEvidenceFor(db: Db, userIds: string[]): Promise<Map<string, Evidence>> {
+  const userId = { in: userIds };
   const [passes, answers, reflections, credits] = await Promise.all([
     db.checkResult.findMany({
       where: { status: "pass", submission: { userId, mode: "check", status: { in: ["pass", "fail"] } } },
-      select: { checkId: true, submission: { select: { id: true, labId: true, finishedAt: true } } },
+      select: { checkId: true, submission: { select: { id: true, userId: true, labId: true, finishedAt: true } } },
     }),
-    db.quizAnswer.findMany({ where: { userId, correct: true }, select: { lessonId: true, questionId: true } }),
-    db.reflection.findMany({ where: { userId }, select: { milestoneId: true, itemId: true, writtenAt: true } }),
-    loadCredits(db, userId),
+    db.quizAnswer.findMany({ where: { userId, correct: true }, select: { userId: true, lessonId: true, questionId: true } }),
+    db.reflection.findMany({ where: { userId }, select: { userId: true, milestoneId: true, itemId: true, writtenAt: true } }),
+    loadCreditsFor(db, userIds),
   ]);
-  const runs = new Map<string, RunEvidence>();
+  const out = new Map(userIds.map((id) => [id, empty()]));
+  const runs = new Map<string, RunEvidence & { userId: string }>();
   for (const { checkId, submission } of passes) {
-    const run = runs.get(submission.id) ?? { labId: submission.labId, submissionId: submission.id, finishedAt: submission.finishedAt ?? new Date(0), passed: new Set<string>() };
+    const run = runs.get(submission.id) ?? { userId: submission.userId, labId: submission.labId, submissionId: submission.id, finishedAt: submission.finishedAt ?? new Date(0), passed: new Set<string>() };
     run.passed.add(checkId);
     runs.set(submission.id, run);
   }
-  const correctAnswers = new Map<string, Set<string>>();
-  for (const a of answers) correctAnswers.set(a.lessonId, (correctAnswers.get(a.lessonId) ?? new Set()).add(a.questionId));
-  return {
-    runs: [...runs.values()],
-    correctAnswers,
-    reflections: new Map(reflections.map((r) => [creditKey(r.milestoneId, r.itemId), r.writtenAt])),
-    credits,
-  };
+  for (const { userId: owner, ...run } of runs.values()) out.get(owner)?.runs.push(run);
+  for (const a of answers) {
+    const correct = out.get(a.userId)?.correctAnswers;
+    correct?.set(a.lessonId, (correct.get(a.lessonId) ?? new Set()).add(a.questionId));
+  }
+  for (const r of reflections) out.get(r.userId)?.reflections.set(creditKey(r.milestoneId, r.itemId), r.writtenAt);
+  for (const [owner, map] of credits) {
+    const evidence = out.get(owner);
+    if (evidence) evidence.credits = map;
+  }
+  return out;
+}
+
+export async function loadEvidence(db: Db, userId: string): Promise<Evidence> {
+  return (await loadEvidenceFor(db, [userId])).get(userId)!;
 }

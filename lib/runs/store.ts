@@ -6,7 +6,8 @@
 import type { Db } from "../db/client.ts";
 import type { Milestone } from "../content/schema.ts";
 import { creditsFromRun, storeCredits } from "../progress/credits.ts";
-import { hasRole, type RoleName } from "../auth/roles.ts";
+import type { RoleName } from "../auth/roles.ts";
+import { teachesLearner } from "../cohorts/cohorts.ts";
 import type { CheckResult, Verdict } from "../grader/result.ts";
 
 export type { Verdict };
@@ -89,6 +90,8 @@ export async function recordResult(db: Db, id: string, result: RunResult, milest
 
 export interface RunView {
   id: string;
+  /** Whose run it is: the viewer, or a learner they teach. */
+  userId: string;
   lab: string;
   mode: "run" | "check";
   status: "queued" | "running" | Verdict | "cancelled";
@@ -101,14 +104,15 @@ export interface RunView {
 }
 
 /**
- * A run as its owner, or an instructor or admin, sees it. Null for an unknown id and for another
- * learner's run alike, so nobody can probe which run ids exist.
+ * A run as its owner, an instructor of a cohort they are in, or an admin sees it. Null for an
+ * unknown id and for anyone else's run alike, so nobody can probe which run ids exist.
  */
 export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<RunView | null> {
   const s = await db.submission.findUnique({ where: { id }, include: { checks: { orderBy: { position: "asc" } } } });
-  if (!s || (s.userId !== viewer.id && !hasRole(viewer.role, "instructor"))) return null;
+  if (!s || !(await teachesLearner(db, viewer, s.userId))) return null;
   return {
     id: s.id,
+    userId: s.userId,
     lab: s.labId,
     mode: s.mode,
     status: s.status,
@@ -119,4 +123,11 @@ export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id
     finishedAt: s.finishedAt,
     checks: s.checks.map((c) => ({ id: c.checkId, title: c.title, status: c.status, message: c.message, expected: c.expected, actual: c.actual, hint: c.hint, durationMs: c.durationMs })),
   };
+}
+
+/** The files a run was made with, for whoever may see the run (findRun's rule). */
+export async function runFiles(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<Record<string, string> | null> {
+  const s = await db.submission.findUnique({ where: { id }, select: { userId: true, files: true } });
+  if (!s || !(await teachesLearner(db, viewer, s.userId))) return null;
+  return JSON.parse(s.files) as Record<string, string>;
 }

@@ -103,9 +103,9 @@ test("a quiet stream sends keepalive comments", async () => {
 
 test("a finished run whose stream expired gets its final event from the database", async () => {
   await using r = await testRedis();
-  const finished = finalEvent({ id: "run-5", lab: "pq", mode: "check", status: "fail", seed: 4127, message: null, durationMs: 213, createdAt: new Date(), finishedAt: new Date(), checks: [] });
+  const finished = finalEvent({ id: "run-5", userId: "u-1", lab: "pq", mode: "check", status: "fail", seed: 4127, message: null, durationMs: 213, createdAt: new Date(), finishedAt: new Date(), checks: [] });
   expect(finished).toEqual({ type: "end", status: "fail", seed: 4127, ms: 213 });
   const got = await frames(eventStream(blockingConnection(r.redis), r.keys, "run-5", "0", new AbortController().signal, async () => finished)).rest();
   expect(got).toEqual([{ event: "end", data: finished }]); // no id: a reconnect asks again
-  expect(finalEvent({ id: "run-6", lab: "pq", mode: "run", status: "running", seed: null, message: null, durationMs: null, createdAt: new Date(), finishedAt: null, checks: [] })).toBeNull();
+  expect(finalEvent({ id: "run-6", userId: "u-1", lab: "pq", mode: "run", status: "running", seed: null, message: null, durationMs: null, createdAt: new Date(), finishedAt: null, checks: [] })).toBeNull();
 });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ZodError } from "zod";
 import { AccountError } from "@/lib/auth/accounts";
 import { AuthRequiredError } from "@/lib/auth/session";
+import { CohortError } from "@/lib/cohorts/cohorts";
 import { DraftInputError } from "@/lib/drafts";
 import { log } from "@/lib/log";
 import { RateLimitedError } from "@/lib/redis/rate-limit";
@@ -28,6 +29,7 @@ export function route<C>(handler: Handler<C>) {
         return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
       }
       if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
+      if (error instanceof CohortError) return json(error.status, { error: error.message });
       if (error instanceof DraftInputError) return json(422, { error: error.message });
       if (error instanceof AccountError) {
         const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;

@@ -4,6 +4,7 @@ import { notFound } from "next/navigation";
 import path from "node:path";
 import { Callout, Diagram, Hint } from "@/components/lesson/callout";
 import { MdxContent } from "@/components/lesson/mdx-content";
+import { DueDates } from "@/components/cohorts/due-dates";
 import { Workspace } from "@/components/workspace/workspace";
 import { currentUser } from "@/lib/auth/session";
 import { compileLesson } from "@/lib/content/compile";
@@ -72,6 +73,11 @@ export default async function LabPage({ params }: Params) {
         <p className="font-mono text-xs font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">Lab · {lab.milestone} · about {lab.minutes} min</p>
         <h1 className="mt-1 text-2xl font-bold tracking-tight">{lab.title}</h1>
         <p className="mt-2 text-slate-700 dark:text-slate-300">{lab.summary}</p>
+        {user && (
+          <div className="mt-3">
+            <DueDates userId={user.id} labId={lab.id} />
+          </div>
+        )}
       </header>
       <div className="lesson-prose mt-6">
         <MdxContent code={code} components={{ Callout, Hint, Diagram }} />

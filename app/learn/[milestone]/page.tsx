@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { DueDates } from "@/components/cohorts/due-dates";
 import { Checklist } from "@/components/lesson/checklist";
 import { currentUser } from "@/lib/auth/session";
 import { findMilestone } from "@/lib/content";
@@ -47,6 +48,11 @@ export default async function MilestonePage({ params }: Params) {
             <div className="mt-2 h-2 w-full rounded-full bg-slate-200 dark:bg-ink-800" role="progressbar" aria-label="Checklist progress" aria-valuenow={grade.percent} aria-valuemin={0} aria-valuemax={100}>
               <div className="h-2 rounded-full bg-brand-600" style={{ width: `${grade.percent}%` }} />
             </div>
+          </div>
+        )}
+        {user && (
+          <div className="mt-5">
+            <DueDates userId={user.id} milestoneId={milestone.id} />
           </div>
         )}
       </header>

@@ -4,7 +4,7 @@ import { notFound } from "next/navigation";
 import { requirePageUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
 import { labCatalog } from "@/lib/labs/catalog";
-import { findRun } from "@/lib/runs/store";
+import { findRun, runFiles } from "@/lib/runs/store";
 
 export const metadata: Metadata = { title: "A run" };
 export const dynamic = "force-dynamic";
@@ -19,13 +19,13 @@ const badge: Record<string, string> = {
 export default async function RunPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const user = await requirePageUser("learner", `/progress/runs/${id}`);
-  const run = await findRun(db(), user, id);
+  const [run, files] = await Promise.all([findRun(db(), user, id), runFiles(db(), user, id)]);
   if (!run) notFound();
   const lab = labCatalog().find((l) => l.lab.id === run.lab)?.lab;
   return (
     <div className="mx-auto max-w-3xl px-4 py-10">
       <nav aria-label="Breadcrumb" className="text-sm text-slate-600 dark:text-slate-400">
-        <Link href="/progress" className="hover:underline">Your progress</Link>
+        {run.userId === user.id ? <Link href="/progress" className="hover:underline">Your progress</Link> : <Link href="/cohorts" className="hover:underline">Cohorts</Link>}
       </nav>
       <h1 className="mt-3 text-2xl font-bold tracking-tight">
         {run.mode === "check" ? "Graded run" : "Run"} of {lab ? <Link href={`/labs/${lab.slug}`} className="underline">{lab.title}</Link> : run.lab}
@@ -54,6 +54,17 @@ export default async function RunPage({ params }: { params: Promise<{ id: string
             </li>
           ))}
         </ol>
+      )}
+      {files && Object.keys(files).length > 0 && (
+        <section aria-labelledby="code" className="mt-8">
+          <h2 id="code" className="text-lg font-semibold">Code submitted</h2>
+          {Object.entries(files).map(([file, text]) => (
+            <details key={file} className="mt-3 rounded-lg border border-slate-200 dark:border-ink-700" open={Object.keys(files).length === 1}>
+              <summary className="cursor-pointer px-4 py-2 font-mono text-sm">{file}</summary>
+              <pre className="overflow-x-auto border-t border-slate-200 bg-slate-50 p-4 text-xs leading-relaxed dark:border-ink-700 dark:bg-ink-900"><code>{text}</code></pre>
+            </details>
+          ))}
+        </section>
       )}
     </div>
   );
