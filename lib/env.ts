@@ -42,6 +42,7 @@ export const EnvSchema = z
     FAULTLINE_TRUSTED_PROXIES: z.coerce.number({ error: "expected a whole number of proxy hops" }).int().min(0).max(5).default(0).describe("How many reverse proxies in front of the web server append to X-Forwarded-For; 0 ignores the header. @default 0"),
     RUNNER_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(2).describe("Runs one runner process grades at once. @default 2"),
     RUNNER_LOCK_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(1000).max(300_000).default(10_000).describe("How long a runner's claim on a run lasts without renewal; a runner that dies is noticed within about 1.5 times this, and another takes its run over. @default 10000"),
+    METRICS_TOKEN: z.string().min(16, "must be at least 16 characters. Fix: generate one with `openssl rand -hex 24`").optional().describe("When set, /api/metrics asks for `Authorization: Bearer <token>`; unset, it is open to anyone who can reach the web server. @default unset"),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Least severe log level printed. @default info"),
     RATE_LIMIT_LOGIN_PER_EMAIL: z.coerce.number().int().min(1).default(10).describe("Sign-in attempts per email per 15 minutes. @default 10"),
     RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(50).describe("Sign-in attempts per address per 15 minutes. @default 50"),

@@ -34,3 +34,24 @@ export async function readiness(db: Db, redis: Redis, keys: RedisKeys): Promise<
     ...(runners.length === 0 ? { warning: "No runner is connected, so runs cannot be graded. Start one with `npm run runner`." } : {}),
   };
 }
+
+export interface SystemHealth extends Readiness {
+  /** Runs waiting for a runner, and being graded now; null when the queue could not be read. */
+  queue: { waiting: number; active: number } | null;
+  /** Every live runner with what it announced in its heartbeat. */
+  fleet: (RunnerInfo & { ageMs: number })[];
+}
+
+/** What the admin page shows: readiness, plus the queue and each runner's heartbeat. */
+export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queue: { getJobCounts(...types: string[]): Promise<Record<string, number>> }, now = Date.now()): Promise<SystemHealth> {
+  const [ready, counts, fleet] = await Promise.all([
+    readiness(db, redis, keys),
+    withTimeout(queue.getJobCounts("waiting", "prioritized", "delayed", "active"), 2000, "the run queue").catch(() => null),
+    liveRunners(redis, keys).catch(() => []),
+  ]);
+  return {
+    ...ready,
+    queue: counts ? { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0), active: counts.active ?? 0 } : null,
+    fleet: fleet.map((r) => ({ ...r, ageMs: now - new Date(r.beatAt).getTime() })).sort((a, b) => a.id.localeCompare(b.id)),
+  };
+}

@@ -12,6 +12,8 @@ import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 import { redisKeys } from "../lib/redis/keys.ts";
 import { HEARTBEAT_INTERVAL_MS, beat, stopBeating } from "../lib/runner/heartbeat.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
+import { onLimitHit } from "../lib/runner/sandbox/spawn.ts";
+import { recordSandboxKill } from "../lib/metrics/store.ts";
 import { QueueEvents } from "bullmq";
 import path from "node:path";
 import { createDb } from "../lib/db/client.ts";
@@ -73,6 +75,8 @@ const milestones = () => {
   return milestonesCache;
 };
 const pool = new PrivateRedisPool(Math.min(4, config.RUNNER_CONCURRENCY));
+// Sandbox limit kills, counted platform-wide for /api/metrics.
+onLimitHit((reason) => void recordSandboxKill(redis, keys, reason).catch(() => {}));
 const runs = createRunHandler({ db, redis, keys, labs, milestones, pool, tier: sandbox.tier, log });
 const subscriber = redis.duplicate();
 const unsubscribe = await subscribeCancels(subscriber, keys, (id) => {

@@ -10,6 +10,8 @@ export function redisKeys(prefix: string) {
     runEvents: (runId: string) => `${prefix}run:${runId}:events`,
     /** Pub/sub channel: the web publishes a run id here when it cancels that run; runners listen. */
     runCancelChannel: () => `${prefix}run-cancel`,
+    /** Hashes of platform-wide counters and histogram buckets (lib/metrics/store.ts). */
+    metrics: (name: string) => `${prefix}metrics:${name}`,
   };
 }
 

@@ -10,6 +10,7 @@ import type { Db } from "../db/client.ts";
 import type { Milestone } from "../content/schema.ts";
 import type { LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
+import { recordRun } from "../metrics/store.ts";
 import { EventSink } from "../runs/event-sink.ts";
 import { appendEvent, type RunEvent } from "../runs/events.ts";
 import { markRunning, recordResult, type RunResult } from "../runs/store.ts";
@@ -93,6 +94,7 @@ export function createRunHandler(deps: ConsumerDeps) {
       sink.emit({ type: "end", status: result.status, seed: result.seed, message: result.message, ms: Math.round(result.durationMs), timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) });
     }
     await sink.close();
+    if (stored) await recordRun(deps.redis, deps.keys, { lab: lab.lab.id, mode: submission.mode, verdict: result.status, durationMs: result.durationMs, queueMs }).catch(() => {});
     void end; // executeRun's own end event is replaced by the stored verdict above
     deps.log.info("run finished", { run: id, lab: lab.lab.id, status: result.status, ms: Math.round(result.durationMs), stored });
   }

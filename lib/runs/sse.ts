@@ -14,6 +14,8 @@ export interface EventStreamOptions {
   blockMs?: number;
   /** A comment line is sent this often, so proxies do not close a quiet stream. @default 15000 */
   keepaliveMs?: number;
+  /** Called once when the stream ends, however it ends (for the open-streams gauge). */
+  onClose?: () => void;
 }
 
 export const EVENT_BLOCK_MS = 5000;
@@ -72,7 +74,7 @@ export function eventStream(
   afterId: string,
   signal: AbortSignal,
   finalFromDb: () => Promise<RunEvent | null>,
-  { blockMs = EVENT_BLOCK_MS, keepaliveMs = 15_000 }: EventStreamOptions = {},
+  { blockMs = EVENT_BLOCK_MS, keepaliveMs = 15_000, onClose }: EventStreamOptions = {},
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const key = keys.runEvents(runId);
@@ -89,6 +91,7 @@ export function eventStream(
         if (closed) return;
         closed = true;
         clearInterval(keepalive);
+        onClose?.();
         signal.removeEventListener("abort", close);
         conn.disconnect();
         try {

@@ -12,33 +12,41 @@ type Handler<C> = (request: Request, context: C & { requestId: string }) => Prom
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) => Response.json(body, { status, headers });
 
-/** The one recipe for route handlers: run, then map domain errors to their HTTP status at the edge. */
+/** The one recipe for route handlers: run, map domain errors to their HTTP status at the edge, log one JSON line per request with its id. */
 export function route<C>(handler: Handler<C>) {
   return async (request: Request, context: C): Promise<Response> => {
-    const requestId = request.headers.get("x-request-id") ?? randomUUID();
-    try {
-      const response = await handler(request, { ...context, requestId });
-      response.headers.set("x-request-id", requestId);
-      return response;
-    } catch (error) {
-      if (error instanceof ZodError) {
-        return json(422, { error: error.issues[0]?.message ?? "Invalid input.", issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
-      }
-      if (error instanceof AuthRequiredError) return json(error.status, { error: error.message });
-      if (error instanceof RateLimitedError) {
-        return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
-      }
-      if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
-      if (error instanceof CohortError) return json(error.status, { error: error.message });
-      if (error instanceof DraftInputError) return json(422, { error: error.message });
-      if (error instanceof AccountError) {
-        const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;
-        return json(status, { error: error.message, field: error.field });
-      }
-      log.error("request failed", { requestId, path: new URL(request.url).pathname, err: error });
-      return json(500, { error: `Something went wrong on our side. Reference: ${requestId}`, requestId });
-    }
+    // A proxy's id is kept (so one id follows a request through every hop) if it looks like one.
+    const given = request.headers.get("x-request-id");
+    const requestId = given && /^[\w.:-]{8,128}$/.test(given) ? given : randomUUID();
+    const started = performance.now();
+    const response = await respond(request, requestId, () => handler(request, { ...context, requestId }));
+    response.headers.set("x-request-id", requestId);
+    log.info("request", { requestId, method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(performance.now() - started) });
+    return response;
   };
+}
+
+async function respond(request: Request, requestId: string, run: () => Promise<Response>): Promise<Response> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ZodError) {
+      return json(422, { error: error.issues[0]?.message ?? "Invalid input.", issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
+    }
+    if (error instanceof AuthRequiredError) return json(error.status, { error: error.message });
+    if (error instanceof RateLimitedError) {
+      return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
+    }
+    if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
+    if (error instanceof CohortError) return json(error.status, { error: error.message });
+    if (error instanceof DraftInputError) return json(422, { error: error.message });
+    if (error instanceof AccountError) {
+      const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;
+      return json(status, { error: error.message, field: error.field });
+    }
+    log.error("request failed", { requestId, path: new URL(request.url).pathname, err: error });
+    return json(500, { error: `Something went wrong on our side. Reference: ${requestId}`, requestId });
+  }
 }
 
 /** Reads a JSON body, turning a malformed one into a 422 rather than a 500, and a huge one into a 413. */

@@ -120,6 +120,16 @@ function classify(code: number | null, signal: NodeJS.Signals | null, output: st
   return { kind: "exited", code: code ?? 1 };
 }
 
+/** Outcomes that mean a sandbox limit stopped the program (what the kill metric counts). */
+const limitKinds = new Set<Outcome["kind"]>(["timeout", "cpu", "heap", "memory", "output", "files", "crashed"]);
+const limitListeners = new Set<(kind: Outcome["kind"]) => void>();
+
+/** Calls `listener` with the reason whenever a sandbox limit stops a program in this process. */
+export function onLimitHit(listener: (kind: Outcome["kind"]) => void): () => void {
+  limitListeners.add(listener);
+  return () => limitListeners.delete(listener);
+}
+
 export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   const limits = { ...defaultLimits, ...spec.limits };
   const { command, args, labPath, socketPath } = sandboxCommand(spec, limits);
@@ -168,9 +178,14 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   if (!spec.deferDeadline) arm();
   const done = new Promise<Outcome>((resolve) => {
     child.on("error", (error) => resolve({ kind: "sandbox", message: `The sandbox could not start your program (${error.message}).` }));
+    let settled = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(deadline);
-      resolve(forced ?? classify(code, signal, out, limits));
+      if (settled) return;
+      settled = true;
+      const outcome = forced ?? classify(code, signal, out, limits);
+      if (limitKinds.has(outcome.kind)) for (const listener of limitListeners) listener(outcome.kind);
+      resolve(outcome);
     };
     child.on("close", finish);
     // 'close' waits for every stdio stream to close, and a stream nobody reads (the channel of a

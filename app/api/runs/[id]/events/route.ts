@@ -1,5 +1,6 @@
 import { requireApiUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
+import { streamGauge } from "@/lib/metrics/web";
 import { keys, redis } from "@/lib/redis";
 import { parseLastEventId } from "@/lib/runs/events";
 import { blockingConnection, eventStream, finalEvent, SSE_HEADERS } from "@/lib/runs/sse";
@@ -16,6 +17,8 @@ export const GET = route<{ params: Promise<{ id: string }> }>(async (request, { 
   if (!(await findRun(db(), user, id))) throw new RunRequestError(404, "There is no such run, or it is not yours.");
   // EventSource sends Last-Event-ID when it reconnects; the query form is for a first connection that resumes.
   const afterId = parseLastEventId(request.headers.get("last-event-id") ?? new URL(request.url).searchParams.get("lastEventId"));
-  const body = eventStream(blockingConnection(redis()), keys(), id, afterId, request.signal, async () => finalEvent(await findRun(db(), user, id)));
+  const gauge = streamGauge();
+  gauge.opened();
+  const body = eventStream(blockingConnection(redis()), keys(), id, afterId, request.signal, async () => finalEvent(await findRun(db(), user, id)), { onClose: () => gauge.closed() });
   return new Response(body, { headers: SSE_HEADERS });
 });
