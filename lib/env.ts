@@ -75,7 +75,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     const lines = result.error.issues.map((issue) => {
       const name = issue.path.join(".") || "(environment)";
       const got = typeof issue.path[0] === "string" ? cleaned[issue.path[0]] : undefined;
-      return `  ${name}: ${issue.message}${got !== undefined && !/SECRET/.test(name) ? ` (got "${got}")` : ""}`;
+      return `  ${name}: ${issue.message}${got !== undefined && !/SECRET|TOKEN/.test(name) ? ` (got "${got}")` : ""}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}\nSee .env.example for every variable.`);
   }

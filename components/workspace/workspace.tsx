@@ -462,7 +462,18 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
         <div className="flex h-full flex-col">
           <div className="flex shrink-0 items-center border-b border-slate-200 px-4 py-2 dark:border-ink-700">
             <h2 id="compare-title" className="font-semibold">Your code and the reference solution</h2>
-            <button type="button" onClick={() => setCompareOpen(false)} className={`${secondaryButton} ml-auto`}>Close</button>
+            <button
+              type="button"
+              onClick={() => {
+                setCompareOpen(false);
+                setNotice("Checking the reference solution. Your own code in the editor is unchanged.");
+                void start("check", Object.fromEntries(editable.map((p) => [p, solution?.[p] ?? ""])));
+              }}
+              className={`${secondaryButton} ml-auto`}
+            >
+              Check the reference solution
+            </button>
+            <button type="button" onClick={() => setCompareOpen(false)} className={`${secondaryButton} ml-2`}>Close</button>
           </div>
           <div className="min-h-0 flex-1">
             {compareOpen && solution && <DiffView paths={editable} mine={mineAtCompare} solution={solution} vs={monacoVs} />}
