@@ -61,7 +61,7 @@ export default async function RunPage({ params }: { params: Promise<{ id: string
           {Object.entries(files).map(([file, text]) => (
             <details key={file} className="mt-3 rounded-lg border border-slate-200 dark:border-ink-700" open={Object.keys(files).length === 1}>
               <summary className="cursor-pointer px-4 py-2 font-mono text-sm">{file}</summary>
-              <pre className="overflow-x-auto border-t border-slate-200 bg-slate-50 p-4 text-xs leading-relaxed dark:border-ink-700 dark:bg-ink-900"><code>{text}</code></pre>
+              <pre tabIndex={0} aria-label={`${file} as submitted`} className="overflow-x-auto border-t border-slate-200 bg-slate-50 p-4 text-xs leading-relaxed dark:border-ink-700 dark:bg-ink-900"><code>{text}</code></pre>
             </details>
           ))}
         </section>
