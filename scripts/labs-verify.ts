@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import path from "node:path";
 import { loadLabs, LabError } from "../lib/labs/loader.ts";
 import { judgeVariant, labVariants, type Variant } from "../lib/labs/verify.ts";
-import { executeRun } from "../lib/runner/execute.ts";
+import type { GradeResult } from "../lib/grader/result.ts";
+import { executeRun, type RunDeps } from "../lib/runner/execute.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import type { LoadedLab } from "../lib/labs/loader.ts";
@@ -44,6 +45,31 @@ for (const lab of labs) {
   }
 }
 
+const only = (lab: LoadedLab, ids: string[]): LoadedLab => ({ ...lab, lab: { ...lab.lab, checks: lab.lab.checks.filter((c) => ids.includes(c.id)) } });
+
+/**
+ * Runs a variant as far as its proof needs. Checks start from a clean slate each (fresh
+ * processes, an empty Redis), so a check fails alone as it would among the others; the others'
+ * timeouts, which are most of a failing variant's time, are not waited out. A wrong variant runs
+ * the one check it names; the starter runs its checks one by one until one fails; the solution
+ * runs them all in one run, as a learner's would.
+ */
+async function runVariant(lab: LoadedLab, variant: Variant, deps: RunDeps): Promise<GradeResult> {
+  const run = (subject: LoadedLab) => executeRun({ lab: subject, mode: "check", files: variant.files, seed }, deps);
+  const { expect } = variant;
+  if (expect.kind === "fail-check") return run(only(lab, [expect.check]));
+  if (expect.kind === "pass") return run(lab);
+  const checks: GradeResult["checks"] = [];
+  let durationMs = 0;
+  for (const check of lab.lab.checks) {
+    const result = await run(only(lab, [check.id]));
+    checks.push(...result.checks);
+    durationMs += result.durationMs;
+    if (result.status !== "pass") return { ...result, checks, durationMs };
+  }
+  return { status: "pass", seed, checks, durationMs };
+}
+
 const started = performance.now();
 /** Far above any variant's real time (the slowest takes about 20 s). */
 const VARIANT_WATCHDOG_MS = 150_000;
@@ -62,7 +88,7 @@ async function worker() {
     const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
     try {
       const result = await Promise.race([
-        executeRun({ lab, mode: "check", files: variant.files, seed }, { pool, tier, emit, signal }),
+        runVariant(lab, variant, { pool, tier, emit, signal }),
         new Promise<never>((_, reject) => signal.addEventListener("abort", () => setTimeout(() => reject(new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s; its last events:\n  ${recent.join("\n  ")}`)), 5000), { once: true })),
       ]);
       if (signal.aborted) throw new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s and was aborted; its last events:\n  ${recent.join("\n  ")}`);

@@ -1,0 +1,89 @@
+// Read-only: the grader's side of your sandbox. The grader speaks JSON, which has no Date, no
+// bigint, no NaN and no undefined, so it sends descriptions ("shapes") of the values it means;
+// this file builds the real values, calls your task.ts, and describes what comes back the same
+// way. You never need to call it: it only shows exactly what the grader does with your exports.
+import * as model from "./task.ts";
+
+/** A value, described in plain JSON. Object entries are sorted by key, so key order never matters. */
+export type Shape =
+  | null
+  | boolean
+  | number
+  | string
+  | Shape[]
+  | { $object: [string, Shape][] }
+  | { $date: string | null } // null: an invalid Date
+  | { $bigint: string }
+  | { $number: string } // "NaN", "Infinity", "-Infinity"
+  | { $undefined: true }
+  | { $map: [Shape, Shape][] }
+  | { $other: string };
+
+export type Outcome =
+  | { ok: true; value: Shape }
+  | { ok: false; error: { name: string; message: string; field: string | null; isTaskValidationError: boolean } };
+
+const has = <K extends string>(shape: object, key: K): shape is Record<K, unknown> => Object.hasOwn(shape, key);
+
+function build(shape: Shape): unknown {
+  if (shape === null || typeof shape !== "object") return shape;
+  if (Array.isArray(shape)) return shape.map(build);
+  if (has(shape, "$object")) return Object.fromEntries(shape.$object.map(([key, item]) => [key, build(item)]));
+  if (has(shape, "$date")) return new Date(shape.$date === null ? Number.NaN : (shape.$date as string));
+  if (has(shape, "$bigint")) return BigInt(shape.$bigint as string);
+  if (has(shape, "$number")) return Number(shape.$number);
+  if (has(shape, "$map")) return new Map((shape.$map as [Shape, Shape][]).map(([k, v]) => [build(k), build(v)]));
+  return undefined;
+}
+
+function describe(value: unknown): Shape {
+  if (value === undefined) return { $undefined: true };
+  if (value === null || typeof value === "boolean" || typeof value === "string") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : { $number: String(value) };
+  if (typeof value === "bigint") return { $bigint: value.toString() };
+  if (value instanceof Date) return { $date: Number.isNaN(value.getTime()) ? null : value.toISOString() };
+  if (Array.isArray(value)) return value.map(describe);
+  if (value instanceof Map) return { $map: [...value].map(([k, v]) => [describe(k), describe(v)] as [Shape, Shape]) };
+  if (typeof value === "object") {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return { $other: Object.prototype.toString.call(value) };
+    const entries = Object.entries(value).map(([key, item]): [string, Shape] => [key, describe(item)]);
+    return { $object: entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
+  }
+  return { $other: typeof value };
+}
+
+function fn(name: string): (...args: unknown[]) => unknown {
+  const f = (model as Record<string, unknown>)[name];
+  if (typeof f !== "function") throw new Error(`task.ts does not export a function named ${name}`);
+  return f as (...args: unknown[]) => unknown;
+}
+
+function failure(error: unknown): Outcome {
+  const TaskValidationError = (model as Record<string, unknown>).TaskValidationError;
+  const isTaskValidationError = typeof TaskValidationError === "function" && error instanceof TaskValidationError;
+  if (error instanceof Error) {
+    const field = (error as { field?: unknown }).field;
+    return { ok: false, error: { name: error.name, message: error.message, field: typeof field === "string" ? field : null, isTaskValidationError } };
+  }
+  return { ok: false, error: { name: typeof error, message: String(error), field: null, isTaskValidationError } };
+}
+
+async function attempt(run: () => unknown): Promise<Outcome> {
+  try {
+    return { ok: true, value: describe(await run()) };
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+/** validateTask(value) */
+export const tryValidate = (shape: Shape) => attempt(() => fn("validateTask")(build(shape)));
+/** serialize(task): the text comes back as a string shape, or whatever else serialize returned. */
+export const trySerialize = (shape: Shape) => attempt(() => fn("serialize")(build(shape)));
+/** deserialize(text) */
+export const tryDeserialize = (text: string) => attempt(() => fn("deserialize")(text));
+/** saveTask(task) */
+export const trySave = (shape: Shape) => attempt(() => fn("saveTask")(build(shape)));
+/** loadTask(id) */
+export const tryLoad = (id: string) => attempt(() => fn("loadTask")(id));
