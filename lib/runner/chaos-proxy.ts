@@ -137,6 +137,9 @@ class Connection {
   clientHeld = false;
   closing = false;
   closed = false;
+  /** Inside MULTI (Redis accepted it), and whether a command since was refused here. */
+  inMulti = false;
+  multiPoisoned = false;
 
   constructor(
     readonly id: number,
@@ -382,15 +385,21 @@ export class ChaosProxy {
     const entry = this.record(conn.id, [name, ...args.slice(1).map(preview)]);
     const pending: Pending = { entry, receivedAt: performance.now() };
     const refusal = this.refusal(name, args, raw);
-    if (refusal) return this.replyLocally(conn, pending, errorReply(refusal));
+    if (refusal) return this.failLocally(conn, name, pending, refusal);
     this.admittedCommands++;
     this.admittedBytes += raw.length;
     const failing = this.failing;
     if (failing.left > 0 && (failing.match === undefined || failing.match === name)) {
       failing.left--;
       this.markFault(entry, "failNext");
-      return this.replyLocally(conn, pending, errorReply(failing.message));
+      return this.failLocally(conn, name, pending, failing.message);
     }
+    if (name === "EXEC" && conn.multiPoisoned) {
+      // Redis would have refused the bad command while queuing and then aborted the transaction.
+      return this.failLocally(conn, name, pending, "EXECABORT Transaction discarded because of previous errors.");
+    }
+    if (name === "MULTI") conn.inMulti = true;
+    if (name === "EXEC" || name === "DISCARD") conn.inMulti = conn.multiPoisoned = false;
     if (this.dropLeft > 0) {
       this.dropLeft--;
       pending.drop = true;
@@ -429,6 +438,20 @@ export class ChaosProxy {
     if (budgets.valueBytes !== undefined && args.some((a) => a.length > (budgets.valueBytes as number)))
       return `ERR Faultline: value size budget of ${budgets.valueBytes} bytes exceeded`;
     return null;
+  }
+
+  /**
+   * Answers a command with an error without sending it to Redis, keeping a transaction honest:
+   * a command refused inside MULTI dooms it, as a queuing error in Redis does, and an EXEC that
+   * fails here discards it in Redis too (silently), so the connection does not stay in MULTI.
+   */
+  private failLocally(conn: Connection, name: string, pending: Pending, message: string): void {
+    if (conn.inMulti && (name === "EXEC" || name === "DISCARD")) {
+      conn.inMulti = conn.multiPoisoned = false;
+      conn.awaiting.push("duplicate"); // the DISCARD's own reply is swallowed
+      conn.upstream.write(encodeCommand(["DISCARD"]));
+    } else if (conn.inMulti && name !== "MULTI") conn.multiPoisoned = true;
+    this.replyLocally(conn, pending, errorReply(message));
   }
 
   private replyLocally(conn: Connection, pending: Pending, value: RespValue): void {

@@ -172,6 +172,23 @@ test("failNext(2, { match: 'GET' }) fails exactly the next two GETs, leaving oth
   expect(proxy.log.some((e) => e.conn === 0 && e.fault === "failNext 2 GET")).toBe(true);
 });
 
+test("a failure injected inside MULTI aborts the transaction as Redis would; a failed EXEC leaves no open MULTI", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  proxy.failNext(1, { match: "SET" });
+  const [first, second] = (await client.multi().incr("a").set("b", "1").exec().catch((e: Error) => [e.message])) as [unknown, unknown?];
+  expect(String(first)).toMatch(/EXECABORT/);
+  expect(second).toBeUndefined();
+  expect(await client.get("a")).toBeNull(); // nothing of the transaction was applied
+
+  proxy.failNext(1, { match: "EXEC" });
+  await expect(client.multi().incr("a").exec()).rejects.toThrow("ERR Faultline: injected failure");
+  // Redis discarded the transaction too: the next command runs at once instead of being QUEUED.
+  expect(await client.set("c", "1")).toBe("OK");
+  expect(await client.get("a")).toBeNull();
+  expect(await client.multi().incr("a").exec()).toEqual([[null, 1]]);
+});
+
 test("setLatency({ ms: 50 }) makes a GET take at least 50 ms", async () => {
   const proxy = await startProxy();
   const client = connect(proxy);
