@@ -16,6 +16,12 @@ test("the first account signs up as admin, sees the admin page, and signs out", 
   await page.getByRole("banner").getByRole("link", { name: "Admin" }).first().click();
   await expect(page.getByRole("heading", { name: "Admin" })).toBeVisible();
   await expect(page.getByRole("cell", { name: admin, exact: true })).toBeVisible();
+  // The health section: the runner `npm start` launched, its sandbox tier and heartbeat, the queue.
+  await expect(page.getByTestId("health-runners")).toHaveText(/^1 connected · 2 slots$/);
+  await expect(page.getByTestId("health-run-queue")).toHaveText(/\d+ waiting · \d+ running/);
+  const runner = page.getByRole("table", { name: "Runner processes with a live heartbeat" }).getByRole("row").nth(1);
+  await expect(runner.getByRole("cell", { name: "bubblewrap" })).toBeVisible();
+  await expect(runner.getByRole("cell", { name: /s ago$/ })).toBeVisible();
   await expectAccessible(page);
   await signOut(page);
 });

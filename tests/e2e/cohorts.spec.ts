@@ -144,6 +144,14 @@ test("the instructor's grid, the learner's runs and code, and the CSV exports sh
   const checks = await (await page.request.get(`/api/cohorts/${cohortUrl.split("/").pop()}/export?kind=checks`)).text();
   expect(checks).toMatch(new RegExp(`${learner.replace(/[.+]/g, "\\$&")},priority-queue,priority-order,1,1,\\d{4}-`));
 
+  // The platform's metrics count the learner's graded pass (Prometheus text, from any replica).
+  const metrics = await page.request.get("/api/metrics");
+  expect(metrics.headers()["content-type"]).toContain("text/plain");
+  const text = await metrics.text();
+  expect(Number(/faultline_runs_total\{lab="priority-queue",mode="check",verdict="pass"\} (\d+)/.exec(text)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+  expect(text).toMatch(/faultline_run_duration_seconds_count\{lab="priority-queue",mode="check"\} \d+/);
+  expect(text).toMatch(/faultline_runners\{sandbox="bubblewrap"\} 1/);
+
   await row.getByRole("link", { name: "Lea Learner" }).click();
   await expect(page.getByRole("heading", { name: "Lea Learner", level: 1 })).toBeVisible();
   await expectAccessible(page);
