@@ -25,6 +25,20 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        extends: true,
+        test: {
+          // Drills that load both cores on purpose (several runner processes grading at once):
+          // alone, so they neither starve nor are starved by timing-sensitive tests.
+          name: "drills",
+          include: ["tests/drills/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });

@@ -1,6 +1,7 @@
 /**
  * `npm test`: every check CI runs, in order, stopping at the first that fails: typecheck, lint,
- * unit tests, a production build, integration tests (real Redis, SQLite and PostgreSQL), proof
+ * unit tests, a production build, integration tests (real Redis, SQLite and PostgreSQL), drills
+ * with several runner processes, proof
  * of every lab through the real run engine, and end-to-end tests in headless Chromium.
  */
 import { spawnSync } from "node:child_process";
@@ -12,6 +13,7 @@ const steps: Array<[string, string[]]> = [
   ["content:check", ["node", "--import", "tsx", "scripts/content-check.ts"]],
   ["build", ["node", "--import", "tsx", "scripts/build.ts"]],
   ["integration tests", ["npx", "vitest", "run", "--project", "integration"]],
+  ["drills", ["npx", "vitest", "run", "--project", "drills"]],
   ["labs:verify", ["node", "--import", "tsx", "scripts/labs-verify.ts"]],
   ["end-to-end tests", ["npx", "playwright", "test"]],
 ];

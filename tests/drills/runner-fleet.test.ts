@@ -12,7 +12,7 @@ import { afterAll, expect, test } from "vitest";
 import { enqueueRun, runsQueue } from "../../lib/runner/dispatch.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { createSubmission } from "../../lib/runs/store.ts";
-import { REDIS_TEST_URL, testDatabase, testRedis } from "./support/namespaces.ts";
+import { REDIS_TEST_URL, testDatabase, testRedis } from "../integration/support/namespaces.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const LAB = "resp-client";
