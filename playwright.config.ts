@@ -39,6 +39,9 @@ export default defineConfig({
       FAULTLINE_REDIS_PREFIX: `fl-e2e-${Date.now()}:`,
       FAULTLINE_URL: baseURL,
       FAULTLINE_AUTH: "accounts",
+      // Every spec signs up its own people from one address; the limit itself is tested in
+      // tests/integration/rate-limit.test.ts, not by running out of it here.
+      RATE_LIMIT_SIGNUP_PER_IP: "1000",
       // The real course plus a one-lab milestone, so a test can reach a pass mark and a certificate.
       FAULTLINE_COURSE_DIR: "tests/fixtures/course",
     },
