@@ -5,7 +5,7 @@ import { redirect } from "next/navigation";
 import { ZodError } from "zod";
 import { requirePageUser } from "@/lib/auth/session";
 import { cohortCatalog } from "@/lib/cohorts/catalog";
-import { CohortError, createCohort, joinCohort, removeLearner, replaceInvite, updateCohort } from "@/lib/cohorts/cohorts";
+import { addInstructor, CohortError, createCohort, joinCohort, removeLearner, replaceInvite, updateCohort } from "@/lib/cohorts/cohorts";
 import { removeRequirement, setRequirement } from "@/lib/cohorts/requirements";
 import { db } from "@/lib/db";
 
@@ -73,6 +73,18 @@ export async function removeLearnerAction(cohortId: string, userId: string): Pro
   const user = await requirePageUser("instructor", `/cohorts/${cohortId}`);
   await removeLearner(db(), user, cohortId, userId);
   revalidatePath(`/cohorts/${cohortId}`);
+  redirect(`/cohorts/${cohortId}`);
+}
+
+export async function addInstructorAction(cohortId: string, _: FormState, form: FormData): Promise<FormState> {
+  const user = await requirePageUser("instructor", `/cohorts/${cohortId}`);
+  let added = "";
+  const error = await refusal(async () => {
+    added = (await addInstructor(db(), user, cohortId, text(form, "email"))).email;
+  });
+  if (error) return { error };
+  revalidatePath(`/cohorts/${cohortId}`);
+  return { done: `${added} now teaches this cohort.` };
 }
 
 export async function joinCohortAction(_: FormState, form: FormData): Promise<FormState> {

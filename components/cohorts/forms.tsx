@@ -1,7 +1,7 @@
 "use client";
 
 import { useActionState, useState } from "react";
-import { createCohortAction, joinCohortAction, replaceInviteAction, setRequirementAction, updateCohortAction, type FormState } from "@/app/cohorts/actions";
+import { addInstructorAction, createCohortAction, joinCohortAction, replaceInviteAction, setRequirementAction, updateCohortAction, type FormState } from "@/app/cohorts/actions";
 
 const input = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100";
 const button = "rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800 disabled:cursor-wait disabled:opacity-70";
@@ -151,6 +151,20 @@ export function JoinForm({ code = "", cohortName }: { code?: string; cohortName?
         </label>
       )}
       <button type="submit" disabled={pending} className={button}>{pending ? "Joining…" : cohortName ? `Join ${cohortName}` : "Join cohort"}</button>
+      <Outcome state={state} />
+    </form>
+  );
+}
+
+export function AddInstructorForm({ cohortId }: { cohortId: string }) {
+  const [state, action, pending] = useActionState(addInstructorAction.bind(null, cohortId), null);
+  return (
+    <form action={action} className="mt-3 grid gap-2 sm:max-w-md">
+      <label className="block text-sm font-medium">
+        Add an instructor (their account email)
+        <input name="email" type="email" required autoComplete="off" className={input} />
+      </label>
+      <button type="submit" disabled={pending} className={quiet}>{pending ? "Adding…" : "Add instructor"}</button>
       <Outcome state={state} />
     </form>
   );

@@ -118,3 +118,21 @@ export async function teachesLearner(db: Db, viewer: Viewer, learnerId: string):
   });
   return shared > 0;
 }
+
+/** Adds a co-instructor by email: someone with the instructor (or admin) role. */
+export async function addInstructor(db: Db, viewer: Viewer, cohortId: string, email: string): Promise<{ email: string }> {
+  await cohortForInstructor(db, viewer, cohortId);
+  const address = email.trim().toLowerCase();
+  const user = address ? await db.user.findUnique({ where: { email: address }, select: { id: true, email: true, role: true } }) : null;
+  if (!user) throw new CohortError(422, `No account has the email ${address || "(empty)"}. They sign up first; then add them here.`);
+  if (!hasRole(user.role, "instructor")) throw new CohortError(422, `${user.email} is a learner. An admin makes them an instructor on the admin page first.`);
+  const where = { cohortId_userId: { cohortId, userId: user.id } };
+  await db.cohortMember.upsert({ where, create: { cohortId, userId: user.id, role: "instructor" }, update: { role: "instructor" } });
+  return { email: user.email };
+}
+
+/** The cohort's instructors, for its page. */
+export async function instructorsOf(db: Db, cohortId: string) {
+  const rows = await db.cohortMember.findMany({ where: { cohortId, role: "instructor" }, select: { user: { select: { id: true, email: true, name: true } } }, orderBy: { joinedAt: "asc" } });
+  return rows.map((r) => r.user);
+}

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { CohortError, cohortForInstructor, createCohort, joinCohort, previewInvite, replaceInvite, teachesLearner } from "../../lib/cohorts/cohorts.ts";
+import { addInstructor, CohortError, cohortForInstructor, createCohort, instructorsOf, joinCohort, previewInvite, removeLearner, replaceInvite, teachesLearner } from "../../lib/cohorts/cohorts.ts";
 import { checksCsv, gridCsv } from "../../lib/cohorts/csv.ts";
 import { classGrid } from "../../lib/cohorts/grid.ts";
 import { requirementsOfLearner, setRequirement, type Catalog } from "../../lib/cohorts/requirements.ts";
@@ -106,10 +106,24 @@ describe.each(providers)("cohorts on %s", (provider) => {
     expect(await findRun(t.db, admin!, eveRun)).not.toBeNull();
     expect(await teachesLearner(t.db, ada!, eve!.id)).toBe(false);
 
+    // A co-instructor must be an instructor; once added, they see the cohort and its learners' runs.
+    await expect(addInstructor(t.db, teacher!, cohort.id, eve!.email)).rejects.toThrow(/is a learner/);
+    await expect(addInstructor(t.db, teacher!, cohort.id, "nobody@example.org")).rejects.toThrow(/No account has the email/);
+    await addInstructor(t.db, teacher!, cohort.id, ` ${other!.email.toUpperCase()} `);
+    expect(await findRun(t.db, other!, run)).not.toBeNull();
+    expect((await instructorsOf(t.db, cohort.id)).map((u) => u.email)).toEqual([teacher!.email, other!.email]);
+    expect((await classGrid(t.db, other!, cohort.id, catalog, quizzes)).rows.map((r) => r.userId)).toEqual([ada!.id]); // instructors are not rows
+
     // A replaced code stops working; members stay.
     const fresh = await replaceInvite(t.db, teacher!, cohort.id);
     await expect(joinCohort(t.db, eve!.id, cohort.inviteCode)).rejects.toMatchObject({ status: 404 });
     await joinCohort(t.db, eve!.id, fresh);
     expect((await classGrid(t.db, teacher!, cohort.id, catalog, quizzes)).rows).toHaveLength(2);
+
+    // Removing a learner takes them off the grid and out of the instructor's sight; their runs stay.
+    await removeLearner(t.db, teacher!, cohort.id, ada!.id);
+    expect((await classGrid(t.db, teacher!, cohort.id, catalog, quizzes)).rows.map((r) => r.userId)).toEqual([eve!.id]);
+    expect(await findRun(t.db, teacher!, run)).toBeNull();
+    expect(await t.db.submission.count({ where: { userId: ada!.id } })).toBe(1);
   });
 });

@@ -1,11 +1,11 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { CohortSettingsForm, InviteBox, RequirementForm, type TargetOption } from "@/components/cohorts/forms";
+import { AddInstructorForm, CohortSettingsForm, InviteBox, RequirementForm, type TargetOption } from "@/components/cohorts/forms";
 import { GridTable } from "@/components/cohorts/grid-table";
 import { requirePageUser } from "@/lib/auth/session";
 import { cohortCatalog } from "@/lib/cohorts/catalog";
-import { CohortError } from "@/lib/cohorts/cohorts";
+import { CohortError, instructorsOf } from "@/lib/cohorts/cohorts";
 import { classGrid } from "@/lib/cohorts/grid";
 import { formatInviteCode } from "@/lib/cohorts/invite";
 import { applyView, filters, parseView } from "@/lib/cohorts/view";
@@ -27,7 +27,7 @@ export default async function CohortPage({ params, searchParams }: { params: Pro
     if (error instanceof CohortError) notFound();
     throw error;
   });
-  const view = parseView(await searchParams, grid.milestones.map((m) => m.id));
+  const [view, instructors] = [parseView(await searchParams, grid.milestones.map((m) => m.id)), await instructorsOf(db(), id)];
   const rows = applyView([...grid.rows], view);
   const link = `${env().FAULTLINE_URL}/join/${grid.cohort.inviteCode}`;
   const targets: TargetOption[] = [
@@ -91,6 +91,13 @@ export default async function CohortPage({ params, searchParams }: { params: Pro
         <section aria-labelledby="settings">
           <h2 id="settings" className="mb-3 text-lg font-semibold">Settings</h2>
           <CohortSettingsForm cohortId={id} name={grid.cohort.name} idleDays={grid.cohort.idleDays} stuckFails={grid.cohort.stuckFails} />
+          <h3 className="mt-6 text-sm font-semibold">Instructors</h3>
+          <ul className="mt-1 text-sm text-slate-700 dark:text-slate-300">
+            {instructors.map((i) => (
+              <li key={i.id}>{i.name ? `${i.name} · ` : ""}{i.email}</li>
+            ))}
+          </ul>
+          <AddInstructorForm cohortId={id} />
         </section>
       </div>
 

@@ -7,6 +7,7 @@ import { CohortError } from "@/lib/cohorts/cohorts";
 import { learnerOfCohort } from "@/lib/cohorts/learner";
 import { db } from "@/lib/db";
 import { quizIndex } from "@/lib/progress/quiz-index";
+import { removeLearnerAction } from "../../../actions";
 
 export const metadata: Metadata = { title: "Learner" };
 export const dynamic = "force-dynamic";
@@ -33,7 +34,16 @@ export default async function LearnerPage({ params, searchParams }: { params: Pr
         <Link href="/cohorts" className="hover:underline">Cohorts</Link> / <Link href={`/cohorts/${id}`} className="hover:underline">{data.cohort.name}</Link>
       </nav>
       <h1 className="mt-2 text-2xl font-bold tracking-tight">{data.learner.name}</h1>
-      <p className="mt-1 text-slate-700 dark:text-slate-300">{data.learner.email} · joined {data.learner.joinedAt.toISOString().slice(0, 10)}</p>
+      <div className="mt-1 flex flex-wrap items-center gap-x-4 gap-y-2">
+        <p className="text-slate-700 dark:text-slate-300">{data.learner.email} · joined {data.learner.joinedAt.toISOString().slice(0, 10)}</p>
+        <details className="text-sm">
+          <summary className="cursor-pointer text-red-700 underline dark:text-red-400">Remove from this cohort…</summary>
+          <form action={removeLearnerAction.bind(null, id, userId)} className="mt-2 flex flex-wrap items-center gap-2">
+            <span>Remove {data.learner.name} from {data.cohort.name}? Their progress, drafts and runs stay theirs; they can rejoin with the invite code.</span>
+            <button type="submit" className="rounded-md border border-red-300 px-2 py-1 font-medium text-red-800 hover:bg-red-50 dark:border-red-800 dark:text-red-300 dark:hover:bg-red-950">Remove</button>
+          </form>
+        </details>
+      </div>
 
       <section aria-labelledby="grades" className="mt-8">
         <h2 id="grades" className="text-lg font-semibold">Milestones</h2>
