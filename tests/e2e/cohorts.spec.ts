@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
-import { expect, test, type Page } from "@playwright/test";
-import { expectAccessible, PASSWORD, setTheme, signUp, uniqueEmail } from "./support";
+import { expect, test } from "@playwright/test";
+import { expectAccessible, PASSWORD, paste, setTheme, signUp, uniqueEmail } from "./support";
 
 const instructor = uniqueEmail("ines");
 const learner = uniqueEmail("lea");
@@ -27,16 +27,6 @@ function makeInstructor(email: string) {
   } finally {
     db.close();
   }
-}
-
-async function paste(page: Page, path: string, text: string) {
-  await page.evaluate(
-    ([p, t]) => {
-      const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }).monaco;
-      m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))!.setValue(t!);
-    },
-    [path, text],
-  );
 }
 
 test.beforeAll(async ({ browser }) => {

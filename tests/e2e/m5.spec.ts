@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
-import { expectAccessible, setTheme, signUp, uniqueEmail } from "./support";
+import { expectAccessible, paste, setTheme, signUp, uniqueEmail } from "./support";
 
 test("an M5 lesson leads into its lab, which the learner passes and the milestone checklist credits", async ({ page }) => {
   test.setTimeout(120_000);
@@ -31,10 +31,7 @@ test("an M5 lesson leads into its lab, which the learner passes and the mileston
   await page.getByRole("link", { name: /The task model.*Open the lab/s }).click();
   await expect(page).toHaveURL(/\/labs\/task-model$/);
   await expect(page.locator("#code-editor-panel .monaco-editor").first()).toBeVisible({ timeout: 20_000 });
-  await page.evaluate((text) => {
-    const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }).monaco;
-    m.editor.getModel(m.Uri.parse("file:///lab/task.ts"))!.setValue(text);
-  }, readFileSync("labs/task-model/solution/task.ts", "utf8"));
+  await paste(page, "task.ts", readFileSync("labs/task-model/solution/task.ts", "utf8"));
   await page.getByRole("button", { name: "Check", exact: true }).click();
   await expect(page.locator("#panel-run").getByText("3 of 3 checks passed")).toBeVisible({ timeout: 60_000 });
 

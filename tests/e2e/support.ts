@@ -39,3 +39,14 @@ export async function signIn(page: Page, email: string, password = PASSWORD) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
 }
+
+/** Replaces a lab file's content the way a paste does, through the Monaco editor's own model. */
+export async function paste(page: Page, path: string, text: string) {
+  await page.evaluate(
+    ([p, t]) => {
+      const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }).monaco;
+      m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))!.setValue(t!);
+    },
+    [path, text],
+  );
+}

@@ -6,24 +6,13 @@
  */
 import { readFileSync } from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
-import { expectAccessible, setTheme, signUp, uniqueEmail } from "./support";
+import { expectAccessible, paste, setTheme, signUp, uniqueEmail } from "./support";
 
 const read = (lab: string, variant: string, file: string) => readFileSync(`labs/${lab}/${variant}/${file}`, "utf8");
 
 async function openLab(page: Page, slug: string) {
   await page.goto(`/labs/${slug}`);
   await expect(page.locator("#code-editor-panel .monaco-editor").first()).toBeVisible({ timeout: 20_000 });
-}
-
-/** Replaces a file's content the way a paste does, through the editor's own model. */
-async function paste(page: Page, path: string, text: string) {
-  await page.evaluate(
-    ([p, t]) => {
-      const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }).monaco;
-      m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))!.setValue(t!);
-    },
-    [path, text],
-  );
 }
 
 const modelText = (page: Page, path: string) =>
