@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { DueDates } from "@/components/cohorts/due-dates";
 import { currentUser } from "@/lib/auth/session";
+import { memberOf } from "@/lib/cohorts/cohorts";
 import { course, findLessonById } from "@/lib/content";
 import { db } from "@/lib/db";
 import { loadEvidence } from "@/lib/progress/evidence";
@@ -18,7 +19,7 @@ const drills = [
 export default async function HomePage({ searchParams }: { searchParams: Promise<{ joined?: string }> }) {
   const user = await currentUser();
   const { joined } = await searchParams;
-  const joinedCohort = user && joined ? await db().cohortMember.findUnique({ where: { cohortId_userId: { cohortId: joined, userId: user.id } }, select: { cohort: { select: { name: true } } } }) : null;
+  const joinedCohort = user && joined ? await memberOf(db(), user.id, joined) : null;
   const { milestones } = course();
   const first = milestones.find((m) => m.lessons.length > 0);
   const firstUrl = first ? `/learn/${first.slug}/${first.lessons[0]!.slug}` : "#course";
@@ -82,7 +83,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
         <div id="cohort" className="mx-auto max-w-6xl space-y-3 px-4 pb-6">
           {joinedCohort && (
             <p role="status" className="rounded-md border border-emerald-300 bg-emerald-50 px-4 py-2 text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">
-              You joined {joinedCohort.cohort.name}. Your instructor can now follow your progress.
+              You joined {joinedCohort}. Your instructor can now follow your progress.
             </p>
           )}
           <DueDates userId={user.id} heading="Due for your cohort" />

@@ -1,6 +1,8 @@
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "./db/client.ts";
 import type { RedisKeys } from "./redis/keys.ts";
+import { queueDepth, type QueueDepth } from "./runner/dispatch.ts";
 import { liveRunners, type RunnerInfo } from "./runner/heartbeat.ts";
 
 export interface Readiness {
@@ -16,42 +18,46 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "unknown error";
 
-/**
- * Ready means this web process can serve requests: its database and the platform Redis answer.
- * Runners are reported but do not make a web replica unready: lessons and progress still work
- * without them, and a load balancer should not drop every page because grading is down.
- */
-export async function readiness(db: Db, redis: Redis, keys: RedisKeys): Promise<Readiness> {
+/** The checks behind readiness, with every live runner's full heartbeat (one SCAN for both pages). */
+async function probe(db: Db, redis: Redis, keys: RedisKeys): Promise<{ readiness: Readiness; runners: RunnerInfo[] }> {
   const [database, redisCheck] = await Promise.all([
     withTimeout(db.$queryRawUnsafe("SELECT 1"), 2000, "the database").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
     withTimeout(redis.ping(), 2000, "Redis").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
   ]);
   const runners = redisCheck === "ok" ? await liveRunners(redis, keys).catch(() => []) : [];
   return {
-    ready: database === "ok" && redisCheck === "ok",
-    checks: { database, redis: redisCheck },
-    runners: runners.map(({ id, host, sandbox, beatAt }) => ({ id, host, sandbox, beatAt })),
-    ...(runners.length === 0 ? { warning: "No runner is connected, so runs cannot be graded. Start one with `npm run runner`." } : {}),
+    runners,
+    readiness: {
+      ready: database === "ok" && redisCheck === "ok",
+      checks: { database, redis: redisCheck },
+      runners: runners.map(({ id, host, sandbox, beatAt }) => ({ id, host, sandbox, beatAt })),
+      ...(runners.length === 0 ? { warning: "No runner is connected, so runs cannot be graded. Start one with `npm run runner`." } : {}),
+    },
   };
+}
+
+/**
+ * Ready means this web process can serve requests: its database and the platform Redis answer.
+ * Runners are reported but do not make a web replica unready: lessons and progress still work
+ * without them, and a load balancer should not drop every page because grading is down.
+ */
+export async function readiness(db: Db, redis: Redis, keys: RedisKeys): Promise<Readiness> {
+  return (await probe(db, redis, keys)).readiness;
 }
 
 export interface SystemHealth extends Readiness {
   /** Runs waiting for a runner, and being graded now; null when the queue could not be read. */
-  queue: { waiting: number; active: number } | null;
+  queue: QueueDepth | null;
   /** Every live runner with what it announced in its heartbeat. */
   fleet: (RunnerInfo & { ageMs: number })[];
 }
 
 /** What the admin page shows: readiness, plus the queue and each runner's heartbeat. */
-export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queue: { getJobCounts(...types: string[]): Promise<Record<string, number>> }, now = Date.now()): Promise<SystemHealth> {
-  const [ready, counts, fleet] = await Promise.all([
-    readiness(db, redis, keys),
-    withTimeout(queue.getJobCounts("waiting", "prioritized", "delayed", "active"), 2000, "the run queue").catch(() => null),
-    liveRunners(redis, keys).catch(() => []),
-  ]);
+export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queue: Pick<Queue, "getJobCounts">, now = Date.now()): Promise<SystemHealth> {
+  const [{ readiness: ready, runners }, depth] = await Promise.all([probe(db, redis, keys), withTimeout(queueDepth(queue), 2000, "the run queue").catch(() => null)]);
   return {
     ...ready,
-    queue: counts ? { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0), active: counts.active ?? 0 } : null,
-    fleet: fleet.map((r) => ({ ...r, ageMs: now - new Date(r.beatAt).getTime() })).sort((a, b) => a.id.localeCompare(b.id)),
+    queue: depth,
+    fleet: runners.map((r) => ({ ...r, ageMs: now - new Date(r.beatAt).getTime() })).sort((a, b) => a.id.localeCompare(b.id)),
   };
 }

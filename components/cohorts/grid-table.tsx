@@ -1,14 +1,9 @@
 import Link from "next/link";
 import type { ClassGrid, GridRow } from "@/lib/cohorts/grid";
 import type { GridView } from "@/lib/cohorts/view";
+import { RequirementBadge } from "./requirement-state";
 
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : "—");
-const stateStyle: Record<string, string> = {
-  met: "bg-emerald-100 text-emerald-900 dark:bg-emerald-900/50 dark:text-emerald-200",
-  late: "bg-amber-100 text-amber-900 dark:bg-amber-900/50 dark:text-amber-200",
-  overdue: "bg-red-100 text-red-900 dark:bg-red-900/50 dark:text-red-200",
-  open: "bg-slate-100 text-slate-800 dark:bg-ink-800 dark:text-slate-200",
-};
 
 /** A column header that sorts by its column; pressing it again reverses the order. */
 function SortHeader({ label, sortKey, view, base }: { label: string; sortKey: string; view: GridView; base: URLSearchParams }) {
@@ -83,7 +78,7 @@ export function GridTable({ grid, rows, view }: { grid: ClassGrid; rows: GridRow
               ))}
               {row.requirements.map((s) => (
                 <td key={s.requirement.id} className="px-3 py-2">
-                  <span className={`rounded px-1.5 py-0.5 text-xs font-medium ${stateStyle[s.state]}`}>{s.state}</span>
+                  <RequirementBadge state={s.state} />
                 </td>
               ))}
               <td className="px-3 py-2"><Flags row={row} cohortId={grid.cohort.id} /></td>

@@ -136,3 +136,9 @@ export async function instructorsOf(db: Db, cohortId: string) {
   const rows = await db.cohortMember.findMany({ where: { cohortId, role: "instructor" }, select: { user: { select: { id: true, email: true, name: true } } }, orderBy: { joinedAt: "asc" } });
   return rows.map((r) => r.user);
 }
+
+/** The name of a cohort the learner belongs to, or null (for a "you joined" message). */
+export async function memberOf(db: Db, userId: string, cohortId: string): Promise<string | null> {
+  const row = await db.cohortMember.findUnique({ where: { cohortId_userId: { cohortId, userId } }, select: { cohort: { select: { name: true } } } });
+  return row?.cohort.name ?? null;
+}

@@ -4,11 +4,12 @@
  * export. A fixed number of queries whatever the class size: members, evidence (four), check
  * outcomes, and last activity (three).
  */
+import { displayName } from "../auth/names.ts";
 import type { Db } from "../db/client.ts";
 import { loadEvidenceFor } from "../progress/evidence.ts";
-import { gradeMilestone, type MilestoneGrade, type QuizIndex } from "../progress/grade.ts";
+import type { QuizIndex } from "../progress/grade.ts";
 import { cohortForInstructor, type Viewer } from "./cohorts.ts";
-import { describeRequirements, requirementStatus, type Catalog, type Requirement, type RequirementStatus } from "./requirements.ts";
+import { describeRequirements, gradesOf, requirementStatus, type Catalog, type Requirement, type RequirementStatus } from "./requirements.ts";
 import { idleDays, stuckChecks, type CheckOutcome, type StuckOn } from "./signals.ts";
 
 export interface GridCell {
@@ -51,6 +52,9 @@ export interface ClassGrid {
   rows: GridRow[];
   checks: CheckRecord[];
 }
+
+/** How many learners have met a requirement, on time or late. */
+export const metCount = (rows: GridRow[], requirementId: string) => rows.filter((row) => row.requirements.some((s) => s.requirement.id === requirementId && s.metAt !== null)).length;
 
 const latest = (...dates: (Date | null | undefined)[]) => dates.reduce<Date | null>((a, d) => (d && (!a || d > a) ? d : a), null);
 
@@ -95,12 +99,12 @@ export async function classGrid(db: Db, viewer: Viewer, cohortId: string, catalo
 
   const rows = members.map(({ user, joinedAt }): GridRow => {
     const mine = evidence.get(user.id)!;
-    const grades = new Map<string, MilestoneGrade>(catalog.milestones.map((m) => [m.milestone.id, gradeMilestone(m.milestone, quizzes, mine)]));
+    const grades = gradesOf(catalog, quizzes, mine);
     const lastActivity = latest(runs.get(user.id)?._max.createdAt, lessons.get(user.id)?._max.visitedAt, answers.get(user.id)?._max.answeredAt);
     const idle = idleDays(lastActivity ?? joinedAt, now);
     return {
       userId: user.id,
-      name: user.name ?? user.email.split("@")[0]!,
+      name: displayName(user),
       email: user.email,
       joinedAt,
       lastActivity,

@@ -2,6 +2,7 @@
  * One learner as their instructor sees them: grades per milestone and every run per lab with its
  * check outcomes, newest first. Only for a learner of a cohort the viewer teaches.
  */
+import { displayName } from "../auth/names.ts";
 import type { Db } from "../db/client.ts";
 import { loadEvidence } from "../progress/evidence.ts";
 import { gradeMilestone, type QuizIndex } from "../progress/grade.ts";
@@ -28,7 +29,7 @@ export async function learnerOfCohort(db: Db, viewer: Viewer, cohortId: string, 
   for (const run of runs) labs.set(run.labId, [...(labs.get(run.labId) ?? []), run]);
   return {
     cohort: { id: cohort.id, name: cohort.name },
-    learner: { ...member.user, name: member.user.name ?? member.user.email.split("@")[0]!, joinedAt: member.joinedAt },
+    learner: { ...member.user, name: displayName(member.user), joinedAt: member.joinedAt },
     grades: catalog.milestones.map((m) => ({ id: m.milestone.id, code: m.milestone.code, title: m.milestone.title, grade: gradeMilestone(m.milestone, quizzes, evidence) })),
     labs: [...labs].map(([labId, list]) => ({ labId, title: catalog.labs.find((l) => l.lab.id === labId)?.lab.title ?? labId, runs: list })),
   };

@@ -6,7 +6,8 @@ import { z } from "zod";
 import type { CourseMilestone } from "../content/loader.ts";
 import type { Db } from "../db/client.ts";
 import type { LoadedLab } from "../labs/loader.ts";
-import type { Evidence, MilestoneGrade } from "../progress/grade.ts";
+import { loadEvidence } from "../progress/evidence.ts";
+import { gradeMilestone, type Evidence, type MilestoneGrade, type QuizIndex } from "../progress/grade.ts";
 import { CohortError, cohortForInstructor, type Viewer } from "./cohorts.ts";
 import { requirementState, type RequirementState } from "./signals.ts";
 
@@ -109,6 +110,11 @@ export function metAt(requirement: Requirement, evidence: Evidence, grades: Map<
   return dates.length > 0 ? new Date(Math.max(...dates)) : new Date(0);
 }
 
+/** Every milestone's grade for one learner's evidence, by milestone id. */
+export function gradesOf(catalog: Catalog, quizzes: QuizIndex, evidence: Evidence): Map<string, MilestoneGrade> {
+  return new Map(catalog.milestones.map((m) => [m.milestone.id, gradeMilestone(m.milestone, quizzes, evidence)]));
+}
+
 export function requirementStatus(requirement: Requirement, evidence: Evidence, grades: Map<string, MilestoneGrade>, now: Date): RequirementStatus {
   const met = metAt(requirement, evidence, grades);
   return { requirement, state: requirementState(met, requirement.dueAt, now), metAt: met };
@@ -120,4 +126,21 @@ export async function requirementsOfLearner(db: Db, userId: string, catalog: Cat
   return memberships
     .flatMap(({ cohort }) => describeRequirements(cohort.requirements, catalog).map((r) => ({ ...r, cohort: cohort.name })))
     .sort((a, b) => (a.dueAt?.getTime() ?? Infinity) - (b.dueAt?.getTime() ?? Infinity));
+}
+
+/**
+ * What a learner's cohorts require of them, and where they stand: everything, or only what
+ * concerns one lab, or one milestone (itself or its labs). Soonest due first.
+ */
+export async function dueDatesOf(db: Db, userId: string, catalog: Catalog, quizzes: QuizIndex, scope: { milestoneId?: string; labId?: string } = {}, now = new Date()): Promise<(RequirementStatus & { cohort: string })[]> {
+  const labsOf = (milestoneId: string) => catalog.milestones.find((m) => m.milestone.id === milestoneId)?.milestone.labs.map((l) => l.id) ?? [];
+  const wanted = (await requirementsOfLearner(db, userId, catalog)).filter((r) => {
+    if (scope.labId) return r.kind === "lab" && r.target === scope.labId;
+    if (scope.milestoneId) return (r.kind === "milestone" && r.target === scope.milestoneId) || (r.kind === "lab" && labsOf(scope.milestoneId).includes(r.target));
+    return true;
+  });
+  if (wanted.length === 0) return [];
+  const evidence = await loadEvidence(db, userId);
+  const grades = gradesOf(catalog, quizzes, evidence);
+  return wanted.map(({ cohort, ...requirement }) => ({ ...requirementStatus(requirement, evidence, grades, now), cohort }));
 }

@@ -25,6 +25,9 @@ export function parseView(params: Record<string, string | string[] | undefined>,
 
 const overdue = (r: GridRow) => r.requirements.some((s) => s.state === "overdue");
 
+/** Stuck, idle or overdue: who the "Needs attention" filter and count show. */
+export const needsAttention = (r: GridRow) => r.stuck.length > 0 || r.idle || overdue(r);
+
 export function applyView(rows: GridRow[], view: GridView): GridRow[] {
   const q = view.q.toLowerCase();
   const kept = rows.filter((r) => {
@@ -32,7 +35,7 @@ export function applyView(rows: GridRow[], view: GridView): GridRow[] {
     if (view.filter === "stuck") return r.stuck.length > 0;
     if (view.filter === "idle") return r.idle;
     if (view.filter === "overdue") return overdue(r);
-    if (view.filter === "attention") return r.stuck.length > 0 || r.idle || overdue(r);
+    if (view.filter === "attention") return needsAttention(r);
     return true;
   });
   const key = (r: GridRow): number | string => {

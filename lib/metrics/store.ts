@@ -7,6 +7,7 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
+import { queueDepth } from "../runner/dispatch.ts";
 import type { RunnerInfo } from "../runner/heartbeat.ts";
 import { bucketOf, histogramSamples, type Family, type HistogramSeries } from "./exposition.ts";
 
@@ -105,13 +106,13 @@ export interface MetricsSources {
 
 /** Every metric, read from Redis and the queue at scrape time. */
 export async function collect({ redis, keys, queue, runners, now = Date.now() }: MetricsSources): Promise<Family[]> {
-  const [runs, runSeconds, wait, kills, sse, counts] = await Promise.all([
+  const [runs, runSeconds, wait, kills, sse, depth] = await Promise.all([
     redis.hgetall(keys.metrics("runs")),
     redis.hgetall(keys.metrics("run_seconds")),
     redis.hgetall(keys.metrics("queue_wait_seconds")),
     redis.hgetall(keys.metrics("sandbox_kills")),
     redis.hgetall(keys.metrics("sse")),
-    queue.getJobCounts("waiting", "prioritized", "active", "delayed"),
+    queueDepth(queue),
   ]);
   const streams = Object.entries(sse).flatMap(([instance, value]) => {
     const [count, at] = split(value).map(Number);
@@ -136,8 +137,8 @@ export async function collect({ redis, keys, queue, runners, now = Date.now() }:
       help: "Runs in the queue, by state: waiting (for a runner) or active (being graded).",
       type: "gauge",
       samples: [
-        { labels: { state: "waiting" }, value: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) },
-        { labels: { state: "active" }, value: counts.active ?? 0 },
+        { labels: { state: "waiting" }, value: depth.waiting },
+        { labels: { state: "active" }, value: depth.active },
       ],
     },
     { name: "faultline_sandbox_kills_total", help: "Learner processes stopped by a sandbox limit, by reason.", type: "counter", samples: numbers(kills).map(([reason, value]) => ({ labels: { reason }, value })) },

@@ -4,6 +4,7 @@
  * changes later. The id is random and long enough that a certificate URL cannot be guessed.
  */
 import { randomBytes } from "node:crypto";
+import { displayName } from "../auth/names.ts";
 import type { Milestone } from "../content/schema.ts";
 import type { Db } from "../db/client.ts";
 import { loadEvidence } from "./evidence.ts";
@@ -45,7 +46,7 @@ export async function issueCertificate(db: Db, user: { id: string; name: string 
   const id = randomBytes(12).toString("base64url");
   try {
     await db.certificate.create({
-      data: { id, userId: user.id, milestoneId: milestone.id, learnerName: user.name?.trim() || user.email.split("@")[0]!, milestone: `${milestone.code} ${milestone.title}`, percent: grade.percent, evidence: JSON.stringify(evidence) },
+      data: { id, userId: user.id, milestoneId: milestone.id, learnerName: displayName(user), milestone: `${milestone.code} ${milestone.title}`, percent: grade.percent, evidence: JSON.stringify(evidence) },
     });
     return id;
   } catch (error) {

@@ -32,6 +32,18 @@ export function runsQueue(redisUrl: string, prefix: string): Queue<RunJobData> {
   });
 }
 
+export interface QueueDepth {
+  /** Queued and not started yet (BullMQ's waiting, prioritized and delayed). */
+  waiting: number;
+  /** Being graded now. */
+  active: number;
+}
+
+export async function queueDepth(queue: Pick<Queue, "getJobCounts">): Promise<QueueDepth> {
+  const counts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active");
+  return { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0), active: counts.active ?? 0 };
+}
+
 /** Queues a run; queuing the same submission again is a no-op. */
 export async function enqueueRun(queue: Queue<RunJobData>, submissionId: string): Promise<void> {
   await queue.add("run", { submissionId }, { jobId: submissionId });

@@ -107,10 +107,14 @@ export interface RunView {
  * A run as its owner, an instructor of a cohort they are in, or an admin sees it. Null for an
  * unknown id and for anyone else's run alike, so nobody can probe which run ids exist.
  */
-export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<RunView | null> {
+export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<RunView | null>;
+/** With `files`: also the code the run was made with, { path: content }. */
+export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string, options: { files: true }): Promise<(RunView & { files: Record<string, string> }) | null>;
+export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string, options: { files?: boolean } = {}): Promise<(RunView & { files?: Record<string, string> }) | null> {
   const s = await db.submission.findUnique({ where: { id }, include: { checks: { orderBy: { position: "asc" } } } });
   if (!s || !(await teachesLearner(db, viewer, s.userId))) return null;
   return {
+    ...(options.files ? { files: JSON.parse(s.files) as Record<string, string> } : {}),
     id: s.id,
     userId: s.userId,
     lab: s.labId,
@@ -125,9 +129,3 @@ export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id
   };
 }
 
-/** The files a run was made with, for whoever may see the run (findRun's rule). */
-export async function runFiles(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<Record<string, string> | null> {
-  const s = await db.submission.findUnique({ where: { id }, select: { userId: true, files: true } });
-  if (!s || !(await teachesLearner(db, viewer, s.userId))) return null;
-  return JSON.parse(s.files) as Record<string, string>;
-}

@@ -6,9 +6,9 @@ import { GridTable } from "@/components/cohorts/grid-table";
 import { requirePageUser } from "@/lib/auth/session";
 import { cohortCatalog } from "@/lib/cohorts/catalog";
 import { CohortError, instructorsOf } from "@/lib/cohorts/cohorts";
-import { classGrid } from "@/lib/cohorts/grid";
+import { classGrid, metCount } from "@/lib/cohorts/grid";
 import { formatInviteCode } from "@/lib/cohorts/invite";
-import { applyView, filters, parseView } from "@/lib/cohorts/view";
+import { applyView, filters, needsAttention, parseView } from "@/lib/cohorts/view";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { quizIndex } from "@/lib/progress/quiz-index";
@@ -27,14 +27,15 @@ export default async function CohortPage({ params, searchParams }: { params: Pro
     if (error instanceof CohortError) notFound();
     throw error;
   });
-  const [view, instructors] = [parseView(await searchParams, grid.milestones.map((m) => m.id)), await instructorsOf(db(), id)];
+  const view = parseView(await searchParams, grid.milestones.map((m) => m.id));
+  const instructors = await instructorsOf(db(), id);
   const rows = applyView([...grid.rows], view);
   const link = `${env().FAULTLINE_URL}/join/${grid.cohort.inviteCode}`;
   const targets: TargetOption[] = [
     ...catalog.milestones.map((m) => ({ value: `milestone:${m.milestone.id}`, label: `${m.milestone.code} ${m.milestone.title}`, checks: [] })),
     ...catalog.labs.map((l) => ({ value: `lab:${l.lab.id}`, label: `${l.lab.milestone} · ${l.lab.title}`, checks: l.lab.checks.map((c) => ({ id: c.id, title: c.title })) })),
   ];
-  const attention = grid.rows.filter((r) => r.stuck.length > 0 || r.idle || r.requirements.some((s) => s.state === "overdue")).length;
+  const attention = grid.rows.filter(needsAttention).length;
 
   return (
     <div className="mx-auto max-w-7xl px-4 py-10">
@@ -110,7 +111,7 @@ export default async function CohortPage({ params, searchParams }: { params: Pro
               <li key={r.id} className="flex flex-wrap items-center justify-between gap-2 px-4 py-2">
                 <span>
                   <Link href={r.href} className="underline">{r.title}</Link>
-                  <span className="text-sm text-slate-700 dark:text-slate-300"> · {r.dueAt ? `due ${r.dueAt.toISOString().slice(0, 10)}` : "no due date"} · met by {grid.rows.filter((row) => row.requirements.some((s) => s.requirement.id === r.id && (s.state === "met" || s.state === "late"))).length} of {grid.rows.length}</span>
+                  <span className="text-sm text-slate-700 dark:text-slate-300"> · {r.dueAt ? `due ${r.dueAt.toISOString().slice(0, 10)}` : "no due date"} · met by {metCount(grid.rows, r.id)} of {grid.rows.length}</span>
                 </span>
                 <form action={removeRequirementAction.bind(null, id, r.id)}>
                   <button type="submit" className="text-sm text-red-700 underline dark:text-red-400">Remove<span className="sr-only"> {r.title}</span></button>

@@ -4,7 +4,7 @@ import { notFound } from "next/navigation";
 import { requirePageUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
 import { labCatalog } from "@/lib/labs/catalog";
-import { findRun, runFiles } from "@/lib/runs/store";
+import { findRun } from "@/lib/runs/store";
 
 export const metadata: Metadata = { title: "A run" };
 export const dynamic = "force-dynamic";
@@ -19,8 +19,9 @@ const badge: Record<string, string> = {
 export default async function RunPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const user = await requirePageUser("learner", `/progress/runs/${id}`);
-  const [run, files] = await Promise.all([findRun(db(), user, id), runFiles(db(), user, id)]);
+  const run = await findRun(db(), user, id, { files: true });
   if (!run) notFound();
+  const { files } = run;
   const lab = labCatalog().find((l) => l.lab.id === run.lab)?.lab;
   return (
     <div className="mx-auto max-w-3xl px-4 py-10">
@@ -55,7 +56,7 @@ export default async function RunPage({ params }: { params: Promise<{ id: string
           ))}
         </ol>
       )}
-      {files && Object.keys(files).length > 0 && (
+      {Object.keys(files).length > 0 && (
         <section aria-labelledby="code" className="mt-8">
           <h2 id="code" className="text-lg font-semibold">Code submitted</h2>
           {Object.entries(files).map(([file, text]) => (
