@@ -4,12 +4,14 @@
  * what happened, what was expected and what to change. Everything a verdict rests on comes from
  * here: RPC return values, Redis read with the grader's own connection, the proxy's log, exits.
  */
+import { randomBytes, randomInt } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Redis } from "ioredis";
 import { mulberry32, type ChaosProxy, type CommandLogEntry } from "../runner/chaos-proxy.ts";
 import type { Pod } from "../runner/pod.ts";
 import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
 import { LearnerProcess, RpcModule } from "./process.ts";
+import { viewRedis, type RedisView } from "./redis-view.ts";
 import { CheckFailure, type FailureDetails } from "./result.ts";
 
 export interface ContextHooks {
@@ -35,7 +37,12 @@ export class CheckContext {
   readonly redis: Redis;
   readonly proxy: ChaosProxy;
   readonly seed: number;
-  /** Seeded randomness, so a run with the same seed makes the same choices. */
+  /**
+   * Seeded randomness for the *shape* of a check: orders, sizes, which worker dies and when. A run
+   * replayed with the same seed makes the same choices, so a failure reproduces. The seed is known
+   * to the learner (they can even choose it), so never use this for values learner code could
+   * otherwise compute in advance: ids, payloads, secrets. Those come from `t.id()`/`t.unpredictable()`.
+   */
   readonly random: () => number;
   readonly processes: LearnerProcess[] = [];
   private counter = 0;
@@ -94,6 +101,22 @@ export class CheckContext {
     return worker;
   }
 
+  /**
+   * A fresh random id no learner program can predict, even one that knows the seed (it is drawn
+   * from the runner's CSPRNG, never from the seed): `t.id("task")` → `task-k3x9q2m7a1`.
+   */
+  id(prefix = "id"): string {
+    return `${prefix}-${randomBytes(8).readBigUInt64BE().toString(36)}`;
+  }
+
+  /**
+   * A number in [0, 1) no learner program can predict (the runner's CSPRNG): for payload values
+   * (amounts, text) that a program could otherwise hard-code. Not reproduced by the seed.
+   */
+  unpredictable(): number {
+    return randomInt(0, 2 ** 48) / 2 ** 48;
+  }
+
   /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */
   note(text: string): void {
     this.hooks.log("grader", text);
@@ -124,6 +147,20 @@ export class CheckContext {
       if (performance.now() > deadline) throw new CheckFailure(details);
       await sleep(details.intervalMs ?? 25);
     }
+  }
+
+  /** What the run's Redis holds, read with the grader's own connection (lib/grader/redis-view.ts). */
+  viewRedis(wanted: string[] = []): Promise<RedisView> {
+    return viewRedis(this.redis, wanted);
+  }
+
+  /**
+   * Fails unless every one of `values` (ids, payload fragments) is stored somewhere in Redis right
+   * now: proof that the learner's system keeps its state in Redis rather than in its own memory.
+   */
+  async expectInRedis(values: string[], details: Omit<FailureDetails, "expected" | "actual">): Promise<void> {
+    const { missing } = await this.viewRedis(values);
+    if (missing.length > 0) throw new CheckFailure({ ...details, expected: `all ${values.length} in your Redis`, actual: `not found in Redis: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` and ${missing.length - 8} more` : ""}` });
   }
 
   /** Commands the learner's code sent during this check, optionally only those named. */
