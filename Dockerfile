@@ -25,7 +25,9 @@ ENV PRISMA_SCHEMA_ENGINE_BINARY=/usr/local/bin/node \
     CHECKPOINT_DISABLE=1 \
     NEXT_TELEMETRY_DISABLED=1
 
-COPY package.json package-lock.json ./
+# .npmrc makes an install fail on any dependency install script not reviewed in package.json's
+# allowScripts (npm 12 skips unreviewed ones by default; the app needs better-sqlite3's).
+COPY package.json package-lock.json .npmrc ./
 # postinstall generates the Prisma clients (scripts/prisma.ts reads prisma/models.prisma), so
 # both folders must be present before `npm ci`. The generated clients land in lib/db/generated
 # and prisma/generated, which .dockerignore keeps the host's copies from overwriting later.

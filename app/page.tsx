@@ -50,7 +50,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
             </div>
           </div>
           <div aria-label="What the grader does to your code" role="img" className="rounded-xl border border-slate-200 bg-ink-950 p-5 font-mono text-sm text-slate-200 shadow-xl dark:border-ink-700">
-            <p className="text-slate-400">$ faultline check reliable-delivery --seed 4127</p>
+            <p className="text-slate-400">▶ Check · reliable-delivery · seed 4127</p>
             {drills.map(([what, detail]) => (
               <p key={what} className="mt-2">
                 <span className="text-brand-400">✗ inject</span> {what} <span className="text-slate-400">{detail}</span>

@@ -2,7 +2,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "./db/client.ts";
 import type { RedisKeys } from "./redis/keys.ts";
-import { queueDepth, type QueueDepth } from "./runner/dispatch.ts";
+import { laneDepths, type Lane, type LaneDepths } from "./runner/dispatch.ts";
 import { liveRunners, type RunnerInfo } from "./runner/heartbeat.ts";
 
 export interface Readiness {
@@ -46,15 +46,15 @@ export async function readiness(db: Db, redis: Redis, keys: RedisKeys): Promise<
 }
 
 export interface SystemHealth extends Readiness {
-  /** Runs waiting for a runner, and being graded now; null when the queue could not be read. */
-  queue: QueueDepth | null;
+  /** Per lane, runs waiting for a runner and being graded now; null when the queues could not be read. */
+  queue: LaneDepths | null;
   /** Every live runner with what it announced in its heartbeat. */
   fleet: (RunnerInfo & { ageMs: number })[];
 }
 
 /** What the admin page shows: readiness, plus the queue and each runner's heartbeat. */
-export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queue: Pick<Queue, "getJobCounts">, now = Date.now()): Promise<SystemHealth> {
-  const [{ readiness: ready, runners }, depth] = await Promise.all([probe(db, redis, keys), withTimeout(queueDepth(queue), 2000, "the run queue").catch(() => null)]);
+export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queues: Record<Lane, Pick<Queue, "getJobCounts">>, now = Date.now()): Promise<SystemHealth> {
+  const [{ readiness: ready, runners }, depth] = await Promise.all([probe(db, redis, keys), withTimeout(laneDepths(queues), 2000, "the run queue").catch(() => null)]);
   return {
     ...ready,
     queue: depth,

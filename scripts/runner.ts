@@ -21,7 +21,7 @@ import { loadCourse } from "../lib/content/loader.ts";
 import type { Milestone } from "../lib/content/schema.ts";
 import { loadLabs } from "../lib/labs/loader.ts";
 import { createRunHandler, recordLostRun } from "../lib/runner/consume.ts";
-import { RUNS_QUEUE, startRunConsumer } from "../lib/runner/dispatch.ts";
+import { LANE_QUEUES, LANES, startRunConsumer } from "../lib/runner/dispatch.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { subscribeCancels } from "../lib/runs/cancel.ts";
 
@@ -31,7 +31,8 @@ if (!config.REDIS_URL) {
   process.exit(1);
 }
 
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const platformUrl = config.REDIS_URL;
+const redis = new Redis(platformUrl, { maxRetriesPerRequest: null });
 let lastError = "";
 redis.on("error", (error) => {
   if (error.message !== lastError) log.warn("runner lost the platform Redis; reconnecting", { err: error });
@@ -46,7 +47,7 @@ const keys = redisKeys(config.FAULTLINE_REDIS_PREFIX);
 const sandbox = await probeSandbox();
 if (sandbox.tier === "bubblewrap") log.info("sandbox tier: bubblewrap (all namespaces)");
 else log.warn(`sandbox tier: ${sandbox.tier}, weaker than bubblewrap`, { reasons: sandbox.reasons });
-const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, sandbox: sandbox.tier };
+const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, playgroundConcurrency: config.RUNNER_PLAYGROUND_CONCURRENCY, sandbox: sandbox.tier };
 
 async function tick() {
   try {
@@ -74,7 +75,7 @@ const milestones = () => {
   }
   return milestonesCache;
 };
-const pool = new PrivateRedisPool(Math.min(4, config.RUNNER_CONCURRENCY));
+const pool = new PrivateRedisPool(Math.min(4, config.RUNNER_CONCURRENCY + config.RUNNER_PLAYGROUND_CONCURRENCY));
 // Sandbox limit kills, counted platform-wide for /api/metrics.
 onLimitHit((reason) => void recordSandboxKill(redis, keys, reason).catch(() => {}));
 const runs = createRunHandler({ db, redis, keys, labs, milestones, pool, tier: sandbox.tier, log });
@@ -82,15 +83,24 @@ const subscriber = redis.duplicate();
 const unsubscribe = await subscribeCancels(subscriber, keys, (id) => {
   if (runs.cancel(id)) log.info("cancelling run", { run: id });
 });
-const consumer = startRunConsumer({ redisUrl: config.REDIS_URL, prefix: config.FAULTLINE_REDIS_PREFIX, concurrency: config.RUNNER_CONCURRENCY, handle: runs.handle, lockDurationMs: config.RUNNER_LOCK_MS, stalledIntervalMs: Math.round(config.RUNNER_LOCK_MS / 2) });
-consumer.on("error", (error) => log.warn("run queue error", { err: error }));
-// A job BullMQ gave up on (its runners kept dying) must still end for the learner, as `error`.
-const queueEvents = new QueueEvents(RUNS_QUEUE, { connection: { url: config.REDIS_URL }, prefix: `${config.FAULTLINE_REDIS_PREFIX}bull` });
-queueEvents.on("error", () => {});
-queueEvents.on("failed", ({ jobId, failedReason }) => {
-  void recordLostRun({ db, redis, keys }, jobId, `The runners grading this run stopped before it finished (${failedReason}).`).catch((error: unknown) => log.warn("could not record a lost run", { run: jobId, err: error }));
+// One consumer per lane (lib/runner/dispatch.ts): playground runs have slots of their own, so
+// learners holding minute-long runs never delay anyone's check.
+const slots = { check: config.RUNNER_CONCURRENCY, run: config.RUNNER_PLAYGROUND_CONCURRENCY };
+const consumers = LANES.map((lane) => {
+  const consumer = startRunConsumer({ redisUrl: platformUrl, prefix: config.FAULTLINE_REDIS_PREFIX, lane, concurrency: slots[lane], handle: runs.handle, lockDurationMs: config.RUNNER_LOCK_MS, stalledIntervalMs: Math.round(config.RUNNER_LOCK_MS / 2) });
+  consumer.on("error", (error) => log.warn("run queue error", { lane, err: error }));
+  return consumer;
 });
-log.info("runner waiting for runs", { runner: info.id, concurrency: info.concurrency, labs: labsCache.length });
+// A job BullMQ gave up on (its runners kept dying) must still end for the learner, as `error`.
+const queueEvents = LANES.map((lane) => {
+  const events = new QueueEvents(LANE_QUEUES[lane], { connection: { url: platformUrl }, prefix: `${config.FAULTLINE_REDIS_PREFIX}bull` });
+  events.on("error", () => {});
+  events.on("failed", ({ jobId, failedReason }) => {
+    void recordLostRun({ db, redis, keys }, jobId, `The runners grading this run stopped before it finished (${failedReason}).`).catch((error: unknown) => log.warn("could not record a lost run", { run: jobId, err: error }));
+  });
+  return events;
+});
+log.info("runner waiting for runs", { runner: info.id, concurrency: info.concurrency, playgroundConcurrency: info.playgroundConcurrency, labs: labsCache.length });
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -99,8 +109,8 @@ async function shutdown(signal: string) {
   clearInterval(timer);
   log.info("runner stopping", { signal, runner: info.id, active: runs.active() });
   // Running jobs are left to BullMQ's stalled-job recovery: another runner takes them over.
-  await consumer.close(true).catch(() => {});
-  await Promise.all([queueEvents.close(), unsubscribe(), pool.close(), db.$disconnect()].map((p) => p.catch(() => {})));
+  await Promise.all(consumers.map((c) => c.close(true).catch(() => {})));
+  await Promise.all([...queueEvents.map((e) => e.close()), unsubscribe(), pool.close(), db.$disconnect()].map((p) => p.catch(() => {})));
   subscriber.disconnect();
   await stopBeating(redis, keys, info.id).catch(() => {});
   redis.disconnect();

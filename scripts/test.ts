@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 
 const steps: Array<[string, string[]]> = [
+  ["install scripts", ["node", "--import", "tsx", "scripts/check-install-scripts.ts"]],
   ["typecheck", ["npx", "tsc", "--noEmit"]],
   ["lint", ["npx", "eslint", "--max-warnings", "0", "."]],
   ["unit tests", ["npx", "vitest", "run", "--project", "unit"]],

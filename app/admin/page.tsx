@@ -4,7 +4,7 @@ import { listUsers } from "@/lib/auth/admin";
 import { requirePageUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
 import { systemHealth } from "@/lib/health";
-import { runQueue } from "@/lib/runs/queue";
+import { webRunQueues } from "@/lib/runs/queue";
 import { keys, redis } from "@/lib/redis";
 
 export const metadata: Metadata = { title: "Admin" };
@@ -13,7 +13,7 @@ export const dynamic = "force-dynamic";
 
 export default async function AdminPage() {
   await requirePageUser("admin", "/admin");
-  const [users, health] = await Promise.all([listUsers(), systemHealth(db(), redis(), keys(), runQueue())]);
+  const [users, health] = await Promise.all([listUsers(), systemHealth(db(), redis(), keys(), webRunQueues())]);
   const slots = health.fleet.reduce((n, r) => n + r.concurrency, 0);
   return (
     <div className="mx-auto max-w-6xl px-4 py-10">
@@ -21,12 +21,13 @@ export default async function AdminPage() {
 
       <section aria-labelledby="health" className="mt-8">
         <h2 id="health" className="text-lg font-semibold">System</h2>
-        <dl className="mt-3 grid gap-3 sm:grid-cols-4">
+        <dl className="mt-3 grid gap-3 sm:grid-cols-3 lg:grid-cols-5">
           {[
             ["Database", health.checks.database],
             ["Platform Redis", health.checks.redis],
             ["Runners", health.fleet.length === 0 ? "none connected" : `${health.fleet.length} connected · ${slots} slots`],
-            ["Run queue", health.queue ? `${health.queue.waiting} waiting · ${health.queue.active} running` : "could not be read"],
+            ["Checks", health.queue ? `${health.queue.check.waiting} waiting · ${health.queue.check.active} running` : "could not be read"],
+            ["Playground runs", health.queue ? `${health.queue.run.waiting} waiting · ${health.queue.run.active} running` : "could not be read"],
           ].map(([name, value]) => (
             <div key={name} className="rounded-lg border border-slate-200 p-4 dark:border-ink-800">
               <dt className="text-sm text-slate-600 dark:text-slate-400">{name}</dt>
@@ -55,7 +56,7 @@ export default async function AdminPage() {
                       {r.sandbox}
                       {r.sandbox !== "bubblewrap" && <span className="ml-2 rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-900 dark:bg-amber-900/50 dark:text-amber-200">weaker than bubblewrap</span>}
                     </td>
-                    <td className="px-4 py-2">{r.concurrency}</td>
+                    <td className="px-4 py-2">{r.concurrency} checks · {r.playgroundConcurrency ?? 0} playground</td>
                     <td className="px-4 py-2">{r.startedAt.replace("T", " ").slice(0, 19)}</td>
                     <td className="px-4 py-2">{(r.ageMs / 1000).toFixed(1)} s ago</td>
                   </tr>

@@ -7,7 +7,7 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
-import { queueDepth } from "../runner/dispatch.ts";
+import { LANES, laneDepths, type Lane } from "../runner/dispatch.ts";
 import type { RunnerInfo } from "../runner/heartbeat.ts";
 import { bucketOf, histogramSamples, type Family, type HistogramSeries } from "./exposition.ts";
 
@@ -99,20 +99,20 @@ function histogram(hash: Record<string, string>, labelNames: string[]): Histogra
 export interface MetricsSources {
   redis: Redis;
   keys: RedisKeys;
-  queue: Pick<Queue, "getJobCounts">;
+  queues: Record<Lane, Pick<Queue, "getJobCounts">>;
   runners: RunnerInfo[];
   now?: number;
 }
 
 /** Every metric, read from Redis and the queue at scrape time. */
-export async function collect({ redis, keys, queue, runners, now = Date.now() }: MetricsSources): Promise<Family[]> {
+export async function collect({ redis, keys, queues, runners, now = Date.now() }: MetricsSources): Promise<Family[]> {
   const [runs, runSeconds, wait, kills, sse, depth] = await Promise.all([
     redis.hgetall(keys.metrics("runs")),
     redis.hgetall(keys.metrics("run_seconds")),
     redis.hgetall(keys.metrics("queue_wait_seconds")),
     redis.hgetall(keys.metrics("sandbox_kills")),
     redis.hgetall(keys.metrics("sse")),
-    queueDepth(queue),
+    laneDepths(queues),
   ]);
   const streams = Object.entries(sse).flatMap(([instance, value]) => {
     const [count, at] = split(value).map(Number);
@@ -134,12 +134,12 @@ export async function collect({ redis, keys, queue, runners, now = Date.now() }:
     { name: "faultline_queue_wait_seconds", help: "How long runs waited in the queue before a runner started them.", type: "histogram", samples: histogramSamples(WAIT_BOUNDS, histogram(wait, [])) },
     {
       name: "faultline_queue_depth",
-      help: "Runs in the queue, by state: waiting (for a runner) or active (being graded).",
+      help: "Runs in the queue, by lane (check or run) and state: waiting (for a runner) or active (being graded).",
       type: "gauge",
-      samples: [
-        { labels: { state: "waiting" }, value: depth.waiting },
-        { labels: { state: "active" }, value: depth.active },
-      ],
+      samples: LANES.flatMap((lane) => [
+        { labels: { lane, state: "waiting" }, value: depth[lane].waiting },
+        { labels: { lane, state: "active" }, value: depth[lane].active },
+      ]),
     },
     { name: "faultline_sandbox_kills_total", help: "Learner processes stopped by a sandbox limit, by reason.", type: "counter", samples: numbers(kills).map(([reason, value]) => ({ labels: { reason }, value })) },
     { name: "faultline_sse_streams_active", help: "Live run streams (server-sent events) open, per web process.", type: "gauge", samples: streams.map(([instance, value]) => ({ labels: { instance }, value })) },

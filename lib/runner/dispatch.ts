@@ -3,10 +3,20 @@
  * job id is the submission id, so a retried POST never queues a run twice. A runner that dies
  * mid-run stops renewing its lock; BullMQ finds the stalled job and hands it to another runner,
  * and after `maxStalledCount` such losses the job fails as infrastructure, never as the learner's.
+ *
+ * Fairness: runs go through two lanes, each its own queue with its own slots on every runner.
+ * Checks (`mode: "check"`, seconds each) never wait behind playground runs (`mode: "run"`, up to
+ * a minute each), so learners holding long runs cannot starve anyone's check; and since a
+ * learner's new run cancels their previous one, each learner holds at most one place in a lane,
+ * which makes each lane's FIFO order a round robin over learners.
  */
 import { Queue, Worker, type Job } from "bullmq";
 
-export const RUNS_QUEUE = "runs";
+export type Lane = "check" | "run";
+export const LANES: readonly Lane[] = ["check", "run"];
+/** The queue name of each lane; "runs" is the historical name, kept so queued checks survive an upgrade. */
+export const LANE_QUEUES: Record<Lane, string> = { check: "runs", run: "playground" };
+export const laneOf = (mode: "run" | "check"): Lane => (mode === "run" ? "run" : "check");
 
 export interface RunJobData {
   submissionId: string;
@@ -24,8 +34,9 @@ export interface DispatchTimings {
 const connection = (redisUrl: string) => ({ url: redisUrl, maxRetriesPerRequest: null });
 const bullPrefix = (prefix: string) => `${prefix}bull`;
 
-export function runsQueue(redisUrl: string, prefix: string): Queue<RunJobData> {
-  return new Queue<RunJobData>(RUNS_QUEUE, {
+/** A producer handle on one lane's queue. */
+export function openRunQueue(redisUrl: string, prefix: string, lane: Lane = "check"): Queue<RunJobData> {
+  return new Queue<RunJobData>(LANE_QUEUES[lane], {
     connection: connection(redisUrl),
     prefix: bullPrefix(prefix),
     defaultJobOptions: { attempts: 1, removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: { age: 24 * 3600 } },
@@ -39,10 +50,21 @@ export interface QueueDepth {
   active: number;
 }
 
+export type RunQueues = Record<Lane, Queue<RunJobData>>;
+export type LaneDepths = Record<Lane, QueueDepth>;
+
 export async function queueDepth(queue: Pick<Queue, "getJobCounts">): Promise<QueueDepth> {
   const counts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active");
   return { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0), active: counts.active ?? 0 };
 }
+
+/** Each lane's depth, read at once. */
+export async function laneDepths(queues: Record<Lane, Pick<Queue, "getJobCounts">>): Promise<LaneDepths> {
+  const [check, run] = await Promise.all([queueDepth(queues.check), queueDepth(queues.run)]);
+  return { check, run };
+}
+
+export const totalDepth = (d: LaneDepths): QueueDepth => ({ waiting: d.check.waiting + d.run.waiting, active: d.check.active + d.run.active });
 
 /** Queues a run; queuing the same submission again is a no-op. */
 export async function enqueueRun(queue: Queue<RunJobData>, submissionId: string): Promise<void> {
@@ -52,12 +74,14 @@ export async function enqueueRun(queue: Queue<RunJobData>, submissionId: string)
 export interface ConsumerOptions extends DispatchTimings {
   redisUrl: string;
   prefix: string;
+  /** @default "check" */
+  lane?: Lane;
   concurrency: number;
   handle: (job: Job<RunJobData>) => Promise<void>;
 }
 
 export function startRunConsumer(o: ConsumerOptions): Worker<RunJobData> {
-  return new Worker<RunJobData>(RUNS_QUEUE, o.handle, {
+  return new Worker<RunJobData>(LANE_QUEUES[o.lane ?? "check"], o.handle, {
     connection: connection(o.redisUrl),
     prefix: bullPrefix(o.prefix),
     concurrency: o.concurrency,

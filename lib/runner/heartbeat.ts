@@ -13,7 +13,10 @@ export interface RunnerInfo {
   host: string;
   pid: number;
   startedAt: string;
+  /** Check slots. */
   concurrency: number;
+  /** Playground slots, in a lane of their own (absent from runners before lanes existed). */
+  playgroundConcurrency?: number;
   /** The sandbox tier this runner proved at start (lib/runner/sandbox/probe.ts). */
   sandbox: string;
   beatAt: string;

@@ -3,7 +3,6 @@
  * against the lab and completed from its starter/, so the runner always receives a full set and
  * a read-only file (a test helper, a type the checks rely on) is never the learner's version.
  */
-import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
@@ -12,7 +11,7 @@ import { labFiles, type LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce } from "../redis/rate-limit.ts";
 import { checkFiles, type Diagnostic } from "../runner/files.ts";
-import { enqueueRun, type RunJobData } from "../runner/dispatch.ts";
+import { enqueueRun, laneOf, type RunQueues } from "../runner/dispatch.ts";
 import { publishCancel } from "./cancel.ts";
 import { appendEvent } from "./events.ts";
 import { cancelOtherRuns, cancelRun, createSubmission } from "./store.ts";
@@ -42,7 +41,8 @@ export interface SubmitDeps {
   db: Db;
   redis: Redis;
   keys: RedisKeys;
-  queue: Queue<RunJobData>;
+  /** One queue per lane: checks never wait behind playground runs. */
+  queues: RunQueues;
   labs: () => LoadedLab[];
   limits: { perMinute: number };
 }
@@ -82,7 +82,7 @@ export async function submitRun(deps: SubmitDeps, user: { id: string }, input: u
   await publishCancel(deps.redis, deps.keys, await cancelOtherRuns(deps.db, user.id, id));
   // If queuing fails below, the row stays queued until the learner's next run cancels it.
   await appendEvent(deps.redis, deps.keys, id, { type: "queued" });
-  await enqueueRun(deps.queue, id);
+  await enqueueRun(deps.queues[laneOf(request.mode)], id);
   return { id, lab: loaded.lab.id, mode: request.mode };
 }
 

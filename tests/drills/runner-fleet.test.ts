@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { enqueueRun, runsQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { createSubmission } from "../../lib/runs/store.ts";
 import { REDIS_TEST_URL, testDatabase, testRedis } from "../integration/support/namespaces.ts";
@@ -83,7 +83,7 @@ const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
 test(`two runner processes grade ${RUNS} runs on PostgreSQL; one is killed mid-way; every run ends exactly once`, async () => {
   await using t = await testDatabase("postgres");
   await using r = await testRedis();
-  const queue = runsQueue(REDIS_TEST_URL, r.prefix);
+  const queue = openRunQueue(REDIS_TEST_URL, r.prefix);
   try {
     const learner = await t.db.user.create({ data: { email: "fleet@example.org" } });
     const files = solution();

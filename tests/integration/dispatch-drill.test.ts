@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { enqueueRun, runsQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
 import { REDIS_TEST_URL, testRedis } from "./support/namespaces.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -21,7 +21,7 @@ function consumer(name: string, prefix: string): Promise<ChildProcess> {
 
 test("runs held by a killed runner are finished by another, each exactly once", async () => {
   await using r = await testRedis();
-  const queue = runsQueue(REDIS_TEST_URL, r.prefix);
+  const queue = openRunQueue(REDIS_TEST_URL, r.prefix);
   const doomed = await consumer("doomed", r.prefix);
   for (let i = 0; i < 6; i++) await enqueueRun(queue, `sub-${i}`);
   await enqueueRun(queue, "sub-0"); // a retried POST: no second job

@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, expect, test } from "vitest";
 import { freePort } from "../../lib/launcher/free-port.ts";
 import { redisKeys } from "../../lib/redis/keys.ts";
-import { enqueueRun, runsQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { createSubmission } from "../../lib/runs/store.ts";
 import { REDIS_TEST_URL, testDatabase, testRedis } from "./support/namespaces.ts";
@@ -53,7 +53,7 @@ test("runs held by a SIGKILLed runner finish on another runner, each stored exac
   await using database = await testDatabase("postgres");
   await using r = await testRedis();
   const env = { REDIS_URL: REDIS_TEST_URL, FAULTLINE_REDIS_PREFIX: r.prefix, DATABASE_URL: database.url };
-  const queue = runsQueue(REDIS_TEST_URL, r.prefix);
+  const queue = openRunQueue(REDIS_TEST_URL, r.prefix);
   const user = await database.db.user.create({ data: { email: "drill@example.com", role: "learner" } });
   const doomed = await runner(env);
   const ids: string[] = [];
@@ -92,7 +92,7 @@ test("a platform Redis restart mid-run ends the run as error, not fail", async (
   const probe = new Redis(url, { maxRetriesPerRequest: null });
   probe.on("error", () => {});
   await until("the platform Redis", () => probe.ping().catch(() => null));
-  const queue = runsQueue(url, "fl:");
+  const queue = openRunQueue(url, "fl:");
   queue.on("error", () => {}); // the restart below is the point
   await runner({ REDIS_URL: url, FAULTLINE_REDIS_PREFIX: "fl:", DATABASE_URL: database.url });
   const user = await database.db.user.create({ data: { email: "restart@example.com", role: "learner" } });

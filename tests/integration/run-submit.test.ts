@@ -6,7 +6,7 @@ import { ZodError } from "zod";
 import type { Provider } from "../../lib/db/providers.ts";
 import { loadLabs } from "../../lib/labs/loader.ts";
 import { RateLimitedError } from "../../lib/redis/rate-limit.ts";
-import { runsQueue } from "../../lib/runner/dispatch.ts";
+import { openRunQueue } from "../../lib/runner/dispatch.ts";
 import { subscribeCancels } from "../../lib/runs/cancel.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { RunRequestError, submitRun, type SubmitDeps } from "../../lib/runs/submit.ts";
@@ -45,17 +45,19 @@ afterAll(() => rmSync(path.dirname(labsDir), { recursive: true, force: true }));
 async function harness(provider: Provider, perMinute = 30) {
   const t = await testDatabase(provider);
   const r = await testRedis();
-  const queue = runsQueue(REDIS_TEST_URL, r.prefix);
+  const queue = openRunQueue(REDIS_TEST_URL, r.prefix, "check");
+  const playground = openRunQueue(REDIS_TEST_URL, r.prefix, "run");
   const user = await t.db.user.create({ data: { email: "ada@example.org" } });
-  const deps: SubmitDeps = { db: t.db, redis: r.redis, keys: r.keys, queue, labs: () => loadLabs(labsDir), limits: { perMinute } };
+  const deps: SubmitDeps = { db: t.db, redis: r.redis, keys: r.keys, queues: { check: queue, run: playground }, labs: () => loadLabs(labsDir), limits: { perMinute } };
   return {
     ...t,
     ...r,
     queue,
+    playground,
     user,
     deps,
     async [Symbol.asyncDispose]() {
-      await queue.close();
+      await Promise.all([queue.close(), playground.close()]);
       await r[Symbol.asyncDispose]();
       await t[Symbol.asyncDispose]();
     },
@@ -74,6 +76,10 @@ describe.each(providers)("submitting runs on %s", (provider) => {
     expect(JSON.parse(stored.files)).toEqual({ "queue.ts": "// mine", "types.ts": STARTER_TYPES });
     expect((await h.queue.getJob(run.id))?.data).toEqual({ submissionId: run.id });
     expect((await readEvents(h.redis, h.keys, run.id)).map((e) => e.event)).toEqual([{ type: "queued" }]);
+    // A playground run goes to its own lane, so it can never hold a slot a check is waiting for.
+    const played = await submitRun(h.deps, h.user, { lab: "priority-queue", files: {}, mode: "run" });
+    expect(await h.playground.getJob(played.id)).toBeDefined();
+    expect(await h.queue.getJob(played.id)).toBeUndefined();
   });
 
   test("a second run cancels the first: row, event stream and runner channel", async () => {

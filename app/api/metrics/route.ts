@@ -4,7 +4,7 @@ import { collect } from "@/lib/metrics/store";
 import { render } from "@/lib/metrics/exposition";
 import { keys, redis } from "@/lib/redis";
 import { liveRunners } from "@/lib/runner/heartbeat";
-import { runQueue } from "@/lib/runs/queue";
+import { webRunQueues } from "@/lib/runs/queue";
 import { route } from "../_lib/route";
 
 export const dynamic = "force-dynamic";
@@ -22,6 +22,6 @@ export const GET = route(async (request) => {
   if (!authorised(request, env().METRICS_TOKEN)) {
     return Response.json({ error: "Send the metrics token as `Authorization: Bearer <METRICS_TOKEN>`." }, { status: 401, headers: { "www-authenticate": "Bearer" } });
   }
-  const families = await collect({ redis: redis(), keys: keys(), queue: runQueue(), runners: await liveRunners(redis(), keys()) });
+  const families = await collect({ redis: redis(), keys: keys(), queues: webRunQueues(), runners: await liveRunners(redis(), keys()) });
   return new Response(render(families), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
 });
