@@ -103,6 +103,19 @@ test("a run streams to its end and the stream is closed so the browser does not 
   expect(t.client.live).toBe(false);
 });
 
+test("a run with a seed the learner chose is a replay; the next run without one is not", async () => {
+  const bodies: unknown[] = [];
+  const t = setup({ "POST /api/runs": (init) => (bodies.push(JSON.parse(String(init?.body))), accepted(`r${bodies.length}`)()) });
+  await t.client.start("check", { "queue.ts": "x" }, 4127);
+  expect(bodies[0]).toMatchObject({ mode: "check", seed: 4127 });
+  expect(t.state).toMatchObject({ phase: "queued", replay: true });
+  FakeSource.all[0]!.send({ type: "end", status: "pass", seed: 4127, ms: 100 }, "1-0");
+  expect(t.state).toMatchObject({ phase: "done", replay: true, verdict: { status: "pass", seed: 4127 } });
+  await t.client.start("check", { "queue.ts": "x" });
+  expect(bodies[1]).not.toHaveProperty("seed");
+  expect(t.state.replay).toBeUndefined();
+});
+
 test("a dropped connection resumes without duplicating output", async () => {
   const t = setup({ "POST /api/runs": accepted("r1") });
   await t.client.start("run", {});

@@ -99,7 +99,8 @@ export class RunClient {
     if (this.live) await this.cancel({ quiet: true });
     const generation = ++this.generation;
     this.submitting = generation;
-    this.o.dispatch({ type: "submit", mode, at: this.o.now() });
+    // A seed the learner chose makes the run a replay: the server stores it so, and the page says so.
+    this.o.dispatch({ type: "submit", mode, at: this.o.now(), ...(seed !== undefined ? { replay: true } : {}) });
     let response: Response;
     try {
       response = await this.o.fetch("/api/runs", {

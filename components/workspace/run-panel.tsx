@@ -147,7 +147,17 @@ function Status({ state, now, titles }: { state: RunState; now: number; titles: 
             {v.message ? ` — ${v.message}` : ""}
           </p>
           <p className="mt-0.5 text-xs opacity-90">
-            {state.mode === "run" ? "Run" : "Check"} took {formatMs(v.ms)} · seed <span className="font-mono">{v.seed}</span>
+            {state.mode === "run" ? "Run" : "Check"} took {formatMs(v.ms)} ·{" "}
+            {state.replay ? (
+              // A seed the learner chose: graded for debugging, never credited (docs/authoring-labs.md).
+              <>
+                replay of seed <span className="font-mono">{v.seed}</span> · does not count toward progress
+              </>
+            ) : (
+              <>
+                seed <span className="font-mono">{v.seed}</span>
+              </>
+            )}
           </p>
         </div>
       );

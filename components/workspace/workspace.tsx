@@ -239,13 +239,14 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
   const live = isLive(state.phase);
   const [lastSeed, setLastSeed] = useState<number | null>(null);
   const [passed, setPassed] = useState(solutionAvailable);
-  // A graded run just ended: remember its seed, and whether it opened the solution.
+  // A graded run just ended: remember its seed, and whether it opened the solution (a replay of
+  // a seed the learner chose never does).
   const [seenVerdict, setSeenVerdict] = useState(state.verdict);
   if (state.verdict !== seenVerdict) {
     setSeenVerdict(state.verdict);
     if (state.mode === "check" && state.verdict) {
       setLastSeed(state.verdict.seed);
-      if (state.verdict.status === "pass") setPassed(true);
+      if (state.verdict.status === "pass" && !state.replay) setPassed(true);
     }
   }
 
@@ -393,7 +394,7 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
                   <span>
                     Seed <code className="font-mono">{lastSeed}</code>
                   </span>
-                  <button type="button" onClick={() => void go("check", lastSeed)} aria-label={`Re-run with seed ${lastSeed}`} title="Check again with the same faults and timings, to reproduce this result" className="rounded px-1 py-0.5 font-medium text-brand-700 underline underline-offset-2 hover:bg-slate-100 dark:text-brand-400 dark:hover:bg-ink-800">
+                  <button type="button" onClick={() => void go("check", lastSeed)} aria-label={`Re-run with seed ${lastSeed}`} title="Check again with the same faults and timings, to reproduce this result. A replay of a seed you chose is for debugging: it does not count toward progress or open the solution." className="rounded px-1 py-0.5 font-medium text-brand-700 underline underline-offset-2 hover:bg-slate-100 dark:text-brand-400 dark:hover:bg-ink-800">
                     Re-run
                   </button>
                 </span>

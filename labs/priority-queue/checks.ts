@@ -6,8 +6,11 @@ interface Task {
   payload?: unknown;
 }
 
-const taskId = (t: CheckContext, i: number) => `task-${Math.floor(t.random() * 1e6).toString(36)}-${i}`;
+// Ids come from the runner's CSPRNG, never from the seed: a program that knows the seed (the
+// learner may choose it) must still learn every id from what was enqueued, through Redis.
+const newTask = (t: CheckContext, priority: number): Task => ({ id: t.id("task"), priority });
 
+// The seed decides only the shape of a check: here, the order tasks are enqueued in.
 function shuffled<T>(t: CheckContext, items: T[]): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -27,6 +30,47 @@ async function drain(queue: RpcModule, max: number): Promise<Task[]> {
   return out;
 }
 
+const inRedisHint = "enqueue must store the task in your Redis, in a sorted set (ZADD), and dequeue must take it from there. A queue kept in your process's memory works for one process only: another process cannot see it, and it is gone when the process dies.";
+
+/** After enqueues and before any dequeue: every task is in Redis, and sorted sets hold them all. */
+async function expectQueued(t: CheckContext, tasks: Task[]): Promise<void> {
+  await t.expectInRedis(
+    tasks.map((task) => task.id),
+    { message: `After ${tasks.length} enqueue calls returned, and before any dequeue, some of those tasks were not in your Redis.`, hint: inRedisHint },
+  );
+  const { sizes } = await t.viewRedis();
+  if (sizes.zset < tasks.length) {
+    t.fail({
+      message: `After ${tasks.length} enqueue calls returned, your Redis holds only ${sizes.zset} sorted-set member(s).`,
+      expected: `at least ${tasks.length} members in sorted sets: one per waiting task`,
+      actual: `${sizes.zset} sorted-set member(s); lists ${sizes.list}, hashes ${sizes.hash}, strings ${sizes.string}`,
+      hint: "Keep the waiting tasks in a sorted set (ZADD), one member per task, scored so the most urgent and then the oldest comes first.",
+    });
+  }
+}
+
+/** After every task came out: nothing is left waiting in a sorted set. */
+async function expectDrained(t: CheckContext, count: number): Promise<void> {
+  const { sizes } = await t.viewRedis();
+  if (sizes.zset > 0) {
+    t.fail({
+      message: `All ${count} tasks were dequeued, but your sorted set(s) still hold ${sizes.zset} member(s).`,
+      expected: "an empty queue: every task dequeued is removed from Redis",
+      actual: `${sizes.zset} sorted-set member(s) left`,
+      hint: "dequeue must remove the task from the sorted set as it returns it (BZPOPMIN does both in one step). A task left behind would be handed out again after a restart.",
+    });
+  }
+}
+
+/**
+ * Commands that can take a member out of a sorted set (directly, or inside a script or a
+ * transaction), counted only when Redis answered with something: a pop that found nothing
+ * replies nil or an empty array, a ZREM that removed nothing replies 0.
+ */
+const TAKES = new Set(["BZPOPMIN", "BZPOPMAX", "ZPOPMIN", "ZPOPMAX", "BZMPOP", "ZMPOP", "ZREM", "ZREMRANGEBYRANK", "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "EXEC", "DEL", "UNLINK", "RENAME", "ZRANGESTORE", "ZINTERSTORE", "ZUNIONSTORE", "ZDIFFSTORE"]);
+const tookSomething = (reply: { type: string; summary: string } | undefined) =>
+  reply !== undefined && reply.type !== "error" && reply.summary !== "(nil)" && reply.summary !== "0 element(s)" && !(reply.type === "integer" && reply.summary === "0");
+
 export default defineChecks({
   // The live view: a producer adds a task every 100 ms while two slower consumers drain the queue.
   playground: async (t) => {
@@ -39,8 +83,8 @@ export default defineChecks({
       }
     };
     const produce = async () => {
-      for (let i = 0; !t.signal.aborted; i++) {
-        await producer!.call("enqueue", [{ id: taskId(t, i), priority: Math.floor(t.random() * 4) }]).catch(() => {});
+      while (!t.signal.aborted) {
+        await producer!.call("enqueue", [newTask(t, Math.floor(t.random() * 4))]).catch(() => {});
         await t.sleep(100);
       }
     };
@@ -49,25 +93,34 @@ export default defineChecks({
   checks: {
     "priority-order": async (t) => {
       const queue = await t.load("queue.ts");
-      const tasks = shuffled(t, [0, 0, 1, 3, 3, 7, 50, 1000, 1000, 999_999].map((priority, i) => ({ id: taskId(t, i), priority })));
+      const tasks = shuffled(t, [0, 0, 1, 3, 3, 7, 50, 1000, 1000, 999_999].map((priority) => newTask(t, priority)));
       for (const task of tasks) await queue.call("enqueue", [task]);
+      await expectQueued(t, tasks);
       const out = await drain(queue, tasks.length + 1);
       t.equal(
         out.map((task) => task?.priority),
         tasks.map((task) => task.priority).sort((a, b) => a - b),
         { message: "Tasks did not come out most urgent (lowest priority number) first.", hint: "Priority 0 is the most urgent. A sorted set pops its lowest score first with ZPOPMIN/BZPOPMIN." },
       );
+      t.equal(
+        out.map((task) => task.id).sort(),
+        tasks.map((task) => task.id).sort(),
+        { message: "The tasks that came out are not the tasks that went in.", hint: "dequeue returns the task enqueue stored, with its own id: keep the whole task (JSON.stringify it) in Redis." },
+      );
+      await expectDrained(t, tasks.length);
     },
 
     "fifo-among-equals": async (t) => {
       const queue = await t.load("queue.ts");
-      const tasks = Array.from({ length: 30 }, (_, i) => ({ id: taskId(t, i), priority: 5 }));
+      const tasks = Array.from({ length: 30 }, () => newTask(t, 5));
       for (const task of tasks) await queue.call("enqueue", [task]);
+      await expectQueued(t, tasks);
       const out = await drain(queue, tasks.length + 1);
       t.equal(out.map((task) => task?.id), tasks.map((task) => task.id), {
         message: "30 tasks of equal priority did not come out in the order they were enqueued.",
         hint: "Members with equal scores are ordered by their bytes, not by arrival. Fold an increasing sequence number (INCR) into the score.",
       });
+      await expectDrained(t, tasks.length);
     },
 
     "blocking-dequeue": async (t) => {
@@ -80,20 +133,34 @@ export default defineChecks({
 
       const waiting = queue.call<Task | null>("dequeue", [5], 6000);
       await t.sleep(100);
-      const task = { id: taskId(t, 0), priority: 1 };
+      const task = newTask(t, 1);
+      const mark = t.logPosition();
       const enqueued = performance.now();
       await queue.call("enqueue", [task], 2000);
       const got = await waiting;
       const latency = performance.now() - enqueued;
       t.equal(got?.id, task.id, { message: "A dequeue that was waiting did not receive the task enqueued while it waited.", hint: "Block on the queue (BZPOPMIN) rather than returning early." });
+      // The task must have gone through Redis: enqueue sent it there, however it encodes it.
+      const sent = t.commands().some((e) => e.seq > mark && e.args.slice(1).some((arg) => arg.includes(task.id)));
+      if (!sent) {
+        t.fail({
+          message: `The waiting dequeue returned ${task.id}, but no command your code sent to Redis carried that task.`,
+          expected: `a command with ${task.id} in it (ZADD, or a script's arguments) between the enqueue and the dequeue's answer`,
+          actual: "the task went from enqueue to dequeue without passing through Redis",
+          hint: inRedisHint,
+        });
+      }
       if (latency > 1000) t.fail({ message: `The waiting dequeue got its task ${Math.round(latency)} ms after it was enqueued.`, expected: "under 1000 ms", actual: `${Math.round(latency)} ms`, hint: "A blocked command holds its connection: give the blocking dequeue a connection of its own, so enqueue is not stuck behind it." });
+      await expectDrained(t, 1);
     },
 
     "concurrent-consumers": async (t) => {
       const [producer, ...consumers] = await t.loadMany("queue.ts", 4);
-      const tasks = Array.from({ length: 200 }, (_, i) => ({ id: taskId(t, i), priority: Math.floor(t.random() * 3) }));
+      const tasks = Array.from({ length: 200 }, () => newTask(t, Math.floor(t.random() * 3)));
       // Order does not matter here, so the 200 calls go out at once.
       await Promise.all(tasks.map((task) => producer!.call("enqueue", [task])));
+      await expectQueued(t, tasks);
+      const mark = t.logPosition();
       t.note("200 tasks enqueued; 3 processes × 2 loops now dequeue at once");
       const loops = consumers.flatMap((consumer) => Array.from({ length: 2 }, () => drain(consumer, 250)));
       const received = (await Promise.all(loops)).flat();
@@ -110,6 +177,18 @@ export default defineChecks({
         });
       }
       if (lost.length > 0) t.fail({ message: `${lost.length} task(s) were never delivered.`, expected: "all 200 tasks delivered", actual: lost.slice(0, 10).join(", "), hint: "Every enqueued task must be dequeued by someone; check you never drop one you removed." });
+      // Only the consumers were busy after the enqueues returned: each task they returned must
+      // have been taken out of Redis by a command of theirs.
+      const takes = t.commands().filter((e) => e.seq > mark && TAKES.has(e.args[0]!) && tookSomething(e.reply)).length;
+      if (takes < received.length) {
+        t.fail({
+          message: `The consumers returned ${received.length} tasks, but only ${takes} command(s) took anything out of your Redis while they ran.`,
+          expected: `at least ${received.length} pops (BZPOPMIN, ZPOPMIN, ZREM, a script…) that removed a task`,
+          actual: `${takes}`,
+          hint: "Each dequeue must take its task out of the sorted set in Redis, atomically; consumers in other processes share nothing else.",
+        });
+      }
+      await expectDrained(t, tasks.length);
     },
   },
 });

@@ -13,7 +13,9 @@ const WORKER = "effects:worker";
 // Workers outlive a single RPC call, so they get more wall time than the sandbox's default.
 const WORKER_LIMITS = { wallMs: 30_000 };
 
-const taskId = (t: CheckContext, i: number) => `task-${Math.floor(t.random() * 1e6).toString(36)}-${i}`;
+// Ids come from the runner's CSPRNG, never from the seed, so a worker can only learn of a task
+// through the queue; the seed decides only how long tasks take.
+const newTask = (t: CheckContext, ms: number): Task => ({ id: t.id("task"), ms });
 
 const countOf = (ids: string[], id: string) => ids.filter((x) => x === id).length;
 
@@ -24,6 +26,24 @@ async function effects(t: CheckContext): Promise<{ started: string[]; done: stri
 
 function spawnWorkers(t: CheckContext, n: number): LearnerProcess[] {
   return Array.from({ length: n }, (_, i) => t.spawn("queue.ts", { name: `worker-${i + 1}`, limits: WORKER_LIMITS }));
+}
+
+/**
+ * Fails unless every task was run by one of the workers (effects:worker names the process that
+ * ran it): a task enqueue ran itself, in the producer, never went through the queue at all.
+ */
+async function expectRunByWorkers(t: CheckContext, ids: string[], workers: LearnerProcess[]): Promise<void> {
+  const names = new Set(workers.map((w) => w.name));
+  const holders = await Promise.all(ids.map(async (id) => [id, await t.redis.hget(WORKER, id)] as const));
+  const elsewhere = holders.filter(([, holder]) => holder === null || !names.has(holder));
+  if (elsewhere.length > 0) {
+    t.fail({
+      message: `${elsewhere.length} task(s) were not run by a worker.`,
+      expected: `each task run by one of ${[...names].join(", ")}`,
+      actual: elsewhere.map(([id, holder]) => `${id} run by ${holder ?? "nobody"}`).join(", "),
+      hint: "enqueue should only add the task to the queue in Redis; the workers, in main(workerName), claim and run it.",
+    });
+  }
 }
 
 /** Enqueues through the learner's own enqueue, from a process of its own. */
@@ -78,8 +98,8 @@ export default defineChecks({
     const workers = new Set(Array.from({ length: 3 }, () => t.spawn("queue.ts", { name: `worker-${next++}`, limits: { wallMs: 70_000, cpuSeconds: 30 } })));
     const producer = await t.load("queue.ts", { name: "producer", limits: { wallMs: 70_000 } });
     const produce = async () => {
-      for (let i = 0; !t.signal.aborted; i++) {
-        await producer.call("enqueue", [{ id: taskId(t, i), ms: 300 + Math.floor(t.random() * 1500) }]).catch(() => {});
+      while (!t.signal.aborted) {
+        await producer.call("enqueue", [newTask(t, 300 + Math.floor(t.random() * 1500))]).catch(() => {});
         await t.sleep(400);
       }
     };
@@ -99,7 +119,7 @@ export default defineChecks({
   checks: {
     "each-task-once": async (t) => {
       const workers = spawnWorkers(t, 3);
-      const tasks = Array.from({ length: 9 }, (_, i) => ({ id: taskId(t, i), ms: 300 + Math.floor(t.random() * 200) }));
+      const tasks = Array.from({ length: 9 }, () => newTask(t, 300 + Math.floor(t.random() * 200)));
       const ids = tasks.map((task) => task.id);
       await enqueueAll(t, tasks);
       t.note("9 tasks of 300-500 ms enqueued; 3 workers compete for them, and none is killed");
@@ -124,11 +144,12 @@ export default defineChecks({
         hintLost: workerHint,
         hintDuplicate: "Each task should be claimed by exactly one worker: take it from the queue and record its lease in one atomic step (a Lua script, or MULTI), and requeue only expired leases.",
       });
+      await expectRunByWorkers(t, ids, workers);
     },
 
     "killed-worker-task-completes": async (t) => {
       const workers = spawnWorkers(t, 2);
-      const tasks = Array.from({ length: 2 }, (_, i) => ({ id: taskId(t, i), ms: 800 }));
+      const tasks = Array.from({ length: 2 }, () => newTask(t, 800));
       const ids = tasks.map((task) => task.id);
       await enqueueAll(t, tasks);
       const found = await t.waitFor(
@@ -176,7 +197,7 @@ export default defineChecks({
 
     "slow-task-keeps-lease": async (t) => {
       const workers = spawnWorkers(t, 2);
-      const task = { id: taskId(t, 0), ms: 2200 };
+      const task = newTask(t, 2200);
       await enqueueAll(t, [task]);
       t.note(`${task.id} takes 2.2 s, more than twice the 1 s lease; its worker stays alive, and the other worker's reaper is watching`);
       await untilDone(
@@ -199,6 +220,7 @@ export default defineChecks({
         });
       }
       assertEachOnce([task.id], done, { noun: "task", hintLost: workerHint, hintDuplicate: "A live worker's task must not be handed to another worker: keep its lease alive with heartbeats." });
+      await expectRunByWorkers(t, [task.id], workers);
     },
   },
 });

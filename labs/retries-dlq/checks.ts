@@ -26,13 +26,20 @@ const DONE = "effects:done";
 
 // A retry may come late on a loaded machine, never early; this only absorbs clock rounding.
 const EARLY_MS = 10;
+/** After run 3 starts, by when its failure is surely recorded (it throws at once), and still far from run 4. */
+const RETRY_RECORDED_MS = 250;
 
 const WORKER_LIMITS = { wallMs: 30_000 };
 
-const taskId = (t: CheckContext, name: string) => `${name}-${Math.floor(t.random() * 1e6).toString(36)}`;
+// Ids come from the runner's CSPRNG, never from the seed: a worker learns of a task only through
+// the queue. The seed decides only the shape (how often a playground task fails).
+const newTask = (t: CheckContext, name: string, failures: number): Task => ({ id: t.id(name), failures });
 
-function spawnWorkers(t: CheckContext, n: number): LearnerProcess[] {
-  return Array.from({ length: n }, (_, i) => t.spawn("queue.ts", { name: `worker-${i + 1}`, limits: WORKER_LIMITS }));
+// The keys handler.ts writes: a task id found there says nothing about where the queue keeps it.
+const EFFECTS = ["effects:*"];
+
+function spawnWorkers(t: CheckContext, n: number, first = 1): LearnerProcess[] {
+  return Array.from({ length: n }, (_, i) => t.spawn("queue.ts", { name: `worker-${first + i}`, limits: WORKER_LIMITS }));
 }
 
 async function producer(t: CheckContext): Promise<RpcModule> {
@@ -114,9 +121,9 @@ export default defineChecks({
     for (let i = 1; i <= 2; i++) t.spawn("queue.ts", { name: `worker-${i}`, limits });
     const queue = await t.load("queue.ts", { name: "producer", limits });
     const produce = async () => {
-      for (let i = 0; !t.signal.aborted; i++) {
+      while (!t.signal.aborted) {
         const roll = t.random();
-        const task: Task = roll < 0.6 ? { id: `healthy-${i}`, failures: 0 } : roll < 0.9 ? { id: `flaky-${i}`, failures: 1 + Math.floor(t.random() * 3) } : { id: `poison-${i}`, failures: POISON };
+        const task = roll < 0.6 ? newTask(t, "healthy", 0) : roll < 0.9 ? newTask(t, "flaky", 1 + Math.floor(t.random() * 3)) : newTask(t, "poison", POISON);
         await queue.call("enqueue", [task]).catch(() => {});
         await t.sleep(700);
       }
@@ -136,23 +143,52 @@ export default defineChecks({
   },
   checks: {
     "delayed-retries": async (t) => {
-      spawnWorkers(t, 2);
+      // One worker first, so the first run is surely worker-1's; worker-2 joins after it.
+      const [first] = spawnWorkers(t, 1);
       const queue = await producer(t);
-      const flaky: Task = { id: taskId(t, "flaky"), failures: 3 };
-      const healthy: Task = { id: taskId(t, "healthy"), failures: 0 };
+      const flaky = newTask(t, "flaky", 3);
+      const healthy = newTask(t, "healthy", 0);
       await queue.call("enqueue", [flaky]);
       await queue.call("enqueue", [healthy]);
-      t.note(`${flaky.id} fails on its first 3 runs and works on the 4th; 2 workers run it`);
-      await until(
-        t,
-        async () => (await doneCount(t, flaky.id)) > 0 || (await runsOf(t, flaky.id)).length > MAX_ATTEMPTS,
-        10_000,
-        async () => ({
-          message: `Task ${flaky.id}, which fails 3 times and then works, was not done within 10 s.`,
-          expected: "done on its 4th run, about 1.5 s after it was enqueued",
-          actual: describeRuns(await runsOf(t, flaky.id)),
-          hint: "A failed task must come back: schedule it again, due after the backoff delay, instead of dropping it.",
-        }),
+      t.note(`${flaky.id} fails on its first 3 runs and works on the 4th`);
+      const runCount = async () => (await runsOf(t, flaky.id)).length;
+      const finished = async () => (await doneCount(t, flaky.id)) > 0 || (await runCount()) > MAX_ATTEMPTS;
+      await until(t, async () => (await runCount()) > 0, 5000, async () => ({
+        message: `Task ${flaky.id} did not run within 5 s of being enqueued.`,
+        hint: "main(workerName) should loop: take a due task, run handle(task) from handler.ts, and look again about every 25 ms when nothing is due.",
+      }));
+      spawnWorkers(t, 1, 2);
+      // A retry waits in Redis, where any worker finds it when it is due: it must outlive the
+      // worker that ran the failed attempt. Kill worker-1 well inside the 800 ms before run 4.
+      await until(t, async () => (await runCount()) >= 3 || (await finished()), 8000, async () => ({
+        message: `Task ${flaky.id}, which fails 3 times and then works, did not reach its 3rd run within 8 s.`,
+        expected: "runs 200 ms and then 400 ms after its 1st and 2nd failures",
+        actual: describeRuns(await runsOf(t, flaky.id)),
+        hint: "A failed task must come back: schedule it again, due after the backoff delay, instead of dropping it.",
+      }));
+      let killed = false;
+      if (!(await finished())) {
+        await t.sleep(RETRY_RECORDED_MS);
+        if ((await runCount()) === 3) {
+          t.note(`SIGKILL worker-1 while ${flaky.id} waits out its 800 ms backoff; worker-2 must run the retry when it is due`);
+          await first!.kill();
+          killed = true;
+        }
+      }
+      await until(t, finished, 10_000, async () =>
+        killed
+          ? {
+              message: `Task ${flaky.id}'s 4th run never came after worker-1 was killed while the retry waited out its backoff.`,
+              expected: `run 4 by worker-2, about ${BACKOFF_MS[2]} ms after run 3`,
+              actual: describeRuns(await runsOf(t, flaky.id)),
+              hint: "A retry must wait in Redis (for instance in a sorted set scored by the time it is due), where any worker takes it once it is due. A worker that sleeps and runs the task again from its own memory loses the retry when it dies, and blocks its loop while it waits.",
+            }
+          : {
+              message: `Task ${flaky.id}, which fails 3 times and then works, was not done within 10 s.`,
+              expected: "done on its 4th run, about 1.5 s after it was enqueued",
+              actual: describeRuns(await runsOf(t, flaky.id)),
+              hint: "A failed task must come back: schedule it again, due after the backoff delay, instead of dropping it.",
+            },
       );
       const runs = await runsOf(t, flaky.id);
       if (runs.length < 2) {
@@ -191,9 +227,9 @@ export default defineChecks({
     "dead-letters-after-n": async (t) => {
       spawnWorkers(t, 2);
       const queue = await producer(t);
-      const poison: Task = { id: taskId(t, "poison"), failures: POISON };
-      const lastChance: Task = { id: taskId(t, "last-chance"), failures: MAX_ATTEMPTS - 1 };
-      const healthy: Task = { id: taskId(t, "healthy"), failures: 0 };
+      const poison = newTask(t, "poison", POISON);
+      const lastChance = newTask(t, "last-chance", MAX_ATTEMPTS - 1);
+      const healthy = newTask(t, "healthy", 0);
       for (const task of [poison, lastChance, healthy]) await queue.call("enqueue", [task]);
       t.note(`${poison.id} is a poison task (it always fails); ${lastChance.id} fails 3 times and works on its 4th and last attempt`);
       const letter = await untilDeadLettered(t, queue, poison, 10_000);
@@ -219,6 +255,12 @@ export default defineChecks({
           hint: "Store the message of the error that the last attempt threw (error.message), not the first one and not a summary: it is what an operator reads to decide whether a replay can work.",
         });
       }
+      // deadLetters() runs in the producer, which never ran the task: the letter lives in Redis.
+      await t.expectInRedis([lastError], {
+        ignore: EFFECTS,
+        message: `The dead letter of ${poison.id} is not stored in your Redis.`,
+        hint: "Keep dead letters in Redis (a hash or a list of { task, attempts, error, failedAt }), where deadLetters() in any process reads them.",
+      });
       await until(
         t,
         async () => (await doneCount(t, lastChance.id)) > 0 && (await doneCount(t, healthy.id)) > 0,
@@ -237,7 +279,7 @@ export default defineChecks({
     replay: async (t) => {
       spawnWorkers(t, 2);
       const queue = await producer(t);
-      const task: Task = { id: taskId(t, "fixed-later"), failures: MAX_ATTEMPTS + 1 };
+      const task = newTask(t, "fixed-later", MAX_ATTEMPTS + 1);
       await queue.call("enqueue", [task]);
       t.note(`${task.id} fails on runs 1-${MAX_ATTEMPTS + 1} and works from run ${MAX_ATTEMPTS + 2}: it is dead-lettered, then replayed`);
       await untilDeadLettered(t, queue, task, 10_000);

@@ -76,7 +76,17 @@ function roundTripHint(d: { expected: Shape; actual: Shape }): string {
 
 const describeError = (o: Outcome) => (o.ok ? "" : `${o.error.name}: ${o.error.message}`);
 
-const taskId = (t: CheckContext, i: number) => `task-${Math.floor(t.random() * 1e6).toString(36)}-${i}`;
+// Ids and payload values come from the runner's CSPRNG (t.id, t.unpredictable), never from the
+// seed: the kinds of value are fixed (a Date before 1970, a bigint beyond 2^53), the values are
+// not, so no program can hard-code what should come back.
+const DAY_MS = 86_400_000;
+const YEAR_1900 = Date.UTC(1900, 0, 1);
+const YEAR_2000 = Date.UTC(2000, 0, 1);
+const YEAR_2040 = Date.UTC(2040, 0, 1);
+const anyInt = (t: CheckContext, below: number) => Math.floor(t.unpredictable() * below);
+const anyDate = (t: CheckContext, from: number, to: number) => new Date(from + anyInt(t, to - from));
+const anyBigint = (t: CheckContext) => BigInt(anyInt(t, 2 ** 48));
+const anyDigits = (t: CheckContext, n: number) => `${1 + anyInt(t, 9)}${Array.from({ length: n - 1 }, () => anyInt(t, 10)).join("")}`;
 
 const DELETE = Symbol("delete");
 
@@ -123,7 +133,7 @@ export default defineChecks({
   checks: {
     "validates-tasks": async (t) => {
       const probe = await t.load(PROBE);
-      const id = taskId(t, 0);
+      const id = t.id("task");
 
       const valid: [string, Record<string, unknown>][] = [
         ["an ordinary task", taskWith(id)],
@@ -235,16 +245,18 @@ export default defineChecks({
 
     "json-round-trip": async (t) => {
       const [writer, reader] = await t.loadMany(PROBE, 2);
+      const looksLikeDate = anyDate(t, YEAR_2000, YEAR_2040).toISOString();
       const cases: [string, Record<string, unknown>][] = [
-        ["a plain JSON payload", taskWith(taskId(t, 0), { payload: { to: "ada@example.com", tags: ["welcome", "eu"], cc: null, urgent: true, ratio: 0.1, count: 2 ** 53 - 1 } })],
-        ["Dates in its payload", taskWith(taskId(t, 1), { payload: { sendAt: new Date("2026-12-02T01:02:03.456Z"), epoch: new Date(0), before1970: new Date(-365 * 86_400_000), list: [new Date(1)] } })],
-        ["bigints beyond 2^53 in its payload", taskWith(taskId(t, 2), { payload: { big: 2n ** 64n + 1n, negative: -(2n ** 70n) - 3n, zero: 0n, small: 42n } })],
-        ["strings that only look like dates and numbers", taskWith(taskId(t, 3), { payload: { iso: "2026-12-02T01:02:03.456Z", day: "2026-12-02", digits: "12345678901234567890", bigintText: "42n", nullText: "null", empty: "" } })],
-        ["payload objects whose keys look like tags", taskWith(taskId(t, 4), { payload: { a: { $date: "2026-01-01T00:00:00.000Z" }, b: { $bigint: "7" }, c: { $type: "x", $$double: 1, plain: 2 } } })],
-        ["a Date as the whole payload", taskWith(taskId(t, 5), { payload: new Date("1999-12-31T23:59:59.999Z"), priority: 0, attempts: 4 })],
-        ["a bigint as the whole payload", taskWith(taskId(t, 6), { payload: 9_007_199_254_740_993n, priority: 1_000_000 })],
-        ["payload null, priority 0 and attempts 0", taskWith(taskId(t, 7), { payload: null, priority: 0, attempts: 0 })],
-        ["text with quotes, newlines and emoji", taskWith(taskId(t, 8), { payload: ["naïve ☃ 🚀", 'say "hi"', "line\nbreak\ttab", "\u2028", "back\\slash"] })],
+        ["a plain JSON payload", taskWith(t.id("task"), { payload: { to: `${t.id("user")}@example.com`, tags: ["welcome", t.id("tag")], cc: null, urgent: t.unpredictable() < 0.5, ratio: t.unpredictable(), count: 2 ** 53 - 1 } })],
+        ["Dates in its payload", taskWith(t.id("task"), { payload: { sendAt: anyDate(t, YEAR_2000, YEAR_2040), epoch: new Date(0), before1970: anyDate(t, YEAR_1900, -DAY_MS), list: [new Date(1 + anyInt(t, 1000))] } })],
+        ["bigints beyond 2^53 in its payload", taskWith(t.id("task"), { payload: { big: 2n ** 64n + anyBigint(t), negative: -(2n ** 70n) - anyBigint(t), zero: 0n, small: BigInt(1 + anyInt(t, 1000)) } })],
+        ["strings that only look like dates and numbers", taskWith(t.id("task"), { payload: { iso: looksLikeDate, day: looksLikeDate.slice(0, 10), digits: anyDigits(t, 20), bigintText: `${anyInt(t, 1e6)}n`, nullText: "null", empty: "" } })],
+        ["payload objects whose keys look like tags", taskWith(t.id("task"), { payload: { a: { $date: anyDate(t, YEAR_2000, YEAR_2040).toISOString() }, b: { $bigint: anyDigits(t, 3) }, c: { $type: "x", $$double: 1, plain: 2 } } })],
+        ["a Date as the whole payload", taskWith(t.id("task"), { payload: anyDate(t, YEAR_1900, YEAR_2040), priority: 0, attempts: 4 })],
+        // Odd and past 2^53, so a Number cannot hold it exactly.
+        ["a bigint as the whole payload", taskWith(t.id("task"), { payload: 2n ** 53n + 1n + 2n * anyBigint(t), priority: 1_000_000 })],
+        ["payload null, priority 0 and attempts 0", taskWith(t.id("task"), { payload: null, priority: 0, attempts: 0 })],
+        ["text with quotes, newlines and emoji", taskWith(t.id("task"), { payload: ["naïve ☃ 🚀", `say "${t.id("hi")}"`, "line\nbreak\ttab", "\u2028", "back\\slash"] })],
       ];
       for (const [label, task] of cases) await roundTrip(t, writer!, reader!, label, task);
       t.note(`${cases.length} tasks serialized by ${writer!.name} and deserialized by ${reader!.name} came back equal`);
@@ -254,8 +266,8 @@ export default defineChecks({
       const writer = await t.load(PROBE, { name: "writer" });
       const reader = await t.load(PROBE, { name: "reader" });
       const tasks = [
-        taskWith(taskId(t, 0), { name: "invoice.create", payload: { due: new Date("2027-01-31T00:00:00.000Z"), cents: 12_345_678_901_234_567_890n, lines: [{ sku: "A-1", qty: 2 }] }, priority: 3, attempts: 1 }),
-        taskWith(taskId(t, 1), { payload: null, priority: 0 }),
+        taskWith(t.id("task"), { name: "invoice.create", payload: { due: anyDate(t, YEAR_2000, YEAR_2040), cents: 10n ** 19n + anyBigint(t), lines: [{ sku: t.id("sku"), qty: 1 + anyInt(t, 9) }] }, priority: 3, attempts: 1 }),
+        taskWith(t.id("task"), { payload: null, priority: 0 }),
       ];
       for (const task of tasks) {
         const saved = await writer.call<Outcome>("trySave", [shape(task)]);
@@ -274,6 +286,16 @@ export default defineChecks({
         } catch {
           t.fail({ message: `${key} does not hold JSON text.`, actual: stored.slice(0, 300), hint: "SET the text serialize(task) returns." });
         }
+        // What Redis holds must be the task itself, readable by any process from Redis alone.
+        const fromRedis = await reader.call<Outcome>("tryDeserialize", [stored]);
+        const storedDifference = fromRedis.ok ? firstDifference(shape(task), fromRedis.value, "task") : null;
+        if (!fromRedis.ok || storedDifference) {
+          t.fail({
+            message: `${key} does not hold the task saveTask was given: deserialize of the text stored there ${fromRedis.ok ? `gives a different task (${storedDifference!.text})` : `throws ${describeError(fromRedis)}`}.`,
+            actual: stored.slice(0, 300),
+            hint: "saveTask stores exactly serialize(task) under task:{id}: the whole task, in the text, so any process can read it back from Redis alone.",
+          });
+        }
         const loaded = await reader.call<Outcome>("tryLoad", [task.id]);
         if (!loaded.ok) return t.fail({ message: `loadTask(${JSON.stringify(task.id)}) threw: ${describeError(loaded)}`, hint: "loadTask(id) GETs task:{id} and returns deserialize(text)." });
         const difference = firstDifference(shape(task), loaded.value, "task");
@@ -287,13 +309,13 @@ export default defineChecks({
         }
       }
 
-      const missing = `missing-${taskId(t, 9)}`;
+      const missing = t.id("missing");
       const none = await reader.call<Outcome>("tryLoad", [missing]);
       if (!none.ok || none.value !== null) {
         t.fail({ message: `loadTask of an id that was never saved should return null, but it ${none.ok ? `returned ${show(none.value)}` : `threw ${describeError(none)}`}.`, hint: "GET returns null for a missing key: return null then." });
       }
 
-      const bad = taskWith(taskId(t, 10), { priority: -1 });
+      const bad = taskWith(t.id("task"), { priority: -1 });
       const refused = await writer.call<Outcome>("trySave", [shape(bad)]);
       const written = await t.redis.exists(taskKey(bad.id as string));
       if (refused.ok || !refused.error.isTaskValidationError || written) {

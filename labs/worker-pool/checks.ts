@@ -24,10 +24,17 @@ interface Failed {
   error: string;
 }
 
+// 9 tasks of 1 s at concurrency 3: never under 3 s (timers never fire early by more than a
+// rounding), and well under the 9 s one at a time would take, even on a loaded machine.
+const MIN_POOL_MS = 2950;
+const MAX_POOL_MS = 7500;
+
 // Workers outlive a single call, so they get more wall time than the sandbox's default.
 const LIMITS = { wallMs: 40_000 };
 
-const taskId = (t: CheckContext, i: number) => `task-${Math.floor(t.random() * 1e6).toString(36)}-${i}`;
+// Ids come from the runner's CSPRNG, never from the seed: a worker learns of a task only by
+// taking it from the queue. The seed decides only the shape (names, priorities).
+const newId = (t: CheckContext) => t.id("task");
 const task = (id: string, name: string, priority = 5, payload: unknown = null): Task => ({ id, name, payload, priority, attempts: 0 });
 
 const parseAll = <T>(items: string[]) => items.map((item) => JSON.parse(item) as T);
@@ -107,16 +114,16 @@ export default defineChecks({
     for (let i = 0; !t.signal.aborted; i++) {
       const name = names[Math.floor(t.random() * names.length)]!;
       const payload = name === "report.slow" ? { ms: 300 + Math.floor(t.random() * 1200) } : null;
-      await producer.call("enqueue", [task(taskId(t, i), name, Math.floor(t.random() * 3), payload)]).catch(() => {});
+      await producer.call("enqueue", [task(newId(t), name, Math.floor(t.random() * 3), payload)]).catch(() => {});
       await t.sleep(250);
     }
   },
   checks: {
     "handler-registration": async (t) => {
       const producer = await t.load("queue.ts", { name: "producer" });
-      const emails = Array.from({ length: 4 }, (_, i) => task(taskId(t, i), "email.send"));
-      const images = Array.from({ length: 4 }, (_, i) => task(taskId(t, 10 + i), "image.resize"));
-      const unknown = Array.from({ length: 2 }, (_, i) => task(taskId(t, 20 + i), "video.transcode"));
+      const emails = Array.from({ length: 4 }, () => task(newId(t), "email.send"));
+      const images = Array.from({ length: 4 }, () => task(newId(t), "image.resize"));
+      const unknown = Array.from({ length: 2 }, () => task(newId(t), "video.transcode"));
       // The tasks nobody handles come out first: the ones after them show the worker went on.
       await enqueueAll(producer, [...unknown.map((u) => ({ ...u, priority: 0 })), ...emails.flatMap((e, i) => [e, images[i]!])]);
       const worker = t.spawn("main.ts", { name: "worker-1", limits: LIMITS });
@@ -160,7 +167,7 @@ export default defineChecks({
 
     "survives-throwing-handler": async (t) => {
       const producer = await t.load("queue.ts", { name: "producer" });
-      const ids = Array.from({ length: 14 }, (_, i) => taskId(t, i));
+      const ids = Array.from({ length: 14 }, () => newId(t));
       // Dequeued in this order: the failing tasks come first, so a worker that dies on them
       // leaves the email.send tasks behind it undone.
       const failing = [task(ids[0]!, "task.explode-now", 0), task(ids[1]!, "task.explode-now", 0), task(ids[2]!, "task.explode", 0), task(ids[3]!, "task.explode", 0)];
@@ -203,7 +210,7 @@ export default defineChecks({
 
     "bounded-concurrency": async (t) => {
       const producer = await t.load("queue.ts", { name: "producer" });
-      const slow = Array.from({ length: 9 }, (_, i) => task(taskId(t, i), "report.slow", 5, { ms: 1000 }));
+      const slow = Array.from({ length: 9 }, () => task(newId(t), "report.slow", 5, { ms: 1000 }));
       await enqueueAll(producer, slow);
       const worker = await t.load("main.ts", { name: "worker-1", limits: LIMITS });
       t.note("9 tasks of 1 s each are waiting; start(3): the worker should run exactly 3 at a time");
@@ -213,8 +220,27 @@ export default defineChecks({
         message: `${missing.done.length} of 9 one-second tasks were not done within 12 s by a worker with concurrency 3 (about 3 s of work).`,
         hint: workerHint,
       }));
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const elapsedMs = performance.now() - started;
+      const seconds = (elapsedMs / 1000).toFixed(1);
       const peak = Number((await t.redis.get(PEAK("worker-1"))) ?? 0);
+      // The grader's own clock, beside the peak the handlers record: 9 one-second tasks, at most
+      // 3 at once, take at least 3 s; 3 at once all along takes about 3 s, one at a time 9 s.
+      if (elapsedMs < MIN_POOL_MS) {
+        t.fail({
+          message: `9 one-second tasks were all done ${seconds} s after start(3): more than 3 must have run at once.`,
+          expected: "at least 3 s: at most 3 tasks at once",
+          actual: `${seconds} s (the recorded peak says ${peak})`,
+          hint: "Take a task only when a slot is free: start `concurrency` loops that each await their handler before dequeuing again.",
+        });
+      }
+      if (elapsedMs > MAX_POOL_MS) {
+        t.fail({
+          message: `9 one-second tasks took ${seconds} s with concurrency 3: fewer than 3 ran at once.`,
+          expected: `about 3 s, and under ${MAX_POOL_MS / 1000} s`,
+          actual: `${seconds} s (the recorded peak says ${peak})`,
+          hint: "Run `concurrency` loops side by side (for (let i = 0; i < concurrency; i++) loop()), each awaiting its own handler.",
+        });
+      }
       if (peak > 3) {
         t.fail({
           message: `With concurrency 3, the worker ran ${peak} tasks at once.`,
@@ -237,9 +263,9 @@ export default defineChecks({
     "competing-consumers": async (t) => {
       const producer = await t.load("queue.ts", { name: "producer" });
       const names = ["email.send", "image.resize"];
-      const wave = (from: number) => Array.from({ length: 30 }, (_, i) => task(taskId(t, from + i), names[i % 2]!, Math.floor(t.random() * 3)));
-      const first = wave(0);
-      const second = wave(100);
+      const wave = () => Array.from({ length: 30 }, (_, i) => task(newId(t), names[i % 2]!, Math.floor(t.random() * 3)));
+      const first = wave();
+      const second = wave();
       await enqueueAll(producer, first);
       const workers = [1, 2, 3].map((n) => t.spawn("main.ts", { name: `worker-${n}`, limits: LIMITS }));
       t.note("30 tasks for 3 worker processes (concurrency 2 each)");

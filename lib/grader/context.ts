@@ -4,14 +4,14 @@
  * what happened, what was expected and what to change. Everything a verdict rests on comes from
  * here: RPC return values, Redis read with the grader's own connection, the proxy's log, exits.
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Redis } from "ioredis";
 import { mulberry32, type ChaosProxy, type CommandLogEntry } from "../runner/chaos-proxy.ts";
 import type { Pod } from "../runner/pod.ts";
 import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
 import { LearnerProcess, RpcModule } from "./process.ts";
-import { viewRedis, type RedisView } from "./redis-view.ts";
+import { viewRedis, type RedisView, type ViewOptions } from "./redis-view.ts";
 import { CheckFailure, type FailureDetails } from "./result.ts";
 
 export interface ContextHooks {
@@ -46,8 +46,11 @@ export class CheckContext {
   readonly random: () => number;
   readonly processes: LearnerProcess[] = [];
   private counter = 0;
-  /** Log entries before this index belong to earlier checks. */
-  private readonly logStart: number;
+  /**
+   * Log entries up to this seq belong to earlier checks. A seq, not an index: the log drops its
+   * oldest entries at its cap, which would shift an index.
+   */
+  private readonly logAfterSeq: number;
 
   constructor(
     private readonly pod: Pod,
@@ -58,7 +61,7 @@ export class CheckContext {
     this.proxy = pod.proxy;
     this.seed = seed;
     this.random = mulberry32(seed);
-    this.logStart = pod.proxy.log.length;
+    this.logAfterSeq = this.logPosition();
   }
 
   private name(prefix: string, given?: string): string {
@@ -103,10 +106,12 @@ export class CheckContext {
 
   /**
    * A fresh random id no learner program can predict, even one that knows the seed (it is drawn
-   * from the runner's CSPRNG, never from the seed): `t.id("task")` → `task-k3x9q2m7a1`.
+   * from the runner's CSPRNG, never from the seed): `t.id("task")` → `task-0k3x9q2m7a1bz`.
+   * Fixed width, so no id is a prefix of another and a substring search for one never finds a
+   * longer one.
    */
   id(prefix = "id"): string {
-    return `${prefix}-${randomBytes(8).readBigUInt64BE().toString(36)}`;
+    return `${prefix}-${randomBytes(8).readBigUInt64BE().toString(36).padStart(13, "0")}`;
   }
 
   /**
@@ -114,7 +119,8 @@ export class CheckContext {
    * (amounts, text) that a program could otherwise hard-code. Not reproduced by the seed.
    */
   unpredictable(): number {
-    return randomInt(0, 2 ** 48) / 2 ** 48;
+    // 48 random bits (randomInt refuses a range of 2^48 or more, so read the bytes directly).
+    return randomBytes(6).readUIntBE(0, 6) / 2 ** 48;
   }
 
   /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */
@@ -149,24 +155,40 @@ export class CheckContext {
     }
   }
 
-  /** What the run's Redis holds, read with the grader's own connection (lib/grader/redis-view.ts). */
-  viewRedis(wanted: string[] = []): Promise<RedisView> {
-    return viewRedis(this.redis, wanted);
+  /**
+   * What the run's Redis holds, read with the grader's own connection (lib/grader/redis-view.ts):
+   * which of `wanted` occur anywhere in it, and how many members each type of key holds.
+   * `ignore` skips keys the lab's read-only files write ("effects:*").
+   */
+  viewRedis(wanted: string[] = [], options: ViewOptions = {}): Promise<RedisView> {
+    return viewRedis(this.redis, wanted, options);
   }
 
   /**
    * Fails unless every one of `values` (ids, payload fragments) is stored somewhere in Redis right
    * now: proof that the learner's system keeps its state in Redis rather than in its own memory.
    */
-  async expectInRedis(values: string[], details: Omit<FailureDetails, "expected" | "actual">): Promise<void> {
-    const { missing } = await this.viewRedis(values);
-    if (missing.length > 0) throw new CheckFailure({ ...details, expected: `all ${values.length} in your Redis`, actual: `not found in Redis: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` and ${missing.length - 8} more` : ""}` });
+  async expectInRedis(values: string[], details: Omit<FailureDetails, "expected" | "actual"> & ViewOptions): Promise<void> {
+    const { ignore, ...failure } = details;
+    const { missing } = await this.viewRedis(values, { ignore });
+    if (missing.length > 0) {
+      const where = ignore?.length ? ` (apart from ${ignore.join(", ")})` : "";
+      throw new CheckFailure({ ...failure, expected: `all ${values.length} stored in your Redis${where}`, actual: `not found in Redis${where}: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` and ${missing.length - 8} more` : ""}` });
+    }
+  }
+
+  /**
+   * Where the command log is now: `t.commands().filter((e) => e.seq > mark)` are then the
+   * commands sent after this moment, e.g. by consumers once every enqueue has returned.
+   */
+  logPosition(): number {
+    return this.proxy.log.at(-1)?.seq ?? 0;
   }
 
   /** Commands the learner's code sent during this check, optionally only those named. */
   commands(...names: string[]): CommandLogEntry[] {
     const wanted = new Set(names.map((n) => n.toUpperCase()));
-    return this.proxy.log.slice(this.logStart).filter((e) => e.conn > 0 && e.args.length > 0 && (wanted.size === 0 || wanted.has(e.args[0]!)));
+    return this.proxy.log.filter((e) => e.seq > this.logAfterSeq && e.conn > 0 && e.args.length > 0 && (wanted.size === 0 || wanted.has(e.args[0]!)));
   }
 
   /** Ends every process this check started and undoes its faults, so the next check starts clean. */

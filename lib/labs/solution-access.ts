@@ -1,14 +1,16 @@
 /**
  * Who may see a lab's reference solution. The solution reaches a learner's browser
  * only after the runner has stored a passing graded run of theirs for that lab (the browser's word
- * counts for nothing); instructors and admins can always see it.
+ * counts for nothing), with a seed the platform chose: a replay of a seed the learner picked does
+ * not count, since they could have searched for the easiest fault schedule. Instructors and
+ * admins can always see it.
  */
 import { hasRole, type RoleName } from "../auth/roles.ts";
 import type { Db } from "../db/client.ts";
 import { labFiles, type LoadedLab } from "./loader.ts";
 
 export async function hasPassed(db: Db, userId: string, labId: string): Promise<boolean> {
-  const run = await db.submission.findFirst({ where: { userId, labId, mode: "check", status: "pass" }, select: { id: true } });
+  const run = await db.submission.findFirst({ where: { userId, labId, mode: "check", status: "pass", replay: false }, select: { id: true } });
   return run !== null;
 }
 

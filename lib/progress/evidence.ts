@@ -1,8 +1,9 @@
 /**
  * Learners' evidence for grading, in four queries whatever their number or history (no N+1):
- * passing checks of graded runs the runner stored (never anything the browser says), correct
- * quiz answers, reflections, and the credits recorded when items were earned. One learner's
- * pages and an instructor's class grid load it the same way.
+ * passing checks of graded runs the runner stored (never anything the browser says, and never a
+ * replay of a seed the learner chose), correct quiz answers, reflections, and the credits
+ * recorded when items were earned. One learner's pages and an instructor's class grid load it
+ * the same way.
  */
 import type { Db } from "../db/client.ts";
 import { creditKey, loadCreditsFor } from "./credits.ts";
@@ -14,7 +15,8 @@ export async function loadEvidenceFor(db: Db, userIds: string[]): Promise<Map<st
   const userId = { in: userIds };
   const [passes, answers, reflections, credits] = await Promise.all([
     db.checkResult.findMany({
-      where: { status: "pass", submission: { userId, mode: "check", status: { in: ["pass", "fail"] } } },
+      // A replay (a seed the learner chose) is evidence of nothing: it could be the kindest seed of many.
+      where: { status: "pass", submission: { userId, mode: "check", replay: false, status: { in: ["pass", "fail"] } } },
       select: { checkId: true, submission: { select: { id: true, userId: true, labId: true, finishedAt: true } } },
     }),
     db.quizAnswer.findMany({ where: { userId, correct: true }, select: { userId: true, lessonId: true, questionId: true } }),

@@ -62,6 +62,11 @@ export interface RunState {
   phase: RunPhase;
   runId?: string;
   mode?: RunMode;
+  /**
+   * The learner chose this run's seed ("Re-run with seed"): a replay for debugging, graded and
+   * shown, but it earns no checklist credit and does not open the reference solution.
+   */
+  replay?: boolean;
   /** Why the run could not start or was lost, in the server's words where it gave any. */
   error?: string;
   /** HTTP status of a refused start (401 signed out, 429 rate limited, 422 bad files). */
@@ -129,7 +134,7 @@ export const initialRunState: RunState = {
 
 /** What the client does and sees; `event` carries one event of the run's SSE stream. */
 export type RunAction =
-  | { type: "submit"; mode: RunMode; at?: number }
+  | { type: "submit"; mode: RunMode; at?: number; replay?: boolean }
   | { type: "accepted"; runId: string; mode: RunMode; at?: number }
   | { type: "rejected"; error: string; status?: number; diagnostics?: Diagnostic[]; at?: number }
   | { type: "event"; runId: string; event: RunEvent; id?: string; at?: number }
@@ -413,7 +418,7 @@ function closeOpenLine(state: RunState): RunState {
 export function runReducer(state: RunState, action: RunAction): RunState {
   switch (action.type) {
     case "submit":
-      return { ...initialRunState, phase: "submitting", mode: action.mode, startedAt: action.at, phaseAt: action.at };
+      return { ...initialRunState, phase: "submitting", mode: action.mode, ...(action.replay ? { replay: true } : {}), startedAt: action.at, phaseAt: action.at };
     case "accepted":
       if (state.phase !== "submitting") return state;
       return { ...state, runId: action.runId, mode: action.mode, phase: "queued", phaseAt: action.at ?? state.phaseAt, connection: "connecting" };

@@ -23,10 +23,15 @@ export interface RunResult {
   checks: CheckOutcome[];
 }
 
-/** `seed` is the learner's requested seed, kept so a run can be replayed; the runner records the one it used. */
+/**
+ * `seed` is the learner's requested seed, kept so a run can be replayed; the runner records the one
+ * it used. A run whose seed the learner chose is a replay: graded and shown, never credited (see
+ * recordResult). The seed fixes the fault schedule, so a learner free to choose it could search
+ * offline for the kindest one; unpredictable ids do not stop that.
+ */
 export async function createSubmission(db: Db, input: { userId: string; labId: string; mode: "run" | "check"; files: Record<string, string>; seed?: number }) {
   return db.submission.create({
-    data: { userId: input.userId, labId: input.labId, mode: input.mode, files: JSON.stringify(input.files), seed: input.seed ?? null },
+    data: { userId: input.userId, labId: input.labId, mode: input.mode, files: JSON.stringify(input.files), seed: input.seed ?? null, replay: input.seed !== undefined },
     select: { id: true },
   });
 }
@@ -65,10 +70,11 @@ export async function recordResult(db: Db, id: string, result: RunResult, milest
     });
     if (count === 0) return false;
     const passed = new Set(result.checks.filter((c) => c.status === "pass").map((c) => c.id));
-    // Only a graded run the platform completed earns credit; an `error` run proves nothing.
+    // Only a graded run the platform completed earns credit; an `error` run proves nothing, and a
+    // replay (a seed the learner chose) is for debugging, not for credit.
     if (milestones.length > 0 && passed.size > 0 && result.status !== "error") {
-      const run = await tx.submission.findUniqueOrThrow({ where: { id }, select: { userId: true, labId: true, mode: true } });
-      if (run.mode === "check") await storeCredits(tx, run.userId, creditsFromRun(milestones, { labId: run.labId, submissionId: id, passed, at: finishedAt }));
+      const run = await tx.submission.findUniqueOrThrow({ where: { id }, select: { userId: true, labId: true, mode: true, replay: true } });
+      if (run.mode === "check" && !run.replay) await storeCredits(tx, run.userId, creditsFromRun(milestones, { labId: run.labId, submissionId: id, passed, at: finishedAt }));
     }
     await tx.checkResult.createMany({
       data: result.checks.map((c, position) => ({

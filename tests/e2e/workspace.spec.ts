@@ -68,6 +68,28 @@ test("check the starter, read the hint, paste the solution, pass, compare, and f
   expect(await modelText(page, "queue.ts")).toBe(read("priority-queue", "solution", "queue.ts"));
 });
 
+test("a re-run with a chosen seed is a replay: graded and shown, but it does not open the solution", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signUp(page, uniqueEmail("replayer"), "Rita Replayer");
+  await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
+  await openLab(page, "priority-queue");
+  await page.getByRole("button", { name: "Check", exact: true }).click();
+  await expect(results(page).locator("[data-verdict='fail']")).toBeVisible({ timeout: 30_000 });
+  const verdict = (await results(page).locator("[data-verdict='fail']").textContent()) ?? "";
+  const seed = /seed (\d+)/.exec(verdict)?.[1];
+  expect(seed).toBeTruthy();
+
+  // The solution, checked again on the seed of the failed run: it passes, as a replay.
+  await paste(page, "queue.ts", read("priority-queue", "solution", "queue.ts"));
+  const rerun = page.getByRole("button", { name: `Re-run with seed ${seed}` });
+  await expect(rerun).toHaveAttribute("title", /does not count toward progress/);
+  await rerun.click();
+  await expect(results(page).getByText("4 of 4 checks passed")).toBeVisible({ timeout: 45_000 });
+  await expect(results(page).locator("[data-verdict='pass']")).toContainText(`replay of seed ${seed} · does not count toward progress`);
+  await expect(page.getByRole("button", { name: "Compare with solution" })).toHaveCount(0);
+  expect((await page.request.get("/api/labs/priority-queue/solution")).status()).toBe(403);
+});
+
 test("a run fills the sorted set in the live Redis view, mid-run, in light and dark", async ({ page }) => {
   test.setTimeout(120_000);
   await signUp(page, uniqueEmail("watcher"), "Wanda Watcher");

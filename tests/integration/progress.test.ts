@@ -44,7 +44,8 @@ test("a passing check run of priority-queue, graded by the real runner, ticks it
   await using r = await testRedis();
   const ada = await t.db.user.create({ data: { email: "ada@example.org" } });
   const files = { "queue.ts": readFileSync(path.join(root, "labs/priority-queue/solution/queue.ts"), "utf8") };
-  const { id } = await createSubmission(t.db, { userId: ada.id, labId: "priority-queue", mode: "check", files, seed: 5 });
+  // No seed: a run with a seed the learner chose is a replay and earns nothing (replay-runs.test.ts).
+  const { id } = await createSubmission(t.db, { userId: ada.id, labId: "priority-queue", mode: "check", files });
   const runs = createRunHandler({ db: t.db, redis: r.redis, keys: r.keys, labs: () => labs, milestones: () => milestones, pool, tier, log: silent });
   await runs.handle({ data: { submissionId: id }, attemptsStarted: 1, stalledCounter: 0 } as unknown as Job<RunJobData>);
 
