@@ -69,7 +69,8 @@ export async function classGrid(db: Db, viewer: Viewer, cohortId: string, catalo
   const [evidence, outcomes, lastRun, lastLesson, lastAnswer] = await Promise.all([
     loadEvidenceFor(db, ids),
     db.checkResult.findMany({
-      where: { status: { in: ["pass", "fail"] }, submission: { userId, mode: "check", status: { in: ["pass", "fail"] } } },
+      // Replays (a seed the learner chose) are debugging runs: they neither pass nor make anyone stuck.
+      where: { status: { in: ["pass", "fail"] }, submission: { userId, mode: "check", replay: false, status: { in: ["pass", "fail"] } } },
       select: { checkId: true, status: true, submission: { select: { userId: true, labId: true, createdAt: true } } },
     }),
     db.submission.groupBy({ by: ["userId"], where: { userId }, _max: { createdAt: true } }),
