@@ -21,17 +21,36 @@ const MAX_TTL_S = 7 * 24 * 60 * 60;
  * commands. Far above the grader's reaction time, even on a loaded machine.
  */
 const LATENCY_MS = 250;
-/** At most this many crash points per message; a correct consumer needs 3 (effect, ack, done). */
-const MAX_CRASH_POINTS = 6;
+/**
+ * The grader tries crash points 1, 2, … until a worker finishes a message before the next one;
+ * one that has not finished by this point fails, since the points after it were never tried (a
+ * correct consumer needs 3: effect, ack, done; WATCH/MULTI/EXEC needs about 8).
+ */
+const MAX_CRASH_POINTS = 10;
 
 const WORKER_LIMITS = { wallMs: 40_000 };
+/** The producer lives for the whole check, which can outlast the sandbox's default wall time. */
+const PRODUCER_LIMITS = { wallMs: 60_000 };
 
 type Failure = Parameters<CheckContext["fail"]>[0];
 
+/**
+ * A message learner code cannot know in advance, even knowing the seed: id, account and amount come
+ * from the runner's CSPRNG. The account does not contain the id, so finding the id in Redis means
+ * the consumer stored it, not just the balance.
+ */
 function message(t: CheckContext, name: string): Message {
-  const id = `${name}-${Math.floor(t.random() * 1e6).toString(36)}`;
-  return { id, account: `acct-${id}`, amount: 1 + Math.floor(t.random() * 999) };
+  return { id: t.id(name), account: t.id("acct"), amount: 1 + Math.floor(t.unpredictable() * 999) };
 }
+
+/**
+ * Process names learner code cannot predict, so no program can act differently in the consumer
+ * that gets the first delivery, the one killed or the one that takes over.
+ */
+const someName = (t: CheckContext, role: string) => t.id(role);
+
+/** Keys that are not the consumer's own: the credit itself and the broker's bookkeeping. */
+const NOT_MARKS = [BALANCES, "broker:*"];
 
 async function balance(t: CheckContext, m: Message): Promise<number> {
   return Number((await t.redis.hget(BALANCES, m.account)) ?? 0);
@@ -128,11 +147,29 @@ export default defineChecks({
   },
   checks: {
     "duplicates-once": async (t) => {
-      const [first, second] = await t.loadMany("consumer.ts", 2);
+      const [first, second] = await Promise.all([t.load("consumer.ts", { name: someName(t, "consumer") }), t.load("consumer.ts", { name: someName(t, "consumer") })]);
+
+      // A redelivery to another process: only what the first consumer left in Redis can tell the
+      // second that the message was applied.
+      const early = message(t, "early");
+      await first.call("handle", [early]);
+      await assertCreditedOnce(t, [early], "A message handled once", { lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).", twice: "Credit each message once." });
+      await t.expectInRedis([early.id], {
+        ignore: NOT_MARKS,
+        message: `After handle() applied message ${early.id}, its id is nowhere in Redis (besides the balances and the broker's keys): the consumer remembers it in its own memory, which no other consumer, and no restarted one, can see.`,
+        hint: "Write a processed mark per message in Redis, named after (or holding) the message id, e.g. SET processed:<id> 1 NX EX 86400, in the same atomic step as the credit.",
+      });
+      t.note(`${early.id} is delivered again, to another consumer process: ${second.name}`);
+      await second.call("handle", [early]);
+      await assertCreditedOnce(t, [early], "A message delivered again, to another consumer, after it was handled", {
+        lost: "handle must credit message.amount to message.account.",
+        twice: "Every consumer must be able to tell a duplicate: look the message id up in Redis (the processed mark), not in a Set in your process.",
+      });
+
       const raced = Array.from({ length: 4 }, (_, i) => message(t, `raced-${i + 1}`));
       t.note(`each of ${raced.length} messages is delivered to two consumers at the same moment, with every Redis reply held ${LATENCY_MS} ms`);
       t.proxy.setLatency({ ms: LATENCY_MS });
-      await Promise.all(raced.flatMap((m) => [first!.call("handle", [m], 15_000), second!.call("handle", [m], 15_000)]));
+      await Promise.all(raced.flatMap((m) => [first.call("handle", [m], 15_000), second.call("handle", [m], 15_000)]));
       t.proxy.setLatency({ ms: 0 });
       await assertCreditedOnce(t, raced, "Two consumers got the same message at once", {
         lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).",
@@ -140,16 +177,26 @@ export default defineChecks({
           "Both consumers checked for the mark before either had set it. Checking and setting in two commands leaves that gap; close it with one atomic step: SET processed:<id> … NX answers 'was I first?' in one command, and a Lua script can do that and the credit together.",
       });
 
-      t.note(`${raced[0]!.id} is delivered once more, later: a redelivery`);
-      await first!.call("handle", [raced[0]]);
+      await t.expectInRedis(
+        raced.map((m) => m.id),
+        {
+          ignore: NOT_MARKS,
+          message: "After the race, some applied message ids are nowhere in Redis (besides the balances and the broker's keys).",
+          hint: "Every applied message needs its processed mark in Redis, named after (or holding) its id.",
+        },
+      );
+
+      const late = await t.load("consumer.ts", { name: someName(t, "consumer") });
+      t.note(`${raced[0]!.id} is delivered once more, later, to a consumer that just started: a redelivery`);
+      await late.call("handle", [raced[0]]);
       await assertCreditedOnce(t, raced.slice(0, 1), "A message delivered again after it was handled", {
         lost: "handle must credit message.amount to message.account.",
-        twice: "Remember the ids of applied messages (a key per id, with an expiry) and skip a message whose id is already there.",
+        twice: "Remember the ids of applied messages in Redis (a key per id, with an expiry) and skip a message whose id is already there.",
       });
 
       // Duplicates through the broker: the proxy delivers each LPUSH to Redis twice and answers once,
       // as if a producer retried a publish whose reply it never saw.
-      const producer = await t.load("broker.ts", { name: "producer" });
+      const producer = await t.load("broker.ts", { name: "producer", limits: PRODUCER_LIMITS });
       const published = Array.from({ length: 3 }, (_, i) => message(t, `published-${i + 1}`));
       for (const m of published) {
         t.proxy.duplicateNext(1, { match: "LPUSH" });
@@ -158,7 +205,7 @@ export default defineChecks({
       const queued = await t.redis.llen(INBOX);
       if (queued !== published.length * 2) throw new Error(`the proxy should have queued ${published.length * 2} copies, found ${queued}`);
       t.note(`${published.length} messages were published, and each landed in the inbox twice; 2 workers consume them`);
-      const workers = [t.spawn("consumer.ts", { name: "worker-1", limits: WORKER_LIMITS }), t.spawn("consumer.ts", { name: "worker-2", limits: WORKER_LIMITS })];
+      const workers = [t.spawn("consumer.ts", { name: someName(t, "worker"), limits: WORKER_LIMITS }), t.spawn("consumer.ts", { name: someName(t, "worker"), limits: WORKER_LIMITS })];
       await until(t, () => settled(t), 10_000, async () => ({
         message: `The workers did not consume and ack all ${queued} deliveries within 10 s.`,
         expected: `${INBOX} and ${IN_FLIGHT} empty`,
@@ -173,13 +220,14 @@ export default defineChecks({
     },
 
     "crash-before-ack": async (t) => {
-      const producer = await t.load("broker.ts", { name: "producer" });
+      const producer = await t.load("broker.ts", { name: "producer", limits: PRODUCER_LIMITS });
+      let lastSteps = "";
       for (let point = 1; point <= MAX_CRASH_POINTS; point++) {
         const m = message(t, `crash-${point}`);
         await producer.call("publish", [m]);
         t.proxy.setLatency({ ms: LATENCY_MS });
         const fromSeq = lastSeq(t);
-        const victim: LearnerProcess = t.spawn("consumer.ts", { name: `worker-${point}a`, limits: WORKER_LIMITS });
+        const victim: LearnerProcess = t.spawn("consumer.ts", { name: someName(t, "worker"), limits: WORKER_LIMITS });
         const reached = (await t.waitFor(
           async () => {
             const steps = stepsSince(t, fromSeq);
@@ -210,7 +258,7 @@ export default defineChecks({
         t.proxy.setLatency({ ms: 0 });
         let rescuer: LearnerProcess | null = null;
         if (!(await settled(t))) {
-          rescuer = t.spawn("consumer.ts", { name: `worker-${point}b`, limits: WORKER_LIMITS });
+          rescuer = t.spawn("consumer.ts", { name: someName(t, "worker"), limits: WORKER_LIMITS });
           t.note(`${rescuer.name} starts; ${m.id} comes back to it when the dead worker's 1 s lease runs out`);
           await until(t, () => settled(t), 10_000, async () => ({
             message: `After ${victim.name} was killed, ${m.id} was not handled and acked by another worker within 10 s.`,
@@ -231,7 +279,17 @@ export default defineChecks({
           twice: `The commands the killed worker had sent:\n${steps}\nThe credit was stored but the mark that says so was not (or not yet), so the redelivery applied it again. Write the mark and the credit in one atomic step (one Lua script, or MULTI/EXEC).`,
         });
         if (rescuer) await rescuer.kill();
+        lastSteps = steps;
       }
+      // Every point up to the cap was a kill: the points after it, which may be where this consumer
+      // is unsafe, were never tried. Commands that only pad the start of a message would hide its
+      // real crash points, so a consumer that needs this many fails rather than passing untested.
+      t.fail({
+        message: `After ${MAX_CRASH_POINTS} crash points, a worker had still not finished a message: it sends more than ${MAX_CRASH_POINTS - 1} commands (besides the broker's) per message, so the grader cannot try a crash after each of them.`,
+        expected: `a message handled and acked within ${MAX_CRASH_POINTS - 1} commands`,
+        actual: `the first ${MAX_CRASH_POINTS} commands for the last message:\n${lastSteps}`,
+        hint: "Apply the mark and the credit in one Lua script (or one MULTI/EXEC), then ack: two or three commands per message.",
+      });
     },
 
     "marks-expire": async (t) => {
@@ -239,6 +297,15 @@ export default defineChecks({
       const messages = [message(t, "expiring-1"), message(t, "expiring-2")];
       for (const m of messages) await consumer.call("handle", [m]);
       await assertCreditedOnce(t, messages, "Messages handled once", { lost: "handle must credit message.amount to message.account.", twice: "Credit each message once." });
+      // The marks whose TTL is judged below must be the ones that hold these ids, not a stand-in.
+      await t.expectInRedis(
+        messages.map((m) => m.id),
+        {
+          ignore: NOT_MARKS,
+          message: "After two messages were handled, their ids are nowhere in Redis besides the balances: there are no processed marks to expire.",
+          hint: "Remember each applied message in Redis under a mark named after (or holding) its id, e.g. processed:<id>, with an expiry.",
+        },
+      );
       const keys = (await t.redis.keys("*")).filter((k) => k !== BALANCES && !k.startsWith("broker:")).sort();
       if (keys.length === 0) {
         t.fail({ message: "After two messages were handled, Redis held no key besides balances.", expected: "a processed mark per message, e.g. processed:<id>", hint: "Remember each applied message id in Redis, so that any consumer can tell a duplicate." });

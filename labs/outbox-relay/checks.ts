@@ -23,8 +23,79 @@ const READS = new Set(["LRANGE", "LINDEX", "LLEN", "LPOS", "XRANGE", "XREVRANGE"
 
 const ITEMS = ["kettle", "lamp", "chair", "rug", "mug", "desk"];
 
-function makeOrder(t: CheckContext, i: number): Order {
-  return { id: `order-${Math.floor(t.random() * 1e6).toString(36)}-${i}`, item: ITEMS[Math.floor(t.random() * ITEMS.length)]!, qty: 1 + Math.floor(t.random() * 5) };
+/** An order learner code cannot know in advance, even knowing the seed: all of it from the runner's CSPRNG. */
+function makeOrder(t: CheckContext): Order {
+  return { id: t.id("order"), item: ITEMS[Math.floor(t.unpredictable() * ITEMS.length)]!, qty: 1 + Math.floor(t.unpredictable() * 5) };
+}
+
+/** Commands that run Lua: what they write cannot be read from the log, and Redis runs each as one step. */
+const SCRIPTS = new Set(["EVAL", "EVALSHA", "FCALL"]);
+
+/** Writes Redis applied as one step: a script, a MULTI … EXEC, or a single command. */
+interface WriteUnit {
+  kind: "script" | "transaction" | "command";
+  commands: string[][];
+  /** The log entry that made it take effect: the command, the script call, or EXEC. */
+  entry: CommandLogEntry;
+}
+
+/**
+ * Groups the write commands of `entries` into what Redis applied atomically. Reads, WATCH, a
+ * DISCARDed or aborted transaction (EXEC answered nil or an error) write nothing.
+ */
+function writeUnits(entries: CommandLogEntry[]): WriteUnit[] {
+  const queued = new Map<number, string[][]>();
+  const units: WriteUnit[] = [];
+  for (const e of entries) {
+    const name = e.args[0]!;
+    if (name === "MULTI") queued.set(e.conn, []);
+    else if (name === "DISCARD") queued.delete(e.conn);
+    else if (name === "EXEC") {
+      const commands = queued.get(e.conn) ?? [];
+      queued.delete(e.conn);
+      if (commands.length > 0 && e.reply?.type === "array" && e.reply.summary !== "(nil)") units.push({ kind: "transaction", commands, entry: e });
+    } else if (queued.has(e.conn)) {
+      if (e.reply?.summary === "QUEUED") queued.get(e.conn)!.push(e.args);
+    } else if (SCRIPTS.has(name)) units.push({ kind: "script", commands: [e.args], entry: e });
+    else if (!READS.has(name)) units.push({ kind: "command", commands: [e.args], entry: e });
+  }
+  return units;
+}
+
+const showUnit = (u: WriteUnit) => (u.kind === "transaction" ? `MULTI, ${u.commands.map((c) => c[0]).join(", ")}, EXEC` : u.commands[0]!.slice(0, 2).join(" "));
+
+/**
+ * From the proxy's log of one placeOrder call: the order and its outbox entry must have reached
+ * Redis in one atomic step. Whatever the kill points happen to hit, a pipeline or two plain
+ * commands show here as two steps. A script counts as one step whatever it writes.
+ */
+function assertOneStep(t: CheckContext, order: Order, entries: CommandLogEntry[]): void {
+  const units = writeUnits(entries);
+  const touches = (u: WriteUnit, key: string) => u.commands.some((c) => c.slice(1).includes(key));
+  const split = units.filter((u) => u.kind !== "script" && touches(u, ORDERS) !== touches(u, OUTBOX));
+  if (split.length === 0) return;
+  // Sent before the reply to the write before it came back: a pipeline, not awaited commands.
+  const pipelined = units.some((u, i) => i > 0 && u.entry.at < units[i - 1]!.entry.at + (units[i - 1]!.entry.durationMs ?? Infinity));
+  t.fail({
+    message: `placeOrder(${order.id}) wrote the order and its outbox entry in separate steps, so a crash between them leaves one without the other.`,
+    expected: `one atomic step writing both '${ORDERS}' and '${OUTBOX}': MULTI … EXEC, or one Lua script`,
+    actual: `what reached Redis: ${units.map(showUnit).join(" → ") || "(no writes)"}`,
+    hint: pipelined
+      ? "A pipeline (redis.pipeline()) only sends commands together; Redis still runs them one by one, and a crash can stop it between them. redis.multi() wraps them in MULTI … EXEC, which Redis applies all together or not at all."
+      : "Queue the HSET and the RPUSH in one MULTI … EXEC (redis.multi().hset(…).rpush(…).exec()), or write both in one Lua script.",
+  });
+}
+
+/** placeOrder only stores; the relay alone publishes. */
+async function assertNothingPublished(t: CheckContext, when: string): Promise<void> {
+  const published = await t.redis.exists(EVENTS);
+  if (published === 0 && t.commands("XADD").length === 0) return;
+  t.fail({
+    message: `${when}, with no relay running, something was published: placeOrder wrote to the stream itself.`,
+    expected: `nothing in '${EVENTS}' until a relay runs`,
+    actual: published ? `'${EVENTS}' holds ${await t.redis.xlen(EVENTS).catch(() => "some")} entries` : `XADD sent: ${t.commands("XADD").map((e) => e.args.slice(0, 2).join(" ")).join(", ")}`,
+    hint: "placeOrder stores the order and its outbox entry, and nothing else. Publishing from placeOrder too (\"for speed\") sends every event twice, or, if the relay only cleans up, loses the guarantee the outbox gives: the relay publishes, then removes.",
+  });
 }
 
 interface OutboxEntry {
@@ -186,8 +257,8 @@ export default defineChecks({
     let n = 1;
     let relay = t.spawn("relay.ts", { name: `relay-${n}`, limits });
     const produce = async () => {
-      for (let i = 0; !t.signal.aborted; i++) {
-        await shop.call("placeOrder", [makeOrder(t, i)], 8000).catch(() => {});
+      while (!t.signal.aborted) {
+        await shop.call("placeOrder", [makeOrder(t)], 8000).catch(() => {});
         await t.sleep(300);
       }
     };
@@ -209,12 +280,16 @@ export default defineChecks({
   checks: {
     "atomic-write": async (t) => {
       const shop = await t.load("orders.ts", { name: "shop", limits: LIMITS });
-      const placed = [makeOrder(t, 0), makeOrder(t, 1)];
+      const placed = [makeOrder(t), makeOrder(t)];
       await shop.call("placeOrder", [placed[0]], 8000);
+      assertOneStep(t, placed[0]!, t.commands());
       const mark = t.commands().length;
       await shop.call("placeOrder", [placed[1]], 8000);
-      const perOrder = commandsSince(t, mark).map((e) => e.args[0]!);
+      const second = commandsSince(t, mark);
+      assertOneStep(t, placed[1]!, second);
+      const perOrder = second.map((e) => e.args[0]!);
       await assertStoredWithEntry(t, placed, await readOutbox(t));
+      await assertNothingPublished(t, "After two placeOrder calls");
       t.note(`placeOrder sends ${perOrder.join(", ")}; now each writer is SIGKILLed after its 1st, 2nd, … command, with Redis's replies held back`);
 
       // Kill a writer right after its k-th command reached Redis (its reply held back, so it can
@@ -223,10 +298,10 @@ export default defineChecks({
       const trials: { order: Order; after: string }[] = [];
       for (let k = 1; k <= steps; k++) {
         const writer = await t.load("orders.ts", { name: `writer-${k}`, limits: LIMITS });
-        const warm = makeOrder(t, 10 * k);
+        const warm = makeOrder(t);
         await writer.call("placeOrder", [warm], 8000); // connection open, scripts loaded
         placed.push(warm);
-        const order = makeOrder(t, 10 * k + 1);
+        const order = makeOrder(t);
         const from = t.commands().length;
         t.proxy.setLatency({ ms: HOLD_MS });
         void writer.call("placeOrder", [order], 10_000).catch(() => {});
@@ -272,13 +347,18 @@ export default defineChecks({
     },
 
     "publishes-each-once": async (t) => {
-      const relay = await startRelay(t, "relay");
+      // The first order is placed before any relay runs: only a relay may publish it.
       const shop = await t.load("orders.ts", { name: "shop", limits: LIMITS });
-      const orders = Array.from({ length: 6 }, (_, i) => makeOrder(t, i));
-      t.note(`${relay.name} is running; placing 6 orders one after another`);
-      await placeAll(shop, orders);
+      const orders = Array.from({ length: 6 }, () => makeOrder(t));
+      t.note(`placing ${orders[0]!.id} with no relay running: nothing may reach '${EVENTS}' yet`);
+      await shop.call("placeOrder", [orders[0]], 8000);
+      await t.sleep(300);
+      await assertNothingPublished(t, "After placeOrder returned");
+      const relay = await startRelay(t, "relay");
+      t.note(`${relay.name} is running; placing 5 more orders one after another`);
+      await placeAll(shop, orders.slice(1));
       await untilPublished(t, orders, relay, 6000, (missing, quiet) => ({
-        message: `${missing.length} of 6 orders placed while the relay was running were not published within 6 s${quiet ? ", and the relay has stopped reading the outbox" : ""}.`,
+        message: `${missing.length} of 6 orders were not published within 6 s of the relay running${quiet ? ", and the relay has stopped reading the outbox" : ""}.`,
         hint: quiet || !relay.alive ? `The relay must keep polling for as long as it lives, not drain the outbox once at start: new orders arrive all the time. ${relayHint}` : relayHint,
       }));
       await t.sleep(800); // a second copy of any event would show up now
@@ -324,8 +404,9 @@ export default defineChecks({
 
     "relay-after-crash": async (t) => {
       const shop = await t.load("orders.ts", { name: "shop", limits: LIMITS });
-      const before = Array.from({ length: 4 }, (_, i) => makeOrder(t, i));
+      const before = Array.from({ length: 4 }, () => makeOrder(t));
       await placeAll(shop, before);
+      await assertNothingPublished(t, "After 4 placeOrder calls");
       t.note("4 orders are waiting in the outbox; relay-1 starts with Redis's replies held back 1.5 s, and is SIGKILLed right after its first command that changes anything");
 
       const from = t.commands().length;
@@ -344,7 +425,7 @@ export default defineChecks({
       t.note(`SIGKILLed relay-1 right after it sent ${crashPoint}; relay-2 starts and 2 more orders are placed`);
 
       const second = await startRelay(t, "relay-2");
-      const after = [makeOrder(t, 4), makeOrder(t, 5)];
+      const after = [makeOrder(t), makeOrder(t)];
       await placeAll(shop, after);
       const all = [...before, ...after];
       const events = await untilPublished(t, all, second, 8000, (missing, quiet) =>
@@ -381,7 +462,7 @@ export default defineChecks({
     "failed-publish-retried": async (t) => {
       const relay = await startRelay(t, "relay");
       const shop = await t.load("orders.ts", { name: "shop", limits: LIMITS });
-      const orders = Array.from({ length: 3 }, (_, i) => makeOrder(t, i));
+      const orders = Array.from({ length: 3 }, () => makeOrder(t));
       t.note("the next 2 XADDs will fail with an error; then 3 orders are placed");
       t.proxy.failNext(2, { match: "XADD" });
       await placeAll(shop, orders);
@@ -397,7 +478,7 @@ export default defineChecks({
       t.note("cutting every connection to Redis; then 2 more orders");
       t.proxy.cutAll();
       await t.sleep(300);
-      const more = [makeOrder(t, 3), makeOrder(t, 4)];
+      const more = [makeOrder(t), makeOrder(t)];
       await placeAll(shop, more);
       await untilPublished(t, more, relay, 6000, (missing) => ({
         message: `After the connections were cut, ${missing.join(", ")} were not published within 6 s.`,

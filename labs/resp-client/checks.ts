@@ -9,9 +9,17 @@ const PROBE = "parser-probe.ts";
 // Characters of every UTF-8 width (1 to 4 bytes), so random text splits inside characters.
 const ALPHABET = ["a", "Z", "7", " ", "-", "é", "ß", "ж", "ñ", "€", "中", "語", "✓", "🎉", "🚀", "😀"];
 
-function randomText(t: CheckContext, length: number): string {
-  return Array.from({ length }, () => ALPHABET[Math.floor(t.random() * ALPHABET.length)]!).join("");
+/**
+ * Text no learner program can know in advance (the runner's CSPRNG, never the seed): every value a
+ * check asks the learner's client to send or read back, so a reply cannot be hard-coded or
+ * computed from the seed, only parsed from what Redis sent.
+ */
+function unpredictableText(t: CheckContext, length: number): string {
+  return Array.from({ length }, () => ALPHABET[Math.floor(t.unpredictable() * ALPHABET.length)]!).join("");
 }
+
+/** An integer in [0, below) from the runner's CSPRNG. */
+const unpredictableInt = (t: CheckContext, below: number) => Math.floor(t.unpredictable() * below);
 
 /** A command as the learner would type it: `SET utf8:1 "héllo"`. */
 function show(args: string[]): string {
@@ -85,7 +93,7 @@ function replyStream(t: CheckContext): Piece[] {
     bulk("a bulk string", "hello"),
     bulk("an empty bulk string", ""),
     bulk("a null bulk string", null),
-    bulk("a bulk string of multi-byte UTF-8", `héllo wörld 🎉 日本 ${randomText(t, 12)}`),
+    bulk("a bulk string of multi-byte UTF-8", `héllo wörld 🎉 日本 ${unpredictableText(t, 12)}`),
     bulk("a bulk string holding \\r\\n", "line one\r\nline two\r\n"),
     bulk("a bulk string that looks like RESP", "*1\r\n$-1\r\n"),
     array("an empty array", []),
@@ -192,7 +200,7 @@ export default defineChecks({
         ["ECHO", "héllo"],
         ["SET", "emoji:🎉", "naïve café ☕"],
         ["RPUSH", "list", "a", "", "two words", "line one\r\nline two"],
-        ["SET", `key:${randomText(t, 6)}`, randomText(t, 20)],
+        ["SET", `key:${unpredictableText(t, 6)}`, unpredictableText(t, 20)],
       ];
       for (const args of cases) {
         const got = asBytes(await resp.call("encode", [args]));
@@ -213,15 +221,21 @@ export default defineChecks({
         }
       }
 
-      const key = `enc:${Math.floor(t.random() * 1e6).toString(36)}`;
+      // Keys and values the learner's code cannot know in advance, and a value only the grader wrote:
+      // the replies can come from nowhere but Redis.
+      const key = t.id("enc");
+      const echoed = `héllo 🎉 ${unpredictableText(t, 8)}`;
+      const planted = { key: t.id("enc:grader"), value: unpredictableText(t, 16) };
+      await t.redis.set(planted.key, planted.value);
       const script: [string[], Reply][] = [
         [["PING"], "PONG"],
-        [["ECHO", "héllo 🎉"], "héllo 🎉"],
+        [["ECHO", echoed], echoed],
         [["SET", key, ""], "OK"],
         [["GET", key], ""],
         [["STRLEN", key], 0],
         [["DEL", key], 1],
         [["GET", key], null],
+        [["GET", planted.key], planted.value],
       ];
       const hangHint = "command() never returned. Check that every chunk from the socket's 'data' event goes into your RespParser, and that each reply it returns resolves the oldest waiting call.";
       for (const [args, expected] of script) {
@@ -244,7 +258,7 @@ export default defineChecks({
         "line one\r\nline two\r\n",
         "$5\r\nhello\r\n*1\r\n:1\r\n",
         "tab\tand\u0000nul",
-        randomText(t, 300),
+        unpredictableText(t, 300),
       ];
       const hangHint = "command() never returned. Check that a reply holding multi-byte characters or \\r\\n inside a value is read by its $ length in bytes, not up to the next \\r\\n.";
       for (const [i, value] of values.entries()) {
@@ -262,9 +276,21 @@ export default defineChecks({
         await expectReply(t, resp, ["GET", key], value, "", "Read a bulk string by its $ length in bytes, then decode those bytes as UTF-8; the value may itself contain \\r\\n.", hangHint);
         await expectReply(t, resp, ["STRLEN", key], Buffer.byteLength(value), "", "STRLEN replies with an integer (:n): return it as a number.", hangHint);
       }
-      const seeded = randomText(t, 60);
+      const seeded = unpredictableText(t, 60);
       await t.redis.set("utf8:seeded", seeded);
       await expectReply(t, resp, ["GET", "utf8:seeded"], seeded, "for a value the grader stored", "Decode a bulk string's bytes as UTF-8 once all of them are in.", hangHint);
+      // Someone else changes the value: a client reads Redis, not what it remembers.
+      const changed = unpredictableText(t, 40);
+      await t.redis.set("utf8:seeded", changed);
+      await expectReply(
+        t,
+        resp,
+        ["GET", "utf8:seeded"],
+        changed,
+        "after the grader changed the value with its own connection",
+        "Every command() goes to Redis and returns what Redis answered this time. Do not answer a GET from a value your client remembers: another client may have changed it since.",
+        hangHint,
+      );
     },
 
     "fragmented-replies": async (t) => {
@@ -275,14 +301,22 @@ export default defineChecks({
       const sizes = Array.from({ length: 16 }, () => 1 + Math.floor(t.random() * 7));
       await judgeFeed(t, probe, pieces, sizes, `in chunks of ${sizes.join(", ")}… bytes`, parserHint);
 
-      const emoji = `🎉 fête ünïcödé 日本語 🚀 ${randomText(t, 10)}`;
+      // Every value the client reads back is the grader's and unpredictable, so each reply has to be
+      // parsed from the bytes Redis sent; none can be written into the client in advance.
+      const emoji = `🎉 fête ünïcödé 日本語 🚀 ${unpredictableText(t, 10)}`;
+      const count = unpredictableInt(t, 1e9);
+      const list = [`α${unpredictableText(t, 3)}`, "β", `γ🎈${unpredictableText(t, 2)}`, ""];
+      const hash = ["naïve", `café ${unpredictableText(t, 4)}`, "emoji", unpredictableText(t, 3)];
+      const city = [`Zürich ${unpredictableText(t, 3)}`, `東京 ${unpredictableText(t, 3)}`];
+      const temp = String(unpredictableInt(t, 80) - 40);
+      const after = `still in step ✓ ${unpredictableText(t, 4)}`;
       await Promise.all([
         t.redis.set("frag:emoji", emoji),
         t.redis.set("frag:empty", ""),
-        t.redis.set("frag:count", "41"),
-        t.redis.rpush("frag:list", "α", "β", "γ🎈", ""),
-        t.redis.hset("frag:hash", "naïve", "café", "emoji", "🎉"),
-        t.redis.xadd("frag:stream", "1-1", "city", "Zürich").then(() => t.redis.xadd("frag:stream", "1-2", "city", "東京", "temp", "-3")),
+        t.redis.set("frag:count", String(count)),
+        t.redis.rpush("frag:list", ...list),
+        t.redis.hset("frag:hash", ...hash),
+        t.redis.xadd("frag:stream", "1-1", "city", city[0]!).then(() => t.redis.xadd("frag:stream", "1-2", "city", city[1]!, "temp", temp)),
       ]);
       const resp = await t.load(MODULE);
       t.proxy.fragment(1);
@@ -293,16 +327,16 @@ export default defineChecks({
         [["GET", "frag:missing"], null],
         [["GET", "frag:emoji"], emoji],
         [["GET", "frag:empty"], ""],
-        [["INCR", "frag:count"], 42],
-        [["LRANGE", "frag:list", "0", "-1"], ["α", "β", "γ🎈", ""]],
+        [["INCR", "frag:count"], count + 1],
+        [["LRANGE", "frag:list", "0", "-1"], list],
         [["LRANGE", "frag:missing", "0", "-1"], []],
-        [["HGETALL", "frag:hash"], ["naïve", "café", "emoji", "🎉"]],
+        [["HGETALL", "frag:hash"], hash],
         [["MGET", "frag:emoji", "frag:missing", "frag:empty"], [emoji, null, ""]],
-        [["XRANGE", "frag:stream", "-", "+"], [["1-1", ["city", "Zürich"]], ["1-2", ["city", "東京", "temp", "-3"]]]],
+        [["XRANGE", "frag:stream", "-", "+"], [["1-1", ["city", city[0]!]], ["1-2", ["city", city[1]!, "temp", temp]]]],
         [["LPUSH", "frag:emoji", "x"], wrongType],
         [["BLPOP", "frag:missing", "0.01"], null],
-        [["SET", "frag:after", "still in step ✓"], "OK"],
-        [["GET", "frag:after"], "still in step ✓"],
+        [["SET", "frag:after", after], "OK"],
+        [["GET", "frag:after"], after],
       ];
       const hangHint = "command() never returned while the reply trickled in 1 byte at a time. One 'data' event is not one reply: feed every chunk into the same RespParser and answer a call only when it returns a complete reply.";
       for (const [args, expected] of script) {
@@ -315,8 +349,12 @@ export default defineChecks({
       const resp = await t.load(MODULE);
       await t.redis.set("pipe:name", "not a number");
       const keys = Array.from({ length: 8 }, (_, i) => `pipe:k${i}`);
-      const model = new Map<string, string>();
-      let counter = 0;
+      // The grader's own values to start from, unpredictable, so a GET's reply can only come from
+      // Redis: a client that kept its own model of the keys would not know them.
+      const model = new Map<string, string>(keys.map((k) => [k, unpredictableText(t, 6)]));
+      let counter = unpredictableInt(t, 1e9);
+      await t.redis.mset(...[...model].flat());
+      await t.redis.set("pipe:counter", String(counter));
       const errorsAt = new Set<number>();
       while (errorsAt.size < 4) errorsAt.add(1 + Math.floor(t.random() * 98));
       const batch: { args: string[]; expected: Reply }[] = [];
@@ -325,7 +363,7 @@ export default defineChecks({
         const r = t.random();
         if (errorsAt.has(i)) batch.push({ args: ["INCR", "pipe:name"], expected: { error: "ERR value is not an integer or out of range" } });
         else if (r < 0.35) {
-          const value = `${randomText(t, 1 + Math.floor(t.random() * 8))} #${i}`;
+          const value = `${unpredictableText(t, 1 + Math.floor(t.random() * 8))} #${i}`;
           model.set(key, value);
           batch.push({ args: ["SET", key, value], expected: "OK" });
         } else if (r < 0.6) batch.push({ args: ["INCR", "pipe:counter"], expected: ++counter });
@@ -398,12 +436,21 @@ export default defineChecks({
         });
       }
 
-      // Independent callers at once: each must get the reply to its own command.
-      const messages = Array.from({ length: 20 }, (_, i) => `echo ${i} ${randomText(t, 3)}`);
+      // What the pipeline wrote is really in Redis, as the grader's own connection reads it.
+      const stored = await t.redis.mget(...keys, "pipe:counter");
+      t.equal(stored, [...keys.map((k) => model.get(k)!), String(counter)], {
+        message: "After the pipeline, Redis (read with the grader's own connection) does not hold what its SETs and INCRs wrote.",
+        hint: "Every command of the pipeline must reach Redis once, in order, with exactly its arguments: write encode(command) for each, in one write.",
+      });
+
+      // Independent callers at once: each must get the reply to its own command, a value the
+      // grader stored under a key of its own.
+      const planted = Array.from({ length: 20 }, (_, i) => ({ key: `pipe:own:${i}`, value: `value ${i} ${unpredictableText(t, 5)}` }));
+      await t.redis.mset(...planted.flatMap((p) => [p.key, p.value]));
       const hangHint = "A command() call never returned while 19 others were in flight on the same connection. Queue every waiting call, and hand each reply to the oldest.";
-      const echoes = await Promise.all(messages.map((m) => send(t, resp, ["ECHO", m], "(one of 20 calls at once)", hangHint)));
-      t.equal(echoes, messages, {
-        message: "20 command(ECHO …) calls made at once did not each get their own reply.",
+      const values = await Promise.all(planted.map((p) => send(t, resp, ["GET", p.key], "(one of 20 calls at once)", hangHint)));
+      t.equal(values, planted.map((p) => p.value), {
+        message: "20 command(GET …) calls made at once did not each get their own reply.",
         hint: "Calls made while others wait share one connection: replies come back in the order the commands were written, so keep the waiting calls in a first-in first-out queue.",
       });
     },

@@ -21,9 +21,31 @@ const LIMITS = { wallMs: 30_000 };
 
 const TRAVELLERS = ["ada", "grace", "edsger", "barbara", "leslie", "tony"];
 
+/**
+ * A trip learner code cannot know in advance, even knowing the seed: id, traveller and amount come
+ * from the runner's CSPRNG, so a saga can only be finished from what was recorded about it.
+ */
 function newTrip(t: CheckContext, label: string): Trip {
-  const id = `trip-${Math.floor(t.random() * 1e6).toString(36)}-${label}`;
-  return { id, traveller: TRAVELLERS[Math.floor(t.random() * TRAVELLERS.length)]!, amount: 10_000 + Math.floor(t.random() * 90_000) };
+  return { id: t.id(`trip-${label}`), traveller: t.id(TRAVELLERS[Math.floor(t.unpredictable() * TRAVELLERS.length)]!), amount: 10_000 + Math.floor(t.unpredictable() * 90_000) };
+}
+
+/** Keys services.ts writes (and the grader's faults): the saga's own record must be elsewhere. */
+const SERVICE_KEYS = [LOG, CALLS, FAULTS, "idem:*"];
+
+/**
+ * A declined step said no, and the saga turned round: calling it again could now say yes, after
+ * some compensations already ran. The services' call trace shows each call.
+ */
+async function assertDeclinedOnce(t: CheckContext, trip: Trip, step: string): Promise<void> {
+  const seen = await calls(t, trip.id);
+  const asked = seen.filter((c) => c.startsWith(`${step} `));
+  if (asked.length <= 1) return;
+  t.fail({
+    message: `${step} was declined for trip ${trip.id}, and then called again: ${asked.length} calls in all.`,
+    expected: `${step} called once: a declined step is never retried`,
+    actual: `calls: ${seen.join(", ")}`,
+    hint: "A saga that was compensating must go on compensating from where it stopped, never run forward again: record the change of direction (and the declined step) in Redis before the first compensation, and have recover() read it. Idempotency keys make a repeated call harmless only for a call that took effect; a declined one could now succeed.",
+  });
 }
 
 /** The effects that took place for one trip, in order, as operation names. */
@@ -235,6 +257,12 @@ export default defineChecks({
       t.note(`SIGKILL orchestrator-2 while cancelHotel for ${b.id} is in flight, after refundCard took effect`);
       await second.kill();
 
+      // Both orchestrators are dead: whatever the next one learns about these trips must be in Redis.
+      await t.expectInRedis([a.id, a.traveller, b.id, b.traveller], {
+        ignore: SERVICE_KEYS,
+        message: "Both orchestrators were SIGKILLed mid-saga, and Redis (apart from the services' keys) holds no record of those trips: the next orchestrator cannot know which trips were unfinished, or what they were.",
+        hint: "Before a saga's first step, record it in Redis: the trip itself (JSON.stringify(trip)), its direction and how many steps are in effect, and index the unfinished ones (a set of ids). The services' own trace is theirs, not yours to recover from.",
+      });
       await t.redis.hdel(FAULTS, `${a.id} chargeCard`, `${b.id} cancelHotel`);
       const third = await t.load("saga.ts", { name: "orchestrator-3", limits: LIMITS });
       t.note(`a new orchestrator calls recover(): ${a.id} must complete, ${b.id} must finish compensating`);
@@ -251,6 +279,7 @@ export default defineChecks({
       }
       await assertEffects(t, a, null, "orchestrator killed during chargeCard, then recovered");
       await assertEffects(t, b, 3, "sendTicket declined, orchestrator killed during cancelHotel, then recovered");
+      await assertDeclinedOnce(t, b, "sendTicket");
       const byId = new Map((Array.isArray(results) ? results : []).map((r: { id?: string }) => [r?.id, r]));
       assertResult(t, a, byId.get(a.id), null, "recover");
       assertResult(t, b, byId.get(b.id), 3, "recover");

@@ -16,7 +16,8 @@ const WORKER = "effects:worker";
 // Consumers outlive a single RPC call, so they get more wall time than the sandbox's default.
 const LIMITS = { wallMs: 40_000 };
 
-const jobId = (t: CheckContext, i: number) => `job-${Math.floor(t.random() * 1e6).toString(36)}-${i}`;
+/** Job ids learner code cannot know in advance, even knowing the seed: only the stream tells them. */
+const jobId = (t: CheckContext) => t.id("job");
 const countOf = (ids: string[], id: string) => ids.filter((x) => x === id).length;
 
 async function effects(t: CheckContext): Promise<{ started: string[]; done: string[] }> {
@@ -61,6 +62,68 @@ interface PendingEntry {
 async function pending(t: CheckContext): Promise<PendingEntry[]> {
   const rows = (await t.redis.xpending(STREAM, GROUP, "-", "+", 1000)) as [string, string, number, number][];
   return rows.map(([entryId, consumer, idleMs, deliveries]) => ({ entryId, consumer, idleMs, deliveries }));
+}
+
+interface GroupState {
+  lastDelivered: string;
+  /** Entries delivered through the group with ">" (Redis 7 reports it; older versions do not). */
+  entriesRead: number | null;
+  pending: number;
+  consumers: string[];
+}
+
+/** The group as Redis keeps it: how far it has delivered, what is unacknowledged, who is in it. */
+async function groupState(t: CheckContext): Promise<GroupState | null> {
+  const groups = (await t.redis.xinfo("GROUPS", STREAM)) as unknown[][];
+  const raw = groups.find((g) => g[1] === GROUP);
+  if (!raw) return null;
+  const info = new Map<string, unknown>();
+  for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i]), raw[i + 1]);
+  const consumers = ((await t.redis.xinfo("CONSUMERS", STREAM, GROUP)) as unknown[][]).map((c) => String(c[c.indexOf("name") + 1]));
+  const read = info.get("entries-read");
+  return { lastDelivered: String(info.get("last-delivered-id")), entriesRead: read === null || read === undefined ? null : Number(read), pending: Number(info.get("pending")), consumers };
+}
+
+/**
+ * The group itself must show the work: every entry delivered through it (its last-delivered id at
+ * the stream's end), every entry acknowledged (nothing pending), and each job run by a consumer the
+ * group knows. Jobs done right while the group sat unused are a queue built beside the group.
+ */
+async function assertThroughGroup(t: CheckContext, entryIds: string[], jobIds: string[]): Promise<void> {
+  const last = entryIds.at(-1)!;
+  let state = await groupState(t);
+  const deadline = performance.now() + 2000;
+  while (state && state.pending > 0 && performance.now() < deadline) {
+    await t.sleep(50);
+    state = await groupState(t);
+  }
+  if (!state) return t.fail({ message: `The consumer group '${GROUP}' is gone from '${STREAM}'.`, hint: `Create it once (XGROUP CREATE ${STREAM} ${GROUP} 0 MKSTREAM) and never destroy it.` });
+  if (state.lastDelivered !== last || (state.entriesRead !== null && state.entriesRead < entryIds.length)) {
+    t.fail({
+      message: `Every job was done, but the group '${GROUP}' did not hand them out: it has delivered entries only up to ${state.lastDelivered}${state.entriesRead === null ? "" : ` (${state.entriesRead} of ${entryIds.length})`}.`,
+      expected: `the group's last-delivered id at the stream's last entry, ${last}`,
+      actual: `XINFO GROUPS ${STREAM}: last-delivered-id ${state.lastDelivered}, pending ${state.pending}`,
+      hint: `Take new entries from the group: XREADGROUP GROUP ${GROUP} <workerName> COUNT 1 BLOCK 500 STREAMS ${STREAM} >. The group then remembers what it handed to whom, which is what lets a dead consumer's entries be found and claimed; a cursor or a read of your own keeps none of that.`,
+    });
+  }
+  if (state.pending > 0) {
+    t.fail({
+      message: `Every job was done, but ${state.pending} entr${state.pending === 1 ? "y is" : "ies are"} still pending in '${GROUP}' 2 s later: never acknowledged.`,
+      expected: "0 pending once every job is done",
+      actual: `XINFO GROUPS ${STREAM}: pending ${state.pending}`,
+      hint: `After handle() returns, XACK ${STREAM} ${GROUP} <entry id>. An entry left pending is claimed by another consumer 2 s later and runs again.`,
+    });
+  }
+  const ranBy = await t.redis.hmget(WORKER, ...jobIds);
+  const strangers = [...new Set(ranBy.filter((name): name is string => name !== null && !state.consumers.includes(name)))];
+  if (strangers.length > 0) {
+    t.fail({
+      message: `Jobs were run by ${strangers.join(", ")}, which ${strangers.length === 1 ? "is not a consumer" : "are not consumers"} of the group '${GROUP}'.`,
+      expected: `each job run by the consumer the group delivered it to`,
+      actual: `consumers of '${GROUP}': ${state.consumers.join(", ") || "(none)"}`,
+      hint: `Read as the consumer named after the process: XREADGROUP GROUP ${GROUP} <workerName> …, and XAUTOCLAIM … <workerName> ….`,
+    });
+  }
 }
 
 function describeEnd(p: LearnerProcess): string {
@@ -126,8 +189,8 @@ export default defineChecks({
     let next = 1;
     const consumers = new Set(Array.from({ length: 3 }, () => t.spawn("consumer.ts", { name: `consumer-${next++}`, limits })));
     const produce = async () => {
-      for (let i = 0; !t.signal.aborted; i++) {
-        await t.redis.xadd(STREAM, "*", "id", jobId(t, i), "ms", String(200 + Math.floor(t.random() * 800)));
+      while (!t.signal.aborted) {
+        await t.redis.xadd(STREAM, "*", "id", jobId(t), "ms", String(200 + Math.floor(t.random() * 800)));
         await t.sleep(250);
       }
     };
@@ -146,13 +209,13 @@ export default defineChecks({
   },
   checks: {
     "group-consumes-all": async (t) => {
-      const early = Array.from({ length: 6 }, (_, i) => ({ id: jobId(t, i), ms: 150 + Math.floor(t.random() * 150) }));
-      const late = Array.from({ length: 6 }, (_, i) => ({ id: jobId(t, i + 6), ms: 150 + Math.floor(t.random() * 150) }));
-      await addJobs(t, early);
+      const early = Array.from({ length: 6 }, () => ({ id: jobId(t), ms: 150 + Math.floor(t.random() * 150) }));
+      const late = Array.from({ length: 6 }, () => ({ id: jobId(t), ms: 150 + Math.floor(t.random() * 150) }));
+      const entries = [...(await addJobs(t, early)).values()];
       t.note("6 jobs are in the stream before any consumer starts; 3 consumers start, then 6 more jobs arrive");
       const consumers = spawnConsumers(t, 3);
       await untilGroup(t);
-      await addJobs(t, late);
+      entries.push(...(await addJobs(t, late)).values());
       const ids = [...early, ...late].map((j) => j.id);
       await untilDone(t, ids, consumers, 10_000, (missing) =>
         missing.some((id) => early.some((j) => j.id === id)) && !missing.some((id) => late.some((j) => j.id === id))
@@ -178,12 +241,13 @@ export default defineChecks({
         hintLost: consumerHint,
         hintDuplicate: `With no consumer dead or slow, each entry should be delivered once: read with XREADGROUP … ">", and claim only entries idle for 2000 ms or more.`,
       });
+      await assertThroughGroup(t, entries, ids);
     },
 
     "acks-after-processing": async (t) => {
       const consumers = spawnConsumers(t, 1);
       await untilGroup(t);
-      const job = { id: jobId(t, 0), ms: 1200 };
+      const job = { id: jobId(t), ms: 1200 };
       const entryId = (await addJobs(t, [job])).get(job.id)!;
       const { id } = await runningJob(t, consumers, [job.id]);
       const mid = await pending(t);
@@ -208,7 +272,7 @@ export default defineChecks({
     "claims-from-dead-consumer": async (t) => {
       const consumers = spawnConsumers(t, 2);
       await untilGroup(t);
-      const jobs = Array.from({ length: 2 }, (_, i) => ({ id: jobId(t, i), ms: 1000 }));
+      const jobs = Array.from({ length: 2 }, () => ({ id: jobId(t), ms: 1000 }));
       const ids = jobs.map((j) => j.id);
       await addJobs(t, jobs);
       const { id, consumer } = await runningJob(t, consumers, ids);
@@ -235,7 +299,7 @@ export default defineChecks({
     "pending-drains": async (t) => {
       const consumers = spawnConsumers(t, 3);
       await untilGroup(t);
-      const jobs = Array.from({ length: 12 }, (_, i) => ({ id: jobId(t, i), ms: 200 + Math.floor(t.random() * 200) }));
+      const jobs = Array.from({ length: 12 }, () => ({ id: jobId(t), ms: 200 + Math.floor(t.random() * 200) }));
       const ids = jobs.map((j) => j.id);
       await addJobs(t, jobs);
       const first = await runningJob(t, consumers, ids);
@@ -280,7 +344,7 @@ export default defineChecks({
     "live-entries-not-stolen": async (t) => {
       const consumers = spawnConsumers(t, 2);
       await untilGroup(t);
-      const job = { id: jobId(t, 0), ms: 1000 };
+      const job = { id: jobId(t), ms: 1000 };
       await addJobs(t, [job]);
       const { consumer } = await runningJob(t, consumers, [job.id]);
       t.note(`${consumer.name} runs ${job.id} (1 s of work, half the 2 s claim threshold); the other consumer is idle and looking for stuck entries`);
