@@ -52,10 +52,11 @@ FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 
 # `npm run runner` needs both on its host: bubblewrap is the sandbox for learner code, and
-# redis-server must be on PATH too. It also lets `npm start` run everything in one container.
+# redis-server must be on PATH too (iproute2 brings up loopback in the fallback `unshare` tier,
+# for hosts where bubblewrap cannot run). It also lets `npm start` run everything in one container.
 # Debian's packages rather than builds from source, so security updates come with the base.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap redis-server \
+    && apt-get install -y --no-install-recommends bubblewrap redis-server iproute2 \
     && rm -rf /var/lib/apt/lists/*
 
 # HOST=0.0.0.0 because the default (127.0.0.1) would only accept connections from inside the

@@ -43,12 +43,27 @@ export const EnvSchema = z
     RUNNER_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(2).describe("Checks (graded runs) one runner process grades at once. @default 2"),
     RUNNER_PLAYGROUND_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(2).describe("Playground runs (the Run button, up to a minute each) one runner process hosts at once, in slots of their own so they never delay a check. @default 2"),
     RUNNER_LOCK_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(1000).max(300_000).default(10_000).describe("How long a runner's claim on a run lasts without renewal; a runner that dies is noticed within about 1.5 times this, and another takes its run over. @default 10000"),
+    FAULTLINE_SANDBOX_USER: z
+      .string()
+      .regex(/^\d{1,10}:\d{1,10}$/, "expected uid:gid as two numbers, such as 65534:65534")
+      .transform((v) => v.split(":").map(Number) as [number, number])
+      .refine(([uid, gid]) => uid > 0 && gid > 0, "learner code must never run as root: choose a uid and gid other than 0, such as 65534:65534")
+      .refine(([uid, gid]) => uid < 4294967295 && gid < 4294967295, "expected a uid and gid below 4294967295")
+      .transform(([uid, gid]) => ({ uid, gid }))
+      .default({ uid: 65534, gid: 65534 })
+      .describe("uid:gid learner code runs as when the runner runs as root (with no supplementary groups); a runner that is not root runs learner code as its own uid. Best a dedicated user that owns nothing. @default 65534:65534"),
+    FAULTLINE_ALLOW_WEAK_SANDBOX: flag("Set it to 1 only if you accept that learner code can see this host's files and sockets.")
+      .default(false)
+      .describe("Lets runs use a sandbox tier that cannot hide the host's /tmp and sockets (no bubblewrap, no usable unshare); logged loudly and noted on each run. @default 0"),
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters. Fix: generate one with `openssl rand -hex 24`").optional().describe("When set, /api/metrics asks for `Authorization: Bearer <token>`; unset, it is open to anyone who can reach the web server. @default unset"),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Least severe log level printed. @default info"),
     RATE_LIMIT_LOGIN_PER_EMAIL: z.coerce.number().int().min(1).default(10).describe("Sign-in attempts per email per 15 minutes. @default 10"),
     RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(50).describe("Sign-in attempts per address per 15 minutes. @default 50"),
     RATE_LIMIT_SIGNUP_PER_IP: z.coerce.number().int().min(1).default(20).describe("Sign-ups per address per hour. @default 20"),
+    RATE_LIMIT_SIGNUP_PER_INVITE: z.coerce.number({ error: "expected a whole number" }).int().min(1).default(100).describe("Sign-ups per hour through one valid cohort invite, counted instead of the per-address limit, so a class behind one address can sign up together. @default 100"),
     RUN_RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: "expected a whole number" }).int().min(1).default(30).describe("Runs and checks one learner may start per minute. @default 30"),
+    SSE_STREAMS_PER_LEARNER: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(1000).default(10).describe("Live run views (event streams) one account may hold open at once, over all web replicas. @default 10"),
+    SSE_STREAMS_PER_RUN: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(1000).default(5).describe("Live views open at once on one run, over all web replicas. @default 5"),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && env.FAULTLINE_AUTH === "local" && !env.FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION) {

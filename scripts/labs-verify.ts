@@ -88,7 +88,9 @@ async function worker() {
     const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
     try {
       const result = await Promise.race([
-        runVariant(lab, variant, { pool, tier, emit, signal }),
+        // The code verified is the lab's own (solution, starter, wrong variants), never a
+        // learner's, so a weak sandbox tier may run it (sandbox/policy.ts refuses it for learners).
+        runVariant(lab, variant, { pool, tier, emit, signal, sandboxPolicy: { allowWeak: true, local: false } }),
         new Promise<never>((_, reject) => signal.addEventListener("abort", () => setTimeout(() => reject(new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s; its last events:\n  ${recent.join("\n  ")}`)), 5000), { once: true })),
       ]);
       if (signal.aborted) throw new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s and was aborted; its last events:\n  ${recent.join("\n  ")}`);

@@ -12,6 +12,7 @@ import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 import { redisKeys } from "../lib/redis/keys.ts";
 import { HEARTBEAT_INTERVAL_MS, beat, stopBeating } from "../lib/runner/heartbeat.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
+import { describeTier, tierLabel } from "../lib/runner/sandbox/policy.ts";
 import { onLimitHit } from "../lib/runner/sandbox/spawn.ts";
 import { recordSandboxKill } from "../lib/metrics/store.ts";
 import { QueueEvents } from "bullmq";
@@ -45,9 +46,9 @@ redis.on("ready", () => {
 
 const keys = redisKeys(config.FAULTLINE_REDIS_PREFIX);
 const sandbox = await probeSandbox();
-if (sandbox.tier === "bubblewrap") log.info("sandbox tier: bubblewrap (all namespaces)");
-else log.warn(`sandbox tier: ${sandbox.tier}, weaker than bubblewrap`, { reasons: sandbox.reasons });
-const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, playgroundConcurrency: config.RUNNER_PLAYGROUND_CONCURRENCY, sandbox: sandbox.tier };
+const tierNote = describeTier(sandbox); // loud when weak: every run is refused, or allowed by an override
+log[tierNote.level](tierNote.message, tierNote.fields);
+const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, playgroundConcurrency: config.RUNNER_PLAYGROUND_CONCURRENCY, sandbox: tierLabel(sandbox.tier) };
 
 async function tick() {
   try {

@@ -102,6 +102,7 @@ test("a Redis whose death shows as a failed command before its exit is still rec
       },
       info: async () => "used_memory_lua:31744\r\n",
       get: async () => "x",
+      call: async () => "OK", // FUNCTION FLUSH
     },
     redis: { ended: () => (!replaced && Date.now() >= endedAt ? { code: null, signal: "SIGSEGV", log: "1:M # Out Of Memory allocating 2097163 bytes!\n1:M # crash report" } : null) },
     proxy: { log: [], mark() {}, reset() {} },

@@ -92,6 +92,9 @@ async function resetRedis(pod: Pod): Promise<Verdict | null> {
     }
     try {
       await pod.admin.flushall();
+      // FLUSHALL keeps functions: one the learner's code loaded (FUNCTION LOAD) would still be
+      // there, callable, in the next check, which must start from nothing.
+      await pod.admin.call("FUNCTION", "FLUSH", "SYNC");
       // What a script built stays in Lua's heap until its collector runs: outside maxmemory but
       // inside the server's memory cap, where it would crowd out the next check's data.
       if (luaBytes(await pod.admin.info("memory")) > LUA_RESET_BYTES) await pod.admin.script("FLUSH");

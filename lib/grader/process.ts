@@ -6,6 +6,7 @@
 import type { Outcome, SandboxProcess } from "../runner/sandbox/spawn.ts";
 import { CheckFailure, GraderError } from "./result.ts";
 
+/** How a process ended, as a predicate: put the process in front ("worker-1 exited with code 1"). */
 export function describeOutcome(outcome: Outcome): string {
   switch (outcome.kind) {
     case "exited":
@@ -224,11 +225,13 @@ export class RpcModule extends LearnerProcess {
     const timer = setTimeout(() => onNotReady(new CheckFailure({ message: `${module} did not finish loading within ${readyTimeoutMs / 1000} s`, hint: "Top-level code must not block or wait forever; start long work from a function." })), readyTimeoutMs);
     this.ready.finally(() => clearTimeout(timer)).catch(() => {});
     void this.exited.then((outcome) => {
-      const died = new CheckFailure({ message: `the process running ${module} ${describeOutcome(outcome)}`, actual: this.output().slice(-2000) || undefined });
-      onNotReady(died);
+      const actual = this.output().slice(-2000) || undefined;
+      // A sandbox that failed is the platform's fault: the check ends `error`, never `fail`.
+      const ended = (message: string) => (outcome.kind === "sandbox" ? new GraderError(`${message} This is a fault of the platform, not your code.`) : new CheckFailure({ message, actual }));
+      onNotReady(ended(`the process running ${module} ${describeOutcome(outcome)}.`));
       for (const [id, call] of this.pending) {
         this.pending.delete(id);
-        call.reject(new CheckFailure({ message: `${call.fn}() never returned, because the process running ${module} stopped. ${describeOutcome(outcome)}`, actual: this.output().slice(-2000) || undefined }));
+        call.reject(ended(`${call.fn}() never returned, because the process running ${module} ${describeOutcome(outcome)}.`));
       }
     });
   }

@@ -18,6 +18,7 @@ import { buildFiles } from "./build.ts";
 import { feedCommands } from "./command-feed.ts";
 import { createPod, type Pod } from "./pod.ts";
 import type { PrivateRedisPool } from "./private-redis.ts";
+import { admitRun, type SandboxPolicy } from "./sandbox/policy.ts";
 import type { SandboxTier } from "./sandbox/probe.ts";
 
 export interface RunInput {
@@ -35,6 +36,8 @@ export interface RunDeps {
   signal?: AbortSignal;
   /** @default 60000 */
   playgroundMs?: number;
+  /** Whether a weak sandbox tier may run learner code. @default from the environment (policy.ts) */
+  sandboxPolicy?: SandboxPolicy;
 }
 
 export interface RunTimings {
@@ -73,6 +76,9 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     deps.emit({ type: "end", status, seed, message, ms: Math.round(timings.totalMs) });
     return result;
   };
+
+  const refused = admitRun(deps.tier, deps.emit, deps.sandboxPolicy);
+  if (refused) return finish("error", [], refused);
 
   const built = await buildFiles(input.files);
   timings.buildMs = built.ms;

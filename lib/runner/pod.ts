@@ -13,6 +13,7 @@ import { installHarness } from "./harness/install.ts";
 import type { PrivateRedis, PrivateRedisPool } from "./private-redis.ts";
 import type { SandboxTier } from "./sandbox/probe.ts";
 import { runInSandbox, sandboxCommand, defaultLimits, type SandboxLimits, type SandboxProcess } from "./sandbox/spawn.ts";
+import { shareDirWithSandbox, shareSocketWithSandbox } from "./sandbox/user.ts";
 
 export interface PodOptions {
   tier: SandboxTier;
@@ -82,6 +83,10 @@ export async function createPod(o: PodOptions): Promise<Pod> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // Learner code may run as another uid than the runner's (sandbox/user.ts): it must reach /lab
+    // and the proxy socket through these two directories, which stay closed to everyone else.
+    shareDirWithSandbox(dir);
+    shareDirWithSandbox(socketDir);
     for (const [name, content] of o.files) {
       mkdirSync(path.dirname(path.join(labDir, name)), { recursive: true });
       writeFileSync(path.join(labDir, name), content);
@@ -117,6 +122,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       budgets: o.budgets,
     });
     await Promise.all([proxy.start(), admin.ping()]);
+    shareSocketWithSandbox(path.join(socketDir, "redis.sock"));
     const spawnHost = (limits?: Partial<SandboxLimits>) => {
       const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, limits, channel: true, deferDeadline: true });
       processes.add(program);

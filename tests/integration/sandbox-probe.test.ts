@@ -12,7 +12,7 @@ test("without bubblewrap on PATH the probe falls back and says why", async () =>
   try {
     const result = await probeSandbox();
     expect(result.tier).not.toBe("bubblewrap");
-    expect(result.reasons[0]).toMatch(/bwrap: spawn bwrap ENOENT/);
+    expect(result.reasons[0]).toMatch(/^bubblewrap: bwrap is not on the runner's PATH \(\/nonexistent\)$/);
   } finally {
     process.env.PATH = saved;
   }

@@ -6,6 +6,9 @@
  * from outside with the grader's own means; this file adds what only the host can see: the
  * platform Redis and its canary, a marker file outside the run, listeners on the host that must
  * never be reached, and this process's (the runner's) own memory. Then an ordinary run passes.
+ * The whole suite runs on both tiers that isolate learner code: bubblewrap, and unshare (used
+ * where bubblewrap cannot run); both work on this machine. The process tier cannot hide the
+ * host, so a run on it is refused unless the operator allows it (lib/runner/sandbox/policy.ts).
  *
  * A case marked `hole` is a real weakness this suite found: it asserts the contained behaviour,
  * so it is `test.fails` until the hole is closed (then drop the mark).
@@ -16,12 +19,14 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { LoadedLab } from "../../lib/labs/loader.ts";
 import { LabSchema } from "../../lib/labs/schema.ts";
 import { executeRun, type RunOutcome } from "../../lib/runner/execute.ts";
 import { PrivateRedisPool, type PrivateRedis } from "../../lib/runner/private-redis.ts";
+import { WEAK_REFUSAL, type SandboxPolicy } from "../../lib/runner/sandbox/policy.ts";
 import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
+import { sandboxUser } from "../../lib/runner/sandbox/user.ts";
 import type { RunEvent } from "../../lib/runs/events.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -38,7 +43,7 @@ const hostSocket = path.join(hostDir, "host.sock");
 const abstractSocket = `\0fl-escape-${id}`;
 const canary = { key: `fl-escape:${id}:canary`, value: `alive-${id}` };
 
-let tier: SandboxTier;
+let probedTier: SandboxTier;
 let pool: PrivateRedisPool;
 let platform: Redis;
 let hostPort = 0;
@@ -64,7 +69,7 @@ function listen(server: net.Server, ...at: unknown[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  tier = (await probeSandbox()).tier;
+  probedTier = (await probeSandbox()).tier;
   pool = new PrivateRedisPool(2);
   platform = new Redis(PLATFORM_REDIS_URL, { maxRetriesPerRequest: 1 });
   await platform.set(canary.key, canary.value, "EX", 600);
@@ -94,6 +99,8 @@ interface Ran {
   notes: string[];
   /** What attack() returned, as the check reported it (undefined when it returned nothing). */
   got: unknown;
+  /** The same for every check of the run, in order. */
+  gotEach: unknown[];
   /** Peak growth of this process's heap and buffers during the run. */
   runnerGrowthMib: number;
 }
@@ -103,27 +110,40 @@ const memory = () => {
   return m.heapUsed + m.arrayBuffers;
 };
 
-async function run(source: string, runPool: PrivateRedisPool = pool): Promise<Ran> {
+interface RunOptions {
+  tier: SandboxTier;
+  pool?: PrivateRedisPool;
+  lab?: LoadedLab;
+  mode?: "run" | "check";
+  /** @default no weak tier allowed */
+  sandboxPolicy?: SandboxPolicy;
+  playgroundMs?: number;
+}
+
+async function run(source: string, o: RunOptions): Promise<Ran> {
   const events: RunEvent[] = [];
   const base = memory();
   let peak = base;
   const sampler = setInterval(() => (peak = Math.max(peak, memory())), 20);
   let result: RunOutcome;
   try {
-    result = await executeRun({ lab, mode: "check", files: { "attack.ts": source }, seed: 1 }, { pool: runPool, tier, emit: (e) => events.push(e) });
+    const deps = { pool: o.pool ?? pool, tier: o.tier, emit: (e: RunEvent) => events.push(e), sandboxPolicy: o.sandboxPolicy ?? { allowWeak: false, local: false }, playgroundMs: o.playgroundMs };
+    result = await executeRun({ lab: o.lab ?? lab, mode: o.mode ?? "check", files: { "attack.ts": source }, seed: 1 }, deps);
   } finally {
     clearInterval(sampler);
   }
   peak = Math.max(peak, memory());
   const notes = events.flatMap((e) => (e.type === "log" && e.stream === "grader" ? [e.text] : []));
-  const returned = notes.find((n) => n.startsWith("attack() returned "))?.slice("attack() returned ".length);
-  let got: unknown = returned;
-  try {
-    if (returned !== undefined) got = JSON.parse(returned);
-  } catch {
-    // truncated by the check: keep the text
-  }
-  return { result, events, notes, got, runnerGrowthMib: Math.round((peak - base) / MIB) };
+  const gotEach = notes.flatMap((n) => {
+    if (!n.startsWith("attack() returned ")) return [];
+    const returned = n.slice("attack() returned ".length);
+    try {
+      return [JSON.parse(returned) as unknown];
+    } catch {
+      return [returned]; // truncated by the check: keep the text
+    }
+  });
+  return { result, events, notes, got: gotEach[0], gotEach, runnerGrowthMib: Math.round((peak - base) / MIB) };
 }
 
 /** An ordinary program: what a learner writes on a good day. */
@@ -482,6 +502,37 @@ export async function attack() {
     source: (pinned) => attempts({ "the private Redis socket": `return connect(${JSON.stringify(pinned.socketPath)})`, "its directory": list(pinned.dir) }),
     expect: { status: "pass", each: /^(ENOENT|ERR_ACCESS_DENIED) / },
   },
+  {
+    // Node's permission model does not cover Unix-socket connect: an error code tells a file
+    // (ECONNREFUSED) from nothing (ENOENT), whatever fs calls are denied. Only the tier hides them.
+    name: "finds host files by connecting to them: the project, the host's /tmp, /etc",
+    source: attempts({
+      "package.json": `return connect(${JSON.stringify(path.join(root, "package.json"))})`,
+      "a socket the host opened": `return connect(${JSON.stringify(hostSocket)})`,
+      "the directory this test made in the host's /tmp": `return connect(${JSON.stringify(hostDir)})`,
+      "/etc/passwd": `return connect("/etc/passwd")`,
+      "/home": `return connect("/home")`,
+    }),
+    expect: { status: "pass", each: /^ENOENT / },
+  },
+  {
+    // listen() creates a socket file where the permission model forbids writing one.
+    name: "creates socket files outside the run: beside the host's marker, in the socket directory, in /tmp",
+    source: attempts({
+      "the host's directory": `return await new Promise((resolve, reject) => net.createServer().on("error", reject).listen(${JSON.stringify(path.join(hostDir, "side.sock"))}, () => resolve("listening")))`,
+      "the socket directory": `return await new Promise((resolve, reject) => net.createServer().on("error", reject).listen(redisSocketPath.replace(/[^/]+$/, "side.sock"), () => resolve("listening")))`,
+      "its own /tmp": `return await new Promise((resolve, reject) => net.createServer().on("error", reject).listen("/tmp/fl-escape-${id}.sock", () => resolve("listening")))`,
+    }),
+    expect: {
+      status: "pass",
+      verify: (got) => {
+        // Node reports a missing directory on listen as EACCES; the host's listing below is the proof.
+        expect(got).toMatchObject({ "the host's directory": expect.stringMatching(/^(ENOENT|EACCES) /), "the socket directory": expect.stringMatching(/^(EROFS|EACCES) /), "its own /tmp": "ok listening" });
+        // The /tmp it wrote in was its own (and hostDir still holds only host.sock: checked for every attack).
+        expect(existsSync(path.join(tmpdir(), `fl-escape-${id}.sock`))).toBe(false);
+      },
+    },
+  },
   // ---- through the proxy, at the run's private Redis ----
   {
     name: "authenticates as someone else: AUTH default, AUTH admin with guessed passwords",
@@ -702,13 +753,13 @@ export async function attack() {
   {
     name: "spins the CPU in attack()",
     source: `export async function attack() { for (;;) {} }`,
-    expect: { status: "fail", message: /^attack\(\) never returned, because the process running attack\.ts stopped\. Your program used more than 2 s of CPU time and was stopped\./ },
+    expect: { status: "fail", message: /^attack\(\) never returned, because the process running attack\.ts used more than 2 s of CPU time and was stopped \(/ },
     heavy: true,
   },
   {
     name: "spins the CPU as soon as it is imported",
     source: `let n = 0; for (;;) n++;\nexport async function attack() { return n; }`,
-    expect: { status: "fail", message: /^the process running attack\.ts Your program used more than 2 s of CPU time and was stopped\./ },
+    expect: { status: "fail", message: /^the process running attack\.ts used more than 2 s of CPU time and was stopped \(/ },
     heavy: true,
   },
   {
@@ -719,7 +770,7 @@ export async function attack() {
   await redis.blpop("never", 0);
   return "unreachable";
 }`,
-    expect: { status: "fail", message: /^attack\(\) never returned, because the process running attack\.ts stopped\. Your program was still running after 6 s and was stopped\./ },
+    expect: { status: "fail", message: /^attack\(\) never returned, because the process running attack\.ts was still running after 6 s and was stopped\.$/ },
   },
   {
     name: "grows the heap without bound",
@@ -739,7 +790,7 @@ export async function attack() {
     // A synchronous loop never lets Node flush stdout: past the kernel's socket buffer (which may
     // be under 256 KiB) its writes queue in the heap, so any of three limits can stop it: output,
     // heap, or (when the garbage collector struggles with that heap) its CPU seconds.
-    expect: { status: "fail", message: /^the process running attack\.ts Your program (printed more than 256 KiB and was stopped\. Print less|ran out of its 64 MiB heap|used more than 2 s of CPU time)/ },
+    expect: { status: "fail", message: /^the process running attack\.ts (printed more than 256 KiB and was stopped \(print less|ran out of its 64 MiB heap|used more than 2 s of CPU time)/ },
     heavy: true,
   },
   {
@@ -822,64 +873,150 @@ export async function attack() {
   },
 ];
 
-test("on this machine learner programs run in bubblewrap", () => {
-  expect(tier).toBe("bubblewrap");
+test("on this machine the probe picks bubblewrap (the suite forces unshare too)", () => {
+  expect(probedTier).toBe("bubblewrap");
 });
 
-test("an ordinary program passes before any attack", async () => {
-  const { result, got } = await run(BENIGN);
-  expect(result.status, JSON.stringify(result.checks)).toBe("pass");
-  expect(got).toEqual({ popped: ["task-1", "1"] });
-});
-
-for (const attack of attacks) {
-  const define = attack.skip ? test.skip : attack.hole ? test.fails : test;
-  define(`an attack that ${attack.name} is contained`, async () => {
-    let runPool = pool;
-    let pinned: PrivateRedis | undefined;
-    if (typeof attack.source === "function") {
-      pinned = await pool.acquire();
-      runPool = new PinnedPool(pinned);
-    }
-    const source = typeof attack.source === "function" ? attack.source(pinned!) : attack.source;
-    const { result, events, notes, got, runnerGrowthMib } = await run(source, runPool);
-    const check = result.checks[0];
-    const evidence = JSON.stringify({ status: result.status, message: check?.message, actual: check?.actual, notes }, null, 1).slice(0, 3000);
-
-    // The verdict a learner would read: never `error` for what their code did.
-    expect(result.status, evidence).toBe(attack.expect.status);
-    if (attack.expect.message) expect(check?.message, evidence).toMatch(attack.expect.message);
-    // The live view's last batch of commands may follow the end event (lib/runner/command-feed.ts).
-    const end = events.at(-1);
-    expect(end).toMatchObject({ type: "end", status: result.status });
-    expect(events.filter((e) => e.type === "check-end")).toHaveLength(1);
-    // The check's own outside view: its Redis answers, its canary is intact.
-    if (attack.expect.replaced) expect(notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")), evidence).toBe(true);
-    else expect(notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")), evidence).toBe(true);
-    if (attack.expect.each) {
-      expect(got, evidence).toBeTypeOf("object");
-      for (const [attempt, outcome] of Object.entries(got as Record<string, string>)) expect(outcome, attempt).toMatch(attack.expect.each);
-    }
-    if (attack.expect.got) expect(JSON.stringify(got), evidence).toMatch(attack.expect.got);
-    attack.expect.verify?.(got);
-
-    // What only the host sees: the platform Redis, the marker, the listeners, the runner itself.
-    expect(await platform.get(canary.key)).toBe(canary.value);
-    expect(existsSync(marker)).toBe(false);
-    expect(readdirSync(hostDir)).toEqual(["host.sock"]);
-    expect(reached).toEqual([]);
-    expect(runnerGrowthMib, "the runner's own memory grew during the attack").toBeLessThan(96);
-
-    if (attack.heavy) {
-      const after = await run(BENIGN);
-      expect(after.result.status, `the next ordinary run: ${JSON.stringify(after.result.checks)}`).toBe("pass");
+/** Host processes running the lab harness (learner code), with their uids, gids and groups as the host sees them. */
+function learnerProcesses(): { pid: number; ids: string }[] {
+  return readdirSync("/proc").flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("@faultline/lab/host.js")) return [];
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      const ids = ["Uid", "Gid", "Groups"].map((k) => `${k}:${(new RegExp(`^${k}:[ \\t]*(.*)$`, "m").exec(status)?.[1] ?? "?").trim().replace(/\s+/g, ",")}`);
+      return [{ pid: Number(entry), ids: ids.join(" ") }];
+    } catch {
+      return []; // exited meanwhile
     }
   });
 }
 
-test("an ordinary program still passes after every attack", async () => {
-  const { result, got } = await run(BENIGN);
-  expect(result.status, JSON.stringify(result.checks)).toBe("pass");
-  expect(got).toEqual({ popped: ["task-1", "1"] });
-  expect(await platform.get(canary.key)).toBe(canary.value);
+for (const tier of ["bubblewrap", "unshare"] as const) {
+  describe(`on the ${tier} tier`, () => {
+    test("an ordinary program passes before any attack", async () => {
+      const { result, got } = await run(BENIGN, { tier });
+      expect(result.status, JSON.stringify(result.checks)).toBe("pass");
+      expect(got).toEqual({ popped: ["task-1", "1"] });
+    });
+
+    for (const attack of attacks) {
+      const define = attack.skip ? test.skip : attack.hole ? test.fails : test;
+      define(`an attack that ${attack.name} is contained`, async () => {
+        let runPool = pool;
+        let pinned: PrivateRedis | undefined;
+        if (typeof attack.source === "function") {
+          pinned = await pool.acquire();
+          runPool = new PinnedPool(pinned);
+        }
+        const source = typeof attack.source === "function" ? attack.source(pinned!) : attack.source;
+        const { result, events, notes, got, runnerGrowthMib } = await run(source, { tier, pool: runPool });
+        const check = result.checks[0];
+        const evidence = JSON.stringify({ status: result.status, message: check?.message, actual: check?.actual, notes }, null, 1).slice(0, 3000);
+
+        // The verdict a learner would read: never `error` for what their code did.
+        expect(result.status, evidence).toBe(attack.expect.status);
+        if (attack.expect.message) expect(check?.message, evidence).toMatch(attack.expect.message);
+        // The live view's last batch of commands may follow the end event (lib/runner/command-feed.ts).
+        const end = events.at(-1);
+        expect(end).toMatchObject({ type: "end", status: result.status });
+        expect(events.filter((e) => e.type === "check-end")).toHaveLength(1);
+        // The check's own outside view: its Redis answers, its canary is intact.
+        if (attack.expect.replaced) expect(notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")), evidence).toBe(true);
+        else expect(notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")), evidence).toBe(true);
+        if (attack.expect.each) {
+          expect(got, evidence).toBeTypeOf("object");
+          for (const [attempt, outcome] of Object.entries(got as Record<string, string>)) expect(outcome, attempt).toMatch(attack.expect.each);
+        }
+        if (attack.expect.got) expect(JSON.stringify(got), evidence).toMatch(attack.expect.got);
+        attack.expect.verify?.(got);
+
+        // What only the host sees: the platform Redis, the marker, the listeners, the runner itself.
+        expect(await platform.get(canary.key)).toBe(canary.value);
+        expect(existsSync(marker)).toBe(false);
+        expect(readdirSync(hostDir)).toEqual(["host.sock"]);
+        expect(reached).toEqual([]);
+        expect(runnerGrowthMib, "the runner's own memory grew during the attack").toBeLessThan(96);
+
+        if (attack.heavy) {
+          const after = await run(BENIGN, { tier });
+          expect(after.result.status, `the next ordinary run: ${JSON.stringify(after.result.checks)}`).toBe("pass");
+        }
+      });
+    }
+
+    test("learner processes never run as root: not as they see themselves, not as the host sees them", async () => {
+      const seen = new Map<number, string>();
+      const scan = setInterval(() => learnerProcesses().forEach((p) => seen.set(p.pid, p.ids)), 50);
+      let ran: Ran;
+      try {
+        ran = await run(`export async function attack() { await new Promise((r) => setTimeout(r, 600)); return { uid: process.getuid!(), gid: process.getgid!(), groups: process.getgroups!() }; }`, { tier });
+      } finally {
+        clearInterval(scan);
+      }
+      const user = sandboxUser() ?? { uid: process.geteuid!(), gid: process.getegid!() };
+      expect(user.uid).not.toBe(0);
+      if (process.geteuid!() === 0) expect(user).toEqual({ uid: 65534, gid: 65534 }); // FAULTLINE_SANDBOX_USER's default
+      expect(ran.result.status, JSON.stringify(ran.result.checks)).toBe("pass");
+      // Node lists the effective gid among the groups; there is no other.
+      expect(ran.got).toEqual({ uid: user.uid, gid: user.gid, groups: [user.gid] });
+      // The pod starts learner processes ahead of need: every one of them, not only the one used.
+      expect(seen.size).toBeGreaterThan(0);
+      for (const ids of seen.values()) expect(ids).toBe(`Uid:${Array(4).fill(user.uid).join(",")} Gid:${Array(4).fill(user.gid).join(",")} Groups:`);
+    });
+
+    test("a function loaded with FUNCTION LOAD in one check is gone in the next", async () => {
+      const twoChecks: LoadedLab = { ...lab, lab: { ...lab.lab, checks: [lab.lab.checks[0]!, lab.lab.checks[0]!] } };
+      const source = `${PRELUDE}
+export async function attack() {
+  const before = await redisCall("FCALL", "fl_escape_kept", 0).catch((e) => "gone: " + e.message);
+  const loaded = await redisCall("FUNCTION", "LOAD", "#!lua name=fl_escape\\nredis.register_function('fl_escape_kept', function() return 'kept' end)").catch((e) => "not loaded: " + e.message);
+  const after = await redisCall("FCALL", "fl_escape_kept", 0).catch((e) => "gone: " + e.message);
+  return { before, loaded, after };
+}`;
+      const { result, gotEach } = await run(source, { tier, lab: twoChecks });
+      expect(result.status, JSON.stringify(result.checks)).toBe("pass");
+      const fresh = { before: "gone: ERR Function not found", loaded: '"fl_escape"', after: '"kept"' };
+      // The second check starts from an empty Redis: no data, and no function either.
+      expect(gotEach).toEqual([fresh, fresh]);
+    });
+
+    test("an ordinary program still passes after every attack", async () => {
+      const { result, got } = await run(BENIGN, { tier });
+      expect(result.status, JSON.stringify(result.checks)).toBe("pass");
+      expect(got).toEqual({ popped: ["task-1", "1"] });
+      expect(await platform.get(canary.key)).toBe(canary.value);
+    });
+  });
+}
+
+describe("a tier that cannot hide the host (process)", () => {
+  test.each(["check", "run"] as const)("is refused for a %s run without the operator's override, as the platform's error", async (mode) => {
+    const { result, events } = await run(BENIGN, { tier: "process", mode });
+    expect(result.status).toBe("error");
+    expect(result.message).toBe(WEAK_REFUSAL);
+    expect(result.message).toMatch(/sandbox is unavailable.*This is not a problem with your code/);
+    // Nothing was built or started: the end is the only event.
+    expect(events.map((e) => e.type)).toEqual(["end"]);
+  });
+
+  test.each([
+    ["FAULTLINE_ALLOW_WEAK_SANDBOX=1", { allowWeak: true, local: false }, /the operator allowed it \(FAULTLINE_ALLOW_WEAK_SANDBOX=1\)/],
+    ["FAULTLINE_AUTH=local", { allowWeak: false, local: true }, /Faultline runs for you alone here \(FAULTLINE_AUTH=local\)/],
+  ])("runs with %s, and the run says it used a weak tier", async (_, sandboxPolicy, notice) => {
+    const { result, got, notes } = await run(BENIGN, { tier: "process", sandboxPolicy });
+    expect(result.status, JSON.stringify(result.checks)).toBe("pass");
+    expect(got).toEqual({ popped: ["task-1", "1"] });
+    expect(notes[0]).toMatch(/^This run used the weak 'process' sandbox tier/);
+    expect(notes[0]).toMatch(notice);
+  });
+});
+
+test("a playground program that runs out of memory is told so once", async () => {
+  const heapBomb = `const keep: unknown[] = [];\nfor (let i = 0; ; i++) keep.push({ i, text: "y".repeat(100) + i });\nexport async function attack() {}`;
+  const { result } = await run(heapBomb, { tier: "bubblewrap", mode: "run", playgroundMs: 20_000 });
+  expect(result.status).toBe("fail");
+  // Which limit gives first depends on timing; each reads as one sentence about "Your program".
+  expect(result.message).toMatch(/^Your program (ran out of its 128 MiB heap \(look for data that grows without bound\)|tried to allocate more than 256 MiB and the allocation failed|crashed \(exit \d+\) without an error of its own, which under these limits usually means it ran out of memory)\.$/);
+  expect(result.message).not.toMatch(/Your program.*Your program/);
 });

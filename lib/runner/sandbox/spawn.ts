@@ -1,14 +1,16 @@
 /**
  * Runs one learner program as its own OS process inside the sandbox (ARCHITECTURE.md "The
- * sandbox", layers 1-3): bubblewrap namespaces (or the weaker tier the probe found), the Node
- * permission model, prlimit limits, a wall-clock deadline and an output cap. The grader gets a
- * real process it can SIGKILL, SIGSTOP or SIGTERM, and every way it can end maps to a message.
+ * sandbox", layers 1-3): as an unprivileged uid (user.ts), in the tier the probe proved
+ * (tiers.ts), under the Node permission model, prlimit limits, a wall-clock deadline and an output
+ * cap. The grader gets a real process it can SIGKILL, SIGSTOP or SIGTERM, and every way it can
+ * end maps to a message.
  */
 import { dieWithOwner } from "../die-with-owner.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Duplex } from "node:stream";
 import { programPids } from "./pids.ts";
-import { bubblewrapArgs, type SandboxTier } from "./probe.ts";
+import { tierPaths, wrapInTier, type SandboxTier } from "./tiers.ts";
+import { sandboxUser } from "./user.ts";
 
 export interface SandboxLimits {
   /** Wall-clock deadline; the whole process group is killed after it. @default 10000 */
@@ -23,7 +25,7 @@ export interface SandboxLimits {
   openFiles: number;
   /** stdout + stderr kept and allowed before the process is stopped. @default 256 KiB */
   outputBytes: number;
-  /** Size of the private /tmp (bubblewrap tier). @default 16 MiB */
+  /** Size of the private /tmp (bubblewrap and unshare tiers). @default 16 MiB */
   tmpBytes: number;
 }
 
@@ -33,7 +35,7 @@ export interface SandboxSpec {
   tier: SandboxTier;
   /** Host directory with the built learner code and vendored modules, mounted read-only. */
   labDir: string;
-  /** Host directory holding the run's proxy socket; the only other thing the program can reach. */
+  /** Host directory holding the run's proxy socket; the only other thing the program can reach (read-only: it can connect, not create). */
   socketDir: string;
   /** Entry file, relative to labDir. */
   entry: string;
@@ -50,6 +52,11 @@ export interface SandboxSpec {
 export type Outcome =
   | { kind: "exited"; code: number }
   | { kind: "signalled"; signal: NodeJS.Signals }
+  /**
+   * `message` says what happened as a predicate with no subject ("ran out of its 128 MiB heap
+   * (…)"), so every caller puts its own in front, once: "Your program …", "worker-1 …", "the
+   * process running queue.ts …".
+   */
   | { kind: "timeout" | "cpu" | "heap" | "memory" | "output" | "files" | "crashed"; message: string }
   /** The sandbox itself failed: infrastructure, never the learner's fault. */
   | { kind: "sandbox"; message: string };
@@ -80,9 +87,7 @@ export interface SandboxProcess {
 const MIB = 1024 * 1024;
 
 export function sandboxCommand(spec: SandboxSpec, limits: SandboxLimits): { command: string; args: string[]; labPath: string; socketPath: string } {
-  const inside = spec.tier === "bubblewrap";
-  const labPath = inside ? "/lab" : spec.labDir;
-  const socketPath = inside ? "/run/faultline" : spec.socketDir;
+  const { labPath, socketPath } = tierPaths(spec.tier, spec);
   const node = [
     process.execPath,
     "--experimental-permission",
@@ -94,27 +99,25 @@ export function sandboxCommand(spec: SandboxSpec, limits: SandboxLimits): { comm
     ...(spec.args ?? []),
   ];
   const prlimit = ["/usr/bin/prlimit", `--data=${limits.dataBytes}`, `--nofile=${limits.openFiles}`, `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--fsize=${MIB}`, `--core=0`, "--"];
-  if (inside) {
-    const mounts = bubblewrapArgs(["--ro-bind", spec.labDir, labPath, "--bind", spec.socketDir, socketPath, "--chdir", labPath], limits.tmpBytes);
-    if (!process.execPath.startsWith("/usr/")) mounts.push("--ro-bind", process.execPath, process.execPath);
-    return { command: "bwrap", args: [...mounts, "--", ...prlimit, ...node], labPath, socketPath };
-  }
-  if (spec.tier === "unshare") return { command: "unshare", args: ["-r", "-n", "-p", "-f", "--mount-proc", ...prlimit, ...node], labPath, socketPath };
-  return { command: prlimit[0]!, args: [...prlimit.slice(1), ...node], labPath, socketPath };
+  const user = sandboxUser() ?? { uid: process.geteuid!(), gid: process.getegid!() };
+  const wrapped = wrapInTier(spec.tier, { labDir: spec.labDir, socketDir: spec.socketDir, tmpBytes: limits.tmpBytes, ...user }, [...prlimit, ...node]);
+  return { ...wrapped, labPath, socketPath };
 }
 
 function classify(code: number | null, signal: NodeJS.Signals | null, output: string, limits: SandboxLimits): Outcome {
-  const sandboxFailure = /^(bwrap|unshare|prlimit): .*/m.exec(output);
-  if (sandboxFailure && code !== 0) return { kind: "sandbox", message: `The sandbox could not start your program (${sandboxFailure[0].slice(0, 200)}).` };
-  if (signal === "SIGXCPU" || code === 152) return { kind: "cpu", message: `Your program used more than ${limits.cpuSeconds} s of CPU time and was stopped. Look for a loop that never waits or never ends.` };
-  if (/JavaScript heap out of memory|Reached heap limit/.test(output)) return { kind: "heap", message: `Your program ran out of its ${limits.heapMb} MiB heap. Look for data that grows without bound.` };
+  // The tools' own messages; `fl-sandbox:` is the unshare tier's setup (tiers.ts).
+  const sandboxFailure = /^(bwrap|unshare|prlimit|setpriv|fl-sandbox): .*/m.exec(output);
+  if (sandboxFailure && code !== 0) return { kind: "sandbox", message: `could not be started by the sandbox (${sandboxFailure[0].slice(0, 200)})` };
+  if (signal === "SIGXCPU" || code === 152) return { kind: "cpu", message: `used more than ${limits.cpuSeconds} s of CPU time and was stopped (look for a loop that never waits or never ends)` };
+  if (/JavaScript heap out of memory|Reached heap limit/.test(output)) return { kind: "heap", message: `ran out of its ${limits.heapMb} MiB heap (look for data that grows without bound)` };
   if (/Array buffer allocation failed|Cannot allocate memory|ENOMEM|bad_alloc|out of memory|Allocation failed|invalid size error|RangeError: .*(Invalid typed array length|Array buffer)/i.test(output)) {
-    return { kind: "memory", message: `Your program tried to allocate more than ${limits.dataBytes / MIB} MiB and the allocation failed.` };
+    return { kind: "memory", message: `tried to allocate more than ${limits.dataBytes / MIB} MiB and the allocation failed` };
   }
-  if (/EMFILE/.test(output)) return { kind: "files", message: `Your program opened more than ${limits.openFiles} files or connections at once. Close connections you no longer need.` };
-  // Through bubblewrap a fatal signal shows as 128 + its number: SIGTRAP, SIGABRT, SIGBUS, SIGSEGV.
+  if (/EMFILE/.test(output)) return { kind: "files", message: `opened more than ${limits.openFiles} files or connections at once (close connections you no longer need)` };
+  // Through bubblewrap, or the unshare tier's pid-1 shell, a fatal signal shows as 128 + its
+  // number: SIGTRAP, SIGABRT, SIGBUS, SIGSEGV.
   if ([133, 134, 135, 139].includes(code ?? 0)) {
-    return { kind: "crashed", message: `Your program crashed (exit ${code}) without an error of its own; under these limits that usually means it ran out of memory.` };
+    return { kind: "crashed", message: `crashed (exit ${code}) without an error of its own, which under these limits usually means it ran out of memory` };
   }
   if (signal) return { kind: "signalled", signal };
   return { kind: "exited", code: code ?? 1 };
@@ -133,7 +136,7 @@ export function onLimitHit(listener: (kind: Outcome["kind"]) => void): () => voi
 export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   const limits = { ...defaultLimits, ...spec.limits };
   const { command, args, labPath, socketPath } = sandboxCommand(spec, limits);
-  const [program, ...argv] = dieWithOwner([command, ...args]);
+  const [program, ...argv] = dieWithOwner([command, ...args], sandboxUser());
   // An empty environment: nothing of the runner's (URLs, secrets) reaches learner code.
   const child = spawn(program!, argv, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: spec.channel ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -156,7 +159,7 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
       kept = limits.outputBytes;
       if (!cut) {
         cut = true;
-        forced = { kind: "output", message: `Your program printed more than ${limits.outputBytes / 1024} KiB and was stopped. Print less, or only what you need to see.` };
+        forced = { kind: "output", message: `printed more than ${limits.outputBytes / 1024} KiB and was stopped (print less, or only what you need to see)` };
         killGroup("SIGKILL");
       }
       return;
@@ -171,13 +174,13 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   const arm = (wallMs = limits.wallMs) => {
     clearTimeout(deadline);
     deadline = setTimeout(() => {
-      forced ??= { kind: "timeout", message: `Your program was still running after ${wallMs / 1000} s and was stopped.` };
+      forced ??= { kind: "timeout", message: `was still running after ${wallMs / 1000} s and was stopped` };
       killGroup("SIGKILL");
     }, wallMs);
   };
   if (!spec.deferDeadline) arm();
   const done = new Promise<Outcome>((resolve) => {
-    child.on("error", (error) => resolve({ kind: "sandbox", message: `The sandbox could not start your program (${error.message}).` }));
+    child.on("error", (error) => resolve({ kind: "sandbox", message: `could not be started by the sandbox (${error.message})` }));
     let settled = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(deadline);
