@@ -9,6 +9,7 @@
  * sorted-set member, hash field or value, or stream entry field or value.
  */
 import type { Redis } from "ioredis";
+import { scanKeys } from "../runner/snapshot.ts";
 
 /** Never read more than this many keys or items per key: a learner's Redis can be large. */
 const LIMITS = { keys: 5_000, items: 10_000, stringBytes: 64 * 1024 };
@@ -35,17 +36,6 @@ const isType = (type: string): type is RedisType => ["list", "set", "zset", "has
 
 function ignored(patterns: string[]): (key: string) => boolean {
   return (key) => patterns.some((p) => (p.endsWith("*") ? key.startsWith(p.slice(0, -1)) : key === p));
-}
-
-async function allKeys(redis: Redis): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "COUNT", 500);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== "0" && keys.length < LIMITS.keys);
-  return keys.slice(0, LIMITS.keys);
 }
 
 async function sizeOf(redis: Redis, key: string, type: RedisType): Promise<number> {
@@ -101,7 +91,7 @@ export async function viewRedis(redis: Redis, wanted: string[] = [], options: Vi
   const sizes: RedisView["sizes"] = { list: 0, set: 0, zset: 0, hash: 0, stream: 0, string: 0 };
   const skip = ignored(options.ignore ?? []);
   const texts: string[] = [];
-  for (const key of await allKeys(redis)) {
+  for (const key of await scanKeys(redis, LIMITS.keys)) {
     if (skip(key)) continue;
     const type = await redis.type(key);
     if (!isType(type)) continue; // "none": the key went away between SCAN and TYPE

@@ -19,15 +19,20 @@ export const SNAPSHOT_LIMITS = { keys: 100, items: 50, valueChars: 200 };
 const cut = (s: string) => (s.length > SNAPSHOT_LIMITS.valueChars ? `${s.slice(0, SNAPSHOT_LIMITS.valueChars)}…` : s);
 const pairs = (flat: string[]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [cut(flat[2 * i]!), cut(flat[2 * i + 1]!)]));
 
-export async function snapshotRedis(redis: Redis): Promise<KeySnapshot[]> {
+/** Up to `max` key names, by SCAN (never KEYS, which blocks a large Redis). */
+export async function scanKeys(redis: Redis, max: number): Promise<string[]> {
   const keys: string[] = [];
   let cursor = "0";
   do {
-    const [next, batch] = await redis.scan(cursor, "COUNT", 200);
+    const [next, batch] = await redis.scan(cursor, "COUNT", 500);
     cursor = next;
     keys.push(...batch);
-  } while (cursor !== "0" && keys.length < SNAPSHOT_LIMITS.keys);
-  const chosen = keys.sort().slice(0, SNAPSHOT_LIMITS.keys);
+  } while (cursor !== "0" && keys.length < max);
+  return keys.slice(0, max);
+}
+
+export async function snapshotRedis(redis: Redis): Promise<KeySnapshot[]> {
+  const chosen = (await scanKeys(redis, SNAPSHOT_LIMITS.keys)).sort();
   const meta = await Promise.all(chosen.map(async (key) => ({ key, type: await redis.type(key), ttlMs: await redis.pttl(key) })));
   const n = SNAPSHOT_LIMITS.items;
   return Promise.all(
