@@ -3,7 +3,9 @@ const nextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
   // forbidden() renders app/forbidden.tsx with a real 403 instead of a blank page.
-  experimental: { authInterrupts: true },
+  // Server actions (our forms) get their bodies read by Next, which counts the bytes while they
+  // stream and stops at this cap, Content-Length or not; the largest form (a reflection) is ~8 kB.
+  experimental: { authInterrupts: true, serverActions: { bodySizeLimit: "1mb" } },
   // Native and server-only packages stay out of the bundle; they load from node_modules.
   serverExternalPackages: ["better-sqlite3", "@node-rs/argon2", "ioredis", "pg", "bullmq", "esbuild", "mdx-bundler", "shiki", "rehype-pretty-code"],
   typescript: { ignoreBuildErrors: true }, // `npm run typecheck` owns type errors; the build need not repeat them.

@@ -2,6 +2,9 @@ import { defineConfig, devices } from "@playwright/test";
 
 const port = Number(process.env.E2E_PORT ?? 3210);
 const baseURL = `http://localhost:${port}`;
+// Chosen once, in the main process; the workers inherit it, so a spec can start a second web
+// replica on the same Redis namespace (tests/e2e/hardening.spec.ts).
+process.env.E2E_REDIS_PREFIX ??= `fl-e2e-${Date.now()}:`;
 
 /**
  * End-to-end tests in the machine's Chromium (Playwright cannot download its own here). The app
@@ -36,7 +39,7 @@ export default defineConfig({
     env: {
       PORT: String(port),
       FAULTLINE_DATA_DIR: ".data/e2e",
-      FAULTLINE_REDIS_PREFIX: `fl-e2e-${Date.now()}:`,
+      FAULTLINE_REDIS_PREFIX: process.env.E2E_REDIS_PREFIX,
       FAULTLINE_URL: baseURL,
       FAULTLINE_AUTH: "accounts",
       // Every spec signs up its own people from one address; the limit itself is tested in

@@ -8,15 +8,23 @@ import { liveRunners, type RunnerInfo } from "./runner/heartbeat.ts";
 export interface Readiness {
   ready: boolean;
   checks: { database: string; redis: string };
-  runners: Array<Pick<RunnerInfo, "id" | "host" | "sandbox" | "beatAt">>;
+  /** Runners with a live heartbeat, and how many run each sandbox tier: what a load balancer or status page needs, naming no host or process. */
+  runners: { count: number; tiers: Record<string, number> };
   /** Set when nothing can grade runs right now; the site still serves everything else. */
   warning?: string;
+}
+
+/** Readiness as an operator sees it (an admin session, or the metrics token): each live runner too. */
+export interface ReadinessDetails extends Readiness {
+  fleet: Array<Pick<RunnerInfo, "id" | "host" | "pid" | "sandbox" | "beatAt">>;
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref())]);
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "unknown error";
+
+const countBy = (values: string[]) => values.reduce<Record<string, number>>((counts, v) => ({ ...counts, [v]: (counts[v] ?? 0) + 1 }), {});
 
 /** The checks behind readiness, with every live runner's full heartbeat (one SCAN for both pages). */
 async function probe(db: Db, redis: Redis, keys: RedisKeys): Promise<{ readiness: Readiness; runners: RunnerInfo[] }> {
@@ -30,7 +38,7 @@ async function probe(db: Db, redis: Redis, keys: RedisKeys): Promise<{ readiness
     readiness: {
       ready: database === "ok" && redisCheck === "ok",
       checks: { database, redis: redisCheck },
-      runners: runners.map(({ id, host, sandbox, beatAt }) => ({ id, host, sandbox, beatAt })),
+      runners: { count: runners.length, tiers: countBy(runners.map((r) => r.sandbox)) },
       ...(runners.length === 0 ? { warning: "No runner is connected, so runs cannot be graded. Start one with `npm run runner`." } : {}),
     },
   };
@@ -41,8 +49,13 @@ async function probe(db: Db, redis: Redis, keys: RedisKeys): Promise<{ readiness
  * Runners are reported but do not make a web replica unready: lessons and progress still work
  * without them, and a load balancer should not drop every page because grading is down.
  */
-export async function readiness(db: Db, redis: Redis, keys: RedisKeys): Promise<Readiness> {
-  return (await probe(db, redis, keys)).readiness;
+export async function readiness(db: Db, redis: Redis, keys: RedisKeys): Promise<Readiness>;
+export async function readiness(db: Db, redis: Redis, keys: RedisKeys, options: { details: true }): Promise<ReadinessDetails>;
+export async function readiness(db: Db, redis: Redis, keys: RedisKeys, options: { details: boolean }): Promise<Readiness | ReadinessDetails>;
+export async function readiness(db: Db, redis: Redis, keys: RedisKeys, { details = false } = {}): Promise<Readiness | ReadinessDetails> {
+  const { readiness: ready, runners } = await probe(db, redis, keys);
+  if (!details) return ready;
+  return { ...ready, fleet: runners.map(({ id, host, pid, sandbox, beatAt }) => ({ id, host, pid, sandbox, beatAt })) };
 }
 
 export interface SystemHealth extends Readiness {

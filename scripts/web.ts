@@ -9,6 +9,7 @@ import { configOrExit } from "../lib/launcher/config.ts";
 import { authSecret } from "../lib/launcher/secret.ts";
 import { trustedClientIp } from "../lib/launcher/forwarded.ts";
 import { log } from "../lib/log.ts";
+import { lingerOnEarlyResponse } from "../lib/launcher/linger.ts";
 import { exitWhenOrphaned } from "../lib/launcher/orphan.ts";
 
 const dev = process.argv.includes("--dev");
@@ -24,6 +25,7 @@ const handle = app.getRequestHandler();
 await app.prepare();
 
 const server = createServer((req, res) => {
+  lingerOnEarlyResponse(req, res); // a 413 at the body cap reaches the client instead of a reset
   req.headers["x-forwarded-for"] = trustedClientIp(req.headers["x-forwarded-for"], req.socket.remoteAddress, config.FAULTLINE_TRUSTED_PROXIES);
   handle(req, res).catch((error: unknown) => {
     log.error("unhandled request error", { url: req.url, err: error });

@@ -18,7 +18,10 @@ export function SignUpForm({ callbackUrl = "/" }: { callbackUrl?: string }) {
     setPending(true);
     setErrors({});
     const form = new FormData(event.currentTarget);
-    const body = { name: form.get("name"), email: form.get("email"), password: form.get("password") };
+    // Signing up on the way to a cohort's invite link: the invite, not this address, counts the sign-up.
+    // The server reads the code from the link (lib/cohorts/invite.ts) and checks it is current.
+    const invite = callbackUrl.startsWith("/join/") ? callbackUrl : null;
+    const body = { name: form.get("name"), email: form.get("email"), password: form.get("password"), ...(invite ? { invite } : {}) };
     try {
       const response = await fetch("/api/signup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       const data = (await response.json().catch(() => ({}))) as { error?: string; field?: keyof Errors; issues?: { path: string; message: string }[] };

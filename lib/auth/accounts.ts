@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { Prisma, type Db } from "../db/client.ts";
+import { previewInvite } from "../cohorts/cohorts.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce, type Limit } from "../redis/rate-limit.ts";
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from "./password.ts";
@@ -15,7 +16,8 @@ export interface AccountDeps {
   db: Db;
   redis: Redis;
   keys: RedisKeys;
-  limits: { loginPerEmail: number; loginPerIp: number; signupPerIp: number };
+  /** signupPerInvite: sign-ups per hour through one valid cohort invite, counted instead of signupPerIp. */
+  limits: { loginPerEmail: number; loginPerIp: number; signupPerIp: number; signupPerInvite: number };
 }
 
 export interface AccountUser {
@@ -44,6 +46,7 @@ export const SignUpSchema = z.object({
     .pipe(z.email({ error: "Enter a valid email address, like ada@example.org." }).max(254, "Use an email address of at most 254 characters.")),
   password: z.string({ error: "Choose a password." }),
   name: z.string().trim().max(80, "Use a name of at most 80 characters.").optional(),
+  invite: z.string().max(200).optional().describe("The cohort invite code (or link) the person is signing up to join, if any."),
 });
 
 export const CredentialsSchema = z.object({
@@ -56,9 +59,8 @@ const hour = 60 * 60_000;
 
 /** Creates an account. The first account ever created becomes the admin. */
 export async function signUp(deps: AccountDeps, input: unknown, ip: string): Promise<AccountUser> {
-  const { email, password, name } = SignUpSchema.parse(input);
-  const limit: Limit = { bucket: "signup-ip", max: deps.limits.signupPerIp, windowMs: hour };
-  await enforce(deps.redis, deps.keys, [[limit, ip]]);
+  const { email, password, name, invite } = SignUpSchema.parse(input);
+  await enforce(deps.redis, deps.keys, [await signUpLimit(deps, invite, ip)]);
   const problem = passwordProblem(password, email);
   if (problem) throw new AccountError("weak_password", problem, "password");
 
@@ -74,6 +76,17 @@ export async function signUp(deps: AccountDeps, input: unknown, ip: string): Pro
   }
   const role = await promoteFirstUser(deps.db, created.id);
   return { id: created.id, email: created.email, name: created.name, role };
+}
+
+/**
+ * A class signing up together often shares one address (a school's NAT), so a sign-up through a
+ * cohort's current invite counts against that invite instead; an invalid or replaced code, or
+ * none, counts against the address.
+ */
+async function signUpLimit(deps: AccountDeps, invite: string | undefined, ip: string): Promise<[Limit, string]> {
+  const cohort = invite ? await previewInvite(deps.db, invite) : null;
+  if (cohort) return [{ bucket: "signup-invite", max: deps.limits.signupPerInvite, windowMs: hour }, cohort.code];
+  return [{ bucket: "signup-ip", max: deps.limits.signupPerIp, windowMs: hour }, ip];
 }
 
 /**

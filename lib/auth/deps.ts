@@ -10,7 +10,7 @@ export function accountDeps(): AccountDeps {
     db: db(),
     redis: redis(),
     keys: keys(),
-    limits: { loginPerEmail: e.RATE_LIMIT_LOGIN_PER_EMAIL, loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP, signupPerIp: e.RATE_LIMIT_SIGNUP_PER_IP },
+    limits: { loginPerEmail: e.RATE_LIMIT_LOGIN_PER_EMAIL, loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP, signupPerIp: e.RATE_LIMIT_SIGNUP_PER_IP, signupPerInvite: e.RATE_LIMIT_SIGNUP_PER_INVITE },
   };
 }
 

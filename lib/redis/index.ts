@@ -1,4 +1,5 @@
 import "server-only";
+import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { env } from "../env.ts";
 import { redisKeys } from "./keys.ts";
@@ -10,7 +11,9 @@ export function redis(): Redis {
   if (!holder.__faultlineRedis) {
     const url = env().REDIS_URL;
     if (!url) throw new Error("REDIS_URL is not set. Start Faultline with `npm start`, which finds or starts a Redis and sets it.");
-    holder.__faultlineRedis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000 });
+    // Named, so CLIENT LIST shows which install and web process holds each connection.
+    const connectionName = `${env().FAULTLINE_REDIS_PREFIX}web:${hostname()}:${process.pid}`;
+    holder.__faultlineRedis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000, connectionName });
     holder.__faultlineRedis.on("error", () => {
       // ioredis reconnects by itself; /api/ready reports the outage, so no log spam per retry.
     });

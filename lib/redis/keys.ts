@@ -8,6 +8,8 @@ export function redisKeys(prefix: string) {
     runnerHeartbeat: (runnerId: string) => `${prefix}runner:${runnerId}`,
     runnerHeartbeatPattern: () => `${prefix}runner:*`,
     runEvents: (runId: string) => `${prefix}run:${runId}:events`,
+    /** Sorted sets of open run-event streams (member: stream id, score: lease expiry), per user and per run. */
+    streamLeases: (scope: "user" | "run", id: string) => `${prefix}sse:${scope}:${id}`,
     /** Pub/sub channel: the web publishes a run id here when it cancels that run; runners listen. */
     runCancelChannel: () => `${prefix}run-cancel`,
     /** Hashes of platform-wide counters and histogram buckets (lib/metrics/store.ts). */

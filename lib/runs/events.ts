@@ -59,7 +59,11 @@ export async function appendEvents(redis: Redis, keys: RedisKeys, runId: string,
   if (failed) throw failed[0]!;
 }
 
-function decode(entries: [string, string[]][]): StoredEvent[] {
+/** A stream entry as XREAD and XRANGE return it: its id and its field/value list. */
+export type StreamEntry = [id: string, fields: string[]];
+
+/** Entries as run events; an entry that is not one (a foreign field, bad JSON) is skipped. */
+export function decodeEntries(entries: StreamEntry[]): StoredEvent[] {
   return entries.flatMap(([id, fields]) => {
     const raw = fields[fields.indexOf("e") + 1];
     if (raw === undefined) return [];
@@ -77,10 +81,41 @@ export async function readEvents(redis: Redis, keys: RedisKeys, runId: string, a
   const reply = blockMs > 0
     ? await redis.xread("COUNT", count, "BLOCK", blockMs, "STREAMS", key, afterId)
     : await redis.xread("COUNT", count, "STREAMS", key, afterId);
-  return reply ? decode(reply[0]![1]) : [];
+  return reply ? decodeEntries(reply[0]![1]) : [];
 }
 
-/** Valid stream ids only, so a forged Last-Event-ID cannot make XREAD fail. */
+/**
+ * Where the run's stream ends: its last entry's id and event (null if that entry is not a run
+ * event), or null when the stream does not exist (expired, or never written).
+ */
+export async function lastEvent(redis: Redis, keys: RedisKeys, runId: string): Promise<{ id: string; event: RunEvent | null } | null> {
+  const [entry] = await redis.xrevrange(keys.runEvents(runId), "+", "-", "COUNT", 1);
+  if (!entry) return null;
+  return { id: entry[0], event: decodeEntries([entry])[0]?.event ?? null };
+}
+
+const U64_MAX = 2n ** 64n - 1n;
+
+/** A stream id's two parts, or null unless it is one Redis accepts: `<ms>-<seq>`, each an unsigned 64-bit integer. */
+function idParts(value: string): [bigint, bigint] | null {
+  const match = /^(\d{1,20})-(\d{1,20})$/.exec(value);
+  if (!match) return null;
+  const parts: [bigint, bigint] = [BigInt(match[1]!), BigInt(match[2]!)];
+  return parts[0] <= U64_MAX && parts[1] <= U64_MAX ? parts : null;
+}
+
+/**
+ * Valid stream ids only, as Redis checks them (20 digits can exceed 2^64-1, which XREAD refuses),
+ * so a forged Last-Event-ID cannot make XREAD fail; anything else reads from the start.
+ */
 export function parseLastEventId(value: string | null): string {
-  return value && /^\d{1,20}-\d{1,20}$/.test(value) ? value : "0";
+  const parts = value ? idParts(value.trim()) : null;
+  return parts ? `${parts[0]}-${parts[1]}` : "0";
+}
+
+/** Orders two stream ids as Redis does ("0" is the start); negative when a is earlier. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = idParts(a === "0" ? "0-0" : a) ?? [0n, 0n];
+  const [bm, bs] = idParts(b === "0" ? "0-0" : b) ?? [0n, 0n];
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
 }

@@ -57,14 +57,24 @@ export function findLab(labs: LoadedLab[], ref: string): LoadedLab {
  * The files to run: the learner's editable ones, the rest from starter/. Unknown names are refused
  * (they would be silently dropped otherwise); read-only files sent are ignored on purpose.
  */
-export function assembleFiles(lab: Lab, sent: Record<string, string>, starter: Record<string, string>): Record<string, string> {
+export function assembleFiles(lab: Lab, sent: Record<string, string>, starter: Record<string, string>, sentNames = Object.keys(sent)): Record<string, string> {
   const editable = lab.files.filter((f) => f.editable).map((f) => f.path);
-  const unknown = Object.keys(sent).filter((name) => !lab.files.some((f) => f.path === name));
+  const unknown = sentNames.filter((name) => !lab.files.some((f) => f.path === name));
   if (unknown.length > 0) {
-    const names = unknown.map((n) => `"${n}"`).join(", ");
+    const names = unknown.slice(0, 5).map((n) => `"${n.slice(0, 100)}"`).join(", ") + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : "");
     throw new RunRequestError(422, `${names} ${unknown.length === 1 ? "is not a file" : "are not files"} of lab "${lab.id}"; send only its editable files: ${editable.join(", ")}.`);
   }
   return Object.fromEntries(lab.files.map((f) => [f.path, (f.editable ? sent[f.path] : undefined) ?? starter[f.path] ?? ""]));
+}
+
+/**
+ * Every file name the request sent, as JSON.parse kept them. Zod's record drops a "__proto__" key
+ * without a word (copying it would replace the result's prototype), so the names are taken from
+ * the raw input: such a name is then refused like any other that is not a file of the lab.
+ */
+function sentFileNames(input: unknown): string[] {
+  const files = (input as { files?: unknown } | null)?.files;
+  return typeof files === "object" && files !== null ? Object.keys(files) : [];
 }
 
 const minute = 60_000;
@@ -72,7 +82,7 @@ const minute = 60_000;
 export async function submitRun(deps: SubmitDeps, user: { id: string }, input: unknown): Promise<{ id: string; lab: string; mode: RunRequest["mode"] }> {
   const request = RunRequestSchema.parse(input);
   const loaded = findLab(deps.labs(), request.lab);
-  const files = assembleFiles(loaded.lab, request.files, labFiles(loaded, "starter"));
+  const files = assembleFiles(loaded.lab, request.files, labFiles(loaded, "starter"), sentFileNames(input));
   const problems = checkFiles(files);
   if (problems.length > 0) throw new RunRequestError(422, problems.map((p) => p.message).join(" "), problems);
   // Counted only once the request is valid: a learner fixing a bad request is not locked out.

@@ -4,7 +4,7 @@ import { changeRole } from "../../lib/auth/role-change.ts";
 import { RateLimitedError } from "../../lib/redis/rate-limit.ts";
 import { providers, testDatabase, testRedis, type TestDatabase, type TestRedis } from "./support/namespaces.ts";
 
-const limits = { loginPerEmail: 5, loginPerIp: 100, signupPerIp: 100 };
+const limits = { loginPerEmail: 5, loginPerIp: 100, signupPerIp: 100, signupPerInvite: 100 };
 const deps = (t: TestDatabase, r: TestRedis, overrides: Partial<AccountDeps["limits"]> = {}): AccountDeps => ({
   db: t.db,
   redis: r.redis,

@@ -9,12 +9,16 @@ describe.each(providers)("readiness on %s", (provider) => {
     await using t = await testDatabase(provider);
     await using r = await testRedis();
     const none = await readiness(t.db, r.redis, r.keys);
-    expect(none).toMatchObject({ ready: true, checks: { database: "ok", redis: "ok" }, runners: [] });
+    expect(none).toMatchObject({ ready: true, checks: { database: "ok", redis: "ok" }, runners: { count: 0, tiers: {} } });
     expect(none.warning).toMatch(/No runner is connected/);
     await beat(r.redis, r.keys, { id: "r1", host: "h", pid: 1, startedAt: new Date().toISOString(), concurrency: 2, sandbox: "none" });
     const one = await readiness(t.db, r.redis, r.keys);
-    expect(one.runners.map((x) => x.id)).toEqual(["r1"]);
+    expect(one.runners).toEqual({ count: 1, tiers: { none: 1 } });
     expect(one.warning).toBeUndefined();
+    // Which host and process a runner is, only when asked for details (an operator).
+    expect(JSON.stringify(one)).not.toMatch(/"r1"|"host"|"pid"/);
+    const details = await readiness(t.db, r.redis, r.keys, { details: true });
+    expect(details.fleet).toEqual([expect.objectContaining({ id: "r1", host: "h", pid: 1, sandbox: "none" })]);
   });
 
   test("not ready, with the reason, when Redis is unreachable", async () => {

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { expect, test } from "vitest";
-import { appendEvent, parseLastEventId, readEvents, RUN_EVENTS_TTL_SECONDS } from "../../lib/runs/events.ts";
+import { appendEvent, compareIds, parseLastEventId, readEvents, RUN_EVENTS_TTL_SECONDS } from "../../lib/runs/events.ts";
 import { REDIS_TEST_URL, testRedis } from "./support/namespaces.ts";
 
 test("a reader that reconnects with the last id it saw gets every later event exactly once", async () => {
@@ -30,4 +30,19 @@ test("a forged Last-Event-ID reads from the start instead of failing", () => {
   expect(parseLastEventId("$")).toBe("0");
   expect(parseLastEventId("0-0; FLUSHALL")).toBe("0");
   expect(parseLastEventId(null)).toBe("0");
+});
+
+test("a Last-Event-ID is checked as Redis checks stream ids: both parts unsigned 64-bit", async () => {
+  await using r = await testRedis();
+  // 20 digits pass a length check but overflow 2^64-1, which XREAD refuses ("Invalid stream ID").
+  expect(parseLastEventId("99999999999999999999-0")).toBe("0");
+  expect(parseLastEventId("1-99999999999999999999")).toBe("0");
+  const max = "18446744073709551615-18446744073709551615";
+  expect(parseLastEventId(max)).toBe(max);
+  expect(parseLastEventId("0001700000000000-007")).toBe("1700000000000-7");
+  // Whatever parseLastEventId lets through, Redis reads without an error.
+  for (const id of [max, parseLastEventId("99999999999999999999-0"), "1700000000000-7"]) await expect(readEvents(r.redis, r.keys, "run-3", id)).resolves.toEqual([]);
+  expect(compareIds("1700000000000-10", "1700000000000-9")).toBeGreaterThan(0);
+  expect(compareIds("0", "0-1")).toBeLessThan(0);
+  expect(compareIds(max, "1-0")).toBeGreaterThan(0);
 });

@@ -110,6 +110,9 @@ describe.each(providers)("submitting runs on %s", (provider) => {
     const unknown = await rejection(submitRun(h.deps, h.user, { lab: "pq", files: { "notes.ts": "" } }));
     expect(unknown).toBeInstanceOf(RunRequestError);
     expect(unknown).toMatchObject({ status: 422, message: expect.stringContaining('"notes.ts" is not a file of lab "pq"; send only its editable files: queue.ts') });
+    // As JSON.parse gives it: an own "__proto__" key, which zod's record drops without a word.
+    const proto = await rejection(submitRun(h.deps, h.user, JSON.parse('{"lab":"pq","files":{"__proto__":"x","queue.ts":"// mine"}}')));
+    expect(proto).toMatchObject({ status: 422, message: expect.stringContaining('"__proto__" is not a file of lab "pq"') });
     const oversized = await rejection(submitRun(h.deps, h.user, { lab: "pq", files: { "queue.ts": "x".repeat(100_001) } }));
     expect(oversized).toMatchObject({ status: 422, diagnostics: [{ file: "queue.ts", message: expect.stringContaining("at most 100000") }] });
     await expect(submitRun(h.deps, h.user, { lab: "pq", files: {}, mode: "grade" })).rejects.toThrow(ZodError);

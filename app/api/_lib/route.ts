@@ -6,7 +6,9 @@ import { CohortError } from "@/lib/cohorts/cohorts";
 import { DraftInputError } from "@/lib/drafts";
 import { log } from "@/lib/log";
 import { RateLimitedError } from "@/lib/redis/rate-limit";
+import { StreamLimitError } from "@/lib/runs/stream-leases";
 import { RunRequestError } from "@/lib/runs/submit";
+import { BodyTooLargeError, JSON_BODY_MAX_BYTES, readBody } from "./body";
 
 type Handler<C> = (request: Request, context: C & { requestId: string }) => Promise<Response>;
 
@@ -37,6 +39,8 @@ async function respond(request: Request, requestId: string, run: () => Promise<R
     if (error instanceof RateLimitedError) {
       return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
     }
+    if (error instanceof BodyTooLargeError) return json(413, { error: error.message });
+    if (error instanceof StreamLimitError) return json(429, { error: error.message, limit: error.scope }, { "retry-after": "15" });
     if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
     if (error instanceof CohortError) return json(error.status, { error: error.message });
     if (error instanceof DraftInputError) return json(422, { error: error.message });
@@ -49,12 +53,14 @@ async function respond(request: Request, requestId: string, run: () => Promise<R
   }
 }
 
-/** Reads a JSON body, turning a malformed one into a 422 rather than a 500, and a huge one into a 413. */
-export async function readJson(request: Request, maxBytes = 1_000_000): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > maxBytes) throw new RunRequestError(413, `The request is ${Math.round(declared / 1000)} kB; at most ${maxBytes / 1000} kB is accepted.`);
+/**
+ * Reads a JSON body, turning a malformed one into a 422 rather than a 500, and one over `maxBytes`
+ * into a 413 — counted while it streams in, whatever Content-Length says.
+ */
+export async function readJson(request: Request, maxBytes = JSON_BODY_MAX_BYTES): Promise<unknown> {
+  const bytes = await readBody(request, maxBytes);
   try {
-    return await request.json();
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new ZodError([{ code: "custom", path: [], message: "The request body must be JSON.", input: undefined }]);
   }
