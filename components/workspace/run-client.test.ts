@@ -155,6 +155,21 @@ test("a stream that fails for good is reopened from the last id, then settled fr
   expect(t.state.output.map((l) => l.text)).toEqual(["a", "b"]);
 });
 
+test("a stream refused for too many live views says what to do, not that the connection was lost", async () => {
+  const message = "This run is already open live in 5 tabs. Close the other tabs showing it, then reload this page.";
+  const t = setup({
+    "POST /api/runs": accepted("r1"),
+    "GET /api/runs/r1": () => Response.json({ status: "running" }),
+    "GET /api/runs/r1/events": () => Response.json({ error: message }, { status: 429 }),
+  });
+  await t.client.start("check", {});
+  for (let i = 0; i <= 4; i++) {
+    FakeSource.all[i]!.fail();
+    await vi.advanceTimersByTimeAsync(10_000);
+  }
+  expect(t.state).toMatchObject({ phase: "done", error: message, connection: "closed" });
+});
+
 test("the final event rebuilt from the database (no id of its own) is applied", async () => {
   const t = setup({ "POST /api/runs": accepted("r1") });
   await t.client.start("check", {});

@@ -282,8 +282,28 @@ export class RunClient {
     if (this.stream !== stream || stream.ended) return;
     stream.ended = true;
     this.closeStream(stream);
-    if (event) this.o.dispatch({ type: "event", runId: stream.runId, event, at: this.o.now() });
-    else this.o.dispatch({ type: "lost", runId: stream.runId, message: "Lost the connection to this run. Its result will be in your run history; run again to see it live.", at: this.o.now() });
+    if (event) return this.o.dispatch({ type: "event", runId: stream.runId, event, at: this.o.now() });
+    const refused = await this.refusal(stream.url);
+    this.o.dispatch({ type: "lost", runId: stream.runId, message: refused ?? "Lost the connection to this run. Its result will be in your run history; run again to see it live.", at: this.o.now() });
+  }
+
+  /**
+   * Why the server refuses this run's stream, if it does: EventSource hides a refusal's status and
+   * body, so a stream over the live-view cap (429, "close other tabs") would otherwise read as a
+   * lost connection. A stream that opens instead is closed at once.
+   */
+  private async refusal(url: string): Promise<string | null> {
+    const controller = new AbortController();
+    try {
+      const response = await this.o.fetch(url, { headers: { accept: "text/event-stream" }, signal: controller.signal });
+      if (response.status !== 429) return null;
+      const body = (await response.json()) as { error?: unknown };
+      return typeof body.error === "string" ? body.error : null;
+    } catch {
+      return null;
+    } finally {
+      controller.abort();
+    }
   }
 
   private flush(stream: Stream): void {
