@@ -45,17 +45,21 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   throw new Error(`Timed out waiting for ${what}`);
 }
 
+const OPERATOR_TOKEN = "launcher-test-metrics-token-0123456789";
+
+/** The live runners' ids, as an operator sees them (the public answer gives only counts and tiers). */
 async function readyRunners(port: number): Promise<string[] | undefined> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/ready`);
-  const body = (await res.json()) as { ready: boolean; runners: { id: string; sandbox: string }[] };
+  const res = await fetch(`http://127.0.0.1:${port}/api/ready`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  const body = (await res.json()) as { ready: boolean; runners: { count: number; tiers: Record<string, number> }; fleet?: { id: string; sandbox: string }[] };
   // The runner proves its sandbox tier before it announces itself; this machine has bubblewrap.
-  if (body.runners.some((r) => r.sandbox !== "bubblewrap")) throw new Error(`weak sandbox tier: ${JSON.stringify(body.runners)}`);
-  return res.status === 200 && body.runners.length > 0 ? body.runners.map((r) => r.id) : undefined;
+  if (Object.keys(body.runners.tiers).some((tier) => tier !== "bubblewrap")) throw new Error(`weak sandbox tier: ${JSON.stringify(body.runners)}`);
+  const fleet = body.fleet ?? [];
+  return res.status === 200 && fleet.length > 0 ? fleet.map((r) => r.id) : undefined;
 }
 
 test("npm start serves the site with a runner, restarts a crashed runner, and Ctrl-C stops both", async () => {
   const port = await freePort();
-  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL });
+  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL, METRICS_TOKEN: OPERATOR_TOKEN });
   const [firstRunner] = await until("the site to be ready with a runner", () => readyRunners(port), 150_000);
   expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
 
@@ -86,7 +90,7 @@ test("a bad configuration value stops start-up naming the variable", async () =>
 
 test("FAULTLINE_AUTH=local npm start signs the local learner in with no account", async () => {
   const port = await freePort();
-  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL, FAULTLINE_AUTH: "local" });
+  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL, FAULTLINE_AUTH: "local", METRICS_TOKEN: OPERATOR_TOKEN });
   await until("the site to be ready", () => readyRunners(port), 150_000);
   const home = await (await fetch(`http://127.0.0.1:${port}/`)).text();
   expect(home).toContain("Account menu for Local learner");
