@@ -12,8 +12,8 @@ import type { LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { recordRun } from "../metrics/store.ts";
 import { EventSink } from "../runs/event-sink.ts";
-import { appendEvent, type RunEvent } from "../runs/events.ts";
-import { markRunning, recordResult, type RunResult } from "../runs/store.ts";
+import { announceEnded, appendEvent, type RunEvent } from "../runs/events.ts";
+import { markRunning, recordResult, type RunResult, type RunView } from "../runs/store.ts";
 import type { RunJobData } from "./dispatch.ts";
 import { executeRun, type RunOutcome } from "./execute.ts";
 import type { PrivateRedisPool } from "./private-redis.ts";
@@ -51,7 +51,12 @@ export function createRunHandler(deps: ConsumerDeps) {
     const id = job.data.submissionId;
     const submission = await deps.db.submission.findUnique({ where: { id }, select: { labId: true, mode: true, files: true, seed: true, createdAt: true } });
     if (!submission) return deps.log.warn("run not found; skipped", { run: id });
-    if (!(await markRunning(deps.db, id))) return deps.log.info("run already ended or cancelled; skipped", { run: id });
+    if (!(await markRunning(deps.db, id))) {
+      // A runner that died between storing this run and announcing it left viewers waiting: end the stream from the row.
+      const row = await deps.db.submission.findUnique({ where: { id }, select: { status: true, seed: true, message: true, durationMs: true } });
+      const announced = await announceEnded(deps.redis, deps.keys, id, row ? { ...row, status: row.status as RunView["status"] } : null).catch(() => false);
+      return deps.log.info("run already ended or cancelled; skipped", { run: id, announced });
+    }
     const lab = deps.labs().find((l) => l.lab.id === submission.labId);
     if (!lab) {
       await recordLostRun(deps, id, `The lab '${submission.labId}' is no longer installed on this runner.`);

@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
+import type { RunView } from "./store.ts";
 import type { CommandLogEntry } from "../runner/chaos-proxy.ts";
 import type { KeySnapshot } from "../runner/snapshot.ts";
 
@@ -88,6 +89,27 @@ export async function readEvents(redis: Redis, keys: RedisKeys, runId: string, a
  * Where the run's stream ends: its last entry's id and event (null if that entry is not a run
  * event), or null when the stream does not exist (expired, or never written).
  */
+/** The final event of a finished run, rebuilt from its row for when its stream has expired; null while it is live. */
+export function finalEvent<T extends Pick<RunView, "status" | "seed" | "message" | "durationMs">>(run: T | null): RunEvent | null {
+  if (!run || run.status === "queued" || run.status === "running") return null;
+  if (run.status === "cancelled") return { type: "cancelled", message: run.message ?? "This run was cancelled." };
+  return { type: "end", status: run.status, seed: run.seed ?? 0, ...(run.message ? { message: run.message } : {}), ms: run.durationMs ?? 0 };
+}
+
+/**
+ * Makes a finished run's stream end with its final event. A runner killed between storing a
+ * result and announcing it leaves a stored run whose stream never ends; the runner that then
+ * picks up the stalled job (and finds the run already ended) announces it from the row, once.
+ */
+export async function announceEnded(redis: Redis, keys: RedisKeys, runId: string, run: Pick<RunView, "status" | "seed" | "message" | "durationMs"> | null): Promise<boolean> {
+  const final = finalEvent(run);
+  if (!final) return false;
+  const last = await lastEvent(redis, keys, runId);
+  if (last?.event && (last.event.type === "end" || last.event.type === "cancelled")) return false;
+  await appendEvent(redis, keys, runId, final);
+  return true;
+}
+
 export async function lastEvent(redis: Redis, keys: RedisKeys, runId: string): Promise<{ id: string; event: RunEvent | null } | null> {
   const [entry] = await redis.xrevrange(keys.runEvents(runId), "+", "-", "COUNT", 1);
   if (!entry) return null;

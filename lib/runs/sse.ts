@@ -12,8 +12,9 @@ import type { Redis } from "ioredis";
 import { log } from "../log.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import type { EventHub } from "./event-hub.ts";
-import { compareIds, decodeEntries, lastEvent, readEvents, type RunEvent, type StoredEvent } from "./events.ts";
-import type { RunView } from "./store.ts";
+import { compareIds, decodeEntries, finalEvent, lastEvent, readEvents, type RunEvent, type StoredEvent } from "./events.ts";
+
+export { finalEvent };
 
 export interface EventStreamOptions {
   /** How long one wait for new events lasts before the run is checked on again. @default 5000 */
@@ -52,12 +53,6 @@ export function formatEvent(event: RunEvent, id?: string): string {
   return `${id ? `id: ${id}\n` : ""}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
-/** The final event of a finished run, rebuilt from its row for when its stream has expired; null while it is live. */
-export function finalEvent(run: RunView | null): RunEvent | null {
-  if (!run || run.status === "queued" || run.status === "running") return null;
-  if (run.status === "cancelled") return { type: "cancelled", message: run.message ?? "This run was cancelled." };
-  return { type: "end", status: run.status, seed: run.seed ?? 0, ...(run.message ? { message: run.message } : {}), ms: run.durationMs ?? 0 };
-}
 
 /**
  * Streams run `runId`'s events after `afterId` ("0" for all), until the final event, `signal`

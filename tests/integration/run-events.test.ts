@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { expect, test } from "vitest";
-import { appendEvent, compareIds, parseLastEventId, readEvents, RUN_EVENTS_TTL_SECONDS } from "../../lib/runs/events.ts";
+import { announceEnded, appendEvent, compareIds, parseLastEventId, readEvents, RUN_EVENTS_TTL_SECONDS } from "../../lib/runs/events.ts";
 import { REDIS_TEST_URL, testRedis } from "./support/namespaces.ts";
 
 test("a reader that reconnects with the last id it saw gets every later event exactly once", async () => {
@@ -45,4 +45,15 @@ test("a Last-Event-ID is checked as Redis checks stream ids: both parts unsigned
   expect(compareIds("1700000000000-10", "1700000000000-9")).toBeGreaterThan(0);
   expect(compareIds("0", "0-1")).toBeLessThan(0);
   expect(compareIds(max, "1-0")).toBeGreaterThan(0);
+});
+
+test("a stored run whose runner died before announcing it gets its final event once, from the row", async () => {
+  await using r = await testRedis();
+  await appendEvent(r.redis, r.keys, "run-3", { type: "check-start", id: "a", title: "A" });
+  const row = { status: "pass" as const, seed: 7, message: "All 4 checks passed.", durationMs: 1500 };
+  expect(await announceEnded(r.redis, r.keys, "run-3", row)).toBe(true);
+  expect(await announceEnded(r.redis, r.keys, "run-3", row)).toBe(false); // already ends: nothing twice
+  const events = (await readEvents(r.redis, r.keys, "run-3")).map((e) => e.event);
+  expect(events.filter((e) => e.type === "end")).toEqual([{ type: "end", status: "pass", seed: 7, message: "All 4 checks passed.", ms: 1500 }]);
+  expect(await announceEnded(r.redis, r.keys, "run-4", { ...row, status: "running" })).toBe(false); // still live: the runner will end it
 });
