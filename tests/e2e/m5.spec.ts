@@ -34,6 +34,8 @@ test("an M5 lesson leads into its lab, which the learner passes and the mileston
   await paste(page, "task.ts", readFileSync("labs/task-model/solution/task.ts", "utf8"));
   await page.getByRole("button", { name: "Check", exact: true }).click();
   await expect(page.locator("#panel-run").getByText("3 of 3 checks passed")).toBeVisible({ timeout: 60_000 });
+  // The count ticks with each check; the stored verdict (what progress reads) comes after the last one.
+  await expect(page.locator('#panel-run [data-verdict="pass"]')).toBeVisible({ timeout: 30_000 });
 
   await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: /M5/ }).click();
   await expect(page.getByText(/A task model.*\(done\)/)).toBeAttached();
