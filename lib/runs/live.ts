@@ -1,10 +1,17 @@
+/**
+ * A live run view in this web process: its stream lease (capped per learner and per run), the
+ * shared blocking reader, the open-streams gauge, and the stream itself, wired together once so
+ * the route handler only checks who is asking.
+ */
 import "server-only";
 import { env } from "../env.ts";
 import { log } from "../log.ts";
+import { streamGauge } from "../metrics/web.ts";
 import { keys, redis } from "../redis/index.ts";
 import { EventHub } from "./event-hub.ts";
-import type { EventSourceDeps } from "./sse.ts";
-import type { StreamCaps } from "./stream-leases.ts";
+import type { RunEvent } from "./events.ts";
+import { eventStream, type EventSourceDeps } from "./sse.ts";
+import { acquireStreamLease, type StreamCaps } from "./stream-leases.ts";
 
 // One reader per web process; Next's dev server reloads modules, so keep it on globalThis.
 const holder = globalThis as unknown as { __faultlineEventHub?: EventHub };
@@ -25,4 +32,23 @@ export function liveStreamDeps(): EventSourceDeps {
 export function streamCaps(): StreamCaps {
   const e = env();
   return { perUser: e.SSE_STREAMS_PER_LEARNER, perRun: e.SSE_STREAMS_PER_RUN };
+}
+
+/**
+ * Opens run `runId`'s live stream for `userId` after `afterId`. Throws StreamLimitError (a 429 at
+ * the edge) when the learner or the run already has as many open as allowed.
+ */
+export async function openRunStream(userId: string, runId: string, afterId: string, signal: AbortSignal, finalFromDb: () => Promise<RunEvent | null>): Promise<ReadableStream<Uint8Array>> {
+  const lease = await acquireStreamLease(redis(), keys(), userId, runId, streamCaps());
+  // A lease that could not be refreshed or released expires by itself.
+  const quietly = (p: Promise<void>) => p.catch((err: unknown) => log.warn("stream lease update failed", { runId, err }));
+  const gauge = streamGauge();
+  gauge.opened();
+  return eventStream(liveStreamDeps(), runId, afterId, signal, finalFromDb, {
+    onKeepalive: () => void quietly(lease.refresh()),
+    onClose: () => {
+      gauge.closed();
+      void quietly(lease.release());
+    },
+  });
 }

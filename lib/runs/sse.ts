@@ -12,9 +12,7 @@ import type { Redis } from "ioredis";
 import { log } from "../log.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import type { EventHub } from "./event-hub.ts";
-import { compareIds, decodeEntries, finalEvent, lastEvent, readEvents, type RunEvent, type StoredEvent } from "./events.ts";
-
-export { finalEvent };
+import { compareIds, decodeEntries, lastEvent, readEvents, type RunEvent, type StoredEvent } from "./events.ts";
 
 export interface EventStreamOptions {
   /** How long one wait for new events lasts before the run is checked on again. @default 5000 */

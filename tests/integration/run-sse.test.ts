@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { expect, test, vi } from "vitest";
 import { EventHub } from "../../lib/runs/event-hub.ts";
-import { appendEvent, type RunEvent } from "../../lib/runs/events.ts";
-import { eventStream, finalEvent, type EventStreamOptions } from "../../lib/runs/sse.ts";
+import { appendEvent, finalEvent, type RunEvent } from "../../lib/runs/events.ts";
+import { eventStream, type EventStreamOptions } from "../../lib/runs/sse.ts";
 import { REDIS_TEST_URL, testRedis, type TestRedis } from "./support/namespaces.ts";
 
 interface Frame {
