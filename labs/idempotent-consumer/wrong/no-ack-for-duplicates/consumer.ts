@@ -1,0 +1,45 @@
+import { createRedis, sleep, workerName } from "@faultline/lab";
+import { ack, claim, type Message } from "./broker.ts";
+
+export type { Message };
+
+const BALANCES = "balances"; // hash: account → cents
+const MARK_TTL_SECONDS = 24 * 60 * 60; // longer than any redelivery can come late
+const IDLE_MS = 50;
+
+const redis = createRedis();
+
+// The mark and the effect in one step. Redis runs a script without interleaving anything else,
+// so two consumers handed the same message cannot both see "not processed yet", and a crash
+// cannot land between the mark and the credit: either both happened or neither did.
+const APPLY_ONCE = `
+if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[4]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+return 1`;
+
+/**
+ * Credits message.amount to message.account, once per message id however often it is delivered.
+ * Returns whether this call applied it (false for a duplicate).
+ */
+export async function handle(message: Message): Promise<boolean> {
+  const applied = await redis.eval(APPLY_ONCE, 2, `processed:${message.id}`, BALANCES, message.account, message.amount, Date.now(), MARK_TTL_SECONDS);
+  if (applied === 0) console.log(`${workerName}: ${message.id} is a duplicate; skipped`);
+  return applied === 1;
+}
+
+export async function main(name: string): Promise<void> {
+  for (;;) {
+    const delivery = await claim().catch((error: unknown) => (console.error(`${name}: claim failed: ${String(error)}`), null));
+    if (!delivery) {
+      await sleep(IDLE_MS);
+      continue;
+    }
+    try {
+      // Ack only what we applied: a duplicate was already handled by whoever applied it first.
+      if (await handle(delivery.message)) await ack(delivery);
+    } catch (error) {
+      // No ack: the lease runs out and the message comes back.
+      console.error(`${name}: ${delivery.message.id} failed: ${String(error)}`);
+    }
+  }
+}

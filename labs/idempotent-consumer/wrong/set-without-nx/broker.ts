@@ -1,0 +1,78 @@
+// Read-only: an at-least-once message broker on Redis (the reliable-delivery lab, packaged).
+// claim() leases a message for 1 s and keeps the lease alive while this process lives; ack()
+// ends the lease. A process that dies before ack() loses its lease, and the message is delivered
+// again, to whichever worker claims next. That redelivery is what your consumer must survive.
+import { randomUUID } from "node:crypto";
+import { createRedis } from "@faultline/lab";
+
+export interface Message {
+  id: string;
+  /** The account to credit. */
+  account: string;
+  /** Cents to add to the account's balance. */
+  amount: number;
+}
+
+export interface Delivery {
+  lease: string;
+  message: Message;
+}
+
+const LEASE_MS = 1000;
+const HEARTBEAT_MS = 250;
+const REAPER_MS = 250;
+
+const INBOX = "broker:inbox"; // list of message JSON; publish LPUSHes, claim takes from the right
+const IN_FLIGHT = "broker:inflight"; // sorted set: lease → deadline (ms since epoch)
+const LEASES = "broker:leases"; // hash: lease → message JSON
+
+// Its own named connections: the broker's bookkeeping (claims, heartbeats, the reaper) and its
+// acks. The grader tells them apart from yours by name.
+const redis = createRedis({ connectionName: "broker" });
+const acks = createRedis({ connectionName: "broker-ack" });
+
+const CLAIM = `
+local message = redis.call('RPOP', KEYS[1])
+if not message then return nil end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], message)
+return message`;
+
+const REAP = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, lease in ipairs(expired) do
+  local message = redis.call('HGET', KEYS[3], lease)
+  redis.call('ZREM', KEYS[2], lease)
+  redis.call('HDEL', KEYS[3], lease)
+  if message then redis.call('RPUSH', KEYS[1], message) end
+end
+return #expired`;
+
+const ACK = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('HDEL', KEYS[2], ARGV[1])`;
+
+const heartbeats = new Map<string, NodeJS.Timeout>();
+let reaper: NodeJS.Timeout | undefined;
+
+/** Publishes a message for the consumers. */
+export async function publish(message: Message): Promise<void> {
+  await redis.lpush(INBOX, JSON.stringify(message));
+}
+
+/** Leases the oldest waiting message to this process, or returns null when there is none. */
+export async function claim(): Promise<Delivery | null> {
+  reaper ??= setInterval(() => void redis.eval(REAP, 3, INBOX, IN_FLIGHT, LEASES, Date.now()).catch(() => {}), REAPER_MS);
+  const lease = randomUUID();
+  const json = (await redis.eval(CLAIM, 3, INBOX, IN_FLIGHT, LEASES, lease, Date.now() + LEASE_MS)) as string | null;
+  if (!json) return null;
+  heartbeats.set(lease, setInterval(() => void redis.zadd(IN_FLIGHT, "XX", Date.now() + LEASE_MS, lease).catch(() => {}), HEARTBEAT_MS));
+  return { lease, message: JSON.parse(json) as Message };
+}
+
+/** Tells the broker the message is handled: it will not be delivered again. */
+export async function ack(delivery: Delivery): Promise<void> {
+  clearInterval(heartbeats.get(delivery.lease));
+  heartbeats.delete(delivery.lease);
+  await acks.eval(ACK, 2, IN_FLIGHT, LEASES, delivery.lease);
+}

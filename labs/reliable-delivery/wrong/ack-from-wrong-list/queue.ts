@@ -1,0 +1,92 @@
+import { randomUUID } from "node:crypto";
+import { createRedis, sleep } from "@faultline/lab";
+import { handle, type Task } from "./handler.ts";
+
+export type { Task };
+
+const LEASE_MS = 1000;
+const HEARTBEAT_MS = 250;
+const REAPER_MS = 250;
+const IDLE_MS = 50;
+
+const PENDING = "queue:pending"; // list of task JSON, oldest first
+const IN_FLIGHT = "queue:inflight"; // sorted set: lease id → deadline (ms since epoch)
+const LEASES = "queue:leases"; // hash: lease id → task JSON
+
+const redis = createRedis();
+
+// Take the oldest task and lease it in one step: a crash can never leave a task in neither place,
+// and no two workers can take the same one.
+const CLAIM = `
+local task = redis.call('LPOP', KEYS[1])
+if not task then return nil end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], task)
+return task`;
+
+// Requeue the tasks whose lease ran out, in one step, so two reapers never requeue the same one.
+const REAP = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, lease in ipairs(expired) do
+  local task = redis.call('HGET', KEYS[3], lease)
+  redis.call('ZREM', KEYS[2], lease)
+  redis.call('HDEL', KEYS[3], lease)
+  if task then redis.call('LPUSH', KEYS[1], task) end
+end
+return #expired`;
+
+export async function enqueue(task: Task): Promise<void> {
+  await redis.rpush(PENDING, JSON.stringify(task));
+}
+
+async function claim(): Promise<{ lease: string; task: Task } | null> {
+  const lease = randomUUID();
+  const json = (await redis.eval(CLAIM, 3, PENDING, IN_FLIGHT, LEASES, lease, Date.now() + LEASE_MS)) as string | null;
+  return json ? { lease, task: JSON.parse(json) as Task } : null;
+}
+
+/** Pushes the deadline out again; XX so a lease the reaper already took back stays gone. */
+async function extend(lease: string): Promise<void> {
+  await redis.zadd(IN_FLIGHT, "XX", Date.now() + LEASE_MS, lease);
+}
+
+/** The task is done: take it off the queue for good. */
+async function ack(task: Task): Promise<void> {
+  await redis.lrem(PENDING, 1, JSON.stringify(task));
+}
+
+async function reap(): Promise<number> {
+  return (await redis.eval(REAP, 3, PENDING, IN_FLIGHT, LEASES, Date.now())) as number;
+}
+
+export async function main(workerName: string): Promise<void> {
+  // Every worker reaps, so the tasks of a dead worker come back while any worker lives.
+  setInterval(() => {
+    reap().then(
+      (n) => {
+        if (n > 0) console.log(`${workerName}: requeued ${n} expired lease(s)`);
+      },
+      (error: unknown) => console.error(`${workerName}: reaper failed: ${String(error)}`),
+    );
+  }, REAPER_MS);
+
+  for (;;) {
+    const claimed = await claim().catch((error: unknown) => (console.error(`${workerName}: claim failed: ${String(error)}`), null));
+    if (!claimed) {
+      await sleep(IDLE_MS);
+      continue;
+    }
+    const { lease, task } = claimed;
+    // The heartbeat runs beside the work: a task longer than the lease keeps it while we live.
+    const heartbeat = setInterval(() => void extend(lease).catch(() => {}), HEARTBEAT_MS);
+    try {
+      await handle(task);
+      await ack(task);
+    } catch (error) {
+      // No ack: the lease runs out and the reaper hands the task to someone else.
+      console.error(`${workerName}: task ${task.id} failed: ${String(error)}`);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+}
