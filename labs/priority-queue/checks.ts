@@ -30,6 +30,61 @@ async function drain(queue: RpcModule, max: number): Promise<Task[]> {
   return out;
 }
 
+/** True when a call rejected because the learner's function threw (not a hang or a dead process). */
+const threw = (error: unknown, fn: string) => error instanceof Error && error.message.startsWith(`${fn}() threw `);
+
+/**
+ * One enqueue a producer would retry: when enqueue throws, the grader enqueues the same task once
+ * more. When enqueue returns, the task must be in Redis right then.
+ */
+async function enqueueOrRetry(t: CheckContext, queue: RpcModule, task: Task, call: Promise<unknown>, fault: string | null): Promise<void> {
+  // An enqueue the fault never reached (no ZADD sent, or it returned before the cut) is an ordinary one.
+  if (fault === null) return void (await call);
+  const returned = await call.then(
+    () => true,
+    (error: unknown) => {
+      if (!threw(error, "enqueue")) throw error;
+      return false;
+    },
+  );
+  if (!returned) {
+    t.note(`enqueue(${task.id}) threw after ${fault}: a rejected enqueue is honest, so the grader enqueues the task again, as a producer would`);
+    await queue.call("enqueue", [task]);
+    return;
+  }
+  await t.expectInRedis([task.id], {
+    message: `enqueue(${task.id}) returned normally after ${fault}, but the task is not in your Redis: it was lost without anyone being told.`,
+    hint: "Never swallow a failed write. Let the error reach enqueue's caller (await the ZADD and do not catch it), or retry the write until it succeeds, so that enqueue returning means the task is stored.",
+  });
+}
+
+/** Redis answers the next ZADD with an error: enqueue must throw, or retry until the task is stored. */
+async function enqueueWithRefusedZadd(t: CheckContext, queue: RpcModule, task: Task): Promise<void> {
+  t.note(`Redis will refuse the next ZADD with an error reply; enqueue(${task.id}) must throw, or retry, but never return without storing the task`);
+  const mark = t.logPosition();
+  t.proxy.failNext(1, { match: "ZADD" });
+  const call = queue.call("enqueue", [task]);
+  await call.catch(() => {});
+  const refused = t.commands().some((e) => e.seq > mark && e.fault === "failNext");
+  if (!refused) t.proxy.failNext(0, { match: "ZADD" }); // this enqueue sent no ZADD (a script, say): disarm
+  await enqueueOrRetry(t, queue, task, call, refused ? "Redis refused its ZADD" : null);
+}
+
+/** Every connection is cut while enqueue's command is in flight (its reply held back by latency). */
+async function enqueueThroughCut(t: CheckContext, queue: RpcModule, task: Task): Promise<void> {
+  const afterMs = 30 + Math.floor(t.random() * 50);
+  t.note(`enqueue(${task.id}) with 100 ms latency; the grader cuts every connection ${afterMs} ms into it`);
+  t.proxy.setLatency({ ms: 100 });
+  let settled = false;
+  const call = queue.call("enqueue", [task]).finally(() => (settled = true));
+  call.catch(() => {});
+  await t.sleep(afterMs);
+  const inFlight = !settled;
+  t.proxy.cutAll();
+  t.proxy.setLatency({ ms: 0 });
+  await enqueueOrRetry(t, queue, task, call, inFlight ? "its connection was cut" : null);
+}
+
 const inRedisHint = "enqueue must store the task in your Redis, in a sorted set (ZADD), and dequeue must take it from there. A queue kept in your process's memory works for one process only: another process cannot see it, and it is gone when the process dies.";
 
 /** After enqueues and before any dequeue: every task is in Redis, and sorted sets hold them all. */
@@ -94,7 +149,14 @@ export default defineChecks({
     "priority-order": async (t) => {
       const queue = await t.load("queue.ts");
       const tasks = shuffled(t, [0, 0, 1, 3, 3, 7, 50, 1000, 1000, 999_999].map((priority) => newTask(t, priority)));
-      for (const task of tasks) await queue.call("enqueue", [task]);
+      // Two enqueues meet a fault, at points the seed picks: one ZADD is refused, one is cut.
+      const refused = Math.floor(t.random() * tasks.length);
+      const cut = (refused + 1 + Math.floor(t.random() * (tasks.length - 1))) % tasks.length;
+      for (const [i, task] of tasks.entries()) {
+        if (i === refused) await enqueueWithRefusedZadd(t, queue, task);
+        else if (i === cut) await enqueueThroughCut(t, queue, task);
+        else await queue.call("enqueue", [task]);
+      }
       await expectQueued(t, tasks);
       const out = await drain(queue, tasks.length + 1);
       t.equal(
@@ -132,14 +194,29 @@ export default defineChecks({
       if (idleMs < 200 || idleMs > 1500) t.fail({ message: `dequeue(0.3) on an empty queue returned after ${Math.round(idleMs)} ms.`, expected: "about 300 ms", actual: `${Math.round(idleMs)} ms`, hint: "Wait for the whole timeout (BZPOPMIN takes it in seconds, fractions allowed), and no longer." });
 
       const waiting = queue.call<Task | null>("dequeue", [5], 6000);
+      waiting.catch(() => {});
+      await t.sleep(100);
+      // The connection drops under a waiting consumer: the queue is empty, so nothing can be in
+      // flight, and the wait must go on (or end in an error) without losing what comes next.
+      t.note("dequeue(5) is waiting on an empty queue; the grader cuts every connection to Redis");
+      t.proxy.cutAll();
       await t.sleep(100);
       const task = newTask(t, 1);
       const mark = t.logPosition();
       const enqueued = performance.now();
       await queue.call("enqueue", [task], 2000);
-      const got = await waiting;
-      const latency = performance.now() - enqueued;
-      t.equal(got?.id, task.id, { message: "A dequeue that was waiting did not receive the task enqueued while it waited.", hint: "Block on the queue (BZPOPMIN) rather than returning early." });
+      let got = await waiting.catch((error: unknown) => {
+        if (!threw(error, "dequeue")) throw error;
+        return "threw" as const;
+      });
+      let latency = performance.now() - enqueued;
+      if (got === "threw") {
+        // An error from a cut connection is honest, as long as the task is still there to take.
+        t.note("the waiting dequeue threw after its connection was cut; the grader calls dequeue(1) again");
+        got = await queue.call<Task | null>("dequeue", [1], 3000);
+        latency = 0;
+      }
+      t.equal(got?.id, task.id, { message: "A dequeue that was waiting (through a cut connection) did not receive the task enqueued while it waited.", hint: "Block on the queue (BZPOPMIN) rather than returning early. When the connection drops, ioredis reconnects and sends the BZPOPMIN again; a dequeue that gives up must not take a task with it." });
       // The task must have gone through Redis: enqueue sent it there, however it encodes it.
       const sent = t.commands().some((e) => e.seq > mark && e.args.slice(1).some((arg) => arg.includes(task.id)));
       if (!sent) {
@@ -160,8 +237,12 @@ export default defineChecks({
       // Order does not matter here, so the 200 calls go out at once.
       await Promise.all(tasks.map((task) => producer!.call("enqueue", [task])));
       await expectQueued(t, tasks);
+      // Latency with jitter: replies arrive late and out of step across connections, so a
+      // read-then-remove dequeue has a wide window in which two consumers see the same head.
+      const latencyMs = 2 + Math.floor(t.random() * 4);
+      t.proxy.setLatency({ ms: latencyMs, jitterMs: 8 });
       const mark = t.logPosition();
-      t.note("200 tasks enqueued; 3 processes × 2 loops now dequeue at once");
+      t.note(`200 tasks enqueued; replies now take ${latencyMs}±8 ms; 3 processes × 2 loops dequeue at once`);
       const loops = consumers.flatMap((consumer) => Array.from({ length: 2 }, () => drain(consumer, 250)));
       const received = (await Promise.all(loops)).flat();
       const counts = new Map<string, number>();
@@ -189,6 +270,45 @@ export default defineChecks({
         });
       }
       await expectDrained(t, tasks.length);
+
+      // Two consumers die (SIGKILL). The first while it waits in dequeue on an empty queue: it
+      // received nothing. The second between two dequeue calls, once everything it took has come
+      // back to the grader. Neither holds a task, so every task must reach the one that is left.
+      const [blockedVictim, idleVictim, survivor] = shuffled(t, [...consumers]) as [RpcModule, RpcModule, RpcModule];
+      t.note("the queue is empty; each consumer process now waits in dequeue(4)");
+      const waits = new Map(consumers.map((consumer) => [consumer, consumer.call<Task | null>("dequeue", [4], 6000)]));
+      waits.get(blockedVictim)!.catch(() => {});
+      await t.sleep(300);
+      t.note(`SIGKILL ${blockedVictim.name} while it is blocked in dequeue: it holds no task, so none may be lost with it`);
+      await blockedVictim.kill();
+      // Its connections close with it; give Redis a moment to forget its blocked pop.
+      await t.sleep(300);
+      const late = Array.from({ length: 12 }, () => newTask(t, Math.floor(t.random() * 3)));
+      for (const task of late) await producer!.call("enqueue", [task]);
+      t.note(`12 more tasks enqueued; the waiting dequeues of ${idleVictim.name} and ${survivor.name} each return one`);
+      const after: Task[] = [];
+      for (const consumer of [idleVictim, survivor]) {
+        const task = await waits.get(consumer)!;
+        if (task) after.push(task);
+      }
+      await t.sleep(150);
+      t.note(`SIGKILL ${idleVictim.name} between dequeue calls: every task it took has come back, so it holds none`);
+      await idleVictim.kill();
+      await t.sleep(100);
+      after.push(...(await drain(survivor, 20)));
+      const afterCounts = new Map<string, number>();
+      for (const task of after) afterCounts.set(task.id, (afterCounts.get(task.id) ?? 0) + 1);
+      const afterShared = [...afterCounts].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`);
+      const afterLost = late.filter((task) => !afterCounts.has(task.id)).map((task) => task.id);
+      if (afterShared.length > 0 || afterLost.length > 0) {
+        t.fail({
+          message: `With ${blockedVictim.name} killed while it waited and ${idleVictim.name} killed between calls, the 12 tasks enqueued did not each come out exactly once.`,
+          expected: "each of the 12 tasks returned exactly once, by a dequeue call",
+          actual: `lost: ${afterLost.slice(0, 10).join(", ") || "none"}; shared: ${afterShared.slice(0, 10).join(", ") || "none"}`,
+          hint: "A consumer process may die at any moment. Take a task out of Redis only inside a dequeue call, with one atomic pop (BZPOPMIN), and return it: a task popped ahead of time into a process's memory dies with that process.",
+        });
+      }
+      await expectDrained(t, tasks.length + late.length);
     },
   },
 });

@@ -266,27 +266,83 @@ export default defineChecks({
       const wave = () => Array.from({ length: 30 }, (_, i) => task(newId(t), names[i % 2]!, Math.floor(t.random() * 3)));
       const first = wave();
       const second = wave();
+      // The shape of the faults comes from the seed, so a replay meets them at the same points.
+      const latencyMs = 5 + Math.floor(t.random() * 15);
+      const jitterMs = 10 + Math.floor(t.random() * 20);
+      const victimIndex = Math.floor(t.random() * 3);
+      const killAfter = 6 + Math.floor(t.random() * 10);
       await enqueueAll(producer, first);
       const workers = [1, 2, 3].map((n) => t.spawn("main.ts", { name: `worker-${n}`, limits: LIMITS }));
-      t.note("30 tasks for 3 worker processes (concurrency 2 each)");
-      await until(t, workers, { doneIds: first.map((x) => x.id), failedIds: [] }, 10_000, (missing) => ({ message: `${missing.done.length} of the first 30 tasks were not done within 10 s by 3 workers.`, hint: workerHint }));
-      t.note("the queue is now empty for 3 s; the workers must keep waiting for work");
-      await t.sleep(3000);
+      t.proxy.setLatency({ ms: latencyMs, jitterMs });
+      t.note(`30 tasks for 3 worker processes (concurrency 2 each); every Redis reply is delayed ${latencyMs} ms ± ${jitterMs} ms from now on`);
+      await t.waitFor(async () => workers.some((w) => !w.alive) || (await seen(t)).done.length >= killAfter, {
+        message: `Fewer than ${killAfter} of the first 30 tasks were done within 10 s by 3 workers.`,
+        hint: workerHint,
+        timeoutMs: 10_000,
+      });
+      if (workers.some((w) => !w.alive)) await until(t, workers, { doneIds: first.map((x) => x.id), failedIds: [] }, 0, () => ({ message: "", hint: workerHint }));
+
+      // A peer dies mid-way. The tasks it had taken and not finished (at most its concurrency, 2)
+      // die with it: this queue has no leases, so nothing gives them back. Everything else must run.
+      const victim = workers[victimIndex]!;
+      const living = workers.filter((w) => w !== victim);
+      const doneAtKill = (await seen(t)).done.length;
+      t.note(`${doneAtKill} tasks done: killing ${victim.name} (SIGKILL). The tasks it had taken and not finished (at most 2) are lost, since this queue has no leases; every other task must still run exactly once, on the other two`);
+      await victim.kill();
+      // A moment for anything the dead process had already sent to reach Redis before the snapshot.
+      await t.sleep(100);
+      // What was still queued after the kill was never taken by the dead worker: it must all run.
+      const queuedAfterKill = new Set((await t.redis.zrange("queue:tasks", 0, -1)).map((member) => (JSON.parse(member) as Task).id));
+      const firstDeadline = performance.now() + 10_000;
+      for (;;) {
+        const { done } = await seen(t);
+        const missing = first.filter((x) => !done.some((d) => d.id === x.id));
+        const queued = await t.redis.zcard("queue:tasks");
+        if (queued === 0 && missing.length <= 2) break;
+        const dead = living.filter((w) => !w.alive);
+        if (dead.length > 0 || performance.now() > firstDeadline) {
+          await until(t, living, { doneIds: first.filter((x) => queuedAfterKill.has(x.id)).map((x) => x.id), failedIds: [] }, 0, (m) => ({
+            message: `After ${victim.name} was killed, the other two workers did not finish the first 30 tasks within 10 s: ${m.done.length} task(s) still queued when it died were never done.`,
+            hint: `${workerHint} A worker that dies takes only its own tasks with it; the others keep taking tasks from the queue.`,
+          }));
+          t.fail({ message: `After ${victim.name} was killed, ${missing.length} of the first 30 tasks were not done within 10 s (at most 2, the ones it had taken, may be lost).`, actual: [...workers.map(describeEnd)].join("\n"), hint: workerHint });
+        }
+        await t.sleep(25);
+      }
+      await t.sleep(500);
+
+      t.note("the queue is now empty for 3 s; meanwhile every connection to Redis is cut and the next 4 dequeue commands (BZPOPMIN) fail with an error: the workers must keep waiting for work");
+      const idleStarted = performance.now();
+      const mark = t.logPosition();
+      t.proxy.failNext(4, { match: "BZPOPMIN" });
+      t.proxy.cutAll();
+      await t.waitFor(() => t.commands("BZPOPMIN").filter((e) => e.seq > mark && e.fault === "failNext").length >= 4 || performance.now() - idleStarted > 6000, { message: "", hint: "", timeoutMs: 8000 });
+      await t.sleep(Math.max(0, 3000 - (performance.now() - idleStarted)));
       await enqueueAll(producer, second);
-      t.note("30 more tasks");
-      await until(t, workers, { doneIds: second.map((x) => x.id), failedIds: [] }, 8000, (missing) => ({
-        message: `After the queue had been empty for 3 s, ${missing.done.length} of 30 new tasks were not done within 8 s: the workers had stopped taking tasks.`,
-        hint: "A worker runs until its process ends. dequeue(1) returns null when nothing came within a second; that is not the end of the work, so loop and ask again rather than leaving the loop.",
+      t.note(`30 more tasks, for ${living.map((w) => w.name).join(" and ")}`);
+      await until(t, living, { doneIds: second.map((x) => x.id), failedIds: [] }, 10_000, (missing) => ({
+        message: `After the queue had been empty for 3 s, its connections cut and 4 dequeues failed, ${missing.done.length} of 30 new tasks were not done within 10 s: the workers had stopped taking tasks.`,
+        hint: "A worker runs until its process ends. dequeue(1) returns null when nothing came within a second, and rejects when Redis fails it (an error reply, a dropped connection): neither is the end of the work. Catch a failed dequeue inside the loop, wait a moment, and ask again; on null, simply ask again.",
       }));
       await t.sleep(300);
       const { done } = await seen(t);
-      assertEachOnce([...first, ...second].map((x) => x.id), done.map((d) => d.id), {
+      const lost = first.filter((x) => !done.some((d) => d.id === x.id));
+      const wronglyLost = lost.filter((x) => queuedAfterKill.has(x.id));
+      if (lost.length > 2 || wronglyLost.length > 0) {
+        t.fail({
+          message: `${lost.length} of the first 30 tasks never ran${wronglyLost.length > 0 ? `, ${wronglyLost.length} of them still in the queue when ${victim.name} died` : ""}: only the tasks the killed worker had taken (at most 2) may be lost.`,
+          actual: lost.map((x) => x.id).join(", "),
+          hint: workerHint,
+        });
+      }
+      const lostIds = new Set(lost.map((x) => x.id));
+      assertEachOnce([...first, ...second].map((x) => x.id).filter((id) => !lostIds.has(id)), done.map((d) => d.id), {
         noun: "task",
         hintLost: workerHint,
         hintDuplicate: "Each task must run once across all processes: run exactly the tasks dequeue hands you, once each.",
       });
       const byWorker = workers.map((w) => `${w.name} ran ${done.filter((d) => d.worker === w.name).length}`);
-      t.note(`60 tasks, each once: ${byWorker.join(", ")}`);
+      t.note(`${60 - lost.length} tasks, each once (${lost.length} lost with ${victim.name}): ${byWorker.join(", ")}`);
     },
   },
 });
