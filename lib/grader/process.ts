@@ -3,7 +3,7 @@
  * signal, and for RPC hosts a `call` that runs one of the module's exports. Whatever a learner
  * function throws, or a process that dies under a call, becomes a CheckFailure that says so.
  */
-import type { Outcome, SandboxProcess } from "../runner/sandbox/spawn.ts";
+import type { LearnerProgram, Outcome } from "../runner/sandbox/spawn.ts";
 import { CheckFailure, GraderError } from "./result.ts";
 
 /** How a process ended, as a predicate: put the process in front ("worker-1 exited with code 1"). */
@@ -24,7 +24,7 @@ export class LearnerProcess {
 
   constructor(
     readonly name: string,
-    protected readonly program: SandboxProcess,
+    protected readonly program: LearnerProgram,
     /** Records grader actions on the run's timeline. */
     private readonly mark: (action: string) => void = () => {},
   ) {
@@ -33,6 +33,14 @@ export class LearnerProcess {
 
   get alive(): boolean {
     return this.ended === null;
+  }
+
+  /**
+   * A process of its own (pause, resume, signal and `kill` are real signals) or an instance in the
+   * run's shared sandbox (`kill` ends it as SIGKILL would; the other signals are refused).
+   */
+  get kind(): "process" | "instance" {
+    return this.program.instance ? "instance" : "process";
   }
 
   /** How it ended, or null while it runs. */
@@ -148,7 +156,7 @@ export class RpcModule extends LearnerProcess {
 
   constructor(
     name: string,
-    program: SandboxProcess,
+    program: LearnerProgram,
     readonly module: string,
     mark?: (action: string) => void,
     readyTimeoutMs = 5000,
@@ -225,15 +233,17 @@ export class RpcModule extends LearnerProcess {
     const timer = setTimeout(() => onNotReady(new CheckFailure({ message: `${module} did not finish loading within ${readyTimeoutMs / 1000} s`, hint: "Top-level code must not block or wait forever; start long work from a function." })), readyTimeoutMs);
     this.ready.finally(() => clearTimeout(timer)).catch(() => {});
     void this.exited.then((outcome) => {
-      const actual = this.output().slice(-2000) || undefined;
-      // A sandbox that failed is the platform's fault: the check ends `error`, never `fail`.
-      const ended = (message: string) => (outcome.kind === "sandbox" ? new GraderError(`${message} This is a fault of the platform, not your code.`) : new CheckFailure({ message, actual }));
-      onNotReady(ended(`the process running ${module} ${describeOutcome(outcome)}.`));
+      onNotReady(this.endedError(outcome, `the process running ${module} ${describeOutcome(outcome)}.`));
       for (const [id, call] of this.pending) {
         this.pending.delete(id);
-        call.reject(ended(`${call.fn}() never returned, because the process running ${module} ${describeOutcome(outcome)}.`));
+        call.reject(this.endedError(outcome, `${call.fn}() never returned, because the process running ${module} ${describeOutcome(outcome)}.`));
       }
     });
+  }
+
+  /** The failure for a call to a program that has ended: a sandbox that failed is the platform's fault (`error`, never `fail`). */
+  private endedError(outcome: Outcome, message: string): Error {
+    return outcome.kind === "sandbox" ? new GraderError(`${message} This is a fault of the platform, not your code.`) : new CheckFailure({ message, actual: this.output().slice(-2000) || undefined });
   }
 
   /**
@@ -242,8 +252,11 @@ export class RpcModule extends LearnerProcess {
    */
   call<T = unknown>(fn: string, args: unknown[] = [], timeoutMs = 5000): Promise<T> {
     const id = this.nextId++;
-    if (this.broken) {
-      const failed = Promise.reject(this.broken);
+    const outcome = this.outcome;
+    // Called after the program ended: nothing will ever answer.
+    const refused = this.broken ?? (outcome ? this.endedError(outcome, `${fn}() never returned, because the process running ${this.module} ${describeOutcome(outcome)}.`) : null);
+    if (refused) {
+      const failed = Promise.reject(refused);
       failed.catch(() => {});
       return failed;
     }

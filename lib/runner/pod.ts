@@ -12,7 +12,8 @@ import { ChaosProxy, type ChaosBudgets } from "./chaos-proxy.ts";
 import { installHarness } from "./harness/install.ts";
 import type { PrivateRedis, PrivateRedisPool } from "./private-redis.ts";
 import type { SandboxTier } from "./sandbox/probe.ts";
-import { runInSandbox, sandboxCommand, defaultLimits, type SandboxLimits, type SandboxProcess } from "./sandbox/spawn.ts";
+import { runInSandbox, sandboxCommand, defaultLimits, type LearnerProgram, type SandboxLimits, type SandboxProcess } from "./sandbox/spawn.ts";
+import { SharedHost } from "./shared-host.ts";
 import { shareDirWithSandbox, shareSocketWithSandbox } from "./sandbox/user.ts";
 
 export interface PodOptions {
@@ -25,12 +26,23 @@ export interface PodOptions {
   budgets?: ChaosBudgets;
   /** Parent of the run directory. @default os.tmpdir() */
   baseDir?: string;
-  /** Learner processes kept started ahead of need, so loading a module does not wait for one. @default 2 */
+  /**
+   * Processes (for roles that need one) kept started ahead of need once the run has started one.
+   * @default 1
+   */
   parked?: number;
 }
 
+/**
+ * Limits of the run's shared sandbox, which hosts every instance the checks load: a run's worth
+ * of the per-process ones, so one run cannot take the host, and one instance cannot take the run.
+ */
+export const sharedLimits: Partial<SandboxLimits> = { cpuSeconds: 60, heapMb: 384, dataBytes: 1024 * 1024 * 1024, openFiles: 512, outputBytes: 1024 * 1024 };
+
 export interface StartOptions {
   limits?: Partial<SandboxLimits>;
+  /** A process of its own rather than an instance in the shared sandbox (for SIGSTOP, SIGTERM, a port). */
+  process?: boolean;
   onOutput?: (text: string, stream: "stdout" | "stderr") => void;
 }
 
@@ -49,8 +61,12 @@ export interface Pod {
   /** The grader's own connection, opened before any learner code runs. */
   admin: Redis;
   timings: PodTimings;
-  /** Starts a learner program: the harness host in `rpc` or `main` mode for a module under /lab. */
-  start(mode: "rpc" | "main", module: string, name: string, options?: StartOptions): SandboxProcess;
+  /**
+   * Starts a learner program for a module under /lab: in `rpc` mode an instance in the run's
+   * shared sandbox (a process of its own with `process: true`); in `main` mode (a worker) always a
+   * process of its own.
+   */
+  start(mode: "rpc" | "main", module: string, name: string, options?: StartOptions): LearnerProgram;
   /**
    * Swaps the run's Redis for a fresh one from the pool, for a Redis the learner's code made
    * unusable (a Lua script Redis cannot stop, a server that died). The old one is killed, the
@@ -69,6 +85,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
   mkdirSync(labDir, { mode: 0o755 });
   mkdirSync(socketDir, { mode: 0o700 });
   const processes = new Set<SandboxProcess>();
+  let host: SharedHost | undefined;
   let redis: PrivateRedis | undefined;
   let proxy: ChaosProxy | undefined;
   let admin: Redis | undefined;
@@ -77,6 +94,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
   const teardown = async () => {
     for (const p of processes) p.kill("SIGKILL");
     await Promise.all([...processes].map((p) => p.done));
+    await host?.dispose();
     admin?.disconnect();
     await proxy?.stop();
     await redis?.stop();
@@ -128,10 +146,24 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       processes.add(program);
       return program;
     };
-    const parkedWanted = o.parked ?? 2;
-    const parked = Array.from({ length: parkedWanted }, () => spawnHost());
-    const start = (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}) => {
-      // A parked host has the default limits; a check asking for others gets a fresh one.
+    const spawnShared = () => {
+      const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, args: [`--shared=${paths.labPath}`], limits: sharedLimits, channel: true, deferDeadline: true });
+      processes.add(program);
+      return new SharedHost(program);
+    };
+    host = spawnShared();
+    const parkedWanted = o.parked ?? 1;
+    const parked: SandboxProcess[] = [];
+    const start = (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
+      const onlyWall = !options.limits || Object.keys(options.limits).every((k) => k === "wallMs");
+      if (mode === "rpc" && !options.process && onlyWall) {
+        // A host that died (a crash, a heap exhausted) is replaced: the next instance starts clean.
+        if (!host?.alive) host = spawnShared();
+        const instance = host.open({ name, entry: `${paths.labPath}/${module}`, socket: `${paths.socketPath}/redis.sock` }, { outputBytes: defaultLimits.outputBytes, onOutput: options.onOutput });
+        instance.arm(options.limits?.wallMs ?? defaultLimits.wallMs);
+        return instance;
+      }
+      // A parked process has the default limits; a check asking for others gets a fresh one.
       let program = options.limits ? undefined : parked.shift();
       while (program && program.child.exitCode !== null) program = parked.shift();
       program ??= spawnHost(options.limits);

@@ -31,7 +31,10 @@ import type { RunEvent } from "../../lib/runs/events.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const labDir = path.join(root, "tests/fixtures/labs/escape");
-const lab: LoadedLab = { lab: LabSchema.parse(JSON.parse(readFileSync(path.join(labDir, "lab.json"), "utf8"))), dir: labDir };
+const loadLab = (dir: string): LoadedLab => ({ lab: LabSchema.parse(JSON.parse(readFileSync(path.join(dir, "lab.json"), "utf8"))), dir });
+const lab = loadLab(labDir);
+/** The same check with attack.ts as an instance in the run's shared sandbox instead of a process of its own. */
+const sharedLab = loadLab(path.join(root, "tests/fixtures/labs/escape-shared"));
 const PLATFORM_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const MIB = 1024 * 1024;
 
@@ -120,7 +123,9 @@ interface RunOptions {
   playgroundMs?: number;
 }
 
-async function run(source: string, o: RunOptions): Promise<Ran> {
+const run = (source: string, o: RunOptions) => runAttack(source, o);
+
+async function runAttack(source: string, o: RunOptions): Promise<Ran> {
   const events: RunEvent[] = [];
   const base = memory();
   let peak = base;
@@ -250,6 +255,8 @@ interface Attack {
   name: string;
   source: string | ((pinned: PrivateRedis) => string);
   expect: Expectation;
+  /** What differs when attack.ts is an instance in the run's shared sandbox (the run's limits, not its own). */
+  shared?: Partial<Expectation>;
   /** An ordinary run must pass right after it. */
   heavy?: boolean;
   /** A real weakness: the case asserts containment and is expected to fail until it is fixed. */
@@ -756,12 +763,14 @@ export async function attack() {
   {
     name: "spins the CPU in attack()",
     source: `export async function attack() { for (;;) {} }`,
+    shared: { message: /kept the CPU busy without ever yielding, so the grader stopped it/ },
     expect: { status: "fail", message: /^attack\(\) never returned, because the process running attack\.ts used more than 2 s of CPU time and was stopped \(/ },
     heavy: true,
   },
   {
     name: "spins the CPU as soon as it is imported",
     source: `let n = 0; for (;;) n++;\nexport async function attack() { return n; }`,
+    shared: { message: /attack\.ts did not finish loading within 5 s/ },
     expect: { status: "fail", message: /^the process running attack\.ts used more than 2 s of CPU time and was stopped \(/ },
     heavy: true,
   },
@@ -778,6 +787,7 @@ export async function attack() {
   {
     name: "grows the heap without bound",
     source: `export async function attack() { const keep: unknown[] = []; for (let i = 0; ; i++) keep.push({ i, text: "y".repeat(100) + i }); }`,
+    shared: { message: /ran out of its 384 MiB heap/ },
     expect: { status: "fail", message: /ran out of its 64 MiB heap|more than 2 s of CPU time/ },
     heavy: true,
   },
@@ -793,6 +803,7 @@ export async function attack() {
     // A synchronous loop never lets Node flush stdout: past the kernel's socket buffer (which may
     // be under 256 KiB) its writes queue in the heap, so any of three limits can stop it: output,
     // heap, or (when the garbage collector struggles with that heap) its CPU seconds.
+    shared: { message: /printed more than 256 KiB and was stopped/ },
     expect: { status: "fail", message: /^the process running attack\.ts (printed more than 256 KiB and was stopped \(print less|ran out of its 64 MiB heap|used more than 2 s of CPU time)/ },
     heavy: true,
   },
@@ -805,6 +816,8 @@ export async function attack() {
 }`,
     // 210,000 live timers do not fit a 64 MiB heap: the learner is told, and the runner is untouched.
     // On a loaded machine the garbage collector's struggle may use up the CPU seconds first.
+    // An instance's timers are its own and end with it; the run's 384 MiB holds them.
+    shared: { status: "pass", message: undefined },
     expect: { status: "fail", message: /ran out of its 64 MiB heap|more than 2 s of CPU time/ },
     heavy: true,
   },
@@ -848,17 +861,20 @@ export async function attack() {
   }
   process.exit(0);
 }`,
+    shared: { message: /wrote more than 4 MiB without a newline to the grader's channel \(file descriptor 3\), so the grader stopped the run's sandbox/ },
     expect: { status: "fail", message: /^Your process wrote more than 1 MiB without a newline to the grader's channel \(file descriptor 3\), so the grader stopped it\./ },
     heavy: true,
   },
   {
     name: "writes a forged JSON `null` to the grader's RPC channel (fd 3)",
     source: `import fs from "node:fs";\nexport async function attack() { fs.writeSync(3, "null\\n42\\n"); return "sent"; }`,
+    shared: { message: /wrote "null" to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/ },
     expect: { status: "fail", message: /^Your process wrote "null" to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/ },
   },
   {
     name: "forges a reply with a throwing shape on the grader's RPC channel (fd 3)",
     source: `import fs from "node:fs";\nexport async function attack() { fs.writeSync(3, JSON.stringify({ id: 1, ok: false, error: null }) + "\\n"); return "sent"; }`,
+    shared: { message: /to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/ },
     expect: { status: "fail", message: /^Your process wrote .* to the grader's channel \(file descriptor 3\)/ },
   },
   {
@@ -895,8 +911,15 @@ function learnerProcesses(): { pid: number; ids: string }[] {
   });
 }
 
-for (const tier of ["bubblewrap", "unshare"] as const) {
-  describe(`on the ${tier} tier`, () => {
+const configurations = [
+  { tier: "bubblewrap", shared: false },
+  { tier: "unshare", shared: false },
+  { tier: "bubblewrap", shared: true },
+] as const;
+
+for (const { tier, shared } of configurations) {
+  describe(`on the ${tier} tier, ${shared ? "as an instance in the run's shared sandbox" : "as a process of its own"}`, () => {
+    const run = (source: string, o: RunOptions) => runAttack(source, { lab: shared ? sharedLab : undefined, ...o });
     test("an ordinary program passes before any attack", async () => {
       const { result, got } = await run(BENIGN, { tier });
       expect(result.status, JSON.stringify(result.checks)).toBe("pass");
@@ -906,6 +929,7 @@ for (const tier of ["bubblewrap", "unshare"] as const) {
     for (const attack of attacks) {
       const define = attack.skip ? test.skip : attack.hole ? test.fails : test;
       define(`an attack that ${attack.name} is contained`, async () => {
+        const expected = { ...attack.expect, ...(shared ? attack.shared : undefined) };
         let runPool = pool;
         let pinned: PrivateRedis | undefined;
         if (typeof attack.source === "function") {
@@ -918,21 +942,21 @@ for (const tier of ["bubblewrap", "unshare"] as const) {
         const evidence = JSON.stringify({ status: result.status, message: check?.message, actual: check?.actual, notes }, null, 1).slice(0, 3000);
 
         // The verdict a learner would read: never `error` for what their code did.
-        expect(result.status, evidence).toBe(attack.expect.status);
-        if (attack.expect.message) expect(check?.message, evidence).toMatch(attack.expect.message);
+        expect(result.status, evidence).toBe(expected.status);
+        if (expected.message) expect(check?.message, evidence).toMatch(expected.message);
         // The live view's last batch of commands may follow the end event (lib/runner/command-feed.ts).
         const end = events.at(-1);
         expect(end).toMatchObject({ type: "end", status: result.status });
         expect(events.filter((e) => e.type === "check-end")).toHaveLength(1);
         // The check's own outside view: its Redis answers, its canary is intact.
-        if (attack.expect.replaced) expect(notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")), evidence).toBe(true);
+        if (expected.replaced) expect(notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")), evidence).toBe(true);
         else expect(notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")), evidence).toBe(true);
-        if (attack.expect.each) {
+        if (expected.each) {
           expect(got, evidence).toBeTypeOf("object");
-          for (const [attempt, outcome] of Object.entries(got as Record<string, string>)) expect(outcome, attempt).toMatch(attack.expect.each);
+          for (const [attempt, outcome] of Object.entries(got as Record<string, string>)) expect(outcome, attempt).toMatch(expected.each);
         }
-        if (attack.expect.got) expect(JSON.stringify(got), evidence).toMatch(attack.expect.got);
-        attack.expect.verify?.(got);
+        if (expected.got) expect(JSON.stringify(got), evidence).toMatch(expected.got);
+        expected.verify?.(got);
 
         // What only the host sees: the platform Redis, the marker, the listeners, the runner itself.
         expect(await platform.get(canary.key)).toBe(canary.value);

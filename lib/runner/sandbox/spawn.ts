@@ -61,6 +61,15 @@ export type Outcome =
   /** The sandbox itself failed: infrastructure, never the learner's fault. */
   | { kind: "sandbox"; message: string };
 
+/**
+ * A learner program as the grader drives it: a process of its own (SandboxProcess) or an instance
+ * in the run's shared sandbox (shared-host.ts), which refuses the signals only a process has.
+ */
+export type LearnerProgram = Pick<SandboxProcess, "done" | "output" | "truncated" | "channel" | "arm" | "setOutputHandler" | "kill" | "signal"> & {
+  /** Set on an instance of the shared sandbox; a process of its own leaves it unset. */
+  readonly instance?: true;
+};
+
 export interface SandboxProcess {
   child: ChildProcess;
   /** Paths as the program sees them. */
@@ -95,6 +104,8 @@ export function sandboxCommand(spec: SandboxSpec, limits: SandboxLimits): { comm
     `--max-old-space-size=${limits.heapMb}`,
     "--no-warnings",
     "--disable-proto=delete",
+    // The run's shared sandbox gives each instance its own module graph with vm.SourceTextModule.
+    "--experimental-vm-modules",
     `${labPath}/${spec.entry}`,
     ...(spec.args ?? []),
   ];
