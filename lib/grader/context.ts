@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Redis } from "ioredis";
 import { mulberry32, type ChaosProxy, type CommandLogEntry } from "../runner/chaos-proxy.ts";
-import type { Pod } from "../runner/pod.ts";
+import type { Lane } from "../runner/pod.ts";
 import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
 import { LearnerProcess, RpcModule } from "./process.ts";
 import { viewRedis, type RedisView, type ViewOptions } from "./redis-view.ts";
@@ -25,6 +25,15 @@ export interface SpawnOptions {
   /** Name shown in logs and passed to the program (`workerName`). */
   name?: string;
   limits?: Partial<SandboxLimits>;
+}
+
+export interface LoadOptions extends SpawnOptions {
+  /**
+   * Load the module in a process of its own, for a check that pauses it (SIGSTOP), signals it
+   * (SIGTERM), reads its pid or has it listen on a port. Limits other than `wallMs` imply it.
+   * @default false: an instance in the run's shared sandbox
+   */
+  process?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -53,12 +62,12 @@ export class CheckContext {
   private readonly logAfterSeq: number;
 
   constructor(
-    private readonly pod: Pod,
+    private readonly lane: Lane,
     seed: number,
     private readonly hooks: ContextHooks,
   ) {
-    this.redis = pod.admin;
-    this.proxy = pod.proxy;
+    this.redis = lane.admin;
+    this.proxy = lane.proxy;
     this.seed = seed;
     this.random = mulberry32(seed);
     this.logAfterSeq = this.logPosition();
@@ -78,11 +87,16 @@ export class CheckContext {
     return (text: string, stream: "stdout" | "stderr") => this.hooks.log(stream, text, name);
   }
 
-  /** Imports a learner module in a new sandboxed process and waits until it is loaded. */
-  async load(module: string, options: SpawnOptions = {}): Promise<RpcModule> {
+  /**
+   * Imports a learner module and waits until it is loaded: an instance in the run's shared sandbox,
+   * with its own globals and a fresh module graph (all the learner's files, `@faultline/lab`,
+   * ioredis), whose `kill()` is a SIGKILL's (every connection and timer gone at once); or, with
+   * `process: true`, a sandboxed process of its own, which can also be paused and signalled.
+   */
+  async load(module: string, options: LoadOptions = {}): Promise<RpcModule> {
     const name = this.name("module", options.name);
     const started = performance.now();
-    const program = this.pod.start("rpc", built(module), name, { limits: options.limits, onOutput: this.output(name) });
+    const program = this.lane.start("rpc", built(module), name, { limits: options.limits, process: options.process, onOutput: this.output(name) });
     const rpc = new RpcModule(name, program, module, this.mark);
     this.processes.push(rpc);
     await rpc.ready;
@@ -90,15 +104,18 @@ export class CheckContext {
     return rpc;
   }
 
-  /** Loads the same module in n processes at once, for competing consumers. */
-  loadMany(module: string, n: number, options: Omit<SpawnOptions, "name"> = {}): Promise<RpcModule[]> {
+  /** Loads the same module n times at once (n instances, or n processes), for competing consumers. */
+  loadMany(module: string, n: number, options: Omit<LoadOptions, "name"> = {}): Promise<RpcModule[]> {
     return Promise.all(Array.from({ length: n }, (_, i) => this.load(module, { ...options, name: `${module.replace(/\.ts$/, "")}-${i + 1}` })));
   }
 
-  /** Starts a learner entry point as a worker process: its top level runs, then `main(name)` if exported. */
+  /**
+   * Starts a learner entry point as a worker, always a sandboxed process of its own (kill, pause,
+   * resume and signal are real signals): its top level runs, then `main(name)` if exported.
+   */
   spawn(module: string, options: SpawnOptions = {}): LearnerProcess {
     const name = this.name("worker", options.name);
-    const program = this.pod.start("main", built(module), name, { limits: options.limits, onOutput: this.output(name) });
+    const program = this.lane.start("main", built(module), name, { limits: options.limits, onOutput: this.output(name) });
     const worker = new LearnerProcess(name, program, this.mark);
     this.processes.push(worker);
     return worker;

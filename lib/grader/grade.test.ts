@@ -1,14 +1,17 @@
 import { expect, test } from "vitest";
 import type { Lab } from "../labs/schema.ts";
-import type { Pod } from "../runner/pod.ts";
+import type { Lane, Pod } from "../runner/pod.ts";
 import type { RunEvent } from "../runs/events.ts";
 import { defineChecks } from "./define.ts";
 import { gradeChecks } from "./grade.ts";
 
 const replyError = (message: string) => Object.assign(new Error(message), { name: "ReplyError" });
 
+/** A pod of one lane; the fakes hold only what grading touches. */
+const podOf = (lane: object) => ({ lane, takeLane: async () => lane, releaseLane() {}, hostCrashes: 0 }) as unknown as Pod;
+
 /** A pod whose Redis is held by a script until it is replaced; `killReply` is what SCRIPT KILL answers. */
-function stuckPod(killReply: string, ended: ReturnType<Pod["redis"]["ended"]> = null) {
+function stuckPod(killReply: string, ended: ReturnType<Lane["redis"]["ended"]> = null) {
   const state = { generation: 0, stuck: true, flushes: 0 };
   const admin = {
     flushall: async () => {
@@ -26,16 +29,16 @@ function stuckPod(killReply: string, ended: ReturnType<Pod["redis"]["ended"]> = 
     get: async () => `generation-${state.generation}`,
   };
   const redis = { ended: () => (state.generation === 0 ? ended : null) };
-  const pod = {
+  const lane = {
     admin,
     redis,
-    proxy: { log: [], mark() {}, reset() {} },
+    proxy: { log: [], mark() {}, reset() {}, reseed() {} },
     replaceRedis: async () => {
       state.generation++;
       state.stuck = false;
     },
   };
-  return { pod: pod as unknown as Pod, state };
+  return { pod: podOf(lane), state };
 }
 
 const lab = { checks: [{ id: "first", title: "First" }, { id: "second", title: "Second" }] } as unknown as Lab;
@@ -44,6 +47,8 @@ async function grade(pod: Pod, first: "pass" | "throw" = "pass") {
   const events: RunEvent[] = [];
   const seen: string[] = [];
   const definition = defineChecks({
+    // One lane in this fake: the second check must find what the first one left.
+    concurrency: 1,
     checks: {
       first: async () => {
         if (first === "throw") throw new Error("the check's own read failed");
@@ -93,7 +98,7 @@ test("a Redis that ran out of memory and died is replaced and blamed on the lear
 test("a Redis whose death shows as a failed command before its exit is still recognised and replaced", async () => {
   let endedAt = Infinity;
   let replaced = false;
-  const pod = {
+  const lane = {
     admin: {
       flushall: async () => {
         if (replaced) return "OK";
@@ -105,10 +110,10 @@ test("a Redis whose death shows as a failed command before its exit is still rec
       call: async () => "OK", // FUNCTION FLUSH
     },
     redis: { ended: () => (!replaced && Date.now() >= endedAt ? { code: null, signal: "SIGSEGV", log: "1:M # Out Of Memory allocating 2097163 bytes!\n1:M # crash report" } : null) },
-    proxy: { log: [], mark() {}, reset() {} },
+    proxy: { log: [], mark() {}, reset() {}, reseed() {} },
     replaceRedis: async () => void (replaced = true),
-  } as unknown as Pod;
-  const { results } = await grade(pod);
+  };
+  const { results } = await grade(podOf(lane));
   expect(results.map((r) => r.status)).toEqual(["fail", "pass"]);
   expect(results[0]?.actual).toBe("1:M # Out Of Memory allocating 2097163 bytes!");
 });

@@ -1,13 +1,16 @@
 /**
- * Runs a lab's checks, in lab.json's order, against one pod. Each check gets a clean slate: the
- * processes of the check before are gone, faults healed, the Redis emptied. A check ends as
- * `pass`, `fail` (the learner's code: a CheckFailure, a learner function that threw, a hang) or
- * `error` (the platform or the check itself), and the messages say which. A Redis the learner's
- * code made unusable (a script Redis cannot stop, a server that ran out of memory) is replaced, so
- * the check fails saying so and later checks still start clean.
+ * Runs a lab's checks against one pod, several at once (each on a lane of its own: its Redis and
+ * chaos proxy), and reports them in lab.json's order. Each check gets a clean slate: no instance
+ * or process of another check, faults healed, an empty Redis. A check ends as `pass`, `fail` (the
+ * learner's code: a CheckFailure, a learner function that threw, a hang) or `error` (the platform
+ * or the check itself), and the messages say which. A Redis the learner's code made unusable (a
+ * script Redis cannot stop, a server that ran out of memory) is replaced, so the check fails
+ * saying so and later checks still start clean. When the shared sandbox dies while checks run
+ * in it, those that did not pass run again, one at a time, each in a fresh sandbox: the check
+ * that caused it fails on its own, and the others are judged on their own code.
  */
 import type { Lab } from "../labs/schema.ts";
-import type { Pod } from "../runner/pod.ts";
+import type { Lane, Pod } from "../runner/pod.ts";
 import type { RunEvent } from "../runs/events.ts";
 import { CheckContext } from "./context.ts";
 import type { LabChecks } from "./define.ts";
@@ -56,14 +59,14 @@ const luaBytes = (info: string) => Number(/^used_memory_lua:(\d+)/m.exec(info)?.
 const replyOf = (p: Promise<unknown>) => p.then(String, (e: Error) => e.message);
 
 /** Stops a busy script or function; the reply of the KILL that applied (OK, NOTBUSY, UNKILLABLE …). */
-async function killScript(pod: Pod): Promise<string> {
+async function killScript(pod: Lane): Promise<string> {
   const reply = await replyOf(pod.admin.script("KILL"));
   // SCRIPT KILL refuses a busy function with BUSY; FUNCTION KILL is the one for those.
   return reply.startsWith("BUSY") ? replyOf(pod.admin.call("FUNCTION", "KILL")) : reply;
 }
 
 /** The run's Redis is gone: says why, for the learner when their code caused it. */
-function redisEnded(ended: NonNullable<ReturnType<Pod["redis"]["ended"]>>): Verdict {
+function redisEnded(ended: NonNullable<ReturnType<Lane["redis"]["ended"]>>): Verdict {
   const how = ended.signal ?? `exit code ${ended.code}`;
   const last = ended.log.split("\n").filter(Boolean).at(-1);
   const oom = /^.*Out Of Memory.*$/m.exec(ended.log)?.[0];
@@ -83,7 +86,7 @@ function redisEnded(ended: NonNullable<ReturnType<Pod["redis"]["ended"]>>): Verd
  * that cannot be done because of what the learner's code did to it, the Redis is replaced and the
  * returned verdict says why; null when it was simply emptied. Throws only for the platform's faults.
  */
-async function resetRedis(pod: Pod): Promise<Verdict | null> {
+async function resetRedis(pod: Lane): Promise<Verdict | null> {
   for (let attempt = 0; ; attempt++) {
     const ended = pod.redis.ended();
     if (ended) {
@@ -126,57 +129,122 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
-  const results: CheckResult[] = [];
+/** How many checks run at once unless the lab says otherwise. */
+export const DEFAULT_CONCURRENCY = 4;
+
+/** A check's own fault seed: the same for a replay, whichever lane the check gets. */
+function checkSeed(seed: number, id: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+async function runCheck(o: GradeOptions, check: Lab["checks"][number], lane: Lane, rerun: boolean): Promise<CheckResult> {
   const timeoutMs = o.definition.timeoutMs ?? 15_000;
-  for (const check of o.lab.checks) {
-    if (o.signal?.aborted) break;
-    o.emit({ type: "check-start", id: check.id, title: check.title });
-    const started = performance.now();
-    let output = "";
-    const t = new CheckContext(o.pod, o.seed, {
-      log(stream, text, process) {
-        if (stream !== "grader" && output.length < OUTPUT_CAP) output = (output + text).slice(0, OUTPUT_CAP);
-        o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text, check: check.id });
-      },
-      loaded: o.loaded,
-    });
-    const impl = o.definition.checks[check.id];
-    let verdict: Verdict;
-    let explained = false;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      if (!impl) throw new GraderError(`checks.ts does not implement the check '${check.id}' that lab.json declares`);
-      await Promise.race([impl(t), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CheckTimeout()), timeoutMs)))]);
-      verdict = { status: "pass" };
-    } catch (error) {
-      verdict = judge(error, timeoutMs);
-      explained = error instanceof CheckFailure;
-    } finally {
-      clearTimeout(timer);
-    }
-    try {
-      // Bounded: a process that will not die or a Redis that will not answer is the platform's
-      // fault, reported as such, never a run that waits forever.
-      const broken = await withTimeout(
-        (async () => {
-          await t.cleanup();
-          return resetRedis(o.pod);
-        })(),
-        RESET_TIMEOUT_MS,
-        `cleaning up after the check took over ${RESET_TIMEOUT_MS / 1000} s`,
-      );
-      if (broken) {
-        o.emit({ type: "log", stream: "grader", text: `The run's Redis was replaced after this check: ${broken.message}`, check: check.id });
-        // A check that failed and said why keeps its own words; anything else is about the Redis now.
-        if (!(explained && verdict.status === "fail")) verdict = { ...broken, actual: broken.actual ?? verdict.message };
-      }
-    } catch (error) {
-      verdict = { status: "error", message: `Could not reset the run's Redis after this check: ${(error as Error).message}` };
-    }
-    const result: CheckResult = { id: check.id, title: check.title, ...verdict, output: output || undefined, durationMs: performance.now() - started };
-    results.push(result);
-    o.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
+  if (!rerun) o.emit({ type: "check-start", id: check.id, title: check.title });
+  const started = performance.now();
+  let output = "";
+  lane.proxy.reseed(checkSeed(o.seed, check.id));
+  lane.check = check.id;
+  const t = new CheckContext(lane, o.seed, {
+    log(stream, text, process) {
+      if (stream !== "grader" && output.length < OUTPUT_CAP) output = (output + text).slice(0, OUTPUT_CAP);
+      o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text, check: check.id });
+    },
+    loaded: o.loaded,
+  });
+  const impl = o.definition.checks[check.id];
+  let verdict: Verdict;
+  let explained = false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (!impl) throw new GraderError(`checks.ts does not implement the check '${check.id}' that lab.json declares`);
+    await Promise.race([impl(t), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CheckTimeout()), timeoutMs)))]);
+    verdict = { status: "pass" };
+  } catch (error) {
+    verdict = judge(error, timeoutMs);
+    explained = error instanceof CheckFailure;
+  } finally {
+    clearTimeout(timer);
   }
-  return results;
+  try {
+    // Bounded: a process that will not die or a Redis that will not answer is the platform's
+    // fault, reported as such, never a run that waits forever.
+    const broken = await withTimeout(
+      (async () => {
+        await t.cleanup();
+        return resetRedis(lane);
+      })(),
+      RESET_TIMEOUT_MS,
+      `cleaning up after the check took over ${RESET_TIMEOUT_MS / 1000} s`,
+    );
+    if (broken) {
+      o.emit({ type: "log", stream: "grader", text: `The run's Redis was replaced after this check: ${broken.message}`, check: check.id });
+      // A check that failed and said why keeps its own words; anything else is about the Redis now.
+      if (!(explained && verdict.status === "fail")) verdict = { ...broken, actual: broken.actual ?? verdict.message };
+    }
+  } catch (error) {
+    verdict = { status: "error", message: `Could not reset the run's Redis after this check: ${(error as Error).message}` };
+  }
+  lane.check = null;
+  return { id: check.id, title: check.title, ...verdict, output: output || undefined, durationMs: performance.now() - started };
+}
+
+export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
+  const checks = o.lab.checks;
+  const limit = Math.max(1, Math.min(o.definition.concurrency ?? DEFAULT_CONCURRENCY, checks.length));
+  const results: (CheckResult | undefined)[] = new Array<CheckResult | undefined>(checks.length);
+  const reruns: number[] = [];
+  let reported = 0;
+  // Results stream in lab.json's order: a check that ends early waits for those before it.
+  const report = (upTo = checks.length) => {
+    for (; reported < upTo; reported++) {
+      const result = results[reported];
+      if (!result) {
+        if (upTo === checks.length && reported < checks.length && !o.signal?.aborted) return;
+        continue;
+      }
+      o.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
+    }
+  };
+  let next = 0;
+  const running = new Set<number>();
+  /** Checks that ran while another did: a crash of the shared sandbox may not be theirs. */
+  const overlapped = new Set<number>();
+  const lanes = async () => {
+    const lane = await o.pod.takeLane();
+    try {
+      while (next < checks.length && !o.signal?.aborted) {
+        const index = next++;
+        const crashes = o.pod.hostCrashes;
+        running.add(index);
+        if (running.size > 1) for (const i of running) overlapped.add(i);
+        const result = await runCheck(o, checks[index]!, lane, false);
+        running.delete(index);
+        if (o.pod.hostCrashes > crashes && result.status !== "pass" && overlapped.has(index)) {
+          o.emit({ type: "log", stream: "grader", text: "The run's sandbox crashed while this check ran beside others; it runs again, alone, in a fresh one.", check: result.id });
+          reruns.push(index);
+          continue;
+        }
+        results[index] = result;
+        report();
+      }
+    } finally {
+      o.pod.releaseLane(lane);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, lanes));
+  for (const index of reruns.sort((a, b) => a - b)) {
+    if (o.signal?.aborted) break;
+    await o.pod.freshHost();
+    const lane = await o.pod.takeLane();
+    try {
+      results[index] = await runCheck(o, checks[index]!, lane, true);
+    } finally {
+      o.pod.releaseLane(lane);
+    }
+    report();
+  }
+  report(checks.length);
+  return results.filter((r): r is CheckResult => r !== undefined);
 }

@@ -1,6 +1,6 @@
 /** The grader API lab authors use in checks.ts (docs/authoring-labs.md). */
 export { defineChecks, type LabChecks, type CheckFn, type PlaygroundContext } from "./define.ts";
-export type { CheckContext, SpawnOptions } from "./context.ts";
+export type { CheckContext, LoadOptions, SpawnOptions } from "./context.ts";
 export type { LearnerProcess, RpcModule } from "./process.ts";
 export { CheckFailure, GraderError, type CheckResult, type GradeResult, type Verdict } from "./result.ts";
 export { assertEachOnce } from "./history.ts";

@@ -24,10 +24,10 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
   const at = () => Math.round(performance.now() - started + (o.offsetMs ?? 0));
   const time = AbortSignal.timeout(o.durationMs ?? 60_000);
   const signal = o.signal ? AbortSignal.any([time, o.signal]) : time;
-  const base = new CheckContext(o.pod, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }) });
+  const base = new CheckContext(o.pod.lane, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }) });
   const t = Object.assign(base, { signal }) as PlaygroundContext;
   const snapshots = setInterval(() => {
-    snapshotRedis(o.pod.admin).then(
+    snapshotRedis(o.pod.lane.admin).then(
       (keys) => o.emit({ type: "snapshot", at: at(), keys }),
       () => {}, // a busy script or a full Redis: skip this frame
     );
@@ -51,7 +51,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
   } finally {
     clearInterval(snapshots);
     await t.cleanup();
-    const final = await snapshotRedis(o.pod.admin).catch(() => null);
+    const final = await snapshotRedis(o.pod.lane.admin).catch(() => null);
     if (final) o.emit({ type: "snapshot", at: at(), keys: final });
   }
 }

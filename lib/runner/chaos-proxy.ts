@@ -50,6 +50,18 @@ export interface ChaosProxyOptions {
   /** Upper-case command names; undefined allows all. */
   allow?: Set<string>;
   budgets?: ChaosBudgets;
+  /**
+   * Shared by the proxies of one run (one per check running at once), so the run's command log
+   * has one sequence, one set of connection numbers and one clock across them.
+   */
+  numbering?: ProxyNumbering;
+}
+
+/** Where a run's proxies take their log sequence, connection numbers and clock from. */
+export class ProxyNumbering {
+  seq = 0;
+  conn = 1;
+  readonly startedAt = performance.now();
 }
 
 export interface ChaosProxyStats {
@@ -160,12 +172,10 @@ export class ChaosProxy {
 
   private opts: ChaosProxyOptions;
   private readonly events = new EventEmitter();
-  private readonly random: () => number;
+  private random: () => number;
   private readonly conns = new Set<Connection>();
   private server: net.Server | null = null;
-  private startedAt = performance.now();
-  private seq = 0;
-  private nextConnId = 1;
+  private readonly numbering: ProxyNumbering;
   private admittedCommands = 0;
   private admittedBytes = 0;
   private counters = { commands: 0, bytesIn: 0, bytesOut: 0, connectionsTotal: 0, faultsInjected: 0 };
@@ -179,6 +189,15 @@ export class ChaosProxy {
   constructor(opts: ChaosProxyOptions) {
     this.opts = opts;
     this.random = mulberry32(opts.seed);
+    this.numbering = opts.numbering ?? new ProxyNumbering();
+  }
+
+  /**
+   * Restarts the fault randomness (latency jitter) from `seed`: each check reseeds its proxy, so a
+   * replay draws the same delays whichever proxy of the run the check gets.
+   */
+  reseed(seed: number): void {
+    this.random = mulberry32(seed);
   }
 
   on(event: "command", listener: (entry: CommandLogEntry) => void): this {
@@ -203,7 +222,6 @@ export class ChaosProxy {
         resolve();
       });
     });
-    this.startedAt = performance.now();
   }
 
   async stop(): Promise<void> {
@@ -298,7 +316,7 @@ export class ChaosProxy {
   }
 
   private record(conn: number, args: string[], fault?: string): CommandLogEntry {
-    const entry: CommandLogEntry = { seq: ++this.seq, conn, at: performance.now() - this.startedAt, args };
+    const entry: CommandLogEntry = { seq: ++this.numbering.seq, conn, at: performance.now() - this.numbering.startedAt, args };
     if (fault) this.markFault(entry, fault);
     this.log.push(entry);
     if (this.log.length > LOG_CAP) {
@@ -322,7 +340,7 @@ export class ChaosProxy {
       client.destroy();
       return;
     }
-    const id = this.nextConnId++;
+    const id = this.numbering.conn++;
     const limit = this.opts.budgets?.connections;
     // Open at once, not in total: a client that reconnects after every fault must not run out.
     if (limit !== undefined && this.conns.size >= limit) {

@@ -26,7 +26,7 @@ export function toCommandEntry(e: CommandLogEntry, offsetMs: number): CommandEnt
  * The proxy emits a command once it is answered, so entries arrive in completion order; `seq`
  * gives the order they were sent in.
  */
-export function feedCommands(proxy: ChaosProxy, emit: (event: RunEvent) => void, offsetMs: number): () => void {
+export function feedCommands(proxy: ChaosProxy, emit: (event: RunEvent) => void, offsetMs: number, checkOf: () => string | null = () => null): () => void {
   let pending: CommandEntry[] = [];
   let sent = 0;
   let capped = false;
@@ -37,7 +37,10 @@ export function feedCommands(proxy: ChaosProxy, emit: (event: RunEvent) => void,
       emit({ type: "log", stream: "grader", text: `The live command log stops after ${COMMAND_FEED_LIMITS.entries} commands; grading still sees them all.` });
       return;
     }
-    pending.push(toCommandEntry(e, offsetMs));
+    const entry = toCommandEntry(e, offsetMs);
+    const check = checkOf();
+    if (check) entry.check = check;
+    pending.push(entry);
   };
   const flush = () => {
     if (pending.length === 0) return;

@@ -94,8 +94,10 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
   let pod: Pod | undefined;
   try {
     const podStarted = performance.now() - started;
-    pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets });
-    stopFeed = feedCommands(pod.proxy, deps.emit, podStarted);
+    const feeds: (() => void)[] = [];
+    stopFeed = () => feeds.forEach((stop) => stop());
+    // Every lane's proxy feeds the live command log; they share one sequence and one clock.
+    pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets, onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)) });
     // A cancelled run stops now: its processes die, so a check waiting on them ends at once.
     const stop = pod.dispose;
     deps.signal?.addEventListener("abort", () => void stop(), { once: true });

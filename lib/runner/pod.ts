@@ -1,20 +1,23 @@
 /**
- * A run's "pod": its directory (read-only /lab with the built learner code and the harness, a
- * socket directory), a private Redis from the pool, and the chaos proxy in front of it, which
- * is the only thing learner processes can reach. Disposing it kills every process the run
- * started, stops its Redis and removes its files, whatever happened during the run.
+ * A run's "pod" (docs/architecture.md, "One sandbox per run"): its directory (read-only /lab with
+ * the built learner code and the harness, a socket directory), the shared sandbox that hosts every
+ * module the checks load, and its lanes. A lane is what one check runs against: a private Redis
+ * from the pool and the chaos proxy in front of it, the only thing learner code can reach. Checks
+ * that run at once each hold a lane of their own; a lane is emptied before the next check takes it.
+ * Disposing the pod kills every process the run started, stops its Redis servers and removes its
+ * files, whatever happened during the run.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Redis } from "ioredis";
-import { ChaosProxy, type ChaosBudgets } from "./chaos-proxy.ts";
+import { ChaosProxy, ProxyNumbering, type ChaosBudgets } from "./chaos-proxy.ts";
 import { installHarness } from "./harness/install.ts";
 import type { PrivateRedis, PrivateRedisPool } from "./private-redis.ts";
 import type { SandboxTier } from "./sandbox/probe.ts";
 import { runInSandbox, sandboxCommand, defaultLimits, type LearnerProgram, type SandboxLimits, type SandboxProcess } from "./sandbox/spawn.ts";
-import { SharedHost } from "./shared-host.ts";
 import { shareDirWithSandbox, shareSocketWithSandbox } from "./sandbox/user.ts";
+import { SharedHost } from "./shared-host.ts";
 
 export interface PodOptions {
   tier: SandboxTier;
@@ -31,6 +34,8 @@ export interface PodOptions {
    * @default 1
    */
   parked?: number;
+  /** Told of each lane as it opens (the live command log follows every lane's proxy). */
+  onLane?: (lane: Lane) => void;
 }
 
 /**
@@ -51,29 +56,46 @@ export interface PodTimings {
   setupMs: number;
 }
 
-export interface Pod {
-  dir: string;
-  labDir: string;
-  socketDir: string;
-  tier: SandboxTier;
-  redis: PrivateRedis;
-  proxy: ChaosProxy;
+/** One check's Redis, proxy and way to start learner programs against them. */
+export interface Lane {
+  readonly index: number;
+  /** The check running on this lane now, if any (the live command log tags its commands with it). */
+  check: string | null;
+  readonly redis: PrivateRedis;
   /** The grader's own connection, opened before any learner code runs. */
-  admin: Redis;
-  timings: PodTimings;
+  readonly admin: Redis;
+  readonly proxy: ChaosProxy;
   /**
-   * Starts a learner program for a module under /lab: in `rpc` mode an instance in the run's
-   * shared sandbox (a process of its own with `process: true`); in `main` mode (a worker) always a
-   * process of its own.
+   * Starts a learner program for a module under /lab, its clients pointed at this lane's proxy: in
+   * `rpc` mode an instance in the run's shared sandbox (a process of its own with `process: true`
+   * or limits other than `wallMs`); in `main` mode (a worker) always a process of its own.
    */
   start(mode: "rpc" | "main", module: string, name: string, options?: StartOptions): LearnerProgram;
   /**
-   * Swaps the run's Redis for a fresh one from the pool, for a Redis the learner's code made
+   * Swaps the lane's Redis for a fresh one from the pool, for a Redis the learner's code made
    * unusable (a Lua script Redis cannot stop, a server that died). The old one is killed, the
    * proxy is pointed at the new one (current learner connections are cut), and `redis` and
    * `admin` are the new server's from then on.
    */
   replaceRedis(): Promise<void>;
+}
+
+export interface Pod {
+  dir: string;
+  labDir: string;
+  socketDir: string;
+  tier: SandboxTier;
+  timings: PodTimings;
+  /** The first lane, opened with the pod. */
+  lane: Lane;
+  /** A lane for another check to run at the same time: a free one, or a new one. */
+  takeLane(): Promise<Lane>;
+  /** Gives a lane back once its check has cleaned up and its Redis is empty. */
+  releaseLane(lane: Lane): void;
+  /** How many times the shared sandbox died with instances in it (a crash, a heap exhausted). */
+  readonly hostCrashes: number;
+  /** Replaces the shared sandbox with a fresh one (for a check to run again alone). */
+  freshHost(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -85,24 +107,27 @@ export async function createPod(o: PodOptions): Promise<Pod> {
   mkdirSync(labDir, { mode: 0o755 });
   mkdirSync(socketDir, { mode: 0o700 });
   const processes = new Set<SandboxProcess>();
+  const redisServers = new Set<PrivateRedis>();
+  const lanes: LaneImpl[] = [];
+  const free: LaneImpl[] = [];
+  const numbering = new ProxyNumbering();
+  let laneCount = 0;
   let host: SharedHost | undefined;
-  let redis: PrivateRedis | undefined;
-  let proxy: ChaosProxy | undefined;
-  let admin: Redis | undefined;
+  let hostCrashes = 0;
   let disposed: Promise<void> | undefined;
   const dispose = () => (disposed ??= teardown());
   const teardown = async () => {
     for (const p of processes) p.kill("SIGKILL");
     await Promise.all([...processes].map((p) => p.done));
     await host?.dispose();
-    admin?.disconnect();
-    await proxy?.stop();
-    await redis?.stop();
+    for (const lane of lanes) lane.admin.disconnect();
+    await Promise.all(lanes.map((lane) => lane.proxy.stop()));
+    await Promise.all([...redisServers].map((r) => r.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     // Learner code may run as another uid than the runner's (sandbox/user.ts): it must reach /lab
-    // and the proxy socket through these two directories, which stay closed to everyone else.
+    // and the proxy sockets through these two directories, which stay closed to everyone else.
     shareDirWithSandbox(dir);
     shareDirWithSandbox(socketDir);
     for (const [name, content] of o.files) {
@@ -110,93 +135,129 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       writeFileSync(path.join(labDir, name), content);
     }
     const paths = sandboxCommand({ tier: o.tier, labDir, socketDir, entry: "x" }, defaultLimits);
+    // Processes of their own read the first lane's socket from the harness's config file.
     const hostPath = await installHarness(labDir, `${paths.socketPath}/redis.sock`);
-    const redisStarted = performance.now();
-    redis = await o.pool.acquire();
-    const redisMs = performance.now() - redisStarted;
-    admin = redis.adminClient();
-    const replaceRedis = async () => {
-      if (disposed) throw new Error("the pod is disposed");
-      admin?.disconnect();
-      // SIGKILL: the only stop that works while a script keeps the server busy.
-      await redis?.stop();
-      const fresh = await o.pool.acquire();
-      if (disposed) {
-        await fresh.stop();
-        throw new Error("the run ended while its Redis was being replaced");
-      }
-      redis = fresh;
-      admin = fresh.adminClient();
-      proxy?.retarget({ path: fresh.socketPath, user: fresh.learner.user, password: fresh.learner.password });
-      await admin.ping();
-    };
-    proxy = new ChaosProxy({
-      listenPath: path.join(socketDir, "redis.sock"),
-      upstreamPath: redis.socketPath,
-      upstreamUser: redis.learner.user,
-      upstreamPassword: redis.learner.password,
-      seed: o.seed,
-      allow: o.allow,
-      budgets: o.budgets,
-    });
-    await Promise.all([proxy.start(), admin.ping()]);
-    shareSocketWithSandbox(path.join(socketDir, "redis.sock"));
-    const spawnHost = (limits?: Partial<SandboxLimits>) => {
-      const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, limits, channel: true, deferDeadline: true });
-      processes.add(program);
-      return program;
-    };
     const spawnShared = () => {
       const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, args: [`--shared=${paths.labPath}`], limits: sharedLimits, channel: true, deferDeadline: true });
       processes.add(program);
-      return new SharedHost(program);
+      void program.done.then(() => processes.delete(program));
+      return new SharedHost(program, () => hostCrashes++);
     };
     host = spawnShared();
     const parkedWanted = o.parked ?? 1;
     const parked: SandboxProcess[] = [];
-    const start = (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
+    const spawnProcess = (limits?: Partial<SandboxLimits>) => {
+      const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, limits, channel: true, deferDeadline: true });
+      processes.add(program);
+      return program;
+    };
+    const startIn = (socket: string) => (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
       const onlyWall = !options.limits || Object.keys(options.limits).every((k) => k === "wallMs");
       if (mode === "rpc" && !options.process && onlyWall) {
         // A host that died (a crash, a heap exhausted) is replaced: the next instance starts clean.
         if (!host?.alive) host = spawnShared();
-        const instance = host.open({ name, entry: `${paths.labPath}/${module}`, socket: `${paths.socketPath}/redis.sock` }, { outputBytes: defaultLimits.outputBytes, onOutput: options.onOutput });
+        const instance = host.open({ name, entry: `${paths.labPath}/${module}`, socket }, { outputBytes: defaultLimits.outputBytes, onOutput: options.onOutput });
         instance.arm(options.limits?.wallMs ?? defaultLimits.wallMs);
         return instance;
       }
       // A parked process has the default limits; a check asking for others gets a fresh one.
       let program = options.limits ? undefined : parked.shift();
       while (program && program.child.exitCode !== null) program = parked.shift();
-      program ??= spawnHost(options.limits);
+      program ??= spawnProcess(options.limits);
       if (options.onOutput) program.setOutputHandler(options.onOutput);
       program.arm(options.limits?.wallMs);
-      program.channel?.write(`${JSON.stringify({ load: `${paths.labPath}/${module}`, mode, name })}\n`);
+      program.channel?.write(`${JSON.stringify({ load: `${paths.labPath}/${module}`, mode, name, socket })}\n`);
       // A worker's channel carries nothing back; draining it lets its end be noticed (and whatever
       // a learner writes there is dropped rather than buffered).
       if (mode === "main") program.channel?.resume();
-      if (!disposed && parked.length < parkedWanted) parked.push(spawnHost());
+      if (!disposed && parked.length < parkedWanted) parked.push(spawnProcess());
       return program;
     };
-    const current = proxy;
+    const openLane = async (): Promise<LaneImpl> => {
+      if (disposed) throw new Error("the pod is disposed");
+      const index = laneCount++;
+      const file = index === 0 ? "redis.sock" : `redis-${index}.sock`;
+      const redis = await o.pool.acquire();
+      redisServers.add(redis);
+      const proxy = new ChaosProxy({
+        listenPath: path.join(socketDir, file),
+        upstreamPath: redis.socketPath,
+        upstreamUser: redis.learner.user,
+        upstreamPassword: redis.learner.password,
+        seed: o.seed,
+        allow: o.allow,
+        budgets: o.budgets,
+        numbering,
+      });
+      const lane = new LaneImpl(index, redis, proxy, startIn(`${paths.socketPath}/${file}`), async () => {
+        if (disposed) throw new Error("the pod is disposed");
+        // SIGKILL: the only stop that works while a script keeps the server busy.
+        await lane.redis.stop();
+        redisServers.delete(lane.redis);
+        const fresh = await o.pool.acquire();
+        redisServers.add(fresh);
+        if (disposed) throw new Error("the run ended while its Redis was being replaced");
+        return fresh;
+      });
+      lanes.push(lane);
+      await Promise.all([proxy.start(), lane.admin.ping()]);
+      shareSocketWithSandbox(path.join(socketDir, file));
+      o.onLane?.(lane);
+      return lane;
+    };
+    const redisStarted = performance.now();
+    const first = await openLane();
+    free.push(first);
+    const redisMs = performance.now() - redisStarted;
     return {
       dir,
       labDir,
       socketDir,
       tier: o.tier,
-      // Getters: replaceRedis() swaps them during a run.
-      get redis() {
-        return redis as PrivateRedis;
-      },
-      get admin() {
-        return admin as Redis;
-      },
-      proxy: current,
       timings: { redisMs, setupMs: performance.now() - started },
-      start,
-      replaceRedis,
+      lane: first,
+      async takeLane() {
+        return free.pop() ?? openLane();
+      },
+      releaseLane(lane) {
+        if (!disposed) free.push(lane as LaneImpl);
+      },
+      get hostCrashes() {
+        return hostCrashes;
+      },
+      async freshHost() {
+        const old = host;
+        host = spawnShared();
+        await old?.dispose();
+      },
       dispose,
     };
   } catch (error) {
     await dispose();
     throw error;
+  }
+}
+
+class LaneImpl implements Lane {
+  admin: Redis;
+  check: string | null = null;
+
+  constructor(
+    readonly index: number,
+    public redis: PrivateRedis,
+    readonly proxy: ChaosProxy,
+    readonly start: Lane["start"],
+    private readonly replace: () => Promise<PrivateRedis>,
+  ) {
+    this.admin = redis.adminClient();
+  }
+
+  async replaceRedis(): Promise<void> {
+    this.admin.disconnect();
+    const fresh = await this.replace();
+    this.redis = fresh;
+    this.admin = fresh.adminClient();
+    this.proxy.retarget({ path: fresh.socketPath, user: fresh.learner.user, password: fresh.learner.password });
+    await this.admin.ping();
   }
 }

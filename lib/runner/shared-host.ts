@@ -137,7 +137,11 @@ export class SharedHost {
   crashed = false;
   readonly done: Promise<Outcome>;
 
-  constructor(private readonly program: SandboxProcess) {
+  constructor(
+    private readonly program: SandboxProcess,
+    /** Told when the host dies with instances in it. */
+    private readonly onCrash: () => void = () => {},
+  ) {
     const channel = program.channel;
     if (!channel) throw new GraderError("a shared host needs a channel");
     let partial = "";
@@ -154,7 +158,7 @@ export class SharedHost {
     });
     this.done = program.done.then((outcome) => {
       this.dead = outcome;
-      if (this.instances.size > 0 && !this.disposing) this.crashed = true;
+      if (this.instances.size > 0 && !this.disposing && !this.crashed) this.crash();
       for (const instance of this.instances.values()) instance.finish(outcome);
       this.instances.clear();
       return outcome;
@@ -190,10 +194,15 @@ export class SharedHost {
   private broken(what: string): void {
     if (this.dead) return;
     const outcome: Outcome = { kind: "crashed", message: `${what}, so the grader stopped the run's sandbox` };
-    this.crashed = true;
+    this.crash();
     for (const instance of this.instances.values()) instance.finish(outcome);
     this.instances.clear();
     this.program.kill("SIGKILL");
+  }
+
+  private crash(): void {
+    this.crashed = true;
+    this.onCrash();
   }
 
   send(message: unknown): void {

@@ -12,7 +12,8 @@ import type { KeySnapshot } from "../runner/snapshot.ts";
 export type { KeySnapshot };
 
 /** One command of the run's log, as the chaos proxy recorded it, on the run's clock. */
-export type CommandEntry = Omit<CommandLogEntry, "faultDelayMs">;
+/** A command as the live view gets it; `check` names the check it was sent in (checks run at once, on lanes of their own). */
+export type CommandEntry = Omit<CommandLogEntry, "faultDelayMs"> & { check?: string };
 
 export type RunEvent =
   | { type: "queued" }

@@ -73,10 +73,10 @@ function noted<T>(events: RunEvent[], label: string): T {
 }
 
 /** The first `n` ZADDs the learner's code sent, in send order, from the live command log. */
-function firstZadds(events: RunEvent[], n: number): { score: string; member: string }[] {
+function firstZadds(events: RunEvent[], n: number, check: string): { score: string; member: string }[] {
   return events
     .flatMap((e) => (e.type === "commands" ? e.entries : []))
-    .filter((c) => c.args[0] === "ZADD")
+    .filter((c) => c.args[0] === "ZADD" && c.check === check)
     .sort((x, y) => x.seq - y.seq)
     .slice(0, n)
     .map((c) => ({ score: c.args[2]!, member: c.args[3]! }));
@@ -125,13 +125,14 @@ test("a replay with the same seed reproduces the fault schedule and the check's 
   expect(ids).toHaveLength(6);
   expect(idsAgain.filter((id) => ids.includes(id))).toEqual([]);
 
-  // On a real lab: priority-order (the first check, so the first 10 ZADDs) enqueues the same
-  // priorities in the same order, under new ids. The score is priority × 2^32 + arrival.
+  // On a real lab: priority-order (its first 10 ZADDs; the checks run at once, so the log tags
+  // each command with its check) enqueues the same priorities in the same order, under new ids.
+  // The score is priority × 2^32 + arrival.
   const solution = { "queue.ts": readFileSync(path.join(priorityQueue.dir, "solution/queue.ts"), "utf8") };
   const [a, b] = [await run(priorityQueue, solution, seed), await run(priorityQueue, solution, seed)];
   expect(a.result.status).toBe("pass");
   expect(b.result.status).toBe("pass");
-  const [sentA, sentB] = [firstZadds(a.events, 10), firstZadds(b.events, 10)];
+  const [sentA, sentB] = [firstZadds(a.events, 10, "priority-order"), firstZadds(b.events, 10, "priority-order")];
   expect(sentA).toHaveLength(10);
   expect(sentB.map((z) => z.score)).toEqual(sentA.map((z) => z.score));
   const idOf = (member: string) => (JSON.parse(member) as { id: string }).id;
