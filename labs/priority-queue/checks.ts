@@ -85,6 +85,17 @@ async function enqueueThroughCut(t: CheckContext, queue: RpcModule, task: Task):
   await enqueueOrRetry(t, queue, task, call, inFlight ? "its connection was cut" : null);
 }
 
+/** Connections Redis holds blocked in a command (BZPOPMIN…), read with the grader's own connection. */
+async function blockedClients(t: CheckContext): Promise<number> {
+  return Number(/^blocked_clients:(\d+)/m.exec(await t.redis.info("clients"))?.[1] ?? 0);
+}
+
+/** Polls `done` until it holds or `atMostMs` passes: a wait for a state, never longer than the fixed one it replaces. */
+async function waitUntil(t: CheckContext, done: () => Promise<boolean>, atMostMs: number): Promise<void> {
+  const deadline = performance.now() + atMostMs;
+  while (performance.now() < deadline && !(await done())) await t.sleep(10);
+}
+
 const inRedisHint = "enqueue must store the task in your Redis, in a sorted set (ZADD), and dequeue must take it from there. A queue kept in your process's memory works for one process only: another process cannot see it, and it is gone when the process dies.";
 
 /** After enqueues and before any dequeue: every task is in Redis, and sorted sets hold them all. */
@@ -193,14 +204,17 @@ export default defineChecks({
       t.equal(none, null, { message: "dequeue(0.3) on an empty queue should return null.", hint: "Return null when the timeout passes without a task." });
       if (idleMs < 200 || idleMs > 1500) t.fail({ message: `dequeue(0.3) on an empty queue returned after ${Math.round(idleMs)} ms.`, expected: "about 300 ms", actual: `${Math.round(idleMs)} ms`, hint: "Wait for the whole timeout (BZPOPMIN takes it in seconds, fractions allowed), and no longer." });
 
+      const blockedBefore = await blockedClients(t);
       const waiting = queue.call<Task | null>("dequeue", [5], 6000);
       waiting.catch(() => {});
-      await t.sleep(100);
+      await waitUntil(t, async () => (await blockedClients(t)) > blockedBefore, 150);
       // The connection drops under a waiting consumer: the queue is empty, so nothing can be in
       // flight, and the wait must go on (or end in an error) without losing what comes next.
       t.note("dequeue(5) is waiting on an empty queue; the grader cuts every connection to Redis");
       t.proxy.cutAll();
-      await t.sleep(100);
+      // A client that reconnects sends its blocking pop again; one that gives up never does.
+      await t.sleep(20);
+      await waitUntil(t, async () => (await blockedClients(t)) > blockedBefore, 150);
       const task = newTask(t, 1);
       const mark = t.logPosition();
       const enqueued = performance.now();
@@ -276,13 +290,16 @@ export default defineChecks({
       // back to the grader. Neither holds a task, so every task must reach the one that is left.
       const [blockedVictim, idleVictim, survivor] = shuffled(t, [...consumers]) as [RpcModule, RpcModule, RpcModule];
       t.note("the queue is empty; each consumer process now waits in dequeue(4)");
+      const blockedBefore = await blockedClients(t);
       const waits = new Map(consumers.map((consumer) => [consumer, consumer.call<Task | null>("dequeue", [4], 6000)]));
       waits.get(blockedVictim)!.catch(() => {});
-      await t.sleep(300);
+      // Seen from Redis: every consumer's blocking pop has arrived (or, for a dequeue that polls, a moment has passed).
+      await waitUntil(t, async () => (await blockedClients(t)) >= blockedBefore + consumers.length, 400);
       t.note(`SIGKILL ${blockedVictim.name} while it is blocked in dequeue: it holds no task, so none may be lost with it`);
       await blockedVictim.kill();
-      // Its connections close with it; give Redis a moment to forget its blocked pop.
-      await t.sleep(300);
+      // Its connections close with it: wait until Redis has forgotten its blocked pop.
+      const blockedNow = await blockedClients(t);
+      await waitUntil(t, async () => (await blockedClients(t)) < blockedNow, 300);
       const late = Array.from({ length: 12 }, () => newTask(t, Math.floor(t.random() * 3)));
       for (const task of late) await producer!.call("enqueue", [task]);
       t.note(`12 more tasks enqueued; the waiting dequeues of ${idleVictim.name} and ${survivor.name} each return one`);
@@ -291,10 +308,10 @@ export default defineChecks({
         const task = await waits.get(consumer)!;
         if (task) after.push(task);
       }
-      await t.sleep(150);
+      // Long enough for a consumer that pops ahead of its calls to have done so.
+      await t.sleep(100);
       t.note(`SIGKILL ${idleVictim.name} between dequeue calls: every task it took has come back, so it holds none`);
       await idleVictim.kill();
-      await t.sleep(100);
       after.push(...(await drain(survivor, 20)));
       const afterCounts = new Map<string, number>();
       for (const task of after) afterCounts.set(task.id, (afterCounts.get(task.id) ?? 0) + 1);

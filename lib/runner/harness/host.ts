@@ -188,7 +188,7 @@ async function serveShared(labPath: string): Promise<void> {
   channel.pause();
   channel.on("error", () => {});
   // Parked: compile the harness's modules now, so the first instance finds them in the code cache.
-  await warmUp(labPath);
+  warmUp(labPath);
   type Live = { instance: InstanceType<typeof Instance>; mod: Exports | null; queued: string[]; send: Send };
   const live = new Map<number, Live>();
   const write = (message: unknown) => {
@@ -281,8 +281,11 @@ async function serveShared(labPath: string): Promise<void> {
   channel.resume();
 }
 
-// Loaded while parked, so the learner's first `createRedis()` costs nothing extra.
-await import("./redis.ts");
 const shared = process.argv.find((a) => a.startsWith("--shared="));
 if (shared) await serveShared(shared.slice("--shared=".length));
-else main();
+else {
+  // Loaded while parked, so the learner's first `createRedis()` costs nothing extra. (Instances of
+  // the shared sandbox each evaluate their own copy in their own context instead.)
+  await import("./redis.ts");
+  main();
+}
