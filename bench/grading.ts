@@ -5,11 +5,13 @@
  * does (production build, web + runner, fresh data under .data/bench), signs learners up over
  * HTTP, and for each run measures POST /api/runs → the SSE `end` event, with the runner's own
  * breakdown (queue wait, build, pod with its private Redis, module load in the sandbox, checks).
- * Phase 1: one learner, sequential runs. Phase 2: several learners submitting at once.
+ * Phase 1: one learner, sequential runs. Phase 2: several learners submitting at once. Each phase
+ * also reports CPU per run for the whole process tree (web, runner, sandboxes, Redis; bench/cpu.ts).
  */
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { freePort } from "../lib/launcher/free-port.ts";
+import { cpuMeter, idleRate } from "./cpu.ts";
 
 const [runs = 50, submitters = 8, perSubmitter = 6] = process.argv.slice(2).map(Number);
 const port = await freePort();
@@ -82,9 +84,10 @@ const pct = (values: number[], p: number) => {
 };
 const fmt = (v: number) => `${Math.round(v)} ms`.padStart(8);
 
-function report(title: string, results: Measured[], seconds?: number) {
+function report(title: string, results: Measured[], cpuMs: number, seconds?: number) {
   const failed = results.filter((r) => r.status !== "pass").length;
   console.log(`\n${title}: ${results.length} runs, ${failed} not passing${seconds ? `, ${(results.length / seconds).toFixed(2)} graded runs/s over ${seconds.toFixed(1)} s` : ""}`);
+  console.log(`  CPU per run      ${Math.round(cpuMs)} ms (whole machine, idle baseline taken off)`);
   console.log(`  POST → verdict   p50 ${fmt(pct(results.map((r) => r.ms), 50))}   p95 ${fmt(pct(results.map((r) => r.ms), 95))}`);
   for (const part of ["queueMs", "buildMs", "podMs", "redisMs", "moduleLoadMs", "checksMs", "totalMs"]) {
     const values = results.map((r) => r.timings[part] ?? NaN).filter((v) => !Number.isNaN(v));
@@ -96,17 +99,20 @@ try {
   await ready();
   const cookies = await Promise.all(Array.from({ length: Math.max(1, submitters) }, (_, i) => learner(i)));
   await gradeOnce(cookies[0]!); // warm-up: first imports of the checks, first harness build
+  const baseline = await idleRate();
   const sequential: Measured[] = [];
+  let meter = cpuMeter(baseline);
   for (let i = 0; i < runs; i++) sequential.push(await gradeOnce(cookies[0]!));
-  report(`Sequential (one learner, priority-queue solution)`, sequential);
+  report(`Sequential (one learner, priority-queue solution)`, sequential, meter.stop(runs));
 
+  meter = cpuMeter(baseline);
   const started = performance.now();
   const concurrent = (await Promise.all(cookies.map(async (cookie) => {
     const mine: Measured[] = [];
     for (let i = 0; i < perSubmitter; i++) mine.push(await gradeOnce(cookie));
     return mine;
   }))).flat();
-  report(`Concurrent (${submitters} learners × ${perSubmitter} runs)`, concurrent, (performance.now() - started) / 1000);
+  report(`Concurrent (${submitters} learners × ${perSubmitter} runs)`, concurrent, meter.stop(concurrent.length), (performance.now() - started) / 1000);
 } finally {
   stop();
 }

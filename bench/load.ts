@@ -10,12 +10,14 @@
  *
  * Per step it prints: runs, POST → verdict p50/p95, errors (refused POSTs, broken streams,
  * `error` verdicts), lost runs (accepted but with no verdict 120 s after the step), and the peak
- * resident memory of the web process and of the runner with everything it started.
+ * resident memory of the web process and of the runner with everything it started, and CPU per
+ * run for the whole process tree (bench/cpu.ts).
  */
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { freePort } from "../lib/launcher/free-port.ts";
+import { cpuMeter, idleRate } from "./cpu.ts";
 
 const { values } = parseArgs({ options: { learners: { type: "string", default: "5,10,20,40" }, seconds: { type: "string", default: "90" }, interval: { type: "string", default: "15" }, lab: { type: "string", default: "priority-queue" }, all: { type: "boolean", default: false } } });
 const steps = values.learners.split(",").map(Number);
@@ -117,7 +119,8 @@ function roles(): { web?: number; runner?: number } {
 
 const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? NaN;
 
-async function step(cookies: string[]) {
+async function step(cookies: string[], baseline: number) {
+  const meter = cpuMeter(baseline);
   const outcomes: Outcome[] = [];
   const deadline = Date.now() + stepMs;
   const peak = { web: 0, runner: 0 };
@@ -148,7 +151,7 @@ async function step(cookies: string[]) {
   }
   const verdicts = outcomes.filter((o) => ["pass", "fail"].includes(o.status)).map((o) => o.ms);
   const errors = outcomes.filter((o) => !["pass", "fail"].includes(o.status)).length;
-  return { runs: outcomes.length, p50: pct(verdicts, 50), p95: pct(verdicts, 95), errors, lost, webMb: peak.web / 1024, runnerMb: peak.runner / 1024, rate: outcomes.length / (stepMs / 1000) };
+  return { runs: outcomes.length, p50: pct(verdicts, 50), p95: pct(verdicts, 95), errors, lost, webMb: peak.web / 1024, runnerMb: peak.runner / 1024, rate: outcomes.length / (stepMs / 1000), cpuMs: meter.stop(outcomes.length) };
 }
 
 try {
@@ -156,13 +159,14 @@ try {
   const all: string[] = [];
   for (let i = 0; i < Math.max(...steps); i += 10) all.push(...(await Promise.all(Array.from({ length: Math.min(10, Math.max(...steps) - i) }, (_, j) => signIn(i + j)))));
   await check(all[0]!); // warm-up: the first imports of the checks and the harness build
-  console.log(`\nlab ${lab}, one check per learner every ${intervalMs / 1000} s, ${stepMs / 1000} s per step, RUNNER_CONCURRENCY=${process.env.RUNNER_CONCURRENCY ?? 2}`);
-  console.log("learners  runs  runs/s  p50 ms  p95 ms  errors  lost  web MB  runner MB");
+  const baseline = await idleRate();
+  console.log(`\nlab ${lab}, one check per learner every ${intervalMs / 1000} s, ${stepMs / 1000} s per step, RUNNER_CONCURRENCY=${process.env.RUNNER_CONCURRENCY ?? 4}`);
+  console.log("learners  runs  runs/s  p50 ms  p95 ms  errors  lost  web MB  runner MB  CPU/run ms");
   let best = 0;
   let failed = false;
   for (const n of steps) {
-    const r = await step(all.slice(0, n));
-    console.log(`${String(n).padStart(8)}  ${String(r.runs).padStart(4)}  ${r.rate.toFixed(2).padStart(6)}  ${String(Math.round(r.p50)).padStart(6)}  ${String(Math.round(r.p95)).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.lost).padStart(4)}  ${r.webMb.toFixed(0).padStart(6)}  ${r.runnerMb.toFixed(0).padStart(9)}`);
+    const r = await step(all.slice(0, n), baseline);
+    console.log(`${String(n).padStart(8)}  ${String(r.runs).padStart(4)}  ${r.rate.toFixed(2).padStart(6)}  ${String(Math.round(r.p50)).padStart(6)}  ${String(Math.round(r.p95)).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.lost).padStart(4)}  ${r.webMb.toFixed(0).padStart(6)}  ${r.runnerMb.toFixed(0).padStart(9)}  ${Math.round(r.cpuMs).toString().padStart(10)}`);
     if (r.p95 > 2000 || r.lost > 0) failed = true;
     else if (!failed) best = n;
     if (failed && !values.all) break;

@@ -40,7 +40,7 @@ export const EnvSchema = z
     FAULTLINE_AUTH: z.enum(["accounts", "local"], { error: "expected 'accounts' (sign up and sign in) or 'local' (one learner signed in automatically)" }).default("accounts").describe("accounts: email and password; local: one learner signed in automatically, for a laptop. @default accounts"),
     FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION: flag("Set it to 1 only if this server is reachable by you alone.").default(false).describe("Lets FAULTLINE_AUTH=local run with NODE_ENV=production. @default 0"),
     FAULTLINE_TRUSTED_PROXIES: z.coerce.number({ error: "expected a whole number of proxy hops" }).int().min(0).max(5).default(0).describe("How many reverse proxies in front of the web server append to X-Forwarded-For; 0 ignores the header. @default 0"),
-    RUNNER_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(2).describe("Checks (graded runs) one runner process grades at once. @default 2"),
+    RUNNER_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(4).describe("Checks (graded runs) one runner process grades at once. @default 4"),
     RUNNER_PLAYGROUND_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).max(64).default(2).describe("Playground runs (the Run button, up to a minute each) one runner process hosts at once, in slots of their own so they never delay a check. @default 2"),
     RUNNER_LOCK_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(1000).max(300_000).default(10_000).describe("How long a runner's claim on a run lasts without renewal; a runner that dies is noticed within about 1.5 times this, and another takes its run over. @default 10000"),
     FAULTLINE_SANDBOX_USER: z

@@ -14,7 +14,7 @@ import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import type { LoadedLab } from "../lib/labs/loader.ts";
 import type { RunEvent } from "../lib/runs/events.ts";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { jobs: { type: "string", default: "2" }, seed: { type: "string", default: "1" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { jobs: { type: "string", default: "6" }, seed: { type: "string", default: "1" } } });
 const jobs = Math.max(1, Number(values.jobs));
 const seed = Number(values.seed);
 

@@ -1,8 +1,8 @@
 /**
- * One run, end to end inside the runner (ARCHITECTURE.md "A run, end to end", step 3-5): build
- * the learner's files, take a pod (private Redis, chaos proxy, /lab), grade the checks or run the
- * playground, stream every step as events, and always clean up. The verdict comes only from what
- * the runner observed.
+ * One run, end to end inside the runner (docs/architecture.md "A run, end to end", steps 1-4):
+ * build the learner's files, take a pod (the run's shared sandbox and its lanes: a private Redis
+ * and chaos proxy per check running at once), grade the checks or run the playground, stream every
+ * step as events, and always clean up. The verdict comes only from what the runner observed.
  */
 import { statSync } from "node:fs";
 import { randomInt } from "node:crypto";

@@ -1,9 +1,10 @@
 /**
- * A private redis-server for one run (ARCHITECTURE.md "The sandbox", layer 4): a Unix socket in
- * the run's directory, no TCP port, 64 MiB with noeviction, DEBUG and MODULE disabled, the
- * `default` user off, an admin user for the grader and a learner user without @admin,
- * @dangerous or keyspace-wide commands. One learner's Lua loop or memory bomb hurts only their
- * own run. Instances are discarded after a run, never reused, so nothing leaks between learners.
+ * A private redis-server for one lane of a run (docs/architecture.md "Lanes"; ARCHITECTURE.md "The
+ * sandbox", layer 4): a Unix socket in its own directory, no TCP port, 64 MiB with noeviction,
+ * DEBUG and MODULE disabled, the `default` user off, an admin user for the grader and a learner
+ * user without @admin, @dangerous or keyspace-wide commands. One learner's Lua loop or memory bomb
+ * hurts only their own run. Servers are discarded after a run, never reused, so nothing leaks
+ * between learners.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
