@@ -123,7 +123,13 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     child.once("exit", (code) => reject(new Error(`redis-server for the run exited at start (code ${code}): ${stderr.trim()}`)));
   });
   exited.catch(() => {});
-  const adminClient = () => new Redis({ path: socketPath, username: admin.user, password: admin.password, maxRetriesPerRequest: 1, lazyConnect: false });
+  const adminClient = () => {
+    const client = new Redis({ path: socketPath, username: admin.user, password: admin.password, maxRetriesPerRequest: 1, lazyConnect: false });
+    // A server that died (and is about to be replaced) fails the grader's commands, which say so;
+    // its reconnect attempts need no "Unhandled error event" line in the runner's log as well.
+    client.on("error", () => {});
+    return client;
+  };
 
   const ready = (async () => {
     if (await waitForRedis({ path: socketPath, username: admin.user, password: admin.password }, 2000, 5)) return;

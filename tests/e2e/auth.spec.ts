@@ -17,7 +17,7 @@ test("the first account signs up as admin, sees the admin page, and signs out", 
   await expect(page.getByRole("heading", { name: "Admin" })).toBeVisible();
   await expect(page.getByRole("cell", { name: admin, exact: true })).toBeVisible();
   // The health section: the runner `npm start` launched, its sandbox tier and heartbeat, the queue.
-  await expect(page.getByTestId("health-runners")).toHaveText(/^1 connected · 2 slots$/);
+  await expect(page.getByTestId("health-runners")).toHaveText(/^1 connected · 4 slots$/);
   await expect(page.getByTestId("health-checks")).toHaveText(/\d+ waiting · \d+ running/);
   await expect(page.getByTestId("health-playground-runs")).toHaveText(/\d+ waiting · \d+ running/);
   const runner = page.getByRole("table", { name: "Runner processes with a live heartbeat" }).getByRole("row").nth(1);

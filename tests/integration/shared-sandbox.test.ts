@@ -63,6 +63,13 @@ test("a heap exhausted fails its own check, and the next check runs in a fresh s
   expect(check("after-crash").status, shown("after-crash")).toBe("pass");
 });
 
+test("a check caught beside the crash runs again alone and is judged on its own code", () => {
+  expect(check("bystander").status, shown("bystander")).toBe("pass");
+  const notes = events.flatMap((e) => (e.type === "log" && e.stream === "grader" && e.check === "bystander" ? [e.text] : []));
+  expect(notes).toContain("The run's sandbox crashed while this check ran beside others; it runs again, alone, in a fresh one.");
+  expect(events.filter((e) => e.type === "check-start" && e.id === "bystander")).toHaveLength(1);
+});
+
 test("results arrive in check order", () => {
   const ends = events.flatMap((e) => (e.type === "check-end" ? [e.id] : []));
   expect(ends).toEqual(lab.lab.checks.map((c) => c.id));
