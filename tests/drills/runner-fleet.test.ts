@@ -111,7 +111,10 @@ test(`two runner processes grade ${RUNS} runs on PostgreSQL; one is killed mid-w
     for (const id of ids) {
       const events = (await readEvents(r.redis, r.keys, id, "0", 0, 10_000)).map((e) => e.event);
       expect(events.filter((e) => e.type === "end"), `end events of ${id}`).toHaveLength(1);
-      if (events.some((e) => e.type === "log" && e.text.includes("another runner is starting it again"))) (takenOver++, restarted.add(id));
+      if (events.some((e) => e.type === "log" && e.text.includes("another runner is starting it again"))) {
+        takenOver++;
+        restarted.add(id);
+      }
     }
     // Each run was finished (stored) by exactly one runner, and the survivor took over the rest.
     const both = [...doomed.finished].filter((id) => survivor.finished.has(id));
