@@ -11,7 +11,7 @@ function FaultRow({ e, index }: { e: CommandEntry; index: number }) {
   const kind = faultKind(e.fault ?? "");
   const style = FAULT_STYLE[kind];
   return (
-    <tr aria-rowindex={index + 2} data-fault={kind} className="h-6 bg-slate-100 dark:bg-ink-800">
+    <tr aria-rowindex={index + 2} data-fault={kind} title={e.check ? `check ${e.check}` : undefined} className="h-6 bg-slate-100 dark:bg-ink-800">
       <td className="truncate px-1 text-right text-slate-600 dark:text-slate-400">{e.seq}</td>
       <td className="truncate px-1 text-slate-700 dark:text-slate-300">{formatAt(e.at)}</td>
       <td colSpan={4} className="truncate px-1 font-sans font-semibold" title={e.fault}>
@@ -30,7 +30,10 @@ function CommandRow({ e, index }: { e: CommandEntry; index: number }) {
     <tr aria-rowindex={index + 2} className="h-6 border-t border-slate-100 dark:border-ink-800">
       <td className="truncate px-1 text-right text-slate-600 dark:text-slate-400">{e.seq}</td>
       <td className="truncate px-1 text-slate-700 dark:text-slate-300">{formatAt(e.at)}</td>
-      <td className="truncate px-1 text-slate-700 dark:text-slate-300">c{e.conn}</td>
+      {/* Checks run at once and programs share a lane, so the connection cell says whose it is. */}
+      <td className="truncate px-1 text-slate-700 dark:text-slate-300" title={`connection ${e.conn}${e.owner ? ` of ${e.owner}` : ""}${e.check ? `, check ${e.check}` : ""}`}>
+        c{e.conn}
+      </td>
       <td className="truncate px-1" title={text}>
         <span className="font-semibold text-slate-900 dark:text-white">{name}</span> <span className="text-slate-800 dark:text-slate-200">{rest.join(" ")}</span>
       </td>
@@ -63,7 +66,7 @@ export function CommandLog({ commands, total, dropped, follow, upTo }: { command
     const q = filter.trim().toLowerCase();
     if (!q && !faultsOnly) return commands;
     return commands.filter(
-      (e) => (!faultsOnly || isMarker(e) || e.fault) && (!q || (isMarker(e) ? (e.fault ?? "") : `${e.args.join(" ")} ${e.reply?.summary ?? ""} ${e.fault ?? ""}`).toLowerCase().includes(q)),
+      (e) => (!faultsOnly || isMarker(e) || e.fault) && (!q || `${isMarker(e) ? (e.fault ?? "") : `${e.args.join(" ")} ${e.reply?.summary ?? ""} ${e.fault ?? ""}`} ${e.check ?? ""} ${e.owner ?? ""}`.toLowerCase().includes(q)),
     );
   }, [commands, filter, faultsOnly]);
 
@@ -103,7 +106,7 @@ export function CommandLog({ commands, total, dropped, follow, upTo }: { command
             type="search"
             value={filter}
             onChange={(e) => setFilter(e.currentTarget.value)}
-            placeholder="ZADD, queue:tasks, kill…"
+            placeholder="ZADD, queue:tasks, kill, worker-1, a check's id…"
             className="min-w-0 flex-1 rounded border border-slate-300 bg-white px-1.5 py-0.5 text-slate-900 placeholder:text-slate-500 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100 dark:placeholder:text-slate-400"
           />
         </label>

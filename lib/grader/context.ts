@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Redis } from "ioredis";
-import { mulberry32, type ChaosProxy, type CommandLogEntry } from "../runner/chaos-proxy.ts";
+import { mulberry32, type ChaosProxy, type CommandLogEntry, type CrashPoint } from "../runner/chaos-proxy.ts";
 import type { Lane } from "../runner/pod.ts";
 import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
 import { LearnerProcess, RpcModule } from "./process.ts";
@@ -37,6 +37,8 @@ export interface LoadOptions extends SpawnOptions {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
 
 /** The module name the learner wrote (`queue.ts`) → the built file the sandbox runs. */
 const built = (module: string) => module.replace(/\.ts$/, ".js");
@@ -138,6 +140,25 @@ export class CheckContext {
   unpredictable(): number {
     // 48 random bits (randomInt refuses a range of 2^48 or more, so read the bytes directly).
     return randomBytes(6).readUIntBE(0, 6) / 2 ** 48;
+  }
+
+  /**
+   * Kills `program` at a command boundary, the way a machine dies between two steps of a
+   * multi-step operation: when the `nth` (default 1st) `match` command (`*`: any) it sends from now on reaches
+   * the proxy, `before` (the default: that command never reaches Redis) or `after` (Redis applied
+   * it; its reply never arrives). From that instant nothing else the program sends reaches Redis,
+   * on any of its connections, and it is SIGKILLed. Resolves with the command it crashed at, or
+   * null when the check ended first. Choose the point with `t.random()` to sweep a multi-step
+   * operation; a replay with the same seed crashes at the same one.
+   */
+  async crashAt(program: LearnerProcess, point: { match: string; nth?: number; when?: CrashPoint["when"] }): Promise<CommandLogEntry | null> {
+    const spec: CrashPoint = { owner: program.name, match: point.match.toUpperCase(), nth: point.nth ?? 1, when: point.when ?? "before" };
+    const { fired } = this.proxy.crashPoint(spec);
+    const entry = await fired;
+    if (!entry) return null;
+    this.hooks.log("grader", `crash point: ${program.name} dies ${spec.when} its ${ordinal(spec.nth)} ${spec.match} since the point was set`);
+    await program.kill();
+    return entry;
   }
 
   /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */

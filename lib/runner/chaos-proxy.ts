@@ -32,6 +32,26 @@ export interface CommandLogEntry {
   durationMs?: number;
   /** Latency the PRNG chose for this reply; deterministic for a given seed and command sequence. */
   faultDelayMs?: number;
+  /** The learner program whose connection sent it (its name), when it came in through that program's own socket. */
+  owner?: string;
+}
+
+/**
+ * Where a learner program "crashes": at the nth command named `match` (or of any name, `*`) that it
+ * sends, counted from when the point is set. `before`: that command never reaches Redis. `after`: Redis applies it,
+ * and its reply never reaches the program. Either way nothing else the program sends reaches Redis
+ * from then on, on any of its connections, as if the machine had died at that instant.
+ */
+export interface CrashPoint {
+  owner: string;
+  match: string;
+  nth: number;
+  when: "before" | "after";
+}
+
+interface Trap extends CrashPoint {
+  seen: number;
+  fire: (entry: CommandLogEntry | null) => void;
 }
 
 export interface ChaosBudgets {
@@ -124,6 +144,8 @@ const errorReply = (message: string): RespValue => ({ type: "error", value: mess
 interface Pending {
   entry: CommandLogEntry | null;
   receivedAt: number;
+  /** Called when Redis's reply arrives (a crash point `after` this command). */
+  onReply?: () => void;
   /** Set once the reply is known: synthesised locally or parsed from upstream. */
   reply?: { raw: Buffer; value: RespValue };
   drop?: boolean;
@@ -152,11 +174,15 @@ class Connection {
   /** Inside MULTI (Redis accepted it), and whether a command since was refused here. */
   inMulti = false;
   multiPoisoned = false;
+  /** Its program passed a crash point: nothing more goes either way. */
+  frozen = false;
 
   constructor(
     readonly id: number,
     readonly client: net.Socket,
     readonly upstream: net.Socket,
+    /** The program whose own socket it came in through. */
+    readonly owner?: string,
   ) {}
 
   destroy(): void {
@@ -175,6 +201,10 @@ export class ChaosProxy {
   private random: () => number;
   private readonly conns = new Set<Connection>();
   private server: net.Server | null = null;
+  /** One socket per learner program, so a connection says whose it is (`listenFor`). */
+  private readonly ownSockets = new Set<net.Server>();
+  private traps: Trap[] = [];
+  private readonly frozen = new Set<string>();
   private readonly numbering: ProxyNumbering;
   private admittedCommands = 0;
   private admittedBytes = 0;
@@ -224,12 +254,36 @@ export class ChaosProxy {
     });
   }
 
+  /**
+   * Also accepts connections on `path`, tagging them and every command they carry with `owner` (a
+   * learner program's name), for crash points and the command log. Bound before it returns (a Unix
+   * socket binds synchronously), so the program may connect at once.
+   */
+  listenFor(path: string, owner: string): void {
+    if (!this.server) throw new Error("ChaosProxy is not started");
+    const server = net.createServer((socket) => this.accept(socket, owner));
+    server.on("error", () => {});
+    server.listen(path);
+    this.ownSockets.add(server);
+  }
+
+  /** Sets a crash point; `fired` gives the command it stopped at, or null once `reset()` disarmed it. */
+  crashPoint(point: CrashPoint): { fired: Promise<CommandLogEntry | null> } {
+    if (!(Number.isInteger(point.nth) && point.nth >= 1)) throw new RangeError("a crash point's nth must be a whole number from 1");
+    let fire: (entry: CommandLogEntry | null) => void = () => {};
+    const fired = new Promise<CommandLogEntry | null>((resolve) => (fire = resolve));
+    this.traps.push({ ...point, match: point.match.toUpperCase(), seen: 0, fire });
+    return { fired };
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
     for (const conn of this.conns) conn.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const servers = [server, ...this.ownSockets];
+    this.ownSockets.clear();
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
   stats(): ChaosProxyStats {
@@ -293,6 +347,8 @@ export class ChaosProxy {
     this.failing = { ...this.failing, left: 0 };
     this.dropLeft = 0;
     this.fragmentBytes = 0;
+    for (const trap of this.traps.splice(0)) trap.fire(null);
+    this.frozen.clear();
     if (active) this.fault("reset");
   }
 
@@ -315,8 +371,9 @@ export class ChaosProxy {
     this.emit(this.record(0, [], name));
   }
 
-  private record(conn: number, args: string[], fault?: string): CommandLogEntry {
+  private record(conn: number, args: string[], fault?: string, owner?: string): CommandLogEntry {
     const entry: CommandLogEntry = { seq: ++this.numbering.seq, conn, at: performance.now() - this.numbering.startedAt, args };
+    if (owner) entry.owner = owner;
     if (fault) this.markFault(entry, fault);
     this.log.push(entry);
     if (this.log.length > LOG_CAP) {
@@ -335,8 +392,8 @@ export class ChaosProxy {
     if (entry) this.events.emit("command", entry);
   }
 
-  private accept(client: net.Socket): void {
-    if (this.partitioned) {
+  private accept(client: net.Socket, owner?: string): void {
+    if (this.partitioned || (owner !== undefined && this.frozen.has(owner))) {
       client.destroy();
       return;
     }
@@ -355,7 +412,7 @@ export class ChaosProxy {
     }
     this.counters.connectionsTotal++;
     const upstream = net.createConnection(this.opts.upstreamPath);
-    const conn = new Connection(id, client, upstream);
+    const conn = new Connection(id, client, upstream, owner);
     this.conns.add(conn);
     upstream.write(encodeCommand(["AUTH", this.opts.upstreamUser, this.opts.upstreamPassword]));
 
@@ -369,7 +426,7 @@ export class ChaosProxy {
 
   private onClientData(conn: Connection, chunk: Buffer): void {
     this.counters.bytesIn += chunk.length;
-    if (conn.closing) return;
+    if (conn.closing || conn.frozen) return;
     let parsed: ParsedValue[];
     try {
       parsed = conn.clientParser.push(chunk);
@@ -398,9 +455,11 @@ export class ChaosProxy {
   }
 
   private onCommand(conn: Connection, args: Buffer[], raw: Buffer): void {
+    // Pipelined behind a crash point: the program died before these left it.
+    if (conn.frozen) return;
     const name = (args[0] as Buffer).toString("utf8").toUpperCase();
     this.counters.commands++;
-    const entry = this.record(conn.id, [name, ...args.slice(1).map(preview)]);
+    const entry = this.record(conn.id, [name, ...args.slice(1).map(preview)], undefined, conn.owner);
     const pending: Pending = { entry, receivedAt: performance.now() };
     const refusal = this.refusal(name, args, raw);
     if (refusal) return this.failLocally(conn, name, pending, refusal);
@@ -418,10 +477,22 @@ export class ChaosProxy {
     }
     if (name === "MULTI") conn.inMulti = true;
     if (name === "EXEC" || name === "DISCARD") conn.inMulti = conn.multiPoisoned = false;
+    const trap = this.trapAt(conn, name);
+    if (trap?.when === "before") {
+      this.markFault(entry, `crash point: ${trap.owner} stops before this ${name}`);
+      this.freeze(trap.owner);
+      this.finish(pending);
+      trap.fire(entry);
+      return;
+    }
     if (this.dropLeft > 0) {
       this.dropLeft--;
       pending.drop = true;
       this.markFault(entry, "dropReply");
+    }
+    if (trap) {
+      this.markFault(entry, `crash point: ${trap.owner} stops after this ${name}`);
+      pending.onReply = () => trap.fire(entry);
     }
     conn.queue.push(pending);
     conn.awaiting.push(pending);
@@ -432,6 +503,10 @@ export class ChaosProxy {
       conn.awaiting.push("duplicate");
       conn.upstream.write(raw);
     }
+    if (trap) {
+      conn.upstream.write(raw);
+      return this.freeze(trap.owner);
+    }
     if (!conn.upstream.write(raw) && !conn.clientHeld) {
       // Backpressure: stop reading the learner until Redis catches up.
       conn.clientHeld = true;
@@ -440,6 +515,30 @@ export class ChaosProxy {
         conn.clientHeld = false;
         if (!conn.closed) conn.client.resume();
       });
+    }
+  }
+
+  /** The crash point this command reaches, if any (each counts its owner's matching commands). */
+  private trapAt(conn: Connection, name: string): Trap | undefined {
+    if (conn.owner === undefined) return undefined;
+    for (const trap of this.traps) {
+      if (trap.owner !== conn.owner || (trap.match !== "*" && trap.match !== name)) continue;
+      trap.seen++;
+      if (trap.seen === trap.nth) {
+        this.traps.splice(this.traps.indexOf(trap), 1);
+        return trap;
+      }
+    }
+    return undefined;
+  }
+
+  /** Nothing more from `owner` reaches Redis, and nothing from Redis reaches it. */
+  private freeze(owner: string): void {
+    this.frozen.add(owner);
+    for (const conn of this.conns) {
+      if (conn.owner !== owner) continue;
+      conn.frozen = true;
+      conn.client.pause();
     }
   }
 
@@ -496,7 +595,10 @@ export class ChaosProxy {
       }
       // Replies with no command waiting (pub/sub pushes) are delivered in arrival order.
       if (pending === undefined) conn.queue.push({ entry: null, receivedAt: performance.now(), reply: { raw, value } });
-      else pending.reply = { raw, value };
+      else {
+        pending.reply = { raw, value };
+        pending.onReply?.();
+      }
     }
     this.flush(conn);
   }
@@ -506,7 +608,7 @@ export class ChaosProxy {
     while (conn.queue[0]?.reply) {
       const pending = conn.queue.shift() as Pending;
       const reply = pending.reply as { raw: Buffer; value: RespValue };
-      if (pending.drop) {
+      if (pending.drop || conn.frozen) {
         this.finish(pending);
         continue;
       }

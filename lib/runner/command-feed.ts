@@ -18,6 +18,7 @@ export function toCommandEntry(e: CommandLogEntry, offsetMs: number): CommandEnt
   if (e.reply) entry.reply = { type: e.reply.type, summary: clip(e.reply.summary) };
   if (e.fault) entry.fault = e.fault;
   if (e.durationMs !== undefined) entry.durationMs = Math.round(e.durationMs * 10) / 10;
+  if (e.owner) entry.owner = e.owner;
   return entry;
 }
 

@@ -151,7 +151,10 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       processes.add(program);
       return program;
     };
-    const startIn = (socket: string) => (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
+    const startIn = (socketFor: (name: string) => string) => (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
+      // Each program reaches the lane's proxy through a socket of its own, so the proxy knows whose
+      // every command is (crash points, the command log's owner).
+      const socket = socketFor(name);
       const onlyWall = !options.limits || Object.keys(options.limits).every((k) => k === "wallMs");
       if (mode === "rpc" && !options.process && onlyWall) {
         // A host that died (a crash, a heap exhausted) is replaced: the next instance starts clean.
@@ -189,7 +192,14 @@ export async function createPod(o: PodOptions): Promise<Pod> {
         budgets: o.budgets,
         numbering,
       });
-      const lane = new LaneImpl(index, redis, proxy, startIn(`${paths.socketPath}/${file}`), async () => {
+      let programs = 0;
+      const socketFor = (name: string) => {
+        const own = `l${index}-${++programs}.sock`;
+        proxy.listenFor(path.join(socketDir, own), name);
+        shareSocketWithSandbox(path.join(socketDir, own));
+        return `${paths.socketPath}/${own}`;
+      };
+      const lane = new LaneImpl(index, redis, proxy, startIn(socketFor), async () => {
         if (disposed) throw new Error("the pod is disposed");
         // SIGKILL: the only stop that works while a script keeps the server busy.
         await lane.redis.stop();

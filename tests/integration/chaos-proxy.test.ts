@@ -291,3 +291,57 @@ test("duplicateNext(1, { match: 'RPUSH' }) delivers one push twice while the cli
   expect(await client.lrange("tasks", 0, -1)).toEqual(["t1", "t1", "t2"]);
   expect(proxy.log.filter((e) => e.fault === "duplicate").map((e) => e.args.join(" "))).toEqual(["RPUSH tasks t1"]);
 });
+
+/** A learner program's own client: through the socket the proxy tags with its name. */
+function connectAs(proxy: ChaosProxy, owner: string): Redis {
+  const own = path.join(dir, `own-${++proxyCount}.sock`);
+  proxy.listenFor(own, owner);
+  const client = new Redis({ path: own, enableReadyCheck: false, disableClientInfo: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on("error", () => {});
+  clients.push(client);
+  return client;
+}
+
+test("a crash point before the 2nd SET: the first reached Redis, the second and everything after never did, on any connection of that program", async () => {
+  const proxy = await startProxy();
+  const main = connectAs(proxy, "worker-1");
+  const other = connectAs(proxy, "worker-1");
+  const bystander = connectAs(proxy, "worker-2");
+  await Promise.all([main.ping(), other.ping(), bystander.ping()]);
+  const { fired } = proxy.crashPoint({ owner: "worker-1", match: "set", nth: 2, when: "before" });
+  await main.set("a", "1");
+  void main.set("b", "2").catch(() => {});
+  const entry = await fired;
+  expect(entry?.args).toEqual(["SET", "b", "2"]);
+  expect(entry?.owner).toBe("worker-1");
+  expect(entry?.fault).toBe("crash point: worker-1 stops before this SET");
+  void other.set("c", "3").catch(() => {});
+  await bystander.set("d", "4"); // another program is not touched
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(await direct.mget("a", "b", "c", "d")).toEqual(["1", null, null, "4"]);
+  expect(proxy.log.filter((e) => e.owner === "worker-2").map((e) => e.args[0])).toEqual(["PING", "SET"]);
+});
+
+test("a crash point after an INCR: Redis applied it, its reply never arrives, and the program's next command is not sent", async () => {
+  const proxy = await startProxy();
+  const client = connectAs(proxy, "relay");
+  await client.ping();
+  const { fired } = proxy.crashPoint({ owner: "relay", match: "INCR", nth: 1, when: "after" });
+  let answered = false;
+  void client.incr("n").then(() => (answered = true), () => {});
+  void client.set("after", "x").catch(() => {});
+  const entry = await fired;
+  expect(entry?.args).toEqual(["INCR", "n"]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(answered).toBe(false);
+  expect(await direct.mget("n", "after")).toEqual(["1", null]);
+});
+
+test("reset() disarms a crash point that never fired and unfreezes nothing it did not freeze", async () => {
+  const proxy = await startProxy();
+  const client = connectAs(proxy, "idle");
+  const { fired } = proxy.crashPoint({ owner: "idle", match: "DEL", nth: 1, when: "before" });
+  proxy.reset();
+  expect(await fired).toBeNull();
+  expect(await client.del("x")).toBe(0);
+});

@@ -70,6 +70,10 @@ test("a check caught beside the crash runs again alone and is judged on its own 
   expect(events.filter((e) => e.type === "check-start" && e.id === "bystander")).toHaveLength(1);
 });
 
+test("a crash point kills an instance or a process between two commands: what came before is applied, nothing after", () => {
+  expect(check("crash-point").status, shown("crash-point")).toBe("pass");
+});
+
 test("results arrive in check order", () => {
   const ends = events.flatMap((e) => (e.type === "check-end" ? [e.id] : []));
   expect(ends).toEqual(lab.lab.checks.map((c) => c.id));
