@@ -195,6 +195,45 @@ export default defineChecks({
       });
     },
 
+    "crash-between-commands": async (t) => {
+      // Crash points sweep the start of a worker's work: claim, then the handler's first writes.
+      // Dying right after any one of those commands (all before the task's `done`) must lose no
+      // task and finish none twice; a claim made of several commands loses the task in between.
+      const rounds = 3;
+      const first = 1 + Math.floor(t.random() * 2);
+      const tasks = Array.from({ length: rounds }, () => newTask(t, 100));
+      const ids = tasks.map((task) => task.id);
+      await enqueueAll(t, tasks);
+      const victims: LearnerProcess[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const nth = first + round;
+        const victim = t.spawn("queue.ts", { name: `worker-${round + 1}`, limits: WORKER_LIMITS });
+        victims.push(victim);
+        const crash = t.crashAt(victim, { match: "*", nth, when: "after" });
+        const at = await Promise.race([crash, t.sleep(4000).then(() => undefined)]);
+        if (at === undefined) {
+          return t.fail({
+            message: `${victim.name} sent fewer than ${nth} commands to Redis in 4 s of work on a queue holding tasks.`,
+            actual: describeEnd(victim),
+            hint: workerHint,
+          });
+        }
+        t.note(`${victim.name} died right after its command #${nth} (${at?.args.slice(0, 3).join(" ") ?? "?"}): Redis applied it, nothing after it was sent`);
+      }
+      const survivor = t.spawn("queue.ts", { name: "survivor", limits: WORKER_LIMITS });
+      await untilDone(t, ids, [...victims, survivor], 6000, (missing) => ({
+        message: `After ${rounds} workers died between two of their Redis commands, ${missing.length} task(s) were never finished by the worker that took over.`,
+        expected: "every task leased until it is acked, so an expired lease brings it back (1 s lease + 250 ms reaper)",
+        hint: "Claim in one atomic step: a Lua script (or LMOVE into a list plus a lease written by the same script) that takes the task off the queue and records its lease together. Between two separate commands the task exists only in the memory of a worker that can die there.",
+      }));
+      await t.sleep(400); // a second delivery would show up now
+      assertEachOnce(ids, (await effects(t)).done, {
+        noun: "task",
+        hintLost: "Every task must reach effects:done.",
+        hintDuplicate: "A task whose worker died before it was done may run again, but must be done once: ack after handle, and requeue only leases that expired.",
+      });
+    },
+
     "slow-task-keeps-lease": async (t) => {
       const workers = spawnWorkers(t, 2);
       const task = newTask(t, 2200);
