@@ -183,7 +183,7 @@ function main(): void {
  * context (instance.ts), multiplexed over fd 3 as `{ i, l | o | x }` lines.
  */
 async function serveShared(labPath: string): Promise<void> {
-  const { Instance, running, warmUp } = await import("./instance.ts");
+  const { Instance, InstanceExit, running, warmUp } = await import("./instance.ts");
   const channel = new net.Socket({ fd: 3, readable: true, writable: true });
   channel.pause();
   channel.on("error", () => {});
@@ -205,11 +205,14 @@ async function serveShared(labPath: string): Promise<void> {
     quit(70);
   };
   process.on("uncaughtException", (error) => {
+    // The unwinding of an instance that already ended (process.exit, its output cap): nothing to report.
+    if (error instanceof InstanceExit) return;
     const instance = running.getStore() ?? owner(error);
     if (instance) instance.crash(error);
     else fatal(error);
   });
   process.on("unhandledRejection", (reason, promise) => {
+    if (reason instanceof InstanceExit) return;
     const instance = owner(promise) ?? running.getStore() ?? owner(reason);
     if (instance) instance.crash(reason, "Unhandled rejection:");
     else fatal(reason);

@@ -13,7 +13,6 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
-import { Console } from "node:console";
 import { EventEmitter } from "node:events";
 import { builtinModules, createRequire } from "node:module";
 import http from "node:http";
@@ -23,7 +22,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import * as timersPromises from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { types } from "node:util";
+import { formatWithOptions, inspect, types } from "node:util";
 import vm from "node:vm";
 
 const { isNativeError } = types;
@@ -63,7 +62,8 @@ const codeCache = new Map<string, Buffer>();
 // A timer handed to code of an instance that has ended: it never fires and holds nothing.
 const inert = Object.freeze({ ref: () => inert, unref: () => inert, hasRef: () => false, refresh: () => inert, close: () => inert, [Symbol.toPrimitive]: () => 0 });
 
-class InstanceExit extends Error {}
+/** Thrown to unwind an instance's code where a process would have died (process.exit, the output cap). */
+export class InstanceExit extends Error {}
 
 function refuseFd(args: unknown[]): void {
   for (const a of args) {
@@ -100,7 +100,7 @@ export class Instance {
     Object.assign(global, {
       ...timers,
       global,
-      console: new Console({ stdout, stderr }),
+      console: this.consoleApi(),
       process: this.processFacade(stdout, stderr),
       queueMicrotask,
       structuredClone,
@@ -198,25 +198,64 @@ export class Instance {
     this.events.removeAllListeners();
   }
 
+  /**
+   * What the instance prints, counted here in the host: a loop that prints without yielding never
+   * lets the runner count. Past the cap the instance ends, and this throws (as a process dies
+   * mid-write), so such a loop stops instead of filling the heap.
+   */
+  private print(text: string, name: "stdout" | "stderr"): void {
+    if (this.over) return;
+    this.printed += text.length;
+    if (this.printed > OUTPUT_BYTES) {
+      this.sink.output(text.slice(0, Math.max(0, text.length - (this.printed - OUTPUT_BYTES))), name);
+      this.end({ kind: "output", bytes: OUTPUT_BYTES });
+      throw new InstanceExit();
+    }
+    this.sink.output(text, name);
+  }
+
   private stream(name: "stdout" | "stderr"): Writable {
-    const stream = new Writable({
-      decodeStrings: false,
-      write: (chunk: Buffer | string, _encoding, done) => {
-        const text = String(chunk);
-        if (!this.over) {
-          // Counted here, in the host: a loop that prints without yielding never lets the runner count.
-          this.printed += text.length;
-          if (this.printed > OUTPUT_BYTES) {
-            this.sink.output(text.slice(0, Math.max(0, text.length - (this.printed - OUTPUT_BYTES))), name);
-            this.end({ kind: "output", bytes: OUTPUT_BYTES });
-            throw new InstanceExit();
-          }
-          this.sink.output(text, name);
-        }
-        done();
-      },
-    });
-    return Object.assign(stream, { isTTY: false, fd: name === "stdout" ? 1 : 2 });
+    const stream = new Writable({ decodeStrings: false, write: (chunk: Buffer | string, _encoding, done) => (this.print(String(chunk), name), done()) });
+    // Synchronous, so the cap's throw reaches the code that printed (Writable would defer it).
+    const write = (chunk: unknown, encoding?: unknown, callback?: unknown) => {
+      this.print(String(chunk), name);
+      const done = typeof encoding === "function" ? encoding : callback;
+      if (typeof done === "function") queueMicrotask(() => (done as () => void)());
+      return true;
+    };
+    return Object.assign(stream, { write, isTTY: false, fd: name === "stdout" ? 1 : 2 });
+  }
+
+  /**
+   * console, writing straight to the instance's output. Node's Console swallows what its stream
+   * throws, which would let a printing loop run on past the output cap.
+   */
+  private consoleApi(): Record<string, unknown> {
+    const counts = new Map<string, number>();
+    const timers = new Map<string, number>();
+    let indent = "";
+    const line = (name: "stdout" | "stderr") => (...args: unknown[]) => this.print(`${indent}${formatWithOptions({ colors: false }, ...args).replaceAll("\n", `\n${indent}`)}\n`, name);
+    const log = line("stdout");
+    const error = line("stderr");
+    return {
+      log,
+      info: log,
+      debug: log,
+      error,
+      warn: error,
+      trace: (...args: unknown[]) => error(`Trace: ${formatWithOptions({ colors: false }, ...args)}\n${new Error().stack?.split("\n").slice(2).join("\n") ?? ""}`),
+      dir: (value: unknown) => log(inspect(value)),
+      table: (value: unknown) => log(inspect(value)),
+      assert: (ok: unknown, ...args: unknown[]) => void (ok || error("Assertion failed", ...args)),
+      count: (label = "default") => (counts.set(label, (counts.get(label) ?? 0) + 1), log(`${label}: ${counts.get(label)}`)),
+      countReset: (label = "default") => void counts.delete(label),
+      time: (label = "default") => void timers.set(label, performance.now()),
+      timeLog: (label = "default", ...args: unknown[]) => log(`${label}: ${(performance.now() - (timers.get(label) ?? performance.now())).toFixed(3)}ms`, ...args),
+      timeEnd: (label = "default") => (log(`${label}: ${(performance.now() - (timers.get(label) ?? performance.now())).toFixed(3)}ms`), timers.delete(label)),
+      group: (...args: unknown[]) => (args.length > 0 && log(...args), (indent += "  ")),
+      groupCollapsed: (...args: unknown[]) => (args.length > 0 && log(...args), (indent += "  ")),
+      groupEnd: () => void (indent = indent.slice(2)),
+    };
   }
 
   private timerApi() {
