@@ -120,7 +120,7 @@ test("the command log marks the grader's kill of a worker in the reliable-delive
   await paste(page, "queue.ts", read("reliable-delivery", "solution", "queue.ts"));
   await page.getByRole("button", { name: "Check", exact: true }).click();
   await tab(page, "Checks").click();
-  await expect(results(page).getByText("3 of 3 checks passed")).toBeVisible({ timeout: 60_000 });
+  await expect(results(page).getByText("4 of 4 checks passed")).toBeVisible({ timeout: 60_000 });
   await tab(page, "Commands").click();
   await results(page).getByLabel("Faults only").check();
   await expect(results(page).getByRole("region", { name: "Command log" }).locator("tr[data-fault]", { hasText: /kill worker-\d/ }).first()).toBeVisible();
