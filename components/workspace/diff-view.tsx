@@ -22,10 +22,15 @@ export default function DiffView({ paths, mine, solution, vs }: DiffViewProps) {
   const [active, setActive] = useState(paths[0]!);
   const monacoRef = useRef<Monaco | null>(null);
   const [diffEditor, setDiffEditor] = useState<MonacoApi.editor.IStandaloneDiffEditor | null>(null);
-  // The diff editor does not hand its aria labels on to the inputs of its two inner editors.
+  // The diff editor does not hand its aria labels on to the inputs of its two inner editors. They
+  // are set on mount too, in the same task that created the inputs, so no moment exists in which
+  // an input has an empty label (an effect would run a render later).
+  const label = (diff: MonacoApi.editor.IStandaloneDiffEditor, path: string) => {
+    diff.getOriginalEditor().updateOptions({ ariaLabel: `${path}, your code (read-only)` });
+    diff.getModifiedEditor().updateOptions({ ariaLabel: `${path}, reference solution (read-only)` });
+  };
   useEffect(() => {
-    diffEditor?.getOriginalEditor().updateOptions({ ariaLabel: `${active}, your code (read-only)` });
-    diffEditor?.getModifiedEditor().updateOptions({ ariaLabel: `${active}, reference solution (read-only)` });
+    if (diffEditor) label(diffEditor, active);
   }, [active, diffEditor]);
   // The diff editor keeps its models (disposing them first makes it throw while it unmounts); they
   // go once it has, so reopening the comparison shows the code as it is then.
@@ -79,7 +84,10 @@ export default function DiffView({ paths, mine, solution, vs }: DiffViewProps) {
           theme={theme}
           keepCurrentOriginalModel
           keepCurrentModifiedModel
-          onMount={(diff) => setDiffEditor(diff)}
+          onMount={(diff) => {
+            label(diff, active);
+            setDiffEditor(diff);
+          }}
           beforeMount={(monaco) => {
             monacoRef.current = monaco;
             defineThemes(monaco);

@@ -58,6 +58,7 @@ test("check the starter, read the hint, paste the solution, pass, compare, and f
   const diff = page.getByRole("dialog", { name: "Your code and the reference solution" });
   await expect(diff).toBeVisible();
   await expect(diff.locator(".monaco-diff-editor").first()).toBeVisible({ timeout: 15_000 });
+  await expect(diff.getByRole("textbox", { name: "queue.ts, reference solution (read-only)" })).toHaveCount(1);
   await expectAccessible(page);
   await page.keyboard.press("Escape");
   await expect(diff).toHaveCount(0);
