@@ -98,7 +98,8 @@ test("an in-memory queue, right in one process, fails all four checks", async ()
   const inMemory = readFileSync(path.join(priorityQueue.dir, "wrong/in-memory/queue.ts"), "utf8");
   const { result } = await run(priorityQueue, { "queue.ts": inMemory }, randomInt(1, 2 ** 31 - 1));
   expect(statuses(result.checks)).toEqual(allFail);
-  expect(result.checks.find((c) => c.id === "priority-order")?.message).toMatch(/were not in your Redis/);
+  // Which of its enqueues meets a fault first depends on the seed: either way, Redis lacks the tasks.
+  expect(result.checks.find((c) => c.id === "priority-order")?.message).toMatch(/(were|the task is) not in your Redis/);
   expect(result.checks.find((c) => c.id === "blocking-dequeue")?.message).toMatch(/no command your code sent to Redis carried that task/);
 }, 60_000);
 
