@@ -196,16 +196,11 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
   const results: (CheckResult | undefined)[] = new Array<CheckResult | undefined>(checks.length);
   const reruns: number[] = [];
   let reported = 0;
+  const emitEnd = (result: CheckResult) =>
+    o.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
   // Results stream in lab.json's order: a check that ends early waits for those before it.
-  const report = (upTo = checks.length) => {
-    for (; reported < upTo; reported++) {
-      const result = results[reported];
-      if (!result) {
-        if (upTo === checks.length && reported < checks.length && !o.signal?.aborted) return;
-        continue;
-      }
-      o.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
-    }
+  const report = () => {
+    for (; reported < checks.length && results[reported]; reported++) emitEnd(results[reported]!);
   };
   let next = 0;
   const running = new Set<number>();
@@ -245,6 +240,8 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
     }
     report();
   }
-  report(checks.length);
-  return results.filter((r): r is CheckResult => r !== undefined);
+  // A cancelled run leaves gaps: what did finish is still reported, in order.
+  const finished = results.filter((r): r is CheckResult => r !== undefined);
+  for (const result of results.slice(reported)) if (result) emitEnd(result);
+  return finished;
 }

@@ -133,6 +133,7 @@ export class SharedHost {
   private next = 1;
   private readonly instances = new Map<number, HostedInstance>();
   private dead: Outcome | null = null;
+  private disposing = false;
   /** Set when the host died on its own (not disposed): the instances it held ended with it. */
   crashed = false;
   readonly done: Promise<Outcome>;
@@ -165,15 +166,8 @@ export class SharedHost {
     });
   }
 
-  private disposing = false;
-
   get alive(): boolean {
     return this.dead === null;
-  }
-
-  /** Output the host printed itself (not through an instance): its own crash report, mostly. */
-  output(): string {
-    return this.program.output();
   }
 
   private route(line: string): void {
@@ -235,11 +229,6 @@ export class SharedHost {
       this.broken("did not let the grader stop one of its modules (an endless synchronous loop?)");
     }, KILL_GRACE_MS);
     void instance.done.then(() => clearTimeout(timer));
-  }
-
-  /** How many instances are open now. */
-  get size(): number {
-    return this.instances.size;
   }
 
   async dispose(): Promise<void> {

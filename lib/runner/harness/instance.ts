@@ -81,7 +81,7 @@ export class Instance {
   private over = false;
   private printed = 0;
   /** The context's own Promise and Error, to tell whose a rejected promise or thrown error is. */
-  readonly realm: { Promise: PromiseConstructor; Error: ErrorConstructor; Object: ObjectConstructor };
+  readonly realm: { Promise: PromiseConstructor; Error: ErrorConstructor };
   /** JSON.parse of the instance's realm: the grader's arguments become its own objects, so `value.constructor === Object` holds there. */
   readonly parse: (text: string) => unknown;
 
@@ -92,7 +92,7 @@ export class Instance {
     this.events.on("error", () => {});
     this.context = vm.createContext({}, { name: spec.name });
     const global = vm.runInContext("globalThis", this.context) as Record<string | symbol, unknown>;
-    this.realm = vm.runInContext("({ Promise, Error, Object })", this.context) as Instance["realm"];
+    this.realm = vm.runInContext("({ Promise, Error })", this.context) as Instance["realm"];
     this.parse = vm.runInContext("JSON.parse", this.context) as Instance["parse"];
     const timers = this.timerApi();
     const stdout = this.stream("stdout");
@@ -388,8 +388,8 @@ export class Instance {
         break;
       }
       case "timers":
-        facade = { ...hostRequire("node:timers"), ...this.timerApi() };
-        Object.assign(facade, { setTimeout: global.setTimeout, setInterval: global.setInterval, setImmediate: global.setImmediate, clearTimeout: global.clearTimeout, clearInterval: global.clearInterval, clearImmediate: global.clearImmediate });
+        // The instance's own timers, the same functions as its globals.
+        facade = { ...hostRequire("node:timers"), setTimeout: global.setTimeout, setInterval: global.setInterval, setImmediate: global.setImmediate, clearTimeout: global.clearTimeout, clearInterval: global.clearInterval, clearImmediate: global.clearImmediate };
         break;
       case "timers/promises":
         facade = {
