@@ -11,6 +11,7 @@ import { mulberry32, type ChaosProxy, type CommandLogEntry, type CrashPoint } fr
 import type { Lane } from "../runner/pod.ts";
 import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
 import { LearnerProcess, RpcModule } from "./process.ts";
+import { checkProperty, type fc, type PropertyOptions } from "./property.ts";
 import { viewRedis, type RedisView, type ViewOptions } from "./redis-view.ts";
 import { CheckFailure, type FailureDetails } from "./result.ts";
 
@@ -143,6 +144,15 @@ export class CheckContext {
   }
 
   /**
+   * Tries `predicate` on inputs drawn from `arbitrary` (fast-check, `import { fc }` from the
+   * grader), seeded by the check, and fails with the smallest input that breaks it: generated
+   * inputs instead of three listed ones, and a failure the learner can reproduce by hand.
+   */
+  property<T>(arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, options?: PropertyOptions<T>): Promise<void> {
+    return checkProperty(this.seed, arbitrary, predicate, options);
+  }
+
+  /**
    * Kills `program` at a command boundary, the way a machine dies between two steps of a
    * multi-step operation: when the `nth` (default 1st) `match` command (`*`: any) it sends from now on reaches
    * the proxy, `before` (the default: that command never reaches Redis) or `after` (Redis applied
@@ -159,6 +169,15 @@ export class CheckContext {
     this.hooks.log("grader", `crash point: ${program.name} dies ${spec.when} its ${ordinal(spec.nth)} ${spec.match} since the point was set`);
     await program.kill();
     return entry;
+  }
+
+  /**
+   * Puts a fault the proxy cannot see on the command log's timeline and in the learner's log: a
+   * handler told to throw, hang or run slow (`t.fault("handler throws for task-…")`). Start the
+   * text with "handler" for a handler's fault, so labs:verify counts its kind.
+   */
+  fault(text: string): void {
+    this.mark(text);
   }
 
   /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */

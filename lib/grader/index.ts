@@ -4,3 +4,4 @@ export type { CheckContext, LoadOptions, SpawnOptions } from "./context.ts";
 export type { LearnerProcess, RpcModule } from "./process.ts";
 export { CheckFailure, GraderError, type CheckResult, type GradeResult, type Verdict } from "./result.ts";
 export { assertEachOnce } from "./history.ts";
+export { fc, type PropertyOptions } from "./property.ts";
