@@ -5,6 +5,7 @@
  * The instructions arrive already rendered on the server (children); Monaco and the diff view
  * load on demand through next/dynamic, so nothing of the editor ships with other pages.
  */
+import type { HintsState } from "@/lib/labs/hints";
 import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent as ReactKeyboardEvent, type PointerEvent as ReactPointerEvent, type ReactNode, type RefObject } from "react";
@@ -32,7 +33,7 @@ export interface WorkspaceProps {
   signInHref: string;
   /** The learner already passed (or teaches): "Compare with solution" shows from the start. */
   solutionAvailable: boolean;
-  hints: { total: number; unlocked: string[] };
+  hints: HintsState;
   monacoVs: string;
   typesUrl: string;
   /** Server-rendered instructions. */
@@ -303,10 +304,22 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
     hintsSection.current?.scrollIntoView({ behavior: "smooth", block: "start" });
     hintsSection.current?.focus({ preventScroll: true });
   }
+  // A failed graded run may be the one that opens the last hint: ask again when one ends.
+  const hintsApi = `${api}/hints`;
+  const verdictSeen = seenVerdict;
+  const lockedFor = hints.finalLockedFor;
+  useEffect(() => {
+    if (!signedIn || lockedFor === 0 || !verdictSeen || verdictSeen.status === "pass") return;
+    const controller = new AbortController();
+    fetch(hintsApi, { signal: controller.signal })
+      .then((response) => json<HintsState>(response))
+      .then(setHints, () => {});
+    return () => controller.abort();
+  }, [verdictSeen, lockedFor, hintsApi, signedIn]);
   async function nextHint() {
     setHintBusy(true);
     try {
-      setHints(await json<{ total: number; unlocked: string[] }>(await fetch(`${api}/hints`, { method: "POST" })));
+      setHints(await json<HintsState>(await fetch(`${api}/hints`, { method: "POST" })));
       setTimeout(() => (hintsRef.current?.lastElementChild as HTMLElement | null)?.focus(), 0);
     } catch (error) {
       setNotice(`Could not show a hint: ${(error as Error).message}`);
@@ -365,11 +378,16 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
                 ))}
               </ol>
             )}
-            {hints.unlocked.length < hints.total && (
-              <button type="button" onClick={() => void nextHint()} disabled={hintBusy} className={`${secondaryButton} mt-3`}>
-                {hints.unlocked.length === 0 ? "Show a hint" : "Show the next hint"}
-              </button>
-            )}
+            {hints.unlocked.length < hints.total &&
+              (hints.unlocked.length === hints.total - 1 && hints.finalLockedFor > 0 ? (
+                <p className="mt-3 text-sm text-slate-600 dark:text-slate-400">
+                  The last hint is close to the answer, so it opens after you have tried: {hints.finalLockedFor} more failed check{hints.finalLockedFor === 1 ? "" : "s"} to go (or pass the lab).
+                </p>
+              ) : (
+                <button type="button" onClick={() => void nextHint()} disabled={hintBusy} className={`${secondaryButton} mt-3`}>
+                  {hints.unlocked.length === 0 ? "Show a hint" : "Show the next hint"}
+                </button>
+              ))}
           </section>
         )}
       </section>

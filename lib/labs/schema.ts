@@ -50,6 +50,13 @@ export const LabSchema = z
     checks: z.array(LabCheckSchema).min(1).describe("The checks checks.ts implements, in the order they run."),
     wrong: z.array(LabWrongSchema).min(3, "a lab needs at least three known-wrong variants").describe("Known-wrong variants that labs:verify proves each fail their named check."),
     hints: z.array(z.string().min(10)).default([]).describe("Progressive hints, unlocked one at a time: gentle first, specific last."),
+    finalHintAfter: z
+      .number()
+      .int()
+      .min(0)
+      .max(50)
+      .default(3)
+      .describe("Failed graded runs a learner needs before the last (most specific) hint unlocks, so it is read after trying, not instead. 0: no wait. Passing the lab unlocks it too."),
   })
   .superRefine((lab, ctx) => {
     const ids = new Set<string>();

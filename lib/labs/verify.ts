@@ -62,3 +62,47 @@ export function judgeVariant(variant: Variant, result: GradeResult): string | nu
     }
   }
 }
+
+/**
+ * The kind of fault a command log's fault entry is, as labs:verify reports it ("crash point",
+ * "latency"), or null for entries that undo faults (heal, reset, resume) or are not faults.
+ * Kinds come from what the run actually injected, not from what a lab says it does.
+ */
+export function faultKind(fault: string): string | null {
+  const rules: [RegExp, string | null][] = [
+    [/^latency 0±0ms$/, null],
+    [/^latency /, "latency"],
+    [/^failNext 0\b/, null],
+    [/^failNext/, "failed command"],
+    [/^duplicateNext 0\b/, null],
+    [/^duplicate/, "duplicated command"],
+    [/^dropReplies 0\b/, null],
+    [/^dropRepl/, "dropped reply"],
+    [/^fragment off$/, null],
+    [/^fragment /, "fragmented replies"],
+    [/^cutAll/, "cut connections"],
+    [/^partition/, "partition"],
+    [/^redis replaced/, "Redis replaced"],
+    [/^crash point/, "crash point"],
+    [/^kill /, "kill"],
+    [/^pause /, "pause"],
+    [/^SIG[A-Z]+ /, "signal"],
+    [/^handler /, "failing handler"],
+  ];
+  return rules.find(([pattern]) => pattern.test(fault))?.[1] ?? null;
+}
+
+/** What a lab's proof showed about it: its wrong variants, the faults its checks inject, its pace. */
+export interface LabSummary {
+  variants: number;
+  faults: Set<string>;
+  /** Every check's time in the solution's runs. */
+  checkMs: number[];
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

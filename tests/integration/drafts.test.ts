@@ -79,9 +79,36 @@ describe.each(providers)("drafts on %s", (provider) => {
     await recordResult(t.db, check.id, { status: "pass", seed: 1, durationMs: 5, checks: [] });
     expect(await canSeeSolution(t.db, ada, lab.lab.id)).toBe(true);
 
-    expect(await unlockedHints(t.db, ada.id, lab)).toEqual({ total: 3, unlocked: [] });
-    expect((await unlockNextHint(t.db, ada.id, lab)).unlocked).toEqual(lab.lab.hints.slice(0, 1));
-    for (let i = 0; i < 4; i++) await unlockNextHint(t.db, ada.id, lab);
-    expect((await unlockedHints(t.db, ada.id, lab)).unlocked).toEqual(lab.lab.hints);
+    // Passed: every hint, the last one included, unlocks one click at a time.
+    expect(await unlockedHints(t.db, ada, lab)).toEqual({ total: 3, unlocked: [], finalLockedFor: 0 });
+    expect((await unlockNextHint(t.db, ada, lab)).unlocked).toEqual(lab.lab.hints.slice(0, 1));
+    for (let i = 0; i < 4; i++) await unlockNextHint(t.db, ada, lab);
+    expect((await unlockedHints(t.db, ada, lab)).unlocked).toEqual(lab.lab.hints);
+  });
+
+  test("the last hint waits for three failed graded runs; replays and playground runs do not count", async () => {
+    await using t = await testDatabase(provider);
+    const bo = await t.db.user.create({ data: { email: "bo@example.org" } });
+    const teacher = await t.db.user.create({ data: { email: "t2@example.org", role: "instructor" } });
+    const finish = async (mode: "run" | "check", status: "pass" | "fail", seed?: number) => {
+      const run = await createSubmission(t.db, { userId: bo.id, labId: lab.lab.id, mode, files: {}, seed });
+      await markRunning(t.db, run.id);
+      await recordResult(t.db, run.id, { status, seed: seed ?? 1, durationMs: 5, checks: [] });
+    };
+    // Two clicks at once unlock one hint, not two.
+    await Promise.all([unlockNextHint(t.db, bo, lab), unlockNextHint(t.db, bo, lab)]);
+    expect((await unlockedHints(t.db, bo, lab)).unlocked).toHaveLength(1);
+    await unlockNextHint(t.db, bo, lab);
+    const waiting = await unlockNextHint(t.db, bo, lab);
+    expect(waiting).toEqual({ total: 3, unlocked: lab.lab.hints.slice(0, 2), finalLockedFor: 3 });
+    await finish("check", "fail");
+    await finish("check", "fail", 42); // a replay of a chosen seed
+    await finish("run", "fail");
+    expect((await unlockNextHint(t.db, bo, lab)).finalLockedFor).toBe(2);
+    await finish("check", "fail");
+    await finish("check", "fail");
+    const open = await unlockNextHint(t.db, bo, lab);
+    expect(open).toEqual({ total: 3, unlocked: lab.lab.hints, finalLockedFor: 0 });
+    expect((await unlockedHints(t.db, teacher, lab)).finalLockedFor).toBe(0);
   });
 });

@@ -44,6 +44,7 @@ const replayLab: LoadedLab = {
     checks: [{ id: "replayed-faults", title: "Faults land where the seed says" }],
     wrong: [],
     hints: [],
+    finalHintAfter: 3,
   } satisfies Lab,
 };
 

@@ -45,8 +45,8 @@ export default async function LabPage({ params }: Params) {
     currentUser(),
   ]);
   const [draft, solutionAvailable, hints] = user
-    ? await Promise.all([loadDraft(db(), user.id, found), canSeeSolution(db(), user, lab.id), unlockedHints(db(), user.id, found)])
-    : [null, false, { total: lab.hints.length, unlocked: [] }];
+    ? await Promise.all([loadDraft(db(), user.id, found), canSeeSolution(db(), user, lab.id), unlockedHints(db(), user, found)])
+    : [null, false, { total: lab.hints.length, unlocked: [], finalLockedFor: 0 }];
 
   return (
     <Workspace

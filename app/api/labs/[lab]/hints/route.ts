@@ -8,11 +8,11 @@ export const dynamic = "force-dynamic";
 
 export const GET = route<LabParams>(async (_request, { params }) => {
   const user = await requireApiUser("learner");
-  return Response.json(await unlockedHints(db(), user.id, await labOf(params)), { headers: { "cache-control": "no-store" } });
+  return Response.json(await unlockedHints(db(), user, await labOf(params)), { headers: { "cache-control": "no-store" } });
 });
 
-/** Unlocks the next hint. */
+/** Unlocks the next hint; the last one only after the lab's failed graded runs (the answer says how many remain). */
 export const POST = route<LabParams>(async (_request, { params }) => {
   const user = await requireApiUser("learner");
-  return Response.json(await unlockNextHint(db(), user.id, await labOf(params)));
+  return Response.json(await unlockNextHint(db(), user, await labOf(params)));
 });
