@@ -24,8 +24,23 @@ async function effects(t: CheckContext): Promise<{ started: string[]; done: stri
   return { started, done };
 }
 
-function spawnWorkers(t: CheckContext, n: number): LearnerProcess[] {
-  return Array.from({ length: n }, (_, i) => t.spawn("queue.ts", { name: `worker-${i + 1}`, limits: WORKER_LIMITS }));
+/**
+ * Starts n workers and waits until each is talking to Redis (its first command reached the
+ * proxy). Tasks enqueued before then would be claimed by a worker still connecting, whose claim
+ * may wait in its client's queue for longer than a lease on a loaded machine: a lease that has
+ * run out before Redis records it is the connection's doing, not the queue's.
+ */
+async function spawnWorkers(t: CheckContext, n: number): Promise<LearnerProcess[]> {
+  const workers = Array.from({ length: n }, (_, i) => t.spawn("queue.ts", { name: `worker-${i + 1}`, limits: WORKER_LIMITS }));
+  const silent = () => workers.filter((w) => !t.commands().some((e) => e.owner === w.name));
+  const deadline = performance.now() + 10_000;
+  while (silent().length > 0 && workers.every((w) => w.alive)) {
+    if (performance.now() > deadline) {
+      t.fail({ message: "Your workers did not talk to Redis within 10 s of starting.", expected: "each worker polling the queue as soon as main(workerName) runs", actual: silent().map(describeEnd).join(", "), hint: workerHint });
+    }
+    await t.sleep(25);
+  }
+  return workers;
 }
 
 /**
@@ -87,6 +102,42 @@ async function untilDone(
   }
 }
 
+/**
+ * Why a task may fairly have started twice: its first worker sent Redis nothing for longer than a
+ * lease lasts (the machine did not run it), so its lease ran out and the reaper rightly handed the
+ * task on. Returns that explanation, or null when the worker was talking to Redis all along and
+ * the redelivery is the queue's fault. Judged from the command log: every command a worker sends
+ * (heartbeats, idle polls, the handler's writes) shows it alive. Only for tasks shorter than the
+ * silence it looks for, so a worker that simply never heartbeats is never excused.
+ */
+function starvedHolder(t: CheckContext, id: string): string | null {
+  const starts = t.commands("RPUSH").filter((e) => e.args[1] === STARTED && e.args[2] === id);
+  const [first, second] = starts;
+  if (!first?.owner || !second) return null;
+  const times = t
+    .commands()
+    .filter((e) => e.owner === first.owner && e.at >= first.at && e.at <= second.at)
+    .map((e) => e.at);
+  let silence = 0;
+  for (let i = 1; i < times.length; i++) silence = Math.max(silence, times[i]! - times[i - 1]!);
+  // The last command before the second start counts up to that moment too.
+  silence = Math.max(silence, second.at - (times.at(-1) ?? first.at));
+  return silence >= STARVED_MS ? `${first.owner} sent Redis nothing for ${Math.round(silence)} ms while it held ${id}` : null;
+}
+
+// Longer than any task these checks run without a heartbeat's help (800 ms), close to the lease.
+const STARVED_MS = 900;
+
+/** The ids of `ids` started more than once whose redelivery no starved worker explains; notes the excused. */
+function unexplainedRestarts(t: CheckContext, ids: string[], started: string[]): string[] {
+  return ids.filter((id) => {
+    if (countOf(started, id) < 2) return false;
+    const excuse = starvedHolder(t, id);
+    if (excuse) t.note(`${excuse}: its lease ran out, so ${id} starting again is correct, and not held against you`);
+    return excuse === null;
+  });
+}
+
 const workerHint = "main(workerName) should loop forever: claim a task with a lease, run handle(task) from handler.ts, then ack it; when the queue is empty, wait a little and try again.";
 
 export default defineChecks({
@@ -118,7 +169,7 @@ export default defineChecks({
   },
   checks: {
     "each-task-once": async (t) => {
-      const workers = spawnWorkers(t, 3);
+      const workers = await spawnWorkers(t, 3);
       const tasks = Array.from({ length: 9 }, () => newTask(t, 300 + Math.floor(t.random() * 200)));
       const ids = tasks.map((task) => task.id);
       await enqueueAll(t, tasks);
@@ -130,7 +181,8 @@ export default defineChecks({
       }));
       await t.sleep(500); // a redelivery of a finished task would show up now
       const { started, done } = await effects(t);
-      const twice = ids.filter((id) => countOf(started, id) > 1).map((id) => `${id} ×${countOf(started, id)}`);
+      const restarted = unexplainedRestarts(t, ids, started);
+      const twice = restarted.map((id) => `${id} ×${countOf(started, id)}`);
       if (twice.length > 0) {
         t.fail({
           message: `${twice.length} task(s) were started more than once, although no worker died or stalled.`,
@@ -139,7 +191,9 @@ export default defineChecks({
           hint: "The reaper took back leases that had not run out. Requeue only tasks whose deadline is in the past, and keep deadlines and now in one unit: Date.now() is milliseconds, so a 1 s lease is + 1000.",
         });
       }
-      assertEachOnce(ids, done, {
+      // A task whose starved worker lost its lease may also finish twice: the handler is not idempotent.
+      const excused = new Set(ids.filter((id) => countOf(started, id) > 1 && !restarted.includes(id)));
+      assertEachOnce(ids, done.filter((id, i) => !excused.has(id) || done.indexOf(id) === i), {
         noun: "task",
         hintLost: workerHint,
         hintDuplicate: "Each task should be claimed by exactly one worker: take it from the queue and record its lease in one atomic step (a Lua script, or MULTI), and requeue only expired leases.",
@@ -148,7 +202,7 @@ export default defineChecks({
     },
 
     "killed-worker-task-completes": async (t) => {
-      const workers = spawnWorkers(t, 2);
+      const workers = await spawnWorkers(t, 2);
       const tasks = Array.from({ length: 2 }, () => newTask(t, 800));
       const ids = tasks.map((task) => task.id);
       await enqueueAll(t, tasks);
@@ -188,7 +242,12 @@ export default defineChecks({
             },
       );
       await t.sleep(400); // a second redelivery would show up now
-      assertEachOnce(ids, (await effects(t)).done, {
+      const { started, done } = await effects(t);
+      // The victim's task starts twice by design and is never excused; the other task may restart
+      // only if its worker was starved past its lease.
+      const others = ids.filter((id) => id !== victim.id && countOf(started, id) > 1);
+      const excused = new Set(others.filter((id) => unexplainedRestarts(t, [id], started).length === 0));
+      assertEachOnce(ids, done.filter((id, i) => !excused.has(id) || done.indexOf(id) === i), {
         noun: "task",
         hintLost: "Every task must reach effects:done.",
         hintDuplicate: "The killed worker's task should be requeued once: requeue and remove the expired lease in one atomic step, and only leases whose deadline has passed.",
@@ -235,7 +294,7 @@ export default defineChecks({
     },
 
     "slow-task-keeps-lease": async (t) => {
-      const workers = spawnWorkers(t, 2);
+      const workers = await spawnWorkers(t, 2);
       const task = newTask(t, 2200);
       await enqueueAll(t, [task]);
       t.note(`${task.id} takes 2.2 s, more than twice the 1 s lease; its worker stays alive, and the other worker's reaper is watching`);
