@@ -304,12 +304,12 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
     hintsSection.current?.scrollIntoView({ behavior: "smooth", block: "start" });
     hintsSection.current?.focus({ preventScroll: true });
   }
-  // A failed graded run may be the one that opens the last hint: ask again when one ends.
+  // A graded run that fails (or passes) may be the one that opens the last hint: ask again when one ends.
   const hintsApi = `${api}/hints`;
   const verdictSeen = seenVerdict;
   const lockedFor = hints.finalLockedFor;
   useEffect(() => {
-    if (!signedIn || lockedFor === 0 || !verdictSeen || verdictSeen.status === "pass") return;
+    if (!signedIn || lockedFor === 0 || !verdictSeen) return;
     const controller = new AbortController();
     fetch(hintsApi, { signal: controller.signal })
       .then((response) => json<HintsState>(response))

@@ -48,10 +48,21 @@ test("check the starter, read the hint, paste the solution, pass, compare, and f
   await expect(failed).toBeVisible({ timeout: 30_000 });
   await expect(failed.getByText("Hint:")).toBeVisible();
 
+  // Hints open one at a time; the last, close to the answer, waits for two more failed checks.
+  const hints = page.getByRole("region", { name: /^Hints/ });
+  await hints.getByRole("button", { name: "Show a hint" }).click();
+  await hints.getByRole("button", { name: "Show the next hint" }).click();
+  await expect(hints.getByRole("listitem")).toHaveCount(2);
+  await expect(hints.getByText("2 more failed checks to go (or pass the lab)")).toBeVisible();
+  await expect(hints.getByRole("button", { name: "Show the next hint" })).toHaveCount(0);
+
   await paste(page, "queue.ts", read("priority-queue", "solution", "queue.ts"));
   await page.getByRole("button", { name: "Check", exact: true }).click();
   await expect(results(page).getByText("4 of 4 checks passed")).toBeVisible({ timeout: 45_000 });
   await expect(results(page).locator("li[data-status='pass']")).toHaveCount(4);
+  // Passing opens the last hint too.
+  await hints.getByRole("button", { name: "Show the next hint" }).click();
+  await expect(hints.getByRole("listitem")).toHaveCount(3);
 
   // Passing opens the reference solution, as a diff against the learner's code.
   await page.getByRole("button", { name: "Compare with solution" }).click();
