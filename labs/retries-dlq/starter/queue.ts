@@ -63,7 +63,8 @@ export async function main(workerName: string): Promise<void> {
       await handle(task);
     } catch (error) {
       // TODO: a failed task must not vanish. Retry it after BACKOFF_MS, doubling the wait after each
-      // failure; after MAX_ATTEMPTS failed attempts, dead-letter it with its last error.
+      // failure; after MAX_ATTEMPTS failed attempts, dead-letter it with its last error. Record each
+      // outcome in one atomic step, and keep this loop alive when Redis refuses a command.
       console.log(`${workerName}: ${task.id} failed and is dropped: ${String(error)}`);
     }
   }

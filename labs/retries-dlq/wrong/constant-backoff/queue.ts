@@ -52,9 +52,17 @@ export function backoffMs(failures: number): number {
   return BACKOFF_MS;
 }
 
+/** Runs a transaction and throws if Redis refused it or any command in it. */
+async function commit(tx: ReturnType<typeof redis.multi>): Promise<void> {
+  const results = await tx.exec();
+  const refused = results === null ? new Error("transaction aborted") : results.find(([error]) => error)?.[0];
+  if (refused) throw refused;
+}
+
+/** Adds a task, due now. It throws when Redis refused the write: the caller must know. */
 export async function enqueue(task: Task): Promise<void> {
   const entry: Entry = { task, attempts: 0 };
-  await redis.multi().hset(TASKS, task.id, JSON.stringify(entry)).zadd(SCHEDULE, Date.now(), task.id).exec();
+  await commit(redis.multi().hset(TASKS, task.id, JSON.stringify(entry)).zadd(SCHEDULE, Date.now(), task.id));
 }
 
 async function claim(): Promise<Entry | null> {
@@ -62,7 +70,10 @@ async function claim(): Promise<Entry | null> {
   return json ? (JSON.parse(json) as Entry) : null;
 }
 
-/** Records a failed attempt: schedules a retry after a growing delay, or dead-letters the task. */
+/**
+ * Records a failed attempt in one transaction: schedules a retry after a growing delay, or
+ * dead-letters the task. A worker that dies halfway leaves either all of it or none of it.
+ */
 async function fail(entry: Entry, error: unknown): Promise<void> {
   const attempts = entry.attempts + 1;
   const id = entry.task.id;
@@ -70,15 +81,28 @@ async function fail(entry: Entry, error: unknown): Promise<void> {
     // Keep the error of the attempt that just failed: it is the one that explains the state the
     // task is in now, and the one an operator needs before pressing replay.
     const letter: DeadLetter = { task: entry.task, attempts, error: error instanceof Error ? error.message : String(error), failedAt: Date.now() };
-    await redis.multi().hdel(TASKS, id).hset(DEAD, id, JSON.stringify(letter)).exec();
+    await commit(redis.multi().hdel(TASKS, id).hset(DEAD, id, JSON.stringify(letter)));
     return;
   }
   const next: Entry = { task: entry.task, attempts };
-  await redis
-    .multi()
-    .hset(TASKS, id, JSON.stringify(next))
-    .zadd(SCHEDULE, Date.now() + backoffMs(attempts), id)
-    .exec();
+  // The delay runs from now, when the attempt has failed, not from when it was claimed.
+  await commit(redis.multi().hset(TASKS, id, JSON.stringify(next)).zadd(SCHEDULE, Date.now() + backoffMs(attempts), id));
+}
+
+/**
+ * Retries a write until Redis takes it. Once a task is out of the schedule it lives only in this
+ * worker's memory, so a refused write must not be given up on: it would lose the task.
+ */
+async function persist(workerName: string, what: string, write: () => Promise<unknown>): Promise<void> {
+  for (;;) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      console.error(`${workerName}: could not ${what}, trying again: ${String(error)}`);
+      await sleep(POLL_MS);
+    }
+  }
 }
 
 export async function deadLetters(): Promise<DeadLetter[]> {
@@ -93,17 +117,24 @@ export async function replay(id: string): Promise<boolean> {
 
 export async function main(workerName: string): Promise<void> {
   for (;;) {
+    // A refused or cut command in the loop is one more reason to look again, never to stop.
     const entry = await claim().catch((error: unknown) => (console.error(`${workerName}: claim failed: ${String(error)}`), null));
     if (!entry) {
       await sleep(POLL_MS);
       continue;
     }
-    try {
-      await handle(entry.task);
-      await redis.hdel(TASKS, entry.task.id);
-    } catch (error) {
-      console.log(`${workerName}: ${entry.task.id} attempt ${entry.attempts + 1} failed: ${String(error)}`);
-      await fail(entry, error).catch((e: unknown) => console.error(`${workerName}: could not record the failure: ${String(e)}`));
+    const id = entry.task.id;
+    // Only the handler's own throw is a failed attempt: a write of ours that Redis refuses after
+    // the handler succeeded must not make the task run again.
+    const failure = await handle(entry.task).then(
+      () => null,
+      (error: unknown) => ({ error }),
+    );
+    if (failure) {
+      console.log(`${workerName}: ${id} attempt ${entry.attempts + 1} failed: ${String(failure.error)}`);
+      await persist(workerName, `record the failure of ${id}`, () => fail(entry, failure.error));
+    } else {
+      await persist(workerName, `forget the finished ${id}`, () => redis.hdel(TASKS, id));
     }
   }
 }
