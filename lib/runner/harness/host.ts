@@ -8,6 +8,7 @@
  */
 import http from "node:http";
 import net from "node:net";
+import { StringDecoder } from "node:string_decoder";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
 
@@ -23,7 +24,8 @@ const { keys: objectKeys } = Object;
 const { indexOf: stringIndexOf, slice: stringSlice, startsWith } = String.prototype;
 const split = String.prototype.split as (this: string, separator: string) => string[];
 const { filter, join, slice: arraySlice } = Array.prototype;
-const bufferToString = Buffer.prototype.toString;
+// Chunks split multi-byte characters anywhere: a decoder keeps the partial bytes for the next one.
+const decoderWrite = StringDecoder.prototype.write;
 const bufferFrom = Buffer.from;
 const { write: socketWrite, end: socketEnd, destroy: socketDestroy } = net.Socket.prototype;
 const emit = net.Socket.prototype.emit as (this: net.Socket, event: string, data: Buffer) => boolean;
@@ -143,8 +145,9 @@ function main(): void {
   let mod: Exports | null = null;
   let loading = false;
   let buffered = "";
+  const decoder = new StringDecoder("utf8");
   channel.on("data", (chunk: Buffer) => {
-    buffered += invoke(bufferToString as (encoding: string) => string, chunk, "utf8");
+    buffered += invoke(decoderWrite, decoder, chunk);
     let newline: number;
     while ((newline = invoke(stringIndexOf, buffered, "\n")) >= 0) {
       const line = invoke(stringSlice, buffered, 0, newline);
@@ -279,7 +282,8 @@ async function serveShared(labPath: string): Promise<void> {
       if (line) handle(line);
     }
   };
-  channel.on("data", (chunk: Buffer) => take(invoke(bufferToString as (encoding: string) => string, chunk, "utf8")));
+  const decoder = new StringDecoder("utf8");
+  channel.on("data", (chunk: Buffer) => take(invoke(decoderWrite, decoder, chunk)));
   channel.on("end", () => quit(0));
   channel.resume();
 }
