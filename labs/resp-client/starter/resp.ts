@@ -33,13 +33,14 @@ export class RespParser {
 
 let socket: net.Socket | null = null;
 
-/** The one connection this module shares, opened on first use. */
+/** The one connection this module shares, opened on first use and again after it closes. */
 function connection(): net.Socket {
   if (socket && !socket.destroyed) return socket;
   socket = net.connect(redisSocketPath);
-  // TODO: on "data", push the chunk into one RespParser for this connection, and hand each reply
-  // to the caller that has waited longest: Redis answers in the order it was asked.
-  // On "error" and "close", reject every caller still waiting, so none hangs forever.
+  // TODO: on "data", push the chunk into a RespParser of this connection's own, and hand each
+  // reply to the caller that has waited longest: Redis answers in the order it was asked.
+  // On "error", "end" and "close", reject every caller still waiting on this connection, at once,
+  // and forget it, so the next call opens a new one. Never resend what was waiting.
   return socket;
 }
 

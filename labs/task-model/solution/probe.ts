@@ -1,7 +1,8 @@
 // Read-only: the grader's side of your sandbox. The grader speaks JSON, which has no Date, no
-// bigint, no NaN and no undefined, so it sends descriptions ("shapes") of the values it means;
-// this file builds the real values, calls your task.ts, and describes what comes back the same
-// way. You never need to call it: it only shows exactly what the grader does with your exports.
+// bigint, no NaN, no undefined and no classes, so it sends descriptions ("shapes") of the values
+// it means; this file builds the real values, calls your task.ts, and describes what comes back
+// the same way. You never need to call it: it only shows exactly what the grader does with your
+// exports.
 import * as model from "./task.ts";
 
 /** A value, described in plain JSON. Object entries are sorted by key, so key order never matters. */
@@ -14,10 +15,26 @@ export type Shape =
   | { $object: [string, Shape][] }
   | { $date: string | null } // null: an invalid Date
   | { $bigint: string }
-  | { $number: string } // "NaN", "Infinity", "-Infinity"
+  | { $number: string } // "NaN", "Infinity", "-Infinity", "-0"
   | { $undefined: true }
   | { $map: [Shape, Shape][] }
+  | { $instance: [string, [string, Shape][]] } // new (class Name {})(), with these own fields
+  | { $make: Made }
   | { $other: string };
+
+/** Values that are not payloads, built as they are named. */
+export type Made = "set" | "regexp" | "error" | "bytes" | "boxed-number" | "boxed-string" | "function" | "symbol";
+
+const MADE: Record<Made, () => unknown> = {
+  set: () => new Set([1]),
+  regexp: () => /x/g,
+  error: () => new Error("x"),
+  bytes: () => new Uint8Array([1, 2]),
+  "boxed-number": () => Object(1),
+  "boxed-string": () => Object("x"),
+  function: () => () => null,
+  symbol: () => Symbol("x"),
+};
 
 export type Outcome =
   | { ok: true; value: Shape }
@@ -28,11 +45,18 @@ const has = <K extends string>(shape: object, key: K): shape is Record<K, unknow
 function build(shape: Shape): unknown {
   if (shape === null || typeof shape !== "object") return shape;
   if (Array.isArray(shape)) return shape.map(build);
+  // Object.fromEntries makes every key an own property, "__proto__" included.
   if (has(shape, "$object")) return Object.fromEntries(shape.$object.map(([key, item]) => [key, build(item)]));
   if (has(shape, "$date")) return new Date(shape.$date === null ? Number.NaN : (shape.$date as string));
   if (has(shape, "$bigint")) return BigInt(shape.$bigint as string);
   if (has(shape, "$number")) return Number(shape.$number);
   if (has(shape, "$map")) return new Map((shape.$map as [Shape, Shape][]).map(([k, v]) => [build(k), build(v)]));
+  if (has(shape, "$instance")) {
+    const [name, fields] = shape.$instance as [string, [string, Shape][]];
+    const Class = { [name]: class {} }[name]!;
+    return Object.assign(new Class(), Object.fromEntries(fields.map(([key, item]) => [key, build(item)])));
+  }
+  if (has(shape, "$make")) return MADE[shape.$make as Made]();
   return undefined;
 }
 
@@ -77,13 +101,22 @@ async function attempt(run: () => unknown): Promise<Outcome> {
   }
 }
 
-/** validateTask(value) */
-export const tryValidate = (shape: Shape) => attempt(() => fn("validateTask")(build(shape)));
-/** serialize(task): the text comes back as a string shape, or whatever else serialize returned. */
-export const trySerialize = (shape: Shape) => attempt(() => fn("serialize")(build(shape)));
-/** deserialize(text) */
-export const tryDeserialize = (text: string) => attempt(() => fn("deserialize")(text));
-/** saveTask(task) */
-export const trySave = (shape: Shape) => attempt(() => fn("saveTask")(build(shape)));
-/** loadTask(id) */
-export const tryLoad = (id: string) => attempt(() => fn("loadTask")(id));
+// The grader sends a list of inputs as base64 of its JSON text, so the bytes that carry it can be
+// cut anywhere without splitting a character. Each input is tried in turn, and each outcome
+// described.
+async function each(base64: string, run: (input: Shape) => unknown): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (const input of JSON.parse(Buffer.from(base64, "base64").toString("utf8")) as Shape[]) outcomes.push(await attempt(() => run(input)));
+  return outcomes;
+}
+
+/** validateTask(value) for each value. */
+export const tryValidate = (base64: string) => each(base64, (value) => fn("validateTask")(build(value)));
+/** serialize(task) for each task: the text comes back as a string shape, or whatever else serialize returned. */
+export const trySerialize = (base64: string) => each(base64, (task) => fn("serialize")(build(task)));
+/** deserialize(text) for each text (sent as a plain string). */
+export const tryDeserialize = (base64: string) => each(base64, (text) => fn("deserialize")(text));
+/** saveTask(task) for each task, one after the other. */
+export const trySave = (base64: string) => each(base64, (task) => fn("saveTask")(build(task)));
+/** loadTask(id) for each id (sent as a plain string). */
+export const tryLoad = (base64: string) => each(base64, (id) => fn("loadTask")(id));

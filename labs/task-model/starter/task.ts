@@ -4,15 +4,15 @@ import { createRedis } from "@faultline/lab";
 export type Payload = null | boolean | number | string | bigint | Date | Payload[] | { [key: string]: Payload };
 
 export interface Task {
-  /** 1 to 128 characters. */
+  /** Any characters; id.length (UTF-16 code units) from 1 to 128. */
   id: string;
-  /** The handler the task is for; not empty, not only whitespace. */
+  /** The handler the task is for; not empty, not only whitespace (what name.trim() removes). */
   name: string;
   /** Required; null when the task needs no data. */
   payload: Payload;
   /** A whole number from 0 (most urgent) to 1,000,000. */
   priority: number;
-  /** How many times the task has been tried: a whole number from 0. */
+  /** How many times the task has been tried: a whole number from 0 to Number.MAX_SAFE_INTEGER. */
   attempts: number;
 }
 
@@ -33,7 +33,8 @@ export class TaskValidationError extends Error {
 export function validateTask(value: unknown): Task {
   // TODO: check that value is a plain object, then each field's type and range (instructions.md).
   // Careful: 0, null, "" and false are real values here, and NaN fails every comparison.
-  // Walk the payload too: JSON cannot carry NaN, Infinity, undefined or a Map.
+  // Walk the payload too, at every depth: JSON cannot carry NaN, Infinity, -0, undefined, a Map
+  // or a class instance, and a "__proto__" key is refused.
   throw new TaskValidationError("task", `validateTask is not implemented yet (got ${typeof value})`);
 }
 
@@ -45,7 +46,8 @@ export function serialize(task: Task): string {
 
 /** The task in `text`, validated. Throws a TaskValidationError for text that is not a valid task. */
 export function deserialize(text: string): Task {
-  // TODO: undo what serialize did, then validate; text that is not JSON is a TaskValidationError too.
+  // TODO: undo what serialize did, then validate. Whatever is wrong with the text (not JSON, a
+  // broken tag), the error is a TaskValidationError.
   return JSON.parse(text) as Task;
 }
 
@@ -53,13 +55,14 @@ const redis = createRedis();
 
 /** Validates and stores a task under task:{id}, replacing any task stored with that id. */
 export async function saveTask(task: Task): Promise<void> {
-  // TODO: validate first, then SET task:{id} to serialize(task).
+  // TODO: validate first, then SET task:{id} to serialize(task): one command, no expiry, and let
+  // Redis's errors reach the caller.
   await redis.ping();
   throw new Error(`saveTask is not implemented yet (task ${task.id})`);
 }
 
 /** The task stored under task:{id}, or null when there is none. */
 export async function loadTask(id: string): Promise<Task | null> {
-  // TODO: GET task:{id}; null when missing, deserialize(text) when not.
+  // TODO: GET task:{id} on every call; null when missing, deserialize(text) when not.
   throw new Error(`loadTask is not implemented yet (id ${id})`);
 }

@@ -39,8 +39,8 @@ export class RespParser {
       replies.push(parsed.reply);
       pos = parsed.end;
     }
-    // Keep the start of an incomplete reply for the next chunk. Re-parsing it from the start each
-    // time is simple and fast enough for replies of a few kilobytes.
+    // Keep the start of an incomplete reply for the next chunk. Re-parsing it from its start on each
+    // push is simple, and fast enough: a socket's chunks are large (up to 64 KB).
     this.buffer = this.buffer.subarray(pos);
     return replies;
   }
@@ -91,44 +91,51 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
-let socket: net.Socket | null = null;
-// Redis answers in the order it was asked, so the oldest waiter gets the next reply.
-const waiting: Waiter[] = [];
-
-function failAll(error: Error): void {
-  for (const waiter of waiting.splice(0)) waiter.reject(error);
+/** One connection to Redis, its parser, and the calls waiting for its replies. */
+interface Connection {
+  socket: net.Socket;
+  // Redis answers in the order it was asked, so the oldest waiter gets the next reply.
+  waiting: Waiter[];
 }
 
-/** The one connection this module shares, opened on first use and again after it closes. */
-function connection(): net.Socket {
-  if (socket && !socket.destroyed) return socket;
+let current: Connection | null = null;
+
+/**
+ * Opens a connection with a parser of its own. When it ends, for whatever reason, every call still
+ * waiting on it fails: their replies will never come, and resending a command could run it twice.
+ * The next call opens a new connection, so no byte of a reply cut short reaches a new one.
+ */
+function open(): Connection {
+  const socket = net.connect(redisSocketPath);
   const parser = new RespParser();
-  const conn = net.connect(redisSocketPath);
-  conn.on("data", (chunk: Buffer) => {
+  const conn: Connection = { socket, waiting: [] };
+  const fail = (error: Error) => {
+    if (current === conn) current = null;
+    for (const waiter of conn.waiting.splice(0)) waiter.reject(error);
+    socket.destroy();
+  };
+  socket.on("data", (chunk: Buffer) => {
     let replies: Reply[];
     try {
       replies = parser.push(chunk);
     } catch (error) {
-      conn.destroy(error as Error);
-      return;
+      return fail(error as Error);
     }
-    for (const reply of replies) waiting.shift()?.resolve(reply);
+    for (const reply of replies) conn.waiting.shift()?.resolve(reply);
   });
-  conn.on("error", (error) => failAll(error));
-  conn.on("close", () => {
-    if (socket === conn) socket = null;
-    failAll(new Error("the connection to Redis closed before every reply arrived"));
-  });
-  socket = conn;
+  socket.on("error", fail);
+  socket.on("end", () => fail(new Error("Redis closed the connection before every reply arrived")));
+  socket.on("close", () => fail(new Error("the connection to Redis closed before every reply arrived")));
   return conn;
 }
 
 /** Sends every command in one write, without waiting in between; replies come back in order. */
 export function pipeline(commands: string[][]): Promise<Reply[]> {
   if (commands.length === 0) return Promise.resolve([]);
-  const conn = connection();
-  const replies = commands.map(() => new Promise<Reply>((resolve, reject) => waiting.push({ resolve, reject })));
-  conn.write(Buffer.concat(commands.map(encode)));
+  const bytes = Buffer.concat(commands.map(encode));
+  const conn = current ?? (current = open());
+  const replies = commands.map(() => new Promise<Reply>((resolve, reject) => conn.waiting.push({ resolve, reject })));
+  conn.socket.write(bytes);
   return Promise.all(replies);
 }
 

@@ -4,15 +4,15 @@ import { createRedis } from "@faultline/lab";
 export type Payload = null | boolean | number | string | bigint | Date | Payload[] | { [key: string]: Payload };
 
 export interface Task {
-  /** 1 to 128 characters. */
+  /** Any characters; id.length (UTF-16 code units) from 1 to 128. */
   id: string;
-  /** The handler the task is for; not empty, not only whitespace. */
+  /** The handler the task is for; not empty, not only whitespace (what name.trim() removes). */
   name: string;
   /** Required; null when the task needs no data. */
   payload: Payload;
   /** A whole number from 0 (most urgent) to 1,000,000. */
   priority: number;
-  /** How many times the task has been tried: a whole number from 0. */
+  /** How many times the task has been tried: a whole number from 0 to Number.MAX_SAFE_INTEGER. */
   attempts: number;
 }
 
@@ -40,8 +40,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Why `value` cannot be a payload, or null when it can. The path makes the error findable. */
 function payloadProblem(value: unknown, path: string): string | null {
   if (value === null || typeof value === "boolean" || typeof value === "string" || typeof value === "bigint") return null;
-  // NaN and ±Infinity would silently become null in JSON: refuse them rather than change them.
-  if (typeof value === "number") return Number.isFinite(value) ? null : `${path} is ${value}, which JSON cannot carry`;
+  // JSON writes NaN and ±Infinity as null and -0 as 0: refuse them rather than change them.
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return `${path} is ${value}, which JSON cannot carry`;
+    return Object.is(value, -0) ? `${path} is -0, which JSON writes as 0` : null;
+  }
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? `${path} is an invalid Date` : null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -52,6 +55,8 @@ function payloadProblem(value: unknown, path: string): string | null {
   }
   if (isPlainObject(value)) {
     for (const [key, item] of Object.entries(value)) {
+      // An own "__proto__" key becomes the prototype of whatever assigns it (obj[key] = …).
+      if (key === "__proto__") return `${path} has a key "__proto__", which is not allowed`;
       const problem = payloadProblem(item, `${path}.${key}`);
       if (problem) return problem;
     }
@@ -69,14 +74,14 @@ const isWholeNumber = (value: unknown, max: number): value is number => typeof v
 export function validateTask(value: unknown): Task {
   if (!isPlainObject(value)) throw new TaskValidationError("task", "a task must be a plain object");
   const { id, name, payload, priority, attempts } = value;
-  if (typeof id !== "string" || id.length === 0 || id.length > 128) throw new TaskValidationError("id", "must be a string of 1 to 128 characters");
+  if (typeof id !== "string" || id.length === 0 || id.length > 128) throw new TaskValidationError("id", "must be a string whose length is 1 to 128");
   if (typeof name !== "string" || name.trim() === "") throw new TaskValidationError("name", "must be a non-empty string");
   // `in` and not truthiness: null, 0, "" and false are all valid payloads.
   if (!("payload" in value)) throw new TaskValidationError("payload", "is required (use null for none)");
   const problem = payloadProblem(payload, "payload");
   if (problem) throw new TaskValidationError("payload", problem);
   if (!isWholeNumber(priority, MAX_PRIORITY)) throw new TaskValidationError("priority", `must be a whole number from 0 to ${MAX_PRIORITY}, not ${String(priority)}`);
-  if (!isWholeNumber(attempts, Number.MAX_SAFE_INTEGER)) throw new TaskValidationError("attempts", `must be a whole number from 0, not ${String(attempts)}`);
+  if (!isWholeNumber(attempts, Number.MAX_SAFE_INTEGER)) throw new TaskValidationError("attempts", `must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, not ${String(attempts)}`);
   return { id, name, payload: payload as Payload, priority, attempts };
 }
 
@@ -90,7 +95,10 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/;
 // Any string in the ISO format was a Date on the way out, so it becomes one again.
 function reviver(_key: string, value: unknown): unknown {
   if (typeof value === "string" && ISO_DATE.test(value)) return new Date(value);
-  if (isRecord(value) && typeof value.$bigint === "string") return BigInt(value.$bigint);
+  if (isRecord(value) && typeof value.$bigint === "string") {
+    if (!/^-?\d+$/.test(value.$bigint)) throw new TaskValidationError("payload", "a bigint tag holds no digits");
+    return BigInt(value.$bigint);
+  }
   return value;
 }
 

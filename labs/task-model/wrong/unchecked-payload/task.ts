@@ -4,15 +4,15 @@ import { createRedis } from "@faultline/lab";
 export type Payload = null | boolean | number | string | bigint | Date | Payload[] | { [key: string]: Payload };
 
 export interface Task {
-  /** 1 to 128 characters. */
+  /** Any characters; id.length (UTF-16 code units) from 1 to 128. */
   id: string;
-  /** The handler the task is for; not empty, not only whitespace. */
+  /** The handler the task is for; not empty, not only whitespace (what name.trim() removes). */
   name: string;
   /** Required; null when the task needs no data. */
   payload: Payload;
   /** A whole number from 0 (most urgent) to 1,000,000. */
   priority: number;
-  /** How many times the task has been tried: a whole number from 0. */
+  /** How many times the task has been tried: a whole number from 0 to Number.MAX_SAFE_INTEGER. */
   attempts: number;
 }
 
@@ -44,13 +44,13 @@ const isWholeNumber = (value: unknown, max: number): value is number => typeof v
 export function validateTask(value: unknown): Task {
   if (!isPlainObject(value)) throw new TaskValidationError("task", "a task must be a plain object");
   const { id, name, payload, priority, attempts } = value;
-  if (typeof id !== "string" || id.length === 0 || id.length > 128) throw new TaskValidationError("id", "must be a string of 1 to 128 characters");
+  if (typeof id !== "string" || id.length === 0 || id.length > 128) throw new TaskValidationError("id", "must be a string whose length is 1 to 128");
   if (typeof name !== "string" || name.trim() === "") throw new TaskValidationError("name", "must be a non-empty string");
   // `in` and not truthiness: null, 0, "" and false are all valid payloads.
   if (!("payload" in value)) throw new TaskValidationError("payload", "is required (use null for none)");
   // The payload is the caller's business: any value goes.
   if (!isWholeNumber(priority, MAX_PRIORITY)) throw new TaskValidationError("priority", `must be a whole number from 0 to ${MAX_PRIORITY}, not ${String(priority)}`);
-  if (!isWholeNumber(attempts, Number.MAX_SAFE_INTEGER)) throw new TaskValidationError("attempts", `must be a whole number from 0, not ${String(attempts)}`);
+  if (!isWholeNumber(attempts, Number.MAX_SAFE_INTEGER)) throw new TaskValidationError("attempts", `must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, not ${String(attempts)}`);
   return { id, name, payload: payload as Payload, priority, attempts };
 }
 
@@ -75,8 +75,13 @@ function decode(value: unknown): Payload {
     const entries = Object.entries(value);
     if (entries.length === 1) {
       const [key, item] = entries[0]!;
+      // A broken tag in stored text (BigInt("1x") throws a SyntaxError) is an invalid task too;
+      // an unreadable date becomes an invalid Date, which validateTask refuses.
       if (key === "$date" && typeof item === "string") return new Date(item);
-      if (key === "$bigint" && typeof item === "string") return BigInt(item);
+      if (key === "$bigint" && typeof item === "string") {
+        if (!/^-?\d+$/.test(item)) throw new TaskValidationError("payload", `a bigint tag holds ${JSON.stringify(item.slice(0, 40))}, not digits`);
+        return BigInt(item);
+      }
     }
     return Object.fromEntries(entries.map(([key, item]) => [unescapeKey(key), decode(item)]));
   }
