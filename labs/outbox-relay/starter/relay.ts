@@ -1,12 +1,20 @@
 import { createRedis, sleep } from "@faultline/lab";
-import { EVENTS, OUTBOX, type OrderPlaced } from "./types.ts";
+import { EVENTS, LEASE, LEASE_MS, OUTBOX, type OrderPlaced } from "./types.ts";
 
-const POLL_MS = 100; // how long an idle relay waits before it looks at the outbox again
+const POLL_MS = 100; // how long a relay waits before it looks again (outbox empty, or not its turn)
 
 const redis = createRedis();
 
 // Delete this line once your code uses them all.
-void [redis, EVENTS, OUTBOX];
+void [redis, EVENTS, OUTBOX, LEASE, LEASE_MS];
+
+/**
+ * TODO: take the lease if nobody holds it, or renew it if this relay does (LEASE, for LEASE_MS),
+ * and say whether this relay may publish now. Checking the holder and renewing must be one step.
+ */
+async function holdLease(token: string): Promise<boolean> {
+  throw new Error(`holdLease is not implemented yet (token ${token})`);
+}
 
 /**
  * TODO: XADD one event to the `events` stream with the fields id, type and orderId, as a command
@@ -16,13 +24,15 @@ async function publish(event: OrderPlaced): Promise<void> {
   throw new Error(`publish is not implemented yet (event ${event.id})`);
 }
 
-/** The relay: the grader starts it as its own process and kills it when it likes. */
+/** The relay: the grader starts several, kills them, pauses them. */
 export async function main(workerName: string): Promise<void> {
   for (;;) {
-    // TODO: take the oldest entries from the outbox, publish each, and remove it from the outbox.
-    // In which order must "publish" and "remove" happen so that a SIGKILL between them never
-    // loses an event? And what must happen to an entry whose XADD failed?
-    void publish;
+    // TODO: while this relay holds the lease, take the oldest entries from the outbox, publish
+    // each, and remove it from the outbox. In which order must "publish" and "remove" happen so
+    // that a SIGKILL between them never loses an event? What must happen to an entry whose XADD
+    // failed? And how does a relay that was paused find out, before its next XADD, that another
+    // relay has taken over?
+    void [holdLease, publish];
     console.log(`${workerName}: nothing to do yet`);
     await sleep(POLL_MS * 10);
   }

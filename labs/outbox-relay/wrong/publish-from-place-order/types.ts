@@ -21,3 +21,7 @@ export const ORDERS = "orders";
 export const OUTBOX = "outbox";
 /** Stream: one entry per published event, with the fields id, type and orderId. */
 export const EVENTS = "events";
+/** String: a token of the one relay that may publish right now, set to expire LEASE_MS after it was taken or last renewed. */
+export const LEASE = "relay:lease";
+/** How long a lease lasts after it was taken or last renewed, in milliseconds (SET … PX). */
+export const LEASE_MS = 1000;

@@ -1,0 +1,59 @@
+import { randomUUID } from "node:crypto";
+import { createRedis, sleep } from "@faultline/lab";
+import { EVENTS, LEASE, LEASE_MS, OUTBOX, type OrderPlaced } from "./types.ts";
+
+const POLL_MS = 100; // how long a relay waits before it looks again (outbox empty, or not its turn)
+const BATCH = 20; // entries read per look
+
+const redis = createRedis();
+
+let leader = false;
+
+/**
+ * Takes the lease with SET NX PX; once this relay has it, it keeps it alive with PEXPIRE. No
+ * script needed: PEXPIRE answers 0 when the key is gone, and then we try SET NX again.
+ */
+async function holdLease(token: string): Promise<boolean> {
+  if (leader && (await redis.pexpire(LEASE, LEASE_MS)) === 1) return true;
+  leader = (await redis.set(LEASE, token, "PX", LEASE_MS, "NX")) === "OK";
+  return leader;
+}
+
+/** Publishes one outbox entry. The stream stands in for a broker on another machine. */
+async function publish(event: OrderPlaced): Promise<void> {
+  await redis.xadd(EVENTS, "*", "id", event.id, "type", event.type, "orderId", event.orderId);
+}
+
+/**
+ * The relay: runs for as long as the process lives. Several may run; the one holding the lease
+ * publishes the outbox oldest first, the others wait to take over when its lease runs out.
+ */
+export async function main(workerName: string): Promise<void> {
+  // Unique to this process: a relay restarted under the same name is a different holder.
+  const token = `${workerName}:${randomUUID()}`;
+  for (;;) {
+    try {
+      // Read without removing: until the stream has an entry, the outbox is its only copy.
+      const batch = (await holdLease(token)) ? await redis.lrange(OUTBOX, 0, BATCH - 1) : [];
+      if (batch.length === 0) {
+        await sleep(POLL_MS);
+        continue;
+      }
+      for (const raw of batch) {
+        // Renewed before every publish, not once per batch: a relay that was paused past its
+        // lease finds out here, and publishes nothing more after another relay took over.
+        if (!(await holdLease(token))) break;
+        await publish(JSON.parse(raw) as OrderPlaced);
+        // Published, so the entry may go. A crash between the two lines publishes it again
+        // later: a duplicate with the same event id, which consumers can drop. Removing first
+        // and crashing would lose it, and nothing could ever bring it back.
+        await redis.lrem(OUTBOX, 1, raw);
+      }
+    } catch (error) {
+      // Whatever failed (the lease, the read, the XADD, the removal), the entry is still in the
+      // outbox unless its LREM succeeded; the next pass picks it up.
+      console.error(`${workerName}: relay pass failed, retrying: ${String(error)}`);
+      await sleep(POLL_MS);
+    }
+  }
+}
