@@ -1,6 +1,5 @@
 import { sleep } from "@faultline/lab";
-import * as services from "./services.ts";
-import { StepDeclined, type Operation, type Trip } from "./services.ts";
+import { planFor, StepDeclined, type Operation, type Step, type Trip } from "./services.ts";
 
 export type { Trip };
 
@@ -11,47 +10,44 @@ export interface SagaResult {
   failedStep?: string;
 }
 
-interface Step {
-  name: string;
-  run: Operation;
-  /** The last step needs none: once it succeeds, nothing after it can fail. */
-  compensate?: Operation;
-}
-
-export const STEPS: Step[] = [
-  { name: "reserveSeat", run: services.reserveSeat, compensate: services.releaseSeat },
-  { name: "bookHotel", run: services.bookHotel, compensate: services.cancelHotel },
-  { name: "chargeCard", run: services.chargeCard, compensate: services.refundCard },
-  { name: "sendTicket", run: services.sendTicket },
-];
+export const CALL_TIMEOUT_MS = 500;
+export const LEASE_MS = 1000;
 
 interface SagaState {
   trip: Trip;
+  steps: Step[];
   status: "running" | "compensating" | "completed" | "compensated";
   done: number;
   failed?: string;
 }
 
-// The orchestrator's saga log: fast, simple, and gone with the process.
+// The orchestrator's saga log: fast, simple, and gone with the process. With no shared record
+// there is nothing to lease either: each saga is driven by the process that holds it.
 const sagas = new Map<string, SagaState>();
 
 const keyOf = (trip: Trip, operation: string) => `${trip.id}:${operation}`;
 
+function withTimeout(call: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)));
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function call(operation: Operation, trip: Trip, key: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await operation(trip, key);
+      return await withTimeout(operation(trip, key), CALL_TIMEOUT_MS);
     } catch (error) {
       if (error instanceof StepDeclined) throw error;
-      await sleep(Math.min(1000, 25 * 2 ** attempt));
+      await sleep(Math.min(200, 25 * 2 ** attempt));
     }
   }
 }
 
 async function forward(state: SagaState): Promise<SagaResult> {
   const { trip } = state;
-  for (let i = state.done; i < STEPS.length; i++) {
-    const step = STEPS[i]!;
+  for (let i = state.done; i < state.steps.length; i++) {
+    const step = state.steps[i]!;
     try {
       await call(step.run, trip, keyOf(trip, step.name));
     } catch (error) {
@@ -70,7 +66,7 @@ async function forward(state: SagaState): Promise<SagaResult> {
 async function backward(state: SagaState): Promise<SagaResult> {
   const { trip } = state;
   for (let i = state.done - 1; i >= 0; i--) {
-    const step = STEPS[i]!;
+    const step = state.steps[i]!;
     if (step.compensate) await call(step.compensate, trip, keyOf(trip, `${step.name}:undo`));
     state.done = i;
   }
@@ -80,7 +76,7 @@ async function backward(state: SagaState): Promise<SagaResult> {
 }
 
 export async function bookTrip(trip: Trip): Promise<SagaResult> {
-  const state: SagaState = { trip, status: "running", done: 0 };
+  const state: SagaState = { trip, steps: planFor(trip), status: "running", done: 0 };
   sagas.set(trip.id, state);
   return forward(state);
 }
