@@ -3,6 +3,7 @@ import { handle, toJob } from "./handler.ts";
 
 const STREAM = "jobs";
 const GROUP = "workers";
+const RESULTS = "results";
 const BLOCK_MS = 500; // longest wait for new entries, so stuck ones are looked for this often
 const MIN_IDLE_MS = 2000; // an entry pending this long belongs to a consumer that is gone
 
@@ -10,12 +11,13 @@ const redis = createRedis();
 
 type Entry = [id: string, fields: string[]];
 
-/** Creates the group once; start id 0 so that entries added before it existed are delivered too. */
+/** Creates the group; start id 0 so that entries added before it existed are delivered too. */
 async function ensureGroup(): Promise<void> {
   try {
     await redis.xgroup("CREATE", STREAM, GROUP, "0", "MKSTREAM");
   } catch (error) {
-    // Another consumer made it first: that is fine, there is one group for all of them.
+    // Another consumer made it first: that is fine, there is one group for all of them. Any
+    // other error means the group may not exist yet; the caller tries again.
     if (!String(error).includes("BUSYGROUP")) throw error;
   }
 }
@@ -37,19 +39,25 @@ async function readNew(me: string): Promise<Entry | null> {
   return reply?.[0]?.[1]?.[0] ?? null;
 }
 
-/** A consumer: the grader starts several, as separate processes, and kills some. */
+/** A consumer: the grader starts several, as separate processes, and kills or pauses some. */
 export async function main(workerName: string): Promise<void> {
-  await ensureGroup();
+  let joined = false;
   for (;;) {
     try {
+      if (!joined) {
+        await ensureGroup();
+        joined = true;
+      }
       // Stuck entries first: otherwise a steady flow of new work could starve them forever.
       const entry = (await claimStuck(workerName)) ?? (await readNew(workerName));
       if (!entry) continue;
       const [id, fields] = entry;
+      const job = toJob(fields);
       // "Ack as soon as we have it, so no one else gets it": the pending list forgets the entry
       // before the job runs, and a consumer that dies mid-job takes the job with it.
       await redis.xack(STREAM, GROUP, id);
-      await handle(toJob(fields));
+      const output = await handle(job);
+      await redis.multi().xadd(RESULTS, "*", "id", job.id, "output", output).xdel(STREAM, id).exec();
     } catch (error) {
       // No ack: the entry stays pending and is claimed again once it has been idle long enough.
       console.error(`${workerName}: ${String(error)}`);
