@@ -3,32 +3,45 @@
 // registerTwice() in processes it calls into.
 import { workerName } from "@faultline/lab";
 import * as handlers from "./handlers.ts";
-import { createWorker } from "./worker.ts";
+import { createWorker, type Worker } from "./worker.ts";
 
 /** One worker, with the application's handlers registered by task name. */
-function startWorker(name: string, concurrency: number): void {
-  const worker = createWorker({ name, concurrency });
+function createAppWorker(name: string, concurrency: number, timeoutMs: number): Worker {
+  const worker = createWorker({ name, concurrency, timeoutMs });
   worker.register("email.send", handlers.sendEmail);
   worker.register("image.resize", handlers.resizeImage);
   worker.register("report.slow", handlers.slowReport);
   worker.register("task.explode", handlers.explode);
   worker.register("task.explode-now", handlers.explodeNow);
-  worker.start();
+  return worker;
 }
 
-/** A worker process (t.spawn): concurrency 2. */
+/** A worker process (t.spawn): concurrency 2, and 10 s for each task. */
 export function main(name: string): void {
-  startWorker(name, 2);
+  createAppWorker(name, 2, 10_000).start();
 }
 
-/** A worker with another concurrency, in a process the grader calls into; returns once started. */
-export function start(concurrency: number): void {
-  startWorker(workerName, concurrency);
+/**
+ * A worker with another concurrency and timeout, in a process the grader calls into; returns once
+ * started. `starts` > 1 calls start() that many times, as a start-up script that runs twice would:
+ * the calls after the first must start nothing more (they may throw; their message is returned).
+ */
+export function start(concurrency: number, timeoutMs = 2000, starts = 1): string | null {
+  const worker = createAppWorker(workerName, concurrency, timeoutMs);
+  worker.start();
+  for (let i = 1; i < starts; i++) {
+    try {
+      worker.start();
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+  return null;
 }
 
 /** Registers two handlers under one name; returns the error's message, or null when none was thrown. */
 export function registerTwice(): string | null {
-  const worker = createWorker({ name: workerName, concurrency: 1 });
+  const worker = createWorker({ name: workerName, concurrency: 1, timeoutMs: 2000 });
   worker.register("email.send", handlers.sendEmail);
   try {
     worker.register("email.send", handlers.resizeImage);

@@ -17,6 +17,9 @@ local n = redis.call('INCR', KEYS[1])
 if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end
 return n`;
 
+/** Never settles: what a handler stuck on a lost reply or a dead service looks like. */
+const forever = () => new Promise<never>(() => {});
+
 /** task.name "email.send" */
 export async function sendEmail(task: Task): Promise<void> {
   await sleep(10);
@@ -29,16 +32,36 @@ export async function resizeImage(task: Task): Promise<void> {
   await done(task, "resizeImage");
 }
 
-/** task.name "report.slow": works for payload.ms milliseconds. */
+/**
+ * task.name "report.slow", payload {"ms", "fail"?, "markMs"?}: appends {"id","worker"} to
+ * effects:started, works for ms milliseconds, then finishes (effects:done) or, when fail is true,
+ * rejects. With ms null it never finishes: it hangs. With markMs, it is also the grader's
+ * stopwatch in this process: if it is still running markMs after it started, it appends
+ * {"id","worker"} to effects:overran, on a timer that a busy machine delays as much as yours.
+ */
 export async function slowReport(task: Task): Promise<void> {
-  const { ms } = task.payload as { ms: number };
-  await redis.eval(ENTER, 2, `effects:running:${workerName}`, `effects:peak:${workerName}`);
+  const { ms, fail, markMs } = task.payload as { ms: number | null; fail?: boolean; markMs?: number };
+  let running = true;
+  const stopwatch =
+    markMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          if (running) redis.rpush("effects:overran", JSON.stringify({ id: task.id, worker: workerName })).catch(() => {});
+        }, markMs);
   try {
-    await sleep(ms);
+    await redis.rpush("effects:started", JSON.stringify({ id: task.id, worker: workerName }));
+    await redis.eval(ENTER, 2, `effects:running:${workerName}`, `effects:peak:${workerName}`);
+    try {
+      await (ms === null ? forever() : sleep(ms));
+    } finally {
+      await redis.decr(`effects:running:${workerName}`);
+    }
+    if (fail) throw new Error(`report failed: ${task.id}`);
+    await done(task, "slowReport");
   } finally {
-    await redis.decr(`effects:running:${workerName}`);
+    running = false;
+    clearTimeout(stopwatch);
   }
-  await done(task, "slowReport");
 }
 
 /** task.name "task.explode": an async handler that fails (its promise rejects). */

@@ -1,0 +1,98 @@
+import { sleep } from "@faultline/lab";
+import { dequeue, recordFailure, type Task } from "./queue.ts";
+
+/** Runs one task. It may return a promise, or throw before it returns anything. */
+export type Handler = (task: Task) => Promise<void> | void;
+
+export interface WorkerOptions {
+  /** This worker's name, for logs. */
+  name: string;
+  /** The most tasks this worker has in flight at once; a whole number from 1. */
+  concurrency: number;
+  /** How long a handler may run before its task is recorded as timed out, in milliseconds. */
+  timeoutMs: number;
+}
+
+export interface Worker {
+  /** Runs tasks named `taskName` with `handler`. Throws if that name already has one. */
+  register(taskName: string, handler: Handler): void;
+  /** Starts the loops and returns at once; they run until the process ends. A second call starts nothing. */
+  start(): void;
+}
+
+/** How long one dequeue waits for a task before the loop asks again. */
+const WAIT_SECONDS = 1;
+/** How long a loop waits after a failed dequeue before it asks again. */
+const RETRY_MS = 100;
+
+export function createWorker({ name, concurrency, timeoutMs }: WorkerOptions): Worker {
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a whole number from 1, not ${concurrency}`);
+  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`timeoutMs must be a positive number of milliseconds, not ${timeoutMs}`);
+  // A Map, not an object: a task named "constructor" or "toString" must find no handler, not Object's.
+  const handlers = new Map<string, Handler>();
+  let started = false;
+
+  // Tasks in flight now; one loop takes tasks while there is a free slot and starts each at once.
+  let running = 0;
+  let wake: (() => void) | null = null;
+  const slotFreed = () => {
+    running--;
+    wake?.();
+    wake = null;
+  };
+
+  function run(task: Task): void {
+    running++;
+    const record = (error: unknown) => recordFailure(task, error).catch((recordError: unknown) => console.error(`${name}: could not record the failure of ${task.id}: ${String(recordError)}`));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void record(new Error(`task ${task.id} timed out after ${timeoutMs} ms`));
+      // Free the slot now: a hung handler may never come back.
+      slotFreed();
+    }, timeoutMs);
+    void (async () => {
+      try {
+        const handler = handlers.get(task.name);
+        if (!handler) throw new Error(`no handler registered for task name "${task.name}"`);
+        await handler(task);
+      } catch (error) {
+        if (!timedOut) await record(error);
+      } finally {
+        clearTimeout(timer);
+        slotFreed();
+      }
+    })();
+  }
+
+  async function loop(): Promise<never> {
+    for (;;) {
+      // Wait while every slot is taken.
+      while (running >= concurrency) await new Promise<void>((resolve) => (wake = resolve));
+      let task: Task | null;
+      try {
+        task = await dequeue(WAIT_SECONDS);
+      } catch (error) {
+        // Redis hiccups (an error reply, a dropped connection) must not end the loop.
+        console.error(`${name}: dequeue failed: ${String(error)}`);
+        await sleep(RETRY_MS);
+        continue;
+      }
+      if (task) run(task);
+    }
+  }
+
+  return {
+    register(taskName, handler) {
+      // Two handlers for one name is a wiring mistake; failing loudly at start-up beats one
+      // silently replacing the other.
+      if (handlers.has(taskName)) throw new Error(`a handler is already registered for task name "${taskName}"`);
+      handlers.set(taskName, handler);
+    },
+    start() {
+      if (started) return;
+      started = true;
+      loop().catch((error: unknown) => console.error(`${name}: the worker loop stopped: ${String(error)}`));
+    },
+  };
+}

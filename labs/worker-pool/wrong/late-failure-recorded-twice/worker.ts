@@ -1,0 +1,88 @@
+import { sleep } from "@faultline/lab";
+import { dequeue, recordFailure, type Task } from "./queue.ts";
+
+/** Runs one task. It may return a promise, or throw before it returns anything. */
+export type Handler = (task: Task) => Promise<void> | void;
+
+export interface WorkerOptions {
+  /** This worker's name, for logs. */
+  name: string;
+  /** The most tasks this worker has in flight at once; a whole number from 1. */
+  concurrency: number;
+  /** How long a handler may run before its task is recorded as timed out, in milliseconds. */
+  timeoutMs: number;
+}
+
+export interface Worker {
+  /** Runs tasks named `taskName` with `handler`. Throws if that name already has one. */
+  register(taskName: string, handler: Handler): void;
+  /** Starts the loops and returns at once; they run until the process ends. A second call starts nothing. */
+  start(): void;
+}
+
+/** How long one dequeue waits for a task before the loop asks again. */
+const WAIT_SECONDS = 1;
+/** How long a loop waits after a failed dequeue before it asks again. */
+const RETRY_MS = 100;
+
+export function createWorker({ name, concurrency, timeoutMs }: WorkerOptions): Worker {
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a whole number from 1, not ${concurrency}`);
+  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`timeoutMs must be a positive number of milliseconds, not ${timeoutMs}`);
+  // A Map, not an object: a task named "constructor" or "toString" must find no handler, not Object's.
+  const handlers = new Map<string, Handler>();
+  let started = false;
+
+  async function run(task: Task): Promise<void> {
+    const record = (error: unknown) => recordFailure(task, error).catch((recordError: unknown) => console.error(`${name}: could not record the failure of ${task.id}: ${String(recordError)}`));
+    const outcome = (async () => {
+      const handler = handlers.get(task.name);
+      if (!handler) throw new Error(`no handler registered for task name "${task.name}"`);
+      await handler(task);
+    })().then(
+      () => "settled" as const,
+      async (error: unknown) => {
+        await record(error);
+        return "settled" as const;
+      },
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+    const winner = await Promise.race([outcome, timeout]);
+    clearTimeout(timer);
+    if (winner === "timeout") await record(new Error(`task ${task.id} timed out after ${timeoutMs} ms`));
+  }
+
+  // One loop per slot: a loop takes a task only when it is free to run it, so the worker never
+  // has more than `concurrency` in flight and never holds a task it cannot start yet.
+  async function loop(): Promise<never> {
+    for (;;) {
+      let task: Task | null;
+      try {
+        task = await dequeue(WAIT_SECONDS);
+      } catch (error) {
+        // Redis hiccups (an error reply, a dropped connection) must not end the loop.
+        console.error(`${name}: dequeue failed: ${String(error)}`);
+        await sleep(RETRY_MS);
+        continue;
+      }
+      // null only means nothing came within WAIT_SECONDS: an idle worker keeps waiting.
+      if (task) await run(task);
+    }
+  }
+
+  return {
+    register(taskName, handler) {
+      // Two handlers for one name is a wiring mistake; failing loudly at start-up beats one
+      // silently replacing the other.
+      if (handlers.has(taskName)) throw new Error(`a handler is already registered for task name "${taskName}"`);
+      handlers.set(taskName, handler);
+    },
+    start() {
+      if (started) return;
+      started = true;
+      for (let slot = 0; slot < concurrency; slot++) {
+        loop().catch((error: unknown) => console.error(`${name}: a worker loop stopped: ${String(error)}`));
+      }
+    },
+  };
+}
