@@ -97,7 +97,10 @@ async function worker() {
       if (recent.length > 12) recent.shift();
       // The solution's runs show what the checks inject and how long they take when they pass.
       if (variant.expect.kind !== "pass") return;
-      if (event.type === "commands") for (const entry of event.entries) if (entry.fault) summary.faults.add(faultKind(entry.fault) ?? "");
+      if (event.type === "commands") for (const entry of event.entries) {
+        const kind = entry.fault ? faultKind(entry.fault) : null;
+        if (kind) summary.faults.add(kind);
+      }
       if (event.type === "check-end") summary.checkMs.push(event.ms);
     };
     const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
@@ -128,7 +131,6 @@ if (problems.length > 0) {
 }
 console.log("");
 for (const [slug, { variants, faults, checkMs }] of summaries) {
-  faults.delete("");
   console.log(`${slug.padEnd(22)} ${String(variants).padStart(2)} wrong variants  median check ${String(Math.round(median(checkMs))).padStart(5)} ms  faults: ${[...faults].sort().join(", ") || "none"}`);
 }
 console.log(`\nlabs:verify: ${labs.length} lab(s), ${work.length} variants proven in ${seconds} s (seed ${repeat > 1 ? `${seed}…${seed + repeat - 1} for solutions` : seed})`);
