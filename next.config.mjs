@@ -8,6 +8,9 @@ const nextConfig = {
   experimental: { authInterrupts: true, serverActions: { bodySizeLimit: "1mb" } },
   // Native and server-only packages stay out of the bundle; they load from node_modules.
   serverExternalPackages: ["better-sqlite3", "@node-rs/argon2", "ioredis", "pg", "bullmq", "esbuild", "mdx-bundler", "shiki", "rehype-pretty-code"],
+  // Every page's <title> goes in the first bytes of <head>, for every browser, not streamed in
+  // after the body: a screen reader announces the page by it, and our metadata is a file read.
+  htmlLimitedBots: /.*/,
   typescript: { ignoreBuildErrors: true }, // `npm run typecheck` owns type errors; the build need not repeat them.
   async headers() {
     return [

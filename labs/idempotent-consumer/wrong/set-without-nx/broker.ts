@@ -1,7 +1,8 @@
 // Read-only: an at-least-once message broker on Redis (the reliable-delivery lab, packaged).
 // claim() leases a message for 1 s and keeps the lease alive while this process lives; ack()
-// ends the lease. A process that dies before ack() loses its lease, and the message is delivered
-// again, to whichever worker claims next. That redelivery is what your consumer must survive.
+// ends the lease; nack() gives the message back to be delivered again. A process that dies before
+// ack() loses its lease, and the message is delivered again, to whichever worker claims next.
+// That redelivery is what your consumer must survive.
 import { randomUUID } from "node:crypto";
 import { createRedis } from "@faultline/lab";
 
@@ -31,7 +32,11 @@ const LEASES = "broker:leases"; // hash: lease → message JSON
 const redis = createRedis({ connectionName: "broker" });
 const acks = createRedis({ connectionName: "broker-ack" });
 
+// A claim Redis ran but whose reply was lost (a cut connection) is sent again by ioredis with the
+// same lease: it returns the message that lease already holds instead of taking another one.
 const CLAIM = `
+local held = redis.call('HGET', KEYS[3], ARGV[1])
+if held then return held end
 local message = redis.call('RPOP', KEYS[1])
 if not message then return nil end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
@@ -51,6 +56,13 @@ return #expired`;
 const ACK = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 return redis.call('HDEL', KEYS[2], ARGV[1])`;
+
+const NACK = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local message = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if message then redis.call('RPUSH', KEYS[3], message) end
+return 1`;
 
 const heartbeats = new Map<string, NodeJS.Timeout>();
 let reaper: NodeJS.Timeout | undefined;
@@ -75,4 +87,15 @@ export async function ack(delivery: Delivery): Promise<void> {
   clearInterval(heartbeats.get(delivery.lease));
   heartbeats.delete(delivery.lease);
   await acks.eval(ACK, 2, IN_FLIGHT, LEASES, delivery.lease);
+}
+
+/**
+ * Gives the message back unhandled: ends the lease and puts the message back in the inbox at once,
+ * to be delivered again (to this worker or another). If this call fails, the lease is no longer
+ * renewed either, so the message still comes back when it runs out.
+ */
+export async function nack(delivery: Delivery): Promise<void> {
+  clearInterval(heartbeats.get(delivery.lease));
+  heartbeats.delete(delivery.lease);
+  await acks.eval(NACK, 3, IN_FLIGHT, LEASES, INBOX, delivery.lease);
 }
