@@ -43,18 +43,19 @@ export async function main(name: string): Promise<void> {
       await sleep(IDLE_MS);
       continue;
     }
+    const { message } = delivery;
     try {
-      await handle(delivery.message);
+      await handle(message);
     } catch (error) {
       // Not acked: give it back, so it is delivered again. If even the nack fails, the lease is
       // no longer renewed and the message comes back when it runs out.
-      console.error(`${name}: ${delivery.message.id} failed, giving it back: ${String(error)}`);
+      console.error(`${name}: ${message.id} failed, giving it back: ${String(error)}`);
       await nack(delivery).catch(() => {});
       await sleep(IDLE_MS);
       continue;
     }
     // Ack only after the effect is safely stored: a crash before this line means a redelivery,
     // and the mark turns that redelivery into a no-op. A failed ack does the same.
-    await ack(delivery).catch((error: unknown) => console.error(`${name}: ack of ${delivery.message.id} failed: ${String(error)}`));
+    await ack(delivery).catch((error: unknown) => console.error(`${name}: ack of ${message.id} failed: ${String(error)}`));
   }
 }

@@ -31,7 +31,9 @@ export async function main(name: string): Promise<void> {
       await sleep(IDLE_MS);
       continue;
     }
-    // TODO: when is it safe to ack? A crash can happen between any two lines.
+    // TODO: when is it safe to ack? A crash can happen between any two lines. And when Redis
+    // refuses a command (handle throws, or claim does), the worker must go on: a message whose
+    // credit failed is not acked but given back with nack(delivery) from ./broker.ts.
     console.log(`${name} handles ${delivery.message.id}`);
     await handle(delivery.message);
     await ack(delivery);
