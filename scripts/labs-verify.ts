@@ -1,26 +1,78 @@
 /**
- * `npm run labs:verify [lab…] [--jobs N] [--seed N] [--repeat N]`: proves every lab (or the ones
- * named) by running its solution, starter and wrong/ variants through the real run engine:
- * sandbox, private Redis, chaos proxy and checks. `--repeat N` runs each solution N times, with
- * seeds seed…seed+N-1, to prove its checks do not flake. Exits 1 with the evidence when a lab is
- * not proven; otherwise prints each lab's variant count, the fault kinds its checks injected and
- * its median check time.
+ * `npm run labs:verify [lab…] [options]`: proves every lab (or the ones named) by running its
+ * solution, starter and wrong/ variants through the real run engine: sandbox, private Redis,
+ * chaos proxy and checks. Exits 1 with the evidence when a lab is not proven; otherwise prints
+ * each lab's variant count, the fault kinds its checks injected and its median check time.
+ * `--help` lists the options.
  */
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { loadLabs, LabError } from "../lib/labs/loader.ts";
-import { faultKind, judgeVariant, labVariants, median, type LabSummary, type Variant } from "../lib/labs/verify.ts";
+import { checkKeyProblems, faultKind, judgeVariant, labVariants, median, pickVariants, type LabSummary, type Variant } from "../lib/labs/verify.ts";
+import { typecheckLabs } from "../lib/labs/typecheck.ts";
 import type { GradeResult } from "../lib/grader/result.ts";
-import { executeRun, type RunDeps } from "../lib/runner/execute.ts";
+import { executeRun, loadChecks, type RunDeps } from "../lib/runner/execute.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import type { LoadedLab } from "../lib/labs/loader.ts";
 import type { RunEvent } from "../lib/runs/events.ts";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { jobs: { type: "string", default: "6" }, seed: { type: "string", default: "1" }, repeat: { type: "string", default: "1" } } });
-const jobs = Math.max(1, Number(values.jobs));
-const seed = Number(values.seed);
-const repeat = Math.max(1, Number(values.repeat));
+const USAGE = `Usage: npm run labs:verify -- [lab…] [options]
+
+Proves each lab (all of them, or the slugs named): its solution passes every check, its starter
+fails at least one, and each wrong/ variant fails the check lab.json says catches it.
+
+Options:
+  --variant NAME    only this variant: solution, starter, or a wrong/ folder (wrong/NAME or NAME);
+                    may be given more than once
+  --check ID        only this check: the solution runs it alone, the starter and the wrong
+                    variants that lab.json says it catches are judged on it
+  --verbose         print each failing check's message, as the learner would read it
+  --seed N          the seed of every run (default 1); a replay of a learner's run uses theirs
+  --repeat N        run each solution N times, with seeds seed…seed+N-1, to prove it never flakes
+  --jobs N          runs at once (default 6; use 1 or 2 on a busy machine)
+  --ablate          also rerun each caught wrong variant with the proxy's faults logged but not
+                    applied, and warn when it is still caught (its check's faults prove nothing)
+  --skip-typecheck  do not type-check checks.ts, solutions, starters and variants first
+  --help            this text
+`;
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      jobs: { type: "string", default: "6" },
+      seed: { type: "string", default: "1" },
+      repeat: { type: "string", default: "1" },
+      variant: { type: "string", multiple: true },
+      check: { type: "string" },
+      verbose: { type: "boolean", default: false },
+      ablate: { type: "boolean", default: false },
+      "skip-typecheck": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const count = (name: string, raw: string, min: number): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be a whole number of at least ${min}; got ${JSON.stringify(raw)}.\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
+const jobs = count("jobs", values.jobs, 1);
+const seed = count("seed", values.seed, 0);
+const repeat = count("repeat", values.repeat, 1);
 
 let labs: LoadedLab[];
 try {
@@ -36,17 +88,44 @@ if (unknown.length > 0) {
 }
 if (positionals.length > 0) labs = labs.filter((l) => positionals.includes(l.lab.slug) || positionals.includes(l.lab.id));
 
+const problems: string[] = [];
+const warnings: string[] = [];
+// What can be found wrong without a sandbox is found first: check keys, --check, types.
+for (const lab of labs) {
+  try {
+    problems.push(...checkKeyProblems(lab.lab, await loadChecks(lab.dir), `labs/${lab.lab.slug}/checks.ts`));
+  } catch (error) {
+    problems.push(`labs/${lab.lab.slug}/checks.ts could not be loaded: ${(error as Error).message}`);
+  }
+}
+if (values.check && !labs.some((l) => l.lab.checks.some((c) => c.id === values.check))) {
+  problems.push(`No lab ${positionals.length > 0 ? "named here " : ""}has a check '${values.check}'; checks: ${labs.map((l) => `${l.lab.slug}: ${l.lab.checks.map((c) => c.id).join(", ")}`).join("; ")}.`);
+}
+if (problems.length === 0 && !values["skip-typecheck"]) {
+  const t0 = performance.now();
+  problems.push(...typecheckLabs(labs.map((l) => l.dir)));
+  console.log(`type-checked ${labs.length} lab(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+if (problems.length > 0) {
+  console.error(`${problems.join("\n\n")}\n\nlabs:verify: ${problems.length} problem(s), found before any run`);
+  process.exit(1);
+}
+
 const { tier, reasons } = await probeSandbox();
 if (tier !== "bubblewrap") console.warn(`sandbox tier: ${tier} (${reasons.join("; ")})`);
 const pool = new PrivateRedisPool(jobs);
 const work: { lab: LoadedLab; variant: Variant; seed: number }[] = [];
-const problems: string[] = [];
 const summaries = new Map<string, LabSummary>();
 for (const lab of labs) {
   try {
-    const variants = labVariants(lab);
-    summaries.set(lab.lab.slug, { variants: variants.filter((v) => v.expect.kind === "fail-check").length, faults: new Set(), checkMs: [] });
-    for (const variant of variants) {
+    if (values.check && !lab.lab.checks.some((c) => c.id === values.check)) continue;
+    const picked = pickVariants(labVariants(lab), { names: values.variant, check: values.check });
+    if (picked.unknown.length > 0) {
+      problems.push(`labs/${lab.lab.slug} has no variant ${picked.unknown.join(", ")}; its variants: ${labVariants(lab).map((v) => v.name).join(", ")}.`);
+      continue;
+    }
+    summaries.set(lab.lab.slug, { variants: picked.variants.filter((v) => v.expect.kind === "fail-check").length, faults: new Set(), checkMs: [] });
+    for (const variant of picked.variants) {
       const times = variant.expect.kind === "pass" ? repeat : 1;
       for (let i = 0; i < times; i++) work.push({ lab, variant: times > 1 ? { ...variant, name: `${variant.name} #${i + 1}` } : variant, seed: seed + i });
     }
@@ -62,9 +141,11 @@ const only = (lab: LoadedLab, ids: string[]): LoadedLab => ({ ...lab, lab: { ...
  * processes, an empty Redis), so a check fails alone as it would among the others; the others'
  * timeouts, which are most of a failing variant's time, are not waited out. A wrong variant runs
  * the one check it names; the starter runs its checks one by one until one fails; the solution
- * runs them all in one run, as a learner's would.
+ * runs them all in one run, as a learner's would. `--check` narrows the solution and the starter
+ * to that check.
  */
-async function runVariant(lab: LoadedLab, variant: Variant, seed: number, deps: RunDeps): Promise<GradeResult> {
+async function runVariant(full: LoadedLab, variant: Variant, seed: number, deps: RunDeps): Promise<GradeResult> {
+  const lab = values.check ? only(full, [values.check]) : full;
   const run = (subject: LoadedLab) => executeRun({ lab: subject, mode: "check", files: variant.files, seed }, deps);
   const { expect } = variant;
   if (expect.kind === "fail-check") return run(only(lab, [expect.check]));
@@ -80,7 +161,16 @@ async function runVariant(lab: LoadedLab, variant: Variant, seed: number, deps: 
   return { status: "pass", seed, checks, durationMs };
 }
 
+/** What the learner would read for each check that did not pass, indented under the variant's line. */
+const messages = (result: GradeResult) =>
+  [result.message, ...result.checks.filter((c) => c.status !== "pass").map((c) => `${c.id} (${c.status}): ${c.message ?? ""}${c.expected !== undefined ? `\n    expected: ${String(c.expected)}` : ""}${c.actual !== undefined ? `\n    actual:   ${String(c.actual)}` : ""}`)]
+    .filter(Boolean)
+    .map((m) => `    ${String(m).split("\n").join("\n    ")}`)
+    .join("\n");
+
 const started = performance.now();
+/** The fault kinds the proxy injects, which --ablate turns off (kills, pauses and crash points stay). */
+const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition"]);
 /** Far above any variant's real time (the slowest takes about 20 s). */
 const VARIANT_WATCHDOG_MS = 150_000;
 let next = 0;
@@ -92,16 +182,18 @@ async function worker() {
     // A run that hangs must not hang CI with it: past the watchdog it is aborted (its pod is
     // disposed) and reported with the last events it emitted, which say where it stopped.
     const recent: string[] = [];
+    /** Whether this run's checks had the proxy inject a fault (what --ablate can take away). */
+    let proxyFaults = false;
     const emit = (event: RunEvent) => {
       recent.push(JSON.stringify(event).slice(0, 300));
       if (recent.length > 12) recent.shift();
-      // The solution's runs show what the checks inject and how long they take when they pass.
-      if (variant.expect.kind !== "pass") return;
       if (event.type === "commands") for (const entry of event.entries) {
         const kind = entry.fault ? faultKind(entry.fault) : null;
-        if (kind) summary.faults.add(kind);
+        if (kind && PROXY_FAULTS.has(kind)) proxyFaults = true;
+        // The solution's runs show what the checks inject and how long they take when they pass.
+        if (kind && variant.expect.kind === "pass") summary.faults.add(kind);
       }
-      if (event.type === "check-end") summary.checkMs.push(event.ms);
+      if (event.type === "check-end" && variant.expect.kind === "pass") summary.checkMs.push(event.ms);
     };
     const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
     try {
@@ -115,7 +207,14 @@ async function worker() {
       const problem = judgeVariant(variant, result);
       const marks = result.checks.map((c) => (c.status === "pass" ? "✓" : c.status === "fail" ? "✗" : "!")).join("");
       console.log(`${problem ? "FAIL" : "ok  "} ${label.padEnd(52)} ${result.status.padEnd(5)} ${marks.padEnd(8)} ${Math.round(result.durationMs)} ms`);
+      if (values.verbose && result.status !== "pass") console.log(messages(result));
       if (problem) problems.push(`labs/${lab.lab.slug} ${variant.name}: ${problem}`);
+      else if (values.ablate && variant.expect.kind === "fail-check" && proxyFaults) {
+        const bare = await runVariant(lab, variant, seed, { pool, tier, emit: () => {}, signal: AbortSignal.timeout(VARIANT_WATCHDOG_MS), sandboxPolicy: { allowWeak: true, local: false }, ablateFaults: true });
+        const still = bare.checks.find((c) => c.id === (variant.expect as { check: string }).check);
+        console.log(`     ${label.padEnd(52)} faults off: ${still?.status === "fail" ? "still caught" : "escapes"}`);
+        if (still?.status === "fail") warnings.push(`labs/${lab.lab.slug} ${variant.name} is caught by ${still.id} even with the proxy's faults off, so they are not what catches it:\n    ${(still.message ?? "").split("\n").join("\n    ")}`);
+      }
     } catch (error) {
       console.log(`FAIL ${label}`);
       problems.push(`labs/${lab.lab.slug} ${variant.name}: the run could not complete: ${(error as Error).stack ?? error}`);
@@ -129,6 +228,7 @@ if (problems.length > 0) {
   console.error(`\n${problems.join("\n\n")}\n\nlabs:verify: ${problems.length} problem(s) in ${seconds} s`);
   process.exit(1);
 }
+if (warnings.length > 0) console.warn(`\n${warnings.join("\n\n")}\n\n${warnings.length} variant(s) caught without the proxy's faults (--ablate); a kill, pause or crash point may still be what catches them.`);
 console.log("");
 for (const [slug, { variants, faults, checkMs }] of summaries) {
   console.log(`${slug.padEnd(22)} ${String(variants).padStart(2)} wrong variants  median check ${String(Math.round(median(checkMs))).padStart(5)} ms  faults: ${[...faults].sort().join(", ") || "none"}`);

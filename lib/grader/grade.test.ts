@@ -3,7 +3,7 @@ import type { Lab } from "../labs/schema.ts";
 import type { Lane, Pod } from "../runner/pod.ts";
 import type { RunEvent } from "../runs/events.ts";
 import { defineChecks } from "./define.ts";
-import { gradeChecks } from "./grade.ts";
+import { checksLine, gradeChecks } from "./grade.ts";
 
 const replyError = (message: string) => Object.assign(new Error(message), { name: "ReplyError" });
 
@@ -116,4 +116,12 @@ test("a Redis whose death shows as a failed command before its exit is still rec
   const { results } = await grade(podOf(lane));
   expect(results.map((r) => r.status)).toEqual(["fail", "pass"]);
   expect(results[0]?.actual).toBe("1:M # Out Of Memory allocating 2097163 bytes!");
+});
+
+test("a check that throws by mistake names the line of checks.ts it threw at, for the lab's author", () => {
+  const error = new TypeError("Cannot read properties of undefined (reading 'id')");
+  error.stack = `TypeError: ${error.message}\n    at Object.impl (file:///srv/course/labs/saga/checks.ts?v=1733:120:17)\n    at runCheck (/srv/app/lib/grader/grade.ts:160:3)`;
+  expect(checksLine(error)).toBe(", at saga/checks.ts:120:17");
+  expect(checksLine(new Error("thrown elsewhere"))).toBe("");
+  expect(checksLine("not an error")).toBe("");
 });

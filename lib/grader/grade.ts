@@ -45,8 +45,15 @@ function judge(error: unknown, timeoutMs: number): Pick<CheckResult, "status" | 
     return { status: "fail", message: `Reading your Redis data failed: ${error.message}`, hint: "Check the key names and types your code writes against the lab's instructions." };
   }
   const message = error instanceof Error ? error.message : String(error);
-  const where = error instanceof GraderError ? "" : " (this is a fault in the check or the platform, not your code)";
+  const where = error instanceof GraderError ? "" : ` (this is a fault in the check or the platform, not your code${checksLine(error)})`;
   return { status: "error", message: `${message}${where}` };
+}
+
+/** Where in a lab's checks.ts an error was thrown, for the author who reads the run: ", at labs/x/checks.ts:12:5". */
+export function checksLine(error: unknown): string {
+  const stack = error instanceof Error ? (error.stack ?? "") : "";
+  const frame = /(?:file:\/\/)?(\/[^\s()]*?([^/\s()]+\/checks\.ts))(?:\?[^:\s()]*)?:(\d+):(\d+)/.exec(stack);
+  return frame ? `, at ${frame[2]}:${frame[3]}:${frame[4]}` : "";
 }
 
 const SCRIPT_HINT = "Redis runs one script at a time and nothing else meanwhile: keep scripts short, with no loop that waits for a condition.";

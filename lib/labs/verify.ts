@@ -6,7 +6,9 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { CheckResult, GradeResult } from "../grader/result.ts";
+import type { LabChecks } from "../grader/define.ts";
 import type { LoadedLab } from "./loader.ts";
+import type { Lab } from "./schema.ts";
 
 export interface Variant {
   name: string;
@@ -61,6 +63,55 @@ export function judgeVariant(variant: Variant, result: GradeResult): string | nu
       return `this variant (${why}) must fail the check '${check}', but it ${named ? `ended ${named.status}` : "did not run"}:\n    ${detail()}`;
     }
   }
+}
+
+/**
+ * Where lab.json's checks and checks.ts's keys disagree, each with its likely fix: a key that is
+ * misspelt is named as such, before any sandbox runs, rather than reported as a missing check.
+ */
+export function checkKeyProblems(lab: Pick<Lab, "checks">, definition: LabChecks, where: string): string[] {
+  const declared = lab.checks.map((c) => c.id);
+  const implemented = Object.keys(definition.checks);
+  const missing = declared.filter((id) => !implemented.includes(id));
+  const extra = implemented.filter((key) => !declared.includes(key));
+  const problems: string[] = [];
+  for (const key of extra) {
+    const near = missing.map((id) => ({ id, d: editDistance(id, key) })).sort((a, b) => a.d - b.d)[0];
+    problems.push(near && near.d <= Math.max(2, Math.floor(near.id.length / 4))
+      ? `${where}: the key '${key}' is not a check in lab.json; did you mean '${near.id}'?`
+      : `${where}: the key '${key}' is not a check in lab.json (its checks: ${declared.join(", ")}); add it to lab.json's checks or remove it.`);
+  }
+  const named = new Set(problems.map((p) => /did you mean '([^']+)'/.exec(p)?.[1]));
+  for (const id of missing) if (!named.has(id)) problems.push(`${where}: lab.json declares the check '${id}', but checks.ts does not implement it; add '${id}': async (t) => { … } to its checks.`);
+  return problems;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * The variants `--variant` and `--check` select: by name (solution, starter, wrong/x or x), and
+ * for a check, the solution and starter with the wrong variants it catches. Unknown names are
+ * returned, not dropped, so a typo is an error rather than an empty proof.
+ */
+export function pickVariants(variants: Variant[], { names, check }: { names?: string[]; check?: string }): { variants: Variant[]; unknown: string[] } {
+  const wanted = names?.map((n) => (n === "solution" || n === "starter" || n.startsWith("wrong/") ? n : `wrong/${n}`));
+  const unknown = (wanted ?? []).filter((n) => !variants.some((v) => v.name === n));
+  const picked = variants.filter((v) => {
+    if (wanted && !wanted.includes(v.name)) return false;
+    if (check && v.expect.kind === "fail-check") return v.expect.check === check;
+    // Alone, one check says nothing about the starter (it may pass that one); named, it runs.
+    if (check && v.expect.kind === "fail-any") return Boolean(wanted);
+    return true;
+  });
+  return { variants: picked, unknown };
 }
 
 /**

@@ -75,6 +75,11 @@ export interface ChaosProxyOptions {
    * has one sequence, one set of connection numbers and one clock across them.
    */
   numbering?: ProxyNumbering;
+  /**
+   * Ablation (`labs:verify --ablate`): every fault a check asks for is logged as ablated and not
+   * applied, so an author can see which wrong variants its faults are really what catches.
+   */
+  inert?: boolean;
 }
 
 /** Where a run's proxies take their log sequence, connection numbers and clock from. */
@@ -292,11 +297,13 @@ export class ChaosProxy {
 
   setLatency({ ms, jitterMs = 0 }: { ms: number; jitterMs?: number }): void {
     if (!(ms >= 0 && jitterMs >= 0)) throw new RangeError("latency and jitter must be >= 0");
+    if (this.ablated(`latency ${ms}±${jitterMs}ms`)) return;
     this.latency = { ms, jitterMs };
     this.fault(`latency ${ms}±${jitterMs}ms`);
   }
 
   failNext(n: number, { match, message }: { match?: string; message?: string } = {}): void {
+    if (this.ablated(`failNext ${n}`)) return;
     this.failing = { left: n, match: match?.toUpperCase(), message: message ?? "ERR Faultline: injected failure" };
     this.fault(`failNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
   }
@@ -306,11 +313,13 @@ export class ChaosProxy {
    * a client library retrying a write whose reply was lost, i.e. a duplicated delivery.
    */
   duplicateNext(n: number, { match }: { match?: string } = {}): void {
+    if (this.ablated(`duplicateNext ${n}`)) return;
     this.duplicating = { left: n, match: match?.toUpperCase() };
     this.fault(`duplicateNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
   }
 
   dropReplies(n: number): void {
+    if (this.ablated(`dropReplies ${n}`)) return;
     this.dropLeft = n;
     this.fault(`dropReplies ${n}`);
   }
@@ -318,16 +327,19 @@ export class ChaosProxy {
   /** Deliver replies in chunks of at most maxChunkBytes; 0 turns fragmentation off. */
   fragment(maxChunkBytes: number): void {
     if (!(Number.isInteger(maxChunkBytes) && maxChunkBytes >= 0)) throw new RangeError("maxChunkBytes must be an integer >= 0");
+    if (this.ablated(`fragment ${maxChunkBytes}`)) return;
     this.fragmentBytes = maxChunkBytes;
     this.fault(maxChunkBytes === 0 ? "fragment off" : `fragment ${maxChunkBytes}`);
   }
 
   cutAll(): void {
+    if (this.ablated("cutAll")) return;
     this.fault(`cutAll (${this.conns.size} connections)`);
     for (const conn of this.conns) conn.destroy();
   }
 
   partition(): void {
+    if (this.ablated("partition")) return;
     this.partitioned = true;
     this.fault(`partition (${this.conns.size} connections cut)`);
     for (const conn of this.conns) conn.destroy();
@@ -365,6 +377,13 @@ export class ChaosProxy {
   /** Puts a grader action (a kill, a pause) on the command log's timeline beside the faults. */
   mark(name: string): void {
     this.fault(name);
+  }
+
+  /** True (and logged as `ablated: …`, which labs:verify counts as no fault) when the proxy is inert and `what` is not applied. */
+  private ablated(what: string): boolean {
+    if (!this.opts.inert) return false;
+    this.fault(`ablated: ${what}`);
+    return true;
   }
 
   private fault(name: string): void {

@@ -38,6 +38,8 @@ export interface RunDeps {
   playgroundMs?: number;
   /** Whether a weak sandbox tier may run learner code. @default from the environment (policy.ts) */
   sandboxPolicy?: SandboxPolicy;
+  /** Checks' proxy faults are logged, not applied: for `labs:verify --ablate`, never for learners. */
+  ablateFaults?: boolean;
 }
 
 export interface RunTimings {
@@ -97,7 +99,7 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     const feeds: (() => void)[] = [];
     stopFeed = () => feeds.forEach((stop) => stop());
     // Every lane's proxy feeds the live command log; they share one sequence and one clock.
-    pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets, onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)) });
+    pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets, inertFaults: deps.ablateFaults, onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)) });
     // A cancelled run stops now: its processes die, so a check waiting on them ends at once.
     const stop = pod.dispose;
     deps.signal?.addEventListener("abort", () => void stop(), { once: true });

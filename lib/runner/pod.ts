@@ -36,6 +36,8 @@ export interface PodOptions {
   parked?: number;
   /** Told of each lane as it opens (the live command log follows every lane's proxy). */
   onLane?: (lane: Lane) => void;
+  /** The proxies log the faults checks ask for but apply none (`labs:verify --ablate`). */
+  inertFaults?: boolean;
 }
 
 /**
@@ -191,6 +193,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
         allow: o.allow,
         budgets: o.budgets,
         numbering,
+        inert: o.inertFaults,
       });
       let programs = 0;
       const socketFor = (name: string) => {
