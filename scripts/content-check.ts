@@ -1,10 +1,14 @@
 /**
  * `npm run content:check`: loads the whole course against the labs and compiles every lesson, so
  * a malformed file (frontmatter, duplicate id, unknown lab or check, broken link, MDX that does
- * not compile) fails with the file, the field and the fix.
+ * not compile, a component or expression that fails when the page renders) fails with the file,
+ * the field and the fix.
  */
 import path from "node:path";
+import { renderLessonProblem, renderProblem } from "../components/lesson/render-check.tsx";
+import { instructionComponents } from "../components/lesson/lesson-components.tsx";
 import { compileLesson } from "../lib/content/compile.ts";
+import { labPageMarkdown } from "../lib/labs/page-content.ts";
 import { env } from "../lib/env.ts";
 import { ContentError, loadCourse } from "../lib/content/loader.ts";
 import { LabError, loadLabs } from "../lib/labs/loader.ts";
@@ -12,15 +16,40 @@ import { LabError, loadLabs } from "../lib/labs/loader.ts";
 const started = performance.now();
 try {
   // The course this deployment teaches (FAULTLINE_COURSE_DIR, as the app reads it), or one named on the command line.
-  const course = loadCourse(process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir, loadLabs(path.resolve("labs")));
+  const loadedLabs = loadLabs(path.resolve("labs"));
+  const course = loadCourse(process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir, loadedLabs);
   const lessons = course.milestones.flatMap((m) => m.lessons);
+  const labs = new Map(loadedLabs.map(({ lab }) => [lab.id, lab]));
   const failures: string[] = [];
-  for (const lesson of lessons) {
-    await compileLesson(lesson.body, lesson.file).catch((error: Error) => failures.push(error.message));
+  // Compiled, then rendered as the page renders them: an unknown component or an undefined
+  // expression compiles fine and only fails when a learner opens the page.
+  for (const { milestone, lessons: own } of course.milestones) {
+    for (const lesson of own) {
+      const fm = lesson.frontmatter;
+      const ctx = { labs, milestone, grade: null, quiz: { questions: fm.quiz, answers: new Map(), signedIn: false, action: async () => {}, returnTo: "/" } };
+      await compileLesson(lesson.body, lesson.file).then(
+        (code) => {
+          const problem = renderLessonProblem(code, ctx, lesson.file);
+          if (problem) failures.push(problem);
+        },
+        (error: Error) => failures.push(error.message),
+      );
+    }
+  }
+  for (const found of loadedLabs) {
+    const file = `labs/${found.lab.slug}/instructions.md`;
+    await compileLesson(labPageMarkdown(found), file).then(
+      (code) => {
+        const problem = renderProblem(code, instructionComponents, file);
+        if (problem) failures.push(problem);
+      },
+      (error: Error) => failures.push(error.message),
+    );
   }
   if (failures.length > 0) throw new ContentError(failures.join("\n"));
   const items = course.milestones.reduce((n, m) => n + m.milestone.checklist.length, 0);
-  console.log(`content:check: ${course.milestones.length} milestones, ${lessons.length} lessons, ${items} checklist items, all valid (${Math.round(performance.now() - started)} ms)`);
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  console.log(`content:check: ${count(course.milestones.length, "milestone")}, ${count(lessons.length, "lesson")}, ${count(items, "checklist item")}, ${count(loadedLabs.length, "lab")} with their instructions, all valid and rendered (${Math.round(performance.now() - started)} ms)`);
 } catch (error) {
   if (error instanceof ContentError || error instanceof LabError) {
     console.error(`${error.message}\n\ncontent:check failed.`);

@@ -1,4 +1,3 @@
-import "server-only";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { LoadedLab } from "./loader.ts";

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import path from "node:path";
-import { Callout, Diagram, Hint } from "@/components/lesson/callout";
+import { instructionComponents } from "@/components/lesson/lesson-components";
 import { MdxContent } from "@/components/lesson/mdx-content";
 import { DueDates } from "@/components/cohorts/due-dates";
 import { Workspace } from "@/components/workspace/workspace";
@@ -80,7 +80,7 @@ export default async function LabPage({ params }: Params) {
         )}
       </header>
       <div className="lesson-prose mt-6">
-        <MdxContent code={code} components={{ Callout, Hint, Diagram }} />
+        <MdxContent code={code} components={instructionComponents} />
       </div>
     </Workspace>
   );

@@ -1,11 +1,8 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { Callout, Diagram, Hint } from "@/components/lesson/callout";
-import { Checklist } from "@/components/lesson/checklist";
-import { LabCard } from "@/components/lesson/lab-card";
+import { lessonComponents } from "@/components/lesson/lesson-components";
 import { MdxContent } from "@/components/lesson/mdx-content";
-import { Quiz } from "@/components/lesson/quiz";
 import { TableOfContents } from "@/components/lesson/toc";
 import { currentUser } from "@/lib/auth/session";
 import { headings } from "@/lib/content/compile";
@@ -48,14 +45,12 @@ export default async function LessonPage({ params, searchParams }: Params) {
   const completed = Boolean(states.get(fm.id)?.completedAt);
   const labs = new Map(labCatalog().map(({ lab }) => [lab.id, lab]));
   const grade = evidence ? gradeMilestone(milestone.milestone, quizIndex(), evidence) : null;
-  const components = {
-    Callout,
-    Hint,
-    Diagram,
-    Lab: ({ id }: { id: string }) => <LabCard lab={labs.get(id)} />,
-    Quiz: () => <Quiz questions={fm.quiz} answers={answers.get(fm.id) ?? new Map()} signedIn={Boolean(user)} action={submitQuizAction.bind(null, fm.id)} error={quizError} returnTo={url} />,
-    Checklist: () => <Checklist milestone={milestone.milestone} grade={grade} />,
-  };
+  const components = lessonComponents({
+    labs,
+    milestone: milestone.milestone,
+    grade,
+    quiz: { questions: fm.quiz, answers: answers.get(fm.id) ?? new Map(), signedIn: Boolean(user), action: submitQuizAction.bind(null, fm.id), error: quizError, returnTo: url },
+  });
 
   return (
     <div className="mx-auto grid max-w-6xl gap-10 px-4 py-10 lg:grid-cols-[minmax(0,1fr)_15rem]">
