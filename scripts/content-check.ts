@@ -11,13 +11,15 @@ import { compileLesson } from "../lib/content/compile.ts";
 import { labPageMarkdown } from "../lib/labs/page-content.ts";
 import { env } from "../lib/env.ts";
 import { ContentError, loadCourse } from "../lib/content/loader.ts";
+import { courseIds, readLock, unpublished } from "../lib/content/lock.ts";
 import { LabError, loadLabs } from "../lib/labs/loader.ts";
 
 const started = performance.now();
 try {
   // The course this deployment teaches (FAULTLINE_COURSE_DIR, as the app reads it), or one named on the command line.
   const loadedLabs = loadLabs(path.resolve("labs"));
-  const course = loadCourse(process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir, loadedLabs);
+  const courseDir = process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir;
+  const course = loadCourse(courseDir, loadedLabs);
   const lessons = course.milestones.flatMap((m) => m.lessons);
   const labs = new Map(loadedLabs.map(({ lab }) => [lab.id, lab]));
   const failures: string[] = [];
@@ -48,6 +50,8 @@ try {
   }
   if (failures.length > 0) throw new ContentError(failures.join("\n"));
   const items = course.milestones.reduce((n, m) => n + m.milestone.checklist.length, 0);
+  const fresh = unpublished(readLock(courseDir), courseIds(course, loadedLabs));
+  if (fresh.length > 0) console.log(`${fresh.length} id(s) are not published yet (${fresh.slice(0, 3).join(", ")}${fresh.length > 3 ? ", …" : ""}); npm run content:publish records them once learners can earn credit for them.`);
   const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
   console.log(`content:check: ${count(course.milestones.length, "milestone")}, ${count(lessons.length, "lesson")}, ${count(items, "checklist item")}, ${count(loadedLabs.length, "lab")} with their instructions, all valid and rendered (${Math.round(performance.now() - started)} ms)`);
 } catch (error) {

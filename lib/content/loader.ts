@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import matter from "gray-matter";
 import type { LoadedLab } from "../labs/loader.ts";
+import { courseIds, LOCK_FILE, lockProblems, readLock } from "./lock.ts";
 import { LessonFrontmatterSchema, MilestoneSchema, type LessonFrontmatter, type Milestone } from "./schema.ts";
 
 export interface CourseLesson {
@@ -168,6 +169,16 @@ export function loadCourse(contentDir: string, labs: LoadedLab[]): Course {
   const milestones = folders.map((f) => loadMilestone(contentDir, f, problems)).filter((m): m is CourseMilestone => m !== null);
   const course = { milestones };
   crossCheck(course, labs, problems);
+  // Only a course that loaded is compared with its lock: a broken lesson is reported as itself,
+  // not as every id it would have held going missing.
+  if (problems.length === 0) {
+    try {
+      const lock = readLock(contentDir);
+      if (lock) problems.push(...lockProblems(lock, courseIds(course, labs), path.join(contentDir, LOCK_FILE)));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
   if (problems.length > 0) throw new ContentError(problems.join("\n"));
   return course;
 }

@@ -4,7 +4,9 @@
  * correct.
  */
 import { z } from "zod";
+import { currentTranslation } from "../content/lock.ts";
 import type { Db } from "../db/client.ts";
+import { env } from "../env.ts";
 import type { Milestone, QuizQuestion } from "../content/schema.ts";
 import { creditsFromQuizzes, storeCredits } from "./credits.ts";
 import type { QuizIndex } from "./grade.ts";
@@ -26,7 +28,12 @@ export interface LessonState {
 
 export async function lessonStates(db: Db, userId: string): Promise<Map<string, LessonState>> {
   const rows = await db.lessonProgress.findMany({ where: { userId }, select: { lessonId: true, visitedAt: true, completedAt: true } });
-  return new Map(rows.map((r) => [r.lessonId, { visitedAt: r.visitedAt, completedAt: r.completedAt }]));
+  // A lesson renamed since is read under its new id (lib/content/lock.ts).
+  const ids = currentTranslation(env().courseDir);
+  return new Map(rows.flatMap((r) => {
+    const lessonId = ids.lesson(r.lessonId);
+    return lessonId === null ? [] : [[lessonId, { visitedAt: r.visitedAt, completedAt: r.completedAt }] as const];
+  }));
 }
 
 /** The lesson the learner read most recently, if any. */

@@ -15,7 +15,8 @@ import type { RunJobData } from "../../lib/runner/dispatch.ts";
 import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
 import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
 import { progressOverview } from "../../lib/progress/dashboard.ts";
-import { loadEvidence } from "../../lib/progress/evidence.ts";
+import { translateIds } from "../../lib/content/lock.ts";
+import { loadEvidence, loadEvidenceFor } from "../../lib/progress/evidence.ts";
 import { gradeMilestone } from "../../lib/progress/grade.ts";
 import { answerQuiz } from "../../lib/progress/lessons.ts";
 import { saveReflection } from "../../lib/progress/reflections.ts";
@@ -60,6 +61,22 @@ test("a passing check run of priority-queue, graded by the real runner, ticks it
 }, 60_000);
 
 describe.each(providers)("credits on %s", (provider) => {
+  test("evidence stored under a check id an author renamed (with a migration) still counts, under the new id; a removed one does not", async () => {
+    await using t = await testDatabase(provider);
+    const ada = await t.db.user.create({ data: { email: "ada@example.org" } });
+    // Ada passed priority-queue when its ordering check was still called "most-urgent-first".
+    const { id } = await createSubmission(t.db, { userId: ada.id, labId: "priority-queue", mode: "check", files: {} });
+    await markRunning(t.db, id);
+    const checks = ["most-urgent-first", "fifo-among-equals", "blocking-dequeue", "concurrent-consumers"].map((c) => ({ id: c, title: c, status: "pass" as const, durationMs: 1 }));
+    await recordResult(t.db, id, { status: "pass", seed: 1, durationMs: 5, checks }, []);
+    const renamed = translateIds([{ kind: "check", from: "priority-queue/most-urgent-first", to: "priority-queue/priority-order", why: "renamed" }]);
+    const item = async (ids: ReturnType<typeof translateIds>) => gradeMilestone(m5, quizzes, (await loadEvidenceFor(t.db, [ada.id], ids)).get(ada.id)!).items.find((i) => i.id === "enqueue-dequeue");
+    expect(await item(renamed)).toMatchObject({ satisfied: true, proof: { submissionId: id } });
+    expect((await item(translateIds([])))?.satisfied).toBe(false);
+    const removed = translateIds([{ kind: "check", from: "priority-queue/fifo-among-equals", to: null, why: "removed" }, { kind: "check", from: "priority-queue/most-urgent-first", to: "priority-queue/priority-order", why: "renamed" }]);
+    expect((await item(removed))?.satisfied).toBe(false);
+  });
+
   test("a later failing run lowers nothing; the first passing run stays the proof", async () => {
     await using t = await testDatabase(provider);
     const ada = await t.db.user.create({ data: { email: "ada@example.org" } });
