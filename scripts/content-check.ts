@@ -12,13 +12,13 @@ import { labPageMarkdown } from "../lib/labs/page-content.ts";
 import { env } from "../lib/env.ts";
 import { ContentError, loadCourse } from "../lib/content/loader.ts";
 import { courseIds, readLock, unpublished } from "../lib/content/lock.ts";
-import { LabError, loadLabs } from "../lib/labs/loader.ts";
+import { LabError, labsDirFor, loadLabs } from "../lib/labs/loader.ts";
 
 const started = performance.now();
 try {
   // The course this deployment teaches (FAULTLINE_COURSE_DIR, as the app reads it), or one named on the command line.
-  const loadedLabs = loadLabs(path.resolve("labs"));
   const courseDir = process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir;
+  const loadedLabs = loadLabs(labsDirFor(courseDir));
   const course = loadCourse(courseDir, loadedLabs);
   const lessons = course.milestones.flatMap((m) => m.lessons);
   const labs = new Map(loadedLabs.map(({ lab }) => [lab.id, lab]));

@@ -8,11 +8,11 @@ import path from "node:path";
 import { env } from "../lib/env.ts";
 import { ContentError, loadCourse } from "../lib/content/loader.ts";
 import { courseIds, LOCK_FILE, LockError, publish, readLock, unpublished, writeLock } from "../lib/content/lock.ts";
-import { LabError, loadLabs } from "../lib/labs/loader.ts";
+import { LabError, labsDirFor, loadLabs } from "../lib/labs/loader.ts";
 
 const courseDir = process.argv[2] ? path.resolve(process.argv[2]) : env().courseDir;
 try {
-  const labs = loadLabs(path.resolve("labs"));
+  const labs = loadLabs(labsDirFor(courseDir));
   const course = loadCourse(courseDir, labs); // refuses a course whose lock it would break
   const lock = readLock(courseDir);
   const now = courseIds(course, labs);

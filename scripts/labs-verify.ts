@@ -6,8 +6,8 @@
  * `--help` lists the options.
  */
 import { parseArgs } from "node:util";
-import path from "node:path";
-import { loadLabs, LabError } from "../lib/labs/loader.ts";
+import { labsDirFor, loadLabs, LabError } from "../lib/labs/loader.ts";
+import { env } from "../lib/env.ts";
 import { checkKeyProblems, faultKind, judgeVariant, labVariants, median, pickVariants, type LabSummary, type Variant } from "../lib/labs/verify.ts";
 import { typecheckLabs } from "../lib/labs/typecheck.ts";
 import type { GradeResult } from "../lib/grader/result.ts";
@@ -76,7 +76,7 @@ const repeat = count("repeat", values.repeat, 1);
 
 let labs: LoadedLab[];
 try {
-  labs = loadLabs(path.resolve("labs"));
+  labs = loadLabs(labsDirFor(env().courseDir));
 } catch (error) {
   console.error(error instanceof LabError ? error.message : error);
   process.exit(1);

@@ -16,11 +16,10 @@ import { describeTier, tierLabel } from "../lib/runner/sandbox/policy.ts";
 import { onLimitHit } from "../lib/runner/sandbox/spawn.ts";
 import { recordSandboxKill } from "../lib/metrics/store.ts";
 import { QueueEvents } from "bullmq";
-import path from "node:path";
 import { createDb } from "../lib/db/client.ts";
 import { loadCourse } from "../lib/content/loader.ts";
 import type { Milestone } from "../lib/content/schema.ts";
-import { loadLabs } from "../lib/labs/loader.ts";
+import { labsDirFor, loadLabs } from "../lib/labs/loader.ts";
 import { createRunHandler, recordLostRun } from "../lib/runner/consume.ts";
 import { LANE_QUEUES, LANES, startRunConsumer } from "../lib/runner/dispatch.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
@@ -61,7 +60,7 @@ await tick();
 const timer = setInterval(tick, HEARTBEAT_INTERVAL_MS);
 
 const db = createDb(config.DATABASE_URL);
-const labsDir = path.resolve("labs");
+const labsDir = labsDirFor(config.courseDir);
 // Development reloads labs for every run, so an instructor's edit applies to the next run.
 let labsCache = loadLabs(labsDir);
 const labs = () => (config.NODE_ENV === "production" ? labsCache : (labsCache = loadLabs(labsDir)));

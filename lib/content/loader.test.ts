@@ -65,13 +65,15 @@ test("a valid course loads with slugs and order from the file names", () => {
 
 test.each([
   ["an unknown check of a lab", { "01-foundations/milestone.json": JSON.stringify({ ...milestone, checklist: [{ ...milestone.checklist[0], satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["pipeline"] } }] }) }, /checklist.0 \(wire\): lab 'resp-client' has no check 'pipeline'; its checks are encode, parse/],
-  ["an unknown lab that is not marked planned", { "01-foundations/milestone.json": JSON.stringify({ ...milestone, labs: [...milestone.labs, { id: "tcp-line-server", title: "TCP server" }] }) }, /lab 'tcp-line-server' does not exist under labs\/; create it, or mark it "planned": true/],
-  ["a lesson id used twice", { "01-foundations/02-again.mdx": frontmatter }, /id 'm1-sockets' is also used by content\/01-foundations\/01-sockets.mdx/],
+  ["an unknown lab that is not marked planned", { "01-foundations/milestone.json": JSON.stringify({ ...milestone, labs: [...milestone.labs, { id: "tcp-line-server", title: "TCP server" }] }) }, /lab 'tcp-line-server' is not among the course's labs; create it \(npm run lab:new tcp-line-server\), or mark it "planned": true/],
+  ["a lesson id used twice", { "01-foundations/02-again.mdx": frontmatter }, /02-again\.mdx: id 'm1-sockets' is also used by \/.*\/01-foundations\/01-sockets.mdx/],
   ["a broken internal link", { "01-foundations/01-sockets.mdx": `${frontmatter}\nSee [nowhere](/learn/foundations/nope).\n` }, /the link \/learn\/foundations\/nope leads nowhere/],
   ["bad frontmatter", { "01-foundations/01-sockets.mdx": frontmatter.replace("minutes: 10", "minutes: soon") }, /01-sockets.mdx frontmatter: minutes: .*number/],
   ["an unknown <Lab id>", { "01-foundations/01-sockets.mdx": `${frontmatter}\n<Lab id="nope" />\n` }, /<Lab id="nope" \/> names a lab that does not exist/],
   ["a quiz item naming a lesson with no quiz", { "01-foundations/01-sockets.mdx": frontmatter.replace(/quiz:[\s\S]*---/, "---") }, /lesson 'm1-sockets' has no quiz/],
   ["a misnamed lesson file", { "01-foundations/sockets.mdx": frontmatter }, /lesson files are named NN-slug.mdx/],
+  ["a lab that names another milestone than the one listing it", { "01-foundations/milestone.json": JSON.stringify({ ...milestone, code: "M2" }) }, /milestone\.json: labs\.0: lab 'resp-client' says it belongs to M1 \(its lab\.json "milestone"\), but this milestone is M2; make them agree\./],
+  ["a milestone.json that is not JSON, by line and column", { "01-foundations/milestone.json": JSON.stringify(milestone, null, 2).replace('"code": "M1",', '"code": "M1",,') }, /milestone\.json: not valid JSON, line 3, column 16: Expected double-quoted property name\./],
 ])("content:check reports %s with the file, the field and the fix", (_, override, message) => {
   expect(() => loadCourse(course({ ...valid(), ...override }), [lab])).toThrow(message);
 });
@@ -98,4 +100,15 @@ test("headings are the ## and ### lines outside code, with rehype-slug's ids", (
 test("content/milestone.schema.json is the JSON Schema of MilestoneSchema", () => {
   const file = path.join(import.meta.dirname, "../../content/milestone.schema.json");
   expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(milestoneJsonSchema());
+});
+
+test("one bad frontmatter is one problem, not also every quiz item and link that names its lesson", () => {
+  const root = course({ ...valid(), "01-foundations/01-sockets.mdx": frontmatter.replace("minutes: 10", "minutes: soon") });
+  let message = "";
+  try {
+    loadCourse(root, [lab]);
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  expect(message.split("\n")).toEqual([expect.stringMatching(/01-sockets\.mdx frontmatter: minutes: .*number/)]);
 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import matter from "gray-matter";
 import type { LoadedLab } from "../labs/loader.ts";
+import { describeJsonError } from "../json-error.ts";
 import { courseIds, LOCK_FILE, lockProblems, readLock } from "./lock.ts";
 import { LessonFrontmatterSchema, MilestoneSchema, type LessonFrontmatter, type Milestone } from "./schema.ts";
 
@@ -43,8 +44,14 @@ function zodProblems(where: string, error: { issues: { path: PropertyKey[]; mess
   return error.issues.map((i) => `${where}: ${i.path.map(String).join(".") || "(top level)"}: ${i.message}`);
 }
 
+/** A file as its author finds it: relative to where the command runs, or absolute when outside it. */
+function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith("..") ? relative : file;
+}
+
 function loadLesson(dir: string, file: string, problems: string[]): CourseLesson | null {
-  const where = path.join("content", path.basename(dir), file);
+  const where = shown(path.join(dir, file));
   const [, order, slug] = ordered.exec(file) ?? [];
   if (!order || !slug) {
     problems.push(`${where}: lesson files are named NN-slug.mdx, e.g. 01-event-loop.mdx; rename it.`);
@@ -67,10 +74,10 @@ function loadLesson(dir: string, file: string, problems: string[]): CourseLesson
 
 function loadMilestone(contentDir: string, folder: string, problems: string[]): CourseMilestone | null {
   const dir = path.join(contentDir, folder);
-  const where = path.join("content", folder, "milestone.json");
+  const where = shown(path.join(dir, "milestone.json"));
   const [, order, slug] = ordered.exec(folder) ?? [];
   if (!order || !slug) {
-    problems.push(`content/${folder}: milestone folders are named NN-slug, e.g. 01-foundations; rename it.`);
+    problems.push(`${shown(dir)}: milestone folders are named NN-slug, e.g. 01-foundations; rename it.`);
     return null;
   }
   if (!existsSync(path.join(dir, "milestone.json"))) {
@@ -78,10 +85,11 @@ function loadMilestone(contentDir: string, folder: string, problems: string[]): 
     return null;
   }
   let raw: unknown;
+  const text = readFileSync(path.join(dir, "milestone.json"), "utf8");
   try {
-    raw = JSON.parse(readFileSync(path.join(dir, "milestone.json"), "utf8"));
+    raw = JSON.parse(text);
   } catch (error) {
-    problems.push(`${where}: not valid JSON (${(error as Error).message}).`);
+    problems.push(`${where}: not valid JSON, ${describeJsonError(text, error)}.`);
     return null;
   }
   const parsed = MilestoneSchema.safeParse(raw);
@@ -111,7 +119,7 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
   const milestoneIds = new Map<string, string>();
   const urls = knownUrls(course, labs);
   for (const m of course.milestones) {
-    const where = `content/${path.basename(m.dir)}/milestone.json`;
+    const where = shown(path.join(m.dir, "milestone.json"));
     const other = milestoneIds.get(m.milestone.id);
     if (other) problems.push(`${where}: id '${m.milestone.id}' is also used by ${other}; milestone ids must be unique.`);
     milestoneIds.set(m.milestone.id, where);
@@ -122,12 +130,14 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
     }
     m.milestone.labs.forEach((lab, i) => {
       const exists = labById.has(lab.id);
-      if (!lab.planned && !exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' does not exist under labs/; create it, or mark it "planned": true.`);
+      if (!lab.planned && !exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' is not among the course's labs; create it (npm run lab:new ${lab.id}), or mark it "planned": true.`);
+      const own = labById.get(lab.id);
+      if (own && own.milestone !== m.milestone.code) problems.push(`${where}: labs.${i}: lab '${lab.id}' says it belongs to ${own.milestone} (its lab.json "milestone"), but this milestone is ${m.milestone.code}; make them agree.`);
       if (lab.planned && exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' exists now; set "planned": false so learners can open it.`);
     });
   }
   for (const m of course.milestones) {
-    const where = `content/${path.basename(m.dir)}/milestone.json`;
+    const where = shown(path.join(m.dir, "milestone.json"));
     const seen = new Set<string>();
     m.milestone.checklist.forEach((item, i) => {
       const at = `${where}: checklist.${i} (${item.id})`;
@@ -151,7 +161,7 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
       }
     });
     for (const l of m.lessons) {
-      for (const labId of l.frontmatter.labs) if (!labById.has(labId)) problems.push(`${l.file} frontmatter: labs: no lab '${labId}' exists under labs/.`);
+      for (const labId of l.frontmatter.labs) if (!labById.has(labId)) problems.push(`${l.file} frontmatter: labs: no lab '${labId}' is among the course's labs.`);
       for (const [, labId] of l.body.matchAll(/<Lab\s+id="([^"]*)"/g)) {
         if (!labById.has(labId!)) problems.push(`${l.file}: <Lab id="${labId}" /> names a lab that does not exist.`);
       }
@@ -165,10 +175,13 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
 
 export function loadCourse(contentDir: string, labs: LoadedLab[]): Course {
   const problems: string[] = [];
-  const folders = existsSync(contentDir) ? readdirSync(contentDir).filter((f) => statSync(path.join(contentDir, f)).isDirectory()).sort() : [];
+  // A course's own labs/ sits beside its milestones (labsDirFor); it is not a milestone.
+  const folders = existsSync(contentDir) ? readdirSync(contentDir).filter((f) => f !== "labs" && statSync(path.join(contentDir, f)).isDirectory()).sort() : [];
   const milestones = folders.map((f) => loadMilestone(contentDir, f, problems)).filter((m): m is CourseMilestone => m !== null);
   const course = { milestones };
-  crossCheck(course, labs, problems);
+  // A file that did not load would show again as every reference to it going nowhere: cross
+  // checks wait until each file loads on its own.
+  if (problems.length === 0) crossCheck(course, labs, problems);
   // Only a course that loaded is compared with its lock: a broken lesson is reported as itself,
   // not as every id it would have held going missing.
   if (problems.length === 0) {

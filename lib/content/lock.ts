@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { describeJsonError } from "../json-error.ts";
 import type { LoadedLab } from "../labs/loader.ts";
 import type { Course } from "./loader.ts";
 
@@ -63,10 +64,11 @@ export function readLock(courseDir: string): CourseLock | null {
   const file = path.join(courseDir, LOCK_FILE);
   if (!existsSync(file)) return null;
   let raw: unknown;
+  const text = readFileSync(file, "utf8");
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (error) {
-    throw new LockError(`${file}: not valid JSON (${(error as Error).message}); restore it from version control, or delete it and run npm run content:publish.`);
+    throw new LockError(`${file}: not valid JSON, ${describeJsonError(text, error)}; restore it from version control, or fix the line.`);
   }
   const parsed = LockSchema.safeParse(raw);
   if (!parsed.success) {

@@ -4,6 +4,9 @@
  */
 import { z } from "zod";
 
+/** The one way a milestone is named in milestone.json ("code") and in a lab's lab.json ("milestone"). */
+export const MilestoneCodeSchema = z.string().regex(/^(M[1-9]|Capstone)$/, "use M1 … M9 or Capstone");
+
 const id = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "use lower-case words joined by '-', e.g. wire-protocol");
 
 export const ChecklistItemSchema = z.strictObject({
@@ -39,7 +42,7 @@ export const MilestoneLabSchema = z.strictObject({
 export const MilestoneSchema = z.strictObject({
   $schema: z.string().optional().describe("Path to milestone.schema.json, for editor help."),
   id: z.string().regex(/^(m[1-9]|capstone)$/, "use m1 … m9 or capstone").describe("Stable id of the milestone."),
-  code: z.string().regex(/^(M[1-9]|Capstone)$/, "use M1 … M9 or Capstone").describe("Short label shown on the course map."),
+  code: MilestoneCodeSchema.describe("Short label shown on the course map; a lab's lab.json names its milestone by it."),
   title: z.string().min(3).max(100).describe("The milestone's title."),
   summary: z.string().min(10).max(400).describe("One or two sentences for the course map."),
   passPercent: z.number().int().min(1).max(100).default(80).describe("Weighted share of the checklist (in %) needed to pass the milestone. @default 80"),

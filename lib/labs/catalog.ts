@@ -1,17 +1,16 @@
 import "server-only";
-import path from "node:path";
 import { env } from "../env.ts";
-import { loadLabs, type LoadedLab } from "./loader.ts";
+import { labsDirFor, loadLabs, type LoadedLab } from "./loader.ts";
 
 /**
- * The labs this server offers, from `labs/` at the project root. Production loads them once; in
+ * The labs this server offers: the course's own `labs/` folder, or the project's (labsDirFor). Production loads them once; in
  * development every call reloads, so an instructor editing lab.json sees the change (or the
  * LabError naming the file and the fix) on the next request without restarting.
  */
 let cached: LoadedLab[] | undefined;
 
 export function labsDir(): string {
-  return path.join(process.cwd(), "labs");
+  return labsDirFor(env().courseDir);
 }
 
 export function labCatalog(): LoadedLab[] {

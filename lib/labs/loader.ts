@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { describeJsonError } from "../json-error.ts";
 import { LabSchema, type Lab } from "./schema.ts";
 
 export interface LoadedLab {
@@ -16,7 +17,8 @@ export class LabError extends Error {
   override name = "LabError";
 }
 
-function closest(word: string, options: string[]): string | undefined {
+/** The option nearest to `word` (a misspelt key or id), if one is near enough to be what was meant. */
+export function closest(word: string, options: string[]): string | undefined {
   const distance = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
@@ -33,10 +35,11 @@ export function loadLab(labsDir: string, folder: string): LoadedLab {
   const file = path.join(dir, "lab.json");
   if (!existsSync(file)) throw new LabError(`${path.join(path.basename(labsDir), folder)}: no lab.json. Every lab folder needs one; copy one from another lab or run \`npm run lab:new ${folder}\`.`);
   let raw: unknown;
+  const text = readFileSync(file, "utf8");
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (error) {
-    throw new LabError(`${where}: not valid JSON (${(error as Error).message}).`);
+    throw new LabError(`${where}: not valid JSON, ${describeJsonError(text, error)}.`);
   }
   const parsed = LabSchema.safeParse(raw);
   if (!parsed.success) {
@@ -68,6 +71,15 @@ export function loadLab(labsDir: string, folder: string): LoadedLab {
 /** The lab's files as one of its folders holds them (starter/ or solution/), by path. */
 export function labFiles({ lab, dir }: LoadedLab, folder: "starter" | "solution"): Record<string, string> {
   return Object.fromEntries(lab.files.map((f) => [f.path, readFileSync(path.join(dir, folder, f.path), "utf8")]));
+}
+
+/**
+ * Where the labs of the course in `courseDir` live: its own `labs/` folder when it has one (a
+ * bootcamp's course teaches its labs and none of the built-in ones), else the repository's.
+ */
+export function labsDirFor(courseDir: string): string {
+  const own = path.join(courseDir, "labs");
+  return existsSync(own) && statSync(own).isDirectory() ? own : path.resolve("labs");
 }
 
 export function loadLabs(labsDir: string): LoadedLab[] {

@@ -3,6 +3,7 @@
  * Schema generated from this (`labJsonSchema()`) gives editors completion and hover help.
  */
 import { z } from "zod";
+import { MilestoneCodeSchema } from "../content/schema.ts";
 
 const slug = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "use lower-case words joined by '-', e.g. priority-queue");
 const fileName = z.string().regex(/^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*\/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.(?:ts|json)$/, "use a relative path ending in .ts or .json, e.g. queue.ts");
@@ -25,7 +26,7 @@ export const LabSchema = z
     id: slug.describe("Stable id that progress is recorded against. Keep it when renaming the folder."),
     slug: slug.describe("Must equal the lab's folder name; it appears in URLs (/labs/<slug>)."),
     title: z.string().min(3).max(80).describe("Title shown on the lab page and in the course map."),
-    milestone: z.enum(["M1", "M2", "M3", "M4", "M5", "M6", "M7", "capstone"]).describe("The milestone the lab belongs to."),
+    milestone: MilestoneCodeSchema.describe("The code of the milestone that lists the lab (its milestone.json \"code\": M1 … M9 or Capstone)."),
     summary: z.string().min(10).max(400).describe("One or two sentences: what the learner builds."),
     minutes: z.number().int().min(5).max(600).describe("Estimated minutes for a learner."),
     files: z

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { CheckResult, GradeResult } from "../grader/result.ts";
 import type { LabChecks } from "../grader/define.ts";
-import type { LoadedLab } from "./loader.ts";
+import { closest, type LoadedLab } from "./loader.ts";
 import type { Lab } from "./schema.ts";
 
 export interface Variant {
@@ -76,24 +76,14 @@ export function checkKeyProblems(lab: Pick<Lab, "checks">, definition: LabChecks
   const extra = implemented.filter((key) => !declared.includes(key));
   const problems: string[] = [];
   for (const key of extra) {
-    const near = missing.map((id) => ({ id, d: editDistance(id, key) })).sort((a, b) => a.d - b.d)[0];
-    problems.push(near && near.d <= Math.max(2, Math.floor(near.id.length / 4))
-      ? `${where}: the key '${key}' is not a check in lab.json; did you mean '${near.id}'?`
+    const near = closest(key, missing);
+    problems.push(near
+      ? `${where}: the key '${key}' is not a check in lab.json; did you mean '${near}'?`
       : `${where}: the key '${key}' is not a check in lab.json (its checks: ${declared.join(", ")}); add it to lab.json's checks or remove it.`);
   }
   const named = new Set(problems.map((p) => /did you mean '([^']+)'/.exec(p)?.[1]));
   for (const id of missing) if (!named.has(id)) problems.push(`${where}: lab.json declares the check '${id}', but checks.ts does not implement it; add '${id}': async (t) => { … } to its checks.`);
   return problems;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /**
