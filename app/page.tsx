@@ -20,7 +20,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
   const user = await currentUser();
   const { joined } = await searchParams;
   const joinedCohort = user && joined ? await memberOf(db(), user.id, joined) : null;
-  const { milestones } = course();
+  const { milestones, home } = course();
   const first = milestones.find((m) => m.lessons.length > 0);
   const firstUrl = first ? `/learn/${first.slug}/${first.lessons[0]!.slug}` : "#course";
   const [states, evidence, lastId] = user ? await Promise.all([lessonStates(db(), user.id), loadEvidence(db(), user.id), lastVisited(db(), user.id)]) : [new Map(), null, null];
@@ -31,12 +31,9 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
       <section className="border-b border-slate-200 bg-gradient-to-b from-brand-50 to-white dark:border-ink-800 dark:from-ink-900 dark:to-ink-950">
         <div className="mx-auto grid max-w-6xl gap-10 px-4 py-16 md:grid-cols-[1.3fr_1fr] md:items-center">
           <div>
-            <p className="text-sm font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">Learn distributed systems by breaking them</p>
-            <h1 className="mt-3 text-4xl font-bold tracking-tight md:text-5xl">Build a task queue. Then watch us try to break it.</h1>
-            <p className="mt-5 max-w-xl text-lg text-slate-700 dark:text-slate-300">
-              Faultline is a hands-on course in eight milestones. You write TypeScript in the browser against a live Redis; a grader kills
-              your workers mid-task, cuts the network and delivers duplicates, and tells you exactly what broke and why.
-            </p>
+            <p className="text-sm font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">{home.tagline}</p>
+            <h1 className="mt-3 text-4xl font-bold tracking-tight md:text-5xl">{home.headline}</h1>
+            <p className="mt-5 max-w-xl text-lg text-slate-700 dark:text-slate-300">{home.intro}</p>
             <div className="mt-8 flex flex-wrap gap-3">
               <Link
                 href={user ? (last ? `/learn/${last.milestone.slug}/${last.lesson.slug}` : firstUrl) : "/signup"}
@@ -100,7 +97,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
           </Link>
         )}
         <h2 className="text-2xl font-bold tracking-tight">The course</h2>
-        <p className="mt-2 text-slate-700 dark:text-slate-300">One system, kept and grown through every milestone: a Redis-backed task queue with producers, workers and a dashboard.</p>
+        <p className="mt-2 text-slate-700 dark:text-slate-300">{home.summary}</p>
         <ol className="mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
           {milestones.map(({ milestone: m, slug, lessons }) => {
             const grade = evidence ? gradeMilestone(m, quizzes, evidence) : null;
@@ -112,7 +109,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
                   <span className="mt-1 font-semibold">{m.title}</span>
                   <span className="mt-2 flex-1 text-sm text-slate-700 dark:text-slate-300">{m.summary}</span>
                   <span className="mt-3 text-xs text-slate-600 dark:text-slate-400">
-                    {lessons.length === 0 ? "Lessons in preparation" : `${lessons.length} lessons`} · {m.labs.filter((l) => !l.planned).length} of {m.labs.length} labs ready
+                    {lessons.length === 0 ? "Lessons in preparation" : `${lessons.length} lesson${lessons.length === 1 ? "" : "s"}`} · {m.labs.filter((l) => !l.planned).length} of {m.labs.length} labs ready
                   </span>
                   {grade && (
                     <span className="mt-2 block">

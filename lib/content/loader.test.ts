@@ -112,3 +112,10 @@ test("one bad frontmatter is one problem, not also every quiz item and link that
   }
   expect(message.split("\n")).toEqual([expect.stringMatching(/01-sockets\.mdx frontmatter: minutes: .*number/)]);
 });
+
+test("course.json gives the home page the course's own words; without it the defaults count its milestones", () => {
+  expect(loadCourse(course(valid()), [lab]).home).toMatchObject({ headline: "Build a task queue. Then watch us try to break it.", intro: expect.stringContaining("a hands-on course in one milestone.") });
+  const own = loadCourse(course({ ...valid(), "course.json": JSON.stringify({ headline: "Queues for the Tuesday cohort", tagline: "Bootcamp, week 6" }) }), [lab]).home;
+  expect(own).toMatchObject({ headline: "Queues for the Tuesday cohort", tagline: "Bootcamp, week 6", summary: expect.stringContaining("Redis-backed task queue") });
+  expect(() => loadCourse(course({ ...valid(), "course.json": JSON.stringify({ headlin: "typo" }) }), [lab])).toThrow(/course\.json: \(top level\): Unrecognized key: "headlin"/);
+});

@@ -10,7 +10,7 @@ import matter from "gray-matter";
 import type { LoadedLab } from "../labs/loader.ts";
 import { describeJsonError } from "../json-error.ts";
 import { courseIds, LOCK_FILE, lockProblems, readLock } from "./lock.ts";
-import { LessonFrontmatterSchema, MilestoneSchema, type LessonFrontmatter, type Milestone } from "./schema.ts";
+import { CourseJsonSchema, LessonFrontmatterSchema, MilestoneSchema, type CourseJson, type LessonFrontmatter, type Milestone } from "./schema.ts";
 
 export interface CourseLesson {
   /** URL segment: the file name without its number and extension. */
@@ -32,6 +32,8 @@ export interface CourseMilestone {
 
 export interface Course {
   milestones: CourseMilestone[];
+  /** The home page's words for this course (course.json), defaults filled in. */
+  home: Required<Omit<CourseJson, "$schema">>;
 }
 
 export class ContentError extends Error {
@@ -173,12 +175,38 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
   }
 }
 
+function loadHome(contentDir: string, count: number, problems: string[]): Course["home"] {
+  const defaults = {
+    tagline: "Learn distributed systems by breaking them",
+    headline: "Build a task queue. Then watch us try to break it.",
+    intro: `Faultline is a hands-on course in ${count === 1 ? "one milestone" : `${count} milestones`}. You write TypeScript in the browser against a live Redis; a grader kills your workers mid-task, cuts the network and delivers duplicates, and tells you exactly what broke and why.`,
+    summary: "One system, kept and grown through every milestone: a Redis-backed task queue with producers, workers and a dashboard.",
+  };
+  const file = path.join(contentDir, "course.json");
+  if (!existsSync(file)) return defaults;
+  const text = readFileSync(file, "utf8");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    problems.push(`${shown(file)}: not valid JSON, ${describeJsonError(text, error)}.`);
+    return defaults;
+  }
+  const parsed = CourseJsonSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...zodProblems(shown(file), parsed.error));
+    return defaults;
+  }
+  const { $schema: _, ...words } = parsed.data satisfies CourseJson;
+  return { ...defaults, ...words };
+}
+
 export function loadCourse(contentDir: string, labs: LoadedLab[]): Course {
   const problems: string[] = [];
   // A course's own labs/ sits beside its milestones (labsDirFor); it is not a milestone.
   const folders = existsSync(contentDir) ? readdirSync(contentDir).filter((f) => f !== "labs" && statSync(path.join(contentDir, f)).isDirectory()).sort() : [];
   const milestones = folders.map((f) => loadMilestone(contentDir, f, problems)).filter((m): m is CourseMilestone => m !== null);
-  const course = { milestones };
+  const course = { milestones, home: loadHome(contentDir, milestones.length, problems) };
   // A file that did not load would show again as every reference to it going nowhere: cross
   // checks wait until each file loads on its own.
   if (problems.length === 0) crossCheck(course, labs, problems);

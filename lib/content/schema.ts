@@ -78,3 +78,19 @@ export type QuizQuestion = z.infer<typeof QuizQuestionSchema>;
 export function milestoneJsonSchema(): unknown {
   return z.toJSONSchema(MilestoneSchema, { io: "input", unrepresentable: "any" });
 }
+
+/**
+ * `course.json` in the course folder (optional): the words the home page says about the course,
+ * so a bootcamp's own course does not arrive with Faultline's. Unset fields keep the defaults.
+ */
+export const CourseJsonSchema = z
+  .object({
+    $schema: z.string().optional(),
+    tagline: z.string().min(3).max(80).optional().describe("The small line above the headline."),
+    headline: z.string().min(3).max(120).optional().describe("The home page's main heading."),
+    intro: z.string().min(10).max(600).optional().describe("The paragraph under the headline."),
+    summary: z.string().min(10).max(400).optional().describe("The line above the list of milestones."),
+  })
+  .strict();
+
+export type CourseJson = z.infer<typeof CourseJsonSchema>;
