@@ -13,6 +13,8 @@ import { buildApp } from "../lib/launcher/build.ts";
 import { RedisUnavailableError, resolveRedis, type ResolvedRedis } from "../lib/launcher/redis.ts";
 import { authSecret } from "../lib/launcher/secret.ts";
 import { Supervisor } from "../lib/launcher/supervisor.ts";
+import { loadCourse } from "../lib/content/loader.ts";
+import { labsDirFor, loadLabs } from "../lib/labs/loader.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dev = process.argv.includes("--dev");
@@ -51,6 +53,17 @@ try {
 }
 const redisLabel = { REDIS_URL: "from REDIS_URL", local: "local Redis on 127.0.0.1:6379", private: `private redis-server under ${path.relative(root, config.dataDir)}/redis` }[redis.source];
 console.log(`  redis     ${redisLabel}`);
+
+// The course is verified before anything serves it: production holds it (lessons, labs, checks)
+// until the next restart, so a course edited on disk goes live only through this check.
+try {
+  const labs = loadLabs(labsDirFor(config.courseDir));
+  const { milestones } = loadCourse(config.courseDir, labs);
+  console.log(`  course    ${path.relative(root, config.courseDir) || "."}: ${milestones.length} milestones, ${labs.length} labs`);
+} catch (error) {
+  redis.process?.kill("SIGTERM");
+  fail(`The course in ${config.courseDir} cannot be taught:\n${error instanceof Error ? error.message : String(error)}\n(npm run content:check lists every problem; fix them, then start again.)`);
+}
 
 if (!dev && !buildIsCurrent(root)) {
   if (!(await buildApp(root, { verbose: false }))) {

@@ -54,8 +54,25 @@ export interface RunTimings {
 
 export type RunOutcome = GradeResult & { timings: RunTimings };
 
-/** Imports a lab's checks.ts; the file's mtime in the URL makes an edited file load afresh. */
-export async function loadChecks(labDir: string): Promise<LabChecks> {
+const pinned = new Map<string, Promise<LabChecks>>();
+
+/**
+ * Imports a lab's checks.ts. In development the file's mtime in the URL makes an edited file load
+ * afresh on the next run; in production the checks a runner first loaded stay until it restarts,
+ * as the labs and the course do, so grading never changes under learners unverified.
+ */
+export function loadChecks(labDir: string): Promise<LabChecks> {
+  if (process.env.NODE_ENV !== "production") return importChecks(labDir);
+  let found = pinned.get(labDir);
+  if (!found) {
+    found = importChecks(labDir);
+    pinned.set(labDir, found);
+    found.catch(() => pinned.delete(labDir));
+  }
+  return found;
+}
+
+async function importChecks(labDir: string): Promise<LabChecks> {
   const file = path.join(labDir, "checks.ts");
   const url = `${pathToFileURL(file).href}?v=${Math.round(statSync(file).mtimeMs)}`;
   const mod = (await import(url)) as { default?: unknown };

@@ -4,7 +4,7 @@
  * it first; without one the launcher builds it, which takes about a minute).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
@@ -80,6 +80,19 @@ test("a REDIS_URL that does not answer stops start-up with a message, before any
   const app = launch({ PORT: String(await freePort()), REDIS_URL: "redis://127.0.0.1:1" });
   expect(await app.exited).toBe(1);
   expect(app.output()).toMatch(/REDIS_URL is set to redis:\/\/127\.0\.0\.1:1, but that Redis does not answer/);
+}, 60_000);
+
+test("a course that cannot be taught stops start-up with the file and the fix, before anything listens", async () => {
+  const course = mkdtempSync(path.join(tmpdir(), "fl-course-"));
+  dirs.push(course);
+  cpSync(path.join(root, "content/01-foundations"), path.join(course, "01-foundations"), { recursive: true });
+  const lesson = path.join(course, "01-foundations/02-event-loop.mdx");
+  writeFileSync(lesson, readFileSync(lesson, "utf8").replace(/^minutes: \d+$/m, "minutes: soon"));
+  const port = await freePort();
+  const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL, FAULTLINE_COURSE_DIR: course });
+  expect(await app.exited).toBe(1);
+  expect(app.output()).toMatch(/The course in .*fl-course-.* cannot be taught:\n.*02-event-loop\.mdx frontmatter: minutes: .*number[\s\S]*npm run content:check lists every problem/);
+  await expect(fetch(`http://127.0.0.1:${port}/api/health`)).rejects.toThrow();
 }, 60_000);
 
 test("a bad configuration value stops start-up naming the variable", async () => {
