@@ -6,7 +6,7 @@ import type { LoadedLab } from "../labs/loader.ts";
 import { LabSchema } from "../labs/schema.ts";
 import { headings } from "./compile.ts";
 import { loadCourse } from "./loader.ts";
-import { LessonFrontmatterSchema, MilestoneSchema, milestoneJsonSchema } from "./schema.ts";
+import { courseJsonSchema, lessonJsonSchema, LessonFrontmatterSchema, MilestoneSchema, milestoneJsonSchema } from "./schema.ts";
 
 const roots: string[] = [];
 afterEach(() => roots.splice(0).forEach((r) => rmSync(r, { recursive: true, force: true })));
@@ -97,9 +97,13 @@ test("headings are the ## and ### lines outside code, with rehype-slug's ids", (
   ]);
 });
 
-test("content/milestone.schema.json is the JSON Schema of MilestoneSchema", () => {
-  const file = path.join(import.meta.dirname, "../../content/milestone.schema.json");
-  expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(milestoneJsonSchema());
+test.each([
+  ["milestone.schema.json", milestoneJsonSchema],
+  ["lesson.schema.json", lessonJsonSchema],
+  ["course.schema.json", courseJsonSchema],
+])("content/%s is the JSON Schema its loader validates with, so editors help with the current fields", (name, schema) => {
+  const file = path.join(import.meta.dirname, "../../content", name);
+  expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(schema());
 });
 
 test("one bad frontmatter is one problem, not also every quiz item and link that names its lesson", () => {

@@ -79,6 +79,16 @@ export function milestoneJsonSchema(): unknown {
   return z.toJSONSchema(MilestoneSchema, { io: "input", unrepresentable: "any" });
 }
 
+/** The JSON Schema of a lesson's frontmatter (content/lesson.schema.json), for editors and reference. */
+export function lessonJsonSchema(): unknown {
+  return z.toJSONSchema(LessonFrontmatterSchema, { io: "input", unrepresentable: "any" });
+}
+
+/** The JSON Schema of course.json (content/course.schema.json). */
+export function courseJsonSchema(): unknown {
+  return z.toJSONSchema(CourseJsonSchema, { io: "input", unrepresentable: "any" });
+}
+
 /**
  * `course.json` in the course folder (optional): the words the home page says about the course,
  * so a bootcamp's own course does not arrive with Faultline's. Unset fields keep the defaults.

@@ -54,7 +54,14 @@ export function scaffoldLab(labsDir: string, o: ScaffoldOptions): string {
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ScaffoldError(`${issue.path.join(".") || "lab"}: ${issue.message}`);
+    const field = issue.path.join(".") || "lab";
+    // The title and milestone may not be the author's words: say where they came from.
+    const origin =
+      field === "title" && !o.title ? ` (the title "${title}" comes from the id; give one with --title "A longer title")`
+      : field === "title" ? " (from --title)"
+      : field === "milestone" ? " (from --milestone)"
+      : "";
+    throw new ScaffoldError(`${field}: ${issue.message}${origin}`);
   }
   if (existsSync(dir)) throw new ScaffoldError(`${dir} exists already; choose another id, or edit that lab.`);
   const lab = { $schema: "../lab.schema.json", ...parsed.data };

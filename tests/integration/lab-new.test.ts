@@ -43,3 +43,8 @@ test("lab:new refuses a malformed id and one that is taken, saying why", () => {
   scaffoldLab(labsDir, { id: "taken" });
   expect(() => scaffoldLab(labsDir, { id: "taken" })).toThrow(/exists already/);
 });
+
+test("lab:new says when a too-short title came from the id, and how to give one", () => {
+  expect(() => scaffoldLab(labsDir, { id: "x2" })).toThrow(/^title: .* \(the title "X2" comes from the id; give one with --title "A longer title"\)$/);
+  expect(() => scaffoldLab(labsDir, { id: "ok-id", milestone: "M10" as never })).toThrow(/^milestone: use M1 … M9 or Capstone \(from --milestone\)$/);
+});
