@@ -18,8 +18,9 @@ function healthz(): Reply {
 }
 
 /**
- * Readiness: can this process do its job right now? 200 when Redis answers a PING within about
- * 500 ms; otherwise 503 with a JSON body naming the failing dependency. Always answer within 1 s.
+ * Readiness: can this process do its job right now? 200 when Redis answered a PING within 500 ms;
+ * otherwise 503 with a JSON body naming the failing dependency. Always answer within 1 s, and
+ * never have two PINGs waiting at once, however many probes arrive together.
  */
 async function readyz(): Promise<Reply> {
   // TODO: ask Redis, with a deadline, and turn a failure into a 503 rather than a throw.
@@ -29,10 +30,9 @@ async function readyz(): Promise<Reply> {
 
 async function route(req: http.IncomingMessage): Promise<Reply> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  if (path !== "/healthz" && path !== "/readyz") return { status: 404, body: { error: `no route ${path}` } };
   if (req.method !== "GET") return { status: 405, body: { error: "use GET" } };
-  if (path === "/healthz") return healthz();
-  if (path === "/readyz") return readyz();
-  return { status: 404, body: { error: `no route ${path}` } };
+  return path === "/healthz" ? healthz() : readyz();
 }
 
 function send(res: http.ServerResponse, { status, body }: Reply): void {

@@ -2,8 +2,9 @@ import http from "node:http";
 import { createRedis } from "@faultline/lab";
 
 // The readiness probe's own connection. enableOfflineQueue: false: while the connection is down,
-// a PING fails at once instead of waiting in ioredis's offline queue for the outage to end.
-const redis = createRedis({ enableOfflineQueue: false });
+// a PING fails at once instead of waiting in ioredis's offline queue for the outage to end; and
+// autoResendUnfulfilledCommands: false, so nothing is sent again after a reconnect.
+const redis = createRedis({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
 
 // Without a listener ioredis prints every connection error; the probes report the state instead.
 redis.on("error", () => {});
@@ -18,8 +19,8 @@ function healthz(): Reply {
   return { status: 200, body: { status: "ok" } };
 }
 
-/** Readiness: can this process do its job right now? Ask Redis, with a deadline. */
-async function readyz(): Promise<Reply> {
+/** One PING with a deadline, turned into the probe's answer. */
+async function askRedis(): Promise<Reply> {
   try {
     await redis.ping();
     return { status: 200, body: { status: "ready" } };
@@ -30,12 +31,26 @@ async function readyz(): Promise<Reply> {
   }
 }
 
+/**
+ * The PING in flight, if any. Probes that arrive while one is waiting share its answer instead of
+ * sending their own: a hundred probes at once (a load balancer, the kubelet and a dashboard all
+ * asking) cost Redis one PING, and a slow Redis never collects a pile of them.
+ */
+let inFlight: Promise<Reply> | null = null;
+
+/** Readiness: can this process do its job right now? Ask Redis, with a deadline, once at a time. */
+function readyz(): Promise<Reply> {
+  inFlight ??= askRedis().finally(() => {
+    inFlight = null;
+  });
+  return inFlight;
+}
+
 async function route(req: http.IncomingMessage): Promise<Reply> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  if (path !== "/healthz" && path !== "/readyz") return { status: 404, body: { error: `no route ${path}` } };
   if (req.method !== "GET") return { status: 405, body: { error: "use GET" } };
-  if (path === "/healthz") return healthz();
-  if (path === "/readyz") return readyz();
-  return { status: 404, body: { error: `no route ${path}` } };
+  return path === "/healthz" ? healthz() : readyz();
 }
 
 function send(res: http.ServerResponse, { status, body }: Reply): void {

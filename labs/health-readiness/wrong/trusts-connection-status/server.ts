@@ -6,10 +6,14 @@ const PING_DEADLINE_MS = 500;
 
 // The readiness probe's own connection, tuned to fail fast rather than to deliver eventually:
 // - enableOfflineQueue: false. While the connection is down, ioredis would otherwise park the
-//   PING in its offline queue until it reconnects, and the probe would hang for the whole outage.
+//   PING in its offline queue until it reconnects, and the probe would hang for the whole outage
+//   (and every parked PING would reach Redis at once when it is back).
+// - autoResendUnfulfilledCommands: false. A PING written just before the connection dropped would
+//   otherwise be sent again after the reconnect, long after anyone waits for its answer.
 // - commandTimeout: a PING that was written but never answered (the connection was cut under it,
 //   or Redis is too slow to be useful) is rejected after the deadline instead of waiting forever.
-const redis = createRedis({ enableOfflineQueue: false, commandTimeout: PING_DEADLINE_MS });
+// ioredis's default retryStrategy reconnects on its own, within a few hundred ms at most.
+const redis = createRedis({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, commandTimeout: PING_DEADLINE_MS });
 
 // Without a listener ioredis prints every connection error; the probes report the state instead.
 redis.on("error", () => {});
@@ -26,7 +30,7 @@ function healthz(): Reply {
 
 /**
  * Readiness: ioredis already tracks its connection and reconnects by itself, so its status says
- * whether Redis is there, with no PING to wait for.
+ * whether Redis is there, with no PING to wait for (and nothing to pile up under a storm of probes).
  */
 async function readyz(): Promise<Reply> {
   if (redis.status === "ready") return { status: 200, body: { status: "ready" } };
@@ -35,10 +39,9 @@ async function readyz(): Promise<Reply> {
 
 async function route(req: http.IncomingMessage): Promise<Reply> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  if (path !== "/healthz" && path !== "/readyz") return { status: 404, body: { error: `no route ${path}` } };
   if (req.method !== "GET") return { status: 405, body: { error: "use GET" } };
-  if (path === "/healthz") return healthz();
-  if (path === "/readyz") return readyz();
-  return { status: 404, body: { error: `no route ${path}` } };
+  return path === "/healthz" ? healthz() : readyz();
 }
 
 function send(res: http.ServerResponse, { status, body }: Reply): void {
