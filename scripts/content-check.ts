@@ -1,14 +1,12 @@
 /**
- * `npm run content:check`: loads the whole course against the labs and compiles every lesson, so
+ * `npm run content:check`: loads the whole course against the labs and compiles and renders every
+ * lesson and lab page (components/lesson/render-check.tsx), so
  * a malformed file (frontmatter, duplicate id, unknown lab or check, broken link, MDX that does
  * not compile, a component or expression that fails when the page renders) fails with the file,
  * the field and the fix.
  */
 import path from "node:path";
-import { renderLessonProblem, renderProblem } from "../components/lesson/render-check.tsx";
-import { instructionComponents } from "../components/lesson/lesson-components.tsx";
-import { compileLesson } from "../lib/content/compile.ts";
-import { labPageMarkdown } from "../lib/labs/page-content.ts";
+import { renderCourseProblems } from "../components/lesson/render-check.tsx";
 import { env } from "../lib/env.ts";
 import { ContentError, loadCourse } from "../lib/content/loader.ts";
 import { courseIds, readLock, unpublished } from "../lib/content/lock.ts";
@@ -21,33 +19,7 @@ try {
   const loadedLabs = loadLabs(labsDirFor(courseDir));
   const course = loadCourse(courseDir, loadedLabs);
   const lessons = course.milestones.flatMap((m) => m.lessons);
-  const labs = new Map(loadedLabs.map(({ lab }) => [lab.id, lab]));
-  const failures: string[] = [];
-  // Compiled, then rendered as the page renders them: an unknown component or an undefined
-  // expression compiles fine and only fails when a learner opens the page.
-  for (const { milestone, lessons: own } of course.milestones) {
-    for (const lesson of own) {
-      const fm = lesson.frontmatter;
-      const ctx = { labs, milestone, grade: null, quiz: { questions: fm.quiz, answers: new Map(), signedIn: false, action: async () => {}, returnTo: "/" } };
-      await compileLesson(lesson.body, lesson.file).then(
-        (code) => {
-          const problem = renderLessonProblem(code, ctx, lesson.file);
-          if (problem) failures.push(problem);
-        },
-        (error: Error) => failures.push(error.message),
-      );
-    }
-  }
-  for (const found of loadedLabs) {
-    const file = `labs/${found.lab.slug}/instructions.md`;
-    await compileLesson(labPageMarkdown(found), file).then(
-      (code) => {
-        const problem = renderProblem(code, instructionComponents, file);
-        if (problem) failures.push(problem);
-      },
-      (error: Error) => failures.push(error.message),
-    );
-  }
+  const failures = await renderCourseProblems(course, loadedLabs);
   if (failures.length > 0) throw new ContentError(failures.join("\n"));
   const items = course.milestones.reduce((n, m) => n + m.milestone.checklist.length, 0);
   const fresh = unpublished(readLock(courseDir), courseIds(course, loadedLabs));

@@ -14,6 +14,7 @@ import { RedisUnavailableError, resolveRedis, type ResolvedRedis } from "../lib/
 import { authSecret } from "../lib/launcher/secret.ts";
 import { Supervisor } from "../lib/launcher/supervisor.ts";
 import { loadCourse } from "../lib/content/loader.ts";
+import { renderCourseProblems } from "../components/lesson/render-check.tsx";
 import { labsDirFor, loadLabs } from "../lib/labs/loader.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -58,11 +59,19 @@ console.log(`  redis     ${redisLabel}`);
 // until the next restart, so a course edited on disk goes live only through this check.
 try {
   const labs = loadLabs(labsDirFor(config.courseDir));
-  const { milestones } = loadCourse(config.courseDir, labs);
-  console.log(`  course    ${path.relative(root, config.courseDir) || "."}: ${milestones.length} milestones, ${labs.length} labs`);
+  const course = loadCourse(config.courseDir, labs);
+  // Every page is rendered once here, into the cache the web server reads, so none answers 500.
+  const problems = await renderCourseProblems(course, labs, path.join(config.dataDir, "cache", "mdx"));
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  console.log(`  course    ${path.relative(root, config.courseDir) || "."}: ${course.milestones.length} milestones, ${labs.length} labs, every page renders`);
 } catch (error) {
-  redis.process?.kill("SIGTERM");
-  fail(`The course in ${config.courseDir} cannot be taught:\n${error instanceof Error ? error.message : String(error)}\n(npm run content:check lists every problem; fix them, then start again.)`);
+  const problems = error instanceof Error ? error.message : String(error);
+  // In development the author is mid-edit: the pages show the same errors until they are fixed.
+  if (dev) console.warn(`⚠ The course in ${config.courseDir} has problems (its pages say which until they are fixed):\n${problems}`);
+  else {
+    redis.process?.kill("SIGTERM");
+    fail(`The course in ${config.courseDir} cannot be taught:\n${problems}\n(npm run content:check lists every problem; fix them, then start again.)`);
+  }
 }
 
 if (!dev && !buildIsCurrent(root)) {

@@ -120,6 +120,7 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
   const lessonById = new Map<string, CourseLesson>();
   const milestoneIds = new Map<string, string>();
   const urls = knownUrls(course, labs);
+  const listings = new Map<string, { code: string; at: string }[]>();
   for (const m of course.milestones) {
     const where = shown(path.join(m.dir, "milestone.json"));
     const other = milestoneIds.get(m.milestone.id);
@@ -133,10 +134,15 @@ function crossCheck(course: Course, labs: LoadedLab[], problems: string[]): void
     m.milestone.labs.forEach((lab, i) => {
       const exists = labById.has(lab.id);
       if (!lab.planned && !exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' is not among the course's labs; create it (npm run lab:new ${lab.id}), or mark it "planned": true.`);
-      const own = labById.get(lab.id);
-      if (own && own.milestone !== m.milestone.code) problems.push(`${where}: labs.${i}: lab '${lab.id}' says it belongs to ${own.milestone} (its lab.json "milestone"), but this milestone is ${m.milestone.code}; make them agree.`);
       if (lab.planned && exists) problems.push(`${where}: labs.${i}: lab '${lab.id}' exists now; set "planned": false so learners can open it.`);
+      if (exists) listings.set(lab.id, [...(listings.get(lab.id) ?? []), { code: m.milestone.code, at: `${where}: labs.${i}` }]);
     });
+  }
+  // A lab may be listed by more than one milestone (a drill reusing it), but one of them must be
+  // the milestone its lab.json names, or its page and the course map disagree about where it is.
+  for (const [id, listed] of listings) {
+    const own = labById.get(id)!;
+    if (!listed.some((l) => l.code === own.milestone)) problems.push(`${listed[0]!.at}: lab '${id}' says it belongs to ${own.milestone} (its lab.json "milestone"), but ${listed.length === 1 ? "this milestone is" : "the milestones listing it are"} ${listed.map((l) => l.code).join(", ")}; make them agree.`);
   }
   for (const m of course.milestones) {
     const where = shown(path.join(m.dir, "milestone.json"));

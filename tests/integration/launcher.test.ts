@@ -95,6 +95,17 @@ test("a course that cannot be taught stops start-up with the file and the fix, b
   await expect(fetch(`http://127.0.0.1:${port}/api/health`)).rejects.toThrow();
 }, 60_000);
 
+test("a lesson that would answer 500 (a component that does not exist) stops start-up, naming it", async () => {
+  const course = mkdtempSync(path.join(tmpdir(), "fl-course-"));
+  dirs.push(course);
+  cpSync(path.join(root, "content/01-foundations"), path.join(course, "01-foundations"), { recursive: true });
+  const lesson = path.join(course, "01-foundations/03-async-concurrency.mdx");
+  writeFileSync(lesson, `${readFileSync(lesson, "utf8")}\n<Warning>Mind the gap.</Warning>\n`);
+  const app = launch({ PORT: String(await freePort()), REDIS_URL: REDIS_TEST_URL, FAULTLINE_COURSE_DIR: course });
+  expect(await app.exited).toBe(1);
+  expect(app.output()).toMatch(/03-async-concurrency\.mdx: <Warning> is not a component this file can use/);
+}, 60_000);
+
 test("a bad configuration value stops start-up naming the variable", async () => {
   const app = launch({ PORT: "not-a-port" });
   expect(await app.exited).toBe(1);

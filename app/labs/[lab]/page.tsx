@@ -80,7 +80,7 @@ export default async function LabPage({ params }: Params) {
         )}
       </header>
       <div className="lesson-prose mt-6">
-        <MdxContent code={code} components={instructionComponents} />
+        <MdxContent code={code} components={instructionComponents} file={`labs/${lab.slug}/instructions.md`} />
       </div>
     </Workspace>
   );

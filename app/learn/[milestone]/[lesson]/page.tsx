@@ -76,7 +76,7 @@ export default async function LessonPage({ params, searchParams }: Params) {
           </div>
         </header>
         <div className="lesson-prose mt-8">
-          <MdxContent code={code} components={components} />
+          <MdxContent code={code} components={components} file={lesson.file} />
         </div>
         <section id="complete" aria-label="Lesson progress" className="mt-10 flex flex-wrap items-center gap-4 rounded-xl border border-slate-200 p-5 dark:border-ink-700">
           {user ? (
