@@ -170,7 +170,7 @@ const messages = (result: GradeResult) =>
 
 const started = performance.now();
 /** The fault kinds the proxy injects, which --ablate turns off (kills, pauses and crash points stay). */
-const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition"]);
+const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition", "stall"]);
 /** Far above any variant's real time (the slowest takes about 20 s). */
 const VARIANT_WATCHDOG_MS = 150_000;
 let next = 0;

@@ -123,6 +123,7 @@ export function faultKind(fault: string): string | null {
     [/^fragment /, "fragmented replies"],
     [/^cutAll/, "cut connections"],
     [/^partition/, "partition"],
+    [/^stall/, "stall"],
     [/^redis replaced/, "Redis replaced"],
     [/^crash point/, "crash point"],
     [/^kill /, "kill"],

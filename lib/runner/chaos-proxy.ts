@@ -220,6 +220,8 @@ export class ChaosProxy {
   private duplicating = { left: 0, match: undefined as string | undefined };
   private fragmentBytes = 0;
   private partitioned = false;
+  /** While stalled, commands wait here, in arrival order, as if Redis were too busy to read them. */
+  private held: (() => void)[] | null = null;
 
   constructor(opts: ChaosProxyOptions) {
     this.opts = opts;
@@ -350,9 +352,29 @@ export class ChaosProxy {
     this.fault("heal");
   }
 
+  /**
+   * Redis stops answering without closing anything, as a server stuck in a slow command, a fork
+   * or a long script does: connections stay open and commands are accepted but held, unanswered,
+   * until `unstall()` sends them on in the order they came. A client without a command timeout
+   * waits the whole stall; one with a timeout gives up, and its command may still run afterwards.
+   */
+  stall(): void {
+    if (this.ablated("stall")) return;
+    this.held ??= [];
+    this.fault(`stall (${this.conns.size} connections held)`);
+  }
+
+  unstall(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = null;
+    this.fault(`unstall (${held.length} commands released)`);
+    for (const release of held) release();
+  }
+
   /** Puts every fault back to none, logging one "reset" entry only if something was active. */
   reset(): void {
-    const active = this.partitioned || this.latency.ms > 0 || this.latency.jitterMs > 0 || this.failing.left > 0 || this.dropLeft > 0 || this.fragmentBytes > 0 || this.duplicating.left > 0;
+    const active = this.held !== null || this.partitioned || this.latency.ms > 0 || this.latency.jitterMs > 0 || this.failing.left > 0 || this.dropLeft > 0 || this.fragmentBytes > 0 || this.duplicating.left > 0;
     this.duplicating = { left: 0, match: undefined };
     this.partitioned = false;
     this.latency = { ms: 0, jitterMs: 0 };
@@ -362,6 +384,10 @@ export class ChaosProxy {
     for (const trap of this.traps.splice(0)) trap.fire(null);
     this.frozen.clear();
     if (active) this.fault("reset");
+    // Held commands go on after the reset entry, so the log shows them reaching Redis after it.
+    const held = this.held ?? [];
+    this.held = null;
+    for (const release of held) release();
   }
 
   /**
@@ -462,7 +488,9 @@ export class ChaosProxy {
         break;
       }
       // 42 is "*": a command array goes on byte for byte; an inline command as what was parsed.
-      this.onCommand(conn, args, raw[0] === 42 ? raw : encodeCommand(args));
+      const bytes = raw[0] === 42 ? raw : encodeCommand(args);
+      if (this.held) this.held.push(() => this.conns.has(conn) && !conn.closing && this.onCommand(conn, args, bytes));
+      else this.onCommand(conn, args, bytes);
     }
     const failed = conn.clientParser.failed;
     if (failed && !conn.closing) {

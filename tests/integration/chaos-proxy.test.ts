@@ -214,6 +214,37 @@ test("partition() fails commands and refuses new connections until heal()", asyn
   expect(proxy.log.filter((e) => e.conn === 0).map((e) => e.fault)).toEqual(["partition (1 connections cut)", "heal"]);
 });
 
+test("stall() holds commands unanswered on open connections; unstall() sends them on in order, so a timed-out write may still land", async () => {
+  const proxy = await startProxy();
+  const patient = connect(proxy);
+  const hasty = connect(proxy, { ...noRetry, commandTimeout: 150 });
+  expect(await patient.ping()).toBe("PONG");
+  expect(await hasty.ping()).toBe("PONG");
+  proxy.stall();
+  const started = performance.now();
+  const waiting = patient.incr("stalled:n");
+  await expect(hasty.set("stalled:late", "1")).rejects.toThrow(/timed out/i);
+  expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+  expect(await direct.get("stalled:n")).toBeNull(); // held, never reached Redis
+  expect(proxy.stats().connectionsOpen).toBe(2); // nothing was cut
+  proxy.unstall();
+  expect(await waiting).toBe(1);
+  await waitUntil(() => proxy.log.some((e) => e.args[0] === "SET"));
+  expect(await direct.get("stalled:late")).toBe("1"); // the client gave up; Redis still ran it
+  expect(proxy.log.filter((e) => e.conn === 0).map((e) => e.fault)).toEqual(["stall (2 connections held)", "unstall (2 commands released)"]);
+});
+
+test("reset() ends a stall and releases what it held", async () => {
+  const proxy = await startProxy();
+  const client = connect(proxy);
+  expect(await client.ping()).toBe("PONG");
+  proxy.stall();
+  const held = client.get("x");
+  await new Promise((r) => setTimeout(r, 50));
+  proxy.reset();
+  expect(await held).toBeNull();
+});
+
 test("the same seed gives the same jitter schedule", async () => {
   const delaysFor = async (seed: number) => {
     const proxy = await startProxy({ seed });
