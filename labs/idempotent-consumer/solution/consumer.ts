@@ -9,13 +9,17 @@ const IDLE_MS = 50;
 
 const redis = createRedis();
 
-// The mark and the effect in one step. Redis runs a script without interleaving anything else,
-// so two consumers handed the same message cannot both see "not processed yet", and a crash
-// cannot land between the mark and the credit: either both happened or neither did. Run twice
-// (a retried command whose reply was lost), the second run finds the mark and does nothing.
+// The check, the effect and the mark in one script. Redis runs a script without interleaving
+// anything else, so two consumers handed the same message cannot both see "not processed yet",
+// and a crash cannot land between them. A script is not undone when one of its commands fails,
+// though: the credit goes before the mark, so a credit Redis refuses (a wrong type, no memory)
+// leaves no mark behind and the redelivery tries again, instead of finding a mark for a credit
+// that never happened. Run twice (a retried command whose reply was lost), the second run finds
+// the mark and does nothing.
 const APPLY_ONCE = `
-if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[4]) then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 return 1`;
 
 /**

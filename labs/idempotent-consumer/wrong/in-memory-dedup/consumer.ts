@@ -1,5 +1,5 @@
 import { createRedis, sleep, workerName } from "@faultline/lab";
-import { ack, claim, type Message } from "./broker.ts";
+import { ack, claim, nack, type Delivery, type Message } from "./broker.ts";
 
 export type { Message };
 
@@ -12,7 +12,11 @@ const redis = createRedis();
 // marks to expire in Redis.
 const processed = new Set<string>();
 
-/** Credits message.amount to message.account, once per message id however often it is delivered. */
+/**
+ * Credits message.amount to message.account, once per message id however often it is delivered.
+ * Throws when Redis did not answer that the credit is stored (or was already): the caller must
+ * then not ack the message.
+ */
 export async function handle(message: Message): Promise<void> {
   if (processed.has(message.id)) {
     console.log(`${workerName}: ${message.id} is a duplicate; skipped`);
@@ -20,24 +24,42 @@ export async function handle(message: Message): Promise<void> {
   }
   // Marked before the await, so a second call for the same id in this process cannot slip in.
   processed.add(message.id);
-  await redis.hincrby(BALANCES, message.account, message.amount);
+  try {
+    await redis.hincrby(BALANCES, message.account, message.amount);
+  } catch (error) {
+    processed.delete(message.id);
+    throw error;
+  }
 }
 
 export async function main(name: string): Promise<void> {
   for (;;) {
-    const delivery = await claim().catch((error: unknown) => (console.error(`${name}: claim failed: ${String(error)}`), null));
+    let delivery: Delivery | null;
+    try {
+      delivery = await claim();
+    } catch (error) {
+      // A failed claim took nothing (or its lease runs out): try again in a moment.
+      console.error(`${name}: claim failed: ${String(error)}`);
+      await sleep(IDLE_MS);
+      continue;
+    }
     if (!delivery) {
       await sleep(IDLE_MS);
       continue;
     }
+    const { message } = delivery;
     try {
-      await handle(delivery.message);
-      // Ack only after the effect is safely stored: a crash before this line means a redelivery,
-      // and the mark turns that redelivery into a no-op.
-      await ack(delivery);
+      await handle(message);
     } catch (error) {
-      // No ack: the lease runs out and the message comes back.
-      console.error(`${name}: ${delivery.message.id} failed: ${String(error)}`);
+      // Not acked: give it back, so it is delivered again. If even the nack fails, the lease is
+      // no longer renewed and the message comes back when it runs out.
+      console.error(`${name}: ${message.id} failed, giving it back: ${String(error)}`);
+      await nack(delivery).catch(() => {});
+      await sleep(IDLE_MS);
+      continue;
     }
+    // Ack only after the effect is safely stored: a crash before this line means a redelivery,
+    // and the mark turns that redelivery into a no-op. A failed ack does the same.
+    await ack(delivery).catch((error: unknown) => console.error(`${name}: ack of ${message.id} failed: ${String(error)}`));
   }
 }

