@@ -215,9 +215,9 @@ export class ChaosProxy {
   private admittedBytes = 0;
   private counters = { commands: 0, bytesIn: 0, bytesOut: 0, connectionsTotal: 0, faultsInjected: 0 };
   private latency = { ms: 0, jitterMs: 0 };
-  private failing = { left: 0, match: undefined as string | undefined, message: "ERR Faultline: injected failure" };
+  private failing = { left: 0, match: undefined as string | undefined, owner: undefined as string | undefined, message: "ERR Faultline: injected failure" };
   private dropLeft = 0;
-  private duplicating = { left: 0, match: undefined as string | undefined };
+  private duplicating = { left: 0, match: undefined as string | undefined, owner: undefined as string | undefined };
   private fragmentBytes = 0;
   private partitioned = false;
   /** While stalled, commands wait here, in arrival order, as if Redis were too busy to read them. */
@@ -304,20 +304,21 @@ export class ChaosProxy {
     this.fault(`latency ${ms}±${jitterMs}ms`);
   }
 
-  failNext(n: number, { match, message }: { match?: string; message?: string } = {}): void {
+  /** Refuses the next n commands (named `match`, sent by the program named `owner`) with `message`. */
+  failNext(n: number, { match, owner, message }: { match?: string; owner?: string; message?: string } = {}): void {
     if (this.ablated(`failNext ${n}`)) return;
-    this.failing = { left: n, match: match?.toUpperCase(), message: message ?? "ERR Faultline: injected failure" };
-    this.fault(`failNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
+    this.failing = { left: n, match: match?.toUpperCase(), owner, message: message ?? "ERR Faultline: injected failure" };
+    this.fault(`failNext ${n}${match ? ` ${match.toUpperCase()}` : ""}${owner ? ` from ${owner}` : ""}`);
   }
 
   /**
    * Sends each of the next n (matching) commands to Redis twice and answers once: the effect of
    * a client library retrying a write whose reply was lost, i.e. a duplicated delivery.
    */
-  duplicateNext(n: number, { match }: { match?: string } = {}): void {
+  duplicateNext(n: number, { match, owner }: { match?: string; owner?: string } = {}): void {
     if (this.ablated(`duplicateNext ${n}`)) return;
-    this.duplicating = { left: n, match: match?.toUpperCase() };
-    this.fault(`duplicateNext ${n}${match ? ` ${match.toUpperCase()}` : ""}`);
+    this.duplicating = { left: n, match: match?.toUpperCase(), owner };
+    this.fault(`duplicateNext ${n}${match ? ` ${match.toUpperCase()}` : ""}${owner ? ` from ${owner}` : ""}`);
   }
 
   dropReplies(n: number): void {
@@ -375,7 +376,7 @@ export class ChaosProxy {
   /** Puts every fault back to none, logging one "reset" entry only if something was active. */
   reset(): void {
     const active = this.held !== null || this.partitioned || this.latency.ms > 0 || this.latency.jitterMs > 0 || this.failing.left > 0 || this.dropLeft > 0 || this.fragmentBytes > 0 || this.duplicating.left > 0;
-    this.duplicating = { left: 0, match: undefined };
+    this.duplicating = { left: 0, match: undefined, owner: undefined };
     this.partitioned = false;
     this.latency = { ms: 0, jitterMs: 0 };
     this.failing = { ...this.failing, left: 0 };
@@ -513,7 +514,7 @@ export class ChaosProxy {
     this.admittedCommands++;
     this.admittedBytes += raw.length;
     const failing = this.failing;
-    if (failing.left > 0 && (failing.match === undefined || failing.match === name)) {
+    if (failing.left > 0 && (failing.match === undefined || failing.match === name) && (failing.owner === undefined || failing.owner === conn.owner)) {
       failing.left--;
       this.markFault(entry, "failNext");
       return this.failLocally(conn, name, pending, failing.message);
@@ -544,7 +545,7 @@ export class ChaosProxy {
     conn.queue.push(pending);
     conn.awaiting.push(pending);
     const dup = this.duplicating;
-    if (dup.left > 0 && (dup.match === undefined || dup.match === name)) {
+    if (dup.left > 0 && (dup.match === undefined || dup.match === name) && (dup.owner === undefined || dup.owner === conn.owner)) {
       dup.left--;
       this.markFault(entry, "duplicate");
       conn.awaiting.push("duplicate");

@@ -376,3 +376,20 @@ test("reset() disarms a crash point that never fired and unfreezes nothing it di
   expect(await fired).toBeNull();
   expect(await client.del("x")).toBe(0);
 });
+
+test("failNext and duplicateNext scoped to one program leave every other program's commands alone", async () => {
+  const proxy = await startProxy();
+  const worker = connectAs(proxy, "worker-1");
+  const other = connectAs(proxy, "worker-2");
+  await Promise.all([worker.ping(), other.ping()]);
+  proxy.failNext(1, { match: "INCR", owner: "worker-1" });
+  expect(await other.incr("scoped:n")).toBe(1); // not worker-1: untouched, and the fault still armed
+  await expect(worker.incr("scoped:n")).rejects.toThrow(/injected failure/);
+  expect(await worker.incr("scoped:n")).toBe(2);
+  proxy.duplicateNext(1, { match: "RPUSH", owner: "worker-2" });
+  expect(await worker.rpush("scoped:list", "a")).toBe(1);
+  expect(await other.rpush("scoped:list", "b")).toBe(2); // answered once
+  await waitUntil(() => proxy.log.filter((e) => e.args[0] === "RPUSH").length === 2);
+  expect(await direct.lrange("scoped:list", 0, -1)).toEqual(["a", "b", "b"]);
+  expect(proxy.log.filter((e) => e.conn === 0).map((e) => e.fault)).toEqual(["failNext 1 INCR from worker-1", "duplicateNext 1 RPUSH from worker-2"]);
+});
