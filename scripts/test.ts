@@ -1,6 +1,6 @@
 /**
  * `npm test`: every check CI runs, in order, stopping at the first that fails: typecheck, lint,
- * unit tests, a production build, integration tests (real Redis, SQLite and PostgreSQL), drills
+ * unit tests, the course (content:check, and the lessons' runnable snippets), a production build, integration tests (real Redis, SQLite and PostgreSQL), drills
  * with several runner processes, proof
  * of every lab through the real run engine, and end-to-end tests in headless Chromium.
  */
@@ -12,6 +12,7 @@ const steps: Array<[string, string[]]> = [
   ["lint", ["npx", "eslint", "--max-warnings", "0", "."]],
   ["unit tests", ["npx", "vitest", "run", "--project", "unit"]],
   ["content:check", ["node", "--import", "tsx", "scripts/content-check.ts"]],
+  ["content:snippets", ["node", "--import", "tsx", "scripts/content-snippets.ts"]],
   ["build", ["node", "--import", "tsx", "scripts/build.ts"]],
   ["integration tests", ["npx", "vitest", "run", "--project", "integration"]],
   ["drills", ["npx", "vitest", "run", "--project", "drills"]],
