@@ -66,7 +66,8 @@ function run(dir: string, snippet: Snippet, port: number): Promise<{ ok: boolean
       output += `\n(still running after ${TIMEOUT_MS / 1000} s; stopped)`;
       child.kill("SIGKILL");
     }, TIMEOUT_MS);
-    child.on("exit", (code) => {
+    // "close", not "exit": the output pipes may still hold the last lines when the process exits.
+    child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ ok: code === 0, ms: performance.now() - started, output });
     });
