@@ -8,6 +8,7 @@ const LEASE_MS = 1000;
 const HEARTBEAT_MS = 250;
 const REAPER_MS = 250;
 const IDLE_MS = 50;
+const HANDLER_TIMEOUT_MS = 3000;
 
 const PENDING = "queue:pending"; // list of task JSON, oldest first
 const IN_FLIGHT = "queue:inflight"; // sorted set: lease id → deadline (ms since epoch)
@@ -16,15 +17,20 @@ const LEASES = "queue:leases"; // hash: lease id → task JSON
 const redis = createRedis();
 
 // Take the oldest task and lease it in one step: a crash can never leave a task in neither place,
-// and no two workers can take the same one.
+// and no two workers can take the same one. Every claim has a lease id of its own, so whatever
+// the worker later does with that id (heartbeat, ack) touches its own claim and nobody else's.
+// A claim that reaches Redis twice finds its lease already there and takes nothing more.
 const CLAIM = `
+local held = redis.call('HGET', KEYS[3], ARGV[1])
+if held then return held end
 local task = redis.call('LPOP', KEYS[1])
 if not task then return nil end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], task)
 return task`;
 
-// Requeue the tasks whose lease ran out, in one step, so two reapers never requeue the same one.
+// Requeue the tasks whose lease ran out, in one step, so two reapers never requeue the same one,
+// and a reap that reaches Redis twice finds nothing left to requeue the second time.
 const REAP = `
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 for _, lease in ipairs(expired) do
@@ -39,6 +45,11 @@ export async function enqueue(task: Task): Promise<void> {
   await redis.rpush(PENDING, JSON.stringify(task));
 }
 
+/** Moves every task whose lease ran out back to the queue; returns how many. */
+export async function reap(): Promise<number> {
+  return (await redis.eval(REAP, 3, PENDING, IN_FLIGHT, LEASES, Date.now())) as number;
+}
+
 async function claim(): Promise<{ lease: string; deadline: number; task: Task } | null> {
   const lease = randomUUID();
   const deadline = Date.now() + LEASE_MS;
@@ -51,16 +62,27 @@ async function extend(lease: string, deadline: number): Promise<void> {
   await redis.zadd(IN_FLIGHT, "XX", deadline, lease);
 }
 
+/** Removes our lease. If the reaper took it back meanwhile, there is nothing of ours to remove. */
 async function ack(lease: string): Promise<void> {
   await redis.multi().zrem(IN_FLIGHT, lease).hdel(LEASES, lease).exec();
 }
 
-async function reap(): Promise<number> {
-  return (await redis.eval(REAP, 3, PENDING, IN_FLIGHT, LEASES, Date.now())) as number;
+/** Runs the handler, failing if it has not settled within HANDLER_TIMEOUT_MS. */
+async function run(task: Task): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`handler gave no answer within ${HANDLER_TIMEOUT_MS} ms`)), HANDLER_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([handle(task), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function main(workerName: string): Promise<void> {
-  // Every worker reaps, so the tasks of a dead worker come back while any worker lives.
+  // Every worker reaps, so the tasks of a dead worker come back while any worker lives. A failed
+  // round is only logged: the next one, 250 ms later, tries again.
   setInterval(() => {
     reap().then(
       (n) => {
@@ -77,13 +99,15 @@ export async function main(workerName: string): Promise<void> {
       continue;
     }
     const { lease, deadline, task } = claimed;
-    // The heartbeat runs beside the work: a task longer than the lease keeps it while we live.
-    const heartbeat = setInterval(() => void extend(lease, deadline).catch(() => {}), HEARTBEAT_MS);
+    // The heartbeat runs beside the work: a task longer than the lease keeps it while we live. A
+    // heartbeat that fails is only logged; the next one, 250 ms later, extends the lease again.
+    const heartbeat = setInterval(() => void extend(lease, deadline).catch((error: unknown) => console.error(`${workerName}: heartbeat failed: ${String(error)}`)), HEARTBEAT_MS);
     try {
-      await handle(task);
+      await run(task);
+      clearInterval(heartbeat);
       await ack(lease);
     } catch (error) {
-      // No ack: the lease runs out and the reaper hands the task to someone else.
+      // No ack: with no heartbeat the lease runs out, and the reaper hands the task to someone.
       console.error(`${workerName}: task ${task.id} failed: ${String(error)}`);
     } finally {
       clearInterval(heartbeat);

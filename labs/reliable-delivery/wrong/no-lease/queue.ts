@@ -4,12 +4,18 @@ import { handle, type Task } from "./handler.ts";
 export type { Task };
 
 const IDLE_MS = 50;
+
 const PENDING = "queue:pending"; // list of task JSON, oldest first
 
 const redis = createRedis();
 
 export async function enqueue(task: Task): Promise<void> {
   await redis.rpush(PENDING, JSON.stringify(task));
+}
+
+/** Nothing to reap: a task leaves the queue when a worker takes it. */
+export async function reap(): Promise<number> {
+  return 0;
 }
 
 // LPOP is atomic, so no two workers get the same task; once popped, the task is ours.
