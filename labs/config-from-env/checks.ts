@@ -2,8 +2,9 @@ import { isDeepStrictEqual } from "node:util";
 import { defineChecks, fc, type CheckContext, type RpcModule } from "../../lib/grader/index.ts";
 import type { Case, Outcome } from "./starter/probe.ts";
 
-// Every call goes through probe.ts (read-only), in the learner's sandbox: it writes the case's
-// secret files in the sandbox's /tmp, sets process.env to decoys, calls loadConfig(env) and
+// Every call goes through probe.ts (read-only), in the learner's sandbox: it serves the case's
+// secret files through readFile (failing some, as a badly mounted secret does), sets process.env
+// to decoys, calls loadConfig(env, readFile) and
 // describes the result (its fields, whether it is frozen, which fields an assignment changed) or
 // the error (ConfigError or not, its problems and message). The grader computes what the
 // instructions demand for the same env with its own model (below) and compares.
@@ -56,7 +57,7 @@ function model(env: Env, files: Files): Expected {
   if (inline !== undefined && file !== undefined) problems.push({ vars: ["REDIS_PASSWORD", "REDIS_PASSWORD_FILE"], fix: [], what: "REDIS_PASSWORD and REDIS_PASSWORD_FILE are both set" });
   else if (file !== undefined) {
     const content = files.get(file)?.trim();
-    if (content === undefined) problems.push({ vars: ["REDIS_PASSWORD_FILE"], fix: [], what: "REDIS_PASSWORD_FILE names a file that does not exist" });
+    if (content === undefined) problems.push({ vars: ["REDIS_PASSWORD_FILE"], fix: [], what: "REDIS_PASSWORD_FILE names a file that does not exist or cannot be read" });
     else if (!content) problems.push({ vars: ["REDIS_PASSWORD_FILE"], fix: [], what: "REDIS_PASSWORD_FILE names an empty file" });
     else redisPassword = content;
   } else redisPassword = inline;
@@ -85,7 +86,7 @@ function showEnv(env: Env): string {
   const entries = Object.entries(env);
   return entries.length === 0 ? "{} (nothing set)" : `{ ${entries.map(([k, v]) => `${k}: ${esc(v)}`).join(", ")} }`;
 }
-const showCase = (c: Case) => `loadConfig(${showEnv(c.env)})${c.files.length ? `, with ${c.files.map(([p, content]) => `${p} holding ${esc(content)}`).join(" and ")}` : ""}`;
+const showCase = (c: Case) => `loadConfig(${showEnv(c.env)})${c.files.length ? `, with ${c.files.map(([p, content]) => `${p} holding ${esc(content)}`).join(" and ")}` : ""}${c.unreadable?.length ? `, with ${c.unreadable.map(([p, code]) => `${p} failing to read (${code || "an error without a code"})`).join(" and ")}` : ""}`;
 
 /** A variable named as a whole word (REDIS_PASSWORD is not named by REDIS_PASSWORD_FILE). */
 const names = (text: string, name: string) => new RegExp(`(?<![A-Z0-9_])${name}(?![A-Z0-9_])`).test(text);
@@ -328,15 +329,21 @@ export default defineChecks({
       const secret = `${t.id("pw")}-${Math.floor(t.unpredictable() * 1e9)}`;
       const dir = `/tmp/${t.id("secrets")}`;
       t.note("the Redis password in these cases is unpredictable; it must come back as redisPassword and never appear in a message");
-      const form = fc.constantFrom("inline", "file", "file-crlf", "missing-file", "empty-file", "both", "url", "none");
-      const arb = fc.tuple(validEnv(), form, fc.boolean(), fc.constantFrom("WORKER_CONCURRENCY", "LOG_LEVEL", "METRICS_ENABLED", "REDIS_URL")).map(([env, f, breakOther, other]): Case => {
+      // A secret mounted wrongly is read and fails: no permission, a directory, too many open
+      // files, an I/O error, or a library error without a code. Each is a problem to report.
+      t.fault("dependency readFile fails on some password files (EACCES, EISDIR, EMFILE, EIO, an error without a code)");
+      const form = fc.constantFrom("inline", "file", "file-crlf", "missing-file", "empty-file", "unreadable-file", "both", "url", "none");
+      const failure = fc.constantFrom("EACCES", "EISDIR", "EMFILE", "EIO", "");
+      const arb = fc.tuple(validEnv(), form, fc.boolean(), fc.constantFrom("WORKER_CONCURRENCY", "LOG_LEVEL", "METRICS_ENABLED", "REDIS_URL"), failure).map(([env, f, breakOther, other, code]): Case => {
         const out: Env = { ...env };
         const files: [string, string][] = [];
+        const unreadable: [string, string][] = [];
         const path = `${dir}/redis_password`;
         if (f === "inline") out.REDIS_PASSWORD = ` ${secret} `;
         if (f === "file") files.push([path, `${secret}\n`]);
         if (f === "file-crlf") files.push([path, `${secret}\r\n`]);
         if (f === "empty-file") files.push([path, " \n"]);
+        if (f === "unreadable-file") unreadable.push([path, code]);
         if (f.includes("file")) out.REDIS_PASSWORD_FILE = path;
         if (f === "both") {
           out.REDIS_PASSWORD = secret;
@@ -345,7 +352,7 @@ export default defineChecks({
         }
         if (f === "url") out.REDIS_URL = `redis://worker:${secret}@redis:6379`;
         if (breakOther && f !== "url") out[other] = other === "REDIS_URL" ? `http://worker:${secret}@redis:6379` : other === "WORKER_CONCURRENCY" ? "65" : "nope";
-        return { env: out, processEnv: {}, files };
+        return { env: out, processEnv: {}, files, unreadable };
       });
       await t.property(arb, (c) => check(s, c, [secret]), { ...prop, show: showCase });
     },

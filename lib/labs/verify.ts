@@ -130,6 +130,7 @@ export function faultKind(fault: string): string | null {
     [/^pause /, "pause"],
     [/^SIG[A-Z]+ /, "signal"],
     [/^handler /, "failing handler"],
+    [/^dependency /, "failing dependency"],
   ];
   return rules.find(([pattern]) => pattern.test(fault))?.[1] ?? null;
 }

@@ -11,6 +11,8 @@ export interface Case {
   processEnv: Record<string, string>;
   /** The files readFile serves during the call: [path, content]. Any other path: ENOENT. */
   files: [string, string][];
+  /** Files readFile fails to read, as a mounted secret can: [path, error code, or "" for an error without one]. */
+  unreadable?: [string, string][];
 }
 
 export type Outcome =
@@ -26,7 +28,10 @@ function describe(value: unknown): Record<string, unknown> {
 
 function run(c: Case): Outcome {
   const files = new Map(c.files);
+  const unreadable = new Map(c.unreadable ?? []);
   const readFile = (path: string): string => {
+    const code = typeof path === "string" ? unreadable.get(path) : undefined;
+    if (code !== undefined) throw Object.assign(new Error(`${code || "read failed"}: cannot read '${path}'`), code ? { code, path } : {});
     const content = typeof path === "string" ? files.get(path) : undefined;
     if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${String(path)}'`), { code: "ENOENT", path });
     return content;
