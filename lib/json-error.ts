@@ -1,3 +1,19 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * A JSON file's value, or what an author needs to fix it: "not valid JSON, line 12, column 5: …".
+ * Every loader of the course's JSON files (lab.json, milestone.json, course.json, the lock) reads
+ * through this, so their messages agree.
+ */
+export function readJsonFile(file: string): { ok: true; value: unknown } | { ok: false; problem: string } {
+  const text = readFileSync(file, "utf8");
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, problem: `not valid JSON, ${describeJsonError(text, error)}` };
+  }
+}
+
 /**
  * Where a JSON file is broken, as an author fixes it: "line 12, column 5: Unexpected token ','".
  * V8 gives a character offset for some mistakes and none for others; where it gives none, the

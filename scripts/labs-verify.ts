@@ -168,6 +168,13 @@ const messages = (result: GradeResult) =>
     .map((m) => `    ${String(m).split("\n").join("\n    ")}`)
     .join("\n");
 
+/**
+ * How labs:verify runs a variant. The code verified is the lab's own (solution, starter, wrong
+ * variants), never a learner's, so a weak sandbox tier may run it (sandbox/policy.ts refuses it
+ * for learners).
+ */
+const depsFor = (emit: (event: RunEvent) => void, signal: AbortSignal): RunDeps => ({ pool, tier, emit, signal, sandboxPolicy: { allowWeak: true, local: false } });
+
 const started = performance.now();
 /** The fault kinds the proxy injects, which --ablate turns off (kills, pauses and crash points stay). */
 const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition", "stall"]);
@@ -198,9 +205,7 @@ async function worker() {
     const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
     try {
       const result = await Promise.race([
-        // The code verified is the lab's own (solution, starter, wrong variants), never a
-        // learner's, so a weak sandbox tier may run it (sandbox/policy.ts refuses it for learners).
-        runVariant(lab, variant, seed, { pool, tier, emit, signal, sandboxPolicy: { allowWeak: true, local: false } }),
+        runVariant(lab, variant, seed, depsFor(emit, signal)),
         new Promise<never>((_, reject) => signal.addEventListener("abort", () => setTimeout(() => reject(new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s; its last events:\n  ${recent.join("\n  ")}`)), 5000), { once: true })),
       ]);
       if (signal.aborted) throw new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s and was aborted; its last events:\n  ${recent.join("\n  ")}`);
@@ -210,7 +215,7 @@ async function worker() {
       if (values.verbose && result.status !== "pass") console.log(messages(result));
       if (problem) problems.push(`labs/${lab.lab.slug} ${variant.name}: ${problem}`);
       else if (values.ablate && variant.expect.kind === "fail-check" && proxyFaults) {
-        const bare = await runVariant(lab, variant, seed, { pool, tier, emit: () => {}, signal: AbortSignal.timeout(VARIANT_WATCHDOG_MS), sandboxPolicy: { allowWeak: true, local: false }, ablateFaults: true });
+        const bare = await runVariant(lab, variant, seed, { ...depsFor(() => {}, AbortSignal.timeout(VARIANT_WATCHDOG_MS)), ablateFaults: true });
         const still = bare.checks.find((c) => c.id === (variant.expect as { check: string }).check);
         console.log(`     ${label.padEnd(52)} faults off: ${still?.status === "fail" ? "still caught" : "escapes"}`);
         if (still?.status === "fail") warnings.push(`labs/${lab.lab.slug} ${variant.name} is caught by ${still.id} even with the proxy's faults off, so they are not what catches it:\n    ${(still.message ?? "").split("\n").join("\n    ")}`);

@@ -4,19 +4,14 @@ import type { Course } from "@/lib/content/loader";
 import { compileLesson } from "@/lib/content/compile";
 import type { LoadedLab } from "@/lib/labs/loader";
 import { labPageMarkdown } from "@/lib/labs/page-content";
-import { instructionComponents, lessonComponents, type LessonContext } from "./lesson-components";
+import { instructionComponents, lessonComponents } from "./lesson-components";
 import { explainRenderError, MdxContent } from "./mdx-content";
 
 /**
- * Renders a compiled lesson as the page would, with the real components, for `content:check`:
- * null when it renders, otherwise what a learner would have met as a 500, said for its author.
+ * Renders compiled MDX as its page would, with that page's components: null when it renders,
+ * otherwise what a learner would have met as a 500, said for its author.
  */
-export function renderLessonProblem(code: string, ctx: LessonContext, file: string): string | null {
-  return renderProblem(code, lessonComponents(ctx), file);
-}
-
-/** The same for any compiled MDX (a lab's instructions) rendered with `components`. */
-export function renderProblem(code: string, components: Record<string, ComponentType<never>>, file: string): string | null {
+function renderProblem(code: string, components: Record<string, ComponentType<never>>, file: string): string | null {
   try {
     renderToStaticMarkup(<MdxContent code={code} components={components} />);
     return null;
@@ -39,7 +34,7 @@ export async function renderCourseProblems(course: Course, loadedLabs: LoadedLab
       const fm = lesson.frontmatter;
       const ctx = { labs, milestone, grade: null, quiz: { questions: fm.quiz, answers: new Map(), signedIn: false, action: async () => {}, returnTo: "/" } };
       await compileLesson(lesson.body, lesson.file, cacheDir).then(
-        (code) => void failures.push(...[renderLessonProblem(code, ctx, lesson.file)].filter((p) => p !== null)),
+        (code) => void failures.push(...[renderProblem(code, lessonComponents(ctx), lesson.file)].filter((p) => p !== null)),
         (error: Error) => void failures.push(error.message),
       );
     }

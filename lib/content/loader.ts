@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import matter from "gray-matter";
 import type { LoadedLab } from "../labs/loader.ts";
-import { describeJsonError } from "../json-error.ts";
+import { readJsonFile } from "../json-error.ts";
 import { courseIds, LOCK_FILE, lockProblems, readLock } from "./lock.ts";
 import { CourseJsonSchema, LessonFrontmatterSchema, MilestoneSchema, type CourseJson, type LessonFrontmatter, type Milestone } from "./schema.ts";
 
@@ -86,15 +86,12 @@ function loadMilestone(contentDir: string, folder: string, problems: string[]): 
     problems.push(`${where}: missing; every milestone folder needs one (copy another milestone's).`);
     return null;
   }
-  let raw: unknown;
-  const text = readFileSync(path.join(dir, "milestone.json"), "utf8");
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    problems.push(`${where}: not valid JSON, ${describeJsonError(text, error)}.`);
+  const read = readJsonFile(path.join(dir, "milestone.json"));
+  if (!read.ok) {
+    problems.push(`${where}: ${read.problem}.`);
     return null;
   }
-  const parsed = MilestoneSchema.safeParse(raw);
+  const parsed = MilestoneSchema.safeParse(read.value);
   if (!parsed.success) {
     problems.push(...zodProblems(where, parsed.error));
     return null;
@@ -190,15 +187,12 @@ function loadHome(contentDir: string, count: number, problems: string[]): Course
   };
   const file = path.join(contentDir, "course.json");
   if (!existsSync(file)) return defaults;
-  const text = readFileSync(file, "utf8");
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    problems.push(`${shown(file)}: not valid JSON, ${describeJsonError(text, error)}.`);
+  const read = readJsonFile(file);
+  if (!read.ok) {
+    problems.push(`${shown(file)}: ${read.problem}.`);
     return defaults;
   }
-  const parsed = CourseJsonSchema.safeParse(raw);
+  const parsed = CourseJsonSchema.safeParse(read.value);
   if (!parsed.success) {
     problems.push(...zodProblems(shown(file), parsed.error));
     return defaults;

@@ -6,10 +6,10 @@
  * credit follows it) or a removal (`to: null`, and nothing earns that credit any more). The
  * migrations are also what the progress tracker reads old evidence through (`translateIds`).
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { describeJsonError } from "../json-error.ts";
+import { readJsonFile } from "../json-error.ts";
 import type { LoadedLab } from "../labs/loader.ts";
 import type { Course } from "./loader.ts";
 
@@ -63,14 +63,9 @@ export class LockError extends Error {
 export function readLock(courseDir: string): CourseLock | null {
   const file = path.join(courseDir, LOCK_FILE);
   if (!existsSync(file)) return null;
-  let raw: unknown;
-  const text = readFileSync(file, "utf8");
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new LockError(`${file}: not valid JSON, ${describeJsonError(text, error)}; restore it from version control, or fix the line.`);
-  }
-  const parsed = LockSchema.safeParse(raw);
+  const read = readJsonFile(file);
+  if (!read.ok) throw new LockError(`${file}: ${read.problem}; restore it from version control, or fix the line.`);
+  const parsed = LockSchema.safeParse(read.value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new LockError(`${file}: ${issue.path.join(".") || "(top level)"}: ${issue.message}. A migration is { "kind": "check", "from": "${SHAPE.check}", "to": "saga/new-id" or null, "why": "…" }.`);
@@ -116,6 +111,7 @@ export function lockProblems(lock: CourseLock, now: CourseIds, file: string): st
   return problems;
 }
 
+/** "saga/happy-path" → ["saga", "happy-path"]: an item or check id under its milestone or lab. */
 const halves = (id: string): [string, string] => [id.slice(0, id.indexOf("/")), id.slice(id.indexOf("/") + 1)];
 const joined = <T>(value: T | null, join: (v: T) => string): string | null => (value === null ? null : join(value));
 
@@ -158,7 +154,7 @@ export function translateIds(migrations: Migration[]): IdTranslation {
     for (let hops = 0; current !== null && map.has(current) && hops < 64; hops++) current = map.get(current)!;
     return current;
   };
-  const split = (joined: string | null) => (joined === null ? null : { head: joined.slice(0, joined.indexOf("/")), tail: joined.slice(joined.indexOf("/") + 1) });
+  const split = (id: string | null) => (id === null ? null : (([head, tail]) => ({ head, tail }))(halves(id)));
   return {
     milestone: (id) => follow("milestone", id),
     item(milestoneId, itemId) {

@@ -9,7 +9,7 @@ import { labsDirFor, loadLabs, type LoadedLab } from "./loader.ts";
  */
 let cached: LoadedLab[] | undefined;
 
-export function labsDir(): string {
+function labsDir(): string {
   return labsDirFor(env().courseDir);
 }
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { describeJsonError } from "../json-error.ts";
+import { readJsonFile } from "../json-error.ts";
 import { LabSchema, type Lab } from "./schema.ts";
 
 export interface LoadedLab {
@@ -34,14 +34,9 @@ export function loadLab(labsDir: string, folder: string): LoadedLab {
   const where = path.join(path.basename(labsDir), folder, "lab.json");
   const file = path.join(dir, "lab.json");
   if (!existsSync(file)) throw new LabError(`${path.join(path.basename(labsDir), folder)}: no lab.json. Every lab folder needs one; copy one from another lab or run \`npm run lab:new ${folder}\`.`);
-  let raw: unknown;
-  const text = readFileSync(file, "utf8");
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new LabError(`${where}: not valid JSON, ${describeJsonError(text, error)}.`);
-  }
-  const parsed = LabSchema.safeParse(raw);
+  const read = readJsonFile(file);
+  if (!read.ok) throw new LabError(`${where}: ${read.problem}.`);
+  const parsed = LabSchema.safeParse(read.value);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const field = i.path.join(".") || "(top level)";
