@@ -8,6 +8,7 @@
 import Editor from "@monaco-editor/react";
 import type * as MonacoApi from "monaco-editor";
 import { useEffect, useImperativeHandle, useLayoutEffect, useRef, useState, type KeyboardEvent, type Ref } from "react";
+import { languageOf } from "@/lib/runner/files";
 import { configureMonaco, configureTypeScript, defineThemes, labUri, useMonacoTheme, type Monaco } from "./monaco-setup";
 
 export interface EditorFile {
@@ -71,7 +72,7 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
     for (const file of files) {
       const uri = monaco.Uri.parse(labUri(file.path));
       if (monaco.editor.getModel(uri)) continue;
-      const model = monaco.editor.createModel(initial[file.path] ?? "", file.path.endsWith(".json") ? "json" : "typescript", uri);
+      const model = monaco.editor.createModel(initial[file.path] ?? "", languageOf(file.path), uri);
       model.onDidChangeContent(() => callbacks.current.onChange?.(file.path, model.getValue()));
     }
     // Ctrl/Cmd-click and F12 on a symbol in another file: show that file here instead of nowhere.

@@ -7,6 +7,7 @@
 import { DiffEditor } from "@monaco-editor/react";
 import type * as MonacoApi from "monaco-editor";
 import { useEffect, useRef, useState } from "react";
+import { languageOf } from "@/lib/runner/files";
 import { configureMonaco, defineThemes, useMonacoTheme, type Monaco } from "./monaco-setup";
 
 export interface DiffViewProps {
@@ -80,7 +81,7 @@ export default function DiffView({ paths, mine, solution, vs }: DiffViewProps) {
           modified={solution[active] ?? ""}
           originalModelPath={`file:///compare/mine/${active}`}
           modifiedModelPath={`file:///compare/solution/${active}`}
-          language={active.endsWith(".json") ? "json" : "typescript"}
+          language={languageOf(active)}
           theme={theme}
           keepCurrentOriginalModel
           keepCurrentModifiedModel

@@ -13,13 +13,15 @@ import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
 import { LearnerProcess, RpcModule } from "./process.ts";
 import { checkProperty, type fc, type PropertyOptions } from "./property.ts";
 import { viewRedis, type RedisView, type ViewOptions } from "./redis-view.ts";
-import { CheckFailure, type FailureDetails } from "./result.ts";
+import { CheckFailure, GraderError, type FailureDetails } from "./result.ts";
 
 export interface ContextHooks {
   /** Learner output and grader notes, streamed to the learner as the check runs. */
   log(stream: "stdout" | "stderr" | "grader", text: string, process?: string): void;
   /** How long a learner module took from spawn to loaded (sandbox start, Node start, import). */
   loaded?(ms: number): void;
+  /** The learner's files as submitted (read-only ones included), by lab.json path: what `t.source` reads. */
+  sources?: Readonly<Record<string, string>>;
 }
 
 export interface SpawnOptions {
@@ -178,6 +180,20 @@ export class CheckContext {
    */
   fault(text: string): void {
     this.mark(text);
+  }
+
+  /**
+   * The text of one of the learner's files exactly as they submitted it (`"docker-compose.yml"`, a
+   * path from lab.json's `files`), for checks that grade a file by reading it: a compose file, a
+   * Dockerfile, or the source of a module. Learner code never sees what the check reads.
+   */
+  source(file: string): string {
+    const text = this.hooks.sources?.[file];
+    if (text === undefined) {
+      const known = Object.keys(this.hooks.sources ?? {});
+      throw new GraderError(`t.source("${file}"): the run has no such file; its files are ${known.length > 0 ? known.join(", ") : "(none were given to the check)"}`);
+    }
+    return text;
   }
 
   /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */

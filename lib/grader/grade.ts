@@ -24,6 +24,8 @@ export interface RunSession {
   seed: number;
   emit: (event: RunEvent) => void;
   signal?: AbortSignal;
+  /** The learner's files as submitted, by path (`t.source`). */
+  sources?: Readonly<Record<string, string>>;
 }
 
 export interface GradeOptions extends RunSession {
@@ -159,6 +161,7 @@ async function runCheck(o: GradeOptions, check: Lab["checks"][number], lane: Lan
       o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text, check: check.id });
     },
     loaded: o.loaded,
+    sources: o.sources,
   });
   const impl = o.definition.checks[check.id];
   let verdict: Verdict;

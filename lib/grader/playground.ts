@@ -3,6 +3,7 @@
  * minute while the live view gets a snapshot of their Redis a few times a second. It ends when
  * the time is up, the learner cancels, or (with no lab playground) their program exits.
  */
+import { isModule } from "../runner/files.ts";
 import { snapshotRedis } from "../runner/snapshot.ts";
 import { CheckContext } from "./context.ts";
 import type { RunSession } from "./grade.ts";
@@ -24,7 +25,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
   const at = () => Math.round(performance.now() - started + (o.offsetMs ?? 0));
   const time = AbortSignal.timeout(o.durationMs ?? 60_000);
   const signal = o.signal ? AbortSignal.any([time, o.signal]) : time;
-  const base = new CheckContext(o.pod.lane, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }) });
+  const base = new CheckContext(o.pod.lane, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }), sources: o.sources });
   const t = Object.assign(base, { signal }) as PlaygroundContext;
   const snapshots = setInterval(() => {
     snapshotRedis(o.pod.lane.admin).then(
@@ -39,7 +40,9 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
       await stopped;
       return { status: "pass", message: "Your program ran for the playground's full time." };
     }
-    const entry = o.lab.files[0]!.path;
+    // The lab's first module runs; a lab whose files are only read (a compose file) has none.
+    const entry = o.lab.files.find((f) => isModule(f.path))?.path;
+    if (!entry) return { status: "pass", message: "This lab's files are read by the checks, not run: press Check to grade them." };
     const program = t.spawn(entry, { name: "main", limits: { wallMs: (o.durationMs ?? 60_000) + 1000, cpuSeconds: 30 } });
     const outcome = await Promise.race([program.exited, stopped.then(() => null)]);
     if (!outcome) return { status: "pass", message: "Your program was still running when the playground's time was up." };

@@ -4,9 +4,10 @@
  */
 import { z } from "zod";
 import { MilestoneCodeSchema } from "../content/schema.ts";
+import { labFileName } from "../runner/files.ts";
 
 const slug = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "use lower-case words joined by '-', e.g. priority-queue");
-const fileName = z.string().regex(/^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*\/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.(?:ts|json)$/, "use a relative path ending in .ts or .json, e.g. queue.ts");
+const fileName = z.string().regex(labFileName, "use a relative path ending in .ts, .json, .yml or .yaml, or a Dockerfile, e.g. queue.ts");
 const command = z.string().regex(/^[A-Z][A-Z0-9|]*$/, "use an upper-case Redis command name, e.g. ZADD");
 
 export const LabCheckSchema = z.object({

@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
 import { buildFiles, checkFiles, rewriteImports } from "./build.ts";
+import { isModule, languageOf } from "./files.ts";
 
 test("TypeScript files become ESM JavaScript with imports pointing at the built files", async () => {
   const result = await buildFiles({
@@ -33,4 +34,22 @@ test("import specifiers with or without an extension all point at .js", () => {
   expect(rewriteImports(`import a from "./a";\nexport { b } from "../b.ts";\nconst c = await import("./c.js");\nimport x from "ioredis";`)).toBe(
     `import a from "./a.js";\nexport { b } from "../b.js";\nconst c = await import("./c.js");\nimport x from "ioredis";`,
   );
+});
+
+test("compose files and Dockerfiles are lab files, copied as written and never transpiled", async () => {
+  expect(checkFiles({ "docker-compose.yml": "", "compose.yaml": "", Dockerfile: "", "Dockerfile.worker": "", "deploy/Dockerfile": "" })).toEqual([]);
+  const compose = "services:\n  redis:\n    image: redis:7.4 # not TypeScript\n";
+  const result = await buildFiles({ "docker-compose.yml": compose, Dockerfile: "FROM node:20-bookworm-slim\nUSER node\n" });
+  expect(result.ok).toBe(true);
+  if (!result.ok) return;
+  expect(Object.fromEntries(result.files)).toEqual({ "docker-compose.yml": compose, Dockerfile: "FROM node:20-bookworm-slim\nUSER node\n" });
+});
+
+test.each(["Dockerfile.", "Dockerfile.a.b", "dockerfile", "xDockerfile", ".env.yml", "compose.yml.sh", "Dockerfile/../x.ts", "../docker-compose.yml"])("the file name %j is refused too", (name) => {
+  expect(checkFiles({ [name]: "" })[0]?.message).toMatch(/not an allowed file name/);
+});
+
+test("each lab file's editor language follows its name", () => {
+  expect(["queue.ts", "data.json", "docker-compose.yml", "a/compose.yaml", "Dockerfile", "build/Dockerfile.api"].map(languageOf)).toEqual(["typescript", "json", "yaml", "yaml", "dockerfile", "dockerfile"]);
+  expect(["queue.ts", "docker-compose.yml", "Dockerfile", "data.json"].map(isModule)).toEqual([true, false, false, false]);
 });

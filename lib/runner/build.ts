@@ -5,7 +5,7 @@
  * with file, line and column for the editor's markers.
  */
 import { transform, type Message } from "esbuild";
-import { checkFiles, type Diagnostic } from "./files.ts";
+import { checkFiles, languageOf, type Diagnostic } from "./files.ts";
 
 export { buildLimits, checkFiles, type Diagnostic } from "./files.ts";
 
@@ -31,7 +31,13 @@ export async function buildFiles(files: Record<string, string>): Promise<BuildRe
   const diagnostics: Diagnostic[] = [];
   await Promise.all(
     Object.entries(files).map(async ([name, source]) => {
-      if (name.endsWith(".json")) {
+      const language = languageOf(name);
+      // YAML and Dockerfiles are never run: they are copied as written, for checks to read.
+      if (language === "yaml" || language === "dockerfile") {
+        out.set(name, source);
+        return;
+      }
+      if (language === "json") {
         try {
           JSON.parse(source);
           out.set(name, source);

@@ -124,11 +124,11 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     timings.redisMs = pod.timings.redisMs;
     const checksStarted = performance.now();
     if (input.mode === "run") {
-      const played = await runPlayground({ pod, lab, definition, seed, emit: deps.emit, signal: deps.signal, durationMs: deps.playgroundMs, offsetMs: performance.now() - started });
+      const played = await runPlayground({ pod, lab, definition, seed, sources: input.files, emit: deps.emit, signal: deps.signal, durationMs: deps.playgroundMs, offsetMs: performance.now() - started });
       timings.checksMs = performance.now() - checksStarted;
       return finish(played.status, [], played.message);
     }
-    const checks = await gradeChecks({ pod, lab, definition, seed, emit: deps.emit, signal: deps.signal, loaded: (ms) => loads.push(ms) });
+    const checks = await gradeChecks({ pod, lab, definition, seed, sources: input.files, emit: deps.emit, signal: deps.signal, loaded: (ms) => loads.push(ms) });
     timings.checksMs = performance.now() - checksStarted;
     const status = verdictOf(checks);
     const failed = checks.filter((c) => c.status !== "pass").length;

@@ -54,3 +54,11 @@ test("a playground run streams snapshots in which the priority queue's sorted se
   expect(zsets.some((k) => k.type === "zset" && k.members.length > 0)).toBe(true);
   expect(commands.some((c) => c.args[0] === "ZADD")).toBe(true);
 }, 30_000);
+
+test("a lab whose files are only read (a compose file and a Dockerfile) runs: Check grades them with t.source, Run has nothing to start", async () => {
+  const checked = await run("compose-file", "check");
+  expect(checked.result.status).toBe("pass");
+  expect(checked.events.find((e) => e.type === "build")).toMatchObject({ type: "build", ok: true });
+  const played = await run("compose-file", "run", 2500);
+  expect(played.result).toMatchObject({ status: "pass", message: expect.stringMatching(/read by the checks, not run/) });
+}, 60_000);
