@@ -1,15 +1,17 @@
 /**
  * The type libraries the lab workspace's editor feeds to Monaco's TypeScript worker as extra libs:
- * the harness (`@faultline/lab`), ioredis's own declarations and what they import, and the
- * @types/node modules reachable from those and from the modules lab code uses. Each lib keeps
- * its node_modules path (file:///node_modules/…), so relative imports between them resolve and
- * go-to-definition lands in a file with a meaningful name. Collected once per process and
+ * the harness (`@faultline/lab`), the declarations of ioredis and of the OpenTelemetry packages
+ * (harness/otel-packages.ts) and what they import, and the @types/node modules reachable from
+ * those and from the modules lab code uses. Each lib keeps its node_modules path
+ * (file:///node_modules/…), so relative imports between them resolve and go-to-definition lands
+ * in a file with a meaningful name. Collected once per process and
  * served with a content hash in the URL, so browsers cache it for good.
  */
 import "server-only";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { OTEL_PACKAGES } from "../runner/harness/otel-packages.ts";
 
 export interface EditorLib {
   /** Monaco URI, e.g. file:///node_modules/ioredis/built/Redis.d.ts */
@@ -95,6 +97,8 @@ export function collectEditorTypes(root = process.cwd()): EditorTypes {
   for (const g of NODE_GLOBALS) add(path.join(nodeTypes, g));
   for (const m of NODE_ENTRY_MODULES) add(nodeModule(m));
   addPackage("ioredis");
+  // What lab code may import from /lab/node_modules besides ioredis (harness/otel-packages.ts).
+  for (const name of OTEL_PACKAGES) addPackage(`@opentelemetry/${name}`);
 
   while (queue.length > 0) {
     const file = queue.shift()!;

@@ -1,8 +1,9 @@
 /**
  * One learner *instance* inside a run's shared sandbox process (docs/architecture.md, "One sandbox
  * per run"): the module a check loads with `t.load`, in a V8 context of its own (its own globals
- * and intrinsics) with a fresh module graph — the learner's files, `@faultline/lab` and ioredis
- * all evaluated anew — so nothing of one instance reaches another except through Redis.
+ * and intrinsics) with a fresh module graph — the learner's files, `@faultline/lab`, ioredis and
+ * the OpenTelemetry packages all evaluated anew (the API's global tracer provider included) — so
+ * nothing of one instance reaches another except through Redis.
  *
  * What a process would give it, it gets per instance: timers, sockets and servers it owns, a
  * `process` whose `exit` ends only this instance, a console whose output is tagged with its name.
@@ -24,6 +25,7 @@ import * as timersPromises from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { formatWithOptions, inspect, types } from "node:util";
 import vm from "node:vm";
+import { OTEL_PACKAGES } from "./otel-packages.ts";
 
 const { isNativeError } = types;
 
@@ -433,8 +435,12 @@ export class Instance {
     const modules = path.join(this.spec.labPath, "node_modules");
     if (specifier === "@faultline/lab") return pathToFileURL(path.join(modules, "@faultline", "lab", "index.js")).href;
     if (specifier === "ioredis") return pathToFileURL(path.join(modules, "ioredis", "index.js")).href;
+    // Resolved to files under /lab/node_modules, which this.modules holds per instance: every
+    // instance evaluates its own copy, so the API's global tracer provider is never shared.
+    const otel = /^@opentelemetry\/([a-z-]+)$/.exec(specifier);
+    if (otel && (OTEL_PACKAGES as readonly string[]).includes(otel[1]!)) return pathToFileURL(path.join(modules, "@opentelemetry", otel[1]!, "index.js")).href;
     if (!specifier.startsWith("./") && !specifier.startsWith("../") && !specifier.startsWith("/") && !specifier.startsWith("file:")) {
-      throw Object.assign(new Error(`Cannot find package '${specifier}' imported from ${fileURLToPath(parent)} (a lab can import its own files, @faultline/lab, ioredis and Node's built-in modules)`), { code: "ERR_MODULE_NOT_FOUND" });
+      throw Object.assign(new Error(`Cannot find package '${specifier}' imported from ${fileURLToPath(parent)} (a lab can import its own files, @faultline/lab, ioredis, ${OTEL_PACKAGES.map((name) => `@opentelemetry/${name}`).join(", ")} and Node's built-in modules)`), { code: "ERR_MODULE_NOT_FOUND" });
     }
     const url = new URL(specifier, parent);
     const file = fileURLToPath(url);
