@@ -52,6 +52,23 @@ export async function paste(page: Page, path: string, text: string) {
   );
 }
 
+/** A lab's editable files, as the learner's reference solution would send them. */
+export function solution(lab: string): Record<string, string> {
+  const { files } = JSON.parse(readFileSync(`labs/${lab}/lab.json`, "utf8")) as { files: { path: string; editable?: boolean }[] };
+  return Object.fromEntries(files.filter((f) => f.editable !== false).map((f) => [f.path, readFileSync(`labs/${lab}/solution/${f.path}`, "utf8")]));
+}
+
+/**
+ * Checks a lab's reference solution through the run API, graded by the real runner, and waits for
+ * its verdict. One at a time per learner: a newer run cancels the one still going.
+ */
+export async function passByApi(page: Page, lab: string) {
+  const res = await page.request.post("/api/runs", { data: { lab, mode: "check", files: solution(lab) } });
+  expect(res.status(), lab).toBe(202);
+  const { eventsUrl } = (await res.json()) as { eventsUrl: string };
+  expect(await (await page.request.get(eventsUrl, { timeout: 120_000 })).text(), lab).toContain('"type":"end","status":"pass"');
+}
+
 /** "N of N checks passed" for a lab, N read from its lab.json, so adding a check does not break a spec. */
 export function allPassed(slug: string): string {
   const lab = JSON.parse(readFileSync(`labs/${slug}/lab.json`, "utf8")) as { checks: unknown[] };
