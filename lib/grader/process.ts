@@ -277,9 +277,12 @@ export class RpcModule extends LearnerProcess {
     return result;
   }
 
-  /** An HTTP request made from inside this process's sandbox, to a server the module started. */
-  http(port: number, path: string, options: { method?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string; headers: Record<string, string> }> {
+  /**
+   * An HTTP request made from inside this process's sandbox, to a server the module started.
+   * `headers` keep their name's case on the wire; an array value sends that header once per value.
+   */
+  http(port: number, path: string, options: { method?: string; timeoutMs?: number; headers?: Record<string, string | string[]>; body?: string } = {}): Promise<{ status: number; body: string; headers: Record<string, string> }> {
     const timeoutMs = options.timeoutMs ?? 2000;
-    return this.call("$http", [port, path, options.method ?? "GET", timeoutMs], timeoutMs + 1000);
+    return this.call("$http", [port, path, options.method ?? "GET", timeoutMs, options.headers ?? {}, options.body ?? null], timeoutMs + 1000);
   }
 }

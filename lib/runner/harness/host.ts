@@ -6,11 +6,11 @@
  * The grader trusts none of this process's output: an RPC reply is only the learner function's
  * return value, which checks verify against what the runner observes itself.
  */
-import http from "node:http";
 import net from "node:net";
 import { StringDecoder } from "node:string_decoder";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
+import { httpRequest } from "./http.ts";
 
 type Exports = Record<string, unknown>;
 type Send = (message: unknown) => void;
@@ -62,24 +62,6 @@ function describe(error: unknown): { name: string; message: string; stack?: stri
   } catch {
     return { name: "Error", message: "threw a value that could not be described (its properties threw when read)" };
   }
-}
-
-/**
- * The grader's HTTP client for server labs. Each sandbox has its own network namespace, so a
- * learner's server on 127.0.0.1 is reachable only from inside its own process's sandbox.
- */
-function httpRequest(port: number, path: string, method = "GET", timeoutMs = 2000): Promise<{ status: number; body: string; headers: Record<string, string> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method, timeout: timeoutMs, agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => (body = (body + d).slice(0, 65_536)));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])) }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 const builtins: Exports = { $http: httpRequest };
