@@ -176,8 +176,8 @@ const messages = (result: GradeResult) =>
 const depsFor = (emit: (event: RunEvent) => void, signal: AbortSignal): RunDeps => ({ pool, tier, emit, signal, sandboxPolicy: { allowWeak: true, local: false } });
 
 const started = performance.now();
-/** The fault kinds the proxy injects, which --ablate turns off (kills, pauses and crash points stay). */
-const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition", "stall"]);
+/** The fault kinds the proxy and the chaos dependency inject, which --ablate turns off (kills, pauses and crash points stay). */
+const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition", "stall", "dependency latency", "dependency error status", "dependency hang", "dependency reset", "dependency down"]);
 /** Far above any variant's real time (the slowest takes about 20 s). */
 const VARIANT_WATCHDOG_MS = 150_000;
 let next = 0;

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Redis } from "ioredis";
+import { ChaosDependency, type DependencyBehaviour } from "../runner/chaos-dependency.ts";
 import { mulberry32, type ChaosProxy, type CommandLogEntry, type CrashPoint } from "../runner/chaos-proxy.ts";
 import type { Lane } from "../runner/pod.ts";
 import type { SandboxLimits } from "../runner/sandbox/spawn.ts";
@@ -59,6 +60,7 @@ export class CheckContext {
    */
   readonly random: () => number;
   readonly processes: LearnerProcess[] = [];
+  private readonly dependencies = new Map<string, ChaosDependency>();
   private counter = 0;
   /**
    * Log entries up to this seq belong to earlier checks. A seq, not an index: the log drops its
@@ -196,6 +198,35 @@ export class CheckContext {
     return text;
   }
 
+  /**
+   * A real HTTP dependency for the learner's code to call, run by the grader for this check only
+   * (lib/runner/chaos-dependency.ts): learner programs of this check reach it with
+   * `dependency(name)` from `@faultline/lab`, and the check sets its answers (`respond`), breaks it
+   * (`failNext`, `hang`, `reset`, `down`, `setLatency`, `schedule`), heals it and reads every call
+   * it took (`calls()`, `stats()`). Its faults are marked on the command log as "dependency
+   * <name>: …". The same name twice in a check is the same dependency; it closes when the check ends.
+   */
+  async dependency(name: string, options: { respond?: DependencyBehaviour } = {}): Promise<ChaosDependency> {
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new GraderError(`t.dependency("${name}"): a name is 1–32 lower-case letters, digits and dashes, starting with a letter`);
+    const known = this.dependencies.get(name);
+    if (known) {
+      if (options.respond) known.respond(options.respond);
+      return known;
+    }
+    const dependency = new ChaosDependency({
+      name,
+      socketPath: this.lane.dependencySocket(name),
+      // Drawn from the check's seed: a replay draws the same latencies.
+      seed: Math.floor(this.random() * 2 ** 32),
+      behaviour: options.respond,
+      mark: this.mark,
+      inert: this.proxy.inert,
+    });
+    this.dependencies.set(name, dependency);
+    await dependency.start();
+    return dependency;
+  }
+
   /** A note in the learner's log, e.g. "killing worker-2 while it holds task 17". */
   note(text: string): void {
     this.hooks.log("grader", text);
@@ -267,6 +298,8 @@ export class CheckContext {
   /** Ends every process this check started and undoes its faults, so the next check starts clean. */
   async cleanup(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.dispose()));
+    await Promise.all([...this.dependencies.values()].map((d) => d.close()));
+    this.dependencies.clear();
     this.proxy.reset();
   }
 }

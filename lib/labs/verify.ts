@@ -130,6 +130,13 @@ export function faultKind(fault: string): string | null {
     [/^pause /, "pause"],
     [/^SIG[A-Z]+ /, "signal"],
     [/^handler /, "failing handler"],
+    // The chaos dependency's own marks ("dependency pricing: failNext 3 × 503"), then t.fault's.
+    [/^dependency [^:\s]+: (heal|up|latency 0±0ms|failNext 0 |hang 0$|reset 0$)/, null],
+    [/^dependency [^:\s]+: latency /, "dependency latency"],
+    [/^dependency [^:\s]+: failNext /, "dependency error status"],
+    [/^dependency [^:\s]+: hang/, "dependency hang"],
+    [/^dependency [^:\s]+: reset /, "dependency reset"],
+    [/^dependency [^:\s]+: down/, "dependency down"],
     [/^dependency /, "failing dependency"],
   ];
   return rules.find(([pattern]) => pattern.test(fault))?.[1] ?? null;

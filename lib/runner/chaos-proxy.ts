@@ -401,6 +401,11 @@ export class ChaosProxy {
     for (const conn of this.conns) conn.destroy();
   }
 
+  /** Whether faults are only logged (`labs:verify --ablate`): the run's other fault sources follow it. */
+  get inert(): boolean {
+    return this.opts.inert === true;
+  }
+
   /** Puts a grader action (a kill, a pause) on the command log's timeline beside the faults. */
   mark(name: string): void {
     this.fault(name);

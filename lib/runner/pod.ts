@@ -80,6 +80,12 @@ export interface Lane {
    * `admin` are the new server's from then on.
    */
   replaceRedis(): Promise<void>;
+  /**
+   * Where this lane's dependency `name` (lib/runner/chaos-dependency.ts) listens, on the host:
+   * `l<index>-dep-<name>.sock` in the socket directory, beside the programs' own proxy sockets
+   * (`l<index>-<n>.sock`), which is how `@faultline/lab` finds it from the socket it was given.
+   */
+  dependencySocket(name: string): string;
 }
 
 export interface Pod {
@@ -202,7 +208,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
         shareSocketWithSandbox(path.join(socketDir, own));
         return `${paths.socketPath}/${own}`;
       };
-      const lane = new LaneImpl(index, redis, proxy, startIn(socketFor), async () => {
+      const lane = new LaneImpl(index, redis, proxy, startIn(socketFor), (name) => path.join(socketDir, `l${index}-dep-${name}.sock`), async () => {
         if (disposed) throw new Error("the pod is disposed");
         // SIGKILL: the only stop that works while a script keeps the server busy.
         await lane.redis.stop();
@@ -260,6 +266,7 @@ class LaneImpl implements Lane {
     public redis: PrivateRedis,
     readonly proxy: ChaosProxy,
     readonly start: Lane["start"],
+    readonly dependencySocket: Lane["dependencySocket"],
     private readonly replace: () => Promise<PrivateRedis>,
   ) {
     this.admin = redis.adminClient();

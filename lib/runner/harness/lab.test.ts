@@ -7,5 +7,5 @@ const exported = (text: string) => [...text.matchAll(/export (?:const|function|a
 
 test("the editor's @faultline/lab declarations name exactly what the sandbox harness exports", () => {
   expect(exported(source("faultline-lab.d.ts"))).toEqual(exported(source("lab.ts")));
-  expect(exported(source("lab.ts"))).toEqual(["Redis", "createRedis", "redisSocketPath", "sleep", "workerName"]);
+  expect(exported(source("lab.ts"))).toEqual(["Redis", "createRedis", "dependency", "dependencySocketPath", "redisSocketPath", "sleep", "workerName"]);
 });
