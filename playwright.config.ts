@@ -13,8 +13,12 @@ process.env.E2E_REDIS_PREFIX ??= `fl-e2e-${Date.now()}:`;
  */
 export default defineConfig({
   testDir: "tests/e2e",
+  // Spec files run two at a time, each file's tests in order. Every spec signs up its own people,
+  // so files do not share state, except that the first account of the fresh database becomes
+  // admin: auth.spec.ts, which is about exactly that, runs first and alone (the "first" project),
+  // with hardening.spec.ts, whose memory and connection counts must not see another spec's load.
   fullyParallel: false,
-  workers: 1,
+  workers: 2,
   retries: process.env.CI ? 1 : 0,
   reporter: process.env.CI ? [["list"]] : [["list"], ["html", { open: "never" }]],
   timeout: 30_000,
@@ -28,7 +32,10 @@ export default defineConfig({
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     },
   },
-  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
+  projects: [
+    { name: "first", testMatch: /(auth|hardening)\.spec\.ts$/, workers: 1, use: { ...devices["Desktop Chrome"], channel: undefined } },
+    { name: "chromium", testIgnore: /(auth|hardening)\.spec\.ts$/, dependencies: ["first"], use: { ...devices["Desktop Chrome"], channel: undefined } },
+  ],
   webServer: {
     command: "rm -rf .data/e2e && node --import tsx scripts/start.ts",
     url: `${baseURL}/api/ready`,

@@ -1,41 +1,81 @@
 /**
- * `npm test`: every check CI runs, in order, stopping at the first that fails: typecheck, lint,
- * unit tests, the course (content:check, and the lessons' runnable snippets), a production build, integration tests (real Redis, SQLite and PostgreSQL), drills
- * with several runner processes, proof
- * of every lab through the real run engine, and end-to-end tests in headless Chromium.
+ * `npm test`: every check CI runs, stopping at the first stage that fails: typecheck, lint, unit
+ * tests and the course (content:check, the lessons' runnable snippets) side by side; a production
+ * build; integration tests (real Redis, SQLite and PostgreSQL); drills with several runner
+ * processes; proof of every lab through the real run engine; end-to-end tests in headless
+ * Chromium. `npm test -- <step…>` runs only the steps whose names start with those words.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 
-const steps: Array<[string, string[]]> = [
-  ["install scripts", ["node", "--import", "tsx", "scripts/check-install-scripts.ts"]],
-  ["typecheck", ["npx", "tsc", "--noEmit"]],
-  ["lint", ["npx", "eslint", "--max-warnings", "0", "."]],
-  ["unit tests", ["npx", "vitest", "run", "--project", "unit"]],
-  ["content:check", ["node", "--import", "tsx", "scripts/content-check.ts"]],
-  ["content:snippets", ["node", "--import", "tsx", "scripts/content-snippets.ts"]],
-  ["build", ["node", "--import", "tsx", "scripts/build.ts"]],
-  ["integration tests", ["npx", "vitest", "run", "--project", "integration"]],
-  ["drills", ["npx", "vitest", "run", "--project", "drills"]],
-  // The typecheck step above already covers every lab's files. Four runs at once, not six: with 23
-  // labs, six on two cores starved the timing windows of the older labs (a solution's 1 s readiness
-  // window, a wrong variant's missed lease) and took about as long.
-  ["labs:verify", ["node", "--import", "tsx", "scripts/labs-verify.ts", "--skip-typecheck", "--jobs", "4"]],
-  ["end-to-end tests", ["npx", "playwright", "test"]],
+type Step = [name: string, command: string[]];
+/**
+ * A stage's lanes run at the same time, each lane's steps one after another. Only the first
+ * stage shares the machine: its steps are mostly one core each (tsc, eslint) or waiting (the
+ * snippets start a Redis each), so side by side they take about as long as the longest. The
+ * later stages hold timing windows (leases, deadlines, a check's 1 s readiness) and run alone.
+ */
+const stages: Step[][][] = [
+  [[["install scripts", ["node", "--import", "tsx", "scripts/check-install-scripts.ts"]]]],
+  [
+    [["typecheck", ["npx", "tsc", "--noEmit"]]],
+    [["lint", ["npx", "eslint", "--max-warnings", "0", "."]]],
+    [
+      ["content:check", ["node", "--import", "tsx", "scripts/content-check.ts"]],
+      ["content:snippets", ["node", "--import", "tsx", "scripts/content-snippets.ts"]],
+      ["unit tests", ["npx", "vitest", "run", "--project", "unit"]],
+    ],
+  ],
+  [[["build", ["node", "--import", "tsx", "scripts/build.ts"]]]],
+  [[["integration tests", ["npx", "vitest", "run", "--project", "integration"]]]],
+  [[["drills", ["npx", "vitest", "run", "--project", "drills"]]]],
+  // The typecheck step above already covers every lab's files. Four runs at once, not six: on two
+  // cores six starved the timing windows of the older labs and took about as long.
+  [[["labs:verify", ["node", "--import", "tsx", "scripts/labs-verify.ts", "--skip-typecheck", "--jobs", "4"]]]],
+  [[["end-to-end tests", ["npx", "playwright", "test"]]]],
 ];
 
 const only = process.argv.slice(2);
+const wanted = ([name]: Step) => only.length === 0 || only.some((o) => name.startsWith(o));
 const timings: string[] = [];
-const started = Date.now();
-for (const [name, [command, ...args]] of steps) {
-  if (only.length > 0 && !only.some((o) => name.startsWith(o))) continue;
-  console.log(`\n━━ ${name} ━━`);
+const env = { ...process.env, FORCE_COLOR: process.env.CI ? "0" : "1" };
+
+/**
+ * Runs one step. Alone in its stage it writes straight to the terminal; beside others its output
+ * is held and printed whole when it ends, so two steps' lines never interleave.
+ */
+function run([name, [command, ...args]]: Step, alone: boolean): Promise<boolean> {
   const t0 = Date.now();
-  const result = spawnSync(command!, args, { stdio: "inherit", env: { ...process.env, FORCE_COLOR: process.env.CI ? "0" : "1" } });
-  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-  timings.push(`  ${result.status === 0 ? "✓" : "✖"} ${name.padEnd(18)} ${seconds}s`);
-  if (result.status !== 0) {
-    console.error(`\n${timings.join("\n")}\n\n✖ ${name} failed; later steps did not run.\nchecks: ${timings.length - 1} passed, 1 failed`);
-    process.exit(result.status ?? 1);
+  if (alone) console.log(`\n━━ ${name} ━━`);
+  return new Promise((resolve) => {
+    const child = spawn(command!, args, { stdio: alone ? "inherit" : ["ignore", "pipe", "pipe"], env });
+    const held: Buffer[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => held.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => held.push(chunk));
+    const done = (ok: boolean, why = "") => {
+      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      if (!alone) process.stdout.write(`\n━━ ${name} ━━\n${Buffer.concat(held).toString()}${why}`);
+      timings.push(`  ${ok ? "✓" : "✖"} ${name.padEnd(18)} ${seconds}s`);
+      resolve(ok);
+    };
+    child.on("error", (error) => done(false, `${error.message}\n`));
+    child.on("close", (code) => done(code === 0));
+  });
+}
+
+const started = Date.now();
+for (const stage of stages) {
+  const lanes = stage.map((lane) => lane.filter(wanted)).filter((lane) => lane.length > 0);
+  const alone = lanes.length === 1;
+  const results = await Promise.all(
+    lanes.map(async (lane) => {
+      for (const step of lane) if (!(await run(step, alone))) return false;
+      return true;
+    }),
+  );
+  if (results.includes(false)) {
+    const failed = timings.filter((t) => t.includes("✖")).length;
+    console.error(`\n${timings.join("\n")}\n\n✖ a step failed; later stages did not run.\nchecks: ${timings.length - failed} passed, ${failed} failed`);
+    process.exit(1);
   }
 }
 console.log(`\n${timings.join("\n")}\n\nAll checks passed in ${Math.round((Date.now() - started) / 1000)}s.\nchecks: ${timings.length} passed, 0 failed`);

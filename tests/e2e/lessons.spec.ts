@@ -91,24 +91,30 @@ test("a milestone without lessons says they are in preparation and still shows i
   await expect(page.getByText("In preparation").first()).toBeVisible();
 });
 
-/** Every M6 lesson, and the first of M2 and M3: their diagrams are inline SVG written by hand. */
-const recent = [["02-containers", 1], ["03-observability", 1], ["06-security", Infinity]].flatMap(([folder, count]) => {
-  const slug = String(folder).replace(/^\d+-/, "");
-  return readdirSync(path.resolve(import.meta.dirname, "../../content", String(folder)))
+/** Lessons whose diagrams are inline SVG written by hand: every one of M4 and M6, the first of M2 and M3. */
+const lessonsIn = (folder: string, count = Infinity) =>
+  readdirSync(path.resolve(import.meta.dirname, "../../content", folder))
     .filter((f) => f.endsWith(".mdx"))
     .sort()
-    .slice(0, Number(count))
-    .map((f) => `/learn/${slug}/${f.replace(/^\d+-/, "").replace(/\.mdx$/, "")}`);
-});
+    .slice(0, count)
+    .map((f) => `/learn/${folder.replace(/^\d+-/, "")}/${f.replace(/^\d+-/, "").replace(/\.mdx$/, "")}`);
 
-test("the M6 lessons and the first of M2 and M3 render their diagrams and pass axe in the dark theme", async ({ page }) => {
-  test.setTimeout(120_000);
-  for (const url of recent) {
-    await page.goto(url);
-    await expect(page.locator("article svg[role=img]").first(), url).toBeVisible();
-    await setTheme(page, "dark");
-    // Code blocks are highlighted by one theme checked on the M1 lesson above; leaving their
-    // thousands of token spans out keeps axe quick.
-    await expectAccessible(page, (axe) => axe.exclude("article pre"));
-  }
-});
+const sweeps: [string, string[]][] = [
+  ["the M6 lessons and the first of M2 and M3", [...lessonsIn("02-containers", 1), ...lessonsIn("03-observability", 1), ...lessonsIn("06-security")]],
+  ["the M4 lessons", lessonsIn("04-resilience")],
+];
+
+for (const [which, urls] of sweeps) {
+  test(`${which} render their diagrams and pass axe in the dark theme`, async ({ page }) => {
+    test.setTimeout(120_000);
+    expect(urls.length).toBeGreaterThan(0);
+    for (const url of urls) {
+      await page.goto(url);
+      await expect(page.locator("article svg[role=img]").first(), url).toBeVisible();
+      await setTheme(page, "dark");
+      // Code blocks are highlighted by one theme checked on the M1 lesson above; leaving their
+      // thousands of token spans out keeps axe quick.
+      await expectAccessible(page, (axe) => axe.exclude("article pre"));
+    }
+  });
+}
