@@ -20,9 +20,11 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          // Files share one Redis and PostgreSQL server; each test owns its own namespace.
+          // Files share one Redis and PostgreSQL server; each test owns its own namespace. Three at
+          // once on two cores: most files wait on sandboxes, servers and timers rather than compute,
+          // and the escape suite is three files (one per sandbox configuration) of about a minute.
           fileParallelism: true,
-          maxWorkers: 2,
+          maxWorkers: 3,
         },
       },
       {

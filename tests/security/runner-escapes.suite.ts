@@ -1,5 +1,5 @@
 /**
- * The escape suite through the real run engine (ARCHITECTURE.md "The sandbox"): each case is a
+ * The escape suite through the real run engine (docs/architecture.md "The sandbox"): each case is a
  * learner program, tests/fixtures/labs/escape/attack.ts, that attacks from inside a run:
  * `executeRun` builds it, takes a pod (private Redis, chaos proxy, read-only /lab), and the
  * fixture's check loads it in bubblewrap and calls its `attack()`. The check judges containment
@@ -894,16 +894,28 @@ export async function attack() {
   },
 ];
 
-test("on this machine the probe picks bubblewrap (the suite forces unshare too)", () => {
-  expect(probedTier).toBe("bubblewrap");
-});
+/** The parent of a host process, or 0 once it has gone. */
+function parentOf(pid: number): number {
+  try {
+    // The command in /proc/<pid>/stat is in parentheses and may hold spaces; the ppid follows it.
+    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
 
-/** Host processes running the lab harness (learner code), with their uids, gids and groups as the host sees them. */
+/** Whether a host process was started by this test process: the other escape files run beside it. */
+function ours(pid: number): boolean {
+  for (let at = pid; at > 1; at = parentOf(at)) if (at === process.pid) return true;
+  return false;
+}
+
+/** Host processes running the lab harness (learner code) for this file, with their uids, gids and groups as the host sees them. */
 function learnerProcesses(): { pid: number; ids: string }[] {
   return readdirSync("/proc").flatMap((entry) => {
     if (!/^\d+$/.test(entry)) return [];
     try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("@faultline/lab/host.js")) return [];
+      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("@faultline/lab/host.js") || !ours(Number(entry))) return [];
       const status = readFileSync(`/proc/${entry}/status`, "utf8");
       const ids = ["Uid", "Gid", "Groups"].map((k) => `${k}:${(new RegExp(`^${k}:[ \\t]*(.*)$`, "m").exec(status)?.[1] ?? "?").trim().replace(/\s+/g, ",")}`);
       return [{ pid: Number(entry), ids: ids.join(" ") }];
@@ -913,13 +925,12 @@ function learnerProcesses(): { pid: number; ids: string }[] {
   });
 }
 
-const configurations = [
-  { tier: "bubblewrap", shared: false },
-  { tier: "unshare", shared: false },
-  { tier: "bubblewrap", shared: true },
-] as const;
-
-for (const { tier, shared } of configurations) {
+/**
+ * The attacks on one configuration: a tier, and whether attack.ts is an instance in the run's
+ * shared sandbox or a process of its own. Each configuration is a test file of its own
+ * (escapes-*.test.ts), so vitest runs them side by side, each measuring its own runner's memory.
+ */
+export function escapeSuite(tier: "bubblewrap" | "unshare", shared: boolean) {
   describe(`on the ${tier} tier, ${shared ? "as an instance in the run's shared sandbox" : "as a process of its own"}`, () => {
     const run = (source: string, o: RunOptions) => runAttack(source, { lab: shared ? sharedLab : undefined, ...o });
     test("an ordinary program passes before any attack", async () => {
@@ -1019,33 +1030,40 @@ export async function attack() {
   });
 }
 
-describe("a tier that cannot hide the host (process)", () => {
-  test.each(["check", "run"] as const)("is refused for a %s run without the operator's override, as the platform's error", async (mode) => {
-    const { result, events } = await run(BENIGN, { tier: "process", mode });
-    expect(result.status).toBe("error");
-    expect(result.message).toBe(WEAK_REFUSAL);
-    expect(result.message).toMatch(/sandbox is unavailable.*This is not a problem with your code/);
-    // Nothing was built or started: the end is the only event.
-    expect(events.map((e) => e.type)).toEqual(["end"]);
+/** What concerns the host rather than one configuration: the probe's choice, the process tier, the playground's memory limit. */
+export function hostSuite() {
+test("on this machine the probe picks bubblewrap (the suite forces unshare too)", () => {
+    expect(probedTier).toBe("bubblewrap");
   });
 
-  test.each([
-    ["FAULTLINE_ALLOW_WEAK_SANDBOX=1", { allowWeak: true, local: false }, /the operator allowed it \(FAULTLINE_ALLOW_WEAK_SANDBOX=1\)/],
-    ["FAULTLINE_AUTH=local", { allowWeak: false, local: true }, /Faultline runs for you alone here \(FAULTLINE_AUTH=local\)/],
-  ])("runs with %s, and the run says it used a weak tier", async (_, sandboxPolicy, notice) => {
-    const { result, got, notes } = await run(BENIGN, { tier: "process", sandboxPolicy });
-    expect(result.status, JSON.stringify(result.checks)).toBe("pass");
-    expect(got).toEqual({ popped: ["task-1", "1"] });
-    expect(notes[0]).toMatch(/^This run used the weak 'process' sandbox tier/);
-    expect(notes[0]).toMatch(notice);
-  });
-});
+  describe("a tier that cannot hide the host (process)", () => {
+    test.each(["check", "run"] as const)("is refused for a %s run without the operator's override, as the platform's error", async (mode) => {
+      const { result, events } = await run(BENIGN, { tier: "process", mode });
+      expect(result.status).toBe("error");
+      expect(result.message).toBe(WEAK_REFUSAL);
+      expect(result.message).toMatch(/sandbox is unavailable.*This is not a problem with your code/);
+      // Nothing was built or started: the end is the only event.
+      expect(events.map((e) => e.type)).toEqual(["end"]);
+    });
 
-test("a playground program that runs out of memory is told so once", async () => {
-  const heapBomb = `const keep: unknown[] = [];\nfor (let i = 0; ; i++) keep.push({ i, text: "y".repeat(100) + i });\nexport async function attack() {}`;
-  const { result } = await run(heapBomb, { tier: "bubblewrap", mode: "run", playgroundMs: 20_000 });
-  expect(result.status).toBe("fail");
-  // Which limit gives first depends on timing; each reads as one sentence about "Your program".
-  expect(result.message).toMatch(/^Your program (ran out of its 128 MiB heap \(look for data that grows without bound\)|tried to allocate more than 256 MiB and the allocation failed|crashed \(exit \d+\) without an error of its own, which under these limits usually means it ran out of memory)\.$/);
-  expect(result.message).not.toMatch(/Your program.*Your program/);
-});
+    test.each([
+      ["FAULTLINE_ALLOW_WEAK_SANDBOX=1", { allowWeak: true, local: false }, /the operator allowed it \(FAULTLINE_ALLOW_WEAK_SANDBOX=1\)/],
+      ["FAULTLINE_AUTH=local", { allowWeak: false, local: true }, /Faultline runs for you alone here \(FAULTLINE_AUTH=local\)/],
+    ])("runs with %s, and the run says it used a weak tier", async (_, sandboxPolicy, notice) => {
+      const { result, got, notes } = await run(BENIGN, { tier: "process", sandboxPolicy });
+      expect(result.status, JSON.stringify(result.checks)).toBe("pass");
+      expect(got).toEqual({ popped: ["task-1", "1"] });
+      expect(notes[0]).toMatch(/^This run used the weak 'process' sandbox tier/);
+      expect(notes[0]).toMatch(notice);
+    });
+  });
+
+  test("a playground program that runs out of memory is told so once", async () => {
+    const heapBomb = `const keep: unknown[] = [];\nfor (let i = 0; ; i++) keep.push({ i, text: "y".repeat(100) + i });\nexport async function attack() {}`;
+    const { result } = await run(heapBomb, { tier: "bubblewrap", mode: "run", playgroundMs: 20_000 });
+    expect(result.status).toBe("fail");
+    // Which limit gives first depends on timing; each reads as one sentence about "Your program".
+    expect(result.message).toMatch(/^Your program (ran out of its 128 MiB heap \(look for data that grows without bound\)|tried to allocate more than 256 MiB and the allocation failed|crashed \(exit \d+\) without an error of its own, which under these limits usually means it ran out of memory)\.$/);
+    expect(result.message).not.toMatch(/Your program.*Your program/);
+  });
+}
