@@ -1,7 +1,7 @@
 /**
- * Finds the platform Redis as ARCHITECTURE.md "Embedded defaults" says: REDIS_URL if set;
- * otherwise a local Redis on 6379 if one answers; otherwise a private redis-server from PATH,
- * started under the data directory; otherwise a clear error saying how to get one.
+ * Finds the platform Redis as docs/architecture.md "The processes" (the launcher) says: REDIS_URL
+ * if set; otherwise a local Redis on 6379 if one answers; otherwise a private redis-server from
+ * PATH, started under the data directory; otherwise a clear error saying how to get one.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -1,8 +1,9 @@
 /**
- * Run dispatch through BullMQ on the platform Redis (ARCHITECTURE.md: no home-made queue). The
- * job id is the submission id, so a retried POST never queues a run twice. A runner that dies
- * mid-run stops renewing its lock; BullMQ finds the stalled job and hands it to another runner,
- * and after `maxStalledCount` such losses the job fails as infrastructure, never as the learner's.
+ * Run dispatch through BullMQ on the platform Redis (docs/architecture.md "How it scales out": no
+ * home-made queue). The job id is the submission id, so a retried POST never queues a run twice.
+ * A runner that dies mid-run stops renewing its lock; BullMQ finds the stalled job and hands it
+ * to another runner, and after `maxStalledCount` such losses the job fails as infrastructure,
+ * never as the learner's.
  *
  * Fairness: runs go through two lanes, each its own queue with its own slots on every runner.
  * Checks (`mode: "check"`, seconds each) never wait behind playground runs (`mode: "run"`, up to

@@ -1,5 +1,5 @@
 /**
- * A private redis-server for one lane of a run (docs/architecture.md "Lanes"; ARCHITECTURE.md "The
+ * A private redis-server for one lane of a run (docs/architecture.md "Lanes" and "The
  * sandbox", layer 4): a Unix socket in its own directory, no TCP port, 64 MiB with noeviction,
  * DEBUG and MODULE disabled, the `default` user off, an admin user for the grader and a learner
  * user without @admin, @dangerous or keyspace-wide commands. One learner's Lua loop or memory bomb

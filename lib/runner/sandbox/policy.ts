@@ -1,6 +1,6 @@
 /**
- * Whether runs may use the sandbox tier this runner proved (ARCHITECTURE.md "The sandbox": the
- * sandbox fails closed). A tier that cannot give learner code a private /tmp and hide the host's
+ * Whether runs may use the sandbox tier this runner proved (docs/architecture.md "The sandbox":
+ * the sandbox fails closed). A tier that cannot give learner code a private /tmp and hide the host's
  * sockets (`process`: no bubblewrap, no usable unshare) is refused for every run, graded or
  * playground, unless the operator allows it explicitly (FAULTLINE_ALLOW_WEAK_SANDBOX=1, logged
  * at start-up and noted on each run), or the platform is one learner's own

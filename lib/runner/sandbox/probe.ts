@@ -1,5 +1,5 @@
 /**
- * Finds the strongest sandbox tier this host supports (ARCHITECTURE.md "The sandbox") by running
+ * Finds the strongest sandbox tier this host supports (docs/architecture.md "The sandbox") by running
  * a small program in each, exactly as runs start theirs (tiers.ts, the same uid drop), and
  * checking what it can see: not the runner's processes, network, TCP ports or Unix sockets; not
  * the host's /tmp, /run, /home or project directory; a private writable /tmp; working loopback;

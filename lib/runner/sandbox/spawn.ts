@@ -1,5 +1,5 @@
 /**
- * Runs one learner program as its own OS process inside the sandbox (ARCHITECTURE.md "The
+ * Runs one learner program as its own OS process inside the sandbox (docs/architecture.md "The
  * sandbox", layers 1-3): as an unprivileged uid (user.ts), in the tier the probe proved
  * (tiers.ts), under the Node permission model, prlimit limits, a wall-clock deadline and an output
  * cap. The grader gets a real process it can SIGKILL, SIGSTOP or SIGTERM, and every way it can

@@ -1,5 +1,5 @@
 /**
- * How each sandbox tier wraps a learner program (ARCHITECTURE.md "The sandbox", layer 1), in one
+ * How each sandbox tier wraps a learner program (docs/architecture.md "The sandbox", layer 1), in one
  * place for the runs (spawn.ts) and the probe that proves them (probe.ts):
  *
  * - bubblewrap: every namespace, read-only /usr and /lab, the socket directory read-only (a

@@ -1,5 +1,5 @@
 /**
- * Who learner code runs as (ARCHITECTURE.md "The sandbox": learner code never runs as root). A
+ * Who learner code runs as (docs/architecture.md "The sandbox": learner code never runs as root). A
  * runner started as root (as `npm start` on a server often is) starts every learner process as
  * FAULTLINE_SANDBOX_USER (65534:65534 by default) with no supplementary groups, before any tier.
  * A runner that is not root cannot change uid, so its learner processes keep its own uid.
