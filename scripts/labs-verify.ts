@@ -239,3 +239,6 @@ for (const [slug, { variants, faults, checkMs }] of summaries) {
   console.log(`${slug.padEnd(22)} ${String(variants).padStart(2)} wrong variants  median check ${String(Math.round(median(checkMs))).padStart(5)} ms  faults: ${[...faults].sort().join(", ") || "none"}`);
 }
 console.log(`\nlabs:verify: ${labs.length} lab(s), ${work.length} variants proven in ${seconds} s (seed ${repeat > 1 ? `${seed}…${seed + repeat - 1} for solutions` : seed})`);
+// Done: exit now. Finished runs leave handles behind (the child-process handles of lane Redis
+// servers already killed, and timers) that held this process open 20–45 s after the last line.
+process.exit(0);
