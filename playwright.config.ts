@@ -52,10 +52,9 @@ export default defineConfig({
       // Every spec signs up its own people from one address; the limit itself is tested in
       // tests/integration/rate-limit.test.ts, not by running out of it here.
       RATE_LIMIT_SIGNUP_PER_IP: "1000",
-      // Two spec files run at once and several start playground runs (up to a minute each). With
-      // the default two slots, one CI run found the live-view test queued for 30 s, twice, near
-      // the end with no other spec running (not reproduced since; see the issue-18 closing note).
-      // Four slots keep one spec's Run from waiting on another's.
+      // Two spec files run at once and several start playground runs (up to a minute each): four
+      // slots keep one spec's Run from waiting on another's. (Two once filled up for good: runs
+      // cancelled while taking their pod played on; tests/integration/run-live-view.test.ts.)
       RUNNER_PLAYGROUND_CONCURRENCY: "4",
       // The real course plus a one-lab milestone, so a test can reach a pass mark and a certificate.
       FAULTLINE_COURSE_DIR: "tests/fixtures/course",

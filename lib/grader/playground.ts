@@ -33,7 +33,8 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
       () => {}, // a busy script or a full Redis: skip this frame
     );
   }, o.snapshotEveryMs ?? 300);
-  const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  // Already aborted (cancelled while its pod was starting): the abort event has fired and will not again.
+  const stopped = signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   try {
     if (o.definition.playground) {
       await Promise.race([o.definition.playground(t), stopped]);

@@ -62,3 +62,19 @@ test("a lab whose files are only read (a compose file and a Dockerfile) runs: Ch
   const played = await run("compose-file", "run", 2500);
   expect(played.result).toMatchObject({ status: "pass", message: expect.stringMatching(/read by the checks, not run/) });
 }, 60_000);
+
+test.each(["priority-queue", "circuit-breaker"])("a %s playground run cancelled before its pod was ready ends at once instead of playing on", async (lab) => {
+  // circuit-breaker's checks define a playground of their own; priority-queue's runs the learner's module.
+  const controller = new AbortController();
+  const events: RunEvent[] = [];
+  const started = performance.now();
+  const running = executeRun(
+    { lab: loadLab(labsDir, lab), mode: "run", files: solution(lab), seed: 3 },
+    // The abort lands while the run is building and taking its pod, before it listens for one.
+    { pool, tier, emit: (e) => (events.push(e), e.type === "build" && controller.abort()), signal: controller.signal, playgroundMs: 30_000 },
+  );
+  const result = await running;
+  expect(performance.now() - started).toBeLessThan(10_000);
+  expect(result.status).toBe("error");
+  expect(events.some((e) => e.type === "snapshot")).toBe(false);
+});
