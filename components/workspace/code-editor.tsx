@@ -8,19 +8,12 @@
 import Editor from "@monaco-editor/react";
 import type * as MonacoApi from "monaco-editor";
 import { useEffect, useImperativeHandle, useLayoutEffect, useRef, useState, type KeyboardEvent, type Ref } from "react";
-import { languageOf } from "@/lib/runner/files";
+import { languageOf, type Diagnostic } from "@/lib/runner/files";
 import { configureMonaco, configureTypeScript, defineThemes, labUri, useMonacoTheme, type Monaco } from "./monaco-setup";
 
 export interface EditorFile {
   path: string;
   editable: boolean;
-}
-
-export interface Diagnostic {
-  file: string;
-  line: number;
-  column: number;
-  message: string;
 }
 
 export interface CodeEditorHandle {

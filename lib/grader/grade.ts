@@ -60,7 +60,8 @@ export function checksLine(error: unknown): string {
 
 const SCRIPT_HINT = "Redis runs one script at a time and nothing else meanwhile: keep scripts short, with no loop that waits for a condition.";
 
-type Verdict = Pick<CheckResult, "status" | "message" | "expected" | "actual" | "hint">;
+/** What a check concluded, before its id, title and timing are added. */
+type Judgement = Pick<CheckResult, "status" | "message" | "expected" | "actual" | "hint">;
 
 const LUA_RESET_BYTES = 16 * 1024 * 1024;
 const luaBytes = (info: string) => Number(/^used_memory_lua:(\d+)/m.exec(info)?.[1] ?? 0);
@@ -75,7 +76,7 @@ async function killScript(pod: Lane): Promise<string> {
 }
 
 /** The run's Redis is gone: says why, for the learner when their code caused it. */
-function redisEnded(ended: NonNullable<ReturnType<Lane["redis"]["ended"]>>): Verdict {
+function redisEnded(ended: NonNullable<ReturnType<Lane["redis"]["ended"]>>): Judgement {
   const how = ended.signal ?? `exit code ${ended.code}`;
   const last = ended.log.split("\n").filter(Boolean).at(-1);
   const oom = /^.*Out Of Memory.*$/m.exec(ended.log)?.[0];
@@ -95,7 +96,7 @@ function redisEnded(ended: NonNullable<ReturnType<Lane["redis"]["ended"]>>): Ver
  * that cannot be done because of what the learner's code did to it, the Redis is replaced and the
  * returned verdict says why; null when it was simply emptied. Throws only for the platform's faults.
  */
-async function resetRedis(pod: Lane): Promise<Verdict | null> {
+async function resetRedis(pod: Lane): Promise<Judgement | null> {
   for (let attempt = 0; ; attempt++) {
     const ended = pod.redis.ended();
     if (ended) {
@@ -164,7 +165,7 @@ async function runCheck(o: GradeOptions, check: Lab["checks"][number], lane: Lan
     sources: o.sources,
   });
   const impl = o.definition.checks[check.id];
-  let verdict: Verdict;
+  let verdict: Judgement;
   let explained = false;
   let timer: NodeJS.Timeout | undefined;
   try {

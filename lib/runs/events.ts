@@ -8,6 +8,7 @@ import type { RedisKeys } from "../redis/keys.ts";
 import type { RunView } from "./store.ts";
 import type { CommandLogEntry } from "../runner/chaos-proxy.ts";
 import type { KeySnapshot } from "../runner/snapshot.ts";
+import type { Diagnostic } from "../runner/files.ts";
 
 export type { KeySnapshot };
 
@@ -19,7 +20,7 @@ export type RunEvent =
   | { type: "queued" }
   /** A runner picked the run up and is building it. */
   | { type: "started" }
-  | { type: "build"; ok: boolean; ms: number; diagnostics?: { file: string; line: number; column: number; message: string }[] }
+  | { type: "build"; ok: boolean; ms: number; diagnostics?: Diagnostic[] }
   | { type: "check-start"; id: string; title: string }
   | { type: "log"; stream: "stdout" | "stderr" | "grader"; text: string; check?: string }
   | { type: "check-end"; id: string; status: "pass" | "fail" | "error"; message?: string; expected?: string; actual?: string; hint?: string; ms: number }

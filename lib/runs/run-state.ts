@@ -8,21 +8,16 @@
  * after the run ended (ignored). Output, commands and snapshots are capped so a chatty run cannot
  * make the page slow.
  */
+import type { Verdict } from "../grader/result.ts";
+import type { Diagnostic } from "../runner/files.ts";
 import type { CommandEntry, KeySnapshot, RunEvent } from "./events.ts";
 
-export type { CommandEntry, KeySnapshot, RunEvent };
+/** Defined once where they are produced (the file checks, the grader, the event stream), used here as the browser sees them. */
+export type { CommandEntry, Diagnostic, KeySnapshot, RunEvent, Verdict };
 
 export type RunPhase = "idle" | "submitting" | "queued" | "building" | "running" | "done" | "cancelled" | "failed-to-start";
 export type RunMode = "run" | "check";
 export type CheckStatus = "pending" | "running" | "pass" | "fail" | "error";
-export type Verdict = "pass" | "fail" | "error";
-
-export interface Diagnostic {
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-}
 
 export interface CheckState {
   id: string;
