@@ -3,7 +3,6 @@
  * minute while the live view gets a snapshot of their Redis a few times a second. It ends when
  * the time is up, the learner cancels, or (with no lab playground) their program exits.
  */
-import { addAbortListener } from "node:events";
 import { isModule } from "../runner/files.ts";
 import { snapshotRedis } from "../runner/snapshot.ts";
 import { CheckContext } from "./context.ts";
@@ -34,8 +33,8 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
       () => {}, // a busy script or a full Redis: skip this frame
     );
   }, o.snapshotEveryMs ?? 300);
-  // addAbortListener, not addEventListener: it also fires for a signal aborted before this line.
-  const stopped = new Promise<void>((resolve) => addAbortListener(signal, () => resolve()));
+  // Already aborted (cancelled while its pod was starting): the abort event has fired and will not again.
+  const stopped = signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   try {
     if (o.definition.playground) {
       await Promise.race([o.definition.playground(t), stopped]);

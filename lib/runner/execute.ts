@@ -4,7 +4,6 @@
  * and chaos proxy per check running at once), grade the checks or run the playground, stream every
  * step as events, and always clean up. The verdict comes only from what the runner observed.
  */
-import { addAbortListener } from "node:events";
 import { statSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import path from "node:path";
@@ -118,15 +117,16 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     stopFeed = () => feeds.forEach((stop) => stop());
     // Every lane's proxy feeds the live command log; they share one sequence and one clock.
     pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets, inertFaults: deps.ablateFaults, onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)) });
-    // A run cancelled while it built or took its pod does not start: whoever cancelled it has
-    // already told the viewers, and this verdict is never stored.
+    // A cancelled run stops now: its processes die, so a check waiting on them ends at once. A run
+    // cancelled while it was building or taking its pod is already aborted, and an abort event
+    // never fires twice: without this check it would play or grade on, holding its slot.
     const stop = pod.dispose;
     if (deps.signal?.aborted) {
       await stop();
+      // Whoever cancelled it has already told the viewers; this verdict is never stored.
       return finish("error", [], "The run was cancelled before it started.");
     }
-    // Cancelled later, it stops now: its processes die, so a check waiting on them ends at once.
-    if (deps.signal) addAbortListener(deps.signal, () => void stop());
+    deps.signal?.addEventListener("abort", () => void stop(), { once: true });
     timings.podMs = pod.timings.setupMs;
     timings.redisMs = pod.timings.redisMs;
     const checksStarted = performance.now();
