@@ -40,6 +40,9 @@ const START_MS = 1500;
 const WAITING_COUNTS_MS = 300;
 /** Connections the server may hold open (a probe connection, a work connection, one reconnecting). */
 const MAX_CONNECTIONS = 3;
+/** This many commands within BURST_MS of each other, while the grader probes one at a time, are a crowd. */
+const BURST = 3;
+const BURST_MS = 50;
 /** Probes sent at once in a storm: a load balancer's nodes, the kubelet and a dashboard together. */
 const STORM = 60;
 /** Redis replies "slightly slow" (must still be ready) and "too slow" (must not be), in ms. */
@@ -311,6 +314,31 @@ class Watch {
       actual: `${sent.length} command(s) sent in this check; ${peak} waiting at once`,
       hint: `Every probe that sends its own PING multiplies the load on a Redis that is already struggling, and parked PINGs all arrive at once when it comes back. ${oneAtATimeHint}`,
     });
+  }
+
+  /**
+   * Fails when BURST commands reached Redis within BURST_MS of each other, whatever their replies:
+   * PINGs parked during an outage are flushed in one go when the connection comes back, and on a
+   * loaded machine Redis may answer each before the next arrives, which oneAtATime cannot see.
+   * The grader probes one at a time here, so a program asking Redis once per probe (or from one
+   * refresh loop) never sends three commands in so short a stretch.
+   */
+  noBurst(): void {
+    const sent = this.sent().sort((a, b) => a.at - b.at || a.seq - b.seq);
+    for (let i = 0; i + BURST - 1 < sent.length; i++) {
+      const first = sent[i]!;
+      const last = sent[i + BURST - 1]!;
+      if (last.at - first.at > BURST_MS) continue;
+      this.t.fail({
+        message: `Your server sent Redis ${BURST} commands within ${ms(last.at - first.at)} (${this.situation.when}), while the grader was sending one probe at a time.`,
+        expected: "one PING per probe, or per tick of a single refresh loop: never a crowd of them at once",
+        actual: sent
+          .slice(i, i + BURST)
+          .map((e) => `${e.args[0]} at ${ms(e.at - first.at)}`)
+          .join(", "),
+        hint: `Commands parked in ioredis's offline queue during an outage all go out together when Redis is back. ${oneAtATimeHint}`,
+      });
+    }
   }
 
   /**
@@ -782,7 +810,8 @@ export default defineChecks({
       watch.oneAtATime();
       requireNamedDependency(t, first[0]!);
       watch.situation = { when: "while Redis stayed unreachable after the server started", hangHint: offlineQueueHint };
-      await watch.steady(503, unpredictableMs(t, 800, 1500), { message: "GET /readyz answered 200 while Redis had never been reachable.", hint: readinessHint });
+      // Long enough that a program parking its PINGs while Redis is away has several parked.
+      await watch.steady(503, unpredictableMs(t, 1000, 1600), { message: "GET /readyz answered 200 while Redis had never been reachable.", hint: readinessHint });
 
       t.proxy.heal();
       t.note("heal: Redis appears for the first time since the server started; /readyz must turn 200 within 1 s");
@@ -790,6 +819,9 @@ export default defineChecks({
       await watch.until(200, TURN_MS, "A server that started while Redis was down must become ready when Redis appears, without a restart: keep the client reconnecting (ioredis does by default) and keep asking.");
       await watch.steady(200, unpredictableMs(t, 300, 500), upChanged);
       await watch.connectionsSettled("after starting while Redis was down");
+      // Now that the log has settled: nothing parked during the outage went out in a crowd.
+      watch.oneAtATime();
+      watch.noBurst();
     },
 
     "probe-responses": async (t) => {
