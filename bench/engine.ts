@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadLab } from "../lib/labs/loader.ts";
-import { executeRun, type RunOutcome } from "../lib/runner/execute.ts";
+import { executeRun, type RunOutcome } from "../lib/runs/execute.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import { cpuMeter, idleRate } from "./cpu.ts";

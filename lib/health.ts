@@ -2,8 +2,9 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "./db/client.ts";
 import type { RedisKeys } from "./redis/keys.ts";
-import { laneDepths, type Lane, type LaneDepths } from "./runner/dispatch.ts";
+import { laneDepths, type Lane, type LaneDepths } from "./runs/dispatch.ts";
 import { liveRunners, type RunnerInfo } from "./runner/heartbeat.ts";
+import { withTimeout } from "./timeout.ts";
 
 export interface Readiness {
   ready: boolean;
@@ -19,8 +20,8 @@ export interface ReadinessDetails extends Readiness {
   fleet: Array<Pick<RunnerInfo, "id" | "host" | "pid" | "sandbox" | "beatAt">>;
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
-  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref())]);
+/** `work`, or an error naming `what` after `ms`: a probe never hangs on a service that does not answer. */
+const answerWithin = <T>(work: Promise<T>, ms: number, what: string) => withTimeout(work, ms, `${what} did not answer within ${ms} ms`);
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "unknown error";
 
@@ -29,8 +30,8 @@ const countBy = (values: string[]) => values.reduce<Record<string, number>>((cou
 /** The checks behind readiness, with every live runner's full heartbeat (one SCAN for both pages). */
 async function probe(db: Db, redis: Redis, keys: RedisKeys): Promise<{ readiness: Readiness; runners: RunnerInfo[] }> {
   const [database, redisCheck] = await Promise.all([
-    withTimeout(db.$queryRawUnsafe("SELECT 1"), 2000, "the database").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
-    withTimeout(redis.ping(), 2000, "Redis").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
+    answerWithin(db.$queryRawUnsafe("SELECT 1"), 2000, "the database").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
+    answerWithin(redis.ping(), 2000, "Redis").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
   ]);
   const runners = redisCheck === "ok" ? await liveRunners(redis, keys).catch(() => []) : [];
   return {
@@ -67,7 +68,7 @@ export interface SystemHealth extends Readiness {
 
 /** What the admin page shows: readiness, plus the queue and each runner's heartbeat. */
 export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queues: Record<Lane, Pick<Queue, "getJobCounts">>, now = Date.now()): Promise<SystemHealth> {
-  const [{ readiness: ready, runners }, depth] = await Promise.all([probe(db, redis, keys), withTimeout(laneDepths(queues), 2000, "the run queue").catch(() => null)]);
+  const [{ readiness: ready, runners }, depth] = await Promise.all([probe(db, redis, keys), answerWithin(laneDepths(queues), 2000, "the run queue").catch(() => null)]);
   return {
     ...ready,
     queue: depth,

@@ -8,10 +8,10 @@
 import { parseArgs } from "node:util";
 import { labsDirFor, loadLabs, LabError } from "../lib/labs/loader.ts";
 import { env } from "../lib/env.ts";
-import { checkKeyProblems, faultKind, judgeVariant, labVariants, median, pickVariants, type LabSummary, type Variant } from "../lib/labs/verify.ts";
+import { checkKeyProblems, faultKind, judgeVariant, labVariants, median, pickVariants, type LabSummary, type Variant } from "../lib/grader/verify.ts";
 import { typecheckLabs } from "../lib/labs/typecheck.ts";
 import type { GradeResult } from "../lib/grader/result.ts";
-import { executeRun, loadChecks, type RunDeps } from "../lib/runner/execute.ts";
+import { executeRun, loadChecks, type RunDeps } from "../lib/runs/execute.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { probeSandbox } from "../lib/runner/sandbox/probe.ts";
 import type { LoadedLab } from "../lib/labs/loader.ts";

@@ -20,8 +20,8 @@ import { createDb } from "../lib/db/client.ts";
 import { loadCourse } from "../lib/content/loader.ts";
 import type { Milestone } from "../lib/content/schema.ts";
 import { labsDirFor, loadLabs } from "../lib/labs/loader.ts";
-import { createRunHandler, recordLostRun } from "../lib/runner/consume.ts";
-import { LANE_QUEUES, LANES, startRunConsumer } from "../lib/runner/dispatch.ts";
+import { createRunHandler, recordLostRun } from "../lib/runs/consume.ts";
+import { LANE_QUEUES, LANES, startRunConsumer } from "../lib/runs/dispatch.ts";
 import { PrivateRedisPool } from "../lib/runner/private-redis.ts";
 import { subscribeCancels } from "../lib/runs/cancel.ts";
 
@@ -83,7 +83,7 @@ const subscriber = redis.duplicate();
 const unsubscribe = await subscribeCancels(subscriber, keys, (id) => {
   if (runs.cancel(id)) log.info("cancelling run", { run: id });
 });
-// One consumer per lane (lib/runner/dispatch.ts): playground runs have slots of their own, so
+// One consumer per lane (lib/runs/dispatch.ts): playground runs have slots of their own, so
 // learners holding minute-long runs never delay anyone's check.
 const slots = { check: config.RUNNER_CONCURRENCY, run: config.RUNNER_PLAYGROUND_CONCURRENCY };
 const consumers = LANES.map((lane) => {

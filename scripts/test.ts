@@ -1,6 +1,6 @@
 /**
- * `npm test`: every check CI runs, stopping at the first stage that fails: typecheck, lint, unit
- * tests and the course (content:check, the lessons' runnable snippets) side by side; a production
+ * `npm test`: every check CI runs, stopping at the first stage that fails: typecheck, lint and
+ * formatting (Prettier; `npm run format` fixes it), unit tests and the course (content:check, the lessons' runnable snippets) side by side; a production
  * build; integration tests (real Redis, SQLite and PostgreSQL); drills with several runner
  * processes; proof of every lab through the real run engine; end-to-end tests in headless
  * Chromium. `npm test -- <step…>` runs only the steps whose names start with those words.
@@ -18,7 +18,10 @@ const stages: Step[][][] = [
   [[["install scripts", ["node", "--import", "tsx", "scripts/check-install-scripts.ts"]]]],
   [
     [["typecheck", ["npx", "tsc", "--noEmit"]]],
-    [["lint", ["npx", "eslint", "--max-warnings", "0", "."]]],
+    [
+      ["lint", ["npx", "eslint", "--max-warnings", "0", "."]],
+      ["format", ["npx", "prettier", "--check", "."]],
+    ],
     [
       ["content:check", ["node", "--import", "tsx", "scripts/content-check.ts"]],
       ["content:snippets", ["node", "--import", "tsx", "scripts/content-snippets.ts"]],

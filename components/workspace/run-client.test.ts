@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import type { RunEvent } from "@/lib/runs/events";
 import { initialRunState, runReducer, type RunAction, type RunState } from "@/lib/runs/run-state";
+import { CANCELLED_BY_LEARNER } from "@/lib/runs/messages";
 import { RunClient, type EventSourceLike } from "./run-client";
 
 /** An EventSource the test drives: deliver events, drop the connection, fail it for good. */
@@ -47,14 +48,14 @@ function setup(routes: Record<string, Route>) {
   let state: RunState = initialRunState;
   const actions: RunAction[] = [];
   const calls: string[] = [];
-  const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+  const fetch = vi.fn<typeof globalThis.fetch>(async (input, init) => {
     const url = String(input);
     const key = `${init?.method ?? "GET"} ${url}`;
     calls.push(key);
     const route = routes[key];
     if (!route) return new Response("not found", { status: 404 });
     return route(init, url);
-  }) as unknown as typeof globalThis.fetch;
+  });
   const client = new RunClient({
     lab: "priority-queue",
     dispatch: (a) => {
@@ -199,7 +200,7 @@ test("cancel without a cancel endpoint (405) just closes the stream", async () =
   await t.client.start("check", {});
   await t.client.cancel();
   expect(t.calls).toContain("DELETE /api/runs/r1");
-  expect(t.state).toMatchObject({ phase: "cancelled", cancelMessage: "Run cancelled." });
+  expect(t.state).toMatchObject({ phase: "cancelled", cancelMessage: CANCELLED_BY_LEARNER });
   expect(FakeSource.all[0]!.closed).toBe(true);
 });
 
@@ -215,7 +216,7 @@ test("cancel accepted: the server's cancelled event ends it; without one the cli
   await quiet.client.start("check", {});
   await quiet.client.cancel();
   await vi.advanceTimersByTimeAsync(150);
-  expect(quiet.state).toMatchObject({ phase: "cancelled", cancelMessage: "Run cancelled." });
+  expect(quiet.state).toMatchObject({ phase: "cancelled", cancelMessage: CANCELLED_BY_LEARNER });
 });
 
 test("starting while a run is live cancels it first, and its late events are ignored", async () => {

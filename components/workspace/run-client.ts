@@ -8,7 +8,8 @@
  * browser gives up on a non-200 answer), the client opens a new one from the last id a few
  * times, then asks the run's row how it ended.
  */
-import type { RunEvent } from "@/lib/runs/events";
+import { readRunEvent, type RunEvent } from "@/lib/runs/event-schema";
+import { CANCELLED, CANCELLED_BY_LEARNER } from "@/lib/runs/messages";
 import type { Diagnostic, RunAction, RunMode } from "@/lib/runs/run-state";
 
 /** The part of EventSource used here, so tests can supply their own. */
@@ -36,8 +37,6 @@ export interface RunClientOptions {
 
 const EVENT_TYPES: RunEvent["type"][] = ["queued", "build", "check-start", "log", "check-end", "snapshot", "commands", "end", "cancelled"];
 const CLOSED = 2;
-
-export const CANCELLED_MESSAGE = "Run cancelled.";
 
 /** The server's `{ error }` message, or a sentence about the status when it sent none. */
 export async function errorMessage(response: Response): Promise<{ message: string; diagnostics?: Diagnostic[] }> {
@@ -148,7 +147,7 @@ export class RunClient {
       // The POST has not answered: forget it; start() deletes its run when it does.
       this.submitting = null;
       this.generation++;
-      if (!quiet) this.o.dispatch({ type: "cancelled-locally", message: CANCELLED_MESSAGE, at: this.o.now() });
+      if (!quiet) this.o.dispatch({ type: "cancelled-locally", message: CANCELLED_BY_LEARNER, at: this.o.now() });
       return;
     }
     const stream = this.stream;
@@ -165,7 +164,7 @@ export class RunClient {
       if (stream.ended) return;
       this.flush(stream);
       this.closeStream(stream);
-      this.o.dispatch({ type: "cancelled-locally", runId: stream.runId, message: CANCELLED_MESSAGE, at: this.o.now() });
+      this.o.dispatch({ type: "cancelled-locally", runId: stream.runId, message: CANCELLED_BY_LEARNER, at: this.o.now() });
     };
     // Accepted: the `cancelled` event is on its way through the stream; wait for it a little.
     if (accepted) stream.cancelTimer = setTimeout(giveUp, this.o.cancelWaitMs);
@@ -238,13 +237,13 @@ export class RunClient {
     };
     const onMessage = (message: MessageEvent<string>) => {
       if (stream.source !== source || stream.ended) return;
-      let event: RunEvent;
+      let event: RunEvent | null;
       try {
-        event = JSON.parse(message.data) as RunEvent;
+        event = readRunEvent(JSON.parse(message.data));
       } catch {
         return;
       }
-      if (!event || typeof event !== "object" || typeof event.type !== "string") return;
+      if (!event) return;
       // lastEventId carries over to a message without an id of its own. Only the final event
       // rebuilt from the database comes without one, so a final event repeating the last id has
       // none (and applies); anything else repeating it is a replay the reducer skips.
@@ -271,7 +270,7 @@ export class RunClient {
       const response = await this.o.fetch(`/api/runs/${encodeURIComponent(stream.runId)}`, { headers: { accept: "application/json" } });
       if (response.ok) {
         const run = (await response.json()) as { status?: string; seed?: number | null; message?: string | null; durationMs?: number | null };
-        if (run.status === "cancelled") event = { type: "cancelled", message: run.message ?? CANCELLED_MESSAGE };
+        if (run.status === "cancelled") event = { type: "cancelled", message: run.message ?? CANCELLED };
         else if (run.status === "pass" || run.status === "fail" || run.status === "error") {
           event = { type: "end", status: run.status, seed: run.seed ?? 0, ms: run.durationMs ?? 0, ...(run.message ? { message: run.message } : {}) };
         }

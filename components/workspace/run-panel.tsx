@@ -1,6 +1,7 @@
 "use client";
 
 import { Component, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
+import { CANCELLED } from "@/lib/runs/messages";
 import { isLive, type RunState } from "@/lib/runs/run-state";
 import { CheckList } from "./check-list";
 import { CommandLog } from "./command-log";
@@ -88,7 +89,7 @@ function announcement(state: RunState, titles: Map<string, string>): string {
       if (!state.verdict) return state.error ?? "The run ended.";
       return `Run ${state.verdict.status === "pass" ? "passed" : state.verdict.status === "fail" ? "failed" : "ended with an error"}. ${state.verdict.message ?? ""}`.trim();
     case "cancelled":
-      return state.cancelMessage ?? "Run cancelled.";
+      return state.cancelMessage ?? CANCELLED;
     case "failed-to-start":
       return ""; // the alert says it
   }
@@ -123,7 +124,7 @@ function Status({ state, now, titles }: { state: RunState; now: number; titles: 
         </>,
       );
     case "cancelled":
-      return <p className="text-sm text-slate-800 dark:text-slate-200">{state.cancelMessage ?? "Run cancelled."}</p>;
+      return <p className="text-sm text-slate-800 dark:text-slate-200">{state.cancelMessage ?? CANCELLED}</p>;
     case "failed-to-start":
       return (
         <p role="alert" className="rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-950 dark:border-red-800 dark:bg-red-950/40 dark:text-red-100">

@@ -5,12 +5,12 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { Prisma, type Db } from "../db/client.ts";
-import { previewInvite } from "../cohorts/cohorts.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce, type Limit } from "../redis/rate-limit.ts";
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from "./password.ts";
 import { INVALID_CREDENTIALS } from "./messages.ts";
 import type { RoleName } from "./roles.ts";
+import { RequestError } from "../errors.ts";
 
 export interface AccountDeps {
   db: Db;
@@ -18,6 +18,12 @@ export interface AccountDeps {
   keys: RedisKeys;
   /** signupPerInvite: sign-ups per hour through one valid cohort invite, counted instead of signupPerIp. */
   limits: { loginPerEmail: number; loginPerIp: number; signupPerIp: number; signupPerInvite: number };
+  /**
+   * The cohort a sign-up's invite (a code or a pasted link) belongs to, or null for none or a
+   * replaced one (lib/cohorts' previewInvite; cohorts build on accounts, so it is handed in).
+   * Without it every sign-up counts against its address.
+   */
+  inviteCohort?: (invite: string) => Promise<{ code: string } | null>;
 }
 
 export interface AccountUser {
@@ -27,14 +33,16 @@ export interface AccountUser {
   role: RoleName;
 }
 
-export class AccountError extends Error {
+const ACCOUNT_STATUS = { email_taken: 409, weak_password: 422, invalid_credentials: 401 } as const;
+
+export class AccountError extends RequestError {
   override name = "AccountError";
   constructor(
-    readonly code: "email_taken" | "weak_password" | "invalid_credentials",
+    readonly code: keyof typeof ACCOUNT_STATUS,
     message: string,
     readonly field?: "email" | "password",
   ) {
-    super(message);
+    super(ACCOUNT_STATUS[code], message, { field });
   }
 }
 
@@ -84,7 +92,7 @@ export async function signUp(deps: AccountDeps, input: unknown, ip: string): Pro
  * none, counts against the address.
  */
 async function signUpLimit(deps: AccountDeps, invite: string | undefined, ip: string): Promise<[Limit, string]> {
-  const cohort = invite ? await previewInvite(deps.db, invite) : null;
+  const cohort = invite && deps.inviteCohort ? await deps.inviteCohort(invite) : null;
   if (cohort) return [{ bucket: "signup-invite", max: deps.limits.signupPerInvite, windowMs: hour }, cohort.code];
   return [{ bucket: "signup-ip", max: deps.limits.signupPerIp, windowMs: hour }, ip];
 }

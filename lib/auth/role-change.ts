@@ -1,8 +1,12 @@
 import type { Db } from "../db/client.ts";
 import { roles, type RoleName } from "./roles.ts";
+import { RequestError } from "../errors.ts";
 
-export class RoleChangeError extends Error {
+export class RoleChangeError extends RequestError {
   override name = "RoleChangeError";
+  constructor(message: string) {
+    super(409, message);
+  }
 }
 
 /** Changes a user's role, refusing to leave the install without an admin. */

@@ -6,6 +6,7 @@ import { env } from "../env.ts";
 import type { AccountUser } from "./accounts.ts";
 import { authOptions } from "./options.ts";
 import { hasRole, type RoleName } from "./roles.ts";
+import { RequestError } from "../errors.ts";
 
 export const LOCAL_LEARNER_EMAIL = "learner@faultline.local";
 
@@ -33,10 +34,13 @@ export async function requirePageUser(role: RoleName = "learner", returnTo = "/"
   return user;
 }
 
-export class AuthRequiredError extends Error {
+export class AuthRequiredError extends RequestError {
   override name = "AuthRequiredError";
-  constructor(readonly status: 401 | 403, message: string) {
-    super(message);
+  constructor(
+    override readonly status: 401 | 403,
+    message: string,
+  ) {
+    super(status, message);
   }
 }
 

@@ -7,19 +7,20 @@ import { z } from "zod";
 import { hasRole, type RoleName } from "../auth/roles.ts";
 import type { Db } from "../db/client.ts";
 import { newInviteCode, parseInviteCode } from "./invite.ts";
+import { RequestError } from "../errors.ts";
 
 export interface Viewer {
   id: string;
   role: RoleName;
 }
 
-export class CohortError extends Error {
+export class CohortError extends RequestError {
   override name = "CohortError";
   constructor(
-    readonly status: 403 | 404 | 409 | 422,
+    override readonly status: 403 | 404 | 409 | 422,
     message: string,
   ) {
-    super(message);
+    super(status, message);
   }
 }
 

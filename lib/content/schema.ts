@@ -3,9 +3,9 @@
  * frontmatter. Every field is described; `milestoneJsonSchema()` feeds editors.
  */
 import { z } from "zod";
+import { MilestoneCodeSchema } from "../labs/schema.ts";
 
-/** The one way a milestone is named in milestone.json ("code") and in a lab's lab.json ("milestone"). */
-export const MilestoneCodeSchema = z.string().regex(/^(M[1-9]|Capstone)$/, "use M1 … M9 or Capstone");
+export { MilestoneCodeSchema };
 
 const id = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "use lower-case words joined by '-', e.g. wire-protocol");
 

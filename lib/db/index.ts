@@ -1,13 +1,11 @@
 import "server-only";
 import { env } from "../env.ts";
 import { createDb, type Db } from "./client.ts";
+import { processSingleton } from "../process-singleton.ts";
 
 export type { Db } from "./client.ts";
 
-// One client per process; Next's dev server reloads modules, so keep it on globalThis.
-const holder = globalThis as unknown as { __faultlineDb?: Db };
-
+/** This process's database client. */
 export function db(): Db {
-  holder.__faultlineDb ??= createDb(env().DATABASE_URL);
-  return holder.__faultlineDb;
+  return processSingleton("db", () => createDb(env().DATABASE_URL));
 }

@@ -5,8 +5,10 @@
  * sets the previous content aside as a DraftVersion (the last HISTORY_KEEP are kept), so neither
  * "reset to starter" nor a bad autosave can lose work.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Db } from "../db/client.ts";
 import { labFiles, type LoadedLab } from "../labs/loader.ts";
+import { RequestError } from "../errors.ts";
 
 export const DRAFT_LIMITS = { fileBytes: 200_000, totalBytes: 600_000 };
 export const HISTORY_KEEP = 20;
@@ -19,8 +21,11 @@ export interface DraftState {
   source: "draft" | "starter";
 }
 
-export class DraftInputError extends Error {
+export class DraftInputError extends RequestError {
   override name = "DraftInputError";
+  constructor(message: string) {
+    super(422, message);
+  }
 }
 
 export const starterFiles = (loaded: LoadedLab): Record<string, string> => labFiles(loaded, "starter");
@@ -101,7 +106,7 @@ async function write(db: Db, userId: string, loaded: LoadedLab, files: Record<st
     if (result) return result;
     if (attempt >= 20) throw new Error("Your draft changed in another window while saving; reload to see the latest.");
     // Lost the race to another window: step aside for a random moment so the two stop colliding.
-    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 25 * Math.min(attempt + 1, 4)));
+    await sleep(5 + Math.random() * 25 * Math.min(attempt + 1, 4));
   }
 }
 

@@ -1,7 +1,7 @@
 import { expect, test } from "vitest";
 import type { Lab } from "../labs/schema.ts";
 import type { Lane, Pod } from "../runner/pod.ts";
-import type { RunEvent } from "../runs/events.ts";
+import type { GradeEvent } from "./events.ts";
 import { defineChecks } from "./define.ts";
 import { checksLine, gradeChecks } from "./grade.ts";
 
@@ -44,7 +44,7 @@ function stuckPod(killReply: string, ended: ReturnType<Lane["redis"]["ended"]> =
 const lab = { checks: [{ id: "first", title: "First" }, { id: "second", title: "Second" }] } as unknown as Lab;
 
 async function grade(pod: Pod, first: "pass" | "throw" = "pass") {
-  const events: RunEvent[] = [];
+  const events: GradeEvent[] = [];
   const seen: string[] = [];
   const definition = defineChecks({
     // One lane in this fake: the second check must find what the first one left.

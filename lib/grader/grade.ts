@@ -9,9 +9,11 @@
  * in it, those that did not pass run again, one at a time, each in a fresh sandbox: the check
  * that caused it fails on its own, and the others are judged on their own code.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Lab } from "../labs/schema.ts";
 import type { Lane, Pod } from "../runner/pod.ts";
-import type { RunEvent } from "../runs/events.ts";
+import { withTimeout } from "../timeout.ts";
+import type { GradeEvent } from "./events.ts";
 import { CheckContext } from "./context.ts";
 import type { LabChecks } from "./define.ts";
 import { CheckFailure, GraderError, type CheckResult } from "./result.ts";
@@ -22,7 +24,7 @@ export interface RunSession {
   lab: Lab;
   definition: LabChecks;
   seed: number;
-  emit: (event: RunEvent) => void;
+  emit: (event: GradeEvent) => void;
   signal?: AbortSignal;
   /** The learner's files as submitted, by path (`t.source`). */
   sources?: Readonly<Record<string, string>>;
@@ -115,7 +117,7 @@ async function resetRedis(pod: Lane): Promise<Judgement | null> {
     } catch (error) {
       const busy = error instanceof Error && error.message.startsWith("BUSY");
       // A server that died shows first as a failed command, then as an exit: give the exit a moment.
-      for (let wait = 0; !busy && wait < 10 && !pod.redis.ended(); wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let wait = 0; !busy && wait < 10 && !pod.redis.ended(); wait++) await sleep(100);
       if (pod.redis.ended()) continue;
       if (!busy || attempt >= 3) throw error;
       const killed = await killScript(pod);
@@ -133,12 +135,6 @@ async function resetRedis(pod: Lane): Promise<Judgement | null> {
 
 const RESET_TIMEOUT_MS = 20_000;
 
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
 /** How many checks run at once unless the lab says otherwise. */
 export const DEFAULT_CONCURRENCY = 4;
 
@@ -149,22 +145,22 @@ function checkSeed(seed: number, id: string): number {
   return h;
 }
 
-async function runCheck(o: GradeOptions, check: Lab["checks"][number], lane: Lane, rerun: boolean): Promise<CheckResult> {
-  const timeoutMs = o.definition.timeoutMs ?? 15_000;
-  if (!rerun) o.emit({ type: "check-start", id: check.id, title: check.title });
+async function runCheck(session: GradeOptions, check: Lab["checks"][number], lane: Lane, rerun: boolean): Promise<CheckResult> {
+  const timeoutMs = session.definition.timeoutMs ?? 15_000;
+  if (!rerun) session.emit({ type: "check-start", id: check.id, title: check.title });
   const started = performance.now();
   let output = "";
-  lane.proxy.reseed(checkSeed(o.seed, check.id));
+  lane.proxy.reseed(checkSeed(session.seed, check.id));
   lane.check = check.id;
-  const t = new CheckContext(lane, o.seed, {
+  const t = new CheckContext(lane, session.seed, {
     log(stream, text, process) {
       if (stream !== "grader" && output.length < OUTPUT_CAP) output = (output + text).slice(0, OUTPUT_CAP);
-      o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text, check: check.id });
+      session.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text, check: check.id });
     },
-    loaded: o.loaded,
-    sources: o.sources,
+    loaded: session.loaded,
+    sources: session.sources,
   });
-  const impl = o.definition.checks[check.id];
+  const impl = session.definition.checks[check.id];
   let verdict: Judgement;
   let explained = false;
   let timer: NodeJS.Timeout | undefined;
@@ -190,7 +186,7 @@ async function runCheck(o: GradeOptions, check: Lab["checks"][number], lane: Lan
       `cleaning up after the check took over ${RESET_TIMEOUT_MS / 1000} s`,
     );
     if (broken) {
-      o.emit({ type: "log", stream: "grader", text: `The run's Redis was replaced after this check: ${broken.message}`, check: check.id });
+      session.emit({ type: "log", stream: "grader", text: `The run's Redis was replaced after this check: ${broken.message}`, check: check.id });
       // A check that failed and said why keeps its own words; anything else is about the Redis now.
       if (!(explained && verdict.status === "fail")) verdict = { ...broken, actual: broken.actual ?? verdict.message };
     }
@@ -201,14 +197,14 @@ async function runCheck(o: GradeOptions, check: Lab["checks"][number], lane: Lan
   return { id: check.id, title: check.title, ...verdict, output: output || undefined, durationMs: performance.now() - started };
 }
 
-export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
-  const checks = o.lab.checks;
-  const limit = Math.max(1, Math.min(o.definition.concurrency ?? DEFAULT_CONCURRENCY, checks.length));
+export async function gradeChecks(session: GradeOptions): Promise<CheckResult[]> {
+  const checks = session.lab.checks;
+  const limit = Math.max(1, Math.min(session.definition.concurrency ?? DEFAULT_CONCURRENCY, checks.length));
   const results: (CheckResult | undefined)[] = new Array<CheckResult | undefined>(checks.length);
   const reruns: number[] = [];
   let reported = 0;
   const emitEnd = (result: CheckResult) =>
-    o.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
+    session.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
   // Results stream in lab.json's order: a check that ends early waits for those before it.
   const report = () => {
     for (; reported < checks.length && results[reported]; reported++) emitEnd(results[reported]!);
@@ -218,17 +214,17 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
   /** Checks that ran while another did: a crash of the shared sandbox may not be theirs. */
   const overlapped = new Set<number>();
   const lanes = async () => {
-    const lane = await o.pod.takeLane();
+    const lane = await session.pod.takeLane();
     try {
-      while (next < checks.length && !o.signal?.aborted) {
+      while (next < checks.length && !session.signal?.aborted) {
         const index = next++;
-        const crashes = o.pod.hostCrashes;
+        const crashes = session.pod.hostCrashes;
         running.add(index);
         if (running.size > 1) for (const i of running) overlapped.add(i);
-        const result = await runCheck(o, checks[index]!, lane, false);
+        const result = await runCheck(session, checks[index]!, lane, false);
         running.delete(index);
-        if (o.pod.hostCrashes > crashes && result.status !== "pass" && overlapped.has(index)) {
-          o.emit({ type: "log", stream: "grader", text: "The run's sandbox crashed while this check ran beside others; it runs again, alone, in a fresh one.", check: result.id });
+        if (session.pod.hostCrashes > crashes && result.status !== "pass" && overlapped.has(index)) {
+          session.emit({ type: "log", stream: "grader", text: "The run's sandbox crashed while this check ran beside others; it runs again, alone, in a fresh one.", check: result.id });
           reruns.push(index);
           continue;
         }
@@ -236,18 +232,18 @@ export async function gradeChecks(o: GradeOptions): Promise<CheckResult[]> {
         report();
       }
     } finally {
-      o.pod.releaseLane(lane);
+      session.pod.releaseLane(lane);
     }
   };
   await Promise.all(Array.from({ length: limit }, lanes));
   for (const index of reruns.sort((a, b) => a - b)) {
-    if (o.signal?.aborted) break;
-    await o.pod.freshHost();
-    const lane = await o.pod.takeLane();
+    if (session.signal?.aborted) break;
+    await session.pod.freshHost();
+    const lane = await session.pod.takeLane();
     try {
-      results[index] = await runCheck(o, checks[index]!, lane, true);
+      results[index] = await runCheck(session, checks[index]!, lane, true);
     } finally {
-      o.pod.releaseLane(lane);
+      session.pod.releaseLane(lane);
     }
     report();
   }

@@ -20,31 +20,31 @@ export interface PlaygroundOptions extends RunSession {
   offsetMs?: number;
 }
 
-export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Verdict; message: string }> {
+export async function runPlayground(session: PlaygroundOptions): Promise<{ status: Verdict; message: string }> {
   const started = performance.now();
-  const at = () => Math.round(performance.now() - started + (o.offsetMs ?? 0));
-  const time = AbortSignal.timeout(o.durationMs ?? 60_000);
-  const signal = o.signal ? AbortSignal.any([time, o.signal]) : time;
-  const base = new CheckContext(o.pod.lane, o.seed, { log: (stream, text, process) => o.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }), sources: o.sources });
+  const at = () => Math.round(performance.now() - started + (session.offsetMs ?? 0));
+  const time = AbortSignal.timeout(session.durationMs ?? 60_000);
+  const signal = session.signal ? AbortSignal.any([time, session.signal]) : time;
+  const base = new CheckContext(session.pod.lane, session.seed, { log: (stream, text, process) => session.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }), sources: session.sources });
   const t = Object.assign(base, { signal }) as PlaygroundContext;
   const snapshots = setInterval(() => {
-    snapshotRedis(o.pod.lane.admin).then(
-      (keys) => o.emit({ type: "snapshot", at: at(), keys }),
+    snapshotRedis(session.pod.lane.admin).then(
+      (keys) => session.emit({ type: "snapshot", at: at(), keys }),
       () => {}, // a busy script or a full Redis: skip this frame
     );
-  }, o.snapshotEveryMs ?? 300);
+  }, session.snapshotEveryMs ?? 300);
   // Already aborted (cancelled while its pod was starting): the abort event has fired and will not again.
   const stopped = signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   try {
-    if (o.definition.playground) {
-      await Promise.race([o.definition.playground(t), stopped]);
+    if (session.definition.playground) {
+      await Promise.race([session.definition.playground(t), stopped]);
       await stopped;
       return { status: "pass", message: "Your program ran for the playground's full time." };
     }
     // The lab's first module runs; a lab whose files are only read (a compose file) has none.
-    const entry = o.lab.files.find((f) => isModule(f.path))?.path;
+    const entry = session.lab.files.find((f) => isModule(f.path))?.path;
     if (!entry) return { status: "pass", message: "This lab's files are read by the checks, not run: press Check to grade them." };
-    const program = t.spawn(entry, { name: "main", limits: { wallMs: (o.durationMs ?? 60_000) + 1000, cpuSeconds: 30 } });
+    const program = t.spawn(entry, { name: "main", limits: { wallMs: (session.durationMs ?? 60_000) + 1000, cpuSeconds: 30 } });
     const outcome = await Promise.race([program.exited, stopped.then(() => null)]);
     if (!outcome) return { status: "pass", message: "Your program was still running when the playground's time was up." };
     if (outcome.kind === "exited" && outcome.code === 0) return { status: "pass", message: "Your program finished." };
@@ -55,7 +55,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ status: Ver
   } finally {
     clearInterval(snapshots);
     await t.cleanup();
-    const final = await snapshotRedis(o.pod.lane.admin).catch(() => null);
-    if (final) o.emit({ type: "snapshot", at: at(), keys: final });
+    const final = await snapshotRedis(session.pod.lane.admin).catch(() => null);
+    if (final) session.emit({ type: "snapshot", at: at(), keys: final });
   }
 }

@@ -68,18 +68,26 @@ export class LearnerProcess {
   /** SIGSTOP: the process holds its connections and its work but does nothing, like a long GC pause. */
   pause(): void {
     this.mark(`pause ${this.name}`);
+    this.requireProcess("SIGSTOP");
     this.program.signal("SIGSTOP");
   }
 
   resume(): void {
     this.mark(`resume ${this.name}`);
+    this.requireProcess("SIGCONT");
     this.program.signal("SIGCONT");
   }
 
   /** Any other signal (SIGTERM for graceful shutdown), delivered to the learner's program itself. */
   signal(signal: NodeJS.Signals): boolean {
     this.mark(`${signal} ${this.name}`);
+    this.requireProcess(signal);
     return this.program.signal(signal);
+  }
+
+  /** Only a process of its own takes a signal other than SIGKILL; an instance has no pid to send it to. */
+  private requireProcess(signal: NodeJS.Signals): void {
+    if (this.program.instance) throw new GraderError(`${signal} needs a process of its own: load the module with t.load(module, { process: true }) or start it with t.spawn`);
   }
 }
 

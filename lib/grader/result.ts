@@ -2,7 +2,10 @@
  * One result shape everywhere (STYLE.md "Prove every lab"): `fail` is the learner's code,
  * `error` is compile errors, timeouts of the platform and infrastructure, never blamed on them.
  */
-export type Verdict = "pass" | "fail" | "error";
+import { z } from "zod";
+
+export const VerdictSchema = z.enum(["pass", "fail", "error"]);
+export type Verdict = z.infer<typeof VerdictSchema>;
 
 export interface CheckResult {
   id: string;

@@ -3,8 +3,10 @@
  * Schema generated from this (`labJsonSchema()`) gives editors completion and hover help.
  */
 import { z } from "zod";
-import { MilestoneCodeSchema } from "../content/schema.ts";
 import { labFileName } from "../runner/files.ts";
+
+/** The one way a milestone is named in milestone.json ("code") and in a lab's lab.json ("milestone"); content/ reads labs, so it lives here. */
+export const MilestoneCodeSchema = z.string().regex(/^(M[1-9]|Capstone)$/, "use M1 … M9 or Capstone");
 
 const slug = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "use lower-case words joined by '-', e.g. priority-queue");
 const fileName = z.string().regex(labFileName, "use a relative path ending in .ts, .json, .yml or .yaml, or a Dockerfile, e.g. queue.ts");

@@ -4,10 +4,8 @@
  * incremented by the runners; each web process publishes its own count of open SSE streams.
  * A Redis restart resets the counters, which Prometheus handles as a counter reset.
  */
-import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
-import { LANES, laneDepths, type Lane } from "../runner/dispatch.ts";
 import type { RunnerInfo } from "../runner/heartbeat.ts";
 import { bucketOf, histogramSamples, type Family, type HistogramSeries } from "./exposition.ts";
 
@@ -96,23 +94,29 @@ function histogram(hash: Record<string, string>, labelNames: string[]): Histogra
   return [...series.values()];
 }
 
+/** A run queue's depth as the caller read it: queued and not started, and being run now. */
+export interface QueueDepth {
+  waiting: number;
+  active: number;
+}
+
 export interface MetricsSources {
   redis: Redis;
   keys: RedisKeys;
-  queues: Record<Lane, Pick<Queue, "getJobCounts">>;
+  /** Each run lane's depth, by lane name, read by the caller from the queue at scrape time. */
+  depths: Record<string, QueueDepth>;
   runners: RunnerInfo[];
   now?: number;
 }
 
 /** Every metric, read from Redis and the queue at scrape time. */
-export async function collect({ redis, keys, queues, runners, now = Date.now() }: MetricsSources): Promise<Family[]> {
-  const [runs, runSeconds, wait, kills, sse, depth] = await Promise.all([
+export async function collect({ redis, keys, depths, runners, now = Date.now() }: MetricsSources): Promise<Family[]> {
+  const [runs, runSeconds, wait, kills, sse] = await Promise.all([
     redis.hgetall(keys.metrics("runs")),
     redis.hgetall(keys.metrics("run_seconds")),
     redis.hgetall(keys.metrics("queue_wait_seconds")),
     redis.hgetall(keys.metrics("sandbox_kills")),
     redis.hgetall(keys.metrics("sse")),
-    laneDepths(queues),
   ]);
   const streams = Object.entries(sse).flatMap(([instance, value]) => {
     const [count, at] = split(value).map(Number);
@@ -136,9 +140,9 @@ export async function collect({ redis, keys, queues, runners, now = Date.now() }
       name: "faultline_queue_depth",
       help: "Runs in the queue, by lane (check or run) and state: waiting (for a runner) or active (being graded).",
       type: "gauge",
-      samples: LANES.flatMap((lane) => [
-        { labels: { lane, state: "waiting" }, value: depth[lane].waiting },
-        { labels: { lane, state: "active" }, value: depth[lane].active },
+      samples: Object.entries(depths).flatMap(([lane, depth]) => [
+        { labels: { lane, state: "waiting" }, value: depth.waiting },
+        { labels: { lane, state: "active" }, value: depth.active },
       ]),
     },
     { name: "faultline_sandbox_kills_total", help: "Learner processes stopped by a sandbox limit, by reason.", type: "counter", samples: numbers(kills).map(([reason, value]) => ({ labels: { reason }, value })) },

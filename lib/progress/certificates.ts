@@ -9,9 +9,13 @@ import type { Milestone } from "../content/schema.ts";
 import type { Db } from "../db/client.ts";
 import { loadEvidence } from "./evidence.ts";
 import { gradeMilestone, type QuizIndex } from "./grade.ts";
+import { RequestError } from "../errors.ts";
 
-export class CertificateError extends Error {
+export class CertificateError extends RequestError {
   override name = "CertificateError";
+  constructor(message: string) {
+    super(409, message);
+  }
 }
 
 export interface CertificateEvidence {

@@ -10,6 +10,7 @@ import { env } from "../env.ts";
 import type { Milestone, QuizQuestion } from "../content/schema.ts";
 import { creditsFromQuizzes, storeCredits } from "./credits.ts";
 import type { QuizIndex } from "./grade.ts";
+import { RequestError } from "../errors.ts";
 
 export async function recordVisit(db: Db, userId: string, lessonId: string): Promise<void> {
   const now = new Date();
@@ -48,8 +49,11 @@ export interface QuizResult {
   correct: boolean;
 }
 
-export class QuizInputError extends Error {
+export class QuizInputError extends RequestError {
   override name = "QuizInputError";
+  constructor(message: string) {
+    super(422, message);
+  }
 }
 
 const Answers = z.record(z.string(), z.coerce.number().int().min(0));

@@ -6,11 +6,15 @@ import type { Milestone } from "../content/schema.ts";
 import type { Db } from "../db/client.ts";
 import { creditKey, storeCredits } from "./credits.ts";
 import { wordCount } from "./rules.ts";
+import { RequestError } from "../errors.ts";
 
 export const REFLECTION_MAX_CHARS = 8000;
 
-export class ReflectionInputError extends Error {
+export class ReflectionInputError extends RequestError {
   override name = "ReflectionInputError";
+  constructor(message: string) {
+    super(422, message);
+  }
 }
 
 export async function saveReflection(db: Db, userId: string, milestone: Milestone, itemId: string, input: unknown): Promise<{ words: number }> {

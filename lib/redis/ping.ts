@@ -1,4 +1,5 @@
 /** One-off reachability checks for a Redis, by URL or by options (a Unix socket with a user). */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
 
 export type RedisTarget = string | RedisOptions;
@@ -24,7 +25,7 @@ export async function waitForRedis(target: RedisTarget, timeoutMs: number, inter
   const deadline = Date.now() + timeoutMs;
   do {
     if ((await ping(target, 500)) === null) return true;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   } while (Date.now() < deadline);
   return false;
 }

@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "./keys.ts";
+import { RequestError } from "../errors.ts";
 
 const script = `
 local count = redis.call('INCR', KEYS[1])
@@ -28,12 +29,12 @@ export interface LimitResult {
   retryAfterMs: number;
 }
 
-export class RateLimitedError extends Error {
+export class RateLimitedError extends RequestError {
   override name = "RateLimitedError";
   constructor(readonly retryAfterMs: number) {
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
     const wait = seconds >= 120 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} seconds`;
-    super(`Too many attempts. Try again in ${wait}.`);
+    super(429, `Too many attempts. Try again in ${wait}.`, {}, { "retry-after": String(Math.ceil(retryAfterMs / 1000)) });
   }
 }
 

@@ -15,26 +15,11 @@ import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
-import { setImmediate as nextTick } from "node:timers/promises";
+import { setImmediate as nextTick, setTimeout as sleep } from "node:timers/promises";
+import type { CommandLogEntry } from "./command-log.ts";
 import { encodeCommand, encodeReply, RespParser, type ParsedValue, type RespValue } from "./resp.ts";
 
-export interface CommandLogEntry {
-  seq: number;
-  /** Connection id (from 1); 0 for proxy-wide fault entries. */
-  conn: number;
-  /** ms since start(), performance.now based. */
-  at: number;
-  /** First arg upper-cased; values longer than 200 bytes truncated with '…'. */
-  args: string[];
-  reply?: { type: string; summary: string };
-  fault?: string;
-  /** Time from the command arriving to its reply being fully written to the client. */
-  durationMs?: number;
-  /** Latency the PRNG chose for this reply; deterministic for a given seed and command sequence. */
-  faultDelayMs?: number;
-  /** The learner program whose connection sent it (its name), when it came in through that program's own socket. */
-  owner?: string;
-}
+export type { CommandLogEntry };
 
 /**
  * Where a learner program "crashes": at the nth command named `match` (or of any name, `*`) that it
@@ -685,7 +670,7 @@ export class ChaosProxy {
       const item = conn.out[0];
       // Timers may fire a fraction of a ms early against performance.now(); never deliver early.
       for (let wait = item.notBefore - performance.now(); wait > 0; wait = item.notBefore - performance.now()) {
-        await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+        await sleep(Math.ceil(wait));
       }
       for (let at = 0; at < item.raw.length && !conn.closed; ) {
         const size = this.fragmentBytes > 0 ? this.fragmentBytes : item.raw.length;

@@ -2,12 +2,10 @@
  * The limits on what a learner may send as files, checked by the web before a run is queued and
  * again by the runner before it builds. No esbuild here, so the web can import it cheaply.
  */
-export interface Diagnostic {
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-}
+import { z } from "zod";
+
+export const DiagnosticSchema = z.object({ file: z.string(), line: z.number(), column: z.number(), message: z.string() });
+export type Diagnostic = z.output<typeof DiagnosticSchema>;
 
 export const buildLimits = { maxFiles: 20, maxFileBytes: 100_000, maxTotalBytes: 400_000 };
 

@@ -107,9 +107,9 @@ export interface Pod {
   dispose(): Promise<void>;
 }
 
-export async function createPod(o: PodOptions): Promise<Pod> {
+export async function createPod(spec: PodOptions): Promise<Pod> {
   const started = performance.now();
-  const dir = mkdtempSync(path.join(o.baseDir ?? tmpdir(), "fl-run-"));
+  const dir = mkdtempSync(path.join(spec.baseDir ?? tmpdir(), "fl-run-"));
   const labDir = path.join(dir, "lab");
   const socketDir = path.join(dir, "sock");
   mkdirSync(labDir, { mode: 0o755 });
@@ -138,24 +138,24 @@ export async function createPod(o: PodOptions): Promise<Pod> {
     // and the proxy sockets through these two directories, which stay closed to everyone else.
     shareDirWithSandbox(dir);
     shareDirWithSandbox(socketDir);
-    for (const [name, content] of o.files) {
+    for (const [name, content] of spec.files) {
       mkdirSync(path.dirname(path.join(labDir, name)), { recursive: true });
       writeFileSync(path.join(labDir, name), content);
     }
-    const paths = sandboxCommand({ tier: o.tier, labDir, socketDir, entry: "x" }, defaultLimits);
+    const paths = sandboxCommand({ tier: spec.tier, labDir, socketDir, entry: "x" }, defaultLimits);
     // Processes of their own read the first lane's socket from the harness's config file.
     const hostPath = await installHarness(labDir, `${paths.socketPath}/redis.sock`);
     const spawnShared = () => {
-      const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, args: [`--shared=${paths.labPath}`], limits: sharedLimits, channel: true, deferDeadline: true });
+      const program = runInSandbox({ tier: spec.tier, labDir, socketDir, entry: hostPath, args: [`--shared=${paths.labPath}`], limits: sharedLimits, channel: true, deferDeadline: true });
       processes.add(program);
       void program.done.then(() => processes.delete(program));
       return new SharedHost(program, () => hostCrashes++);
     };
     host = spawnShared();
-    const parkedWanted = o.parked ?? 1;
+    const parkedWanted = spec.parked ?? 1;
     const parked: SandboxProcess[] = [];
     const spawnProcess = (limits?: Partial<SandboxLimits>) => {
-      const program = runInSandbox({ tier: o.tier, labDir, socketDir, entry: hostPath, limits, channel: true, deferDeadline: true });
+      const program = runInSandbox({ tier: spec.tier, labDir, socketDir, entry: hostPath, limits, channel: true, deferDeadline: true });
       processes.add(program);
       return program;
     };
@@ -188,18 +188,18 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       if (disposed) throw new Error("the pod is disposed");
       const index = laneCount++;
       const file = index === 0 ? "redis.sock" : `redis-${index}.sock`;
-      const redis = await o.pool.acquire();
+      const redis = await spec.pool.acquire();
       redisServers.add(redis);
       const proxy = new ChaosProxy({
         listenPath: path.join(socketDir, file),
         upstreamPath: redis.socketPath,
         upstreamUser: redis.learner.user,
         upstreamPassword: redis.learner.password,
-        seed: o.seed,
-        allow: o.allow,
-        budgets: o.budgets,
+        seed: spec.seed,
+        allow: spec.allow,
+        budgets: spec.budgets,
         numbering,
-        inert: o.inertFaults,
+        inert: spec.inertFaults,
       });
       let programs = 0;
       const socketFor = (name: string) => {
@@ -213,7 +213,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
         // SIGKILL: the only stop that works while a script keeps the server busy.
         await lane.redis.stop();
         redisServers.delete(lane.redis);
-        const fresh = await o.pool.acquire();
+        const fresh = await spec.pool.acquire();
         redisServers.add(fresh);
         if (disposed) throw new Error("the run ended while its Redis was being replaced");
         return fresh;
@@ -221,7 +221,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       lanes.push(lane);
       await Promise.all([proxy.start(), lane.admin.ping()]);
       shareSocketWithSandbox(path.join(socketDir, file));
-      o.onLane?.(lane);
+      spec.onLane?.(lane);
       return lane;
     };
     const redisStarted = performance.now();
@@ -232,7 +232,7 @@ export async function createPod(o: PodOptions): Promise<Pod> {
       dir,
       labDir,
       socketDir,
-      tier: o.tier,
+      tier: spec.tier,
       timings: { redisMs, setupMs: performance.now() - started },
       lane: first,
       async takeLane() {

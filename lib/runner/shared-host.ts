@@ -11,7 +11,6 @@
  * `crashed` says so, so the grader can run the checks it held again, each in a fresh host.
  */
 import { Duplex } from "node:stream";
-import { GraderError } from "../grader/result.ts";
 import type { LearnerProgram, Outcome, SandboxProcess } from "./sandbox/spawn.ts";
 
 /** The longest line the runner reads from the host: an instance's reply is capped at 1 MiB of JSON, escaped once more. */
@@ -118,14 +117,15 @@ class HostedInstance implements LearnerProgram {
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    if (signal !== "SIGKILL") throw new GraderError(`an instance in the run's shared sandbox cannot be sent ${signal}; load the module with { process: true } or start it with t.spawn`);
+    // The grader refuses these before they get here (grader/process.ts), with the same words.
+    if (signal !== "SIGKILL") throw new Error(`an instance in the run's shared sandbox cannot be sent ${signal}; load the module with { process: true } or start it with t.spawn`);
     if (this.outcome) return;
     // The outcome comes with the host's acknowledgement: once it arrives, none of the instance's sockets is open.
     this.host.killInstance(this.id);
   }
 
   signal(signal: NodeJS.Signals): boolean {
-    throw new GraderError(`${signal} needs a process of its own: load the module with t.load(module, { process: true }) or start it with t.spawn`);
+    throw new Error(`${signal} needs a process of its own: load the module with t.load(module, { process: true }) or start it with t.spawn`);
   }
 }
 
@@ -144,7 +144,7 @@ export class SharedHost {
     private readonly onCrash: () => void = () => {},
   ) {
     const channel = program.channel;
-    if (!channel) throw new GraderError("a shared host needs a channel");
+    if (!channel) throw new Error("a shared host needs a channel");
     let partial = "";
     channel.setEncoding("utf8");
     channel.on("data", (chunk: string) => {

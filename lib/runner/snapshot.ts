@@ -4,15 +4,37 @@
  * learner's ACL has no SCAN). Large values are cut, so a snapshot stays a few KiB.
  */
 import type { Redis } from "ioredis";
+import { z } from "zod";
+import { lenientArray } from "./lenient.ts";
 
-export type KeySnapshot =
-  | { key: string; type: "string"; ttlMs: number; value: string }
-  | { key: string; type: "list"; ttlMs: number; length: number; items: string[] }
-  | { key: string; type: "set"; ttlMs: number; length: number; members: string[] }
-  | { key: string; type: "zset"; ttlMs: number; length: number; members: { member: string; score: number }[] }
-  | { key: string; type: "hash"; ttlMs: number; length: number; fields: Record<string, string> }
-  | { key: string; type: "stream"; ttlMs: number; length: number; entries: { id: string; fields: Record<string, string> }[] }
-  | { key: string; type: "other"; ttlMs: number };
+const SNAPSHOT_TYPES = new Set(["string", "list", "set", "zset", "hash", "stream"]);
+const key = { key: z.string(), ttlMs: z.number().catch(-1) };
+const stringMap = z.record(z.string(), z.string()).catch({});
+/** A collection's length, or when it is missing, how many of its items came. */
+const counted = <K extends string>(field: K) => <T extends Record<K, unknown[]> & { length?: number }>(k: T) => ({ ...k, length: k.length ?? k[field].length });
+
+/**
+ * One key of a snapshot. Read leniently (a snapshot from another version still draws): a key of a
+ * type the view does not know is "other", a malformed item is dropped, a missing field is empty.
+ */
+export const KeySnapshotSchema = z.preprocess(
+  (raw) => (typeof raw === "object" && raw !== null && !SNAPSHOT_TYPES.has(String((raw as { type?: unknown }).type)) ? { ...raw, type: "other" } : raw),
+  z.discriminatedUnion("type", [
+    z.object({ ...key, type: z.literal("string"), value: z.string().catch("") }),
+    z.object({ ...key, type: z.literal("list"), length: z.number().optional(), items: lenientArray(z.string()) }).transform(counted("items")),
+    z.object({ ...key, type: z.literal("set"), length: z.number().optional(), members: lenientArray(z.string()) }).transform(counted("members")),
+    z
+      .object({ ...key, type: z.literal("zset"), length: z.number().optional(), members: lenientArray(z.object({ member: z.string(), score: z.number() })) })
+      .transform(counted("members")),
+    z.object({ ...key, type: z.literal("hash"), length: z.number().catch(0), fields: stringMap }),
+    z
+      .object({ ...key, type: z.literal("stream"), length: z.number().optional(), entries: lenientArray(z.object({ id: z.string(), fields: z.record(z.string(), z.string()) })) })
+      .transform(counted("entries")),
+    z.object({ ...key, type: z.literal("other") }),
+  ]),
+);
+
+export type KeySnapshot = z.output<typeof KeySnapshotSchema>;
 
 export const SNAPSHOT_LIMITS = { keys: 100, items: 50, valueChars: 200 };
 

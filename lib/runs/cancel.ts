@@ -7,10 +7,10 @@
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
 import { appendEvent } from "./events.ts";
+import { CANCELLED_SUPERSEDED } from "./messages.ts";
 
-export const SUPERSEDED_MESSAGE = "Cancelled: you started a newer run.";
 
-export async function publishCancel(redis: Redis, keys: RedisKeys, runIds: string[], message = SUPERSEDED_MESSAGE): Promise<void> {
+export async function publishCancel(redis: Redis, keys: RedisKeys, runIds: string[], message = CANCELLED_SUPERSEDED): Promise<void> {
   for (const runId of runIds) {
     await appendEvent(redis, keys, runId, { type: "cancelled", message });
     await redis.publish(keys.runCancelChannel(), runId);

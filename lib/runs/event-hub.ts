@@ -9,6 +9,7 @@
  * cursor) interrupts it with CLIENT UNBLOCK from the shared client, so a new viewer is not kept
  * waiting for the block to time out.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { compareIds, type StreamEntry } from "./events.ts";
 
@@ -33,8 +34,6 @@ interface Round {
   clientId: number | null;
   interrupted: boolean;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class EventHub {
   private readonly waiters = new Map<string, Set<Waiter>>();

@@ -6,29 +6,11 @@
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
 import type { RunView } from "./store.ts";
-import type { CommandLogEntry } from "../runner/chaos-proxy.ts";
+import { CANCELLED } from "./messages.ts";
 import type { KeySnapshot } from "../runner/snapshot.ts";
-import type { Diagnostic } from "../runner/files.ts";
+import { readRunEvent, type CommandEntry, type RunEvent } from "./event-schema.ts";
 
-export type { KeySnapshot };
-
-/** One command of the run's log, as the chaos proxy recorded it, on the run's clock. */
-/** A command as the live view gets it; `check` names the check it was sent in (checks run at once, on lanes of their own). */
-export type CommandEntry = Omit<CommandLogEntry, "faultDelayMs"> & { check?: string };
-
-export type RunEvent =
-  | { type: "queued" }
-  /** A runner picked the run up and is building it. */
-  | { type: "started" }
-  | { type: "build"; ok: boolean; ms: number; diagnostics?: Diagnostic[] }
-  | { type: "check-start"; id: string; title: string }
-  | { type: "log"; stream: "stdout" | "stderr" | "grader"; text: string; check?: string }
-  | { type: "check-end"; id: string; status: "pass" | "fail" | "error"; message?: string; expected?: string; actual?: string; hint?: string; ms: number }
-  | { type: "snapshot"; at: number; keys: KeySnapshot[] }
-  /** The learner's Redis commands as the chaos proxy saw them, batched; conn 0 entries mark faults and kills. */
-  | { type: "commands"; entries: CommandEntry[] }
-  | { type: "end"; status: "pass" | "fail" | "error"; seed: number; message?: string; ms: number; timings?: Record<string, number> }
-  | { type: "cancelled"; message: string };
+export type { CommandEntry, KeySnapshot, RunEvent };
 
 export interface StoredEvent {
   id: string;
@@ -71,7 +53,8 @@ export function decodeEntries(entries: StreamEntry[]): StoredEvent[] {
     const raw = fields[fields.indexOf("e") + 1];
     if (raw === undefined) return [];
     try {
-      return [{ id, event: JSON.parse(raw) as RunEvent }];
+      const event = readRunEvent(JSON.parse(raw));
+      return event ? [{ id, event }] : [];
     } catch {
       return [];
     }
@@ -94,7 +77,7 @@ export async function readEvents(redis: Redis, keys: RedisKeys, runId: string, a
 /** The final event of a finished run, rebuilt from its row for when its stream has expired; null while it is live. */
 export function finalEvent<T extends Pick<RunView, "status" | "seed" | "message" | "durationMs">>(run: T | null): RunEvent | null {
   if (!run || run.status === "queued" || run.status === "running") return null;
-  if (run.status === "cancelled") return { type: "cancelled", message: run.message ?? "This run was cancelled." };
+  if (run.status === "cancelled") return { type: "cancelled", message: run.message ?? CANCELLED };
   return { type: "end", status: run.status, seed: run.seed ?? 0, ...(run.message ? { message: run.message } : {}), ms: run.durationMs ?? 0 };
 }
 

@@ -12,16 +12,17 @@ import { EventHub } from "./event-hub.ts";
 import type { RunEvent } from "./events.ts";
 import { eventStream, type EventSourceDeps } from "./sse.ts";
 import { acquireStreamLease, type StreamCaps } from "./stream-leases.ts";
-
-// One reader per web process; Next's dev server reloads modules, so keep it on globalThis.
-const holder = globalThis as unknown as { __faultlineEventHub?: EventHub };
+import { processSingleton } from "../process-singleton.ts";
 
 /** This web process's one blocking reader of run event streams. */
 export function eventHub(): EventHub {
-  holder.__faultlineEventHub ??= new EventHub(redis(), {
-    onUnblockRefused: (err) => log.warn("CLIENT UNBLOCK is not allowed for the platform Redis user; a new run viewer may wait up to 5 s for live events", { err }),
-  });
-  return holder.__faultlineEventHub;
+  return processSingleton(
+    "event-hub",
+    () =>
+      new EventHub(redis(), {
+        onUnblockRefused: (err) => log.warn("CLIENT UNBLOCK is not allowed for the platform Redis user; a new run viewer may wait up to 5 s for live events", { err }),
+      }),
+  );
 }
 
 /** What a run's event stream reads through, in this web process. */

@@ -3,15 +3,13 @@ import { db } from "../db/index.ts";
 import { env } from "../env.ts";
 import { labCatalog } from "../labs/catalog.ts";
 import { keys, redis } from "../redis/index.ts";
-import { LANES, openRunQueue, type RunQueues } from "../runner/dispatch.ts";
+import { LANES, openRunQueue, type RunQueues } from "./dispatch.ts";
 import type { SubmitDeps } from "./submit.ts";
-
-// One BullMQ queue per lane and process; Next's dev server reloads modules, so keep them on globalThis.
-const holder = globalThis as unknown as { __faultlineRunQueues?: RunQueues };
+import { processSingleton } from "../process-singleton.ts";
 
 /** This web process's producer handles on the two run lanes (checks, playground), created on first use. */
 export function webRunQueues(): RunQueues {
-  if (!holder.__faultlineRunQueues) {
+  return processSingleton("run-queues", () => {
     const e = env();
     if (!e.REDIS_URL) throw new Error("REDIS_URL is not set. Start Faultline with `npm start`, which finds or starts a Redis and sets it.");
     const url = e.REDIS_URL;
@@ -22,9 +20,8 @@ export function webRunQueues(): RunQueues {
       });
       return queue;
     });
-    holder.__faultlineRunQueues = { check: check!, run: run! };
-  }
-  return holder.__faultlineRunQueues;
+    return { check: check!, run: run! };
+  });
 }
 
 /** submitRun's dependencies, wired to this process's database, Redis, queue and labs. */

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import type { CommandEntry, RunEvent } from "./events.ts";
+import { readRunEvent, type CommandEntry, type RunEvent } from "./event-schema.ts";
+import { CANCELLED_BY_LEARNER } from "./messages.ts";
 import { compareEventIds, initialRunState, isLive, reduce, RUN_STATE_LIMITS, runReducer, type RunAction, type RunState } from "./run-state.ts";
 
 const RUN = "run-1";
@@ -16,6 +17,9 @@ function accepted(mode: "run" | "check" = "check"): RunState {
 function feed(state: RunState, events: RunEvent[], firstId = 1): RunState {
   return events.reduce((s, event, i) => runReducer(s, { type: "event", runId: RUN, event, id: `${firstId + i}-0` }), state);
 }
+
+/** Events as the browser reads them off the wire: through readRunEvent, which drops what it cannot show. */
+const read = (raw: unknown[]): RunEvent[] => raw.map(readRunEvent).filter((e): e is RunEvent => e !== null);
 
 const cmd = (seq: number, args: string[], extra: Partial<CommandEntry> = {}): CommandEntry => ({
   seq,
@@ -149,13 +153,13 @@ test("a cancel mid-run: running checks go back to pending, nothing after it appl
 test("cancelling locally (no cancel endpoint yet) ends the run as cancelled; a different run's cancel is ignored", () => {
   const s = feed(accepted(), [{ type: "build", ok: true, ms: 20 }]);
   expect(runReducer(s, { type: "cancelled-locally", runId: "other", message: "x" })).toBe(s);
-  const cancelled = runReducer(s, { type: "cancelled-locally", runId: RUN, message: "Run cancelled.", at: 5000 });
-  expect(cancelled).toMatchObject({ phase: "cancelled", cancelMessage: "Run cancelled.", phaseAt: 5000, lastEventId: "1-0" });
+  const cancelled = runReducer(s, { type: "cancelled-locally", runId: RUN, message: CANCELLED_BY_LEARNER, at: 5000 });
+  expect(cancelled).toMatchObject({ phase: "cancelled", cancelMessage: CANCELLED_BY_LEARNER, phaseAt: 5000, lastEventId: "1-0" });
 });
 
 test("cancelling while still submitting ends the attempt; the late 202 then changes nothing", () => {
   let s = runReducer(initialRunState, { type: "submit", mode: "run", at: 1 });
-  s = runReducer(s, { type: "cancelled-locally", message: "Run cancelled." });
+  s = runReducer(s, { type: "cancelled-locally", message: CANCELLED_BY_LEARNER });
   expect(s.phase).toBe("cancelled");
   expect(runReducer(s, { type: "accepted", runId: RUN, mode: "run" })).toBe(s);
 });
@@ -345,8 +349,7 @@ describe("commands", () => {
   });
 
   test("a malformed commands event does not break the state", () => {
-    const bad = { type: "commands", entries: null } as unknown as RunEvent;
-    const s = feed(accepted(), [bad]);
+    const s = feed(accepted(), read([{ type: "commands", entries: null }]));
     expect(s.commands).toEqual([]);
   });
 });
@@ -411,7 +414,8 @@ test("connection state follows the stream until the run ends", () => {
 test("events before any run, or unknown event types, are ignored", () => {
   expect(reduce(initialRunState, { type: "queued" }, "1-0")).toBe(initialRunState);
   const s = accepted();
-  expect(feed(s, [{ type: "future-thing" } as unknown as RunEvent]).checks).toEqual([]);
+  expect(read([{ type: "future-thing" }])).toEqual([]);
+  expect(feed(s, read([{ type: "future-thing" }])).checks).toEqual([]);
 });
 
 test("malformed events (a newer or broken server) are cleaned up rather than breaking the view", () => {
@@ -435,8 +439,8 @@ test("malformed events (a newer or broken server) are cleaned up rather than bre
       ],
     },
     { type: "snapshot", keys: [] },
-  ] as unknown as RunEvent[];
-  const s = feed(accepted("run"), bad);
+  ];
+  const s = feed(accepted("run"), read(bad));
   expect(s.output).toEqual([{ stream: "stdout", text: "shown as stdout" }]);
   expect(s.checks).toEqual([{ id: "a", title: "a", status: "error", ms: 1 }]);
   expect(s.commands).toEqual([{ seq: 1, conn: 1, args: [], at: 0 }]);

@@ -6,11 +6,13 @@
  * It never trusts the stream to be tidy: events after an SSE reconnect may repeat (skipped by
  * their stream id), arrive for a run the learner already replaced (skipped by run id), or come
  * after the run ended (ignored). Output, commands and snapshots are capped so a chatty run cannot
- * make the page slow.
+ * make the page slow. Events come here already read by `readRunEvent` (lib/runs/event-schema.ts),
+ * so a malformed one was dropped or mended at the boundary and the reducer trusts their shape.
  */
 import type { Verdict } from "../grader/result.ts";
 import type { Diagnostic } from "../runner/files.ts";
-import type { CommandEntry, KeySnapshot, RunEvent } from "./events.ts";
+import type { KeySnapshot } from "../runner/snapshot.ts";
+import type { CommandEntry, RunEvent } from "./event-schema.ts";
 
 /** Defined once where they are produced (the file checks, the grader, the event stream), used here as the browser sees them. */
 export type { CommandEntry, Diagnostic, KeySnapshot, RunEvent, Verdict };
@@ -236,15 +238,12 @@ function mergeCommands(state: RunState, entries: CommandEntry[]): RunState {
   const lastSeq = have.at(-1)?.seq ?? -Infinity;
   let commands: CommandEntry[];
   // The common case: a batch of newer commands. Replies complete out of order, so sort the batch.
-  const fresh = entries
-    .filter((e) => typeof e?.seq === "number" && Number.isFinite(e.seq))
-    .map((e) => (Array.isArray(e.args) && typeof e.at === "number" ? e : { ...e, args: Array.isArray(e.args) ? e.args : [], at: typeof e.at === "number" ? e.at : 0 }));
-  if (fresh.every((e) => e.seq > lastSeq)) {
-    const batch = [...new Map(fresh.map((e) => [e.seq, e])).values()].sort((a, b) => a.seq - b.seq);
+  if (entries.every((e) => e.seq > lastSeq)) {
+    const batch = [...new Map(entries.map((e) => [e.seq, e])).values()].sort((a, b) => a.seq - b.seq);
     commands = have.concat(batch);
   } else {
     const seen = new Set(have.map((e) => e.seq));
-    const added = fresh.filter((e) => !seen.has(e.seq) && (seen.add(e.seq), true));
+    const added = entries.filter((e) => !seen.has(e.seq) && (seen.add(e.seq), true));
     if (added.length === 0) return state;
     commands = have.concat(added).sort((a, b) => a.seq - b.seq);
   }
@@ -258,39 +257,6 @@ function mergeCommands(state: RunState, entries: CommandEntry[]): RunState {
 }
 
 // ---- snapshots ----------------------------------------------------------------------------
-
-const ARRAY_FIELD = { list: "items", set: "members", zset: "members", stream: "entries" } as const;
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
-const ITEM_OK: Record<keyof typeof ARRAY_FIELD, (x: unknown) => boolean> = {
-  list: (x) => typeof x === "string",
-  set: (x) => typeof x === "string",
-  zset: (x) => isObject(x) && typeof x.member === "string" && typeof x.score === "number",
-  stream: (x) => isObject(x) && typeof x.id === "string" && isObject(x.fields),
-};
-
-/** A key the view can draw without checking every field: a malformed one is dropped or filled in. */
-function wellFormed(raw: unknown): KeySnapshot[] {
-  if (!raw || typeof raw !== "object") return [];
-  const k = raw as Record<string, unknown>;
-  if (typeof k.key !== "string") return [];
-  const ttlMs = typeof k.ttlMs === "number" ? k.ttlMs : -1;
-  switch (k.type) {
-    case "string":
-      return [{ ...(k as object), key: k.key, type: "string", ttlMs, value: typeof k.value === "string" ? k.value : "" }];
-    case "list":
-    case "set":
-    case "zset":
-    case "stream": {
-      const field = ARRAY_FIELD[k.type];
-      const items = (Array.isArray(k[field]) ? (k[field] as unknown[]) : []).filter(ITEM_OK[k.type]);
-      return [{ ...(k as object), key: k.key, type: k.type, ttlMs, length: typeof k.length === "number" ? k.length : items.length, [field]: items } as KeySnapshot];
-    }
-    case "hash":
-      return [{ key: k.key, type: "hash", ttlMs, length: typeof k.length === "number" ? k.length : 0, fields: k.fields && typeof k.fields === "object" ? (k.fields as Record<string, string>) : {} }];
-    default:
-      return [{ key: k.key, type: "other", ttlMs }];
-  }
-}
 
 function addSnapshot(state: RunState, snapshot: RunSnapshot): RunState {
   const snapshots = state.snapshots.slice();
@@ -349,20 +315,18 @@ function apply(state: RunState, event: RunEvent, at: number | undefined): RunSta
     case "started":
       return advance(state, "building", at);
     case "build": {
-      const built = { ...state, build: { ok: event.ok, ms: event.ms }, diagnostics: event.ok || !Array.isArray(event.diagnostics) ? [] : event.diagnostics };
+      const built = { ...state, build: { ok: event.ok, ms: event.ms }, diagnostics: event.ok ? [] : (event.diagnostics ?? []) };
       return advance(built, event.ok ? "running" : "building", at);
     }
     case "check-start": {
-      if (typeof event.id !== "string") return state;
       const checks = upsertCheck(state.checks, event.id, (old) => (old && finished(old.status) ? old : { id: event.id, title: event.title || old?.title || event.id, status: "running" }));
       return advance({ ...state, checks }, "running", at);
     }
     case "check-end": {
-      if (typeof event.id !== "string") return state;
       const checks = upsertCheck(state.checks, event.id, (old) => ({
         id: event.id,
         title: old?.title ?? event.id,
-        status: event.status === "pass" || event.status === "fail" ? event.status : "error",
+        status: event.status,
         ...(event.message !== undefined ? { message: event.message } : {}),
         ...(event.expected !== undefined ? { expected: event.expected } : {}),
         ...(event.actual !== undefined ? { actual: event.actual } : {}),
@@ -372,19 +336,16 @@ function apply(state: RunState, event: RunEvent, at: number | undefined): RunSta
       return advance({ ...state, checks }, "running", at);
     }
     case "log":
-      if (typeof event.text !== "string") return state;
-      return advance(appendLog(state, { ...event, stream: event.stream === "stderr" || event.stream === "grader" ? event.stream : "stdout" }), "running", at);
+      return advance(appendLog(state, event), "running", at);
     case "snapshot":
-      if (typeof event.at !== "number") return state;
-      return advance(addSnapshot(state, { at: event.at, keys: Array.isArray(event.keys) ? event.keys.flatMap(wellFormed) : [] }), "running", at);
+      return advance(addSnapshot(state, { at: event.at, keys: event.keys }), "running", at);
     case "commands":
-      return advance(mergeCommands(state, Array.isArray(event.entries) ? event.entries : []), "running", at);
+      return advance(mergeCommands(state, event.entries), "running", at);
     case "end": {
       const checks = state.checks.map((c) => (c.status === "running" ? { ...c, status: "error" as const, message: c.message ?? "This check did not finish before the run ended." } : c));
-      const status = event.status === "pass" || event.status === "fail" ? event.status : "error";
       const verdict: RunVerdict = {
-        status,
-        seed: typeof event.seed === "number" ? event.seed : 0,
+        status: event.status,
+        seed: event.seed,
         ms: event.ms,
         ...(event.message !== undefined ? { message: event.message } : {}),
         ...(event.timings ? { timings: event.timings } : {}),

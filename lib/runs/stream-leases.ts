@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.ts";
+import { RequestError } from "../errors.ts";
 
 export interface StreamCaps {
   /** Open streams one user may hold, over all runs (several tabs, a reconnect overlapping the old stream). */
@@ -45,17 +46,19 @@ end
 return 0
 `;
 
-export class StreamLimitError extends Error {
+export class StreamLimitError extends RequestError {
   override name = "StreamLimitError";
-  readonly status = 429;
   constructor(
     readonly scope: "user" | "run",
     readonly cap: number,
   ) {
     super(
+      429,
       scope === "user"
         ? `You already have ${cap} live run views open, the most one account may have. Close Faultline tabs or windows you are not using, then reload this page.`
         : `This run is already open live in ${cap} tabs, the most one run may be. Close the other tabs showing it, then reload this page.`,
+      { limit: scope },
+      { "retry-after": "15" },
     );
   }
 }

@@ -11,10 +11,12 @@ import { labFiles, type LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce } from "../redis/rate-limit.ts";
 import { checkFiles, type Diagnostic } from "../runner/files.ts";
-import { enqueueRun, laneOf, type RunQueues } from "../runner/dispatch.ts";
+import { enqueueRun, laneOf, type RunQueues } from "./dispatch.ts";
 import { publishCancel } from "./cancel.ts";
+import { CANCELLED_BY_LEARNER } from "./messages.ts";
 import { appendEvent } from "./events.ts";
 import { cancelOtherRuns, cancelRun, createSubmission } from "./store.ts";
+import { RequestError } from "../errors.ts";
 
 export const RunRequestSchema = z.object({
   lab: z.string({ error: "Name the lab to run." }).min(1).max(100).describe("The lab's id or slug, e.g. priority-queue."),
@@ -26,14 +28,14 @@ export const RunRequestSchema = z.object({
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 
 /** A request the learner can fix; `status` is its HTTP status at the edge. */
-export class RunRequestError extends Error {
+export class RunRequestError extends RequestError {
   override name = "RunRequestError";
   constructor(
-    readonly status: 403 | 404 | 409 | 413 | 422,
+    override readonly status: 403 | 404 | 409 | 413 | 422,
     message: string,
     readonly diagnostics?: Diagnostic[],
   ) {
-    super(message);
+    super(status, message, diagnostics ? { diagnostics } : {});
   }
 }
 
@@ -96,10 +98,9 @@ export async function submitRun(deps: SubmitDeps, user: { id: string }, input: u
   return { id, lab: loaded.lab.id, mode: request.mode };
 }
 
-export const CANCELLED_MESSAGE = "Cancelled: you stopped this run.";
 
 /** The learner pressed Cancel: the row ends cancelled, viewers are told and the runner stops it. */
 export async function cancelOwnRun(deps: Pick<SubmitDeps, "db" | "redis" | "keys">, user: { id: string }, runId: string): Promise<void> {
   if (!(await cancelRun(deps.db, user.id, runId))) throw new RunRequestError(409, "This run has already ended, or it is not yours.");
-  await publishCancel(deps.redis, deps.keys, [runId], CANCELLED_MESSAGE);
+  await publishCancel(deps.redis, deps.keys, [runId], CANCELLED_BY_LEARNER);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { loadLabs } from "../../lib/labs/loader.ts";
-import { openRunQueue } from "../../lib/runner/dispatch.ts";
+import { openRunQueue } from "../../lib/runs/dispatch.ts";
 import { publishCancel } from "../../lib/runs/cancel.ts";
 import { cancelRun } from "../../lib/runs/store.ts";
 import { submitRun, type SubmitDeps } from "../../lib/runs/submit.ts";

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, openRunQueue } from "../../lib/runs/dispatch.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { createSubmission } from "../../lib/runs/store.ts";
 import { REDIS_TEST_URL, testDatabase, testRedis } from "../integration/support/namespaces.ts";

@@ -7,10 +7,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { faultKind } from "../../lib/labs/verify.ts";
+import { faultKind } from "../../lib/grader/verify.ts";
 import type { LoadedLab } from "../../lib/labs/loader.ts";
 import { LabSchema } from "../../lib/labs/schema.ts";
-import { executeRun, type RunOutcome } from "../../lib/runner/execute.ts";
+import { executeRun, type RunOutcome } from "../../lib/runs/execute.ts";
 import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
 import { probeSandbox } from "../../lib/runner/sandbox/probe.ts";
 import type { RunEvent } from "../../lib/runs/events.ts";

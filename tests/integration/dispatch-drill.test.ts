@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, openRunQueue } from "../../lib/runs/dispatch.ts";
 import { REDIS_TEST_URL, testRedis } from "./support/namespaces.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");

@@ -9,8 +9,8 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { loadLab } from "../../lib/labs/loader.ts";
 import { ScaffoldError, scaffoldLab } from "../../lib/labs/scaffold.ts";
-import { judgeVariant, labVariants } from "../../lib/labs/verify.ts";
-import { executeRun } from "../../lib/runner/execute.ts";
+import { judgeVariant, labVariants } from "../../lib/grader/verify.ts";
+import { executeRun } from "../../lib/runs/execute.ts";
 import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
 import { probeSandbox } from "../../lib/runner/sandbox/probe.ts";
 

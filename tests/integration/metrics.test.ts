@@ -6,7 +6,7 @@
 import { expect, test } from "vitest";
 import { render } from "../../lib/metrics/exposition.ts";
 import { collect, recordRun, recordSandboxKill, StreamGauge } from "../../lib/metrics/store.ts";
-import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, laneDepths, openRunQueue } from "../../lib/runs/dispatch.ts";
 import { REDIS_TEST_URL, testRedis } from "./support/namespaces.ts";
 
 test("metrics recorded by runners and web processes come out as Prometheus text", async () => {
@@ -33,7 +33,7 @@ test("metrics recorded by runners and web processes come out as Prometheus text"
     await new Promise((res) => setTimeout(res, 100)); // the gauge publishes without waiting
 
     const runners = [{ id: "r1", host: "h", pid: 1, startedAt: "", concurrency: 2, sandbox: "bubblewrap", beatAt: "" }];
-    const text = render(await collect({ redis: r.redis, keys: r.keys, queues: { check: queue, run: playground }, runners }));
+    const text = render(await collect({ redis: r.redis, keys: r.keys, depths: await laneDepths({ check: queue, run: playground }), runners }));
     const line = (prefix: string) => text.split("\n").find((l) => l.startsWith(prefix));
 
     expect(line('faultline_runs_total{lab="priority-queue",mode="check",verdict="pass"}')).toMatch(/ 1$/);

@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, expect, test } from "vitest";
 import { freePort } from "../../lib/launcher/free-port.ts";
 import { redisKeys } from "../../lib/redis/keys.ts";
-import { enqueueRun, openRunQueue } from "../../lib/runner/dispatch.ts";
+import { enqueueRun, openRunQueue } from "../../lib/runs/dispatch.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { createSubmission } from "../../lib/runs/store.ts";
 import { REDIS_TEST_URL, testDatabase, testRedis } from "./support/namespaces.ts";

@@ -5,7 +5,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { loadLab } from "../../lib/labs/loader.ts";
-import { executeRun } from "../../lib/runner/execute.ts";
+import { executeRun } from "../../lib/runs/execute.ts";
 import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
 import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
 import type { CommandEntry, RunEvent } from "../../lib/runs/events.ts";

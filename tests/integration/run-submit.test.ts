@@ -6,7 +6,7 @@ import { ZodError } from "zod";
 import type { Provider } from "../../lib/db/providers.ts";
 import { loadLabs } from "../../lib/labs/loader.ts";
 import { RateLimitedError } from "../../lib/redis/rate-limit.ts";
-import { openRunQueue } from "../../lib/runner/dispatch.ts";
+import { openRunQueue } from "../../lib/runs/dispatch.ts";
 import { subscribeCancels } from "../../lib/runs/cancel.ts";
 import { readEvents } from "../../lib/runs/events.ts";
 import { RunRequestError, submitRun, type SubmitDeps } from "../../lib/runs/submit.ts";

@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { LoadedLab } from "../../lib/labs/loader.ts";
 import { LabSchema } from "../../lib/labs/schema.ts";
-import { executeRun, type RunOutcome } from "../../lib/runner/execute.ts";
+import { executeRun, type RunOutcome } from "../../lib/runs/execute.ts";
 import { PrivateRedisPool } from "../../lib/runner/private-redis.ts";
 import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
 import type { RunEvent } from "../../lib/runs/events.ts";

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { signUp, type AccountDeps } from "../../lib/auth/accounts.ts";
-import { createCohort, replaceInvite } from "../../lib/cohorts/cohorts.ts";
+import { createCohort, previewInvite, replaceInvite } from "../../lib/cohorts/cohorts.ts";
 import { RateLimitedError } from "../../lib/redis/rate-limit.ts";
 import { providers, testDatabase, testRedis, type TestDatabase, type TestRedis } from "./support/namespaces.ts";
 
@@ -15,6 +15,7 @@ const deps = (t: TestDatabase, r: TestRedis): AccountDeps => ({
   redis: r.redis,
   keys: r.keys,
   limits: { loginPerEmail: 10, loginPerIp: 50, signupPerIp: 3, signupPerInvite: 6 },
+  inviteCohort: (invite) => previewInvite(t.db, invite),
 });
 
 async function cohortWithInvite(t: TestDatabase) {

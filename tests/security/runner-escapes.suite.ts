@@ -22,7 +22,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { LoadedLab } from "../../lib/labs/loader.ts";
 import { LabSchema } from "../../lib/labs/schema.ts";
-import { executeRun, type RunOutcome } from "../../lib/runner/execute.ts";
+import { executeRun, type RunOutcome } from "../../lib/runs/execute.ts";
 import { PrivateRedisPool, type PrivateRedis } from "../../lib/runner/private-redis.ts";
 import { WEAK_REFUSAL, type SandboxPolicy } from "../../lib/runner/sandbox/policy.ts";
 import { probeSandbox, type SandboxTier } from "../../lib/runner/sandbox/probe.ts";
@@ -957,7 +957,7 @@ export function escapeSuite(tier: "bubblewrap" | "unshare", shared: boolean) {
         // The verdict a learner would read: never `error` for what their code did.
         expect(result.status, evidence).toBe(expected.status);
         if (expected.message) expect(check?.message, evidence).toMatch(expected.message);
-        // The live view's last batch of commands may follow the end event (lib/runner/command-feed.ts).
+        // The live view's last batch of commands may follow the end event (lib/runs/command-feed.ts).
         const end = events.at(-1);
         expect(end).toMatchObject({ type: "end", status: result.status });
         expect(events.filter((e) => e.type === "check-end")).toHaveLength(1);

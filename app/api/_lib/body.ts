@@ -3,15 +3,15 @@
  * they stream in and reading stops at the cap, so a chunked body (no Content-Length) never grows
  * past it in memory.
  */
+import { RequestError } from "@/lib/errors";
 
 /** The JSON APIs' cap: a lab's files are at most 400 kB (lib/runner/files.ts), so 1 MB is ample. @default 1000000 */
 export const JSON_BODY_MAX_BYTES = 1_000_000;
 
-export class BodyTooLargeError extends Error {
+export class BodyTooLargeError extends RequestError {
   override name = "BodyTooLargeError";
-  readonly status = 413;
   constructor(readonly maxBytes: number) {
-    super(`The request body is larger than ${Math.round(maxBytes / 1000)} kB, the most this endpoint accepts; send less.`);
+    super(413, `The request body is larger than ${Math.round(maxBytes / 1000)} kB, the most this endpoint accepts; send less.`);
   }
 }
 

@@ -1,20 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { ZodError } from "zod";
-import { AccountError } from "@/lib/auth/accounts";
-import { AuthRequiredError } from "@/lib/auth/session";
-import { CohortError } from "@/lib/cohorts/cohorts";
-import { DraftInputError } from "@/lib/drafts";
+import { RequestError } from "@/lib/errors";
 import { log } from "@/lib/log";
-import { RateLimitedError } from "@/lib/redis/rate-limit";
-import { StreamLimitError } from "@/lib/runs/stream-leases";
-import { RunRequestError } from "@/lib/runs/submit";
-import { BodyTooLargeError, JSON_BODY_MAX_BYTES, readBody } from "./body";
+import { JSON_BODY_MAX_BYTES, readBody } from "./body";
 
 type Handler<C> = (request: Request, context: C & { requestId: string }) => Promise<Response>;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) => Response.json(body, { status, headers });
 
-/** The one recipe for route handlers: run, map domain errors to their HTTP status at the edge, log one JSON line per request with its id. */
+/** The one recipe for route handlers: run, answer a RequestError (lib/errors.ts) with its own status at the edge, log one JSON line per request with its id. */
 export function route<C>(handler: Handler<C>) {
   return async (request: Request, context: C): Promise<Response> => {
     // A proxy's id is kept (so one id follows a request through every hop) if it looks like one.
@@ -35,19 +29,7 @@ async function respond(request: Request, requestId: string, run: () => Promise<R
     if (error instanceof ZodError) {
       return json(422, { error: error.issues[0]?.message ?? "Invalid input.", issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
     }
-    if (error instanceof AuthRequiredError) return json(error.status, { error: error.message });
-    if (error instanceof RateLimitedError) {
-      return json(429, { error: error.message }, { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) });
-    }
-    if (error instanceof BodyTooLargeError) return json(413, { error: error.message });
-    if (error instanceof StreamLimitError) return json(429, { error: error.message, limit: error.scope }, { "retry-after": "15" });
-    if (error instanceof RunRequestError) return json(error.status, { error: error.message, ...(error.diagnostics ? { diagnostics: error.diagnostics } : {}) });
-    if (error instanceof CohortError) return json(error.status, { error: error.message });
-    if (error instanceof DraftInputError) return json(422, { error: error.message });
-    if (error instanceof AccountError) {
-      const status = error.code === "email_taken" ? 409 : error.code === "weak_password" ? 422 : 401;
-      return json(status, { error: error.message, field: error.field });
-    }
+    if (error instanceof RequestError) return json(error.status, { error: error.message, ...error.details }, error.headers);
     log.error("request failed", { requestId, path: new URL(request.url).pathname, err: error });
     return json(500, { error: `Something went wrong on our side. Reference: ${requestId}`, requestId });
   }

@@ -4,6 +4,7 @@ import { render } from "@/lib/metrics/exposition";
 import { processFamilies } from "@/lib/metrics/process";
 import { keys, redis } from "@/lib/redis";
 import { liveRunners } from "@/lib/runner/heartbeat";
+import { laneDepths } from "@/lib/runs/dispatch";
 import { webRunQueues } from "@/lib/runs/queue";
 import { isOperator } from "../_lib/operator";
 import { route } from "../_lib/route";
@@ -20,6 +21,7 @@ export const GET = route(async (request) => {
   if (env().METRICS_TOKEN && !(await isOperator(request))) {
     return Response.json({ error: "Send the metrics token as `Authorization: Bearer <METRICS_TOKEN>`." }, { status: 401, headers: { "www-authenticate": "Bearer" } });
   }
-  const families = await collect({ redis: redis(), keys: keys(), queues: webRunQueues(), runners: await liveRunners(redis(), keys()) });
+  const [depths, runners] = await Promise.all([laneDepths(webRunQueues()), liveRunners(redis(), keys())]);
+  const families = await collect({ redis: redis(), keys: keys(), depths, runners });
   return new Response(render([...families, ...processFamilies()]), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
 });

@@ -7,7 +7,6 @@
  * (FAULTLINE_AUTH=local, e.g. a laptop without bubblewrap: the only code at risk is theirs).
  */
 import { env } from "../../env.ts";
-import type { RunEvent } from "../../runs/events.ts";
 import type { ProbeResult } from "./probe.ts";
 import type { SandboxTier } from "./tiers.ts";
 import { describeSandboxUser } from "./user.ts";
@@ -40,11 +39,11 @@ function weakNotice(tier: SandboxTier, policy: SandboxPolicy): string {
  * Admits a run to `tier`: null when it may run (a weak tier's notice is emitted to the run), or
  * the message the run ends with as `error` when it may not.
  */
-export function admitRun(tier: SandboxTier, emit: (event: RunEvent) => void, given?: SandboxPolicy): string | null {
+export function admitRun(tier: SandboxTier, notice: (text: string) => void, given?: SandboxPolicy): string | null {
   if (!isWeakTier(tier)) return null;
   const policy = given ?? policyFromEnv();
   if (!policy.allowWeak && !policy.local) return WEAK_REFUSAL;
-  emit({ type: "log", stream: "grader", text: weakNotice(tier, policy) });
+  notice(weakNotice(tier, policy));
   return null;
 }
 

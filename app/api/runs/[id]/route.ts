@@ -2,7 +2,8 @@ import { requireApiUser } from "@/lib/auth/session";
 import { db } from "@/lib/db";
 import { findRun } from "@/lib/runs/store";
 import { submitDeps } from "@/lib/runs/queue";
-import { cancelOwnRun, RunRequestError } from "@/lib/runs/submit";
+import { RequestError } from "@/lib/errors";
+import { cancelOwnRun } from "@/lib/runs/submit";
 import { route } from "../../_lib/route";
 
 export const dynamic = "force-dynamic";
@@ -11,7 +12,7 @@ export const GET = route<{ params: Promise<{ id: string }> }>(async (_request, {
   const user = await requireApiUser("learner");
   const { id } = await params;
   const run = await findRun(db(), user, id);
-  if (!run) throw new RunRequestError(404, "There is no such run, or it is not yours.");
+  if (!run) throw new RequestError(404, "There is no such run, or it is not yours.");
   return Response.json(run);
 });
 

@@ -13,13 +13,13 @@ import { isLabChecks, type LabChecks } from "../grader/define.ts";
 import { runPlayground } from "../grader/playground.ts";
 import { verdictOf, type CheckResult, type GradeResult } from "../grader/result.ts";
 import type { LoadedLab } from "../labs/loader.ts";
-import type { RunEvent } from "../runs/events.ts";
-import { buildFiles } from "./build.ts";
+import type { RunEvent } from "./events.ts";
+import { buildFiles } from "../runner/build.ts";
 import { feedCommands } from "./command-feed.ts";
-import { createPod, type Pod } from "./pod.ts";
-import type { PrivateRedisPool } from "./private-redis.ts";
-import { admitRun, type SandboxPolicy } from "./sandbox/policy.ts";
-import type { SandboxTier } from "./sandbox/probe.ts";
+import { createPod, type Pod } from "../runner/pod.ts";
+import type { PrivateRedisPool } from "../runner/private-redis.ts";
+import { admitRun, type SandboxPolicy } from "../runner/sandbox/policy.ts";
+import type { SandboxTier } from "../runner/sandbox/probe.ts";
 
 export interface RunInput {
   lab: LoadedLab;
@@ -96,7 +96,7 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     return result;
   };
 
-  const refused = admitRun(deps.tier, deps.emit, deps.sandboxPolicy);
+  const refused = admitRun(deps.tier, (text) => deps.emit({ type: "log", stream: "grader", text }), deps.sandboxPolicy);
   if (refused) return finish("error", [], refused);
 
   const built = await buildFiles(input.files);

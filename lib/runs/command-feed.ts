@@ -4,8 +4,8 @@
  * Bounded per run, so a learner looping on INCR cannot flood the event stream: past the cap the
  * feed says so once and the rest is dropped (the grader still sees everything).
  */
-import type { CommandEntry, RunEvent } from "../runs/events.ts";
-import type { ChaosProxy, CommandLogEntry } from "./chaos-proxy.ts";
+import type { CommandEntry, RunEvent } from "./events.ts";
+import type { ChaosProxy, CommandLogEntry } from "../runner/chaos-proxy.ts";
 
 export const COMMAND_FEED_LIMITS = { entries: 3000, flushMs: 200, argChars: 120, args: 12 };
 

@@ -12,6 +12,7 @@
  * which makes each lane's FIFO order a round robin over learners.
  */
 import { Queue, Worker, type Job } from "bullmq";
+import type { QueueDepth } from "../metrics/store.ts";
 
 export type Lane = "check" | "run";
 export const LANES: readonly Lane[] = ["check", "run"];
@@ -44,12 +45,8 @@ export function openRunQueue(redisUrl: string, prefix: string, lane: Lane = "che
   });
 }
 
-export interface QueueDepth {
-  /** Queued and not started yet (BullMQ's waiting, prioritized and delayed). */
-  waiting: number;
-  /** Being graded now. */
-  active: number;
-}
+/** waiting: queued and not started yet (BullMQ's waiting, prioritized and delayed); active: being run now. */
+export type { QueueDepth };
 
 export type RunQueues = Record<Lane, Queue<RunJobData>>;
 export type LaneDepths = Record<Lane, QueueDepth>;
@@ -81,13 +78,13 @@ export interface ConsumerOptions extends DispatchTimings {
   handle: (job: Job<RunJobData>) => Promise<void>;
 }
 
-export function startRunConsumer(o: ConsumerOptions): Worker<RunJobData> {
-  return new Worker<RunJobData>(LANE_QUEUES[o.lane ?? "check"], o.handle, {
-    connection: connection(o.redisUrl),
-    prefix: bullPrefix(o.prefix),
-    concurrency: o.concurrency,
-    lockDuration: o.lockDurationMs ?? 30_000,
-    stalledInterval: o.stalledIntervalMs ?? 15_000,
-    maxStalledCount: o.maxStalledCount ?? 2,
+export function startRunConsumer(consumer: ConsumerOptions): Worker<RunJobData> {
+  return new Worker<RunJobData>(LANE_QUEUES[consumer.lane ?? "check"], consumer.handle, {
+    connection: connection(consumer.redisUrl),
+    prefix: bullPrefix(consumer.prefix),
+    concurrency: consumer.concurrency,
+    lockDuration: consumer.lockDurationMs ?? 30_000,
+    stalledInterval: consumer.stalledIntervalMs ?? 15_000,
+    maxStalledCount: consumer.maxStalledCount ?? 2,
   });
 }

@@ -11,13 +11,13 @@ import type { Milestone } from "../content/schema.ts";
 import type { LoadedLab } from "../labs/loader.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { recordRun } from "../metrics/store.ts";
-import { EventSink } from "../runs/event-sink.ts";
-import { announceEnded, appendEvent, type RunEvent } from "../runs/events.ts";
-import { markRunning, recordResult, type RunResult, type RunView } from "../runs/store.ts";
+import { EventSink } from "./event-sink.ts";
+import { announceEnded, appendEvent, type RunEvent } from "./events.ts";
+import { markRunning, recordResult, type RunResult, type RunView } from "./store.ts";
 import type { RunJobData } from "./dispatch.ts";
 import { executeRun, type RunOutcome } from "./execute.ts";
-import type { PrivateRedisPool } from "./private-redis.ts";
-import type { SandboxTier } from "./sandbox/probe.ts";
+import type { PrivateRedisPool } from "../runner/private-redis.ts";
+import type { SandboxTier } from "../runner/sandbox/probe.ts";
 
 export interface ConsumerDeps {
   db: Db;
@@ -70,8 +70,10 @@ export function createRunHandler(deps: ConsumerDeps) {
     const controller = new AbortController();
     active.set(id, controller);
     const sink = new EventSink(deps.redis, deps.keys, id);
-    let end: Extract<RunEvent, { type: "end" }> | null = null;
-    const emit = (event: RunEvent) => (event.type === "end" ? (end = event) : sink.emit(event));
+    // executeRun's own end event is dropped: the run ends with the verdict as stored, below.
+    const emit = (event: RunEvent) => {
+      if (event.type !== "end") sink.emit(event);
+    };
     const queueMs = Date.now() - submission.createdAt.getTime();
     let outcome: RunOutcome | null = null;
     let failure: string | null = null;
@@ -100,7 +102,6 @@ export function createRunHandler(deps: ConsumerDeps) {
     }
     await sink.close();
     if (stored) await recordRun(deps.redis, deps.keys, { lab: lab.lab.id, mode: submission.mode, verdict: result.status, durationMs: result.durationMs, queueMs }).catch(() => {});
-    void end; // executeRun's own end event is replaced by the stored verdict above
     deps.log.info("run finished", { run: id, lab: lab.lab.id, status: result.status, ms: Math.round(result.durationMs), stored });
   }
 

@@ -5,10 +5,10 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import type { CheckResult, GradeResult } from "../grader/result.ts";
-import type { LabChecks } from "../grader/define.ts";
-import { closest, type LoadedLab } from "./loader.ts";
-import type { Lab } from "./schema.ts";
+import type { CheckResult, GradeResult } from "./result.ts";
+import type { LabChecks } from "./define.ts";
+import { closest, type LoadedLab } from "../labs/loader.ts";
+import type { Lab } from "../labs/schema.ts";
 
 export interface Variant {
   name: string;
