@@ -23,7 +23,9 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
   const { milestones, home } = course();
   const first = milestones.find((m) => m.lessons.length > 0);
   const firstUrl = first ? `/learn/${first.slug}/${first.lessons[0]!.slug}` : "#course";
-  const [states, evidence, lastId] = user ? await Promise.all([lessonStates(db(), user.id), loadEvidence(db(), user.id), lastVisited(db(), user.id)]) : [new Map(), null, null];
+  const [states, evidence, lastId] = user
+    ? await Promise.all([lessonStates(db(), user.id), loadEvidence(db(), user.id), lastVisited(db(), user.id)])
+    : [new Map(), null, null];
   const last = lastId ? findLessonById(lastId) : undefined;
   const quizzes = quizIndex();
   return (
@@ -41,12 +43,19 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
               >
                 {user ? (last ? "Continue where you left off" : "Start with Milestone 1") : "Create a free account"}
               </Link>
-              <Link href="#how" className="rounded-md border border-slate-300 px-5 py-2.5 font-semibold hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800">
+              <Link
+                href="#how"
+                className="rounded-md border border-slate-300 px-5 py-2.5 font-semibold hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800"
+              >
                 How it works
               </Link>
             </div>
           </div>
-          <div aria-label="What the grader does to your code" role="img" className="rounded-xl border border-slate-200 bg-ink-950 p-5 font-mono text-sm text-slate-200 shadow-xl dark:border-ink-700">
+          <div
+            aria-label="What the grader does to your code"
+            role="img"
+            className="rounded-xl border border-slate-200 bg-ink-950 p-5 font-mono text-sm text-slate-200 shadow-xl dark:border-ink-700"
+          >
             <p className="text-slate-400">▶ Check · reliable-delivery · seed 4127</p>
             {drills.map(([what, detail]) => (
               <p key={what} className="mt-2">
@@ -65,7 +74,10 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
           {[
             ["Read", "Short lessons with diagrams and runnable snippets explain one idea at a time, from sockets to sagas."],
             ["Build", "Each lab gives you starter code in a real editor. Your code runs in a sandbox against its own Redis, which you can watch live."],
-            ["Get broken", "Checks inject faults on a seeded schedule. Failures say what happened, what was expected and what to change; the seed reproduces them."],
+            [
+              "Get broken",
+              "Checks inject faults on a seeded schedule. Failures say what happened, what was expected and what to change; the seed reproduces them.",
+            ],
           ].map(([title, text], i) => (
             <li key={title} className="rounded-lg border border-slate-200 p-5 dark:border-ink-800">
               <p className="font-mono text-sm text-brand-700 dark:text-brand-400">0{i + 1}</p>
@@ -79,7 +91,10 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
       {user && (
         <div id="cohort" className="mx-auto max-w-6xl space-y-3 px-4 pb-6">
           {joinedCohort && (
-            <p role="status" className="rounded-md border border-emerald-300 bg-emerald-50 px-4 py-2 text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">
+            <p
+              role="status"
+              className="rounded-md border border-emerald-300 bg-emerald-50 px-4 py-2 text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-200"
+            >
               You joined {joinedCohort}. Your instructor can now follow your progress.
             </p>
           )}
@@ -88,12 +103,19 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
       )}
       <section id="course" className="mx-auto max-w-6xl px-4 pb-16">
         {last && (
-          <Link href={`/learn/${last.milestone.slug}/${last.lesson.slug}`} className="mb-10 flex flex-wrap items-center justify-between gap-3 rounded-xl border border-brand-500/40 bg-brand-50 p-5 hover:border-brand-600 dark:border-brand-500/30 dark:bg-ink-900">
+          <Link
+            href={`/learn/${last.milestone.slug}/${last.lesson.slug}`}
+            className="mb-10 flex flex-wrap items-center justify-between gap-3 rounded-xl border border-brand-500/40 bg-brand-50 p-5 hover:border-brand-600 dark:border-brand-500/30 dark:bg-ink-900"
+          >
             <span>
               <span className="block text-sm font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">Continue where you left off</span>
-              <span className="mt-1 block text-lg font-semibold">{last.milestone.milestone.code} · {last.lesson.frontmatter.title}</span>
+              <span className="mt-1 block text-lg font-semibold">
+                {last.milestone.milestone.code} · {last.lesson.frontmatter.title}
+              </span>
             </span>
-            <span aria-hidden className="text-2xl text-brand-700 dark:text-brand-400">→</span>
+            <span aria-hidden className="text-2xl text-brand-700 dark:text-brand-400">
+              →
+            </span>
           </Link>
         )}
         <h2 className="text-2xl font-bold tracking-tight">The course</h2>
@@ -104,18 +126,23 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
             const read = lessons.filter((l) => states.get(l.frontmatter.id)?.completedAt).length;
             return (
               <li key={m.id}>
-                <Link href={`/learn/${slug}`} className="flex h-full flex-col rounded-lg border border-slate-200 p-4 hover:border-brand-500 dark:border-ink-800 dark:hover:border-brand-400">
+                <Link
+                  href={`/learn/${slug}`}
+                  className="flex h-full flex-col rounded-lg border border-slate-200 p-4 hover:border-brand-500 dark:border-ink-800 dark:hover:border-brand-400"
+                >
                   <span className="font-mono text-xs font-semibold text-brand-700 dark:text-brand-400">{m.code}</span>
                   <span className="mt-1 font-semibold">{m.title}</span>
                   <span className="mt-2 flex-1 text-sm text-slate-700 dark:text-slate-300">{m.summary}</span>
                   <span className="mt-3 text-xs text-slate-600 dark:text-slate-400">
-                    {lessons.length === 0 ? "Lessons in preparation" : `${lessons.length} lesson${lessons.length === 1 ? "" : "s"}`} · {m.labs.filter((l) => !l.planned).length} of {m.labs.length} labs ready
+                    {lessons.length === 0 ? "Lessons in preparation" : `${lessons.length} lesson${lessons.length === 1 ? "" : "s"}`} ·{" "}
+                    {m.labs.filter((l) => !l.planned).length} of {m.labs.length} labs ready
                   </span>
                   {grade && (
                     <span className="mt-2 block">
                       <span className="sr-only">Your progress: </span>
                       <span className="text-xs font-medium text-slate-700 dark:text-slate-300">
-                        {lessons.length > 0 && `${read}/${lessons.length} read · `}checklist {grade.satisfied}/{grade.total}{grade.passed ? " · passed" : ""}
+                        {lessons.length > 0 && `${read}/${lessons.length} read · `}checklist {grade.satisfied}/{grade.total}
+                        {grade.passed ? " · passed" : ""}
                       </span>
                       <span className="mt-1 block h-1.5 rounded-full bg-slate-200 dark:bg-ink-800" aria-hidden>
                         <span className="block h-1.5 rounded-full bg-brand-600" style={{ width: `${grade.percent}%` }} />

@@ -11,7 +11,13 @@ import { startPrivateRedis } from "../lib/runner/private-redis.ts";
 const n = Number(process.argv[2] ?? 5000);
 const instance = await startPrivateRedis();
 const proxyPath = path.join(instance.dir, "proxy.sock");
-const proxy = new ChaosProxy({ listenPath: proxyPath, upstreamPath: instance.socketPath, upstreamUser: instance.learner.user, upstreamPassword: instance.learner.password, seed: 1 });
+const proxy = new ChaosProxy({
+  listenPath: proxyPath,
+  upstreamPath: instance.socketPath,
+  upstreamUser: instance.learner.user,
+  upstreamPassword: instance.learner.password,
+  seed: 1,
+});
 await proxy.start();
 
 async function perCommandMicros(client: Redis): Promise<number> {

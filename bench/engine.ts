@@ -34,8 +34,27 @@ await pool.close();
 
 const failed = outcomes.filter((o) => o.status !== "pass");
 console.log(`${name}, ${runs} runs on the ${tier} tier (${failed.length} not passing${failed.length ? `: ${failed[0]!.message}` : ""})`);
-console.log(`  wall           p50 ${Math.round(pct(outcomes.map((o) => o.durationMs), 50))} ms   p95 ${Math.round(pct(outcomes.map((o) => o.durationMs), 95))} ms`);
-console.log(`  module load    p50 ${Math.round(pct(outcomes.map((o) => o.timings.moduleLoadMs), 50))} ms`);
+console.log(
+  `  wall           p50 ${Math.round(
+    pct(
+      outcomes.map((o) => o.durationMs),
+      50,
+    ),
+  )} ms   p95 ${Math.round(
+    pct(
+      outcomes.map((o) => o.durationMs),
+      95,
+    ),
+  )} ms`,
+);
+console.log(
+  `  module load    p50 ${Math.round(
+    pct(
+      outcomes.map((o) => o.timings.moduleLoadMs),
+      50,
+    ),
+  )} ms`,
+);
 for (const check of lab.lab.checks) {
   const ms = outcomes.map((o) => o.checks.find((c) => c.id === check.id)?.durationMs ?? NaN);
   console.log(`  ${check.id.padEnd(28)} p50 ${Math.round(pct(ms, 50))} ms`);

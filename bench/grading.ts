@@ -20,7 +20,15 @@ const solution = readFileSync("labs/priority-queue/solution/queue.ts", "utf8");
 
 rmSync(".data/bench", { recursive: true, force: true });
 const app = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-  env: { ...process.env, PORT: String(port), FAULTLINE_DATA_DIR: ".data/bench", FAULTLINE_REDIS_PREFIX: `fl-bench-${Date.now()}:`, RUN_RATE_LIMIT_PER_MINUTE: "100000", RATE_LIMIT_SIGNUP_PER_IP: "1000", LOG_LEVEL: "warn" },
+  env: {
+    ...process.env,
+    PORT: String(port),
+    FAULTLINE_DATA_DIR: ".data/bench",
+    FAULTLINE_REDIS_PREFIX: `fl-bench-${Date.now()}:`,
+    RUN_RATE_LIMIT_PER_MINUTE: "100000",
+    RATE_LIMIT_SIGNUP_PER_IP: "1000",
+    LOG_LEVEL: "warn",
+  },
   stdio: ["ignore", "ignore", "inherit"],
 });
 const stop = () => app.kill("SIGINT");
@@ -29,7 +37,10 @@ process.on("exit", stop);
 async function ready(): Promise<void> {
   const deadline = Date.now() + 240_000;
   while (Date.now() < deadline) {
-    const ok = await fetch(`${base}/api/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/api/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -40,13 +51,28 @@ async function ready(): Promise<void> {
 async function learner(n: number): Promise<string> {
   const email = `bench-${n}-${Date.now()}@example.org`;
   const password = "bench-ember-47-quartz";
-  const signup = await fetch(`${base}/api/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password, name: `Bench ${n}` }) });
+  const signup = await fetch(`${base}/api/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password, name: `Bench ${n}` }),
+  });
   if (!signup.ok) throw new Error(`sign-up failed: ${signup.status} ${await signup.text()}`);
   const csrf = await fetch(`${base}/api/auth/csrf`);
   const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const csrfCookie = csrf.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  const signin = await fetch(`${base}/api/auth/callback/credentials`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie }, body: new URLSearchParams({ csrfToken, email, password, json: "true" }) });
-  const session = signin.headers.getSetCookie().map((c) => c.split(";")[0]).find((c) => c?.includes("session-token"));
+  const csrfCookie = csrf.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+  const signin = await fetch(`${base}/api/auth/callback/credentials`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie },
+    body: new URLSearchParams({ csrfToken, email, password, json: "true" }),
+  });
+  const session = signin.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .find((c) => c?.includes("session-token"));
   if (!session) throw new Error(`sign-in failed: ${signin.status}`);
   return session;
 }
@@ -59,7 +85,11 @@ interface Measured {
 
 async function gradeOnce(cookie: string): Promise<Measured> {
   const started = performance.now();
-  const post = await fetch(`${base}/api/runs`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ lab: "priority-queue", mode: "check", files: { "queue.ts": solution } }) });
+  const post = await fetch(`${base}/api/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify({ lab: "priority-queue", mode: "check", files: { "queue.ts": solution } }),
+  });
   if (post.status !== 202) throw new Error(`POST /api/runs: ${post.status} ${await post.text()}`);
   const { eventsUrl } = (await post.json()) as { eventsUrl: string };
   const events = await fetch(`${base}${eventsUrl}`, { headers: { cookie } });
@@ -86,9 +116,23 @@ const fmt = (v: number) => `${Math.round(v)} ms`.padStart(8);
 
 function report(title: string, results: Measured[], cpuMs: number, seconds?: number) {
   const failed = results.filter((r) => r.status !== "pass").length;
-  console.log(`\n${title}: ${results.length} runs, ${failed} not passing${seconds ? `, ${(results.length / seconds).toFixed(2)} graded runs/s over ${seconds.toFixed(1)} s` : ""}`);
+  console.log(
+    `\n${title}: ${results.length} runs, ${failed} not passing${seconds ? `, ${(results.length / seconds).toFixed(2)} graded runs/s over ${seconds.toFixed(1)} s` : ""}`,
+  );
   console.log(`  CPU per run      ${Math.round(cpuMs)} ms (whole machine, idle baseline taken off)`);
-  console.log(`  POST → verdict   p50 ${fmt(pct(results.map((r) => r.ms), 50))}   p95 ${fmt(pct(results.map((r) => r.ms), 95))}`);
+  console.log(
+    `  POST → verdict   p50 ${fmt(
+      pct(
+        results.map((r) => r.ms),
+        50,
+      ),
+    )}   p95 ${fmt(
+      pct(
+        results.map((r) => r.ms),
+        95,
+      ),
+    )}`,
+  );
   for (const part of ["queueMs", "buildMs", "podMs", "redisMs", "moduleLoadMs", "checksMs", "totalMs"]) {
     const values = results.map((r) => r.timings[part] ?? NaN).filter((v) => !Number.isNaN(v));
     console.log(`  ${part.replace(/Ms$/, "").padEnd(15)} p50 ${fmt(pct(values, 50))}   p95 ${fmt(pct(values, 95))}`);
@@ -107,11 +151,15 @@ try {
 
   meter = cpuMeter(baseline);
   const started = performance.now();
-  const concurrent = (await Promise.all(cookies.map(async (cookie) => {
-    const mine: Measured[] = [];
-    for (let i = 0; i < perSubmitter; i++) mine.push(await gradeOnce(cookie));
-    return mine;
-  }))).flat();
+  const concurrent = (
+    await Promise.all(
+      cookies.map(async (cookie) => {
+        const mine: Measured[] = [];
+        for (let i = 0; i < perSubmitter; i++) mine.push(await gradeOnce(cookie));
+        return mine;
+      }),
+    )
+  ).flat();
   report(`Concurrent (${submitters} learners × ${perSubmitter} runs)`, concurrent, meter.stop(concurrent.length), (performance.now() - started) / 1000);
 } finally {
   stop();

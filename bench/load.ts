@@ -19,21 +19,40 @@ import { parseArgs } from "node:util";
 import { freePort } from "../lib/launcher/free-port.ts";
 import { cpuMeter, idleRate } from "./cpu.ts";
 
-const { values } = parseArgs({ options: { learners: { type: "string", default: "5,10,20,40" }, seconds: { type: "string", default: "90" }, interval: { type: "string", default: "15" }, lab: { type: "string", default: "priority-queue" }, all: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    learners: { type: "string", default: "5,10,20,40" },
+    seconds: { type: "string", default: "90" },
+    interval: { type: "string", default: "15" },
+    lab: { type: "string", default: "priority-queue" },
+    all: { type: "boolean", default: false },
+  },
+});
 const steps = values.learners.split(",").map(Number);
 const stepMs = Number(values.seconds) * 1000;
 const intervalMs = Number(values.interval) * 1000;
 const lab = values.lab;
 const solutionDir = `labs/${lab}/solution`;
 const files = Object.fromEntries(readdirSync(solutionDir).map((f) => [f, readFileSync(`${solutionDir}/${f}`, "utf8")]));
-const editable = (JSON.parse(readFileSync(`labs/${lab}/lab.json`, "utf8")) as { files: { path: string; editable: boolean }[] }).files.filter((f) => f.editable).map((f) => f.path);
+const editable = (JSON.parse(readFileSync(`labs/${lab}/lab.json`, "utf8")) as { files: { path: string; editable: boolean }[] }).files
+  .filter((f) => f.editable)
+  .map((f) => f.path);
 const submitted = Object.fromEntries(editable.map((p) => [p, files[p]!]));
 
 const port = await freePort();
 const base = `http://localhost:${port}`;
 rmSync(".data/load", { recursive: true, force: true });
 const app = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-  env: { ...process.env, NODE_ENV: "production", PORT: String(port), FAULTLINE_DATA_DIR: ".data/load", FAULTLINE_REDIS_PREFIX: `fl-load-${Date.now()}:`, RATE_LIMIT_SIGNUP_PER_IP: "100000", RATE_LIMIT_LOGIN_PER_IP: "100000", LOG_LEVEL: "warn" },
+  env: {
+    ...process.env,
+    NODE_ENV: "production",
+    PORT: String(port),
+    FAULTLINE_DATA_DIR: ".data/load",
+    FAULTLINE_REDIS_PREFIX: `fl-load-${Date.now()}:`,
+    RATE_LIMIT_SIGNUP_PER_IP: "100000",
+    RATE_LIMIT_LOGIN_PER_IP: "100000",
+    LOG_LEVEL: "warn",
+  },
   stdio: ["ignore", "ignore", "inherit"],
 });
 const stop = () => app.kill("SIGINT");
@@ -41,7 +60,13 @@ process.on("exit", stop);
 
 async function ready(): Promise<void> {
   for (const deadline = Date.now() + 240_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
-    if (await fetch(`${base}/api/ready`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${base}/api/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
   }
   throw new Error("Faultline did not become ready within 4 minutes");
 }
@@ -49,13 +74,28 @@ async function ready(): Promise<void> {
 async function signIn(n: number): Promise<string> {
   const email = `load-${n}-${Date.now()}@example.org`;
   const password = "load-ember-47-quartz";
-  const signup = await fetch(`${base}/api/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password, name: `Load ${n}` }) });
+  const signup = await fetch(`${base}/api/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password, name: `Load ${n}` }),
+  });
   if (!signup.ok) throw new Error(`sign-up failed: ${signup.status} ${await signup.text()}`);
   const csrf = await fetch(`${base}/api/auth/csrf`);
   const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const csrfCookie = csrf.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  const res = await fetch(`${base}/api/auth/callback/credentials`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie }, body: new URLSearchParams({ csrfToken, email, password, json: "true" }) });
-  const session = res.headers.getSetCookie().map((c) => c.split(";")[0]).find((c) => c?.includes("session-token"));
+  const csrfCookie = csrf.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+  const res = await fetch(`${base}/api/auth/callback/credentials`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie },
+    body: new URLSearchParams({ csrfToken, email, password, json: "true" }),
+  });
+  const session = res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .find((c) => c?.includes("session-token"));
   if (!session) throw new Error(`sign-in failed: ${res.status}`);
   return session;
 }
@@ -69,7 +109,11 @@ interface Outcome {
 /** One check as the workspace makes it: POST, then the SSE stream until `end`. */
 async function check(cookie: string): Promise<Outcome> {
   const started = performance.now();
-  const post = await fetch(`${base}/api/runs`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ lab, mode: "check", files: submitted }) }).catch(() => null);
+  const post = await fetch(`${base}/api/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify({ lab, mode: "check", files: submitted }),
+  }).catch(() => null);
   if (post?.status !== 202) return { ms: performance.now() - started, status: `refused ${post?.status ?? "(no answer)"}` };
   const { id, eventsUrl } = (await post.json()) as { id: string; eventsUrl: string };
   try {
@@ -151,22 +195,37 @@ async function step(cookies: string[], baseline: number) {
   }
   const verdicts = outcomes.filter((o) => ["pass", "fail"].includes(o.status)).map((o) => o.ms);
   const errors = outcomes.filter((o) => !["pass", "fail"].includes(o.status)).length;
-  return { runs: outcomes.length, p50: pct(verdicts, 50), p95: pct(verdicts, 95), errors, lost, webMb: peak.web / 1024, runnerMb: peak.runner / 1024, rate: outcomes.length / (stepMs / 1000), cpuMs: meter.stop(outcomes.length) };
+  return {
+    runs: outcomes.length,
+    p50: pct(verdicts, 50),
+    p95: pct(verdicts, 95),
+    errors,
+    lost,
+    webMb: peak.web / 1024,
+    runnerMb: peak.runner / 1024,
+    rate: outcomes.length / (stepMs / 1000),
+    cpuMs: meter.stop(outcomes.length),
+  };
 }
 
 try {
   await ready();
   const all: string[] = [];
-  for (let i = 0; i < Math.max(...steps); i += 10) all.push(...(await Promise.all(Array.from({ length: Math.min(10, Math.max(...steps) - i) }, (_, j) => signIn(i + j)))));
+  for (let i = 0; i < Math.max(...steps); i += 10)
+    all.push(...(await Promise.all(Array.from({ length: Math.min(10, Math.max(...steps) - i) }, (_, j) => signIn(i + j)))));
   await check(all[0]!); // warm-up: the first imports of the checks and the harness build
   const baseline = await idleRate();
-  console.log(`\nlab ${lab}, one check per learner every ${intervalMs / 1000} s, ${stepMs / 1000} s per step, RUNNER_CONCURRENCY=${process.env.RUNNER_CONCURRENCY ?? 4}`);
+  console.log(
+    `\nlab ${lab}, one check per learner every ${intervalMs / 1000} s, ${stepMs / 1000} s per step, RUNNER_CONCURRENCY=${process.env.RUNNER_CONCURRENCY ?? 4}`,
+  );
   console.log("learners  runs  runs/s  p50 ms  p95 ms  errors  lost  web MB  runner MB  CPU/run ms");
   let best = 0;
   let failed = false;
   for (const n of steps) {
     const r = await step(all.slice(0, n), baseline);
-    console.log(`${String(n).padStart(8)}  ${String(r.runs).padStart(4)}  ${r.rate.toFixed(2).padStart(6)}  ${String(Math.round(r.p50)).padStart(6)}  ${String(Math.round(r.p95)).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.lost).padStart(4)}  ${r.webMb.toFixed(0).padStart(6)}  ${r.runnerMb.toFixed(0).padStart(9)}  ${Math.round(r.cpuMs).toString().padStart(10)}`);
+    console.log(
+      `${String(n).padStart(8)}  ${String(r.runs).padStart(4)}  ${r.rate.toFixed(2).padStart(6)}  ${String(Math.round(r.p50)).padStart(6)}  ${String(Math.round(r.p95)).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.lost).padStart(4)}  ${r.webMb.toFixed(0).padStart(6)}  ${r.runnerMb.toFixed(0).padStart(9)}  ${Math.round(r.cpuMs).toString().padStart(10)}`,
+    );
     if (r.p95 > 2000 || r.lost > 0) failed = true;
     else if (!failed) best = n;
     if (failed && !values.all) break;

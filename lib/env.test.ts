@@ -42,7 +42,9 @@ test("a short secret is refused without echoing it", () => {
 });
 
 test("local auth refuses production unless explicitly allowed", () => {
-  expect(() => parseEnv({ NODE_ENV: "production", FAULTLINE_AUTH: "local" })).toThrow(/FAULTLINE_AUTH: 'local' signs every visitor in.*FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION=1/s);
+  expect(() => parseEnv({ NODE_ENV: "production", FAULTLINE_AUTH: "local" })).toThrow(
+    /FAULTLINE_AUTH: 'local' signs every visitor in.*FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION=1/s,
+  );
   expect(parseEnv({ NODE_ENV: "production", FAULTLINE_AUTH: "local", FAULTLINE_ALLOW_LOCAL_AUTH_IN_PRODUCTION: "1" }).FAULTLINE_AUTH).toBe("local");
   expect(parseEnv({ NODE_ENV: "development", FAULTLINE_AUTH: "local" }).FAULTLINE_AUTH).toBe("local");
 });

@@ -30,8 +30,14 @@ const countBy = (values: string[]) => values.reduce<Record<string, number>>((cou
 /** The checks behind readiness, with every live runner's full heartbeat (one SCAN for both pages). */
 async function probe(db: Db, redis: Redis, keys: RedisKeys): Promise<{ readiness: Readiness; runners: RunnerInfo[] }> {
   const [database, redisCheck] = await Promise.all([
-    answerWithin(db.$queryRawUnsafe("SELECT 1"), 2000, "the database").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
-    answerWithin(redis.ping(), 2000, "Redis").then(() => "ok", (e: unknown) => `error: ${describe(e)}`),
+    answerWithin(db.$queryRawUnsafe("SELECT 1"), 2000, "the database").then(
+      () => "ok",
+      (e: unknown) => `error: ${describe(e)}`,
+    ),
+    answerWithin(redis.ping(), 2000, "Redis").then(
+      () => "ok",
+      (e: unknown) => `error: ${describe(e)}`,
+    ),
   ]);
   const runners = redisCheck === "ok" ? await liveRunners(redis, keys).catch(() => []) : [];
   return {
@@ -67,8 +73,17 @@ export interface SystemHealth extends Readiness {
 }
 
 /** What the admin page shows: readiness, plus the queue and each runner's heartbeat. */
-export async function systemHealth(db: Db, redis: Redis, keys: RedisKeys, queues: Record<Lane, Pick<Queue, "getJobCounts">>, now = Date.now()): Promise<SystemHealth> {
-  const [{ readiness: ready, runners }, depth] = await Promise.all([probe(db, redis, keys), answerWithin(laneDepths(queues), 2000, "the run queue").catch(() => null)]);
+export async function systemHealth(
+  db: Db,
+  redis: Redis,
+  keys: RedisKeys,
+  queues: Record<Lane, Pick<Queue, "getJobCounts">>,
+  now = Date.now(),
+): Promise<SystemHealth> {
+  const [{ readiness: ready, runners }, depth] = await Promise.all([
+    probe(db, redis, keys),
+    answerWithin(laneDepths(queues), 2000, "the run queue").catch(() => null),
+  ]);
   return {
     ...ready,
     queue: depth,

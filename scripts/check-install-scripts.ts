@@ -17,7 +17,9 @@ if (result.status !== 0) {
 }
 const { allowScripts } = JSON.parse(result.stdout) as { allowScripts: { name: string; changes: { key: string }[] }[] };
 if (allowScripts.length > 0) {
-  console.error(`These dependencies have install scripts nobody reviewed:\n${allowScripts.map((p) => `  ${p.changes.map((c) => c.key).join(", ") || p.name}`).join("\n")}`);
+  console.error(
+    `These dependencies have install scripts nobody reviewed:\n${allowScripts.map((p) => `  ${p.changes.map((c) => c.key).join(", ") || p.name}`).join("\n")}`,
+  );
   console.error("Read each script, then `npm install-scripts approve <pkg>` if the app needs it, or `npm install-scripts deny <pkg>` if it does not.");
   process.exit(1);
 }

@@ -20,13 +20,17 @@ function check(name: string, tail: string) {
 test("a lesson using a component that does not exist fails content:check, naming it and the ones that do", () => {
   const { status, output } = check("unknown-component", "<Warning>Mind the gap.</Warning>");
   expect(status).toBe(1);
-  expect(output).toContain("01-processes-and-sockets.mdx: <Warning> is not a component this file can use (it can use <Callout>, <Hint>, <Diagram>, <Lab>, <Quiz>, <Checklist>).");
+  expect(output).toContain(
+    "01-processes-and-sockets.mdx: <Warning> is not a component this file can use (it can use <Callout>, <Hint>, <Diagram>, <Lab>, <Quiz>, <Checklist>).",
+  );
 }, 60_000);
 
 test("prose with an undefined {expression} fails content:check with the escape that fixes it", () => {
   const { status, output } = check("undefined-expression", "Retry with {exact} backoff.");
   expect(status).toBe(1);
-  expect(output).toContain("01-processes-and-sockets.mdx: {exact} is an expression MDX evaluates, and nothing named exact is defined; to show braces as text, escape them: \\{exact\\}.");
+  expect(output).toContain(
+    "01-processes-and-sockets.mdx: {exact} is an expression MDX evaluates, and nothing named exact is defined; to show braces as text, escape them: \\{exact\\}.",
+  );
 }, 60_000);
 
 test("the course as written passes, lessons and lab instructions rendered", () => {
@@ -40,9 +44,14 @@ function ownCourse(name: string, labIds: string[]) {
   const course = path.join(dir, name);
   cpSync("labs/task-model", path.join(course, "labs", "task-model"), { recursive: true });
   const milestone = {
-    id: "m1", code: "M5", title: "Our queue", summary: "The one lab this bootcamp teaches.",
+    id: "m1",
+    code: "M5",
+    title: "Our queue",
+    summary: "The one lab this bootcamp teaches.",
     labs: labIds.map((id) => ({ id, title: id, summary: "A lab this course teaches." })),
-    checklist: [{ id: "model", title: "A task model", description: "Tasks validated.", satisfiedBy: { kind: "checks", lab: "task-model", checks: ["validates-tasks"] } }],
+    checklist: [
+      { id: "model", title: "A task model", description: "Tasks validated.", satisfiedBy: { kind: "checks", lab: "task-model", checks: ["validates-tasks"] } },
+    ],
   };
   mkdirSync(path.join(course, "01-queue"), { recursive: true });
   writeFileSync(path.join(course, "01-queue", "milestone.json"), JSON.stringify(milestone));
@@ -56,5 +65,7 @@ test("a course folder with its own labs/ teaches those labs, and none of the bui
   expect(own.status).toBe(0);
   const builtIn = ownCourse("built-in-lab", ["task-model", "priority-queue"]);
   expect(builtIn.status).toBe(1);
-  expect(builtIn.output).toMatch(/01-queue\/milestone\.json: labs\.1: lab 'priority-queue' is not among the course's labs; create it \(npm run lab:new priority-queue\), or mark it "planned": true\./);
+  expect(builtIn.output).toMatch(
+    /01-queue\/milestone\.json: labs\.1: lab 'priority-queue' is not among the course's labs; create it \(npm run lab:new priority-queue\), or mark it "planned": true\./,
+  );
 }, 60_000);

@@ -23,9 +23,14 @@ try {
   if (failures.length > 0) throw new ContentError(failures.join("\n"));
   const items = course.milestones.reduce((n, m) => n + m.milestone.checklist.length, 0);
   const fresh = unpublished(readLock(courseDir), courseIds(course, loadedLabs));
-  if (fresh.length > 0) console.log(`${fresh.length} id(s) are not published yet (${fresh.slice(0, 3).join(", ")}${fresh.length > 3 ? ", …" : ""}); npm run content:publish records them once learners can earn credit for them.`);
+  if (fresh.length > 0)
+    console.log(
+      `${fresh.length} id(s) are not published yet (${fresh.slice(0, 3).join(", ")}${fresh.length > 3 ? ", …" : ""}); npm run content:publish records them once learners can earn credit for them.`,
+    );
   const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-  console.log(`content:check: ${count(course.milestones.length, "milestone")}, ${count(lessons.length, "lesson")}, ${count(items, "checklist item")}, ${count(loadedLabs.length, "lab")} with their instructions, all valid and rendered (${Math.round(performance.now() - started)} ms)`);
+  console.log(
+    `content:check: ${count(course.milestones.length, "milestone")}, ${count(lessons.length, "lesson")}, ${count(items, "checklist item")}, ${count(loadedLabs.length, "lab")} with their instructions, all valid and rendered (${Math.round(performance.now() - started)} ms)`,
+  );
 } catch (error) {
   if (error instanceof ContentError || error instanceof LabError) {
     console.error(`${error.message}\n\ncontent:check failed.`);

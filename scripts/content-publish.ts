@@ -19,7 +19,11 @@ try {
   const added = unpublished(lock, now);
   writeLock(courseDir, publish(lock, now));
   const file = path.relative(process.cwd(), path.join(courseDir, LOCK_FILE));
-  console.log(added.length === 0 ? `content:publish: ${file} already lists every id; nothing to add.` : `content:publish: ${file} now lists ${added.length} more id(s):\n  ${added.join("\n  ")}\nCommit it: from now on these can only be renamed or removed with a migration.`);
+  console.log(
+    added.length === 0
+      ? `content:publish: ${file} already lists every id; nothing to add.`
+      : `content:publish: ${file} now lists ${added.length} more id(s):\n  ${added.join("\n  ")}\nCommit it: from now on these can only be renamed or removed with a migration.`,
+  );
 } catch (error) {
   if (error instanceof ContentError || error instanceof LabError || error instanceof LockError) {
     console.error(`${error.message}\n\ncontent:publish refused; nothing was written.`);

@@ -58,7 +58,11 @@ function run(dir: string, snippet: Snippet, port: number): Promise<{ ok: boolean
   writeFileSync(path.join(dir, name), snippet.code.replaceAll("6379", String(port)));
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", name], { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME } as Record<string, string> as NodeJS.ProcessEnv, /* Next types NODE_ENV as required; snippets run without it */ stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", name], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME } as Record<string, string> as NodeJS.ProcessEnv,
+      /* Next types NODE_ENV as required; snippets run without it */ stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d));
     child.stderr.on("data", (d: Buffer) => (output += d));
@@ -78,12 +82,15 @@ let all: Snippet[];
 try {
   const courseDir = env().courseDir;
   const course = loadCourse(courseDir, loadLabs(labsDirFor(courseDir)));
-  all = course.milestones.flatMap((m) => m.lessons).filter((l) => positionals.length === 0 || positionals.some((p) => l.file.endsWith(p))).flatMap((l) => {
-    // Line numbers as in the file, where the body follows the frontmatter.
-    const text = readFileSync(l.file, "utf8");
-    const before = text.slice(0, Math.max(0, text.indexOf(l.body)));
-    return snippets(l.file, l.body, before.split("\n").length - 1);
-  });
+  all = course.milestones
+    .flatMap((m) => m.lessons)
+    .filter((l) => positionals.length === 0 || positionals.some((p) => l.file.endsWith(p)))
+    .flatMap((l) => {
+      // Line numbers as in the file, where the body follows the frontmatter.
+      const text = readFileSync(l.file, "utf8");
+      const before = text.slice(0, Math.max(0, text.indexOf(l.body)));
+      return snippets(l.file, l.body, before.split("\n").length - 1);
+    });
 } catch (error) {
   console.error(error instanceof ContentError || error instanceof LabError ? error.message : String(error));
   process.exit(1);
@@ -106,7 +113,10 @@ async function worker(): Promise<void> {
       // A snippet that catches its own connection error and exits 0 never reached its Redis.
       const unreached = /ECONNREFUSED/.test(output);
       console.log(`${ok && !unreached ? "ok  " : "FAIL"} ${snippet.file}:${snippet.line}${snippet.marked ? "" : " (not marked run)"} ${Math.round(ms)} ms`);
-      if (!ok || unreached) failures.push(`${snippet.file}:${snippet.line}: the snippet did not run to completion${unreached ? " (it could not reach Redis)" : ""}:\n    ${output.trim().split("\n").slice(-12).join("\n    ")}`);
+      if (!ok || unreached)
+        failures.push(
+          `${snippet.file}:${snippet.line}: the snippet did not run to completion${unreached ? " (it could not reach Redis)" : ""}:\n    ${output.trim().split("\n").slice(-12).join("\n    ")}`,
+        );
     } finally {
       redis.stop();
     }

@@ -12,11 +12,17 @@ import type { Lab } from "../lib/labs/schema.ts";
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { title: { type: "string" }, milestone: { type: "string" } } });
 const id = positionals[0];
 if (!id) {
-  console.error('Usage: npm run lab:new <id> [-- --title "A title" --milestone M5]\n  id: lower-case words joined by "-", e.g. rate-limiter\n  --milestone: M1 … M9 or Capstone, the code of the milestone that will list it');
+  console.error(
+    'Usage: npm run lab:new <id> [-- --title "A title" --milestone M5]\n  id: lower-case words joined by "-", e.g. rate-limiter\n  --milestone: M1 … M9 or Capstone, the code of the milestone that will list it',
+  );
   process.exit(1);
 }
 try {
-  const dir = scaffoldLab(labsDirFor(env().courseDir), { id, ...(values.title ? { title: values.title } : {}), ...(values.milestone ? { milestone: values.milestone as Lab["milestone"] } : {}) });
+  const dir = scaffoldLab(labsDirFor(env().courseDir), {
+    id,
+    ...(values.title ? { title: values.title } : {}),
+    ...(values.milestone ? { milestone: values.milestone as Lab["milestone"] } : {}),
+  });
   console.log(`Created ${path.relative(process.cwd(), dir)}/: lab.json, instructions.md, starter/, solution/, wrong/ (three variants), checks.ts.
 Next:
   npm run labs:verify ${id}      # proves it: the solution passes, the starter and the wrong variants fail

@@ -99,7 +99,9 @@ for (const lab of labs) {
   }
 }
 if (values.check && !labs.some((l) => l.lab.checks.some((c) => c.id === values.check))) {
-  problems.push(`No lab ${positionals.length > 0 ? "named here " : ""}has a check '${values.check}'; checks: ${labs.map((l) => `${l.lab.slug}: ${l.lab.checks.map((c) => c.id).join(", ")}`).join("; ")}.`);
+  problems.push(
+    `No lab ${positionals.length > 0 ? "named here " : ""}has a check '${values.check}'; checks: ${labs.map((l) => `${l.lab.slug}: ${l.lab.checks.map((c) => c.id).join(", ")}`).join("; ")}.`,
+  );
 }
 if (problems.length === 0 && !values["skip-typecheck"]) {
   const t0 = performance.now();
@@ -121,7 +123,11 @@ for (const lab of labs) {
     if (values.check && !lab.lab.checks.some((c) => c.id === values.check)) continue;
     const picked = pickVariants(labVariants(lab), { names: values.variant, check: values.check });
     if (picked.unknown.length > 0) {
-      problems.push(`labs/${lab.lab.slug} has no variant ${picked.unknown.join(", ")}; its variants: ${labVariants(lab).map((v) => v.name).join(", ")}.`);
+      problems.push(
+        `labs/${lab.lab.slug} has no variant ${picked.unknown.join(", ")}; its variants: ${labVariants(lab)
+          .map((v) => v.name)
+          .join(", ")}.`,
+      );
       continue;
     }
     summaries.set(lab.lab.slug, { variants: picked.variants.filter((v) => v.expect.kind === "fail-check").length, faults: new Set(), checkMs: [] });
@@ -163,7 +169,15 @@ async function runVariant(full: LoadedLab, variant: Variant, seed: number, deps:
 
 /** What the learner would read for each check that did not pass, indented under the variant's line. */
 const messages = (result: GradeResult) =>
-  [result.message, ...result.checks.filter((c) => c.status !== "pass").map((c) => `${c.id} (${c.status}): ${c.message ?? ""}${c.expected !== undefined ? `\n    expected: ${String(c.expected)}` : ""}${c.actual !== undefined ? `\n    actual:   ${String(c.actual)}` : ""}`)]
+  [
+    result.message,
+    ...result.checks
+      .filter((c) => c.status !== "pass")
+      .map(
+        (c) =>
+          `${c.id} (${c.status}): ${c.message ?? ""}${c.expected !== undefined ? `\n    expected: ${String(c.expected)}` : ""}${c.actual !== undefined ? `\n    actual:   ${String(c.actual)}` : ""}`,
+      ),
+  ]
     .filter(Boolean)
     .map((m) => `    ${String(m).split("\n").join("\n    ")}`)
     .join("\n");
@@ -173,11 +187,31 @@ const messages = (result: GradeResult) =>
  * variants), never a learner's, so a weak sandbox tier may run it (sandbox/policy.ts refuses it
  * for learners).
  */
-const depsFor = (emit: (event: RunEvent) => void, signal: AbortSignal): RunDeps => ({ pool, tier, emit, signal, sandboxPolicy: { allowWeak: true, local: false } });
+const depsFor = (emit: (event: RunEvent) => void, signal: AbortSignal): RunDeps => ({
+  pool,
+  tier,
+  emit,
+  signal,
+  sandboxPolicy: { allowWeak: true, local: false },
+});
 
 const started = performance.now();
 /** The fault kinds the proxy and the chaos dependency inject, which --ablate turns off (kills, pauses and crash points stay). */
-const PROXY_FAULTS = new Set(["latency", "failed command", "duplicated command", "dropped reply", "fragmented replies", "cut connections", "partition", "stall", "dependency latency", "dependency error status", "dependency hang", "dependency reset", "dependency down"]);
+const PROXY_FAULTS = new Set([
+  "latency",
+  "failed command",
+  "duplicated command",
+  "dropped reply",
+  "fragmented replies",
+  "cut connections",
+  "partition",
+  "stall",
+  "dependency latency",
+  "dependency error status",
+  "dependency hang",
+  "dependency reset",
+  "dependency down",
+]);
 /** Far above any variant's real time (the slowest takes about 20 s). */
 const VARIANT_WATCHDOG_MS = 150_000;
 let next = 0;
@@ -194,19 +228,26 @@ async function worker() {
     const emit = (event: RunEvent) => {
       recent.push(JSON.stringify(event).slice(0, 300));
       if (recent.length > 12) recent.shift();
-      if (event.type === "commands") for (const entry of event.entries) {
-        const kind = entry.fault ? faultKind(entry.fault) : null;
-        if (kind && PROXY_FAULTS.has(kind)) proxyFaults = true;
-        // The solution's runs show what the checks inject and how long they take when they pass.
-        if (kind && variant.expect.kind === "pass") summary.faults.add(kind);
-      }
+      if (event.type === "commands")
+        for (const entry of event.entries) {
+          const kind = entry.fault ? faultKind(entry.fault) : null;
+          if (kind && PROXY_FAULTS.has(kind)) proxyFaults = true;
+          // The solution's runs show what the checks inject and how long they take when they pass.
+          if (kind && variant.expect.kind === "pass") summary.faults.add(kind);
+        }
       if (event.type === "check-end" && variant.expect.kind === "pass") summary.checkMs.push(event.ms);
     };
     const signal = AbortSignal.timeout(VARIANT_WATCHDOG_MS);
     try {
       const result = await Promise.race([
         runVariant(lab, variant, seed, depsFor(emit, signal)),
-        new Promise<never>((_, reject) => signal.addEventListener("abort", () => setTimeout(() => reject(new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s; its last events:\n  ${recent.join("\n  ")}`)), 5000), { once: true })),
+        new Promise<never>((_, reject) =>
+          signal.addEventListener(
+            "abort",
+            () => setTimeout(() => reject(new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s; its last events:\n  ${recent.join("\n  ")}`)), 5000),
+            { once: true },
+          ),
+        ),
       ]);
       if (signal.aborted) throw new Error(`hung for ${VARIANT_WATCHDOG_MS / 1000} s and was aborted; its last events:\n  ${recent.join("\n  ")}`);
       const problem = judgeVariant(variant, result);
@@ -218,7 +259,10 @@ async function worker() {
         const bare = await runVariant(lab, variant, seed, { ...depsFor(() => {}, AbortSignal.timeout(VARIANT_WATCHDOG_MS)), ablateFaults: true });
         const still = bare.checks.find((c) => c.id === (variant.expect as { check: string }).check);
         console.log(`     ${label.padEnd(52)} faults off: ${still?.status === "fail" ? "still caught" : "escapes"}`);
-        if (still?.status === "fail") warnings.push(`labs/${lab.lab.slug} ${variant.name} is caught by ${still.id} even with the proxy's faults off, so they are not what catches it:\n    ${(still.message ?? "").split("\n").join("\n    ")}`);
+        if (still?.status === "fail")
+          warnings.push(
+            `labs/${lab.lab.slug} ${variant.name} is caught by ${still.id} even with the proxy's faults off, so they are not what catches it:\n    ${(still.message ?? "").split("\n").join("\n    ")}`,
+          );
       }
     } catch (error) {
       console.log(`FAIL ${label}`);
@@ -233,12 +277,19 @@ if (problems.length > 0) {
   console.error(`\n${problems.join("\n\n")}\n\nlabs:verify: ${problems.length} problem(s) in ${seconds} s`);
   process.exit(1);
 }
-if (warnings.length > 0) console.warn(`\n${warnings.join("\n\n")}\n\n${warnings.length} variant(s) caught without the proxy's faults (--ablate); a kill, pause or crash point may still be what catches them.`);
+if (warnings.length > 0)
+  console.warn(
+    `\n${warnings.join("\n\n")}\n\n${warnings.length} variant(s) caught without the proxy's faults (--ablate); a kill, pause or crash point may still be what catches them.`,
+  );
 console.log("");
 for (const [slug, { variants, faults, checkMs }] of summaries) {
-  console.log(`${slug.padEnd(22)} ${String(variants).padStart(2)} wrong variants  median check ${String(Math.round(median(checkMs))).padStart(5)} ms  faults: ${[...faults].sort().join(", ") || "none"}`);
+  console.log(
+    `${slug.padEnd(22)} ${String(variants).padStart(2)} wrong variants  median check ${String(Math.round(median(checkMs))).padStart(5)} ms  faults: ${[...faults].sort().join(", ") || "none"}`,
+  );
 }
-console.log(`\nlabs:verify: ${labs.length} lab(s), ${work.length} variants proven in ${seconds} s (seed ${repeat > 1 ? `${seed}…${seed + repeat - 1} for solutions` : seed})`);
+console.log(
+  `\nlabs:verify: ${labs.length} lab(s), ${work.length} variants proven in ${seconds} s (seed ${repeat > 1 ? `${seed}…${seed + repeat - 1} for solutions` : seed})`,
+);
 // Done: exit now. Finished runs leave handles behind (the child-process handles of lane Redis
 // servers already killed, and timers) that held this process open 20–45 s after the last line.
 process.exit(0);

@@ -47,7 +47,15 @@ const keys = redisKeys(config.FAULTLINE_REDIS_PREFIX);
 const sandbox = await probeSandbox();
 const tierNote = describeTier(sandbox); // loud when weak: every run is refused, or allowed by an override
 log[tierNote.level](tierNote.message, tierNote.fields);
-const info = { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), concurrency: config.RUNNER_CONCURRENCY, playgroundConcurrency: config.RUNNER_PLAYGROUND_CONCURRENCY, sandbox: tierLabel(sandbox.tier) };
+const info = {
+  id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+  host: hostname(),
+  pid: process.pid,
+  startedAt: new Date().toISOString(),
+  concurrency: config.RUNNER_CONCURRENCY,
+  playgroundConcurrency: config.RUNNER_PLAYGROUND_CONCURRENCY,
+  sandbox: tierLabel(sandbox.tier),
+};
 
 async function tick() {
   try {
@@ -69,7 +77,8 @@ const labs = () => (config.NODE_ENV === "production" ? labsCache : (labsCache = 
 let milestonesCache: Milestone[] = [];
 const milestones = () => {
   try {
-    if (config.NODE_ENV !== "production" || milestonesCache.length === 0) milestonesCache = loadCourse(config.courseDir, labsCache).milestones.map((m) => m.milestone);
+    if (config.NODE_ENV !== "production" || milestonesCache.length === 0)
+      milestonesCache = loadCourse(config.courseDir, labsCache).milestones.map((m) => m.milestone);
   } catch (error) {
     log.warn("content could not be loaded; checklist credit uses the last good definitions", { err: error });
   }
@@ -87,7 +96,15 @@ const unsubscribe = await subscribeCancels(subscriber, keys, (id) => {
 // learners holding minute-long runs never delay anyone's check.
 const slots = { check: config.RUNNER_CONCURRENCY, run: config.RUNNER_PLAYGROUND_CONCURRENCY };
 const consumers = LANES.map((lane) => {
-  const consumer = startRunConsumer({ redisUrl: platformUrl, prefix: config.FAULTLINE_REDIS_PREFIX, lane, concurrency: slots[lane], handle: runs.handle, lockDurationMs: config.RUNNER_LOCK_MS, stalledIntervalMs: Math.round(config.RUNNER_LOCK_MS / 2) });
+  const consumer = startRunConsumer({
+    redisUrl: platformUrl,
+    prefix: config.FAULTLINE_REDIS_PREFIX,
+    lane,
+    concurrency: slots[lane],
+    handle: runs.handle,
+    lockDurationMs: config.RUNNER_LOCK_MS,
+    stalledIntervalMs: Math.round(config.RUNNER_LOCK_MS / 2),
+  });
   consumer.on("error", (error) => log.warn("run queue error", { lane, err: error }));
   return consumer;
 });
@@ -96,11 +113,18 @@ const queueEvents = LANES.map((lane) => {
   const events = new QueueEvents(LANE_QUEUES[lane], { connection: { url: platformUrl }, prefix: `${config.FAULTLINE_REDIS_PREFIX}bull` });
   events.on("error", () => {});
   events.on("failed", ({ jobId, failedReason }) => {
-    void recordLostRun({ db, redis, keys }, jobId, `The runners grading this run stopped before it finished (${failedReason}).`).catch((error: unknown) => log.warn("could not record a lost run", { run: jobId, err: error }));
+    void recordLostRun({ db, redis, keys }, jobId, `The runners grading this run stopped before it finished (${failedReason}).`).catch((error: unknown) =>
+      log.warn("could not record a lost run", { run: jobId, err: error }),
+    );
   });
   return events;
 });
-log.info("runner waiting for runs", { runner: info.id, concurrency: info.concurrency, playgroundConcurrency: info.playgroundConcurrency, labs: labsCache.length });
+log.info("runner waiting for runs", {
+  runner: info.id,
+  concurrency: info.concurrency,
+  playgroundConcurrency: info.playgroundConcurrency,
+  labs: labsCache.length,
+});
 
 let stopping = false;
 async function shutdown(signal: string) {

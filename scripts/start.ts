@@ -43,7 +43,9 @@ try {
   const result = await migrate(config.DATABASE_URL);
   console.log(`  database  ${result.provider}, ${result.applied.length > 0 ? `applied ${result.applied.join(", ")}` : "up to date"}`);
 } catch (error) {
-  fail(`The database could not be prepared: ${error instanceof Error ? error.message : String(error)}\nDATABASE_URL is ${config.DATABASE_URL.replace(/\/\/[^@/]*@/, "//***@")}.`);
+  fail(
+    `The database could not be prepared: ${error instanceof Error ? error.message : String(error)}\nDATABASE_URL is ${config.DATABASE_URL.replace(/\/\/[^@/]*@/, "//***@")}.`,
+  );
 }
 
 let redis: ResolvedRedis;
@@ -52,7 +54,11 @@ try {
 } catch (error) {
   fail(error instanceof RedisUnavailableError ? error.message : String(error));
 }
-const redisLabel = { REDIS_URL: "from REDIS_URL", local: "local Redis on 127.0.0.1:6379", private: `private redis-server under ${path.relative(root, config.dataDir)}/redis` }[redis.source];
+const redisLabel = {
+  REDIS_URL: "from REDIS_URL",
+  local: "local Redis on 127.0.0.1:6379",
+  private: `private redis-server under ${path.relative(root, config.dataDir)}/redis`,
+}[redis.source];
 console.log(`  redis     ${redisLabel}`);
 
 // The course is verified before anything serves it: production holds it (lessons, labs, checks)

@@ -56,7 +56,13 @@ export async function replaceInviteAction(cohortId: string, _: FormState): Promi
 export async function setRequirementAction(cohortId: string, _: FormState, form: FormData): Promise<FormState> {
   const user = await requirePageUser("instructor", `/cohorts/${cohortId}`);
   const error = await refusal(() =>
-    setRequirement(db(), user, cohortId, { target: text(form, "target"), checks: form.getAll("checks").map(String), dueDate: text(form, "dueDate") }, cohortCatalog()),
+    setRequirement(
+      db(),
+      user,
+      cohortId,
+      { target: text(form, "target"), checks: form.getAll("checks").map(String), dueDate: text(form, "dueDate") },
+      cohortCatalog(),
+    ),
   );
   if (error) return { error };
   revalidatePath(`/cohorts/${cohortId}`);

@@ -10,7 +10,9 @@ export default async function JoinPage() {
   return (
     <div className="mx-auto max-w-xl px-4 py-10">
       <h1 className="text-2xl font-bold tracking-tight">Join a cohort</h1>
-      <p className="mt-2 mb-6 text-slate-700 dark:text-slate-300">Type the code your instructor gave you, or paste their invite link. Your instructor will see your progress; your code and runs stay yours.</p>
+      <p className="mt-2 mb-6 text-slate-700 dark:text-slate-300">
+        Type the code your instructor gave you, or paste their invite link. Your instructor will see your progress; your code and runs stay yours.
+      </p>
       <JoinForm />
     </div>
   );

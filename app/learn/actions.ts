@@ -21,7 +21,10 @@ export async function submitQuizAction(lessonId: string, form: FormData): Promis
   const answers = Object.fromEntries([...form.entries()].filter(([key]) => key.startsWith("q:")).map(([key, value]) => [key.slice(2), String(value)]));
   let error = "";
   try {
-    await answerQuiz(db(), user.id, lessonId, lesson.frontmatter.quiz, answers, { milestones: course().milestones.map((m) => m.milestone), quizzes: quizIndex() });
+    await answerQuiz(db(), user.id, lessonId, lesson.frontmatter.quiz, answers, {
+      milestones: course().milestones.map((m) => m.milestone),
+      quizzes: quizIndex(),
+    });
   } catch (e) {
     if (!(e instanceof QuizInputError)) throw e;
     error = `?quizError=${encodeURIComponent(e.message)}`;

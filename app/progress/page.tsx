@@ -28,11 +28,20 @@ function Proof({ item }: { item: ItemState }) {
   if (p.kind === "checks") {
     return (
       <>
-        Passed {p.checks.join(", ")} in <Link href={`/progress/runs/${p.submissionId}`} className="underline">a run of {p.labId}</Link> on {when(p.at)}
+        Passed {p.checks.join(", ")} in{" "}
+        <Link href={`/progress/runs/${p.submissionId}`} className="underline">
+          a run of {p.labId}
+        </Link>{" "}
+        on {when(p.at)}
       </>
     );
   }
-  if (p.kind === "quiz") return <>Answered the quiz of {p.lessons.join(", ")} correctly{p.at ? ` on ${when(p.at)}` : ""}</>;
+  if (p.kind === "quiz")
+    return (
+      <>
+        Answered the quiz of {p.lessons.join(", ")} correctly{p.at ? ` on ${when(p.at)}` : ""}
+      </>
+    );
   return <>Reflection written on {when(p.at)}</>;
 }
 
@@ -44,53 +53,91 @@ function MilestoneCard({ entry, texts, error }: { entry: MilestoneProgress; text
       <div className="flex flex-wrap items-baseline justify-between gap-3">
         <h2 id={`${def.id}-title`} className="text-lg font-bold">
           <span className="font-mono text-sm text-brand-700 dark:text-brand-400">{def.code}</span>{" "}
-          <Link href={`/learn/${m.slug}`} className="hover:underline">{def.title}</Link>
+          <Link href={`/learn/${m.slug}`} className="hover:underline">
+            {def.title}
+          </Link>
         </h2>
         <p className="text-sm text-slate-700 dark:text-slate-300">
           {grade.percent}% · {grade.satisfied} of {grade.total} items · pass mark {def.passPercent}%
-          {grade.passed && <span className="ml-2 rounded-full bg-emerald-100 px-2 py-0.5 font-medium text-emerald-900 dark:bg-emerald-900/50 dark:text-emerald-200">Passed</span>}
+          {grade.passed && (
+            <span className="ml-2 rounded-full bg-emerald-100 px-2 py-0.5 font-medium text-emerald-900 dark:bg-emerald-900/50 dark:text-emerald-200">
+              Passed
+            </span>
+          )}
         </p>
       </div>
-      <div className="mt-3 h-2 rounded-full bg-slate-200 dark:bg-ink-800" role="progressbar" aria-label={`${def.code} grade`} aria-valuenow={grade.percent} aria-valuemin={0} aria-valuemax={100}>
+      <div
+        className="mt-3 h-2 rounded-full bg-slate-200 dark:bg-ink-800"
+        role="progressbar"
+        aria-label={`${def.code} grade`}
+        aria-valuenow={grade.percent}
+        aria-valuemin={0}
+        aria-valuemax={100}
+      >
         <div className="h-2 rounded-full bg-brand-600" style={{ width: `${grade.percent}%` }} />
       </div>
       {next && (
         <p className="mt-3 text-sm">
           <span className="font-semibold">Next: </span>
-          {next.href ? <Link href={next.href} className="text-brand-700 underline dark:text-brand-400">{next.text}</Link> : next.text}
+          {next.href ? (
+            <Link href={next.href} className="text-brand-700 underline dark:text-brand-400">
+              {next.text}
+            </Link>
+          ) : (
+            next.text
+          )}
         </p>
       )}
       {grade.passed && (
         <div className="mt-3">
           {certificateId ? (
-            <Link href={`/certificates/${certificateId}`} className="text-sm font-semibold text-brand-700 underline dark:text-brand-400">View your {def.code} certificate</Link>
+            <Link href={`/certificates/${certificateId}`} className="text-sm font-semibold text-brand-700 underline dark:text-brand-400">
+              View your {def.code} certificate
+            </Link>
           ) : (
             <form action={issueCertificateAction.bind(null, def.id)}>
-              <button type="submit" className="rounded-md bg-brand-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-800">Get your {def.code} certificate</button>
+              <button type="submit" className="rounded-md bg-brand-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-800">
+                Get your {def.code} certificate
+              </button>
             </form>
           )}
         </div>
       )}
-      {error && <p role="alert" className="mt-3 rounded bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950/50 dark:text-red-200">{error}</p>}
+      {error && (
+        <p role="alert" className="mt-3 rounded bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950/50 dark:text-red-200">
+          {error}
+        </p>
+      )}
       <ul className="mt-4 divide-y divide-slate-200 dark:divide-ink-700">
         {grade.items.map((item) => {
           const itemDef = def.checklist.find((i) => i.id === item.id)!;
           const by = itemDef.satisfiedBy;
           return (
             <li key={item.id} className="flex gap-3 py-3">
-              <span aria-hidden className={`mt-0.5 flex h-5 w-5 shrink-0 items-center justify-center rounded-full border text-xs ${item.satisfied ? "border-emerald-600 bg-emerald-600 text-white" : item.fraction > 0 ? "border-brand-600 text-brand-700 dark:text-brand-400" : "border-slate-400 dark:border-slate-500"}`}>
+              <span
+                aria-hidden
+                className={`mt-0.5 flex h-5 w-5 shrink-0 items-center justify-center rounded-full border text-xs ${item.satisfied ? "border-emerald-600 bg-emerald-600 text-white" : item.fraction > 0 ? "border-brand-600 text-brand-700 dark:text-brand-400" : "border-slate-400 dark:border-slate-500"}`}
+              >
                 {item.satisfied ? "✓" : item.fraction > 0 ? "½" : ""}
               </span>
               <div className="min-w-0 flex-1">
                 <p className="font-medium">
                   {item.title}
-                  <span className="sr-only">{item.satisfied ? " (done)" : item.fraction > 0 ? ` (${Math.round(item.fraction * 100)}% done)` : " (not done yet)"}</span>
+                  <span className="sr-only">
+                    {item.satisfied ? " (done)" : item.fraction > 0 ? ` (${Math.round(item.fraction * 100)}% done)` : " (not done yet)"}
+                  </span>
                 </p>
                 <p className="text-sm text-slate-700 dark:text-slate-300">{item.satisfied || item.fraction > 0 ? <Proof item={item} /> : item.missing}</p>
                 {!item.satisfied && item.fraction > 0 && <p className="text-sm text-slate-700 dark:text-slate-300">{item.missing}</p>}
                 {item.changed && <p className="mt-1 text-sm text-amber-900 dark:text-amber-300">{item.changed}</p>}
                 {by.kind === "reflection" && (
-                  <ReflectionForm id={`reflect-${def.id}-${item.id}`} prompt={by.prompt} minWords={by.minWords} initial={texts.get(creditKey(def.id, item.id))?.text ?? ""} action={saveReflectionAction.bind(null, def.id, item.id)} />
+                  <ReflectionForm
+                    id={`reflect-${def.id}-${item.id}`}
+                    prompt={by.prompt}
+                    minWords={by.minWords}
+                    initial={texts.get(creditKey(def.id, item.id))?.text ?? ""}
+                    action={saveReflectionAction.bind(null, def.id, item.id)}
+                  />
                 )}
               </div>
             </li>
@@ -111,7 +158,8 @@ export default async function ProgressPage({ searchParams }: { searchParams: Pro
     <div className="mx-auto max-w-5xl px-4 py-10">
       <h1 className="text-3xl font-bold tracking-tight">Your progress</h1>
       <p className="mt-2 text-slate-700 dark:text-slate-300">
-        {passed} of {overview.milestones.length} milestones passed. Items are ticked by graded runs the runner stored, by quizzes and by reflections, and stay ticked.
+        {passed} of {overview.milestones.length} milestones passed. Items are ticked by graded runs the runner stored, by quizzes and by reflections, and stay
+        ticked.
       </p>
       <dl className="mt-6 grid grid-cols-2 gap-3 sm:grid-cols-4">
         {[
@@ -129,12 +177,19 @@ export default async function ProgressPage({ searchParams }: { searchParams: Pro
 
       <div className="mt-8 space-y-6">
         {overview.milestones.map((entry) => (
-          <MilestoneCard key={entry.milestone.milestone.id} entry={entry} texts={texts} {...(error && entry.grade.passed && !entry.certificateId ? { error } : {})} />
+          <MilestoneCard
+            key={entry.milestone.milestone.id}
+            entry={entry}
+            texts={texts}
+            {...(error && entry.grade.passed && !entry.certificateId ? { error } : {})}
+          />
         ))}
       </div>
 
       <section aria-labelledby="history" className="mt-10">
-        <h2 id="history" className="text-xl font-bold">Your runs by lab</h2>
+        <h2 id="history" className="text-xl font-bold">
+          Your runs by lab
+        </h2>
         {overview.labs.length === 0 ? (
           <p className="mt-2 text-slate-700 dark:text-slate-300">No runs yet. Open a lab from a milestone page and press Check.</p>
         ) : (
@@ -142,20 +197,42 @@ export default async function ProgressPage({ searchParams }: { searchParams: Pro
             <table className="w-full text-left text-sm">
               <thead className="border-b border-slate-200 text-slate-600 dark:border-ink-700 dark:text-slate-400">
                 <tr>
-                  <th scope="col" className="py-2 pr-4 font-semibold">Lab</th>
-                  <th scope="col" className="py-2 pr-4 font-semibold">Runs</th>
-                  <th scope="col" className="py-2 pr-4 font-semibold">Graded · passed</th>
-                  <th scope="col" className="py-2 pr-4 font-semibold">Last</th>
-                  <th scope="col" className="py-2 font-semibold">Median duration</th>
+                  <th scope="col" className="py-2 pr-4 font-semibold">
+                    Lab
+                  </th>
+                  <th scope="col" className="py-2 pr-4 font-semibold">
+                    Runs
+                  </th>
+                  <th scope="col" className="py-2 pr-4 font-semibold">
+                    Graded · passed
+                  </th>
+                  <th scope="col" className="py-2 pr-4 font-semibold">
+                    Last
+                  </th>
+                  <th scope="col" className="py-2 font-semibold">
+                    Median duration
+                  </th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-slate-200 dark:divide-ink-800">
                 {overview.labs.map((lab) => (
                   <tr key={lab.labId}>
-                    <td className="py-2 pr-4">{lab.slug ? <Link href={`/labs/${lab.slug}`} className="underline">{lab.title}</Link> : lab.title}</td>
+                    <td className="py-2 pr-4">
+                      {lab.slug ? (
+                        <Link href={`/labs/${lab.slug}`} className="underline">
+                          {lab.title}
+                        </Link>
+                      ) : (
+                        lab.title
+                      )}
+                    </td>
                     <td className="py-2 pr-4">{lab.runs}</td>
-                    <td className="py-2 pr-4">{lab.checks} · {lab.passes}</td>
-                    <td className={`py-2 pr-4 ${verdictStyle[lab.lastStatus] ?? ""}`}>{lab.lastStatus} · {when(lab.lastAt)}</td>
+                    <td className="py-2 pr-4">
+                      {lab.checks} · {lab.passes}
+                    </td>
+                    <td className={`py-2 pr-4 ${verdictStyle[lab.lastStatus] ?? ""}`}>
+                      {lab.lastStatus} · {when(lab.lastAt)}
+                    </td>
                     <td className="py-2">{lab.medianMs === null ? "—" : `${(lab.medianMs / 1000).toFixed(1)} s`}</td>
                   </tr>
                 ))}

@@ -32,9 +32,17 @@ export function SignInForm({ callbackUrl, initialError }: { callbackUrl: string;
       <FormAlert message={error} />
       <Field id="email" name="email" type="email" label="Email" autoComplete="email" required />
       <Field id="password" name="password" type="password" label="Password" autoComplete="current-password" required />
-      <SubmitButton pending={pending} pendingLabel="Signing in…">Sign in</SubmitButton>
+      <SubmitButton pending={pending} pendingLabel="Signing in…">
+        Sign in
+      </SubmitButton>
       <p className="text-sm text-slate-700 dark:text-slate-300">
-        New here? <Link href={callbackUrl === "/" ? "/signup" : `/signup?callbackUrl=${encodeURIComponent(callbackUrl)}`} className="font-medium text-brand-700 underline dark:text-brand-400">Create an account</Link>
+        New here?{" "}
+        <Link
+          href={callbackUrl === "/" ? "/signup" : `/signup?callbackUrl=${encodeURIComponent(callbackUrl)}`}
+          className="font-medium text-brand-700 underline dark:text-brand-400"
+        >
+          Create an account
+        </Link>
       </p>
     </form>
   );

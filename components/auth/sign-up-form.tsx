@@ -49,10 +49,24 @@ export function SignUpForm({ callbackUrl = "/" }: { callbackUrl?: string }) {
       <FormAlert message={errors.form ?? null} />
       <Field id="name" name="name" label="Name (optional)" autoComplete="name" error={errors.name} />
       <Field id="email" name="email" type="email" label="Email" autoComplete="email" required error={errors.email} />
-      <Field id="password" name="password" type="password" label="Password" autoComplete="new-password" required error={errors.password} hint="At least 10 characters; not a common password." />
-      <SubmitButton pending={pending} pendingLabel="Creating your account…">Create account</SubmitButton>
+      <Field
+        id="password"
+        name="password"
+        type="password"
+        label="Password"
+        autoComplete="new-password"
+        required
+        error={errors.password}
+        hint="At least 10 characters; not a common password."
+      />
+      <SubmitButton pending={pending} pendingLabel="Creating your account…">
+        Create account
+      </SubmitButton>
       <p className="text-sm text-slate-700 dark:text-slate-300">
-        Already have an account? <Link href="/signin" className="font-medium text-brand-700 underline dark:text-brand-400">Sign in</Link>
+        Already have an account?{" "}
+        <Link href="/signin" className="font-medium text-brand-700 underline dark:text-brand-400">
+          Sign in
+        </Link>
       </p>
     </form>
   );

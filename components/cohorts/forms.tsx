@@ -1,7 +1,15 @@
 "use client";
 
 import { useActionState, useState } from "react";
-import { addInstructorAction, createCohortAction, joinCohortAction, replaceInviteAction, setRequirementAction, updateCohortAction, type FormState } from "@/app/cohorts/actions";
+import {
+  addInstructorAction,
+  createCohortAction,
+  joinCohortAction,
+  replaceInviteAction,
+  setRequirementAction,
+  updateCohortAction,
+  type FormState,
+} from "@/app/cohorts/actions";
 
 const input = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100";
 const button = "rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800 disabled:cursor-wait disabled:opacity-70";
@@ -39,7 +47,9 @@ export function CreateCohortForm() {
         <input name="name" required maxLength={80} placeholder="Spring 2027 evening" className={input} />
       </label>
       <Thresholds idleDays={7} stuckFails={5} />
-      <button type="submit" disabled={pending} className={button}>{pending ? "Creating…" : "Create cohort"}</button>
+      <button type="submit" disabled={pending} className={button}>
+        {pending ? "Creating…" : "Create cohort"}
+      </button>
       <Outcome state={state} />
     </form>
   );
@@ -54,7 +64,9 @@ export function CohortSettingsForm({ cohortId, name, idleDays, stuckFails }: { c
         <input name="name" required maxLength={80} defaultValue={name} className={input} />
       </label>
       <Thresholds idleDays={idleDays} stuckFails={stuckFails} />
-      <button type="submit" disabled={pending} className={quiet}>{pending ? "Saving…" : "Save settings"}</button>
+      <button type="submit" disabled={pending} className={quiet}>
+        {pending ? "Saving…" : "Save settings"}
+      </button>
       <Outcome state={state} />
     </form>
   );
@@ -65,10 +77,20 @@ export function InviteBox({ cohortId, link, code }: { cohortId: string; link: st
   const [copied, setCopied] = useState(false);
   return (
     <div className="rounded-lg border border-slate-200 p-4 dark:border-ink-700">
-      <p className="text-sm">Share this link with learners, or give them the code to type at <span className="font-mono">/join</span>.</p>
+      <p className="text-sm">
+        Share this link with learners, or give them the code to type at <span className="font-mono">/join</span>.
+      </p>
       <div className="mt-2 flex flex-wrap items-center gap-2">
-        <label htmlFor="invite-link" className="sr-only">Invite link</label>
-        <input id="invite-link" readOnly value={link} className="min-w-0 flex-1 rounded border border-slate-300 bg-slate-50 px-2 py-1 font-mono text-sm dark:border-ink-700 dark:bg-ink-900" onFocus={(e) => e.currentTarget.select()} />
+        <label htmlFor="invite-link" className="sr-only">
+          Invite link
+        </label>
+        <input
+          id="invite-link"
+          readOnly
+          value={link}
+          className="min-w-0 flex-1 rounded border border-slate-300 bg-slate-50 px-2 py-1 font-mono text-sm dark:border-ink-700 dark:bg-ink-900"
+          onFocus={(e) => e.currentTarget.select()}
+        />
         <button
           type="button"
           className={quiet}
@@ -82,10 +104,15 @@ export function InviteBox({ cohortId, link, code }: { cohortId: string; link: st
         </button>
       </div>
       <p className="mt-2 text-sm">
-        Code: <strong className="font-mono text-lg tracking-widest" data-testid="invite-code">{code}</strong>
+        Code:{" "}
+        <strong className="font-mono text-lg tracking-widest" data-testid="invite-code">
+          {code}
+        </strong>
       </p>
       <form action={action} className="mt-3 flex flex-wrap items-center gap-3">
-        <button type="submit" disabled={pending} className={quiet}>{pending ? "Replacing…" : "Replace code"}</button>
+        <button type="submit" disabled={pending} className={quiet}>
+          {pending ? "Replacing…" : "Replace code"}
+        </button>
         <span className="text-xs text-slate-600 dark:text-slate-400">The old link stops working; everyone who joined stays.</span>
       </form>
       <Outcome state={state} />
@@ -109,10 +136,22 @@ export function RequirementForm({ cohortId, targets }: { cohortId: string; targe
         Required
         <select name="target" value={target} onChange={(e) => setTarget(e.target.value)} className={input}>
           <optgroup label="Milestones (pass the milestone)">
-            {targets.filter((t) => t.value.startsWith("milestone:")).map((t) => <option key={t.value} value={t.value}>{t.label}</option>)}
+            {targets
+              .filter((t) => t.value.startsWith("milestone:"))
+              .map((t) => (
+                <option key={t.value} value={t.value}>
+                  {t.label}
+                </option>
+              ))}
           </optgroup>
           <optgroup label="Labs (pass their checks)">
-            {targets.filter((t) => t.value.startsWith("lab:")).map((t) => <option key={t.value} value={t.value}>{t.label}</option>)}
+            {targets
+              .filter((t) => t.value.startsWith("lab:"))
+              .map((t) => (
+                <option key={t.value} value={t.value}>
+                  {t.label}
+                </option>
+              ))}
           </optgroup>
         </select>
       </label>
@@ -122,7 +161,9 @@ export function RequirementForm({ cohortId, targets }: { cohortId: string; targe
           {chosen.checks.map((c) => (
             <label key={c.id} className="flex items-start gap-2 py-0.5 text-sm">
               <input type="checkbox" name="checks" value={c.id} className="mt-1" />
-              <span>{c.title} <span className="font-mono text-xs text-slate-600 dark:text-slate-400">{c.id}</span></span>
+              <span>
+                {c.title} <span className="font-mono text-xs text-slate-600 dark:text-slate-400">{c.id}</span>
+              </span>
             </label>
           ))}
         </fieldset>
@@ -131,7 +172,9 @@ export function RequirementForm({ cohortId, targets }: { cohortId: string; targe
         Due date (optional; due at the end of that day, UTC)
         <input name="dueDate" type="date" className={input} />
       </label>
-      <button type="submit" disabled={pending} className={button}>{pending ? "Saving…" : "Add requirement"}</button>
+      <button type="submit" disabled={pending} className={button}>
+        {pending ? "Saving…" : "Add requirement"}
+      </button>
       <Outcome state={state} />
     </form>
   );
@@ -150,7 +193,9 @@ export function JoinForm({ code = "", cohortName }: { code?: string; cohortName?
           <input name="code" required defaultValue={code} autoComplete="off" placeholder="K7M2-Q9XD" className={`${input} font-mono tracking-widest`} />
         </label>
       )}
-      <button type="submit" disabled={pending} className={button}>{pending ? "Joining…" : cohortName ? `Join ${cohortName}` : "Join cohort"}</button>
+      <button type="submit" disabled={pending} className={button}>
+        {pending ? "Joining…" : cohortName ? `Join ${cohortName}` : "Join cohort"}
+      </button>
       <Outcome state={state} />
     </form>
   );
@@ -164,7 +209,9 @@ export function AddInstructorForm({ cohortId }: { cohortId: string }) {
         Add an instructor (their account email)
         <input name="email" type="email" required autoComplete="off" className={input} />
       </label>
-      <button type="submit" disabled={pending} className={quiet}>{pending ? "Adding…" : "Add instructor"}</button>
+      <button type="submit" disabled={pending} className={quiet}>
+        {pending ? "Adding…" : "Add instructor"}
+      </button>
       <Outcome state={state} />
     </form>
   );

@@ -12,7 +12,11 @@ function SortHeader({ label, sortKey, view, base }: { label: string; sortKey: st
   params.set("sort", sortKey);
   params.set("dir", active && view.dir === "desc" ? "asc" : active ? "desc" : sortKey === "name" ? "asc" : "desc");
   return (
-    <th scope="col" aria-sort={active ? (view.dir === "asc" ? "ascending" : "descending") : "none"} className="px-3 py-2 text-left font-semibold whitespace-nowrap">
+    <th
+      scope="col"
+      aria-sort={active ? (view.dir === "asc" ? "ascending" : "descending") : "none"}
+      className="px-3 py-2 text-left font-semibold whitespace-nowrap"
+    >
       <Link href={`?${params}`} className="hover:underline">
         {label}
         {active && <span aria-hidden="true"> {view.dir === "asc" ? "▲" : "▼"}</span>}
@@ -26,14 +30,19 @@ function Flags({ row, cohortId }: { row: GridRow; cohortId: string }) {
     <ul className="space-y-1">
       {row.stuck.map((s) => (
         <li key={`${s.labId}/${s.checkId}`}>
-          <Link href={`/cohorts/${cohortId}/learners/${row.userId}?lab=${s.labId}`} className="rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-900 hover:underline dark:bg-red-900/50 dark:text-red-200">
+          <Link
+            href={`/cohorts/${cohortId}/learners/${row.userId}?lab=${s.labId}`}
+            className="rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-900 hover:underline dark:bg-red-900/50 dark:text-red-200"
+          >
             Stuck: {s.labId} / {s.checkId} ({s.fails} fails)
           </Link>
         </li>
       ))}
       {row.idle && (
         <li>
-          <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-900 dark:bg-amber-900/50 dark:text-amber-200">Idle {row.idleDays} days</span>
+          <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-900 dark:bg-amber-900/50 dark:text-amber-200">
+            Idle {row.idleDays} days
+          </span>
         </li>
       )}
     </ul>
@@ -66,7 +75,9 @@ export function GridTable({ grid, rows, view }: { grid: ClassGrid; rows: GridRow
           {rows.map((row) => (
             <tr key={row.userId} className="border-t border-slate-200 align-top dark:border-ink-800">
               <th scope="row" className="px-3 py-2 text-left font-normal">
-                <Link href={`/cohorts/${grid.cohort.id}/learners/${row.userId}`} className="font-medium text-brand-700 underline dark:text-brand-400">{row.name}</Link>
+                <Link href={`/cohorts/${grid.cohort.id}/learners/${row.userId}`} className="font-medium text-brand-700 underline dark:text-brand-400">
+                  {row.name}
+                </Link>
                 <span className="block text-xs text-slate-600 dark:text-slate-400">{row.email}</span>
               </th>
               <td className="px-3 py-2 whitespace-nowrap">{day(row.lastActivity)}</td>
@@ -81,7 +92,9 @@ export function GridTable({ grid, rows, view }: { grid: ClassGrid; rows: GridRow
                   <RequirementBadge state={s.state} />
                 </td>
               ))}
-              <td className="px-3 py-2"><Flags row={row} cohortId={grid.cohort.id} /></td>
+              <td className="px-3 py-2">
+                <Flags row={row} cohortId={grid.cohort.id} />
+              </td>
             </tr>
           ))}
         </tbody>

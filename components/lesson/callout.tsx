@@ -2,7 +2,11 @@ import type { ReactNode } from "react";
 
 const styles = {
   note: { label: "Note", box: "border-sky-300 bg-sky-50 dark:border-sky-800 dark:bg-sky-950/40", accent: "text-sky-800 dark:text-sky-300" },
-  tip: { label: "Tip", box: "border-emerald-300 bg-emerald-50 dark:border-emerald-800 dark:bg-emerald-950/40", accent: "text-emerald-800 dark:text-emerald-300" },
+  tip: {
+    label: "Tip",
+    box: "border-emerald-300 bg-emerald-50 dark:border-emerald-800 dark:bg-emerald-950/40",
+    accent: "text-emerald-800 dark:text-emerald-300",
+  },
   warning: { label: "Watch out", box: "border-amber-300 bg-amber-50 dark:border-amber-700 dark:bg-amber-950/40", accent: "text-amber-900 dark:text-amber-300" },
 } as const;
 
@@ -28,7 +32,9 @@ export function Hint({ title = "Hint", children }: { title?: string; children: R
 export function Diagram({ caption, children }: { caption?: string; children: ReactNode }) {
   return (
     <figure className="my-8">
-      <div className="diagram overflow-x-auto rounded-lg border border-slate-200 bg-slate-50 p-4 text-slate-800 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-200">{children}</div>
+      <div className="diagram overflow-x-auto rounded-lg border border-slate-200 bg-slate-50 p-4 text-slate-800 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-200">
+        {children}
+      </div>
       {caption && <figcaption className="mt-2 text-center text-sm text-slate-600 dark:text-slate-400">{caption}</figcaption>}
     </figure>
   );

@@ -23,7 +23,10 @@ export function Checklist({ milestone, grade }: { milestone: Milestone; grade: M
           const by = item.satisfiedBy;
           return (
             <li key={item.id} className="flex gap-3 px-4 py-3">
-              <span aria-hidden className={`mt-0.5 flex h-5 w-5 shrink-0 items-center justify-center rounded-full border text-xs ${state?.satisfied ? "border-emerald-600 bg-emerald-600 text-white" : "border-slate-400 dark:border-slate-500"}`}>
+              <span
+                aria-hidden
+                className={`mt-0.5 flex h-5 w-5 shrink-0 items-center justify-center rounded-full border text-xs ${state?.satisfied ? "border-emerald-600 bg-emerald-600 text-white" : "border-slate-400 dark:border-slate-500"}`}
+              >
                 {state?.satisfied ? "✓" : ""}
               </span>
               <div>
@@ -36,7 +39,14 @@ export function Checklist({ milestone, grade }: { milestone: Milestone; grade: M
                   {by.kind === "checks" && (
                     <>
                       Lab checks:{" "}
-                      {milestone.labs.find((l) => l.id === by.lab)?.planned ? `${by.lab} (in preparation)` : <Link href={`/labs/${by.lab}`} className="underline">{by.lab}</Link>} · {by.checks.join(", ")}
+                      {milestone.labs.find((l) => l.id === by.lab)?.planned ? (
+                        `${by.lab} (in preparation)`
+                      ) : (
+                        <Link href={`/labs/${by.lab}`} className="underline">
+                          {by.lab}
+                        </Link>
+                      )}{" "}
+                      · {by.checks.join(", ")}
                     </>
                   )}
                   {by.kind === "quiz" && <>Quiz: {by.lessons.join(", ")}</>}

@@ -32,9 +32,13 @@ function component(code: string): MdxComponent {
 export function explainRenderError(error: unknown, components: Components, file: string): string {
   const message = error instanceof Error ? error.message : String(error);
   const component = /Expected component `?([\w.]+)`? to be defined/.exec(message)?.[1];
-  if (component) return `${file}: <${component}> is not a component this file can use (it can use ${Object.keys(components).map((c) => `<${c}>`).join(", ")}).`;
+  if (component)
+    return `${file}: <${component}> is not a component this file can use (it can use ${Object.keys(components)
+      .map((c) => `<${c}>`)
+      .join(", ")}).`;
   const name = /^(\w+) is not defined$/.exec(message)?.[1];
-  if (name) return `${file}: {${name}} is an expression MDX evaluates, and nothing named ${name} is defined; to show braces as text, escape them: \\{${name}\\}.`;
+  if (name)
+    return `${file}: {${name}} is an expression MDX evaluates, and nothing named ${name} is defined; to show braces as text, escape them: \\{${name}\\}.`;
   return `${file}: rendering failed: ${message}`;
 }
 

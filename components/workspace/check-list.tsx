@@ -5,10 +5,18 @@ import { formatMs } from "./run-format";
 
 const ICON: Record<CheckState["status"], { glyph: string; className: string; label: string }> = {
   pending: { glyph: "", className: "border-slate-400 dark:border-slate-500", label: "not run yet" },
-  running: { glyph: "", className: "border-brand-600 border-t-transparent motion-safe:animate-spin dark:border-brand-400 dark:border-t-transparent", label: "running" },
+  running: {
+    glyph: "",
+    className: "border-brand-600 border-t-transparent motion-safe:animate-spin dark:border-brand-400 dark:border-t-transparent",
+    label: "running",
+  },
   pass: { glyph: "✓", className: "border-emerald-700 bg-emerald-700 text-white dark:border-emerald-500 dark:bg-emerald-600", label: "passed" },
   fail: { glyph: "✗", className: "border-red-700 bg-red-700 text-white dark:border-red-500 dark:bg-red-600", label: "failed" },
-  error: { glyph: "!", className: "border-amber-600 bg-amber-100 text-amber-900 dark:border-amber-400 dark:bg-amber-950 dark:text-amber-200", label: "could not be judged" },
+  error: {
+    glyph: "!",
+    className: "border-amber-600 bg-amber-100 text-amber-900 dark:border-amber-400 dark:bg-amber-950 dark:text-amber-200",
+    label: "could not be judged",
+  },
 };
 
 function Value({ label, value, tone }: { label: string; value: string; tone: "expected" | "actual" }) {
@@ -31,7 +39,17 @@ function Value({ label, value, tone }: { label: string; value: string; tone: "ex
  * The lab's checks in their declared order with each one's live status. A check the run has not
  * reached is "pending"; after the run, "not run". Failures show expected vs actual and the hint.
  */
-export function CheckList({ checks, declared, phase, diagnostics }: { checks: CheckState[]; declared: { id: string; title: string }[]; phase: RunPhase; diagnostics: Diagnostic[] }) {
+export function CheckList({
+  checks,
+  declared,
+  phase,
+  diagnostics,
+}: {
+  checks: CheckState[];
+  declared: { id: string; title: string }[];
+  phase: RunPhase;
+  diagnostics: Diagnostic[];
+}) {
   const byId = new Map(checks.map((c) => [c.id, c]));
   const rows: CheckState[] = [
     ...declared.map((d) => ({ ...byId.get(d.id), id: d.id, title: d.title, status: byId.get(d.id)?.status ?? "pending" })),
@@ -72,7 +90,10 @@ export function CheckList({ checks, declared, phase, diagnostics }: { checks: Ch
           return (
             <li key={check.id} className="px-3 py-2.5" data-check={check.id} data-status={check.status}>
               <div className="flex items-start gap-2.5">
-                <span aria-hidden className={`mt-0.5 flex h-5 w-5 shrink-0 items-center justify-center rounded-full border-2 text-xs font-bold ${icon.className}`}>
+                <span
+                  aria-hidden
+                  className={`mt-0.5 flex h-5 w-5 shrink-0 items-center justify-center rounded-full border-2 text-xs font-bold ${icon.className}`}
+                >
                   {icon.glyph}
                 </span>
                 <p className="min-w-0 flex-1 text-sm font-medium">

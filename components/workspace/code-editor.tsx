@@ -79,7 +79,12 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
         } else if (uri.startsWith(LIBRARY_PREFIX)) {
           setLibrary(uri);
         } else return false;
-        const range = selection && "startLineNumber" in selection ? selection : selection ? { startLineNumber: selection.lineNumber, startColumn: selection.column, endLineNumber: selection.lineNumber, endColumn: selection.column } : null;
+        const range =
+          selection && "startLineNumber" in selection
+            ? selection
+            : selection
+              ? { startLineNumber: selection.lineNumber, startColumn: selection.column, endLineNumber: selection.lineNumber, endColumn: selection.column }
+              : null;
         if (range) {
           // After React has switched the editor to the target model.
           setTimeout(() => {
@@ -109,7 +114,15 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
       monaco.editor.setModelMarkers(
         model,
         "faultline-build",
-        mine.map((d) => ({ severity: monaco.MarkerSeverity.Error, message: d.message, source: "build", startLineNumber: d.line, startColumn: d.column, endLineNumber: d.line, endColumn: model.getLineMaxColumn(Math.min(d.line, model.getLineCount())) })),
+        mine.map((d) => ({
+          severity: monaco.MarkerSeverity.Error,
+          message: d.message,
+          source: "build",
+          startLineNumber: d.line,
+          startColumn: d.column,
+          endLineNumber: d.line,
+          endColumn: model.getLineMaxColumn(Math.min(d.line, model.getLineCount())),
+        })),
       );
     }
   }, [diagnostics, files]);
@@ -152,7 +165,16 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
 
   function onTabKey(event: KeyboardEvent<HTMLButtonElement>, index: number) {
     const count = files.length + (library ? 1 : 0);
-    const to = event.key === "ArrowRight" ? (index + 1) % count : event.key === "ArrowLeft" ? (index - 1 + count) % count : event.key === "Home" ? 0 : event.key === "End" ? count - 1 : -1;
+    const to =
+      event.key === "ArrowRight"
+        ? (index + 1) % count
+        : event.key === "ArrowLeft"
+          ? (index - 1 + count) % count
+          : event.key === "Home"
+            ? 0
+            : event.key === "End"
+              ? count - 1
+              : -1;
     if (to < 0) return;
     event.preventDefault();
     tabRefs.current[to]?.focus();
@@ -167,7 +189,11 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
 
   return (
     <div className="flex h-full min-h-0 flex-col">
-      <div role="tablist" aria-label="Lab files" className="flex shrink-0 items-end gap-0.5 overflow-x-auto border-b border-slate-200 bg-slate-50 px-1 pt-1 dark:border-ink-700 dark:bg-ink-900">
+      <div
+        role="tablist"
+        aria-label="Lab files"
+        className="flex shrink-0 items-end gap-0.5 overflow-x-auto border-b border-slate-200 bg-slate-50 px-1 pt-1 dark:border-ink-700 dark:bg-ink-900"
+      >
         {files.map((file, i) => {
           const selected = library === null && file.path === active;
           const locked = readOnly || !file.editable;
@@ -219,7 +245,12 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
             >
               {libraryName?.split("/").pop()} <span className="text-slate-500 dark:text-slate-400">· library</span>
             </button>
-            <button type="button" onClick={() => setLibrary(null)} aria-label={`Close ${libraryName}`} className="mr-1 rounded px-1 text-xs text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-ink-800">
+            <button
+              type="button"
+              onClick={() => setLibrary(null)}
+              aria-label={`Close ${libraryName}`}
+              className="mr-1 rounded px-1 text-xs text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-ink-800"
+            >
               <span aria-hidden="true">×</span>
             </button>
           </span>
@@ -236,7 +267,13 @@ export default function CodeEditor({ files, initial, readOnly = false, vs, types
           loading={<p className="p-4 text-sm text-slate-600 dark:text-slate-400">Loading the editor…</p>}
           options={{
             readOnly: fileReadOnly,
-            readOnlyMessage: { value: library ? "Library files are read-only." : readOnly ? "Sign in to edit and run this lab." : `${active} is part of the lab and read-only; your code goes in the other files.` },
+            readOnlyMessage: {
+              value: library
+                ? "Library files are read-only."
+                : readOnly
+                  ? "Sign in to edit and run this lab."
+                  : `${active} is part of the lab and read-only; your code goes in the other files.`,
+            },
             ariaLabel: `Code editor: ${label}. Ctrl+Enter runs, Ctrl+Shift+Enter checks. Press Alt+F1 for accessibility help.`,
             minimap: { enabled: false },
             fontSize: 13,

@@ -31,15 +31,25 @@ function CommandRow({ e, index }: { e: CommandEntry; index: number }) {
       <td className="truncate px-1 text-right text-slate-600 dark:text-slate-400">{e.seq}</td>
       <td className="truncate px-1 text-slate-700 dark:text-slate-300">{formatAt(e.at)}</td>
       {/* Checks run at once and programs share a lane, so the connection cell says whose it is. */}
-      <td className="truncate px-1 text-slate-700 dark:text-slate-300" title={`connection ${e.conn}${e.owner ? ` of ${e.owner}` : ""}${e.check ? `, check ${e.check}` : ""}`}>
+      <td
+        className="truncate px-1 text-slate-700 dark:text-slate-300"
+        title={`connection ${e.conn}${e.owner ? ` of ${e.owner}` : ""}${e.check ? `, check ${e.check}` : ""}`}
+      >
         c{e.conn}
       </td>
       <td className="truncate px-1" title={text}>
-        <span className="font-semibold text-slate-900 dark:text-white">{name}</span> <span className="text-slate-800 dark:text-slate-200">{rest.join(" ")}</span>
+        <span className="font-semibold text-slate-900 dark:text-white">{name}</span>{" "}
+        <span className="text-slate-800 dark:text-slate-200">{rest.join(" ")}</span>
       </td>
-      <td className={`truncate px-1 ${error ? "text-red-700 dark:text-red-400" : "text-slate-700 dark:text-slate-300"}`} title={e.reply ? `${e.reply.type}: ${e.reply.summary}` : "no reply"}>
+      <td
+        className={`truncate px-1 ${error ? "text-red-700 dark:text-red-400" : "text-slate-700 dark:text-slate-300"}`}
+        title={e.reply ? `${e.reply.type}: ${e.reply.summary}` : "no reply"}
+      >
         {e.fault && (
-          <span className="mr-1 rounded bg-orange-100 px-1 font-sans text-[10px] font-semibold text-orange-900 dark:bg-orange-950 dark:text-orange-200" title={`Injected fault: ${e.fault}`}>
+          <span
+            className="mr-1 rounded bg-orange-100 px-1 font-sans text-[10px] font-semibold text-orange-900 dark:bg-orange-950 dark:text-orange-200"
+            title={`Injected fault: ${e.fault}`}
+          >
             {e.fault}
           </span>
         )}
@@ -55,7 +65,19 @@ function CommandRow({ e, index }: { e: CommandEntry; index: number }) {
  * own. Only the rows in view are rendered (fixed row height), so thousands stay cheap; the table
  * keeps aria-rowcount/aria-rowindex so screen readers know where they are.
  */
-export function CommandLog({ commands, total, dropped, follow, upTo }: { commands: CommandEntry[]; total: number; dropped: number; follow: boolean; upTo?: string }) {
+export function CommandLog({
+  commands,
+  total,
+  dropped,
+  follow,
+  upTo,
+}: {
+  commands: CommandEntry[];
+  total: number;
+  dropped: number;
+  follow: boolean;
+  upTo?: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const [view, setView] = useState({ top: 0, height: 320 });
@@ -66,7 +88,12 @@ export function CommandLog({ commands, total, dropped, follow, upTo }: { command
     const q = filter.trim().toLowerCase();
     if (!q && !faultsOnly) return commands;
     return commands.filter(
-      (e) => (!faultsOnly || isMarker(e) || e.fault) && (!q || `${isMarker(e) ? (e.fault ?? "") : `${e.args.join(" ")} ${e.reply?.summary ?? ""} ${e.fault ?? ""}`} ${e.check ?? ""} ${e.owner ?? ""}`.toLowerCase().includes(q)),
+      (e) =>
+        (!faultsOnly || isMarker(e) || e.fault) &&
+        (!q ||
+          `${isMarker(e) ? (e.fault ?? "") : `${e.args.join(" ")} ${e.reply?.summary ?? ""} ${e.fault ?? ""}`} ${e.check ?? ""} ${e.owner ?? ""}`
+            .toLowerCase()
+            .includes(q)),
     );
   }, [commands, filter, faultsOnly]);
 
@@ -136,7 +163,9 @@ export function CommandLog({ commands, total, dropped, follow, upTo }: { command
       >
         {rows.length === 0 ? (
           <p className="p-2 text-sm text-slate-700 dark:text-slate-300">
-            {commands.length === 0 ? "No commands yet. Your program's Redis commands show here, with the faults the grader injects." : "No command matches the filter."}
+            {commands.length === 0
+              ? "No commands yet. Your program's Redis commands show here, with the faults the grader injects."
+              : "No command matches the filter."}
           </p>
         ) : (
           <table aria-rowcount={rows.length + 1} className="w-full table-fixed border-collapse font-mono text-xs leading-6">
@@ -176,7 +205,9 @@ export function CommandLog({ commands, total, dropped, follow, upTo }: { command
             </thead>
             <tbody>
               {first > 0 && <tr aria-hidden style={{ height: first * ROW }} />}
-              {rows.slice(first, last).map((e, i) => (isMarker(e) ? <FaultRow key={e.seq} e={e} index={first + i} /> : <CommandRow key={e.seq} e={e} index={first + i} />))}
+              {rows
+                .slice(first, last)
+                .map((e, i) => (isMarker(e) ? <FaultRow key={e.seq} e={e} index={first + i} /> : <CommandRow key={e.seq} e={e} index={first + i} />))}
               {last < rows.length && <tr aria-hidden style={{ height: (rows.length - last) * ROW }} />}
             </tbody>
           </table>

@@ -99,7 +99,17 @@ function buildRows(output: OutputLine[], checkTitles: Map<string, string>): Row[
  * readers get check results from the panel's own announcements instead. Follows the newest line
  * while scrolled to the bottom, and stays put while the learner reads further up.
  */
-export function Console({ output, dropped, truncated, checkTitles }: { output: OutputLine[]; dropped: number; truncated: boolean; checkTitles: Map<string, string> }) {
+export function Console({
+  output,
+  dropped,
+  truncated,
+  checkTitles,
+}: {
+  output: OutputLine[];
+  dropped: number;
+  truncated: boolean;
+  checkTitles: Map<string, string>;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
 
@@ -114,7 +124,9 @@ export function Console({ output, dropped, truncated, checkTitles }: { output: O
     <div className="flex h-full min-h-0 flex-col">
       {truncated && (
         <p className="mb-2 rounded bg-amber-50 px-2 py-1 text-xs text-amber-950 dark:bg-amber-950/50 dark:text-amber-100">
-          Output is capped: {dropped > 0 ? `the first ${dropped.toLocaleString("en")} ${dropped === 1 ? "line is" : "lines are"} not shown` : "very long lines are cut"}. Print less to see everything.
+          Output is capped:{" "}
+          {dropped > 0 ? `the first ${dropped.toLocaleString("en")} ${dropped === 1 ? "line is" : "lines are"} not shown` : "very long lines are cut"}. Print
+          less to see everything.
         </p>
       )}
       <div

@@ -54,7 +54,12 @@ export function defineThemes(monaco: Monaco) {
     base: "vs-dark",
     inherit: true,
     rules: [],
-    colors: { "editor.background": "#0b0e14", "editorLineNumber.foreground": "#94a3b8", "editorLineNumber.activeForeground": "#f1f5f9", "editorGutter.background": "#0b0e14" },
+    colors: {
+      "editor.background": "#0b0e14",
+      "editorLineNumber.foreground": "#94a3b8",
+      "editorLineNumber.activeForeground": "#f1f5f9",
+      "editorGutter.background": "#0b0e14",
+    },
   });
 }
 

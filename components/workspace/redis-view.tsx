@@ -15,7 +15,15 @@ const TYPE_BADGE: Record<KeySnapshot["type"], string> = {
   other: "bg-slate-200 text-slate-900 dark:bg-ink-700 dark:text-slate-100",
 };
 
-const TYPE_NAME: Record<KeySnapshot["type"], string> = { string: "string", list: "list", set: "set", zset: "sorted set", hash: "hash", stream: "stream", other: "other type" };
+const TYPE_NAME: Record<KeySnapshot["type"], string> = {
+  string: "string",
+  list: "list",
+  set: "set",
+  zset: "sorted set",
+  hash: "hash",
+  stream: "stream",
+  other: "other type",
+};
 
 const chip = "max-w-full truncate rounded border px-1.5 py-0.5 font-mono text-xs";
 const chipPlain = "border-slate-300 bg-white text-slate-900 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100";
@@ -217,7 +225,8 @@ function Body({ snap, prev }: { snap: KeySnapshot; prev?: KeySnapshot }) {
 const same = (a: KeySnapshot, b: KeySnapshot | undefined) => b !== undefined && JSON.stringify(a) === JSON.stringify(b);
 
 /** Ignores TTL countdown: a key whose only change is its TTL ticking down has not "changed". */
-const sameContent = (a: KeySnapshot, b: KeySnapshot | undefined) => b !== undefined && same({ ...a, ttlMs: 0 }, { ...b, ttlMs: 0 } as KeySnapshot) && a.ttlMs < 0 === b.ttlMs < 0;
+const sameContent = (a: KeySnapshot, b: KeySnapshot | undefined) =>
+  b !== undefined && same({ ...a, ttlMs: 0 }, { ...b, ttlMs: 0 } as KeySnapshot) && a.ttlMs < 0 === b.ttlMs < 0;
 
 /**
  * One snapshot of the learner's Redis, each key drawn by its type. Keys that changed since the
@@ -225,7 +234,11 @@ const sameContent = (a: KeySnapshot, b: KeySnapshot | undefined) => b !== undefi
  */
 export function RedisView({ keys, previous, label }: { keys: KeySnapshot[] | undefined; previous: KeySnapshot[] | undefined; label: string }) {
   if (!keys) {
-    return <p className="text-sm text-slate-700 dark:text-slate-300">No snapshot yet. Press Run: the live view shows your Redis a few times a second while your program runs.</p>;
+    return (
+      <p className="text-sm text-slate-700 dark:text-slate-300">
+        No snapshot yet. Press Run: the live view shows your Redis a few times a second while your program runs.
+      </p>
+    );
   }
   const before = new Map(previous?.map((k) => [k.key, k]));
   const gone = previous ? previous.filter((k) => !keys.some((x) => x.key === k.key)).map((k) => k.key) : [];
@@ -255,8 +268,12 @@ export function RedisView({ keys, previous, label }: { keys: KeySnapshot[] | und
                 </h4>
                 <span className={`rounded px-1.5 text-[11px] font-semibold ${TYPE_BADGE[snap.type]}`}>{TYPE_NAME[snap.type]}</span>
                 {"length" in snap && <span className="text-[11px] text-slate-600 dark:text-slate-400">{snap.length.toLocaleString("en")}</span>}
-                {ttl && <span className="rounded bg-amber-100 px-1.5 text-[11px] font-semibold text-amber-900 dark:bg-amber-950 dark:text-amber-200">TTL {ttl}</span>}
-                {status && <span className="ml-auto rounded bg-brand-700 px-1.5 text-[11px] font-semibold text-white dark:bg-brand-400 dark:text-ink-950">{status}</span>}
+                {ttl && (
+                  <span className="rounded bg-amber-100 px-1.5 text-[11px] font-semibold text-amber-900 dark:bg-amber-950 dark:text-amber-200">TTL {ttl}</span>
+                )}
+                {status && (
+                  <span className="ml-auto rounded bg-brand-700 px-1.5 text-[11px] font-semibold text-white dark:bg-brand-400 dark:text-ink-950">{status}</span>
+                )}
               </div>
               <Body snap={snap} prev={previous ? prev : undefined} />
             </li>

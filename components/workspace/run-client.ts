@@ -109,14 +109,16 @@ export class RunClient {
       });
     } catch {
       if (this.submitting === generation) this.submitting = null;
-      if (generation === this.generation) this.o.dispatch({ type: "rejected", error: "Could not reach the server. Check your connection and try again.", at: this.o.now() });
+      if (generation === this.generation)
+        this.o.dispatch({ type: "rejected", error: "Could not reach the server. Check your connection and try again.", at: this.o.now() });
       return;
     }
     if (this.submitting === generation) this.submitting = null;
     if (!response.ok) {
       if (generation !== this.generation) return;
       const { message, diagnostics } = await errorMessage(response);
-      if (generation === this.generation) this.o.dispatch({ type: "rejected", error: message, status: response.status, ...(diagnostics ? { diagnostics } : {}), at: this.o.now() });
+      if (generation === this.generation)
+        this.o.dispatch({ type: "rejected", error: message, status: response.status, ...(diagnostics ? { diagnostics } : {}), at: this.o.now() });
       return;
     }
     let body: { id?: unknown; mode?: unknown; eventsUrl?: unknown };
@@ -283,7 +285,12 @@ export class RunClient {
     this.closeStream(stream);
     if (event) return this.o.dispatch({ type: "event", runId: stream.runId, event, at: this.o.now() });
     const refused = await this.refusal(stream.url);
-    this.o.dispatch({ type: "lost", runId: stream.runId, message: refused ?? "Lost the connection to this run. Its result will be in your run history; run again to see it live.", at: this.o.now() });
+    this.o.dispatch({
+      type: "lost",
+      runId: stream.runId,
+      message: refused ?? "Lost the connection to this run. Its result will be in your run history; run again to see it live.",
+      at: this.o.now(),
+    });
   }
 
   /**

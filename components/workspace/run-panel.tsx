@@ -119,7 +119,11 @@ function Status({ state, now, titles }: { state: RunState; now: number; titles: 
       return line(
         true,
         <>
-          {state.cancelling ? "Cancelling…" : state.mode === "run" ? "Your program is running" : `Running checks · ${done} of ${Math.max(titles.size, state.checks.length)} done`}
+          {state.cancelling
+            ? "Cancelling…"
+            : state.mode === "run"
+              ? "Your program is running"
+              : `Running checks · ${done} of ${Math.max(titles.size, state.checks.length)} done`}
           {reconnecting}
         </>,
       );
@@ -127,7 +131,10 @@ function Status({ state, now, titles }: { state: RunState; now: number; titles: 
       return <p className="text-sm text-slate-800 dark:text-slate-200">{state.cancelMessage ?? CANCELLED}</p>;
     case "failed-to-start":
       return (
-        <p role="alert" className="rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-950 dark:border-red-800 dark:bg-red-950/40 dark:text-red-100">
+        <p
+          role="alert"
+          className="rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-950 dark:border-red-800 dark:bg-red-950/40 dark:text-red-100"
+        >
           {state.error ?? "The run could not start."}
         </p>
       );
@@ -135,7 +142,10 @@ function Status({ state, now, titles }: { state: RunState; now: number; titles: 
       const v = state.verdict;
       if (!v) {
         return (
-          <p role="alert" className="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-100">
+          <p
+            role="alert"
+            className="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-100"
+          >
             {state.error ?? "The run ended without a result."}
           </p>
         );
@@ -191,7 +201,11 @@ export function RunPanel({ state, checks }: { state: RunState; checks: { id: str
   const now = useNow(live);
 
   const titles = useMemo(
-    () => new Map([...checks.map((c) => [c.id, c.title] as const), ...state.checks.filter((c) => !checks.some((d) => d.id === c.id)).map((c) => [c.id, c.title] as const)]),
+    () =>
+      new Map([
+        ...checks.map((c) => [c.id, c.title] as const),
+        ...state.checks.filter((c) => !checks.some((d) => d.id === c.id)).map((c) => [c.id, c.title] as const),
+      ]),
     [checks, state.checks],
   );
   const fallback: Tab = state.mode === "run" && state.diagnostics.length === 0 ? "redis" : "checks";
@@ -215,7 +229,16 @@ export function RunPanel({ state, checks }: { state: RunState; checks: { id: str
   };
   const onKeyDown = (e: KeyboardEvent<HTMLButtonElement>) => {
     const i = TABS.findIndex((t) => t.id === tab);
-    const to = e.key === "ArrowRight" ? (i + 1) % TABS.length : e.key === "ArrowLeft" ? (i - 1 + TABS.length) % TABS.length : e.key === "Home" ? 0 : e.key === "End" ? TABS.length - 1 : -1;
+    const to =
+      e.key === "ArrowRight"
+        ? (i + 1) % TABS.length
+        : e.key === "ArrowLeft"
+          ? (i - 1 + TABS.length) % TABS.length
+          : e.key === "Home"
+            ? 0
+            : e.key === "End"
+              ? TABS.length - 1
+              : -1;
     if (to === -1) return;
     e.preventDefault();
     select(TABS[to]!.id, true);
@@ -228,11 +251,21 @@ export function RunPanel({ state, checks }: { state: RunState; checks: { id: str
   };
 
   const timeline = (
-    <Timeline duration={duration} markers={markers} snapshots={snapshots} selected={selected} onSelect={(i) => setPin(i === null ? null : { run: state.runId, index: i })} live={live} />
+    <Timeline
+      duration={duration}
+      markers={markers}
+      snapshots={snapshots}
+      selected={selected}
+      onSelect={(i) => setPin(i === null ? null : { run: state.runId, index: i })}
+      live={live}
+    />
   );
 
   return (
-    <div className="@container flex h-full min-h-0 min-w-0 flex-col gap-2 bg-white p-2 text-slate-900 dark:bg-ink-950 dark:text-slate-100" data-phase={state.phase}>
+    <div
+      className="@container flex h-full min-h-0 min-w-0 flex-col gap-2 bg-white p-2 text-slate-900 dark:bg-ink-950 dark:text-slate-100"
+      data-phase={state.phase}
+    >
       <Status state={state} now={now} titles={titles} />
       <p role="status" aria-live="polite" aria-atomic="true" className="sr-only">
         {announcement(state, titles)}
@@ -285,12 +318,16 @@ export function RunPanel({ state, checks }: { state: RunState; checks: { id: str
               (state.mode === "run" ? (
                 <>
                   <CheckList checks={[]} declared={[]} phase={state.phase} diagnostics={state.diagnostics} />
-                  <p className="text-sm text-slate-700 dark:text-slate-300">Run runs your program without grading it. Press Check to run the {checks.length} checks.</p>
+                  <p className="text-sm text-slate-700 dark:text-slate-300">
+                    Run runs your program without grading it. Press Check to run the {checks.length} checks.
+                  </p>
                 </>
               ) : (
                 <CheckList checks={state.checks} declared={checks} phase={state.phase} diagnostics={state.diagnostics} />
               ))}
-            {t.id === tab && t.id === "console" && <Console output={state.output} dropped={state.outputDropped} truncated={state.outputTruncated} checkTitles={titles} />}
+            {t.id === tab && t.id === "console" && (
+              <Console output={state.output} dropped={state.outputDropped} truncated={state.outputTruncated} checkTitles={titles} />
+            )}
             {t.id === tab && t.id === "redis" && (
               <div className="space-y-2">
                 {timeline}

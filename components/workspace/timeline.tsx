@@ -40,7 +40,11 @@ export function Timeline({ duration, markers, snapshots, selected, onSelect, liv
         <div className="absolute inset-x-0 top-1/2 h-px bg-slate-300 dark:bg-ink-700" />
         {snapshots.length > 1 &&
           snapshots.map((s, i) => (
-            <span key={`s${s.at}`} className={`absolute top-1/2 h-1 w-px -translate-y-1/2 ${i === index ? "" : "bg-slate-300 dark:bg-slate-600"}`} style={{ left: pct(s.at) }} />
+            <span
+              key={`s${s.at}`}
+              className={`absolute top-1/2 h-1 w-px -translate-y-1/2 ${i === index ? "" : "bg-slate-300 dark:bg-slate-600"}`}
+              style={{ left: pct(s.at) }}
+            />
           ))}
         {markers.map((m) => {
           const kind = faultKind(m.fault ?? "");
@@ -74,7 +78,9 @@ export function Timeline({ duration, markers, snapshots, selected, onSelect, liv
             step={1}
             value={index}
             aria-label="Snapshot to show"
-            aria-valuetext={current ? `Snapshot ${index + 1} of ${snapshots.length}, at ${formatMs(current.at)}${following && live ? ", following live" : ""}` : undefined}
+            aria-valuetext={
+              current ? `Snapshot ${index + 1} of ${snapshots.length}, at ${formatMs(current.at)}${following && live ? ", following live" : ""}` : undefined
+            }
             onChange={(e) => {
               const next = Number(e.currentTarget.value);
               onSelect(next === snapshots.length - 1 && live ? null : next);
@@ -93,7 +99,11 @@ export function Timeline({ duration, markers, snapshots, selected, onSelect, liv
         </div>
       ) : (
         <p className="mt-1 text-xs text-slate-600 dark:text-slate-400">
-          {live ? "Snapshots appear here as your program runs." : markers.length > 0 ? "Fault markers from the graded run." : "Nothing to scrub through: snapshots are taken when you press Run."}
+          {live
+            ? "Snapshots appear here as your program runs."
+            : markers.length > 0
+              ? "Fault markers from the graded run."
+              : "Nothing to scrub through: snapshots are taken when you press Run."}
         </p>
       )}
     </div>

@@ -8,7 +8,19 @@
 import type { HintsState } from "@/lib/labs/hints";
 import dynamic from "next/dynamic";
 import Link from "next/link";
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent as ReactKeyboardEvent, type PointerEvent as ReactPointerEvent, type ReactNode, type RefObject } from "react";
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type KeyboardEvent as ReactKeyboardEvent,
+  type PointerEvent as ReactPointerEvent,
+  type ReactNode,
+  type RefObject,
+} from "react";
 import { isLive } from "@/lib/runs/run-state";
 import type { CodeEditorHandle, EditorFile } from "./code-editor";
 import { RunPanel } from "./run-panel";
@@ -68,7 +80,11 @@ function subscribeToSizes(listener: () => void) {
 
 /** Panel sizes, remembered in localStorage; the server (and first paint) use the defaults. */
 function usePanelSizes() {
-  const raw = useSyncExternalStore(subscribeToSizes, () => localStorage.getItem(SIZES_KEY), () => null);
+  const raw = useSyncExternalStore(
+    subscribeToSizes,
+    () => localStorage.getItem(SIZES_KEY),
+    () => null,
+  );
   const sizes = useMemo(() => {
     try {
       const saved = JSON.parse(raw ?? "null") as { left?: unknown; right?: unknown } | null;
@@ -86,10 +102,29 @@ function usePanelSizes() {
 }
 
 /** A keyboard-operable vertical splitter (WAI-ARIA window splitter pattern). */
-function Splitter({ label, controls, value, min, max, onChange, container, edge }: { label: string; controls: string; value: number; min: number; max: number; onChange(v: number): void; container: RefObject<HTMLDivElement | null>; edge: "left" | "right" }) {
+function Splitter({
+  label,
+  controls,
+  value,
+  min,
+  max,
+  onChange,
+  container,
+  edge,
+}: {
+  label: string;
+  controls: string;
+  value: number;
+  min: number;
+  max: number;
+  onChange(v: number): void;
+  container: RefObject<HTMLDivElement | null>;
+  edge: "left" | "right";
+}) {
   const onKeyDown = (e: ReactKeyboardEvent) => {
     const grow = edge === "left" ? 1 : -1;
-    const next = e.key === "ArrowRight" ? value + STEP * grow : e.key === "ArrowLeft" ? value - STEP * grow : e.key === "Home" ? min : e.key === "End" ? max : null;
+    const next =
+      e.key === "ArrowRight" ? value + STEP * grow : e.key === "ArrowLeft" ? value - STEP * grow : e.key === "Home" ? min : e.key === "End" ? max : null;
     if (next === null) return;
     e.preventDefault();
     onChange(Math.min(max, Math.max(min, next)));
@@ -127,13 +162,30 @@ function Splitter({ label, controls, value, min, max, onChange, container, edge 
       onPointerDown={onPointerDown}
       className="group relative w-1.5 shrink-0 cursor-col-resize touch-none bg-slate-200 hover:bg-brand-500 focus-visible:bg-brand-500 dark:bg-ink-800 dark:hover:bg-brand-500"
     >
-      <span aria-hidden="true" className="absolute left-1/2 top-1/2 h-8 w-0.5 -translate-x-1/2 -translate-y-1/2 rounded bg-slate-400 group-hover:bg-white dark:bg-ink-700" />
+      <span
+        aria-hidden="true"
+        className="absolute left-1/2 top-1/2 h-8 w-0.5 -translate-x-1/2 -translate-y-1/2 rounded bg-slate-400 group-hover:bg-white dark:bg-ink-700"
+      />
     </div>
   );
 }
 
 /** A modal confirmation on the native <dialog>: focus moves in, Escape closes, focus returns. */
-function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, onClose }: { open: boolean; title: string; children: ReactNode; confirmLabel: string; onConfirm(): void; onClose(): void }) {
+function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  onConfirm,
+  onClose,
+}: {
+  open: boolean;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  onConfirm(): void;
+  onClose(): void;
+}) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const dialog = ref.current;
@@ -142,20 +194,34 @@ function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, onClose
     if (!open && dialog.open) dialog.close();
   }, [open]);
   return (
-    <dialog ref={ref} onClose={onClose} aria-labelledby="confirm-title" className="m-auto max-w-md rounded-xl border border-slate-200 bg-white p-6 text-slate-900 shadow-xl backdrop:bg-black/40 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100">
-      <h2 id="confirm-title" className="text-lg font-semibold">{title}</h2>
+    <dialog
+      ref={ref}
+      onClose={onClose}
+      aria-labelledby="confirm-title"
+      className="m-auto max-w-md rounded-xl border border-slate-200 bg-white p-6 text-slate-900 shadow-xl backdrop:bg-black/40 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100"
+    >
+      <h2 id="confirm-title" className="text-lg font-semibold">
+        {title}
+      </h2>
       <div className="mt-2 text-sm text-slate-700 dark:text-slate-300">{children}</div>
       <div className="mt-5 flex justify-end gap-2">
-        <button type="button" autoFocus onClick={onClose} className={secondaryButton}>Cancel</button>
-        <button type="button" onClick={onConfirm} className="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-red-800">{confirmLabel}</button>
+        <button type="button" autoFocus onClick={onClose} className={secondaryButton}>
+          Cancel
+        </button>
+        <button type="button" onClick={onConfirm} className="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-red-800">
+          {confirmLabel}
+        </button>
       </div>
     </dialog>
   );
 }
 
-const primaryButton = "inline-flex items-center gap-1.5 rounded-md bg-brand-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50";
-const secondaryButton = "inline-flex items-center gap-1.5 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-50 disabled:opacity-50 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100 dark:hover:bg-ink-800";
-const smallButton = "inline-flex items-center rounded-md border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-800 hover:bg-slate-50 disabled:opacity-50 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100 dark:hover:bg-ink-800";
+const primaryButton =
+  "inline-flex items-center gap-1.5 rounded-md bg-brand-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50";
+const secondaryButton =
+  "inline-flex items-center gap-1.5 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-50 disabled:opacity-50 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100 dark:hover:bg-ink-800";
+const smallButton =
+  "inline-flex items-center rounded-md border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-800 hover:bg-slate-50 disabled:opacity-50 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100 dark:hover:bg-ink-800";
 // Shortcut hints only where the toolbar has room; the buttons' titles and aria-keyshortcuts carry them anyway.
 const kbd = "hidden rounded border border-current/30 px-1 font-mono text-[0.65rem] opacity-80 2xl:inline";
 
@@ -169,7 +235,19 @@ async function json<T>(response: Response): Promise<T> {
   return (await response.json()) as T;
 }
 
-export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHref, solutionAvailable, hints: initialHints, monacoVs, typesUrl, children }: WorkspaceProps) {
+export function Workspace({
+  lab,
+  files,
+  checks,
+  initialFiles,
+  signedIn,
+  signInHref,
+  solutionAvailable,
+  hints: initialHints,
+  monacoVs,
+  typesUrl,
+  children,
+}: WorkspaceProps) {
   const { state, start, cancel } = useRun(lab.id);
   const editor = useRef<CodeEditorHandle | null>(null);
   const container = useRef<HTMLDivElement>(null);
@@ -193,7 +271,9 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
     dirty.current = false;
     setSaveStatus("saving");
     try {
-      await json(await fetch(`${api}/draft`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ files: editableFiles() }) }));
+      await json(
+        await fetch(`${api}/draft`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ files: editableFiles() }) }),
+      );
       setSaveError(null);
       setSaveStatus(dirty.current ? "pending" : "saved");
     } catch (error) {
@@ -226,7 +306,12 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
     const hide = () => {
       if (!dirty.current || !signedIn) return;
       dirty.current = false;
-      void fetch(`${api}/draft`, { method: "PUT", keepalive: true, headers: { "content-type": "application/json" }, body: JSON.stringify({ files: editableFiles() }) });
+      void fetch(`${api}/draft`, {
+        method: "PUT",
+        keepalive: true,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ files: editableFiles() }),
+      });
     };
     window.addEventListener("online", online);
     window.addEventListener("pagehide", hide);
@@ -355,10 +440,17 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
 
   return (
     <div ref={container} className="flex h-[calc(100dvh-3.5rem-1px)] min-h-[32rem] w-full overflow-hidden">
-      <section id="panel-instructions" aria-label="Instructions" style={{ flexBasis: `${sizes.left * 100}%` }} className="min-w-0 shrink-0 grow-0 overflow-y-auto px-5 py-4">
+      <section
+        id="panel-instructions"
+        aria-label="Instructions"
+        style={{ flexBasis: `${sizes.left * 100}%` }}
+        className="min-w-0 shrink-0 grow-0 overflow-y-auto px-5 py-4"
+      >
         {children}
         <section aria-labelledby="grader-checks" className="mt-8 rounded-lg border border-slate-200 p-4 dark:border-ink-700">
-          <h2 id="grader-checks" className="font-semibold">What the grader checks</h2>
+          <h2 id="grader-checks" className="font-semibold">
+            What the grader checks
+          </h2>
           <ol className="mt-2 space-y-1.5 text-sm">
             {checks.map((c, i) => (
               <li key={c.id} className="flex gap-2">
@@ -370,18 +462,26 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
         </section>
         {signedIn && hints.total > 0 && (
           <section ref={hintsSection} tabIndex={-1} aria-labelledby="hints-title" className="mt-6 rounded-lg border border-slate-200 p-4 dark:border-ink-700">
-            <h2 id="hints-title" className="font-semibold">Hints <span className="text-sm font-normal text-slate-600 dark:text-slate-400">({hints.unlocked.length} of {hints.total} shown)</span></h2>
+            <h2 id="hints-title" className="font-semibold">
+              Hints{" "}
+              <span className="text-sm font-normal text-slate-600 dark:text-slate-400">
+                ({hints.unlocked.length} of {hints.total} shown)
+              </span>
+            </h2>
             {hints.unlocked.length > 0 && (
               <ol ref={hintsRef} className="mt-2 list-decimal space-y-2 pl-5 text-sm">
                 {hints.unlocked.map((h, i) => (
-                  <li key={i} tabIndex={-1}>{h}</li>
+                  <li key={i} tabIndex={-1}>
+                    {h}
+                  </li>
                 ))}
               </ol>
             )}
             {hints.unlocked.length < hints.total &&
               (hints.unlocked.length === hints.total - 1 && hints.finalLockedFor > 0 ? (
                 <p className="mt-3 text-sm text-slate-600 dark:text-slate-400">
-                  The last hint is close to the answer, so it opens after you have tried: {hints.finalLockedFor} more failed check{hints.finalLockedFor === 1 ? "" : "s"} to go (or pass the lab).
+                  The last hint is close to the answer, so it opens after you have tried: {hints.finalLockedFor} more failed check
+                  {hints.finalLockedFor === 1 ? "" : "s"} to go (or pass the lab).
                 </p>
               ) : (
                 <button type="button" onClick={() => void nextHint()} disabled={hintBusy} className={`${secondaryButton} mt-3`}>
@@ -392,17 +492,48 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
         )}
       </section>
 
-      <Splitter label="Resize instructions" controls="panel-instructions" value={sizes.left} min={MIN.left} max={1 - MIN.centre - sizes.right} onChange={(left) => setSizes({ ...sizes, left })} container={container} edge="left" />
+      <Splitter
+        label="Resize instructions"
+        controls="panel-instructions"
+        value={sizes.left}
+        min={MIN.left}
+        max={1 - MIN.centre - sizes.right}
+        onChange={(left) => setSizes({ ...sizes, left })}
+        container={container}
+        edge="left"
+      />
 
       <section aria-label="Code" className="flex min-w-0 flex-1 flex-col">
-        <div role="toolbar" aria-label="Lab actions" className="flex shrink-0 flex-wrap items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-ink-700">
+        <div
+          role="toolbar"
+          aria-label="Lab actions"
+          className="flex shrink-0 flex-wrap items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-ink-700"
+        >
           {signedIn ? (
             <>
-              <button type="button" onClick={() => void go("run")} className={primaryButton} aria-keyshortcuts="Control+Enter Meta+Enter" title="Run your program (Ctrl/Cmd+Enter)">
-                <span aria-hidden="true">▶</span> {runLabel} <kbd className={kbd} aria-hidden="true">⌃↵</kbd>
+              <button
+                type="button"
+                onClick={() => void go("run")}
+                className={primaryButton}
+                aria-keyshortcuts="Control+Enter Meta+Enter"
+                title="Run your program (Ctrl/Cmd+Enter)"
+              >
+                <span aria-hidden="true">▶</span> {runLabel}{" "}
+                <kbd className={kbd} aria-hidden="true">
+                  ⌃↵
+                </kbd>
               </button>
-              <button type="button" onClick={() => void go("check")} className={primaryButton} aria-keyshortcuts="Control+Shift+Enter Meta+Shift+Enter" title="Grade your code against every check (Ctrl/Cmd+Shift+Enter)">
-                <span aria-hidden="true">✓</span> {checkLabel} <kbd className={kbd} aria-hidden="true">⌃⇧↵</kbd>
+              <button
+                type="button"
+                onClick={() => void go("check")}
+                className={primaryButton}
+                aria-keyshortcuts="Control+Shift+Enter Meta+Shift+Enter"
+                title="Grade your code against every check (Ctrl/Cmd+Shift+Enter)"
+              >
+                <span aria-hidden="true">✓</span> {checkLabel}{" "}
+                <kbd className={kbd} aria-hidden="true">
+                  ⌃⇧↵
+                </kbd>
               </button>
               <button type="button" onClick={() => void cancel()} disabled={!live || state.cancelling} className={smallButton}>
                 Cancel
@@ -412,7 +543,13 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
                   <span>
                     Seed <code className="font-mono">{lastSeed}</code>
                   </span>
-                  <button type="button" onClick={() => void go("check", lastSeed)} aria-label={`Re-run with seed ${lastSeed}`} title="Check again with the same faults and timings, to reproduce this result. A replay of a seed you chose is for debugging: it does not count toward progress or open the solution." className="rounded px-1 py-0.5 font-medium text-brand-700 underline underline-offset-2 hover:bg-slate-100 dark:text-brand-400 dark:hover:bg-ink-800">
+                  <button
+                    type="button"
+                    onClick={() => void go("check", lastSeed)}
+                    aria-label={`Re-run with seed ${lastSeed}`}
+                    title="Check again with the same faults and timings, to reproduce this result. A replay of a seed you chose is for debugging: it does not count toward progress or open the solution."
+                    className="rounded px-1 py-0.5 font-medium text-brand-700 underline underline-offset-2 hover:bg-slate-100 dark:text-brand-400 dark:hover:bg-ink-800"
+                  >
                     Re-run
                   </button>
                 </span>
@@ -431,22 +568,37 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
                 <button type="button" onClick={() => setConfirmReset(true)} className={smallButton}>
                   Reset
                 </button>
-                <span role="status" aria-live="polite" className="min-w-[5.5rem] text-right text-xs text-slate-600 dark:text-slate-400" title={saveError ?? undefined}>
+                <span
+                  role="status"
+                  aria-live="polite"
+                  className="min-w-[5.5rem] text-right text-xs text-slate-600 dark:text-slate-400"
+                  title={saveError ?? undefined}
+                >
                   {saveText[saveStatus]}
                 </span>
               </span>
             </>
           ) : (
             <>
-              <Link href={signInHref} className={primaryButton}>Sign in to run</Link>
+              <Link href={signInHref} className={primaryButton}>
+                Sign in to run
+              </Link>
               <p className="text-sm text-slate-700 dark:text-slate-300">You can read the starter; sign in to edit it, run it and have it graded.</p>
             </>
           )}
         </div>
         {notice && (
-          <div role="status" className="flex shrink-0 items-start gap-2 border-b border-slate-200 bg-amber-50 px-3 py-2 text-sm text-amber-950 dark:border-ink-700 dark:bg-amber-950/40 dark:text-amber-100">
+          <div
+            role="status"
+            className="flex shrink-0 items-start gap-2 border-b border-slate-200 bg-amber-50 px-3 py-2 text-sm text-amber-950 dark:border-ink-700 dark:bg-amber-950/40 dark:text-amber-100"
+          >
             <p className="flex-1">{notice}</p>
-            <button type="button" onClick={() => setNotice(null)} aria-label="Dismiss message" className="rounded px-1 hover:bg-amber-100 dark:hover:bg-amber-900">
+            <button
+              type="button"
+              onClick={() => setNotice(null)}
+              aria-label="Dismiss message"
+              className="rounded px-1 hover:bg-amber-100 dark:hover:bg-amber-900"
+            >
               <span aria-hidden="true">×</span>
             </button>
           </div>
@@ -467,20 +619,45 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
         </div>
       </section>
 
-      <Splitter label="Resize run results" controls="panel-run" value={sizes.right} min={MIN.right} max={1 - MIN.centre - sizes.left} onChange={(right) => setSizes({ ...sizes, right })} container={container} edge="right" />
+      <Splitter
+        label="Resize run results"
+        controls="panel-run"
+        value={sizes.right}
+        min={MIN.right}
+        max={1 - MIN.centre - sizes.left}
+        onChange={(right) => setSizes({ ...sizes, right })}
+        container={container}
+        edge="right"
+      />
 
       <section id="panel-run" aria-label="Run results" style={{ flexBasis: `${sizes.right * 100}%` }} className="min-w-0 shrink-0 grow-0 overflow-hidden">
         <RunPanel state={state} checks={checks} />
       </section>
 
-      <ConfirmDialog open={confirmReset} title="Reset to the starter?" confirmLabel="Reset to starter" onConfirm={() => void reset()} onClose={() => setConfirmReset(false)}>
-        <p>Your files go back to the lab&apos;s starter code. Your current code is not lost: it stays in your draft history, and Undo in the editor brings it back.</p>
+      <ConfirmDialog
+        open={confirmReset}
+        title="Reset to the starter?"
+        confirmLabel="Reset to starter"
+        onConfirm={() => void reset()}
+        onClose={() => setConfirmReset(false)}
+      >
+        <p>
+          Your files go back to the lab&apos;s starter code. Your current code is not lost: it stays in your draft history, and Undo in the editor brings it
+          back.
+        </p>
       </ConfirmDialog>
 
-      <dialog ref={compareRef} onClose={() => setCompareOpen(false)} aria-labelledby="compare-title" className="m-auto h-[85vh] w-[90vw] max-w-none rounded-xl border border-slate-200 bg-white p-0 text-slate-900 shadow-xl backdrop:bg-black/40 dark:border-ink-700 dark:bg-ink-950 dark:text-slate-100">
+      <dialog
+        ref={compareRef}
+        onClose={() => setCompareOpen(false)}
+        aria-labelledby="compare-title"
+        className="m-auto h-[85vh] w-[90vw] max-w-none rounded-xl border border-slate-200 bg-white p-0 text-slate-900 shadow-xl backdrop:bg-black/40 dark:border-ink-700 dark:bg-ink-950 dark:text-slate-100"
+      >
         <div className="flex h-full flex-col">
           <div className="flex shrink-0 items-center border-b border-slate-200 px-4 py-2 dark:border-ink-700">
-            <h2 id="compare-title" className="font-semibold">Your code and the reference solution</h2>
+            <h2 id="compare-title" className="font-semibold">
+              Your code and the reference solution
+            </h2>
             <button
               type="button"
               onClick={() => {
@@ -492,7 +669,9 @@ export function Workspace({ lab, files, checks, initialFiles, signedIn, signInHr
             >
               Check the reference solution
             </button>
-            <button type="button" onClick={() => setCompareOpen(false)} className={`${secondaryButton} ml-2`}>Close</button>
+            <button type="button" onClick={() => setCompareOpen(false)} className={`${secondaryButton} ml-2`}>
+              Close
+            </button>
           </div>
           <div className="min-h-0 flex-1">
             {compareOpen && solution && <DiffView paths={editable} mine={mineAtCompare} solution={solution} vs={monacoVs} />}

@@ -63,7 +63,11 @@ class Probe {
       const output = mod.output();
       this.mod = await this.t.load(PROBE, { ...INSTANCE, process: this.process });
       const crash = crashOf(output, plans);
-      throw new CheckFailure({ message: `Your module crashed while mapLimit ran or right after it: ${crash.what}. A Node process ends the same way.`, actual: output.slice(-1500) || undefined, hint: crash.hint });
+      throw new CheckFailure({
+        message: `Your module crashed while mapLimit ran or right after it: ${crash.what}. A Node process ends the same way.`,
+        actual: output.slice(-1500) || undefined,
+        hint: crash.hint,
+      });
     }
   }
 
@@ -78,20 +82,32 @@ const UNHANDLED_HINT =
 function crashOf(output: string, plans: Plan[]): { what: string; hint: string } {
   const lines = output.split("\n").filter((l) => l.trim());
   const unhandled = lines.find((l) => l.startsWith("Unhandled rejection:"));
-  if (unhandled) return { what: `a promise rejected with ${unhandled.slice("Unhandled rejection:".length).trim().slice(0, 120)} and nothing handled it`, hint: UNHANDLED_HINT };
-  if (output.includes("Maximum call stack size exceeded")) return { what: "the stack overflowed (RangeError: Maximum call stack size exceeded)", hint: RECURSION_HINT };
+  if (unhandled)
+    return {
+      what: `a promise rejected with ${unhandled.slice("Unhandled rejection:".length).trim().slice(0, 120)} and nothing handled it`,
+      hint: UNHANDLED_HINT,
+    };
+  if (output.includes("Maximum call stack size exceeded"))
+    return { what: "the stack overflowed (RangeError: Maximum call stack size exceeded)", hint: RECURSION_HINT };
   for (const p of plans) {
     for (const [i, it] of p.items.entries()) {
       if (it.out[0] === "error" && output.includes(it.out[1])) {
-        return { what: `item ${i}'s call ${it.act === "throw" ? "threw" : "rejected with"} ${showVal(it.out)} ("${it.out[1]}"), and it went unhandled: a promise rejected with it and nothing handled that promise, or it was thrown from a callback`, hint: UNHANDLED_HINT };
+        return {
+          what: `item ${i}'s call ${it.act === "throw" ? "threw" : "rejected with"} ${showVal(it.out)} ("${it.out[1]}"), and it went unhandled: a promise rejected with it and nothing handled that promise, or it was thrown from a callback`,
+          hint: UNHANDLED_HINT,
+        };
       }
     }
   }
   const first = lines.find((l) => /Error|Uncaught/.test(l)) ?? lines[0] ?? "no output";
-  return { what: `it ended with "${first.slice(0, 200)}"`, hint: "Whatever fn does, mapLimit must turn it into a result or a rejection of its own promise, never into an exception that escapes it or a promise nobody handles." };
+  return {
+    what: `it ended with "${first.slice(0, 200)}"`,
+    hint: "Whatever fn does, mapLimit must turn it into a result or a rejection of its own promise, never into an exception that escapes it or a promise nobody handles.",
+  };
 }
 
-const RECURSION_HINT = "Do not start the next item by calling your own function directly from the code that just finished one: with plain values that recursion grows with the number of items. Loop while a slot is free, and come back to the loop from a promise callback.";
+const RECURSION_HINT =
+  "Do not start the next item by calling your own function directly from the code that just finished one: with plain values that recursion grows with the number of items. Loop while a slot is free, and come back to the loop from a promise callback.";
 
 const rpcTimeout = (plan: Plan) => plan.deadlineMs * 2 + 4000;
 
@@ -234,10 +250,22 @@ interface Problem {
 }
 
 function basicProblem(r: Report): Problem | null {
-  if (r.threw) return { message: `mapLimit threw ${r.threw.text} synchronously instead of returning a promise.`, hint: "Make mapLimit an async function: whatever it throws then rejects the promise it returns, which is where callers look." };
-  if (r.returned !== "promise") return { message: `mapLimit returned ${r.returned === "thenable" ? "a thenable that is not a Promise" : "something that is not a promise"}.`, hint: "mapLimit returns a Promise (an async function always does)." };
+  if (r.threw)
+    return {
+      message: `mapLimit threw ${r.threw.text} synchronously instead of returning a promise.`,
+      hint: "Make mapLimit an async function: whatever it throws then rejects the promise it returns, which is where callers look.",
+    };
+  if (r.returned !== "promise")
+    return {
+      message: `mapLimit returned ${r.returned === "thenable" ? "a thenable that is not a Promise" : "something that is not a promise"}.`,
+      hint: "mapLimit returns a Promise (an async function always does).",
+    };
   if (r.cutOff) return EAGER(r);
-  if (r.badCalls.length > 0) return { message: `fn was called with the wrong arguments: ${r.badCalls.join("; ")}.`, hint: "Call fn(item, index) with the item exactly as the source gave it and its 0-based position in the input." };
+  if (r.badCalls.length > 0)
+    return {
+      message: `fn was called with the wrong arguments: ${r.badCalls.join("; ")}.`,
+      hint: "Call fn(item, index) with the item exactly as the source gave it and its 0-based position in the input.",
+    };
   return null;
 }
 
@@ -246,7 +274,9 @@ function overLimitProblem(r: Report, limit: number): Problem | null {
   const over = r.events.find((e) => e[0] === "s" && e[3] > limit);
   if (!over && r.peak <= limit) return null;
   return {
-    message: over ? `${showEvent(over)} while ${over[3] - 1} calls were already in flight: ${over[3]} at once, with a limit of ${limit}.` : `${r.peak} calls were in flight at once, with a limit of ${limit}.`,
+    message: over
+      ? `${showEvent(over)} while ${over[3] - 1} calls were already in flight: ${over[3]} at once, with a limit of ${limit}.`
+      : `${r.peak} calls were in flight at once, with a limit of ${limit}.`,
     hint: "Count the calls in flight: one more when you call fn, one fewer when its promise settles (either way). Start an item only while that count is below the limit.",
   };
 }
@@ -264,7 +294,9 @@ function concurrencyProblem(r: Report, limit: number, total: number): Problem | 
     if (inflight >= limit || started >= total) continue;
     const what = after === -1 ? "Right after mapLimit was called" : `After ${showEvent(ev[after]!)}`;
     const next = ev.slice(k).find((x) => x[0] === "s");
-    const then = next ? `The next item, ${next[1]}, started ${ms(next[2] - (after === -1 ? 0 : ev[after]![2]))} after that.` : "No other item started after that.";
+    const then = next
+      ? `The next item, ${next[1]}, started ${ms(next[2] - (after === -1 ? 0 : ev[after]![2]))} after that.`
+      : "No other item started after that.";
     const waiting = Number.isFinite(total) ? `${total - started} items still waited to start` : "items still waited to start";
     return {
       message: `${what}, the event loop moved on (at ${ms(at)}) with ${inflight} call${inflight === 1 ? "" : "s"} in flight, not ${limit}, while ${waiting}. ${then} A slot that frees must be filled in the same turn: in the microtasks that follow the settled promise, not after a timer, a setImmediate, a poll or the rest of a batch.`,
@@ -290,10 +322,28 @@ function sameItem(p: Plan, i: number, j: number): boolean {
 
 function resultsProblem(r: Report, p: Plan, count: number): Problem | null {
   const o = r.outcome;
-  if (o.kind === "pending") return { message: `mapLimit had not settled ${p.deadlineMs} ms after it was called, although ${r.calls} fn calls had all settled.`, hint: "Once every item has been read and every call has settled, resolve with the results. Count what is in flight, and check for the end both after a call settles and after the source says it is done." };
-  if (o.kind === "rejected") return { message: `mapLimit rejected with ${o.error.text}, although no item failed.`, hint: o.error.text.includes("then is not a function") ? "fn may return a plain value rather than a promise: treat what it returns as await does (await it, or Promise.resolve(value).then(…))." : "Only a failure of fn, of the source or an abort rejects mapLimit." };
-  if (!o.isArray) return { message: `mapLimit resolved with ${o.wrong[0]?.got.text ?? "something else"}, not an array.`, hint: "Resolve with an array holding, at each index, the result of that item's call." };
-  if (o.length !== count) return { message: `mapLimit resolved with an array of ${o.length} results for ${count} items.`, hint: "One result per item, at the item's index: results[index] = value, and as many results as items." };
+  if (o.kind === "pending")
+    return {
+      message: `mapLimit had not settled ${p.deadlineMs} ms after it was called, although ${r.calls} fn calls had all settled.`,
+      hint: "Once every item has been read and every call has settled, resolve with the results. Count what is in flight, and check for the end both after a call settles and after the source says it is done.",
+    };
+  if (o.kind === "rejected")
+    return {
+      message: `mapLimit rejected with ${o.error.text}, although no item failed.`,
+      hint: o.error.text.includes("then is not a function")
+        ? "fn may return a plain value rather than a promise: treat what it returns as await does (await it, or Promise.resolve(value).then(…))."
+        : "Only a failure of fn, of the source or an abort rejects mapLimit.",
+    };
+  if (!o.isArray)
+    return {
+      message: `mapLimit resolved with ${o.wrong[0]?.got.text ?? "something else"}, not an array.`,
+      hint: "Resolve with an array holding, at each index, the result of that item's call.",
+    };
+  if (o.length !== count)
+    return {
+      message: `mapLimit resolved with an array of ${o.length} results for ${count} items.`,
+      hint: "One result per item, at the item's index: results[index] = value, and as many results as items.",
+    };
   const w = o.wrong[0];
   if (w) {
     const other = w.got.of.find((j) => j !== w.index);
@@ -313,11 +363,19 @@ function resultsProblem(r: Report, p: Plan, count: number): Problem | null {
           : "Store exactly the value each call resolved with: fn may return a plain value, a promise or a thenable, and the result is what await would give you for it.",
     };
   }
-  if (o.holes > 0) return { message: `mapLimit's array has ${o.holes} empty slot${o.holes === 1 ? "" : "s"} (indexes never assigned).`, hint: "Assign every index, even when a call resolves with undefined." };
+  if (o.holes > 0)
+    return {
+      message: `mapLimit's array has ${o.holes} empty slot${o.holes === 1 ? "" : "s"} (indexes never assigned).`,
+      hint: "Assign every index, even when a call resolves with undefined.",
+    };
   if (r.calls !== count) return { message: `fn was called ${r.calls} times for ${count} items.`, hint: "Call fn exactly once per item." };
   const starts = r.events.filter((e) => e[0] === "s").map((e) => e[1]);
   const outOfOrder = starts.findIndex((i, k) => i !== k);
-  if (starts.length === count && outOfOrder >= 0) return { message: `fn was called for the items in this order: ${starts.slice(0, 12).join(", ")}${starts.length > 12 ? ", …" : ""}; item ${outOfOrder} should have been call number ${outOfOrder + 1}.`, hint: "Start the items in input order: the next item to start is always the next one read." };
+  if (starts.length === count && outOfOrder >= 0)
+    return {
+      message: `fn was called for the items in this order: ${starts.slice(0, 12).join(", ")}${starts.length > 12 ? ", …" : ""}; item ${outOfOrder} should have been call number ${outOfOrder + 1}.`,
+      hint: "Start the items in input order: the next item to start is always the next one read.",
+    };
   return null;
 }
 
@@ -333,13 +391,20 @@ function failureProblem(r: Report, p: Plan, x: FailureExpectation): Problem | nu
   const first = ev.findIndex((e) => e[0] === "f");
   if (first < 0) return null;
   const [, failed, failedAt] = ev[first]!;
-  const what = failed < 0 ? `the source's next() failed at ${ms(failedAt)}` : `item ${failed}'s call ${p.items[failed % p.items.length]!.act === "throw" ? "threw" : "rejected"} at ${ms(failedAt)}`;
+  const what =
+    failed < 0
+      ? `the source's next() failed at ${ms(failedAt)}`
+      : `item ${failed}'s call ${p.items[failed % p.items.length]!.act === "throw" ? "threw" : "rejected"} at ${ms(failedAt)}`;
   const o = r.outcome;
-  if (o.kind === "pending") return { message: `After ${what}, mapLimit never settled (waited ${p.deadlineMs} ms).`, hint: "A failure must reject mapLimit's promise: catch what fn throws synchronously as well as what its promise rejects with, and reject with it." };
+  if (o.kind === "pending")
+    return {
+      message: `After ${what}, mapLimit never settled (waited ${p.deadlineMs} ms).`,
+      hint: "A failure must reject mapLimit's promise: catch what fn throws synchronously as well as what its promise rejects with, and reject with it.",
+    };
   if (o.kind === "resolved") {
     return {
       message: `After ${what}, mapLimit resolved (with ${o.isArray ? `an array of ${o.length}` : "something else"}) instead of rejecting.`,
-      hint: "A failure is never a result: reject with it. Careful with `if (error)`: fn may throw undefined, null, 0, false or \"\", and that is still a failure. Keep a separate flag.",
+      hint: 'A failure is never a result: reject with it. Careful with `if (error)`: fn may throw undefined, null, 0, false or "", and that is still a failure. Keep a separate flag.',
     };
   }
   const e = o.error;
@@ -347,26 +412,41 @@ function failureProblem(r: Report, p: Plan, x: FailureExpectation): Problem | nu
   // callback: any of them may win. One from a later turn never wins over an earlier one.
   const turn = turnAfter(ev, first);
   const sameTurnEnd = Math.min(...[turn, ev.findIndex((x, k) => k > first && laterSettle(x))].filter((k) => k >= 0), ev.length);
-  const sameTurn = ev.slice(first, sameTurnEnd).filter((x) => x[0] === "f").map((x) => x[1]);
+  const sameTurn = ev
+    .slice(first, sameTurnEnd)
+    .filter((x) => x[0] === "f")
+    .map((x) => x[1]);
   const rightValue = sameTurn.some((i) => (i < 0 ? e.readError === true : e.of.includes(i)));
   if (!rightValue) {
     const laterOne = e.of.find((j) => !sameTurn.includes(j));
-    const shownFailure = failed < 0 ? "the error next() threw" : `what item ${failed}'s call ${p.items[failed % p.items.length]!.act === "throw" ? "threw" : "rejected with"} (${showVal(p.items[failed % p.items.length]!.out)})`;
+    const shownFailure =
+      failed < 0
+        ? "the error next() threw"
+        : `what item ${failed}'s call ${p.items[failed % p.items.length]!.act === "throw" ? "threw" : "rejected with"} (${showVal(p.items[failed % p.items.length]!.out)})`;
     const why =
       laterOne !== undefined
         ? `the value item ${laterOne}'s call failed with, which failed after it: the first failure in time is the one to report`
         : e.causeOf !== undefined && e.causeOf !== null
           ? `a new error of its own (${e.text}) that carries the original as its cause`
           : e.text;
-    return { message: `After ${what}, mapLimit rejected with ${why}, not with ${shownFailure}.`, hint: "Reject with exactly the value that was thrown or rejected: the same object (not a copy, a message or a wrapper), or the same primitive, even undefined. The first failure wins; later ones are ignored." };
+    return {
+      message: `After ${what}, mapLimit rejected with ${why}, not with ${shownFailure}.`,
+      hint: "Reject with exactly the value that was thrown or rejected: the same object (not a copy, a message or a wrapper), or the same primitive, even undefined. The first failure wins; later ones are ignored.",
+    };
   }
   // It must reject in the same turn, not after the calls still in flight: no call may settle in
   // a timer's callback (a later turn) before it, and the turn after the failure must find it done.
   const settled = ev.findIndex((x) => x[0] === "x");
   const between = ev.slice(first + 1, settled < 0 ? undefined : settled).filter(laterSettle);
   if (settled < 0 || (turn >= 0 && settled > turn) || between.length > 0) {
-    const waited = between.length > 0 ? ` It waited for the calls still in flight: ${showEvent(between[0]!)} before mapLimit rejected at ${ms(r.settledMs ?? 0)}.` : ` It rejected at ${ms(r.settledMs ?? 0)}, a turn of the event loop later.`;
-    return { message: `After ${what}, mapLimit did not reject at once.${waited}`, hint: "Reject as soon as the failure is seen, in the callback that sees it. The calls still in flight go on by themselves; mapLimit does not wait for them." };
+    const waited =
+      between.length > 0
+        ? ` It waited for the calls still in flight: ${showEvent(between[0]!)} before mapLimit rejected at ${ms(r.settledMs ?? 0)}.`
+        : ` It rejected at ${ms(r.settledMs ?? 0)}, a turn of the event loop later.`;
+    return {
+      message: `After ${what}, mapLimit did not reject at once.${waited}`,
+      hint: "Reject as soon as the failure is seen, in the callback that sees it. The calls still in flight go on by themselves; mapLimit does not wait for them.",
+    };
   }
   // Nothing new starts after the failure: in its own turn at most limit - 1 (a fill already under
   // way), after that nothing.
@@ -381,7 +461,11 @@ function failureProblem(r: Report, p: Plan, x: FailureExpectation): Problem | nu
     };
   }
   const exhausted = ev.some((e) => e[0] === "d");
-  if (failed >= 0 && x.closeable && !exhausted && r.closes === 0) return { message: `After ${what}, mapLimit stopped but never closed the source: its return() was not called.`, hint: "When you stop reading a source early, close it: call iterator.return?.() once (for…of and for await…of do this for you when you leave the loop early), so that a generator's finally blocks run and whatever it holds is released." };
+  if (failed >= 0 && x.closeable && !exhausted && r.closes === 0)
+    return {
+      message: `After ${what}, mapLimit stopped but never closed the source: its return() was not called.`,
+      hint: "When you stop reading a source early, close it: call iterator.return?.() once (for…of and for await…of do this for you when you leave the loop early), so that a generator's finally blocks run and whatever it holds is released.",
+    };
   return null;
 }
 
@@ -392,31 +476,63 @@ function abortProblem(r: Report, p: Plan, x: { closeable: boolean }): Problem | 
   const before = p.signal?.before === true;
   const what = before ? "With a signal aborted before the call" : aborted >= 0 ? `After the signal aborted at ${ms(ev[aborted]![2])}` : "";
   if (!before && aborted < 0) return listenerProblem(r);
-  if (o.kind === "pending") return { message: `${what}, mapLimit never settled (waited ${p.deadlineMs} ms).`, hint: "Listen for the signal's abort event (and check signal.aborted at the start): reject with signal.reason at once." };
-  if (o.kind === "resolved") return { message: `${what}, mapLimit resolved instead of rejecting${before ? "" : ": it ran on to the end"}.`, hint: "An aborted signal rejects mapLimit with signal.reason, whatever is left to do. Check signal.aborted before you start, and listen for its abort event." };
+  if (o.kind === "pending")
+    return {
+      message: `${what}, mapLimit never settled (waited ${p.deadlineMs} ms).`,
+      hint: "Listen for the signal's abort event (and check signal.aborted at the start): reject with signal.reason at once.",
+    };
+  if (o.kind === "resolved")
+    return {
+      message: `${what}, mapLimit resolved instead of rejecting${before ? "" : ": it ran on to the end"}.`,
+      hint: "An aborted signal rejects mapLimit with signal.reason, whatever is left to do. Check signal.aborted before you start, and listen for its abort event.",
+    };
   if (o.error.reason !== true) {
-    const reason = p.signal?.reason ? "the reason the signal was aborted with" : "signal.reason (a DOMException named AbortError when abort() is given no reason)";
-    return { message: `${what}, mapLimit rejected with ${o.error.text}, not with ${reason}.`, hint: "Reject with signal.reason itself: the very value abort(reason) was given, or the AbortError DOMException the signal made, not an error of your own." };
+    const reason = p.signal?.reason
+      ? "the reason the signal was aborted with"
+      : "signal.reason (a DOMException named AbortError when abort() is given no reason)";
+    return {
+      message: `${what}, mapLimit rejected with ${o.error.text}, not with ${reason}.`,
+      hint: "Reject with signal.reason itself: the very value abort(reason) was given, or the AbortError DOMException the signal made, not an error of your own.",
+    };
   }
   if (before) {
-    if (r.calls > 0 || r.reads > 0) return { message: `${what}, mapLimit still ${r.reads > 0 ? `read ${r.reads} item${r.reads === 1 ? "" : "s"} from the source` : ""}${r.reads > 0 && r.calls > 0 ? " and " : ""}${r.calls > 0 ? `called fn ${r.calls} time${r.calls === 1 ? "" : "s"}` : ""} before rejecting.`, hint: "Check signal.aborted before anything else happens: nothing is read and nothing is called." };
+    if (r.calls > 0 || r.reads > 0)
+      return {
+        message: `${what}, mapLimit still ${r.reads > 0 ? `read ${r.reads} item${r.reads === 1 ? "" : "s"} from the source` : ""}${r.reads > 0 && r.calls > 0 ? " and " : ""}${r.calls > 0 ? `called fn ${r.calls} time${r.calls === 1 ? "" : "s"}` : ""} before rejecting.`,
+        hint: "Check signal.aborted before anything else happens: nothing is read and nothing is called.",
+      };
   } else {
     const settled = ev.findIndex((e) => e[0] === "x");
     const turn = turnAfter(ev, aborted);
     const between = ev.slice(aborted + 1, settled < 0 ? undefined : settled).filter(laterSettle);
     if (settled < 0 || (turn >= 0 && settled > turn) || between.length > 0) {
       const waited = between.length > 0 ? ` It waited until ${showEvent(between[0]!)}.` : "";
-      return { message: `${what}, mapLimit did not reject at once: it rejected at ${ms(r.settledMs ?? 0)}.${waited}`, hint: "Listen for the abort event (signal.addEventListener(\"abort\", …)) and reject in that listener; checking signal.aborted only when a slot frees reacts only when a call happens to finish." };
+      return {
+        message: `${what}, mapLimit did not reject at once: it rejected at ${ms(r.settledMs ?? 0)}.${waited}`,
+        hint: 'Listen for the abort event (signal.addEventListener("abort", …)) and reject in that listener; checking signal.aborted only when a slot frees reacts only when a call happens to finish.',
+      };
     }
     const started = ev.slice(aborted + 1).filter((e) => e[0] === "s");
-    if (started.length > 0) return { message: `${what}, mapLimit still started ${started.length} item${started.length === 1 ? "" : "s"}: ${showEvent(started[0]!)}.`, hint: "After the abort nothing new starts: check your stopped flag before reading the next item and again before starting it, also in callbacks that were already waiting (a read that completes after the abort)." };
-    if (x.closeable && r.closes === 0) return { message: `${what}, mapLimit stopped but never closed the source: its return() was not called.`, hint: "When you stop reading a source early, call iterator.return?.() once, as for…of does when you leave the loop early." };
+    if (started.length > 0)
+      return {
+        message: `${what}, mapLimit still started ${started.length} item${started.length === 1 ? "" : "s"}: ${showEvent(started[0]!)}.`,
+        hint: "After the abort nothing new starts: check your stopped flag before reading the next item and again before starting it, also in callbacks that were already waiting (a read that completes after the abort).",
+      };
+    if (x.closeable && r.closes === 0)
+      return {
+        message: `${what}, mapLimit stopped but never closed the source: its return() was not called.`,
+        hint: "When you stop reading a source early, call iterator.return?.() once, as for…of does when you leave the loop early.",
+      };
   }
   return listenerProblem(r);
 }
 
 function listenerProblem(r: Report): Problem | null {
-  if (r.listeners > 0) return { message: `Once mapLimit had settled, the signal still had ${r.listeners} abort listener${r.listeners === 1 ? "" : "s"} of yours. A signal often lives much longer than one call (a whole job, a server's shutdown), and every call would leave one more.`, hint: "Remove your abort listener (removeEventListener with the same function) whenever mapLimit settles: resolved, rejected or aborted. { once: true } removes it only if the signal aborts." };
+  if (r.listeners > 0)
+    return {
+      message: `Once mapLimit had settled, the signal still had ${r.listeners} abort listener${r.listeners === 1 ? "" : "s"} of yours. A signal often lives much longer than one call (a whole job, a server's shutdown), and every call would leave one more.`,
+      hint: "Remove your abort listener (removeEventListener with the same function) whenever mapLimit settles: resolved, rejected or aborted. { once: true } removes it only if the signal aborts.",
+    };
   return null;
 }
 
@@ -427,7 +543,11 @@ const EAGER = (r: Report): Problem => ({
 
 function lazyProblem(r: Report, p: Plan, limit: number): Problem | null {
   if (r.cutOff) return EAGER(r);
-  if (r.maxHeld > limit) return { message: `mapLimit held ${r.maxHeld} items at once (read from the source and not yet finished), with a limit of ${limit}: it read an item before a slot was free for it.`, hint: "Ask the source for the next item only when fewer than limit calls are in flight, and start it in the same turn. Reading one ahead takes an item (a job, a message) that nobody is working on yet." };
+  if (r.maxHeld > limit)
+    return {
+      message: `mapLimit held ${r.maxHeld} items at once (read from the source and not yet finished), with a limit of ${limit}: it read an item before a slot was free for it.`,
+      hint: "Ask the source for the next item only when fewer than limit calls are in flight, and start it in the same turn. Reading one ahead takes an item (a job, a message) that nobody is working on yet.",
+    };
   const ev = r.events;
   const stop = ev.findIndex((e) => e[0] === "f" || e[0] === "a");
   for (let k = 0; k < ev.length; k++) {
@@ -437,7 +557,10 @@ function lazyProblem(r: Report, p: Plan, limit: number): Problem | null {
     const startedItem = ev.slice(e[1], k).some((x) => x[0] === "s" && x[1] === read[1]);
     if (!startedItem) {
       const next = ev.slice(k).find((x) => x[0] === "s" && x[1] === read[1]);
-      return { message: `${showEvent(read)}, but fn was not called for it in that turn of the event loop${next ? `: it started at ${ms(next[2])}` : ""}. An item read is started at once.`, hint: "Start each item in the same turn you read it. Do not collect a batch from the source first, and read only when a slot is free." };
+      return {
+        message: `${showEvent(read)}, but fn was not called for it in that turn of the event loop${next ? `: it started at ${ms(next[2])}` : ""}. An item read is started at once.`,
+        hint: "Start each item in the same turn you read it. Do not collect a batch from the source first, and read only when a slot is free.",
+      };
     }
   }
   return null;
@@ -498,7 +621,13 @@ const workloads: fc.Arbitrary<Workload> = fc.record({
   shapes: fc.array(succeeding, { maxLength: 30 }),
 });
 
-const showWorkload = (w: Workload) => showPlan({ limit: ["num", w.limit], source: w.source, items: w.shapes.map((s) => ({ item: ["obj", ""], act: s.act, ms: s.ms, out: ["obj", ""] })), deadlineMs: 0 });
+const showWorkload = (w: Workload) =>
+  showPlan({
+    limit: ["num", w.limit],
+    source: w.source,
+    items: w.shapes.map((s) => ({ item: ["obj", ""], act: s.act, ms: s.ms, out: ["obj", ""] })),
+    deadlineMs: 0,
+  });
 
 export default defineChecks({
   timeoutMs: 25_000,
@@ -511,9 +640,24 @@ export default defineChecks({
       const limit = 4;
       const shapes: Shape[] = Array.from({ length: 24 }, (_, i) => ({ act: "timer", ms: i % 5 === 0 ? 30 : between(t, 2, 6) }));
       const fixed = plan(t, limit, pick(t, ["array", "generator"] as const), shapes);
-      await judge(t, probe, fixed, [(r) => concurrencyProblem(r, limit, 24), (r) => (r.peak === limit ? null : { message: `At most ${r.peak} calls were ever in flight at once, with a limit of ${limit} and 24 items waiting.`, hint: "Keep exactly limit calls in flight while items are left." }), (r) => resultsProblem(r, fixed, 24)]);
+      await judge(t, probe, fixed, [
+        (r) => concurrencyProblem(r, limit, 24),
+        (r) =>
+          r.peak === limit
+            ? null
+            : {
+                message: `At most ${r.peak} calls were ever in flight at once, with a limit of ${limit} and 24 items waiting.`,
+                hint: "Keep exactly limit calls in flight while items are left.",
+              },
+        (r) => resultsProblem(r, fixed, 24),
+      ]);
       // A limit far above the number of items: every item at once.
-      const huge = plan(t, Number.MAX_SAFE_INTEGER, pick(t, SOURCES), Array.from({ length: 12 }, (): Shape => ({ act: "timer", ms: between(t, 2, 8) })));
+      const huge = plan(
+        t,
+        Number.MAX_SAFE_INTEGER,
+        pick(t, SOURCES),
+        Array.from({ length: 12 }, (): Shape => ({ act: "timer", ms: between(t, 2, 8) })),
+      );
       await judge(t, probe, huge, [(r) => resultsProblem(r, huge, 12), (r) => concurrencyProblem(r, 12, 12)]);
       // Then generated workloads: any limit, any source, latencies quick and slow.
       await t.property(
@@ -562,7 +706,12 @@ export default defineChecks({
                 return ["obj", t.id("value")];
             }
           };
-          const p: Plan = { limit: ["num", limit], source, items: entries.map((e, i) => item(t, e.shape, make(e.item, i, true), make(e.out, i, false))), deadlineMs: SETTLE_MARGIN_MS + 2 * entries.reduce((s, e) => s + e.shape.ms, 0) };
+          const p: Plan = {
+            limit: ["num", limit],
+            source,
+            items: entries.map((e, i) => item(t, e.shape, make(e.item, i, true), make(e.out, i, false))),
+            deadlineMs: SETTLE_MARGIN_MS + 2 * entries.reduce((s, e) => s + e.shape.ms, 0),
+          };
           await judgeQuietly(probe, p, [(r) => resultsProblem(r, p, entries.length)]);
         },
         {
@@ -570,8 +719,24 @@ export default defineChecks({
           timeLimitMs: 8000,
           noun: "workload",
           show: ({ limit, source, entries }) => {
-            const shown = (kind: string, i: number, isItem: boolean): Val => (kind === "same" ? (isItem && i > 0 ? ["same", 0] : ["obj", ""]) : kind === "str" ? ["str", "s"] : kind === "zero" ? ["num", 0] : kind === "obj" ? ["obj", ""] : [kind as "undefined" | "null"]);
-            return showPlan({ limit: ["num", limit], source, items: entries.map((e, i) => ({ item: shown(e.item, i, true), act: e.shape.act, ms: e.shape.ms, out: shown(e.out, i, false) })), deadlineMs: 0 });
+            const shown = (kind: string, i: number, isItem: boolean): Val =>
+              kind === "same"
+                ? isItem && i > 0
+                  ? ["same", 0]
+                  : ["obj", ""]
+                : kind === "str"
+                  ? ["str", "s"]
+                  : kind === "zero"
+                    ? ["num", 0]
+                    : kind === "obj"
+                      ? ["obj", ""]
+                      : [kind as "undefined" | "null"];
+            return showPlan({
+              limit: ["num", limit],
+              source,
+              items: entries.map((e, i) => ({ item: shown(e.item, i, true), act: e.shape.act, ms: e.shape.ms, out: shown(e.out, i, false) })),
+              deadlineMs: 0,
+            });
           },
         },
       );
@@ -583,15 +748,33 @@ export default defineChecks({
       // One call fails early while three others are slow, and two of those fail later too.
       const limit = 4;
       const failAt = between(t, 2, 5);
-      const shapes: Shape[] = Array.from({ length: 16 }, (_, i) => (i === failAt ? { act: "reject", ms: 4, thrown: "Error" } : i === failAt - 1 || i === failAt + 1 ? { act: "reject", ms: 45, thrown: "Error" } : { act: "timer", ms: i < failAt - 1 ? 2 : 40 }));
+      const shapes: Shape[] = Array.from({ length: 16 }, (_, i) =>
+        i === failAt
+          ? { act: "reject", ms: 4, thrown: "Error" }
+          : i === failAt - 1 || i === failAt + 1
+            ? { act: "reject", ms: 45, thrown: "Error" }
+            : { act: "timer", ms: i < failAt - 1 ? 2 : 40 },
+      );
       const first = plan(t, limit, pick(t, ["array", "generator", "async-generator"] as const), shapes);
       await judge(t, probe, first, [(r) => failureProblem(r, first, { limit, closeable: closeable(first) })]);
       // A synchronous throw, and a falsy value thrown.
       // (thrown as the call that refills a freed slot)
       const throwAt = between(t, 3, 6);
-      const sync = plan(t, 3, "generator", Array.from({ length: 10 }, (_, i): Shape => (i === throwAt ? { act: "throw", ms: 0, thrown: pick(t, ["Error", "object"] as const) } : { act: "timer", ms: 3 + (i % 3) * 4 })));
+      const sync = plan(
+        t,
+        3,
+        "generator",
+        Array.from({ length: 10 }, (_, i): Shape =>
+          i === throwAt ? { act: "throw", ms: 0, thrown: pick(t, ["Error", "object"] as const) } : { act: "timer", ms: 3 + (i % 3) * 4 },
+        ),
+      );
       await judge(t, probe, sync, [(r) => failureProblem(r, sync, { limit: 3, closeable: true })]);
-      const falsy = plan(t, 2, "array", [{ act: "timer", ms: 3 }, { act: "reject", ms: 1, thrown: pick(t, ["undefined", "zero", "empty", "null", "false"] as const) }, { act: "timer", ms: 3 }, { act: "timer", ms: 3 }]);
+      const falsy = plan(t, 2, "array", [
+        { act: "timer", ms: 3 },
+        { act: "reject", ms: 1, thrown: pick(t, ["undefined", "zero", "empty", "null", "false"] as const) },
+        { act: "timer", ms: 3 },
+        { act: "timer", ms: 3 },
+      ]);
       await judge(t, probe, falsy, [(r) => failureProblem(r, falsy, { limit: 2, closeable: false })]);
       // Generated: failures of every kind at any place, several per workload, any source.
       await t.property(
@@ -602,9 +785,23 @@ export default defineChecks({
         }),
         async (w) => {
           const p = plan(t, w.limit, w.source, w.shapes);
-          await judgeQuietly(probe, p, [(r) => failureProblem(r, p, { limit: w.limit, closeable: closeable(p) }), (r) => (w.shapes.some(fails) ? null : resultsProblem(r, p, w.shapes.length))]);
+          await judgeQuietly(probe, p, [
+            (r) => failureProblem(r, p, { limit: w.limit, closeable: closeable(p) }),
+            (r) => (w.shapes.some(fails) ? null : resultsProblem(r, p, w.shapes.length)),
+          ]);
         },
-        { runs: 30, timeLimitMs: 8000, noun: "workload", show: (w) => showPlan({ limit: ["num", w.limit], source: w.source, items: w.shapes.map((s) => ({ item: ["obj", ""], act: s.act, ms: s.ms, out: fails(s) ? thrownVal(t, s.thrown ?? "Error") : ["obj", ""] })), deadlineMs: 0 }) },
+        {
+          runs: 30,
+          timeLimitMs: 8000,
+          noun: "workload",
+          show: (w) =>
+            showPlan({
+              limit: ["num", w.limit],
+              source: w.source,
+              items: w.shapes.map((s) => ({ item: ["obj", ""], act: s.act, ms: s.ms, out: fails(s) ? thrownVal(t, s.thrown ?? "Error") : ["obj", ""] })),
+              deadlineMs: 0,
+            }),
+        },
       );
     },
 
@@ -616,10 +813,16 @@ export default defineChecks({
       for (const source of ["generator", "async-generator", "iterator", "async-iterator"] as const) {
         const limit = between(t, 1, 5);
         const failAt = between(t, 6, 20);
-        const shapes: Shape[] = Array.from({ length: failAt + 1 }, (_, i) => (i === failAt ? { act: "reject", ms: 2, thrown: "Error" } : { act: "timer", ms: between(t, 1, 4) }));
+        const shapes: Shape[] = Array.from({ length: failAt + 1 }, (_, i) =>
+          i === failAt ? { act: "reject", ms: 2, thrown: "Error" } : { act: "timer", ms: between(t, 1, 4) },
+        );
         const p = plan(t, limit, source, shapes, { endless: true, readMs: source.startsWith("async") ? [0, 1, 3] : undefined });
         // The items after the failing one repeat the workload; their failures come after it.
-        await judge(t, probe, p, [(r) => lazyProblem(r, p, limit), (r) => failureProblem(r, p, { limit, closeable: true }), (r) => (source.startsWith("async") ? overLimitProblem(r, limit) : concurrencyProblem(r, limit, Number.POSITIVE_INFINITY))]);
+        await judge(t, probe, p, [
+          (r) => lazyProblem(r, p, limit),
+          (r) => failureProblem(r, p, { limit, closeable: true }),
+          (r) => (source.startsWith("async") ? overLimitProblem(r, limit) : concurrencyProblem(r, limit, Number.POSITIVE_INFINITY)),
+        ]);
       }
       // A slow async source: every item starts in the turn it is read, and never more than limit are held.
       const slow = plan(
@@ -634,7 +837,13 @@ export default defineChecks({
       for (const source of ["generator", "async-iterator"] as const) {
         const limit = between(t, 2, 4);
         const readFailsAt = between(t, 3, 8);
-        const p = plan(t, limit, source, Array.from({ length: 12 }, (): Shape => ({ act: "timer", ms: between(t, 3, 10) })), { readFailsAt, readError: ["error", `${t.id("source")} broke`, "Error"] });
+        const p = plan(
+          t,
+          limit,
+          source,
+          Array.from({ length: 12 }, (): Shape => ({ act: "timer", ms: between(t, 3, 10) })),
+          { readFailsAt, readError: ["error", `${t.id("source")} broke`, "Error"] },
+        );
         await judge(t, probe, p, [(r) => failureProblem(r, p, { limit, closeable: false })]);
       }
     },
@@ -645,27 +854,66 @@ export default defineChecks({
       const reason = (): Val => (t.random() < 0.5 ? ["obj", t.id("reason")] : ["error", `${t.id("shutdown")} requested`, "Error"]);
       // Aborted before the call.
       for (const r of [reason(), null]) {
-        const p = plan(t, 3, "generator", [{ act: "timer", ms: 2 }, { act: "timer", ms: 2 }], { signal: { reason: r, before: true } });
+        const p = plan(
+          t,
+          3,
+          "generator",
+          [
+            { act: "timer", ms: 2 },
+            { act: "timer", ms: 2 },
+          ],
+          { signal: { reason: r, before: true } },
+        );
         await judge(t, probe, p, [(rep) => abortProblem(rep, p, { closeable: true })]);
       }
       // Aborted part way through an endless source, with and without a reason; calls in flight
       // reject after the abort (their failures must be ignored, not left unhandled).
       for (const r of [reason(), null]) {
         const limit = between(t, 2, 5);
-        const shapes: Shape[] = Array.from({ length: 7 }, (_, i): Shape => (i === 5 ? { act: "reject", ms: 30, thrown: "Error" } : { act: "timer", ms: between(t, 1, 6) }));
-        const p = plan(t, limit, pick(t, ["generator", "async-generator", "iterator"] as const), shapes, { endless: true, signal: { reason: r, abortAtMs: between(t, 10, 25) } });
+        const shapes: Shape[] = Array.from({ length: 7 }, (_, i): Shape =>
+          i === 5 ? { act: "reject", ms: 30, thrown: "Error" } : { act: "timer", ms: between(t, 1, 6) },
+        );
+        const p = plan(t, limit, pick(t, ["generator", "async-generator", "iterator"] as const), shapes, {
+          endless: true,
+          signal: { reason: r, abortAtMs: between(t, 10, 25) },
+        });
         await judge(t, probe, p, [(rep) => abortProblem(rep, p, { closeable: true }), (rep) => concurrencyProblem(rep, limit, Number.POSITIVE_INFINITY)]);
       }
       // Aborted in the very callback where a call settles, before the refill that would follow it.
       const limit = 2;
       const settle = between(t, 1, 3);
-      const p = plan(t, limit, "array", Array.from({ length: 8 }, (): Shape => ({ act: "timer", ms: 3 })), { signal: { reason: reason(), abortAfterSettle: settle } });
+      const p = plan(
+        t,
+        limit,
+        "array",
+        Array.from({ length: 8 }, (): Shape => ({ act: "timer", ms: 3 })),
+        { signal: { reason: reason(), abortAfterSettle: settle } },
+      );
       await judge(t, probe, p, [(rep) => abortProblem(rep, p, { closeable: false })]);
       // A signal that never aborts, and one that aborts after mapLimit has settled: no listener left.
-      const calm = plan(t, 3, pick(t, ["array", "async-generator"] as const), Array.from({ length: 6 }, (): Shape => ({ act: "timer", ms: 2 })), { signal: { reason: reason(), afterwards: true } });
+      const calm = plan(
+        t,
+        3,
+        pick(t, ["array", "async-generator"] as const),
+        Array.from({ length: 6 }, (): Shape => ({ act: "timer", ms: 2 })),
+        { signal: { reason: reason(), afterwards: true } },
+      );
       await judge(t, probe, calm, [(rep) => resultsProblem(rep, calm, 6), (rep) => abortProblem(rep, calm, { closeable: false })]);
-      const failed = plan(t, 2, "array", [{ act: "timer", ms: 2 }, { act: "reject", ms: 1, thrown: "Error" }, { act: "timer", ms: 2 }], { signal: { reason: reason() } });
-      await judge(t, probe, failed, [(rep) => failureProblem(rep, failed, { limit: 2, closeable: false }), (rep) => abortProblem(rep, failed, { closeable: false })]);
+      const failed = plan(
+        t,
+        2,
+        "array",
+        [
+          { act: "timer", ms: 2 },
+          { act: "reject", ms: 1, thrown: "Error" },
+          { act: "timer", ms: 2 },
+        ],
+        { signal: { reason: reason() } },
+      );
+      await judge(t, probe, failed, [
+        (rep) => failureProblem(rep, failed, { limit: 2, closeable: false }),
+        (rep) => abortProblem(rep, failed, { closeable: false }),
+      ]);
     },
 
     "validates-arguments": async (t: CheckContext) => {
@@ -699,18 +947,44 @@ export default defineChecks({
         const p: Plan = { ...plan(t, 2, "generator", items), deadlineMs: 400, ...c.change };
         const r = await probe.run(p);
         const call = `mapLimit with ${c.what}`;
-        if (r.threw) t.fail({ message: `${call} threw ${r.threw.text} synchronously instead of returning a rejected promise.`, hint: "Make mapLimit an async function: a throw inside it, validation included, rejects the promise it returns." });
+        if (r.threw)
+          t.fail({
+            message: `${call} threw ${r.threw.text} synchronously instead of returning a rejected promise.`,
+            hint: "Make mapLimit an async function: a throw inside it, validation included, rejects the promise it returns.",
+          });
         const o = r.outcome;
-        if (o.kind === "pending") t.fail({ message: `${call} never settled (waited ${p.deadlineMs} ms)${r.calls > 0 ? ` and called fn ${r.calls} times` : ""}.`, hint: `Check the arguments first and reject with a ${c.expect}. A limit of 0 or NaN never lets any call start, so the promise would never settle.` });
-        if (o.kind === "resolved") t.fail({ message: `${call} resolved (after ${r.calls} fn calls) instead of rejecting with a ${c.expect}.`, hint: limitHint });
+        if (o.kind === "pending")
+          t.fail({
+            message: `${call} never settled (waited ${p.deadlineMs} ms)${r.calls > 0 ? ` and called fn ${r.calls} times` : ""}.`,
+            hint: `Check the arguments first and reject with a ${c.expect}. A limit of 0 or NaN never lets any call start, so the promise would never settle.`,
+          });
+        if (o.kind === "resolved")
+          t.fail({ message: `${call} resolved (after ${r.calls} fn calls) instead of rejecting with a ${c.expect}.`, hint: limitHint });
         if (o.error.cls !== c.expect) t.fail({ message: `${call} rejected with ${o.error.text}, not a ${c.expect}.`, hint: limitHint });
-        if (r.calls > 0 || r.reads > 0) t.fail({ message: `${call} rejected as it should, but first ${r.reads > 0 ? `read ${r.reads} items` : ""}${r.reads > 0 && r.calls > 0 ? " and " : ""}${r.calls > 0 ? `called fn ${r.calls} times` : ""}.`, hint: "Check every argument before reading any item or calling fn." });
-        if (r.returned !== "promise") t.fail({ message: `${call} returned something that is not a Promise.`, hint: "mapLimit returns a Promise (an async function always does)." });
+        if (r.calls > 0 || r.reads > 0)
+          t.fail({
+            message: `${call} rejected as it should, but first ${r.reads > 0 ? `read ${r.reads} items` : ""}${r.reads > 0 && r.calls > 0 ? " and " : ""}${r.calls > 0 ? `called fn ${r.calls} times` : ""}.`,
+            hint: "Check every argument before reading any item or calling fn.",
+          });
+        if (r.returned !== "promise")
+          t.fail({ message: `${call} returned something that is not a Promise.`, hint: "mapLimit returns a Promise (an async function always does)." });
       }
       // Limits that are fine, however unusual: 1 (one at a time), and one far beyond the items.
       for (const limit of [1, Number.MAX_SAFE_INTEGER]) {
-        const p = plan(t, limit, pick(t, ["array", "generator"] as const), Array.from({ length: 5 }, (): Shape => ({ act: "timer", ms: between(t, 1, 5) })));
-        await judge(t, probe, p, [(r) => (r.outcome.kind === "rejected" ? { message: `mapLimit with limit ${limit} rejected with ${r.outcome.error.text}; it is a valid limit.`, hint: limitHint } : null), (r) => concurrencyProblem(r, limit, 5), (r) => resultsProblem(r, p, 5)]);
+        const p = plan(
+          t,
+          limit,
+          pick(t, ["array", "generator"] as const),
+          Array.from({ length: 5 }, (): Shape => ({ act: "timer", ms: between(t, 1, 5) })),
+        );
+        await judge(t, probe, p, [
+          (r) =>
+            r.outcome.kind === "rejected"
+              ? { message: `mapLimit with limit ${limit} rejected with ${r.outcome.error.text}; it is a valid limit.`, hint: limitHint }
+              : null,
+          (r) => concurrencyProblem(r, limit, 5),
+          (r) => resultsProblem(r, p, 5),
+        ]);
       }
     },
 
@@ -718,30 +992,88 @@ export default defineChecks({
       const probe = await Probe.open(t);
       t.fault("handler latency: three calls of mapLimit at once, and one inside another, with random latencies");
       const limits = shuffled(t, [1, 2, 5]);
-      const plans = limits.map((limit) => plan(t, limit, pick(t, SOURCES), Array.from({ length: limit * 3 + between(t, 0, 3) }, (): Shape => ({ act: "timer", ms: between(t, 1, 12) }))));
+      const plans = limits.map((limit) =>
+        plan(
+          t,
+          limit,
+          pick(t, SOURCES),
+          Array.from({ length: limit * 3 + between(t, 0, 3) }, (): Shape => ({ act: "timer", ms: between(t, 1, 12) })),
+        ),
+      );
       const together = await probe.call<Report[]>("runTogether", [plans], Math.max(...plans.map(rpcTimeout)), plans);
       together.forEach((r, k) => {
         const p = plans[k]!;
         const label = `\nThree calls of mapLimit ran at once, with limits ${limits.join(", ")}; this one had a limit of ${limits[k]}.`;
-        for (const problem of [basicProblem(r), concurrencyProblem(r, limits[k]!, p.items.length), r.peak === limits[k] ? null : { message: `It never had more than ${r.peak} calls in flight, with a limit of ${limits[k]} and ${p.items.length} items.`, hint: "" }, resultsProblem(r, p, p.items.length)]) {
-          if (problem) fail(t, { ...problem, hint: `${problem.hint} Each call of mapLimit keeps its own count, its own results and its own source: nothing at module level.`.trim() }, p, label);
+        for (const problem of [
+          basicProblem(r),
+          concurrencyProblem(r, limits[k]!, p.items.length),
+          r.peak === limits[k]
+            ? null
+            : { message: `It never had more than ${r.peak} calls in flight, with a limit of ${limits[k]} and ${p.items.length} items.`, hint: "" },
+          resultsProblem(r, p, p.items.length),
+        ]) {
+          if (problem)
+            fail(
+              t,
+              {
+                ...problem,
+                hint: `${problem.hint} Each call of mapLimit keeps its own count, its own results and its own source: nothing at module level.`.trim(),
+              },
+              p,
+              label,
+            );
         }
       });
       // One inside another: each outer call runs an inner mapLimit and resolves with its results.
       const outerLimit = 2;
       const innerLimit = 3;
-      const inners = Array.from({ length: 4 }, () => plan(t, innerLimit, pick(t, ["array", "generator", "async-generator"] as const), Array.from({ length: between(t, 4, 7) }, (): Shape => ({ act: "timer", ms: between(t, 1, 6) }))));
-      const outer = plan(t, outerLimit, "array", Array.from({ length: 4 }, (): Shape => ({ act: "timer", ms: 0 })));
+      const inners = Array.from({ length: 4 }, () =>
+        plan(
+          t,
+          innerLimit,
+          pick(t, ["array", "generator", "async-generator"] as const),
+          Array.from({ length: between(t, 4, 7) }, (): Shape => ({ act: "timer", ms: between(t, 1, 6) })),
+        ),
+      );
+      const outer = plan(
+        t,
+        outerLimit,
+        "array",
+        Array.from({ length: 4 }, (): Shape => ({ act: "timer", ms: 0 })),
+      );
       const nested = await probe.call<{ outer: Report; inners: (Report | null)[]; peak: number }>("runNested", [outer, inners], 15_000, inners);
       const label = `\nAn outer mapLimit (limit ${outerLimit}) over 4 items, whose fn runs an inner mapLimit (limit ${innerLimit}) over 4 to 7 items and returns its promise.`;
-      for (const problem of [basicProblem(nested.outer), concurrencyProblem(nested.outer, outerLimit, 4), resultsProblem(nested.outer, outer, 4)]) if (problem) fail(t, { message: `The outer call: ${problem.message}`, hint: `${problem.hint} Calls of mapLimit must not share state: fn may itself call mapLimit.` }, undefined, label);
+      for (const problem of [basicProblem(nested.outer), concurrencyProblem(nested.outer, outerLimit, 4), resultsProblem(nested.outer, outer, 4)])
+        if (problem)
+          fail(
+            t,
+            { message: `The outer call: ${problem.message}`, hint: `${problem.hint} Calls of mapLimit must not share state: fn may itself call mapLimit.` },
+            undefined,
+            label,
+          );
       nested.inners.forEach((r, k) => {
         if (!r) return;
-        for (const problem of [basicProblem(r), concurrencyProblem(r, innerLimit, inners[k]!.items.length), resultsProblem(r, inners[k]!, inners[k]!.items.length)]) if (problem) fail(t, { message: `Inner call ${k}: ${problem.message}`, hint: `${problem.hint} Calls of mapLimit must not share state: fn may itself call mapLimit.` }, inners[k], label);
+        for (const problem of [
+          basicProblem(r),
+          concurrencyProblem(r, innerLimit, inners[k]!.items.length),
+          resultsProblem(r, inners[k]!, inners[k]!.items.length),
+        ])
+          if (problem)
+            fail(
+              t,
+              { message: `Inner call ${k}: ${problem.message}`, hint: `${problem.hint} Calls of mapLimit must not share state: fn may itself call mapLimit.` },
+              inners[k],
+              label,
+            );
       });
       // One after another, on the same module: nothing of the first is left in the second.
       for (let k = 0; k < 2; k++) {
-        const p = plan(t, between(t, 2, 4), pick(t, SOURCES), Array.from({ length: between(t, 3, 8) }, (): Shape => ({ act: "timer", ms: between(t, 1, 5) })));
+        const p = plan(
+          t,
+          between(t, 2, 4),
+          pick(t, SOURCES),
+          Array.from({ length: between(t, 3, 8) }, (): Shape => ({ act: "timer", ms: between(t, 1, 5) })),
+        );
         await judge(t, probe, p, [(r) => concurrencyProblem(r, (p.limit as ["num", number])[1], p.items.length), (r) => resultsProblem(r, p, p.items.length)]);
       }
     },
@@ -751,9 +1083,17 @@ export default defineChecks({
       // while, and the other checks' modules share the run's sandbox thread.
       const probe = await Probe.open(t, true);
       // Plain values mixed with promises that resolve at once; then a long run of plain values only.
-      const mixed: Shape[] = [{ act: "value", ms: 0 }, { act: "micro", ms: 0 }, { act: "value", ms: 0 }, { act: "value", ms: 0 }];
+      const mixed: Shape[] = [
+        { act: "value", ms: 0 },
+        { act: "micro", ms: 0 },
+        { act: "value", ms: 0 },
+        { act: "value", ms: 0 },
+      ];
       const plain: Shape[] = [{ act: "value", ms: 0 }];
-      for (const [limit, source, shapes] of [[between(t, 4, 32), "array", mixed], [between(t, 2, 1000), "generator", plain]] as const) {
+      for (const [limit, source, shapes] of [
+        [between(t, 4, 32), "array", mixed],
+        [between(t, 2, 1000), "generator", plain],
+      ] as const) {
         const p = plan(t, limit, source, shapes, { count: LARGE_COUNT, summary: true, deadlineMs: LARGE_MS + 2000 });
         const r = await probe.run(p);
         const problem = basicProblem(r);
@@ -761,17 +1101,31 @@ export default defineChecks({
         if (problem) fail(t, { ...problem, message: `${what}: ${problem.message}` });
         const o = r.outcome;
         t.note(`${what}: ${o.kind} after ${r.settledMs === null ? "more than the deadline" : `${Math.round(r.settledMs)} ms`}`);
-        if (o.kind === "pending") t.fail({ message: `${what} had not settled after ${p.deadlineMs / 1000} s.`, hint: "Look for work that grows with the number of items done so far (copying the results, searching an array, shift() on a large array) and for timers between items." });
-        if (o.kind === "rejected") t.fail({ message: `${what} rejected with ${o.error.text}.`, hint: o.error.text.includes("call stack") ? RECURSION_HINT : "No item fails here: mapLimit must resolve with every result." });
-        if (o.length !== LARGE_COUNT || o.right !== LARGE_COUNT) t.fail({ message: `${what} resolved with ${o.length} results, ${o.right} of them in their place.`, hint: "One result per item, at its index." });
+        if (o.kind === "pending")
+          t.fail({
+            message: `${what} had not settled after ${p.deadlineMs / 1000} s.`,
+            hint: "Look for work that grows with the number of items done so far (copying the results, searching an array, shift() on a large array) and for timers between items.",
+          });
+        if (o.kind === "rejected")
+          t.fail({
+            message: `${what} rejected with ${o.error.text}.`,
+            hint: o.error.text.includes("call stack") ? RECURSION_HINT : "No item fails here: mapLimit must resolve with every result.",
+          });
+        if (o.length !== LARGE_COUNT || o.right !== LARGE_COUNT)
+          t.fail({ message: `${what} resolved with ${o.length} results, ${o.right} of them in their place.`, hint: "One result per item, at its index." });
         if (r.peak > limit) t.fail({ message: `${what} had ${r.peak} calls in flight at once.`, hint: "Never more than limit calls in flight." });
-        if ((r.settledMs ?? 0) > LARGE_MS) t.fail({ message: `${what} took ${Math.round(r.settledMs ?? 0)} ms; it must take under ${LARGE_MS} ms (a loop that refills each slot as its call settles takes about 100 ms).`, hint: "Look for work that grows with the number of items done so far: copying the results array for each one, indexOf or includes over what was read, shift() on a large array, or a timer between items." });
+        if ((r.settledMs ?? 0) > LARGE_MS)
+          t.fail({
+            message: `${what} took ${Math.round(r.settledMs ?? 0)} ms; it must take under ${LARGE_MS} ms (a loop that refills each slot as its call settles takes about 100 ms).`,
+            hint: "Look for work that grows with the number of items done so far: copying the results array for each one, indexOf or includes over what was read, shift() on a large array, or a timer between items.",
+          });
       }
     },
   },
 });
 
-const limitHint = "limit must be a whole number from 1 to Number.MAX_SAFE_INTEGER: a number that is not (0, negative, NaN, Infinity, a fraction, beyond 2^53) is a RangeError; a value that is not a number at all is a TypeError. items must be iterable or async iterable and fn a function, else TypeError. Reject with it, never round or default it.";
+const limitHint =
+  "limit must be a whole number from 1 to Number.MAX_SAFE_INTEGER: a number that is not (0, negative, NaN, Infinity, a fraction, beyond 2^53) is a RangeError; a value that is not a number at all is a TypeError. items must be iterable or async iterable and fn a function, else TypeError. Reject with it, never round or default it.";
 
 function shuffled<T>(t: CheckContext, items: T[]): T[] {
   const out = [...items];
@@ -781,4 +1135,3 @@ function shuffled<T>(t: CheckContext, items: T[]): T[] {
   }
   return out;
 }
-

@@ -162,7 +162,8 @@ function peak(calls: DependencyCall[]): number {
  * the learner's.
  */
 function injected(dep: ChaosDependency, fault: "hang" | "latency"): void {
-  if (!dep.calls().some((c) => c.fault?.startsWith(fault))) throw new GraderError(`dependency ${dep.name}: no call met the '${fault}' fault this check set, so there is nothing to judge`);
+  if (!dep.calls().some((c) => c.fault?.startsWith(fault)))
+    throw new GraderError(`dependency ${dep.name}: no call met the '${fault}' fault this check set, so there is nothing to judge`);
 }
 
 /** Waits until `n` requests are open at the service, which holds them (a hang this check set). */
@@ -186,11 +187,21 @@ async function settle(t: CheckContext, deps: ChaosDependency[]): Promise<void> {
 const show = (p: BulkheadPolicy) => `maxConcurrent ${p.maxConcurrent}, maxQueue ${p.maxQueue}, timeoutMs ${p.timeoutMs}`;
 
 /** Each call returned exactly what the service answered for it. */
-function expectAnswers(t: CheckContext, s: Services, runs: Timed[], what: string, hint = "A call that fits in the bulkhead (a free slot, or room in the queue) runs when its turn comes and returns the service's JSON body as it is."): void {
+function expectAnswers(
+  t: CheckContext,
+  s: Services,
+  runs: Timed[],
+  what: string,
+  hint = "A call that fits in the bulkhead (a free slot, or room in the queue) runs when its turn comes and returns the service's JSON body as it is.",
+): void {
   for (const r of runs) {
     if (!r.outcome?.ok) {
       const failed = runs.filter((x) => !x.outcome?.ok).length;
-      return t.fail({ message: `${what}: ${failed} of ${runs.length} did not return; ${r.kind}("${r.id}") ${describe(r)}`, expected: `every call returned the body the ${service(r.kind)} service answered`, hint });
+      return t.fail({
+        message: `${what}: ${failed} of ${runs.length} did not return; ${r.kind}("${r.id}") ${describe(r)}`,
+        expected: `every call returned the body the ${service(r.kind)} service answered`,
+        hint,
+      });
     }
     t.equal(r.outcome.value, s.answered.get(r.id) ?? "(the service never answered this call)", {
       message: `${what}: ${r.kind}("${r.id}") returned something other than the body the ${service(r.kind)} service answered for it`,
@@ -259,7 +270,10 @@ export default defineChecks({
         } else t.note("recommendations: healthy for the next 10 rounds");
       }
       tick += 1;
-      const runs = await Promise.all([...[0, 1, 2].map(() => call(probe, handle, "search", t.id("q"), 5000)), ...Array.from({ length: 7 }, () => call(probe, handle, "recommend", t.id("user"), 5000))]);
+      const runs = await Promise.all([
+        ...[0, 1, 2].map(() => call(probe, handle, "search", t.id("q"), 5000)),
+        ...Array.from({ length: 7 }, () => call(probe, handle, "recommend", t.id("user"), 5000)),
+      ]);
       if (t.signal.aborted) return;
       const summary = (kind: Kind) =>
         runs
@@ -356,7 +370,9 @@ export default defineChecks({
       const probe = await t.load("probe.ts");
       const handle = await probe.call<number>("open", [policy]);
       const stalls = new Stalls();
-      t.note(`both services hold every call; search ${show(policy.search)}, recommendations ${show(policy.recommendations)}: fill the slots, then the queue, then 2–4 calls more`);
+      t.note(
+        `both services hold every call; search ${show(policy.search)}, recommendations ${show(policy.recommendations)}: fill the slots, then the queue, then 2–4 calls more`,
+      );
       const phases = await Promise.all(
         (["search", "recommend"] as const).map(async (kind) => {
           const p = kind === "search" ? policy.search : policy.recommendations;
@@ -478,7 +494,14 @@ export default defineChecks({
       s.recs.hangAll();
       const overflow = await Promise.all(Array.from({ length: 2 * slots + 2 }, () => call(probe, handle, "recommend", t.id("user"), 3000)));
       await s.recs.heal();
-      if (!callsFor(s, "recommend", overflow.map((r) => r.id)).some((c) => c.fault === "hang")) throw new GraderError("dependency recommendations: no overflow call met the hang this check set, so there is nothing to judge");
+      if (
+        !callsFor(
+          s,
+          "recommend",
+          overflow.map((r) => r.id),
+        ).some((c) => c.fault === "hang")
+      )
+        throw new GraderError("dependency recommendations: no overflow call met the hang this check set, so there is nothing to judge");
       const overflowRefused = overflow.filter((r) => r.outcome?.name === "BulkheadFullError").length;
       t.equal(overflowRefused, 2, {
         message: `Overflow after the storm: the service held every call; ${overflow.length} recommend calls were made at once (maxConcurrent ${slots} + maxQueue ${slots} fit) and the number refused with BulkheadFullError was ${overflowRefused}`,
@@ -607,7 +630,13 @@ export default defineChecks({
       await settle(t, [s.recs]);
       injected(s.recs, "hang");
       runs.forEach((r, i) =>
-        expectTimedOut(t, s, r, rec.timeoutMs, i < rec.maxConcurrent ? "A call holding a slot" : `A call made ${offsets[i]} ms in, queued behind ${rec.maxConcurrent} hung calls`),
+        expectTimedOut(
+          t,
+          s,
+          r,
+          rec.timeoutMs,
+          i < rec.maxConcurrent ? "A call holding a slot" : `A call made ${offsets[i]} ms in, queued behind ${rec.maxConcurrent} hung calls`,
+        ),
       );
       const most = peak(s.recs.calls());
       if (most > rec.maxConcurrent) {
@@ -640,7 +669,12 @@ export default defineChecks({
       // Each round fills the slots and all but one place of the queue: search's queue must not be shared either.
       const queued = policy.search.maxQueue - 1;
       const twin = await probe.call<number>("open", [policy]);
-      const round = () => Promise.all([flooded, twin].map((handle) => Promise.all(Array.from({ length: policy.search.maxConcurrent + queued }, () => call(probe, handle, "search", t.id("q"))))));
+      const round = () =>
+        Promise.all(
+          [flooded, twin].map((handle) =>
+            Promise.all(Array.from({ length: policy.search.maxConcurrent + queued }, () => call(probe, handle, "search", t.id("q")))),
+          ),
+        );
       s.recs.hangAll();
       t.note(
         `search ${show(policy.search)} answers in 30–50 ms. Recommendations (${show(policy.recommendations)}) hangs, and one client's recommendations are flooded with calls every 40 ms while that client and its twin (same policy, no flood) each make ${policy.search.maxConcurrent + queued} search calls at once (${queued} queue), 4 times`,
@@ -648,7 +682,8 @@ export default defineChecks({
       const flood: Promise<Timed>[] = [];
       let flooding = true;
       const floodDone = (async () => {
-        for (let i = 0; i < policy.recommendations.maxConcurrent + policy.recommendations.maxQueue + 3; i++) flood.push(call(probe, flooded, "recommend", t.id("user"), 3000));
+        for (let i = 0; i < policy.recommendations.maxConcurrent + policy.recommendations.maxQueue + 3; i++)
+          flood.push(call(probe, flooded, "recommend", t.id("user"), 3000));
         while (flooding) {
           await t.sleep(40);
           flood.push(call(probe, flooded, "recommend", t.id("user"), 3000), call(probe, flooded, "recommend", t.id("user"), 3000));
@@ -660,11 +695,16 @@ export default defineChecks({
       // A round in which the twin, which nothing floods, also failed a call was a stall of the whole
       // machine, not of this client: it is not judged, and another round takes its place.
       let stalled = 0;
-      for (let valid = 0; valid < 4 && stalled < 4; ) {
+      for (let valid = 0; valid < 4 && stalled < 4;) {
         const [mine, theirs] = await round();
         if (theirs!.some((r) => !r.outcome?.ok)) {
           stalled += 1;
-          t.note(`round void: the twin's own search calls failed too (${theirs!.filter((r) => !r.outcome?.ok).map(describe).join("; ")}), so the machine stalled`);
+          t.note(
+            `round void: the twin's own search calls failed too (${theirs!
+              .filter((r) => !r.outcome?.ok)
+              .map(describe)
+              .join("; ")}), so the machine stalled`,
+          );
           continue;
         }
         valid += 1;
@@ -693,7 +733,10 @@ export default defineChecks({
       const at = (runs: Timed[], q: number) => sorted(runs)[Math.min(runs.length - 1, Math.floor(runs.length * q))]!;
       // The median and the 90th percentile, each beside the twin's: a single call delayed by the
       // machine says nothing about the client, a slot or a queue shared with recommendations delays many.
-      for (const [q, label] of [[0.5, "median"], [0.9, "90th percentile"]] as const) {
+      for (const [q, label] of [
+        [0.5, "median"],
+        [0.9, "90th percentile"],
+      ] as const) {
         if (at(loaded, q) > at(baseline, q) + ISOLATION_MS) {
           return t.fail({
             message: `While its recommendations hung and were flooded, a client's search calls took ${Math.round(at(loaded, q))} ms (${label}; median ${Math.round(at(loaded, 0.5))}, slowest ${Math.round(at(loaded, 1))} ms); the same calls from a twin client at the same moments took ${Math.round(at(baseline, q))} ms (median ${Math.round(at(baseline, 0.5))}, slowest ${Math.round(at(baseline, 1))} ms)`,
@@ -733,7 +776,9 @@ export default defineChecks({
       s.search.hang(slots);
       const probe = await t.load("probe.ts");
       const handle = await probe.call<number>("open", [policy]);
-      t.note(`search ${show(search)}: ${slots} calls hold the slots (the service holds them), ${search.maxQueue} more queue one after another, then the service answers everything in 40 ms`);
+      t.note(
+        `search ${show(search)}: ${slots} calls hold the slots (the service holds them), ${search.maxQueue} more queue one after another, then the service answers everything in 40 ms`,
+      );
       const running = Array.from({ length: slots }, () => call(probe, handle, "search", t.id("q")));
       await reach(t, s.search, slots, `${slots} search calls were made with maxConcurrent ${slots}`);
       const queued: Promise<Timed>[] = [];

@@ -54,7 +54,9 @@ function guarded(checks: Record<string, CheckFn>): Record<string, CheckFn> {
           await check(t);
         } catch (error) {
           if (error instanceof CheckFailure && (depsOf.get(t) ?? []).some(unapplied)) {
-            throw new GraderError(`${id}: none of the faults this check injects into the inventory service took effect, so its verdict would not be about your code (it would have said: ${error.message})`);
+            throw new GraderError(
+              `${id}: none of the faults this check injects into the inventory service took effect, so its verdict would not be about your code (it would have said: ${error.message})`,
+            );
           }
           throw error;
         }
@@ -119,7 +121,14 @@ const callsTo = (dep: ChaosDependency, sku: string): DependencyCall[] => dep.cal
 
 const describe = (o: Outcome) => (o.ok ? `returned ${JSON.stringify(o.stock)}` : `threw ${o.name}${o.status ? ` (status ${o.status})` : ""}`);
 
-const how = (c: DependencyCall) => (c.fault === "hang" ? (c.endedAt ? `hung, ${c.outcome} after ${Math.round(c.endedAt - c.at)} ms` : "hung, still open") : c.fault === "reset" ? "reset mid-answer" : `answered ${c.status ?? c.outcome}`);
+const how = (c: DependencyCall) =>
+  c.fault === "hang"
+    ? c.endedAt
+      ? `hung, ${c.outcome} after ${Math.round(c.endedAt - c.at)} ms`
+      : "hung, still open"
+    : c.fault === "reset"
+      ? "reset mid-answer"
+      : `answered ${c.status ?? c.outcome}`;
 
 /** Waits (up to 500 ms) until no call to these skus is still open at the service. */
 async function settled(t: CheckContext, dep: ChaosDependency, skus: string[]): Promise<void> {
@@ -157,7 +166,14 @@ async function breakers(t: CheckContext, policies: BreakerPolicy[], service = "i
  * fails unless it did; returns when it opened, on the service's clock (the end of the last
  * failure's answer), and when the first failure ended.
  */
-async function open(t: CheckContext, dep: ChaosDependency, fresh: () => string, probe: RpcModule, policy: BreakerPolicy, gapMs = 0): Promise<{ opening: DependencyCall; openedAt: number; firstFailureAt: number }> {
+async function open(
+  t: CheckContext,
+  dep: ChaosDependency,
+  fresh: () => string,
+  probe: RpcModule,
+  policy: BreakerPolicy,
+  gapMs = 0,
+): Promise<{ opening: DependencyCall; openedAt: number; firstFailureAt: number }> {
   const plan = Array.from({ length: policy.failureThreshold }, () => ({ sku: fresh(), kind: pick(t, FAILURES) }));
   for (const { sku, kind } of plan) inject(dep, sku, kind);
   const skus = plan.map((p) => p.sku);
@@ -198,7 +214,10 @@ function refusedWhenDue(ticks: Tick[], fromMs: number, openMs: number): Tick[] {
  */
 const gaveUpInTime = (o: Outcome | undefined, callTimeoutMs: number) => o !== undefined && o.ms - o.lagMs <= callTimeoutMs + SLACK_MS;
 
-const lateNote = (t: CheckContext, what: string, ms: number) => t.note(`${what} reached the service ${Math.round(ms)} ms late, but your program made no call between openMs and then (by its own clock): the machine stalled, which is not held against you`);
+const lateNote = (t: CheckContext, what: string, ms: number) =>
+  t.note(
+    `${what} reached the service ${Math.round(ms)} ms late, but your program made no call between openMs and then (by its own clock): the machine stalled, which is not held against you`,
+  );
 
 /** Refusals that took longer than FAST_MS, or any over SLACK_MS: a refusal that waited. */
 function slowRefusals(ticks: Outcome[]): string | undefined {
@@ -249,7 +268,9 @@ export default defineChecks({
       const ticks = await probe.call<Tick[]>("trickle", ["b", fresh(), 100, 1000], 5000).catch(() => null);
       if (t.signal.aborted) return;
       if (!ticks) {
-        t.note(`+${((second - started) / 1000).toFixed(1)} s: this second's calls had not all ended 4 s later: does every call have its timeout (callTimeoutMs ${policy.callTimeoutMs})?`);
+        t.note(
+          `+${((second - started) / 1000).toFixed(1)} s: this second's calls had not all ended 4 s later: does every call have its timeout (callTimeoutMs ${policy.callTimeoutMs})?`,
+        );
         continue;
       }
       const arrived = dep.calls().slice(before);
@@ -275,7 +296,9 @@ export default defineChecks({
         const after = Array.from({ length: between(t, 2, 4) }, fresh);
         return { n, failing, after, skus: [...failing.map((f) => f.sku), ...after] };
       });
-      t.note(`3 breakers with failureThreshold ${plans.map((p) => p.n).join(", ")}; each makes its calls one after another and meets that many failures in a row (${FAILURES.join(", ")}), then a healthy service`);
+      t.note(
+        `3 breakers with failureThreshold ${plans.map((p) => p.n).join(", ")}; each makes its calls one after another and meets that many failures in a row (${FAILURES.join(", ")}), then a healthy service`,
+      );
       const probes = await breakers(
         t,
         plans.map((p) => ({ failureThreshold: p.n, openMs: 5000, callTimeoutMs: 1000 })),
@@ -303,7 +326,11 @@ export default defineChecks({
             hint: "Count every failure, the one that reaches the threshold included, and open the breaker as soon as the count reaches failureThreshold. 5xx, 408 and 429 answers and reset connections are all failures.",
           });
         }
-        const wrong = outcomes.findIndex((o, j) => (j < n ? o.name !== "UnavailableError" || o.stateAfter !== (j === n - 1 ? "open" : "closed") : o.name !== "BreakerOpenError" || o.stateAfter !== "open"));
+        const wrong = outcomes.findIndex((o, j) =>
+          j < n
+            ? o.name !== "UnavailableError" || o.stateAfter !== (j === n - 1 ? "open" : "closed")
+            : o.name !== "BreakerOpenError" || o.stateAfter !== "open",
+        );
         if (wrong >= 0) {
           return t.fail({
             message: `Call ${wrong + 1} of a breaker with failureThreshold ${n} ${describe(outcomes[wrong]!)} and left the state "${outcomes[wrong]!.stateAfter}"`,
@@ -323,7 +350,10 @@ export default defineChecks({
       const outcomes = await probe.call<Sequenced[]>("sequence", ["down", skus], 10_000);
       await dep.up();
       const tookCalls = skus.filter((sku) => callsTo(dep, sku).length > 0).length;
-      if (tookCalls) throw new GraderError(`opens-on-failures: the inventory service was down but took ${tookCalls} call(s): the fault did not take effect (labs:verify --ablate?)`);
+      if (tookCalls)
+        throw new GraderError(
+          `opens-on-failures: the inventory service was down but took ${tookCalls} call(s): the fault did not take effect (labs:verify --ablate?)`,
+        );
       const back = Array.from({ length: 3 }, fresh);
       const afterUp = await probe.call<Outcome[]>("all", ["down", back], 10_000);
       const reachedAfterUp = back.filter((sku) => callsTo(dep, sku).length > 0).length;
@@ -343,7 +373,9 @@ export default defineChecks({
       const { dep, fresh } = await inventory(t);
       const policies = [0, 1].map(() => ({ failureThreshold: between(t, 3, 5), openMs: between(t, 400, 600), callTimeoutMs: 1000 }));
       const everyMs = between(t, 10, 20);
-      t.note(`2 breakers (${policies.map((p) => `failureThreshold ${p.failureThreshold}, openMs ${p.openMs}`).join("; ")}) are opened, then callers arrive every ${everyMs} ms, overlapping, for most of openMs`);
+      t.note(
+        `2 breakers (${policies.map((p) => `failureThreshold ${p.failureThreshold}, openMs ${p.openMs}`).join("; ")}) are opened, then callers arrive every ${everyMs} ms, overlapping, for most of openMs`,
+      );
       const probes = await breakers(t, policies);
       await Promise.all(
         probes.map(async (probe, i) => {
@@ -399,7 +431,9 @@ export default defineChecks({
       const everyMs = 15;
       const perTick = 3;
       const [probe] = await breakers(t, [policy]);
-      t.note(`failureThreshold ${policy.failureThreshold}, openMs ${policy.openMs}: ${policy.failureThreshold} failures ${gapMs} ms apart open the breaker; then ${perTick} callers at once arrive every ${everyMs} ms and the recovered service answers after ${latency} ms`);
+      t.note(
+        `failureThreshold ${policy.failureThreshold}, openMs ${policy.openMs}: ${policy.failureThreshold} failures ${gapMs} ms apart open the breaker; then ${perTick} callers at once arrive every ${everyMs} ms and the recovered service answers after ${latency} ms`,
+      );
       const { opening, openedAt, firstFailureAt } = await open(t, dep, fresh, probe!, policy, gapMs);
       // No call may arrive while open, so this latency only slows the probe (and what follows it).
       dep.setLatency({ ms: latency });
@@ -441,13 +475,18 @@ export default defineChecks({
           hint: "Return the stock the service answered with, as it is.",
         });
       }
-      t.equal(probeTick.stock, stockFor(sku), { message: "The probe did not return the stock the inventory service answered with", hint: "Return the 200 answer's body as the Stock." });
+      t.equal(probeTick.stock, stockFor(sku), {
+        message: "The probe did not return the stock the inventory service answered with",
+        hint: "Return the 200 answer's body as the Stock.",
+      });
       const during = ticks.filter((o) => o !== probeTick && o.startedMs >= probeTick.startedMs && o.startedMs < probeTick.startedMs + probeTick.ms - 5);
       const notRefused = during.filter((o) => o.name !== "BreakerOpenError");
       const slow = slowRefusals(during);
       if (notRefused.length || slow) {
         return t.fail({
-          message: notRefused.length ? `${notRefused.length} of ${during.length} calls made while the probe was in flight were not refused (${notRefused.map(describe).join(", ")})` : `While the probe was in flight, ${slow}`,
+          message: notRefused.length
+            ? `${notRefused.length} of ${during.length} calls made while the probe was in flight were not refused (${notRefused.map(describe).join(", ")})`
+            : `While the probe was in flight, ${slow}`,
           expected: `every caller during the probe refused with BreakerOpenError within ${FAST_MS} ms`,
           hint: "Callers arriving while the probe is in flight must not wait for it: refuse them at once.",
         });
@@ -492,7 +531,9 @@ export default defineChecks({
       // service is back.
       const k = between(t, 1, 2);
       const kinds = shuffle(t, k === 1 ? (["hang"] as Failure[]) : (["hang", pick(t, FAILURES)] as Failure[]));
-      t.note(`failureThreshold ${policy.failureThreshold}, openMs ${policy.openMs}, callTimeoutMs ${policy.callTimeoutMs}: the breaker opens, and the service recovers slowly: the first ${k} probe(s) meet ${kinds.join(", ")}; callers arrive every ${everyMs} ms`);
+      t.note(
+        `failureThreshold ${policy.failureThreshold}, openMs ${policy.openMs}, callTimeoutMs ${policy.callTimeoutMs}: the breaker opens, and the service recovers slowly: the first ${k} probe(s) meet ${kinds.join(", ")}; callers arrive every ${everyMs} ms`,
+      );
       const { opening, openedAt } = await open(t, dep, fresh, probe!, policy);
       kinds.forEach((kind) => inject(dep, sku, kind));
       const forMs = (k + 1) * (policy.openMs + policy.callTimeoutMs + everyMs + SLACK_MS) + 500;
@@ -508,7 +549,10 @@ export default defineChecks({
             message: `After ${what}, no further probe reached the inventory service in ${Math.round(forMs)} ms of callers every ${everyMs} ms (openMs ${policy.openMs})`,
             expected: `a probe openMs after ${what}, until one succeeds`,
             actual: shown || "no call at the service",
-            hint: i === 0 ? "Once openMs has passed since the breaker opened, let the next call through as a probe." : "A failed probe opens the breaker again for a fresh openMs, after which the next call is another probe: if you half-open on a timer, start a new one each time the breaker opens.",
+            hint:
+              i === 0
+                ? "Once openMs has passed since the breaker opened, let the next call through as a probe."
+                : "A failed probe opens the breaker again for a fresh openMs, after which the next call is another probe: if you half-open on a timer, start a new one each time the breaker opens.",
           });
         }
         const gap = call.at - (since.endedAt ?? Infinity);
@@ -522,7 +566,10 @@ export default defineChecks({
             message: `A call reached the inventory service ${Math.round(gap)} ms after ${what} (openMs ${policy.openMs})${due.length ? `; ${due.length} callers were refused after openMs had passed, by your program's own clock` : ""}`,
             expected: `the next probe between ${policy.openMs - early} and ${policy.openMs + everyMs + SLACK_MS} ms after ${what}; nothing in between`,
             actual: shown,
-            hint: i === 0 ? "Let exactly one call through once openMs has passed since the breaker opened." : "A failed probe re-opens the breaker for a fresh openMs, counted from the probe's failure: not closed, not the old open period, not half-open still.",
+            hint:
+              i === 0
+                ? "Let exactly one call through once openMs has passed since the breaker opened."
+                : "A failed probe re-opens the breaker for a fresh openMs, counted from the probe's failure: not closed, not the old open period, not half-open still.",
           });
         }
         const tick = ticks.filter((o) => o.name !== "BreakerOpenError")[i];
@@ -562,7 +609,9 @@ export default defineChecks({
     "counts-timeouts": async (t) => {
       const { dep, fresh } = await inventory(t);
       const policies = [0, 1].map(() => ({ failureThreshold: between(t, 3, 4), openMs: 5000, callTimeoutMs: between(t, 150, 250) }));
-      t.note(`2 breakers (${policies.map((p) => `failureThreshold ${p.failureThreshold}, callTimeoutMs ${p.callTimeoutMs}`).join("; ")}): the service accepts their calls and never answers, failureThreshold times in a row`);
+      t.note(
+        `2 breakers (${policies.map((p) => `failureThreshold ${p.failureThreshold}, callTimeoutMs ${p.callTimeoutMs}`).join("; ")}): the service accepts their calls and never answers, failureThreshold times in a row`,
+      );
       const probes = await breakers(t, policies);
       await Promise.all(
         probes.map(async (probe, i) => {
@@ -577,7 +626,14 @@ export default defineChecks({
           const calls = hung.map((sku) => callsTo(dep, sku)[0]);
           const over = (c: DependencyCall | undefined) => c?.endedAt !== undefined && c.endedAt - c.at > callTimeoutMs + SLACK_MS;
           const held = calls.find((c, j) => !c || c.outcome !== "aborted" || (over(c) && !gaveUpInTime(outcomes?.[j], callTimeoutMs)));
-          calls.forEach((c, j) => over(c) && !held && t.note(`a hung call was held ${Math.round(c!.endedAt! - c!.at)} ms at the service, but your program gave up on it in time by its own clock (the machine stalled ${Math.round(outcomes?.[j]?.lagMs ?? 0)} ms): not held against you`));
+          calls.forEach(
+            (c, j) =>
+              over(c) &&
+              !held &&
+              t.note(
+                `a hung call was held ${Math.round(c!.endedAt! - c!.at)} ms at the service, but your program gave up on it in time by its own clock (the machine stalled ${Math.round(outcomes?.[j]?.lagMs ?? 0)} ms): not held against you`,
+              ),
+          );
           if (!outcomes || held) {
             return t.fail({
               message: !outcomes
@@ -634,20 +690,19 @@ export default defineChecks({
         return { sku, kind: String(status), status };
       });
       // Breaker b: failures broken by one 404: the service answered, so the count starts again.
-      const plansB = [...Array.from({ length: n - 1 }, () => ({ sku: fresh(), kind: pick(t, FAILURES) as string })), { sku: t.id("unknown"), kind: "404 (unknown sku)" }, ...Array.from({ length: n - 1 }, () => ({ sku: fresh(), kind: pick(t, FAILURES) as string })), { sku: fresh(), kind: "healthy" }];
+      const plansB = [
+        ...Array.from({ length: n - 1 }, () => ({ sku: fresh(), kind: pick(t, FAILURES) as string })),
+        { sku: t.id("unknown"), kind: "404 (unknown sku)" },
+        ...Array.from({ length: n - 1 }, () => ({ sku: fresh(), kind: pick(t, FAILURES) as string })),
+        { sku: fresh(), kind: "healthy" },
+      ];
       for (const p of plansB) if ((FAILURES as readonly string[]).includes(p.kind)) inject(dep, p.sku, p.kind as Failure);
-      t.note(`failureThreshold ${n}: one breaker meets ${2 * n + 1} client errors (400, 404, 409, 422, unknown skus); another meets ${n - 1} failures, a 404, ${n - 1} failures, then a healthy answer`);
+      t.note(
+        `failureThreshold ${n}: one breaker meets ${2 * n + 1} client errors (400, 404, 409, 422, unknown skus); another meets ${n - 1} failures, a 404, ${n - 1} failures, then a healthy answer`,
+      );
       const [outA, outB] = await Promise.all([
-        a!.call<Sequenced[]>(
-          "sequence",
-          ["b", plansA.map((p) => p.sku)],
-          10_000,
-        ),
-        b!.call<Sequenced[]>(
-          "sequence",
-          ["b", plansB.map((p) => p.sku)],
-          10_000,
-        ),
+        a!.call<Sequenced[]>("sequence", ["b", plansA.map((p) => p.sku)], 10_000),
+        b!.call<Sequenced[]>("sequence", ["b", plansB.map((p) => p.sku)], 10_000),
       ]);
       const skusA = plansA.map((p) => p.sku);
       const missedA = skusA.filter((sku) => callsTo(dep, sku).length === 0).length;
@@ -655,7 +710,8 @@ export default defineChecks({
       if (missedA || wrongA >= 0) {
         return t.fail({
           message: `${2 * n + 1} calls answered with a client error (failureThreshold ${n}): ${missedA} never reached the service${wrongA >= 0 ? `; call ${wrongA + 1} (${plansA[wrongA]!.kind}) ${describe(outA![wrongA]!)}, state "${outA![wrongA]!.stateAfter}"` : ""}`,
-          expected: 'every call reaches the service and throws RequestError with its status; the breaker stays "closed": a 4xx says the request was wrong, not that the service is down',
+          expected:
+            'every call reaches the service and throws RequestError with its status; the breaker stays "closed": a 4xx says the request was wrong, not that the service is down',
           actual: story(dep, skusA, outA!, (i) => plansA[i]!.kind),
           hint: "Only 5xx, 408, 429, and calls with no answer (refused, reset, timed out) are failures. Any other 4xx is the caller's mistake: throw RequestError(status, body) and count the answer as a success.",
         });
@@ -689,7 +745,9 @@ export default defineChecks({
     "success-resets-count": async (t) => {
       const { dep, fresh } = await inventory(t);
       const policies = [0, 1].map(() => ({ failureThreshold: between(t, 3, 6), openMs: 5000, callTimeoutMs: 1000 }));
-      t.note(`2 breakers (failureThreshold ${policies.map((p) => p.failureThreshold).join(", ")}) meet runs of failureThreshold - 1 failures broken by one success, three times, then failureThreshold failures in a row`);
+      t.note(
+        `2 breakers (failureThreshold ${policies.map((p) => p.failureThreshold).join(", ")}) meet runs of failureThreshold - 1 failures broken by one success, three times, then failureThreshold failures in a row`,
+      );
       const probes = await breakers(t, policies);
       await Promise.all(
         probes.map(async (probe, i) => {
@@ -720,7 +778,11 @@ export default defineChecks({
           }
           const healthy = outcomes.filter((o, j) => j < opening && plan[j]!.kind === "healthy");
           if (healthy.some((o) => !o.ok)) {
-            return t.fail({ message: "A call the inventory service answered 200 did not return its stock", actual, hint: "Return the 200 answer's body as the Stock." });
+            return t.fail({
+              message: "A call the inventory service answered 200 did not return its stock",
+              actual,
+              hint: "Return the 200 answer's body as the Stock.",
+            });
           }
           const last = skus.at(-1)!;
           if (callsTo(dep, last).length > 0 || outcomes.at(-1)!.name !== "BreakerOpenError") {
@@ -742,8 +804,15 @@ export default defineChecks({
       const policy: BreakerPolicy = { failureThreshold: n, openMs: 5000, callTimeoutMs: 1000 };
       const [probe, other] = await t.loadMany("probe.ts", 2);
       // In one program: a breaker per service, and a second breaker for the same service (another caller's).
-      await Promise.all([probe!.call("create", ["home", "inventory", policy]), probe!.call("create", ["eu", "inventory-eu", policy]), probe!.call("create", ["home-2", "inventory", policy]), other!.call("create", ["home", "inventory", policy])]);
-      t.note(`failureThreshold ${n}: in one program, breakers for "inventory", "inventory-eu" and a second one for "inventory"; only the first meets ${n} failures in a row`);
+      await Promise.all([
+        probe!.call("create", ["home", "inventory", policy]),
+        probe!.call("create", ["eu", "inventory-eu", policy]),
+        probe!.call("create", ["home-2", "inventory", policy]),
+        other!.call("create", ["home", "inventory", policy]),
+      ]);
+      t.note(
+        `failureThreshold ${n}: in one program, breakers for "inventory", "inventory-eu" and a second one for "inventory"; only the first meets ${n} failures in a row`,
+      );
       const failing = Array.from({ length: n }, () => ({ sku: fresh(), kind: pick(t, FAILURES) }));
       failing.forEach((f) => inject(home, f.sku, f.kind));
       // inventory-eu first fails n - 1 times, then answers: its count is its own.
@@ -755,7 +824,12 @@ export default defineChecks({
         return t.fail({
           message: `After ${n} failures in a row (failureThreshold ${n}), the breaker for "inventory" read "${opened.at(-1)?.stateAfter}"`,
           expected: '"open"',
-          actual: story(home, failing.map((f) => f.sku), opened, (i) => failing[i]!.kind),
+          actual: story(
+            home,
+            failing.map((f) => f.sku),
+            opened,
+            (i) => failing[i]!.kind,
+          ),
           hint: "This check needs a breaker that opens after failureThreshold consecutive failures (see opens-on-failures first).",
         });
       }
@@ -773,7 +847,8 @@ export default defineChecks({
         if (missed || outcomes.some((o) => !o.ok || o.stateAfter !== "closed")) {
           return t.fail({
             message: `While the breaker for "inventory" was open, ${who}: ${missed} of ${skus.length} calls never reached its service (${outcomes.map(describe).join(", ")})`,
-            expected: 'each breaker keeps its own count and state: this one never met failureThreshold failures in a row, so it is "closed" and calls go through',
+            expected:
+              'each breaker keeps its own count and state: this one never met failureThreshold failures in a row, so it is "closed" and calls go through',
             actual: `states just after: home "${states[0]}", eu "${states[1]}", home-2 "${states[2]}"`,
             hint: "Keep the count, the state and the time it opened in the CircuitBreaker object (fields), not in module-level variables or a map shared by every breaker of a program.",
           });

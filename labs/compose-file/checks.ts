@@ -1,6 +1,19 @@
 import { isScalar, visit, type Pair, type Scalar } from "yaml";
 import { defineChecks, type CheckContext } from "../../lib/grader/index.ts";
-import { COMPOSE, DOCKERFILE, chainOf, interpolate, parseCompose, parseDockerfile, quote, schemaProblems, type ComposeFile, type DockerfileModel, type PathSeg, type Stage } from "./parse.ts";
+import {
+  COMPOSE,
+  DOCKERFILE,
+  chainOf,
+  interpolate,
+  parseCompose,
+  parseDockerfile,
+  quote,
+  schemaProblems,
+  type ComposeFile,
+  type DockerfileModel,
+  type PathSeg,
+  type Stage,
+} from "./parse.ts";
 
 // There is no Docker here, so nothing is built or started: every check reads the learner's two
 // files with real parsers (yaml, dockerfile-ast), as Compose and BuildKit would, and holds one rule
@@ -32,7 +45,13 @@ function report(t: CheckContext, texts: Texts, findings: Finding[], details: { m
   const quoted = [COMPOSE, DOCKERFILE]
     .map((file) => {
       const mine = sorted.filter((f) => f.file === file);
-      return mine.length > 0 ? quote(file, texts[file as keyof Texts], mine.flatMap((f) => [f.line, ...(f.lines ?? [])])) : "";
+      return mine.length > 0
+        ? quote(
+            file,
+            texts[file as keyof Texts],
+            mine.flatMap((f) => [f.line, ...(f.lines ?? [])]),
+          )
+        : "";
     })
     .filter(Boolean);
   const first = sorted[0]!;
@@ -75,7 +94,12 @@ function read(t: CheckContext): Files {
 }
 
 const svc = (f: Files, name: string): Obj | undefined => (isObj(f.services[name]) ? f.services[name] : undefined);
-const at = (f: Files, path: PathSeg[], what: string, block = false): Finding => ({ file: COMPOSE, line: f.compose.line(path), what, lines: block ? f.compose.lines(path) : undefined });
+const at = (f: Files, path: PathSeg[], what: string, block = false): Finding => ({
+  file: COMPOSE,
+  line: f.compose.line(path),
+  what,
+  lines: block ? f.compose.lines(path) : undefined,
+});
 const QUEUE = ["redis", "api", "worker"] as const;
 const APPS = ["api", "worker"] as const;
 
@@ -146,7 +170,8 @@ function healthOf(f: Files, name: string): Health {
   const base = ["services", name, "healthcheck"];
   if (hc) {
     const line = f.compose.line([...base, hc.test !== undefined ? "test" : "disable"]);
-    if (hc.disable === true || hc.disable === "true") return { from: "compose", disabled: true, argv: [], shell: false, line: f.compose.line([...base, "disable"]), file: COMPOSE };
+    if (hc.disable === true || hc.disable === "true")
+      return { from: "compose", disabled: true, argv: [], shell: false, line: f.compose.line([...base, "disable"]), file: COMPOSE };
     const test = hc.test;
     if (typeof test === "string") return { from: "compose", disabled: test.trim() === "", argv: ["/bin/sh", "-c", test], shell: true, line, file: COMPOSE };
     if (Array.isArray(test) && test.length > 0) {
@@ -179,16 +204,25 @@ function cannotFail(h: Health): string | undefined {
   if (h.shell) {
     const script = h.argv[2] ?? "";
     if (trivial.test(script)) return `"${script.trim()}" always exits 0`;
-    if (/(?:\|\||;)\s*(?:true|:|\/bin\/true|exit\s+0)\s*$/.test(script)) return `"${script.trim()}" ends in a fallback that exits 0 when the test before it fails`;
-    if (/\bexit\s+0\s*$/.test(script) && !/\bexit\s+1\b/.test(script) && /;/.test(script)) return `"${script.trim()}" exits 0 at the end whatever happened before`;
+    if (/(?:\|\||;)\s*(?:true|:|\/bin\/true|exit\s+0)\s*$/.test(script))
+      return `"${script.trim()}" ends in a fallback that exits 0 when the test before it fails`;
+    if (/\bexit\s+0\s*$/.test(script) && !/\bexit\s+1\b/.test(script) && /;/.test(script))
+      return `"${script.trim()}" exits 0 at the end whatever happened before`;
     return undefined;
   }
   const [cmd = "", ...rest] = h.argv;
   const joined = h.argv.join(" ");
   if (/^(?:\/(?:usr\/)?bin\/)?true$/.test(cmd) || cmd === ":") return `${JSON.stringify(cmd)} always exits 0`;
   if (/^(?:\/(?:usr\/)?bin\/)?echo$/.test(cmd)) return `echo always exits 0`;
-  if (/^(?:\/(?:usr\/)?bin\/)?(?:ba)?sh$/.test(cmd) && rest[0] === "-c") return cannotFail({ ...h, shell: true, argv: ["/bin/sh", "-c", rest.slice(1).join(" ")] });
-  if (/^node$/.test(cmd) && rest[0] === "-e" && /process\.exit\(\s*0\s*\)/.test(joined) && !/process\.exit\(\s*(?:1|[^0)][^)]*)\)/.test(joined) && !/throw|statSync|readFileSync/.test(joined)) {
+  if (/^(?:\/(?:usr\/)?bin\/)?(?:ba)?sh$/.test(cmd) && rest[0] === "-c")
+    return cannotFail({ ...h, shell: true, argv: ["/bin/sh", "-c", rest.slice(1).join(" ")] });
+  if (
+    /^node$/.test(cmd) &&
+    rest[0] === "-e" &&
+    /process\.exit\(\s*0\s*\)/.test(joined) &&
+    !/process\.exit\(\s*(?:1|[^0)][^)]*)\)/.test(joined) &&
+    !/throw|statSync|readFileSync/.test(joined)
+  ) {
     return "the script's only exit is process.exit(0)";
   }
   return undefined;
@@ -227,7 +261,10 @@ function literalIn(value: string): string | undefined {
   const defaults = r.uses.filter((u) => (u.op === ":-" || u.op === "-" || u.op === ":+" || u.op === "+") && interpolate(u.word).value !== "");
   if (defaults.length > 0) return `the default "${defaults[0]!.word}" of \${${defaults[0]!.name}} is written in the file`;
   // What remains once every variable is taken out is written in the file.
-  const literal = value.replace(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/g, "").replace(/\$\$/g, "$").trim();
+  const literal = value
+    .replace(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/g, "")
+    .replace(/\$\$/g, "$")
+    .trim();
   return literal !== "" ? `"${literal}" is written in the file` : undefined;
 }
 
@@ -259,7 +296,12 @@ function composeSecrets(f: Files): Finding[] {
         const next = items[i + 1];
         if (PASSWORD_FLAGS.has(item) && next !== undefined) {
           const why = literalIn(next);
-          if (why) findings.push({ file: COMPOSE, line: lineAt((seq.items[i + 1] as Scalar).range?.[0]), what: `${item} ${next}: the password is on the command line, where docker inspect and ps show it` });
+          if (why)
+            findings.push({
+              file: COMPOSE,
+              line: lineAt((seq.items[i + 1] as Scalar).range?.[0]),
+              what: `${item} ${next}: the password is on the command line, where docker inspect and ps show it`,
+            });
         }
       });
     },
@@ -293,7 +335,10 @@ function dockerfileSecrets(f: Files): Finding[] {
     const content = ins.getArgumentsContent() ?? "";
     const at = (what: string): Finding => ({ file: DOCKERFILE, line: d.line(ins), what, lines: d.lines(ins) });
     if (keyword === "ENV" || keyword === "ARG") {
-      const names = keyword === "ENV" ? dockerEnvPairs(content) : [[content.split("=")[0]!.trim(), content.includes("=") ? content.slice(content.indexOf("=") + 1) : ""] as const];
+      const names =
+        keyword === "ENV"
+          ? dockerEnvPairs(content)
+          : [[content.split("=")[0]!.trim(), content.includes("=") ? content.slice(content.indexOf("=") + 1) : ""] as const];
       for (const [name, value] of names) {
         if (isSecretName(name)) {
           findings.push(
@@ -309,7 +354,8 @@ function dockerfileSecrets(f: Files): Finding[] {
     if (keyword === "COPY" || keyword === "ADD") {
       const args = dockerArgv(content).filter((a) => !a.startsWith("--"));
       for (const src of args.slice(0, -1)) {
-        if (SECRET_FILE.test(src.replace(/^\.\//, ""))) findings.push(at(`${keyword} ${src}: the file is in that layer for good, even if a later step deletes it`));
+        if (SECRET_FILE.test(src.replace(/^\.\//, "")))
+          findings.push(at(`${keyword} ${src}: the file is in that layer for good, even if a later step deletes it`));
       }
     }
     if (keyword === "RUN" && /_authToken=(?!\$)\S+|--requirepass\s+(?!\$)\S+|(?:password|token)=(?!\$)[A-Za-z0-9_-]{6,}/i.test(content)) {
@@ -326,7 +372,9 @@ function dockerEnvPairs(content: string): (readonly [string, string])[] {
     const [name = "", ...rest] = s.split(/\s+/);
     return [[name, rest.join(" ")]];
   }
-  return (s.match(/[A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|'[^']*'|\S*)/g) ?? []).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1).replace(/^["']|["']$/g, "")] as const);
+  return (s.match(/[A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|'[^']*'|\S*)/g) ?? []).map(
+    (p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1).replace(/^["']|["']$/g, "")] as const,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +389,8 @@ export default defineChecks({
         findings.push(at(f, ["version"], `version: is obsolete; the Compose Specification has no file versions and Compose warns that it ignores the key`));
       }
       for (const e of f.compose.interpolationErrors) {
-        if (!/ is required: /.test(e.message)) findings.push(at(f, e.path, `${e.message}: Compose refuses an interpolation it cannot read (write $$ for a literal $)`));
+        if (!/ is required: /.test(e.message))
+          findings.push(at(f, e.path, `${e.message}: Compose refuses an interpolation it cannot read (write $$ for a literal $)`));
       }
       for (const p of schemaProblems(f.compose.value)) {
         findings.push(at(f, p.path, `${p.path.length > 0 ? p.path.join(".") : "(top level)"}: ${p.message}`));
@@ -350,12 +399,20 @@ export default defineChecks({
         if (!isObj(s)) continue;
         const deps = Array.isArray(s.depends_on) ? s.depends_on.map((d) => str(d) ?? "") : isObj(s.depends_on) ? Object.keys(s.depends_on) : [];
         deps.forEach((dep, i) => {
-          if (!(dep in f.services)) findings.push(at(f, ["services", name, "depends_on", Array.isArray(s.depends_on) ? i : dep], `${name} depends on "${dep}", which is not a service of this file`));
+          if (!(dep in f.services))
+            findings.push(
+              at(
+                f,
+                ["services", name, "depends_on", Array.isArray(s.depends_on) ? i : dep],
+                `${name} depends on "${dep}", which is not a service of this file`,
+              ),
+            );
         });
         const secrets = Array.isArray(s.secrets) ? s.secrets : [];
         secrets.forEach((sec, i) => {
           const ref = isObj(sec) ? str(sec.source) : str(sec);
-          if (ref && !(isObj(f.compose.value.secrets) && ref in f.compose.value.secrets)) findings.push(at(f, ["services", name, "secrets", i], `${name} uses the secret "${ref}", which the top-level secrets: does not declare`));
+          if (ref && !(isObj(f.compose.value.secrets) && ref in f.compose.value.secrets))
+            findings.push(at(f, ["services", name, "secrets", i], `${name} uses the secret "${ref}", which the top-level secrets: does not declare`));
         });
       }
       report(t, f.texts, findings, {
@@ -369,14 +426,31 @@ export default defineChecks({
       const f = read(t);
       const findings: Finding[] = [];
       const missing = QUEUE.filter((n) => !svc(f, n));
-      if (missing.length > 0) findings.push(at(f, ["services"], `no service named ${missing.join(", ")}; the queue needs redis, api and worker (the names the other services and REDIS_URL use)`));
+      if (missing.length > 0)
+        findings.push(
+          at(f, ["services"], `no service named ${missing.join(", ")}; the queue needs redis, api and worker (the names the other services and REDIS_URL use)`),
+        );
       const redis = svc(f, "redis");
       if (redis) {
         const image = str(redis.image) ?? "";
         const repo = image.replace(/^(?:docker\.io\/)?(?:library\/)?/, "").split(/[:@]/)[0];
-        if (redis.build !== undefined || repo !== "redis") findings.push(at(f, ["services", "redis", redis.image !== undefined ? "image" : "build"], `redis should run the official image (image: redis:7.4), not ${image ? `"${image}"` : "a build"}`));
+        if (redis.build !== undefined || repo !== "redis")
+          findings.push(
+            at(
+              f,
+              ["services", "redis", redis.image !== undefined ? "image" : "build"],
+              `redis should run the official image (image: redis:7.4), not ${image ? `"${image}"` : "a build"}`,
+            ),
+          );
         for (const p of portsOf(f, "redis")) {
-          if (!p.host || !LOOPBACK.test(p.host)) findings.push(at(f, p.path, `Redis is published on every interface of the host (the official image runs without protected mode and without a password); the API and the worker reach redis:6379 without any published port`));
+          if (!p.host || !LOOPBACK.test(p.host))
+            findings.push(
+              at(
+                f,
+                p.path,
+                `Redis is published on every interface of the host (the official image runs without protected mode and without a password); the API and the worker reach redis:6379 without any published port`,
+              ),
+            );
         }
       }
       for (const name of APPS) {
@@ -385,26 +459,57 @@ export default defineChecks({
         const build = s.build;
         const context = isObj(build) ? (str(build.context) ?? ".") : str(build);
         const dockerfile = isObj(build) ? (str(build.dockerfile) ?? "Dockerfile") : "Dockerfile";
-        if (build === undefined) findings.push(at(f, ["services", name, s.image !== undefined ? "image" : ""].filter(Boolean), `${name} does not build the image from your Dockerfile (build: .)${s.image !== undefined ? `; image: ${str(s.image)} alone runs someone else's image` : ""}`));
-        else if (!["." , "./"].includes(context ?? "") || dockerfile.replace(/^\.\//, "") !== "Dockerfile") findings.push(at(f, ["services", name, "build"], `${name} builds from ${context}/${dockerfile}, not the Dockerfile beside docker-compose.yml`));
+        if (build === undefined)
+          findings.push(
+            at(
+              f,
+              ["services", name, s.image !== undefined ? "image" : ""].filter(Boolean),
+              `${name} does not build the image from your Dockerfile (build: .)${s.image !== undefined ? `; image: ${str(s.image)} alone runs someone else's image` : ""}`,
+            ),
+          );
+        else if (![".", "./"].includes(context ?? "") || dockerfile.replace(/^\.\//, "") !== "Dockerfile")
+          findings.push(at(f, ["services", name, "build"], `${name} builds from ${context}/${dockerfile}, not the Dockerfile beside docker-compose.yml`));
         const target = isObj(build) ? str(build.target) : undefined;
-        if (target && !f.docker.stage(target)) findings.push(at(f, ["services", name, "build", "target"], `target "${target}" is not a stage of the Dockerfile (its stages: ${f.docker.stages.map((st) => st.name ?? `#${st.index}`).join(", ") || "none"})`));
+        if (target && !f.docker.stage(target))
+          findings.push(
+            at(
+              f,
+              ["services", name, "build", "target"],
+              `target "${target}" is not a stage of the Dockerfile (its stages: ${f.docker.stages.map((st) => st.name ?? `#${st.index}`).join(", ") || "none"})`,
+            ),
+          );
         const script = name === "api" ? "dist/api.js" : "dist/worker.js";
         const own = argv(s.command);
         const cmd = own ?? (build !== undefined ? cmdOfStage(f, stageOf(f, s)) : undefined);
         if (!cmd || !cmd.some((a) => a.replace(/^\.\//, "") === script || a.endsWith(`/${script}`))) {
-          const from = own ? `its command is ${JSON.stringify(own)}` : cmd ? `with no command: it runs the image's CMD, ${JSON.stringify(cmd)}` : "with no command and no CMD in the image";
+          const from = own
+            ? `its command is ${JSON.stringify(own)}`
+            : cmd
+              ? `with no command: it runs the image's CMD, ${JSON.stringify(cmd)}`
+              : "with no command and no CMD in the image";
           findings.push(at(f, ["services", name, own ? "command" : ""].filter(Boolean), `${name} must run node ${script}; ${from}`));
         }
       }
       const api = svc(f, "api");
-      if (api && !portsOf(f, "api").some((p) => p.target === 3000)) findings.push(at(f, ["services", "api", api.ports !== undefined ? "ports" : ""].filter(Boolean), `the API listens on 3000 in its container, and no ports: entry maps to container port 3000`));
+      if (api && !portsOf(f, "api").some((p) => p.target === 3000))
+        findings.push(
+          at(
+            f,
+            ["services", "api", api.ports !== undefined ? "ports" : ""].filter(Boolean),
+            `the API listens on 3000 in its container, and no ports: entry maps to container port 3000`,
+          ),
+        );
       const worker = svc(f, "worker");
-      if (worker?.container_name !== undefined) findings.push(at(f, ["services", "worker", "container_name"], `container_name on the worker: names must be unique, so docker compose up --scale worker=3 fails`));
-      for (const p of worker ? portsOf(f, "worker") : []) if (p.published) findings.push(at(f, p.path, `a fixed host port on the worker: only one replica can bind it, and the worker serves no HTTP`));
+      if (worker?.container_name !== undefined)
+        findings.push(
+          at(f, ["services", "worker", "container_name"], `container_name on the worker: names must be unique, so docker compose up --scale worker=3 fails`),
+        );
+      for (const p of worker ? portsOf(f, "worker") : [])
+        if (p.published) findings.push(at(f, p.path, `a fixed host port on the worker: only one replica can bind it, and the worker serves no HTTP`));
       report(t, f.texts, findings, {
         message: "The services are not the queue the lessons build.",
-        expected: "redis from image redis:7.4 (not published); api and worker with build: . and commands node dist/api.js and node dist/worker.js; the API's container port 3000 published; the worker scalable (no container_name, no host port)",
+        expected:
+          "redis from image redis:7.4 (not published); api and worker with build: . and commands node dist/api.js and node dist/worker.js; the API's container port 3000 published; the worker scalable (no container_name, no host port)",
         hint: "One image serves both: give api and worker build: . and their own command. Services reach each other by name on the project network, so only the API needs ports:, and a service you scale cannot have a fixed name or host port.",
       });
     },
@@ -414,7 +519,11 @@ export default defineChecks({
       const findings: Finding[] = [];
       const redis = svc(f, "redis");
       const declared = isObj(f.compose.value.volumes) ? Object.keys(f.compose.value.volumes) : [];
-      if (!redis) return t.fail({ message: "There is no redis service, so nothing keeps Redis's data.", hint: "Add a redis service (image: redis:7.4) with a named volume at /data." });
+      if (!redis)
+        return t.fail({
+          message: "There is no redis service, so nothing keeps Redis's data.",
+          hint: "Add a redis service (image: redis:7.4) with a named volume at /data.",
+        });
       const list = Array.isArray(redis.volumes) ? redis.volumes : [];
       let good = false;
       list.forEach((v, i) => {
@@ -434,23 +543,49 @@ export default defineChecks({
         }
         const t0 = (target ?? "").replace(/\/+$/, "");
         if (t0 !== "/data") {
-          if (source && declared.includes(source)) findings.push(at(f, path, `the named volume ${source} is mounted at ${target}, but Redis (the official image) writes its files to /data, so they stay in the container`));
+          if (source && declared.includes(source))
+            findings.push(
+              at(
+                f,
+                path,
+                `the named volume ${source} is mounted at ${target}, but Redis (the official image) writes its files to /data, so they stay in the container`,
+              ),
+            );
           return;
         }
-        if (type === "bind") findings.push(at(f, path, `a bind mount of the host path ${source} at /data: the entrypoint chowns it to uid 999, it is slow on Docker Desktop, and the data's life is tied to a directory; use a named volume`));
+        if (type === "bind")
+          findings.push(
+            at(
+              f,
+              path,
+              `a bind mount of the host path ${source} at /data: the entrypoint chowns it to uid 999, it is slow on Docker Desktop, and the data's life is tied to a directory; use a named volume`,
+            ),
+          );
         else if (type === "tmpfs") findings.push(at(f, path, `a tmpfs at /data lives in memory and is gone with the container`));
         else if (!source) findings.push(at(f, path, `an anonymous volume at /data: docker compose down orphans it, and the next up starts with an empty one`));
-        else if (!declared.includes(source)) findings.push(at(f, path, `the volume ${source} is not declared under the top-level volumes:, so Compose refuses the file`));
+        else if (!declared.includes(source))
+          findings.push(at(f, path, `the volume ${source} is not declared under the top-level volumes:, so Compose refuses the file`));
         else if (readOnly) findings.push(at(f, path, `mounted read-only: Redis cannot write its append-only file or snapshot`));
         else good = true;
       });
-      if (Array.isArray(redis.tmpfs) ? redis.tmpfs.some((x) => String(x).replace(/\/+$/, "").split(":")[0] === "/data") : str(redis.tmpfs)?.replace(/\/+$/, "") === "/data") {
+      if (
+        Array.isArray(redis.tmpfs)
+          ? redis.tmpfs.some((x) => String(x).replace(/\/+$/, "").split(":")[0] === "/data")
+          : str(redis.tmpfs)?.replace(/\/+$/, "") === "/data"
+      ) {
         findings.push(at(f, ["services", "redis", "tmpfs"], `a tmpfs at /data lives in memory and is gone with the container`));
         good = false;
       }
       if (!good && findings.length === 0) {
         findings.push(
-          at(f, ["services", "redis", redis.volumes !== undefined ? "volumes" : ""].filter(Boolean), list.length === 0 ? `redis mounts nothing at /data: the image's VOLUME /data gives it an anonymous volume, which docker compose down orphans, so the next up starts empty` : `nothing is mounted at /data, where Redis keeps its data`, true),
+          at(
+            f,
+            ["services", "redis", redis.volumes !== undefined ? "volumes" : ""].filter(Boolean),
+            list.length === 0
+              ? `redis mounts nothing at /data: the image's VOLUME /data gives it an anonymous volume, which docker compose down orphans, so the next up starts empty`
+              : `nothing is mounted at /data, where Redis keeps its data`,
+            true,
+          ),
         );
         if (declared.length > 0) findings.push(at(f, ["volumes"], `declared here (${declared.join(", ")}) but not mounted at Redis's /data`));
       }
@@ -485,26 +620,50 @@ export default defineChecks({
         if (value === undefined) findings.push(at(f, path, `${name} gets no REDIS_URL in environment:; without it the code has no Redis to reach`));
         else if (value.trim() === "") {
           const refused = f.compose.interpolationErrors.find((e) => e.path.join("/") === path.join("/"));
-          const why = refused ? `${raw.trim()} stops docker compose up when it is unset` : raw.includes("$") ? `${raw.trim()} has no default, and Compose substitutes ""` : "no value";
-          findings.push(at(f, path, `REDIS_URL is empty on a fresh checkout (${why}); the compose file is where Redis's address is known: give it redis://redis:6379`));
-        }
-        else {
+          const why = refused
+            ? `${raw.trim()} stops docker compose up when it is unset`
+            : raw.includes("$")
+              ? `${raw.trim()} has no default, and Compose substitutes ""`
+              : "no value";
+          findings.push(
+            at(f, path, `REDIS_URL is empty on a fresh checkout (${why}); the compose file is where Redis's address is known: give it redis://redis:6379`),
+          );
+        } else {
           const url = URL.canParse(value) ? new URL(value) : undefined;
           if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:")) findings.push(at(f, path, `REDIS_URL=${value} is not a redis:// URL`));
-          else if (/^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/.test(url.hostname)) findings.push(at(f, path, `REDIS_URL points at ${url.hostname}, which inside the ${name} container is the ${name} container itself; Redis is the service named redis`));
-          else if (url.hostname !== "redis") findings.push(at(f, path, `REDIS_URL's host is ${url.hostname}, but Docker's DNS on the project network knows Redis by its service name, redis`));
-          else if (url.port !== "" && url.port !== "6379") findings.push(at(f, path, `REDIS_URL's port is ${url.port}; Redis listens on 6379 in its container (a published host port does not apply between containers)`));
+          else if (/^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/.test(url.hostname))
+            findings.push(
+              at(
+                f,
+                path,
+                `REDIS_URL points at ${url.hostname}, which inside the ${name} container is the ${name} container itself; Redis is the service named redis`,
+              ),
+            );
+          else if (url.hostname !== "redis")
+            findings.push(at(f, path, `REDIS_URL's host is ${url.hostname}, but Docker's DNS on the project network knows Redis by its service name, redis`));
+          else if (url.port !== "" && url.port !== "6379")
+            findings.push(
+              at(f, path, `REDIS_URL's port is ${url.port}; Redis listens on 6379 in its container (a published host port does not apply between containers)`),
+            );
         }
         const files = s.env_file === undefined ? [] : Array.isArray(s.env_file) ? s.env_file : [s.env_file];
         files.forEach((e, i) => {
           const file = isObj(e) ? str(e.path) : str(e);
           const p = ["services", name, "env_file", ...(Array.isArray(s.env_file) ? [i] : [])];
-          if (file && /^(?:\/|~|[A-Za-z]:[\\/])/.test(file)) findings.push(at(f, p, `env_file: ${file} is a path on one machine; on any other checkout it does not exist and docker compose up stops. Use a path relative to the project (worker.env)`));
+          if (file && /^(?:\/|~|[A-Za-z]:[\\/])/.test(file))
+            findings.push(
+              at(
+                f,
+                p,
+                `env_file: ${file} is a path on one machine; on any other checkout it does not exist and docker compose up stops. Use a path relative to the project (worker.env)`,
+              ),
+            );
         });
       }
       report(t, f.texts, findings, {
         message: "The services would not get their configuration from the environment on every machine.",
-        expected: "api and worker each get REDIS_URL=redis://redis:6379 in environment: (written out, or ${VAR:-default}) on a fresh checkout; env_file paths relative to the project",
+        expected:
+          "api and worker each get REDIS_URL=redis://redis:6379 in environment: (written out, or ${VAR:-default}) on a fresh checkout; env_file paths relative to the project",
         hint: "The compose file is the deployment's configuration: name Redis by its service name, give interpolated variables a default with ${VAR:-default} when a fresh checkout must start, and keep paths relative to the project directory.",
       });
     },
@@ -516,9 +675,20 @@ export default defineChecks({
       for (const name of QUEUE) {
         if (!svc(f, name)) continue;
         const h = healthOf(f, name);
-        const where = (what: string): Finding => ({ file: h.file, line: h.line, what, lines: h.file === COMPOSE ? [f.compose.line(["services", name, "healthcheck"])] : undefined });
+        const where = (what: string): Finding => ({
+          file: h.file,
+          line: h.line,
+          what,
+          lines: h.file === COMPOSE ? [f.compose.line(["services", name, "healthcheck"])] : undefined,
+        });
         if (h.from === "none") {
-          findings.push(at(f, ["services", name], `${name} has no health check, so nothing can wait for it to be ready${name === "redis" ? " (it accepts connections while it answers LOADING)" : ""}`));
+          findings.push(
+            at(
+              f,
+              ["services", name],
+              `${name} has no health check, so nothing can wait for it to be ready${name === "redis" ? " (it accepts connections while it answers LOADING)" : ""}`,
+            ),
+          );
           continue;
         }
         if (h.disabled) {
@@ -536,20 +706,36 @@ export default defineChecks({
           // -e, or the shell comparing the reply with PONG (grep PONG, [ "$(redis-cli ping)" = PONG ]).
           const strict = h.shell ? /\bredis-cli\b[^|;&]*\s-e\b/.test(text) || /PONG/.test(text) : h.argv.includes("-e");
           if (!cli) findings.push(where(`redis's health check does not ask Redis (redis-cli ping): ${JSON.stringify(h.argv)}`));
-          else if (!strict) findings.push(where(`redis-cli exits 0 for any reply, errors included, so this check reports a Redis that answers LOADING as healthy; add -e (or check for PONG)`));
+          else if (!strict)
+            findings.push(
+              where(
+                `redis-cli exits 0 for any reply, errors included, so this check reports a Redis that answers LOADING as healthy; add -e (or check for PONG)`,
+              ),
+            );
         } else {
           const tool = /(?:^|[\s/"'])(curl|wget)(?=\s|$)/.exec(text)?.[1];
-          if (tool && slim) findings.push(where(`${tool} is not in the node:…-slim image the service runs, so this check fails every time and ${name} never becomes healthy; the image has node`));
+          if (tool && slim)
+            findings.push(
+              where(
+                `${tool} is not in the node:…-slim image the service runs, so this check fails every time and ${name} never becomes healthy; the image has node`,
+              ),
+            );
           if (name === "api") {
             const ports = [...text.matchAll(/(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]):(\d+)/g)].map((m) => m[1]);
             const wrong = ports.find((p) => p !== "3000");
-            if (wrong) findings.push(where(`the check runs inside the API's container and asks port ${wrong}, but the API listens on 3000 there (${wrong} is at most the host's side of the mapping)`));
+            if (wrong)
+              findings.push(
+                where(
+                  `the check runs inside the API's container and asks port ${wrong}, but the API listens on 3000 there (${wrong} is at most the host's side of the mapping)`,
+                ),
+              );
           }
         }
       }
       report(t, f.texts, findings, {
         message: "Not every service has a health check that tells ready from started.",
-        expected: "redis, api and worker each with an enabled health check that can fail: redis-cli -e ping for Redis, the API's /healthz on port 3000, the worker's heartbeat file, using only what the image contains",
+        expected:
+          "redis, api and worker each with an enabled health check that can fail: redis-cli -e ping for Redis, the API's /healthz on port 3000, the worker's heartbeat file, using only what the image contains",
         hint: "A health check is a command the engine runs inside the container; exit 0 is healthy. It must be able to exit non-zero when the service cannot do its job, and a reply that is an error is not readiness.",
       });
     },
@@ -565,7 +751,16 @@ export default defineChecks({
         if (d === undefined) findings.push(at(f, ["services", name], `${name} has no depends_on: Compose starts it at the same moment as Redis`));
         else if (Array.isArray(d)) {
           const i = d.findIndex((x) => str(x) === "redis");
-          findings.push(at(f, i >= 0 ? [...base, i] : base, i >= 0 ? `depends_on: [redis], the short form, waits only for the container to start (condition: service_started), not for Redis to answer` : `${name} does not depend on redis`, true));
+          findings.push(
+            at(
+              f,
+              i >= 0 ? [...base, i] : base,
+              i >= 0
+                ? `depends_on: [redis], the short form, waits only for the container to start (condition: service_started), not for Redis to answer`
+                : `${name} does not depend on redis`,
+              true,
+            ),
+          );
         } else if (isObj(d)) {
           const r = d.redis;
           if (!isObj(r) && r !== null && r !== undefined) findings.push(at(f, [...base, "redis"], `depends_on.redis is not a mapping with a condition`));
@@ -573,15 +768,34 @@ export default defineChecks({
           else {
             const condition = str(isObj(r) ? r.condition : undefined) ?? "service_started";
             const known = ["service_started", "service_healthy", "service_completed_successfully"].includes(condition);
-            if (!known) findings.push(at(f, [...base, "redis", "condition"], `condition ${condition} is not one Compose knows (service_started, service_healthy, service_completed_successfully), so it refuses the file`));
-            else if (condition !== "service_healthy") findings.push(at(f, [...base, "redis", isObj(r) && r.condition !== undefined ? "condition" : ""].filter(Boolean), `condition ${isObj(r) && r.condition !== undefined ? condition : "(none, which means service_started)"}: Compose waits only for the container to ${condition === "service_completed_successfully" ? "exit 0, which Redis never does" : "start, while Redis may still refuse connections or answer LOADING"}`));
-            if (isObj(r) && (r.required === false || r.required === "false")) findings.push(at(f, [...base, "redis", "required"], `required: false lets ${name} start without Redis at all`));
+            if (!known)
+              findings.push(
+                at(
+                  f,
+                  [...base, "redis", "condition"],
+                  `condition ${condition} is not one Compose knows (service_started, service_healthy, service_completed_successfully), so it refuses the file`,
+                ),
+              );
+            else if (condition !== "service_healthy")
+              findings.push(
+                at(
+                  f,
+                  [...base, "redis", isObj(r) && r.condition !== undefined ? "condition" : ""].filter(Boolean),
+                  `condition ${isObj(r) && r.condition !== undefined ? condition : "(none, which means service_started)"}: Compose waits only for the container to ${condition === "service_completed_successfully" ? "exit 0, which Redis never does" : "start, while Redis may still refuse connections or answer LOADING"}`,
+                ),
+              );
+            if (isObj(r) && (r.required === false || r.required === "false"))
+              findings.push(at(f, [...base, "redis", "required"], `required: false lets ${name} start without Redis at all`));
           }
         }
       }
       const h = svc(f, "redis") ? healthOf(f, "redis") : undefined;
       if (h && (h.from === "none" || h.disabled) && findings.length === 0) {
-        findings.push({ file: h.file, line: h.line, what: `service_healthy on redis, but redis has no enabled health check: docker compose up refuses to wait for a health that is never reported` });
+        findings.push({
+          file: h.file,
+          line: h.line,
+          what: `service_healthy on redis, but redis has no enabled health check: docker compose up refuses to wait for a health that is never reported`,
+        });
       }
       report(t, f.texts, findings, {
         message: "The API and the worker do not wait for Redis to be ready.",
@@ -593,23 +807,39 @@ export default defineChecks({
     "worker-restart": async (t) => {
       const f = read(t);
       const worker = svc(f, "worker");
-      if (!worker) return t.fail({ message: "There is no worker service.", hint: "Add the worker service (build: ., command: [\"node\", \"dist/worker.js\"])." });
+      if (!worker) return t.fail({ message: "There is no worker service.", hint: 'Add the worker service (build: ., command: ["node", "dist/worker.js"]).' });
       const restart = str(worker.restart);
-      const deploy = isObj(worker.deploy) && isObj(worker.deploy.restart_policy) ? str(worker.deploy.restart_policy.condition) ?? "any" : undefined;
-      const ok = (restart !== undefined && /^(?:always|unless-stopped|on-failure(?::\d+)?)$/.test(restart)) || (deploy !== undefined && /^(?:any|on-failure)$/.test(deploy));
+      const deploy = isObj(worker.deploy) && isObj(worker.deploy.restart_policy) ? (str(worker.deploy.restart_policy.condition) ?? "any") : undefined;
+      const ok =
+        (restart !== undefined && /^(?:always|unless-stopped|on-failure(?::\d+)?)$/.test(restart)) ||
+        (deploy !== undefined && /^(?:any|on-failure)$/.test(deploy));
       if (ok) return;
-      report(t, f.texts, [at(f, ["services", "worker", restart !== undefined ? "restart" : ""].filter(Boolean), restart !== undefined ? `restart: ${restart} never brings a worker back after it exits` : `the worker has no restart policy: a worker that exits (a bad setting, a deadline to reach Redis, a stuck loop it noticed) stays down`)], {
-        message: "A worker that exits would stay down.",
-        expected: "restart: unless-stopped (or always, or on-failure) on the worker",
-        hint: "Under Compose nothing restarts an unhealthy container; only a restart policy brings back one whose process exited, and the worker exits on purpose when it cannot go on.",
-      });
+      report(
+        t,
+        f.texts,
+        [
+          at(
+            f,
+            ["services", "worker", restart !== undefined ? "restart" : ""].filter(Boolean),
+            restart !== undefined
+              ? `restart: ${restart} never brings a worker back after it exits`
+              : `the worker has no restart policy: a worker that exits (a bad setting, a deadline to reach Redis, a stuck loop it noticed) stays down`,
+          ),
+        ],
+        {
+          message: "A worker that exits would stay down.",
+          expected: "restart: unless-stopped (or always, or on-failure) on the worker",
+          hint: "Under Compose nothing restarts an unhealthy container; only a restart policy brings back one whose process exited, and the worker exits on purpose when it cannot go on.",
+        },
+      );
     },
 
     "no-secrets-in-files": async (t) => {
       const f = read(t);
       report(t, f.texts, [...composeSecrets(f), ...dockerfileSecrets(f)], {
         message: "A secret is written into a file that is committed or baked into the image.",
-        expected: "no password, token or key in docker-compose.yml (not as a value, an interpolation default, a command argument or in a URL) or in the Dockerfile (ENV, ARG, a copied file, a RUN)",
+        expected:
+          "no password, token or key in docker-compose.yml (not as a value, an interpolation default, a command argument or in a URL) or in the Dockerfile (ENV, ARG, a copied file, a RUN)",
         hint: "A compose file is committed and an image's config and layers go to everyone who pulls it. Pass a secret as a file: Compose secrets: mounts it at /run/secrets/<name>, and a *_FILE variable names the path; a build secret comes through RUN --mount=type=secret.",
       });
     },
@@ -621,7 +851,12 @@ export default defineChecks({
       if (d.stages.length === 0) findings.push({ file: DOCKERFILE, line: 1, what: "no FROM: this is not a Dockerfile BuildKit can build" });
       else if (d.stages.length === 1) {
         const only = d.stages[0]!;
-        findings.push({ file: DOCKERFILE, line: d.line(only.from), what: `one stage (FROM ${only.image}): the compiler, the dev dependencies and the source ship in the image that runs`, lines: d.all.filter((i) => /^(?:RUN|COPY|ADD)$/i.test(i.getKeyword())).map((i) => d.line(i)) });
+        findings.push({
+          file: DOCKERFILE,
+          line: d.line(only.from),
+          what: `one stage (FROM ${only.image}): the compiler, the dev dependencies and the source ship in the image that runs`,
+          lines: d.all.filter((i) => /^(?:RUN|COPY|ADD)$/i.test(i.getKeyword())).map((i) => d.line(i)),
+        });
       } else {
         for (const stage of runtimeStages(f)) {
           const chain = chainOf(stage);
@@ -634,15 +869,25 @@ export default defineChecks({
           });
           const label = stage.name ?? `#${stage.index}`;
           if (chain.length > 1) {
-            findings.push({ file: DOCKERFILE, line: d.line(stage.from), what: `the runtime stage ${label} is built FROM ${stage.image}, an earlier stage, so everything that stage installed and compiled ships too; start it FROM a base image`, lines: chain.slice(0, -1).map((st) => d.line(st.from)) });
+            findings.push({
+              file: DOCKERFILE,
+              line: d.line(stage.from),
+              what: `the runtime stage ${label} is built FROM ${stage.image}, an earlier stage, so everything that stage installed and compiled ships too; start it FROM a base image`,
+              lines: chain.slice(0, -1).map((st) => d.line(st.from)),
+            });
           } else if (fromBuild.length === 0) {
-            findings.push({ file: DOCKERFILE, line: d.line(stage.from), what: `the runtime stage ${label} takes nothing from a build stage (no COPY --from=<stage>): it either ships no compiled code or builds it in place` });
+            findings.push({
+              file: DOCKERFILE,
+              line: d.line(stage.from),
+              what: `the runtime stage ${label} takes nothing from a build stage (no COPY --from=<stage>): it either ships no compiled code or builds it in place`,
+            });
           }
         }
       }
       report(t, f.texts, findings, {
         message: "The image is not a multi-stage build that ships only what runs.",
-        expected: "a build stage (FROM node:20-bookworm-slim AS build: npm ci, compile, prune) and a final stage FROM a base image again that COPY --from=build only package.json, node_modules and dist",
+        expected:
+          "a build stage (FROM node:20-bookworm-slim AS build: npm ci, compile, prune) and a final stage FROM a base image again that COPY --from=build only package.json, node_modules and dist",
         hint: "Each FROM starts a stage; the image is the last one (or the build target). Start the last stage from the slim base image again and copy the build's output into it with COPY --from.",
       });
     },
@@ -652,9 +897,14 @@ export default defineChecks({
       const d = f.docker;
       const findings: Finding[] = [];
       const argDefault = (name: string, stage: Stage) => {
-        const args = [...d.globalArgs, ...chainOf(stage).flatMap((s) => s.instructions)].filter((i) => i.getKeyword().toUpperCase() === "ARG" || i.getKeyword().toUpperCase() === "ENV");
+        const args = [...d.globalArgs, ...chainOf(stage).flatMap((s) => s.instructions)].filter(
+          (i) => i.getKeyword().toUpperCase() === "ARG" || i.getKeyword().toUpperCase() === "ENV",
+        );
         for (const a of args.reverse()) {
-          const pairs = a.getKeyword().toUpperCase() === "ENV" ? dockerEnvPairs(a.getArgumentsContent() ?? "") : [[(a.getArgumentsContent() ?? "").split("=")[0]!.trim(), (a.getArgumentsContent() ?? "").split("=").slice(1).join("=")] as const];
+          const pairs =
+            a.getKeyword().toUpperCase() === "ENV"
+              ? dockerEnvPairs(a.getArgumentsContent() ?? "")
+              : [[(a.getArgumentsContent() ?? "").split("=")[0]!.trim(), (a.getArgumentsContent() ?? "").split("=").slice(1).join("=")] as const];
           const hit = pairs.find(([n]) => n === name);
           if (hit) return hit[1] || undefined;
         }
@@ -668,7 +918,10 @@ export default defineChecks({
           findings.push({
             file: DOCKERFILE,
             line: d.line(stage.from),
-            what: elsewhere.length > 0 ? `the USER at line ${elsewhere.map((i) => d.line(i)).join(", ")} is in another stage; the runtime stage ${label} has none, so its processes run as root` : `no USER: the API and the worker run as root (uid 0)`,
+            what:
+              elsewhere.length > 0
+                ? `the USER at line ${elsewhere.map((i) => d.line(i)).join(", ")} is in another stage; the runtime stage ${label} has none, so its processes run as root`
+                : `no USER: the API and the worker run as root (uid 0)`,
             lines: elsewhere.map((i) => d.line(i)),
           });
           continue;
@@ -679,14 +932,23 @@ export default defineChecks({
         if (v) {
           const resolved = argDefault(v[1]!, stage);
           if (resolved === undefined) {
-            findings.push({ file: DOCKERFILE, line: d.line(last), what: `USER ${user}: ${v[1]} has no default, so an ordinary build gives an empty user, which is root` });
+            findings.push({
+              file: DOCKERFILE,
+              line: d.line(last),
+              what: `USER ${user}: ${v[1]} has no default, so an ordinary build gives an empty user, which is root`,
+            });
             continue;
           }
           user = resolved.split(":")[0]!;
         }
         if (user === "" || user === "root" || /^0+$/.test(user)) {
           const earlier = users.slice(0, -1).map((i) => d.line(i));
-          findings.push({ file: DOCKERFILE, line: d.line(last), what: earlier.length > 0 ? `USER ${user} after a non-root USER: from here on, the container's command runs as root again` : `USER ${user} is root`, lines: earlier });
+          findings.push({
+            file: DOCKERFILE,
+            line: d.line(last),
+            what: earlier.length > 0 ? `USER ${user} after a non-root USER: from here on, the container's command runs as root again` : `USER ${user} is root`,
+            lines: earlier,
+          });
         }
       }
       if (d.stages.length === 0) findings.push({ file: DOCKERFILE, line: 1, what: "no FROM: there is no image to run as any user" });

@@ -225,7 +225,8 @@ export function parseCompose(text: string): ComposeFile {
     try {
       const js: unknown = doc.toJS({ maxAliasCount: 100 });
       if (js !== null && typeof js === "object" && !Array.isArray(js)) value = interpolateAll(js, [], interpolationErrors) as Record<string, unknown>;
-      else if (js !== null && js !== undefined) syntax.push({ line: 1, column: 1, message: "the file is not a mapping of top-level keys (services:, volumes:, …)" });
+      else if (js !== null && js !== undefined)
+        syntax.push({ line: 1, column: 1, message: "the file is not a mapping of top-level keys (services:, volumes:, …)" });
     } catch (error) {
       syntax.push({ line: 1, column: 1, message: (error as Error).message });
     }
@@ -302,9 +303,16 @@ export function schemaProblems(value: unknown): SchemaProblem[] {
   const validate = composeValidator();
   if (validate(value)) return [];
   const errors: ErrorObject[] = validate.errors ?? [];
-  const toPath = (p: string): PathSeg[] => (p === "" ? [] : p.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")));
+  const toPath = (p: string): PathSeg[] =>
+    p === ""
+      ? []
+      : p
+          .slice(1)
+          .split("/")
+          .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
   // Where an error is: a key Compose does not know is at that key, not at its parent.
-  const at = (e: ErrorObject) => (e.keyword === "additionalProperties" ? `${e.instancePath}/${String((e.params as Record<string, unknown>).additionalProperty)}` : e.instancePath);
+  const at = (e: ErrorObject) =>
+    e.keyword === "additionalProperties" ? `${e.instancePath}/${String((e.params as Record<string, unknown>).additionalProperty)}` : e.instancePath;
   const kept = errors.filter((e) => e.keyword !== "oneOf" && e.keyword !== "anyOf" && e.keyword !== "if");
   // Drop an error when another one sits deeper below the same place: of a oneOf's branches (the
   // short and long forms of depends_on, say), the one that got further says what is wrong.

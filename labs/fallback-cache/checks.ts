@@ -94,7 +94,11 @@ class Service {
   /** Gives `pair` a new rate (value and asOf unpredictable), answered from now on, and returns it. */
   quote(pair: string): Rate {
     // asOf is the market's time, minutes to an hour ago: never when the value was fetched.
-    const rate: Rate = { pair, rate: Math.round((0.05 + this.t.unpredictable() * 150) * 1e6) / 1e6, asOf: new Date(Date.now() - 120_000 - Math.floor(this.t.unpredictable() * 3_600_000)).toISOString() };
+    const rate: Rate = {
+      pair,
+      rate: Math.round((0.05 + this.t.unpredictable() * 150) * 1e6) / 1e6,
+      asOf: new Date(Date.now() - 120_000 - Math.floor(this.t.unpredictable() * 3_600_000)).toISOString(),
+    };
     const list = this.quotes.get(pair) ?? [];
     list.push({ from: performance.now(), rate });
     this.quotes.set(pair, list);
@@ -107,7 +111,10 @@ class Service {
 
   /** The rate the service answered for a call that arrived at `at`. */
   rateAt(pair: string, at: number): Rate | undefined {
-    return this.quotes.get(pair)?.filter((q) => q.from <= at).at(-1)?.rate;
+    return this.quotes
+      .get(pair)
+      ?.filter((q) => q.from <= at)
+      .at(-1)?.rate;
   }
 
   callsFor(pair: string): DependencyCall[] {
@@ -163,7 +170,9 @@ class Service {
 }
 
 const describe = (o: Outcome) =>
-  o.ok ? `returned ${JSON.stringify({ value: o.value, stale: o.stale, ageMs: o.ageMs })}` : `threw ${o.name}${o.reason ? ` (reason "${o.reason}")` : ""}: ${o.message}`;
+  o.ok
+    ? `returned ${JSON.stringify({ value: o.value, stale: o.stale, ageMs: o.ageMs })}`
+    : `threw ${o.name}${o.reason ? ` (reason "${o.reason}")` : ""}: ${o.message}`;
 
 /** How a call ended at the service, for messages: "503", "hang (aborted after 212 ms)", "200". */
 const showCall = (c: DependencyCall) => {
@@ -180,7 +189,12 @@ const isGood = (c: DependencyCall) => c.status === 200 && c.outcome === "answere
  * service's call), which reached the learner's code by `fetchEnd`, so its age at the read lies
  * between the time from fetchEnd to the read's start and from fetch.at to the read's end.
  */
-function expectServed(t: CheckContext, o: Read, want: { value: Rate; stale: boolean; fetch: DependencyCall; fetchEnd: number; hint?: string }, context: string): void {
+function expectServed(
+  t: CheckContext,
+  o: Read,
+  want: { value: Rate; stale: boolean; fetch: DependencyCall; fetchEnd: number; hint?: string },
+  context: string,
+): void {
   const valueHint = want.stale
     ? "When the service fails and a rate no older than maxStaleMs is cached, return that cached value exactly as the service once answered it."
     : "Return the service's answer exactly as it came (its JSON body), and cache it in Redis for the next caller.";
@@ -225,7 +239,14 @@ interface Hints {
  * otherwise the cached value marked stale up to maxStaleMs; otherwise NoRateError. Reads too
  * close to freshMs or maxStaleMs to tell on the grader's clock are judged on what both sides share.
  */
-function judge(t: CheckContext, svc: Service, o: Read, policy: CachePolicy, context: string, hints: Hints = {}): "fresh" | "cached" | "stale" | "none" | "unclear" {
+function judge(
+  t: CheckContext,
+  svc: Service,
+  o: Read,
+  policy: CachePolicy,
+  context: string,
+  hints: Hints = {},
+): "fresh" | "cached" | "stale" | "none" | "unclear" {
   const calls = svc.callsFor(o.pair);
   const during = calls.filter((c) => c.at >= o.start && c.at <= o.end);
   const prior = calls.filter((c) => isGood(c) && c.endedAt! <= o.start).at(-1);
@@ -236,13 +257,17 @@ function judge(t: CheckContext, svc: Service, o: Read, policy: CachePolicy, cont
   const hi = prior ? o.end - prior.at : Infinity;
   const fresh = prior !== undefined && hi < policy.freshMs - EDGE_MS;
   const pastFresh = prior === undefined || lo > policy.freshMs + EDGE_MS;
-  const cache = prior ? `its last good rate fetched ${Math.round(Math.max(0, lo))}–${Math.round(hi)} ms before (freshMs ${policy.freshMs}, maxStaleMs ${policy.maxStaleMs})` : "nothing fetched for it before";
+  const cache = prior
+    ? `its last good rate fetched ${Math.round(Math.max(0, lo))}–${Math.round(hi)} ms before (freshMs ${policy.freshMs}, maxStaleMs ${policy.maxStaleMs})`
+    : "nothing fetched for it before";
   const where = `${context}, ${cache}; ${seen}`;
   if (fresh && during.length > 0) {
     t.fail({
       message: `getRate(${JSON.stringify(o.pair)}) ${where}`,
       expected: "no call while the cached value is younger than freshMs: it is answered from Redis",
-      hint: hints.extraCall ?? "Read the pair's entry from Redis first; if Date.now() - fetchedAt < freshMs, return it without calling the service. Write every good answer back (a plain SET, replacing the old entry).",
+      hint:
+        hints.extraCall ??
+        "Read the pair's entry from Redis first; if Date.now() - fetchedAt < freshMs, return it without calling the service. Write every good answer back (a plain SET, replacing the old entry).",
     });
   }
   // A read that lasted timeoutMs may have given up on a request that never reached the service.
@@ -251,7 +276,9 @@ function judge(t: CheckContext, svc: Service, o: Read, policy: CachePolicy, cont
     t.fail({
       message: `getRate(${JSON.stringify(o.pair)}) ${where}; it ${describe(o)} without asking the service`,
       expected: prior ? "past freshMs, ask the service first, and fall back to the cache only when it fails" : "with nothing good cached, ask the service",
-      hint: hints.noCall ?? "Only a value younger than freshMs is served without a call. Past that, every getRate tries the service; nothing may remember a failure (no negative caching, no 'service is down' flag).",
+      hint:
+        hints.noCall ??
+        "Only a value younger than freshMs is served without a call. Past that, every getRate tries the service; nothing may remember a failure (no negative caching, no 'service is down' flag).",
     });
   }
   const answered = during.find(isGood);
@@ -268,17 +295,25 @@ function judge(t: CheckContext, svc: Service, o: Read, policy: CachePolicy, cont
     return "stale";
   }
   if (!prior || lo > policy.maxStaleMs + EDGE_MS) {
-    t.equal(o.ok ? describe(o) : { name: o.name, reasonKnown: o.reason === "no-cache" || o.reason === "too-stale" }, { name: "NoRateError", reasonKnown: true }, {
-      message: `getRate(${JSON.stringify(o.pair)}) ${where}: expected NoRateError, got: ${describe(o)}`,
-      hint:
-        hints.none ??
-        'With no usable cached value (none, or older than maxStaleMs), throw new NoRateError(pair, "no-cache" | "too-stale", lastError): never a made-up rate, a default, null or undefined, and never a value from an error answer.',
-    });
+    t.equal(
+      o.ok ? describe(o) : { name: o.name, reasonKnown: o.reason === "no-cache" || o.reason === "too-stale" },
+      { name: "NoRateError", reasonKnown: true },
+      {
+        message: `getRate(${JSON.stringify(o.pair)}) ${where}: expected NoRateError, got: ${describe(o)}`,
+        hint:
+          hints.none ??
+          'With no usable cached value (none, or older than maxStaleMs), throw new NoRateError(pair, "no-cache" | "too-stale", lastError): never a made-up rate, a default, null or undefined, and never a value from an error answer.',
+      },
+    );
     return "none";
   }
   // Too close to a boundary to tell which side the learner's clock was on: only a value the
   // service really answered may come back.
-  if (o.ok) t.equal(o.value, svc.rateAt(o.pair, prior.at), { message: `getRate(${JSON.stringify(o.pair)}) ${where}: it returned a value the service never answered`, hint: hints.value ?? "Serve only what the service answered." });
+  if (o.ok)
+    t.equal(o.value, svc.rateAt(o.pair, prior.at), {
+      message: `getRate(${JSON.stringify(o.pair)}) ${where}: it returned a value the service never answered`,
+      hint: hints.value ?? "Serve only what the service answered.",
+    });
   return "unclear";
 }
 
@@ -324,7 +359,9 @@ export default defineChecks({
       const outcomes = await probe.call<Outcome[]>("rates", [pairs, policy], 10_000).catch(() => null);
       if (!outcomes || t.signal.aborted) return;
       const seen = svc.dep.calls().slice(before);
-      outcomes.forEach((o, i) => t.note(`${pairs[i]}: ${describe(o)} in ${Math.round(o.ms)} ms; the service saw ${showCalls(seen.filter((c) => pairOfPath(c.path) === pairs[i]))}`));
+      outcomes.forEach((o, i) =>
+        t.note(`${pairs[i]}: ${describe(o)} in ${Math.round(o.ms)} ms; the service saw ${showCalls(seen.filter((c) => pairOfPath(c.path) === pairs[i]))}`),
+      );
       await t.sleep(500);
     }
   },
@@ -338,13 +375,19 @@ export default defineChecks({
       const [a, b] = await t.loadMany("probe.ts", 2);
       const pairs = newPairs(t, 3);
       pairs.forEach((p) => svc.quote(p));
-      t.note(`freshMs ${freshMs}: 2 instances ask for ${pairs.length} pairs; the first answers come from the service, later ones within freshMs from the cache, and one refresh after it`);
+      t.note(
+        `freshMs ${freshMs}: 2 instances ask for ${pairs.length} pairs; the first answers come from the service, later ones within freshMs from the cache, and one refresh after it`,
+      );
       const fetched = await svc.readMany(a!, pairs, policy);
       for (const o of fetched) {
         judge(t, svc, o, policy, "with nothing cached (3 pairs at once)");
         const calls = svc.callsFor(o.pair);
         if (calls.length !== 1) {
-          return t.fail({ message: `The first getRate(${JSON.stringify(o.pair)}) (nothing cached) made ${showCalls(calls)} at the rates service`, expected: "exactly one call", hint: "With nothing cached, ask the service once." });
+          return t.fail({
+            message: `The first getRate(${JSON.stringify(o.pair)}) (nothing cached) made ${showCalls(calls)} at the rates service`,
+            expected: "exactly one call",
+            hint: "With nothing cached, ask the service once.",
+          });
         }
       }
       // The market moves: from now on the service answers new rates, so a cached answer shows the old one.
@@ -374,7 +417,8 @@ export default defineChecks({
       for (const o of await svc.readMany(b!, pairs, policy)) judge(t, svc, o, policy, "past freshMs, the service healthy and quoting a new rate");
       for (const o of await svc.readMany(a!, pairs, policy)) {
         judge(t, svc, o, policy, "on another instance right after the refresh", {
-          extraCall: "Write every good answer back to Redis with the time it arrived, replacing the old entry (a plain SET, not SET NX): the next caller, in any process, reads it there.",
+          extraCall:
+            "Write every good answer back to Redis with the time it arrived, replacing the old entry (a plain SET, not SET NX): the next caller, in any process, reads it there.",
         });
       }
     },
@@ -401,7 +445,9 @@ export default defineChecks({
           else svc.dep.failNext(1, { status: Number(kind), path: pathOf(pair) });
         }
       }
-      t.note(`6 rates cached ${policy.freshMs}+ ms ago (freshMs ${policy.freshMs}, maxStaleMs ${policy.maxStaleMs}); each pair's next 1–3 calls fail (${kinds.join(", ")}); 3 instances ask once per failure`);
+      t.note(
+        `6 rates cached ${policy.freshMs}+ ms ago (freshMs ${policy.freshMs}, maxStaleMs ${policy.maxStaleMs}); each pair's next 1–3 calls fail (${kinds.join(", ")}); 3 instances ask once per failure`,
+      );
       const hints: Hints = {
         value:
           "Catch every failure of the call (a non-2xx status, a rejected request: reset, refused, timed out) and fall back to the entry you cached; only with no entry, or one older than maxStaleMs, throw NoRateError.",
@@ -417,7 +463,17 @@ export default defineChecks({
       }
       await svc.down();
       t.note("the rates service goes down: connections refused; 3 instances ask for 2 pairs each at once");
-      const down = (await Promise.all(probes.map((probe, i) => svc.readMany(probe, pairs.filter((_, j) => j % 3 === i), policy)))).flat();
+      const down = (
+        await Promise.all(
+          probes.map((probe, i) =>
+            svc.readMany(
+              probe,
+              pairs.filter((_, j) => j % 3 === i),
+              policy,
+            ),
+          ),
+        )
+      ).flat();
       for (const o of down) judge(t, svc, o, policy, "with the service down", hints);
     },
 
@@ -464,7 +520,9 @@ export default defineChecks({
       await until(t, fetched[0]!.end + freshMs + 150);
       const outage = pick(t, ["down", "503"] as const);
       const outageMs = 300 + Math.floor(t.random() * 200);
-      t.note(`an outage (${outage === "down" ? "connections refused" : "every call 503"}) of ${outageMs} ms while 3 instances keep asking; then the service recovers, slowly (150±50 ms per answer, under timeoutMs ${policy.timeoutMs})`);
+      t.note(
+        `an outage (${outage === "down" ? "connections refused" : "every call 503"}) of ${outageMs} ms while 3 instances keep asking; then the service recovers, slowly (150±50 ms per answer, under timeoutMs ${policy.timeoutMs})`,
+      );
       if (outage === "down") await svc.down();
       else svc.dep.failNext(10_000, { status: 503 });
       const outageEnd = performance.now() + outageMs;
@@ -482,7 +540,9 @@ export default defineChecks({
       }
       svc.dep.setLatency({ ms: 0 });
       for (const o of await svc.readMany(probes[2]!, pairs, policy)) {
-        judge(t, svc, o, policy, "on another instance right after the refresh", { extraCall: "Write every good answer to Redis, replacing the old entry and its time (a plain SET, not SET NX)." });
+        judge(t, svc, o, policy, "on another instance right after the refresh", {
+          extraCall: "Write every good answer to Redis, replacing the old entry and its time (a plain SET, not SET NX).",
+        });
       }
       const { missing } = await t.viewRedis([...pairs.map((p) => String(v2.get(p)!.rate)), ...pairs.map((p) => String(v1.get(p)!.rate))]);
       const newMissing = pairs.filter((p) => missing.includes(String(v2.get(p)!.rate)));
@@ -547,7 +607,9 @@ export default defineChecks({
       for (const o of fetched) judge(t, svc, o, policy, "with nothing cached");
       const fetchEnd = fetched[0]!.end;
       await svc.down();
-      t.note(`freshMs ${freshMs}, maxStaleMs ${maxStaleMs}: the service goes down right after the fetch; reads until maxStaleMs − 250 ms must serve the cached rate, reads from maxStaleMs + 150 ms must not`);
+      t.note(
+        `freshMs ${freshMs}, maxStaleMs ${maxStaleMs}: the service goes down right after the fetch; reads until maxStaleMs − 250 ms must serve the cached rate, reads from maxStaleMs + 150 ms must not`,
+      );
       const hints: Hints = {
         none: "maxStaleMs is counted from when the value was fetched, not from when it stopped being fresh. Compare the entry's age with it before serving (a TTL of maxStaleMs on the Redis entry helps too).",
       };
@@ -558,7 +620,8 @@ export default defineChecks({
       }
       for (const [i, extra] of [150, 300].entries()) {
         await until(t, fetchEnd + maxStaleMs + extra);
-        for (const o of await svc.readMany(i === 0 ? b! : a!, pairs, policy)) judge(t, svc, o, policy, `maxStaleMs + ${extra} ms after the fetch, with the service down`, hints);
+        for (const o of await svc.readMany(i === 0 ? b! : a!, pairs, policy))
+          judge(t, svc, o, policy, `maxStaleMs + ${extra} ms after the fetch, with the service down`, hints);
       }
     },
 
@@ -573,12 +636,17 @@ export default defineChecks({
       for (const o of fetched) judge(t, svc, o, policy, "with nothing cached");
       await t.expectInRedis(
         pairs.flatMap((p) => [p, String(cached.get(p)!.rate)]),
-        { message: "After getRate returned, the pairs and their rates were not in Redis", hint: "Keep the cache in Redis (a key per pair), not in a Map in your module: other processes, and this one after a restart, read it there." },
+        {
+          message: "After getRate returned, the pairs and their rates were not in Redis",
+          hint: "Keep the cache in Redis (a key per pair), not in a Map in your module: other processes, and this one after a restart, read it there.",
+        },
       );
       await first.kill();
       pairs.forEach((p) => svc.quote(p));
       const wait = 300 + Math.floor(t.random() * 150);
-      t.note(`probe-a fetched ${pairs.length} rates and was killed; ${wait} ms after the fetch a new process, probe-b, asks for them (freshMs ${freshMs}), then again with the service down`);
+      t.note(
+        `probe-a fetched ${pairs.length} rates and was killed; ${wait} ms after the fetch a new process, probe-b, asks for them (freshMs ${freshMs}), then again with the service down`,
+      );
       await until(t, fetched[0]!.end + wait);
       // Started now, not taken from the pre-started ones: its process clock begins after the fetch.
       const second = await t.load("probe.ts", { name: "probe-b", process: true, limits: { wallMs: 15_000 } });
@@ -586,7 +654,8 @@ export default defineChecks({
         noCall: "Every process must read the same Redis entry (the same key for the pair); a cache in module memory dies with its process.",
         extraCall: "Every process must read the same Redis entry (the same key for the pair); a cache in module memory dies with its process.",
       };
-      for (const o of await svc.readMany(second, pairs, policy)) judge(t, svc, o, policy, "in a new process, after the process that fetched it was killed", hints);
+      for (const o of await svc.readMany(second, pairs, policy))
+        judge(t, svc, o, policy, "in a new process, after the process that fetched it was killed", hints);
       await svc.down();
       await until(t, fetched[0]!.end + freshMs + 150);
       for (const o of await svc.readMany(second, pairs, policy)) judge(t, svc, o, policy, "in the new process, with the service down", hints);
@@ -621,7 +690,9 @@ export default defineChecks({
       const half = Math.ceil(kinds.length / 2);
       const pairs = shuffle(t, [...new Set([...family(kinds.slice(0, half)), ...family(kinds.slice(half))])]);
       pairs.forEach((p) => svc.quote(p));
-      t.note(`${pairs.length} pairs that differ only in case, separator, order, a prefix, a blank or a non-ASCII character (${pairs.map((p) => JSON.stringify(p)).join(", ")}), asked one after another from 2 instances`);
+      t.note(
+        `${pairs.length} pairs that differ only in case, separator, order, a prefix, a blank or a non-ASCII character (${pairs.map((p) => JSON.stringify(p)).join(", ")}), asked one after another from 2 instances`,
+      );
       const hints: Hints = {
         noCall:
           "Either two pairs share one cache entry in your code, or the request never left: key the cache by the pair exactly as given (any string: no lower-casing, trimming, cutting or stripping separators), and put it in the URL with encodeURIComponent.",
@@ -660,7 +731,8 @@ export default defineChecks({
       // Error answers whose bodies look like a rate: a value nobody may ever see as one.
       const decoy = (pair: string): Rate => ({ pair, rate: Math.round(t.unpredictable() * 1e8) / 1e6, asOf: new Date().toISOString() });
       const hints: Hints = {
-        noCall: "A failure is never cached, not even for freshMs, and never changes the cached entry or its time: after one, the next getRate asks the service again.",
+        noCall:
+          "A failure is never cached, not even for freshMs, and never changes the cached entry or its time: after one, the next getRate asks the service again.",
         value: "Check res.ok (2xx) before parsing or storing a body: an error answer with a JSON body is still an error.",
       };
       svc.quote(p);
@@ -778,7 +850,10 @@ export default defineChecks({
       const failing = 2 + Math.floor(t.random() * 5);
       t.proxy.failNext(failing);
       t.note(`the service is healthy; Redis refuses the next ${failing} commands (reads and writes alike); 2 pairs are asked for`);
-      for (const [probe, name, pair] of [[a!, "probe-1", pairs[0]!], [b!, "probe-2", pairs[1]!]] as const) {
+      for (const [probe, name, pair] of [
+        [a!, "probe-1", pairs[0]!],
+        [b!, "probe-2", pairs[1]!],
+      ] as const) {
         const o = await svc.read(probe, pair, policy);
         // A rejection nobody handles ends the program a moment later.
         await t.sleep(50);
@@ -808,7 +883,8 @@ export default defineChecks({
       t.note("Redis answers again, 30±10 ms per command; redisTimeoutMs 1000");
       judge(t, svc, await svc.read(a!, pairs[4]!, relaxed), relaxed, "after Redis recovered (slow: 30±10 ms a command)");
       judge(t, svc, await svc.read(b!, pairs[4]!, relaxed), relaxed, "after Redis recovered (slow: 30±10 ms a command), asked again", {
-        extraCall: "Keep using Redis once it answers again (ioredis reconnects on its own), and give it policy.redisTimeoutMs: a slow answer is still an answer.",
+        extraCall:
+          "Keep using Redis once it answers again (ioredis reconnects on its own), and give it policy.redisTimeoutMs: a slow answer is still an answer.",
       });
     },
 

@@ -25,7 +25,12 @@ const NOTICE_MS = 700;
 const CLAIMS = new Set(["BLMOVE", "LMOVE", "BRPOPLPUSH", "RPOPLPUSH", "LPOP", "RPOP", "BLPOP", "BRPOP", "LMPOP", "BLMPOP", "EVAL", "EVALSHA", "FCALL", "SORT"]);
 const IGNORE = ["effects:*"];
 
-interface Task { id: string; ms: number; n: number; raw: string }
+interface Task {
+  id: string;
+  ms: number;
+  n: number;
+  raw: string;
+}
 
 const between = (t: CheckContext, lo: number, hi: number) => lo + Math.floor(t.random() * (hi - lo + 1));
 function task(t: CheckContext, ms: number): Task {
@@ -33,7 +38,14 @@ function task(t: CheckContext, ms: number): Task {
   return { ...body, raw: JSON.stringify(body) };
 }
 const BY_SIGNAL: Record<number, string> = { 130: "SIGINT", 143: "SIGTERM" };
-const show = (o: Outcome | null) => (o === null ? "was still running" : o.kind === "exited" ? `exited with code ${o.code}${BY_SIGNAL[o.code] ? ` (128 + the number of ${BY_SIGNAL[o.code]}: the status of a process its default action ended)` : ""}` : o.kind === "signalled" ? `was killed by ${o.signal} (no handler ran: its default action ended the process)` : o.message);
+const show = (o: Outcome | null) =>
+  o === null
+    ? "was still running"
+    : o.kind === "exited"
+      ? `exited with code ${o.code}${BY_SIGNAL[o.code] ? ` (128 + the number of ${BY_SIGNAL[o.code]}: the status of a process its default action ended)` : ""}`
+      : o.kind === "signalled"
+        ? `was killed by ${o.signal} (no handler ran: its default action ended the process)`
+        : o.message;
 const since = (from: CommandLogEntry, to: CommandLogEntry) => Math.round(to.at - from.at);
 
 async function seed(t: CheckContext, tasks: Task[]): Promise<void> {
@@ -47,21 +59,33 @@ function sent(t: CheckContext, proc: LearnerProcess, after = 0, ...names: string
 
 /** Waits until the handler, run by `proc`, has recorded that `x` started; returns that entry. */
 async function started(t: CheckContext, proc: LearnerProcess, x: Task, timeoutMs = 5000): Promise<CommandLogEntry> {
-  const found = t.waitFor(() => (proc.alive ? sent(t, proc, 0, "HINCRBY").find((e) => e.args[1] === "effects:started" && e.args[2] === x.id) : Promise.reject(new Error("exited"))), {
-    timeoutMs,
-    intervalMs: 5,
-    message: `The grader put tasks in ${QUEUE} and started worker.ts; within ${timeoutMs / 1000} s the handler never started ${x.id}${proc.alive ? "" : ` (the worker ${show(proc.outcome)})`}. Output: ${proc.output().slice(-600) || "(none)"}`,
-    hint: `main() should loop: BLMOVE ${QUEUE} ${PROCESSING} LEFT RIGHT <timeout>, then await handle(redis, task), then LREM ${PROCESSING} 1 task.`,
-  }).catch((error: unknown) => {
-    if (error instanceof Error && error.message === "exited") {
-      return t.fail({ message: `worker.ts ${show(proc.outcome)} before the handler started ${x.id}, before any signal. Output: ${proc.output().slice(-600) || "(none)"}`, hint: "main() must keep taking tasks until a signal arrives." });
-    }
-    throw error;
-  });
+  const found = t
+    .waitFor(
+      () => (proc.alive ? sent(t, proc, 0, "HINCRBY").find((e) => e.args[1] === "effects:started" && e.args[2] === x.id) : Promise.reject(new Error("exited"))),
+      {
+        timeoutMs,
+        intervalMs: 5,
+        message: `The grader put tasks in ${QUEUE} and started worker.ts; within ${timeoutMs / 1000} s the handler never started ${x.id}${proc.alive ? "" : ` (the worker ${show(proc.outcome)})`}. Output: ${proc.output().slice(-600) || "(none)"}`,
+        hint: `main() should loop: BLMOVE ${QUEUE} ${PROCESSING} LEFT RIGHT <timeout>, then await handle(redis, task), then LREM ${PROCESSING} 1 task.`,
+      },
+    )
+    .catch((error: unknown) => {
+      if (error instanceof Error && error.message === "exited") {
+        return t.fail({
+          message: `worker.ts ${show(proc.outcome)} before the handler started ${x.id}, before any signal. Output: ${proc.output().slice(-600) || "(none)"}`,
+          hint: "main() must keep taking tasks until a signal arrives.",
+        });
+      }
+      throw error;
+    });
   return (await found)!;
 }
 
-interface Signalled { entry: CommandLogEntry; wall: number; name: NodeJS.Signals }
+interface Signalled {
+  entry: CommandLogEntry;
+  wall: number;
+  name: NodeJS.Signals;
+}
 
 /** Sends a real signal and returns its mark on the command log (the proxy's clock) and the grader's clock. */
 function signal(t: CheckContext, proc: LearnerProcess, name: NodeJS.Signals, why: string): Signalled {
@@ -94,11 +118,18 @@ function expectExit0(t: CheckContext, proc: LearnerProcess, outcome: Outcome | n
   if (outcome?.kind === "exited" && outcome.code === 0) return;
   const hints: Record<string, string> = {
     signalled: "Install a handler for both SIGTERM and SIGINT (process.on); without one, the signal's default action kills the process mid-task.",
-    running: "After the held task is acked, stop the loop, close the connection with await redis.quit() and let main() return: no timer, interval or connection may keep the process alive (unref() the deadline timer).",
-    exited: "A non-zero exit here means your deadline timer fired or an error ended the worker, though the stop could be clean. Once the held task is acked, leave the loop, await redis.quit() and return from main() at once; unref() the deadline timer so it cannot keep the process alive, and never wait for it.",
+    running:
+      "After the held task is acked, stop the loop, close the connection with await redis.quit() and let main() return: no timer, interval or connection may keep the process alive (unref() the deadline timer).",
+    exited:
+      "A non-zero exit here means your deadline timer fired or an error ended the worker, though the stop could be clean. Once the held task is acked, leave the loop, await redis.quit() and return from main() at once; unref() the deadline timer so it cannot keep the process alive, and never wait for it.",
   };
   const kind = outcome === null ? "running" : outcome.kind === "signalled" ? "signalled" : "exited";
-  return t.fail({ message: `${context} worker.ts ${show(outcome)}; a graceful stop exits with code 0. Output: ${proc.output().slice(-600) || "(none)"}`, expected: "exit code 0", actual: show(outcome), hint: hints[kind] ?? hints.exited! });
+  return t.fail({
+    message: `${context} worker.ts ${show(outcome)}; a graceful stop exits with code 0. Output: ${proc.output().slice(-600) || "(none)"}`,
+    expected: "exit code 0",
+    actual: show(outcome),
+    hint: hints[kind] ?? hints.exited!,
+  });
 }
 
 async function expectHeldDone(t: CheckContext, x: Task, context: string, proc?: LearnerProcess): Promise<void> {
@@ -106,13 +137,26 @@ async function expectHeldDone(t: CheckContext, x: Task, context: string, proc?: 
   const ended = proc && !proc.alive ? ` The worker ${show(proc.outcome)}.` : "";
   const { queue, processing } = await lists(t);
   if (e.done !== 1 || e.value !== String(x.n)) {
-    return t.fail({ message: `${context} The task it held, ${x.id}, ${e.done === 0 ? "was never finished: the handler's effect is missing" : `finished ${e.done} times`}.${ended}`, expected: "the held task finished exactly once", actual: { started: e.started, done: e.done }, hint: "On a signal, stop taking new tasks but let the task in hand run to the end: await handle(redis, task), then ack it, then close and exit." });
+    return t.fail({
+      message: `${context} The task it held, ${x.id}, ${e.done === 0 ? "was never finished: the handler's effect is missing" : `finished ${e.done} times`}.${ended}`,
+      expected: "the held task finished exactly once",
+      actual: { started: e.started, done: e.done },
+      hint: "On a signal, stop taking new tasks but let the task in hand run to the end: await handle(redis, task), then ack it, then close and exit.",
+    });
   }
   if (processing.includes(x.raw)) {
-    return t.fail({ message: `${context} ${x.id} was finished, but is still in ${PROCESSING}: it was never acked, so recovery will run it a second time.`, actual: { processing }, hint: `After handle() resolves, ack with LREM ${PROCESSING} 1 task and await its reply before closing the connection.` });
+    return t.fail({
+      message: `${context} ${x.id} was finished, but is still in ${PROCESSING}: it was never acked, so recovery will run it a second time.`,
+      actual: { processing },
+      hint: `After handle() resolves, ack with LREM ${PROCESSING} 1 task and await its reply before closing the connection.`,
+    });
   }
   if (queue.includes(x.raw)) {
-    return t.fail({ message: `${context} ${x.id} was finished, but is back in ${QUEUE}: another worker will run it again.`, actual: { queue }, hint: "Hand a task back only if its work never started; one that ran to the end is acked." });
+    return t.fail({
+      message: `${context} ${x.id} was finished, but is back in ${QUEUE}: another worker will run it again.`,
+      actual: { queue },
+      hint: "Hand a task back only if its work never started; one that ran to the end is acked.",
+    });
   }
 }
 
@@ -120,7 +164,11 @@ function expectNoClaimAfter(t: CheckContext, proc: LearnerProcess, sig: Signalle
   const claims = sent(t, proc, sig.entry.seq).filter((e) => CLAIMS.has(e.args[0]!));
   if (claims.length > 0) {
     const first = claims[0]!;
-    return t.fail({ message: `${context} ${since(sig.entry, first)} ms after the ${sig.name}, the worker sent ${first.args.slice(0, 4).join(" ")} (${claims.length} claim(s) after the signal in all): a worker that is stopping takes no new work.`, actual: claims.slice(0, 3).map((e) => e.args.slice(0, 4).join(" ")), hint: "Set a flag in the signal handler and check it before every claim, so that the loop ends after the task in hand." });
+    return t.fail({
+      message: `${context} ${since(sig.entry, first)} ms after the ${sig.name}, the worker sent ${first.args.slice(0, 4).join(" ")} (${claims.length} claim(s) after the signal in all): a worker that is stopping takes no new work.`,
+      actual: claims.slice(0, 3).map((e) => e.args.slice(0, 4).join(" ")),
+      hint: "Set a flag in the signal handler and check it before every claim, so that the loop ends after the task in hand.",
+    });
   }
 }
 
@@ -128,7 +176,12 @@ async function expectRestQueued(t: CheckContext, rest: Task[], context: string):
   const { queue } = await lists(t);
   const want = rest.map((x) => x.raw);
   if (JSON.stringify(queue) !== JSON.stringify(want)) {
-    return t.fail({ message: `${context} ${QUEUE} should still hold, untouched and in order, the ${want.length} task(s) the worker had not taken when the signal came.`, expected: want, actual: queue, hint: "Tasks the worker has not claimed belong to the next worker: a stopping worker leaves the queue alone." });
+    return t.fail({
+      message: `${context} ${QUEUE} should still hold, untouched and in order, the ${want.length} task(s) the worker had not taken when the signal came.`,
+      expected: want,
+      actual: queue,
+      hint: "Tasks the worker has not claimed belong to the next worker: a stopping worker leaves the queue alone.",
+    });
   }
 }
 
@@ -139,7 +192,10 @@ function expectQuit(t: CheckContext, proc: LearnerProcess, context: string): Com
   const quits = mine.filter((e) => e.args[0] === "QUIT");
   const unclosed = conns.filter((c) => !quits.some((q) => q.conn === c));
   if (quits.length === 0 || unclosed.length > 0) {
-    return t.fail({ message: `${context} ${quits.length === 0 ? "The worker never sent QUIT" : `${unclosed.length} of the worker's ${conns.length} connections never sent QUIT`}: its connection was ${quits.length === 0 ? "dropped (disconnect(), process.exit or the process's end) instead of closed" : "dropped instead of closed"}, which abandons any reply still on its way.`, hint: "Close every connection with await redis.quit() once the last ack has landed: QUIT is answered only after everything sent before it, where disconnect() drops it." });
+    return t.fail({
+      message: `${context} ${quits.length === 0 ? "The worker never sent QUIT" : `${unclosed.length} of the worker's ${conns.length} connections never sent QUIT`}: its connection was ${quits.length === 0 ? "dropped (disconnect(), process.exit or the process's end) instead of closed" : "dropped instead of closed"}, which abandons any reply still on its way.`,
+      hint: "Close every connection with await redis.quit() once the last ack has landed: QUIT is answered only after everything sent before it, where disconnect() drops it.",
+    });
   }
   return quits.reduce((a, b) => (b.at > a.at ? b : a));
 }
@@ -166,7 +222,12 @@ async function midTask(t: CheckContext, o: { signal: NodeJS.Signals; ms: [number
   if (o.latency) t.proxy.setLatency({ ms: 100, jitterMs: 50 });
   const frac = o.frac[0] + t.random() * (o.frac[1] - o.frac[0]);
   await t.sleep(Math.round(frac * held.ms));
-  const sig = signal(t, proc, o.signal, `${Math.round(frac * 100)}% into ${held.id} (a ${held.ms} ms task, task ${before.length + 1} of ${before.length + 1 + rest.length})`);
+  const sig = signal(
+    t,
+    proc,
+    o.signal,
+    `${Math.round(frac * 100)}% into ${held.id} (a ${held.ms} ms task, task ${before.length + 1} of ${before.length + 1 + rest.length})`,
+  );
   const outcome = await exitWithin(t, proc, held.ms + DEADLINE_MS + NOTICE_MS + 500);
   const context = `The grader sent ${o.signal} ${Math.round(frac * held.ms)} ms into ${held.id}, a ${held.ms} ms task, with ${rest.length} more tasks in ${QUEUE}.`;
   // Under load the grader may see a task start late and signal after the worker moved on to the
@@ -183,9 +244,15 @@ async function judgeGraceful(t: CheckContext, r: MidTask, timing = false): Promi
   await expectRestQueued(t, r.rest, r.context);
   // An acked task leaves no copy anywhere (a hash of "in flight" tasks, a second list) for a
   // recovery process to hand out again; effects:* is the handler's own record.
-  const { missing } = await t.viewRedis(r.held.map((x) => x.raw), { ignore: IGNORE });
+  const { missing } = await t.viewRedis(
+    r.held.map((x) => x.raw),
+    { ignore: IGNORE },
+  );
   if (missing.length < r.held.length) {
-    return t.fail({ message: `${r.context} ${r.held[0]!.id} was finished and acked, but a copy of it is still stored in Redis, outside ${QUEUE} and ${PROCESSING}.`, hint: "Keep a claimed task in jobs:processing only, and remove it there with the ack; keep what the worker holds in memory." });
+    return t.fail({
+      message: `${r.context} ${r.held[0]!.id} was finished and acked, but a copy of it is still stored in Redis, outside ${QUEUE} and ${PROCESSING}.`,
+      hint: "Keep a claimed task in jobs:processing only, and remove it there with the ack; keep what the worker holds in memory.",
+    });
   }
   // The most telling failure first: a worker a signal killed, then one that never closed, then
   // one that closed late, then a wrong exit status.
@@ -199,14 +266,25 @@ async function judgeGraceful(t: CheckContext, r: MidTask, timing = false): Promi
 
 /** QUIT within QUIT_AFTER_ACK_MS of the ack's reply, and before the deadline. */
 function judgeQuitTiming(t: CheckContext, r: MidTask, quit: CommandLogEntry): void {
-  const done = t.commands("EXEC").filter((e) => e.owner === r.proc.name && e.seq > r.sig.entry.seq).at(-1);
-  const ack = sent(t, r.proc, r.sig.entry.seq, "LREM", "EXEC", "EVAL", "EVALSHA").filter((e) => e.seq < quit.seq).at(-1);
+  const done = t
+    .commands("EXEC")
+    .filter((e) => e.owner === r.proc.name && e.seq > r.sig.entry.seq)
+    .at(-1);
+  const ack = sent(t, r.proc, r.sig.entry.seq, "LREM", "EXEC", "EVAL", "EVALSHA")
+    .filter((e) => e.seq < quit.seq)
+    .at(-1);
   const landed = ack ? ack.at + (ack.durationMs ?? 0) : (done?.at ?? r.sig.entry.at);
   if (quit.at - landed > QUIT_AFTER_ACK_MS) {
-    return t.fail({ message: `${r.context} The ack's reply came back ${Math.round(landed - r.sig.entry.at)} ms after the signal, but the worker sent QUIT only ${Math.round(quit.at - r.sig.entry.at)} ms after it, ${Math.round(quit.at - landed)} ms later: once nothing is held, the worker should close and exit at once (within ${QUIT_AFTER_ACK_MS} ms).`, hint: "The deadline is a limit, not a wait, and quit() already waits for every reply: leave the loop and quit as soon as the held task is acked." });
+    return t.fail({
+      message: `${r.context} The ack's reply came back ${Math.round(landed - r.sig.entry.at)} ms after the signal, but the worker sent QUIT only ${Math.round(quit.at - r.sig.entry.at)} ms after it, ${Math.round(quit.at - landed)} ms later: once nothing is held, the worker should close and exit at once (within ${QUIT_AFTER_ACK_MS} ms).`,
+      hint: "The deadline is a limit, not a wait, and quit() already waits for every reply: leave the loop and quit as soon as the held task is acked.",
+    });
   }
   if (quit.at - r.sig.entry.at >= DEADLINE_MS) {
-    return t.fail({ message: `${r.context} The worker sent QUIT ${Math.round(quit.at - r.sig.entry.at)} ms after the signal, not before its ${DEADLINE_MS} ms deadline.`, hint: "Finish the task in hand, ack, quit: all of it well inside SHUTDOWN_DEADLINE_MS." });
+    return t.fail({
+      message: `${r.context} The worker sent QUIT ${Math.round(quit.at - r.sig.entry.at)} ms after the signal, not before its ${DEADLINE_MS} ms deadline.`,
+      hint: "Finish the task in hand, ack, quit: all of it well inside SHUTDOWN_DEADLINE_MS.",
+    });
   }
 }
 
@@ -230,7 +308,10 @@ export default defineChecks({
     const sleepUnlessOver = (ms: number) => Promise.race([t.sleep(ms), over]);
     for (let round = 1; !t.signal.aborted; round++) {
       await t.redis.del(QUEUE);
-      await seed(t, Array.from({ length: 8 }, () => task(t, between(t, 300, 900))));
+      await seed(
+        t,
+        Array.from({ length: 8 }, () => task(t, between(t, 300, 900))),
+      );
       const proc = t.spawn("worker.ts", { name: `worker-${round}` });
       await sleepUnlessOver(between(t, 1500, 3500));
       if (t.signal.aborted) break;
@@ -268,12 +349,20 @@ export default defineChecks({
       const context = `The worker was waiting for work on an empty ${QUEUE} when the grader sent SIGTERM.`;
       const quit = sent(t, proc, sig.entry.seq, "QUIT")[0];
       if (!quit || quit.at - sig.entry.at > IDLE_QUIT_MS) {
-        return t.fail({ message: `${context} ${quit ? `It sent QUIT only ${since(sig.entry, quit)} ms later` : `It never sent QUIT, and ${show(outcome)}`}; an idle worker should close its connection and exit within ${IDLE_QUIT_MS} ms.`, hint: "Block on the queue for a short time only (BLMOVE's timeout is in seconds: 0.5 at most), and check the stopping flag each time it returns empty. A timeout of 0 blocks forever." });
+        return t.fail({
+          message: `${context} ${quit ? `It sent QUIT only ${since(sig.entry, quit)} ms later` : `It never sent QUIT, and ${show(outcome)}`}; an idle worker should close its connection and exit within ${IDLE_QUIT_MS} ms.`,
+          hint: "Block on the queue for a short time only (BLMOVE's timeout is in seconds: 0.5 at most), and check the stopping flag each time it returns empty. A timeout of 0 blocks forever.",
+        });
       }
       expectExit0(t, proc, outcome, context);
       expectQuit(t, proc, context);
       const { queue, processing } = await lists(t);
-      if (queue.length + processing.length > 0) return t.fail({ message: `${context} It left something in Redis's lists, though it never had a task.`, actual: { queue, processing }, hint: "An idle worker that stops changes nothing." });
+      if (queue.length + processing.length > 0)
+        return t.fail({
+          message: `${context} It left something in Redis's lists, though it never had a task.`,
+          actual: { queue, processing },
+          hint: "An idle worker that stops changes nothing.",
+        });
     },
 
     "signal-during-claim": async (t) => {
@@ -289,8 +378,15 @@ export default defineChecks({
       signal(t, proc, "SIGTERM", `just after pushing ${x.id} to the queue its claim is blocked on (replies slowed by 250 ± 50 ms)`);
       // Once the claim's reply is scheduled (delayed), the rest of the stop runs at full speed:
       // only the claim's round trip is under test here, not the deadline.
-      const claim = sent(t, proc, mark).filter((e) => CLAIMS.has(e.args[0]!)).at(-1);
-      await t.waitFor(() => claim?.faultDelayMs !== undefined || claim?.durationMs !== undefined || !proc.alive, { timeoutMs: 3000, intervalMs: 2, message: `The worker's claim never got its reply (${x.id} was pushed to the queue it was blocked on).`, hint: "Block on the queue with BLMOVE." });
+      const claim = sent(t, proc, mark)
+        .filter((e) => CLAIMS.has(e.args[0]!))
+        .at(-1);
+      await t.waitFor(() => claim?.faultDelayMs !== undefined || claim?.durationMs !== undefined || !proc.alive, {
+        timeoutMs: 3000,
+        intervalMs: 2,
+        message: `The worker's claim never got its reply (${x.id} was pushed to the queue it was blocked on).`,
+        hint: "Block on the queue with BLMOVE.",
+      });
       t.proxy.setLatency({ ms: 0 });
       const outcome = await exitWithin(t, proc, x.ms + DEADLINE_MS + NOTICE_MS + 500);
       const context = `The grader pushed ${x.id} while the worker was blocked in its claim and sent SIGTERM at once, while the claim's reply, carrying the task, was still on its way (replies slowed by 250 ± 50 ms).`;
@@ -298,10 +394,18 @@ export default defineChecks({
       const e = await effects(t, x);
       const { queue, processing } = await lists(t);
       if (processing.includes(x.raw)) {
-        return t.fail({ message: `${context} ${x.id} is left in ${PROCESSING}${e.started ? ", started but unacked" : ", never run"}: the claim moved it there, and the worker walked away from it. Until recovery finds it, nobody runs it.`, actual: { processing, queue, effects: e }, hint: "A claim that returns a task after the signal still hands you that task: run it and ack it before stopping (check the stopping flag before claiming, not between the claim and the work)." });
+        return t.fail({
+          message: `${context} ${x.id} is left in ${PROCESSING}${e.started ? ", started but unacked" : ", never run"}: the claim moved it there, and the worker walked away from it. Until recovery finds it, nobody runs it.`,
+          actual: { processing, queue, effects: e },
+          hint: "A claim that returns a task after the signal still hands you that task: run it and ack it before stopping (check the stopping flag before claiming, not between the claim and the work).",
+        });
       }
       if (e.started === 0 && !queue.includes(x.raw)) {
-        return t.fail({ message: `${context} ${x.id} is gone: not run, not in ${QUEUE}, not in ${PROCESSING}.`, actual: { processing, queue }, hint: "Take tasks only by moving them (BLMOVE) and remove one only after its work is done." });
+        return t.fail({
+          message: `${context} ${x.id} is gone: not run, not in ${QUEUE}, not in ${PROCESSING}.`,
+          actual: { processing, queue },
+          hint: "Take tasks only by moving them (BLMOVE) and remove one only after its work is done.",
+        });
       }
       if (e.started > 0) await expectHeldDone(t, x, context, proc);
       else if (claimed) t.note(`${x.id} was handed back to the queue unrun; allowed`);
@@ -322,18 +426,31 @@ export default defineChecks({
       const took = Math.round(performance.now() - sig.wall);
       const context = `The grader sent SIGTERM ${Math.round(frac * x.ms)} ms into ${x.id}, whose handler needs ${x.ms} ms in all, more than the ${DEADLINE_MS} ms deadline allows.`;
       if (outcome === null) {
-        return t.fail({ message: `${context} ${DEADLINE_MS + NOTICE_MS + 500} ms after the signal the worker was still running: it waits for the task however long it takes.`, hint: `On the first signal start a timer of SHUTDOWN_DEADLINE_MS (${DEADLINE_MS} ms); when it fires, exit with a non-zero status, leaving the task in ${PROCESSING}.` });
+        return t.fail({
+          message: `${context} ${DEADLINE_MS + NOTICE_MS + 500} ms after the signal the worker was still running: it waits for the task however long it takes.`,
+          hint: `On the first signal start a timer of SHUTDOWN_DEADLINE_MS (${DEADLINE_MS} ms); when it fires, exit with a non-zero status, leaving the task in ${PROCESSING}.`,
+        });
       }
       if (outcome.kind !== "exited" || outcome.code === 0) {
-        return t.fail({ message: `${context} The worker ${show(outcome)} ${took} ms after the signal. The task was not finished, so the stop was not clean: the exit status must say so (non-zero, e.g. 1), or a restart policy and the operator believe the shutdown went well.`, hint: "When the deadline passes, process.exit(1): the held task stays unacked in the processing list for recovery." });
+        return t.fail({
+          message: `${context} The worker ${show(outcome)} ${took} ms after the signal. The task was not finished, so the stop was not clean: the exit status must say so (non-zero, e.g. 1), or a restart policy and the operator believe the shutdown went well.`,
+          hint: "When the deadline passes, process.exit(1): the held task stays unacked in the processing list for recovery.",
+        });
       }
       if (took < DEADLINE_MS - 50) {
-        return t.fail({ message: `${context} The worker exited ${took} ms after the signal, before its deadline, with the task still running.`, hint: "Give the held task until the deadline; exit early only when it is done (or on a second signal)." });
+        return t.fail({
+          message: `${context} The worker exited ${took} ms after the signal, before its deadline, with the task still running.`,
+          hint: "Give the held task until the deadline; exit early only when it is done (or on a second signal).",
+        });
       }
       const e = await effects(t, x);
       const { processing, queue } = await lists(t);
       if (!processing.includes(x.raw) || e.done > 0) {
-        return t.fail({ message: `${context} After the worker's exit, ${x.id} should be unfinished and still in ${PROCESSING}, for recovery to hand out again.`, actual: { processing, queue, effects: e }, hint: "Never ack a task whose work did not finish, and do not remove it on the way out." });
+        return t.fail({
+          message: `${context} After the worker's exit, ${x.id} should be unfinished and still in ${PROCESSING}, for recovery to hand out again.`,
+          actual: { processing, queue, effects: e },
+          hint: "Never ack a task whose work did not finish, and do not remove it on the way out.",
+        });
       }
     },
 
@@ -353,7 +470,10 @@ export default defineChecks({
       if (!proc.alive) {
         const context = `The grader sent ${firstName} ${Math.round(frac * x.ms)} ms into ${x.id}, a ${x.ms} ms task.`;
         await expectHeldDone(t, x, context, proc);
-        return t.fail({ message: `${context} The worker ${show(proc.outcome)} within ${gap} ms of that first signal, before the grader could send a second, with most of the task still to run.`, hint: "On the first signal, finish the task in hand; only a second signal (or the deadline) ends the worker early." });
+        return t.fail({
+          message: `${context} The worker ${show(proc.outcome)} within ${gap} ms of that first signal, before the grader could send a second, with most of the task still to run.`,
+          hint: "On the first signal, finish the task in hand; only a second signal (or the deadline) ends the worker early.",
+        });
       }
       const secondName = firstName;
       const second = signal(t, proc, secondName, `${gap} ms after the first, as an operator insisting`);
@@ -361,19 +481,32 @@ export default defineChecks({
       const took = Math.round(performance.now() - second.wall);
       const context = `The grader sent ${firstName} ${Math.round(frac * x.ms)} ms into ${x.id}, a ${x.ms} ms task, then ${secondName} again ${gap} ms later.`;
       if (outcome === null || took > SECOND_SIGNAL_MS + NOTICE_MS) {
-        return t.fail({ message: `${context} The worker ${outcome === null ? "was still running" : `${show(outcome)} only`} ${took} ms after the second signal; a second signal means "now" (within ${SECOND_SIGNAL_MS} ms).`, hint: "In the signal handler, if a stop is already under way, exit at once with a non-zero status." });
+        return t.fail({
+          message: `${context} The worker ${outcome === null ? "was still running" : `${show(outcome)} only`} ${took} ms after the second signal; a second signal means "now" (within ${SECOND_SIGNAL_MS} ms).`,
+          hint: "In the signal handler, if a stop is already under way, exit at once with a non-zero status.",
+        });
       }
       if (outcome.kind === "signalled") {
-        return t.fail({ message: `${context} The worker was ended by the second signal's default action (${outcome.signal}): no handler of yours ran for it. Here that kills the process, but as PID 1 in a container a signal without a handler is dropped, and the worker would run on until SIGKILL.`, hint: "Keep the handler installed for every signal (process.on, not process.once); when a stop is already under way, it calls process.exit(1)." });
+        return t.fail({
+          message: `${context} The worker was ended by the second signal's default action (${outcome.signal}): no handler of yours ran for it. Here that kills the process, but as PID 1 in a container a signal without a handler is dropped, and the worker would run on until SIGKILL.`,
+          hint: "Keep the handler installed for every signal (process.on, not process.once); when a stop is already under way, it calls process.exit(1).",
+        });
       }
       if (outcome.kind !== "exited" || outcome.code === 0) {
-        return t.fail({ message: `${context} The worker ${show(outcome)}. It stopped with ${x.id} unfinished, which is not a clean stop: it should exit with a non-zero status of its own (e.g. process.exit(1)).`, hint: "The second signal's handler calls process.exit(1): the task it held stays in the processing list for recovery." });
+        return t.fail({
+          message: `${context} The worker ${show(outcome)}. It stopped with ${x.id} unfinished, which is not a clean stop: it should exit with a non-zero status of its own (e.g. process.exit(1)).`,
+          hint: "The second signal's handler calls process.exit(1): the task it held stays in the processing list for recovery.",
+        });
       }
       const e = await effects(t, x);
       const { processing, queue } = await lists(t);
       const where = processing.filter((r) => r === x.raw).length + queue.filter((r) => r === x.raw).length;
       if (e.done > 0 || where !== 1) {
-        return t.fail({ message: `${context} After the exit, ${x.id} should be unfinished and in Redis exactly once (in ${PROCESSING}, for recovery), but it ${e.done > 0 ? "was finished" : where === 0 ? "is nowhere: it was acked before its work was done, and is lost" : `is there ${where} times`}.`, actual: { processing, queue, effects: e }, hint: "Ack a task only after handle() resolves, and leave an unfinished task where the claim put it." });
+        return t.fail({
+          message: `${context} After the exit, ${x.id} should be unfinished and in Redis exactly once (in ${PROCESSING}, for recovery), but it ${e.done > 0 ? "was finished" : where === 0 ? "is nowhere: it was acked before its work was done, and is lost" : `is there ${where} times`}.`,
+          actual: { processing, queue, effects: e },
+          hint: "Ack a task only after handle() resolves, and leave an unfinished task where the claim put it.",
+        });
       }
       expectNoClaimAfter(t, proc, first, context);
     },
@@ -411,16 +544,29 @@ export default defineChecks({
         const { processing } = await lists(t);
         if (fault === "refused-for-good" && processing.includes(x.raw)) {
           if (outcome?.kind === "exited" && outcome.code === 0) {
-            return t.fail({ message: `${context} The worker exited 0, with ${x.id} still in ${PROCESSING}: the ack never landed. Exit 0 claims a clean stop, and this one was not.`, hint: "Retry a refused ack until it lands or the deadline passes; exit 0 only once it landed. When the deadline passes first, exit non-zero." });
+            return t.fail({
+              message: `${context} The worker exited 0, with ${x.id} still in ${PROCESSING}: the ack never landed. Exit 0 claims a clean stop, and this one was not.`,
+              hint: "Retry a refused ack until it lands or the deadline passes; exit 0 only once it landed. When the deadline passes first, exit non-zero.",
+            });
           }
           if (outcome === null || took > DEADLINE_MS + NOTICE_MS) {
-            return t.fail({ message: `${context} The worker ${show(outcome)} ${took} ms after the signal: past its ${DEADLINE_MS} ms deadline.`, hint: "The deadline ends the stop whatever is still pending, ack retries included." });
+            return t.fail({
+              message: `${context} The worker ${show(outcome)} ${took} ms after the signal: past its ${DEADLINE_MS} ms deadline.`,
+              hint: "The deadline ends the stop whatever is still pending, ack retries included.",
+            });
           }
           continue;
         }
-        if (e.done !== 1) return t.fail({ message: `${context} ${x.id} ${e.done === 0 ? "was never finished" : `finished ${e.done} times`}.`, hint: "Finish the task in hand before stopping." });
+        if (e.done !== 1)
+          return t.fail({
+            message: `${context} ${x.id} ${e.done === 0 ? "was never finished" : `finished ${e.done} times`}.`,
+            hint: "Finish the task in hand before stopping.",
+          });
         if (processing.includes(x.raw)) {
-          return t.fail({ message: `${context} The worker ${show(outcome)}, with ${x.id} finished but still in ${PROCESSING}: its ack never landed${fault === "refused" ? "; a refused ack was given up instead of tried again" : ""}, so recovery will run it again.`, hint: "The work is done, so retry a refused ack (100 ms apart, say) until it lands, within the deadline; and await the ack's reply before QUIT and exit." });
+          return t.fail({
+            message: `${context} The worker ${show(outcome)}, with ${x.id} finished but still in ${PROCESSING}: its ack never landed${fault === "refused" ? "; a refused ack was given up instead of tried again" : ""}, so recovery will run it again.`,
+            hint: "The work is done, so retry a refused ack (100 ms apart, say) until it lands, within the deadline; and await the ack's reply before QUIT and exit.",
+          });
         }
         expectExit0(t, proc, outcome, context);
         expectQuit(t, proc, context);

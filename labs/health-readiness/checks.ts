@@ -60,10 +60,16 @@ const PORTS = { from: 10_000, count: 22_000 };
 
 /** What Redis answers while it loads its dataset after a restart, and other errors it gives. */
 const LOADING = "LOADING Redis is loading the dataset in memory";
-const ERROR_REPLIES = [LOADING, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."];
+const ERROR_REPLIES = [
+  LOADING,
+  "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+  "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+];
 
 /** A probe's answer, with when the grader sent it and when the answer came back (performance.now()). */
-type Probe = { answered: true; status: number; body: string; headers: Record<string, string>; sentAt: number; at: number } | { answered: false; error: string; sentAt: number };
+type Probe =
+  | { answered: true; status: number; body: string; headers: Record<string, string>; sentAt: number; at: number }
+  | { answered: false; error: string; sentAt: number };
 type Answered = Extract<Probe, { answered: true }>;
 
 interface Server {
@@ -99,7 +105,12 @@ async function startServer(t: CheckContext, { redisDown = false, wallMs = 40_000
       rpc = await t.load("server.ts", { name: attempt === 1 ? "server" : `server-${attempt}`, process: true, limits: { wallMs, openFiles: 256 } });
     } catch (error) {
       if (redisDown && error instanceof CheckFailure && /did not finish loading/.test(error.message)) {
-        t.fail({ message: `server.ts did not finish loading while Redis was unreachable: its top-level code waits for Redis.`, expected: "the module loads at once, whatever Redis does", actual: error.message, hint: downHint });
+        t.fail({
+          message: `server.ts did not finish loading while Redis was unreachable: its top-level code waits for Redis.`,
+          expected: "the module loads at once, whatever Redis does",
+          actual: error.message,
+          hint: downHint,
+        });
       }
       throw error;
     }
@@ -118,7 +129,9 @@ async function startServer(t: CheckContext, { redisDown = false, wallMs = 40_000
           message: `start(${port}) did not return within ${secs(START_MS)}${redisDown ? " while Redis was unreachable" : ""}.`,
           expected: `start() resolves as soon as the server listens, within 1 s${redisDown ? ", whether Redis answers or not" : ""}`,
           actual: error.message,
-          hint: redisDown ? `${downHint} A process that cannot start while Redis is down never reports itself unready: the orchestrator sees it fail its liveness probe and restarts it, again and again, for as long as Redis is away.` : "start() should only listen: look for an await in it that waits on something else.",
+          hint: redisDown
+            ? `${downHint} A process that cannot start while Redis is down never reports itself unready: the orchestrator sees it fail its liveness probe and restarts it, again and again, for as long as Redis is away.`
+            : "start() should only listen: look for an await in it that waits on something else.",
         });
       }
       throw error;
@@ -187,7 +200,10 @@ const SETUP = new Set(["CLIENT", "SELECT", "INFO", "HELLO", "READONLY", "(connec
 class Watch {
   /** performance.now() minus the proxy log's clock (`at`): both are this process's, so it is constant. */
   private offset: number | undefined;
-  situation: Situation = { when: "with Redis up", hangHint: "Look for an await in the /readyz handler that never settles, and make sure every request gets res.end()." };
+  situation: Situation = {
+    when: "with Redis up",
+    hangHint: "Look for an await in the /readyz handler that never settles, and make sure every request gets res.end().",
+  };
 
   constructor(
     readonly t: CheckContext,
@@ -216,7 +232,14 @@ class Watch {
     const offset = this.offset ?? 0;
     return this.sent()
       .filter((e) => e.reply !== undefined && e.durationMs !== undefined)
-      .map((e) => ({ command: e.args[0]!, ok: e.reply!.type !== "error", fast: e.durationMs! <= FAST_MS, tookMs: e.durationMs!, summary: e.reply!.summary, at: e.at + e.durationMs! + offset }))
+      .map((e) => ({
+        command: e.args[0]!,
+        ok: e.reply!.type !== "error",
+        fast: e.durationMs! <= FAST_MS,
+        tookMs: e.durationMs!,
+        summary: e.reply!.summary,
+        at: e.at + e.durationMs! + offset,
+      }))
       .sort((a, b) => a.at - b.at);
   }
 
@@ -278,7 +301,8 @@ class Watch {
     const offset = this.offset ?? 0;
     const sent = this.sent();
     const inTime = (e: CommandLogEntry) => e.reply !== undefined && e.durationMs !== undefined && e.durationMs <= FAST_MS;
-    const succeededAfter = (c: CommandLogEntry) => sent.some((e) => e.at > c.at && inTime(e) && e.reply!.type !== "error" && e.at + e.durationMs! + offset <= answer.at + slack);
+    const succeededAfter = (c: CommandLogEntry) =>
+      sent.some((e) => e.at > c.at && inTime(e) && e.reply!.type !== "error" && e.at + e.durationMs! + offset <= answer.at + slack);
     const silent = sent.find((e) => !inTime(e) && e.at + offset + FAST_MS < answer.sentAt && !succeededAfter(e));
     if (silent) {
       t.fail({
@@ -345,7 +369,13 @@ class Watch {
    * Probes /readyz every PROBE_EVERY_MS until it answers `want`, failing on a probe that hangs or
    * when `withinMs` passes first (counted from `since`, a grader time, or from now).
    */
-  async until(want: number, withinMs: number, stuckHint: string, since = performance.now(), expected = `${want} within 1 s of the change (the grader waited ${secs(withinMs)})`): Promise<Answered> {
+  async until(
+    want: number,
+    withinMs: number,
+    stuckHint: string,
+    since = performance.now(),
+    expected = `${want} within 1 s of the change (the grader waited ${secs(withinMs)})`,
+  ): Promise<Answered> {
     const deadline = since + withinMs;
     const seen: string[] = [];
     for (;;) {
@@ -475,7 +505,21 @@ async function stallRedis(t: CheckContext, forMs: number): Promise<number> {
 }
 
 /** A route the instructions do not define, for the generated requests. */
-const NEAR_MISSES = ["/", "/healthz/", "/readyz/", "/HEALTHZ", "/Readyz", "/healthzz", "/readyz.json", "/health", "/ready", "/livez", "/healthz/readyz", "/readyz/healthz", "/api/readyz"];
+const NEAR_MISSES = [
+  "/",
+  "/healthz/",
+  "/readyz/",
+  "/HEALTHZ",
+  "/Readyz",
+  "/healthzz",
+  "/readyz.json",
+  "/health",
+  "/ready",
+  "/livez",
+  "/healthz/readyz",
+  "/readyz/healthz",
+  "/api/readyz",
+];
 
 interface Request {
   method: string;
@@ -483,11 +527,19 @@ interface Request {
   query: string | null;
 }
 
-const segment = fc.string({ minLength: 1, maxLength: 8, unit: "grapheme" }).map(encodeURIComponent).filter((s) => s !== "." && s !== "..");
+const segment = fc
+  .string({ minLength: 1, maxLength: 8, unit: "grapheme" })
+  .map(encodeURIComponent)
+  .filter((s) => s !== "." && s !== "..");
 const queryArb: fc.Arbitrary<string | null> = fc.oneof(
   { weight: 2, arbitrary: fc.constant(null) },
   { weight: 1, arbitrary: fc.constantFrom("", "verbose", "probe=kubelet", "a=1&a=2") },
-  { weight: 3, arbitrary: fc.array(fc.tuple(fc.string({ maxLength: 6, unit: "grapheme" }), fc.string({ maxLength: 10, unit: "grapheme" })), { maxLength: 3 }).map((pairs) => new URLSearchParams(pairs).toString()) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .array(fc.tuple(fc.string({ maxLength: 6, unit: "grapheme" }), fc.string({ maxLength: 10, unit: "grapheme" })), { maxLength: 3 })
+      .map((pairs) => new URLSearchParams(pairs).toString()),
+  },
 );
 const requestArb = (paths: fc.Arbitrary<string>): fc.Arbitrary<Request> =>
   fc.record({
@@ -552,7 +604,13 @@ export default defineChecks({
       const late: number[] = [];
       const healthz = async (when: string) => {
         const p = await probe(t, server, "/healthz");
-        if (!p.answered) return t.fail({ message: `GET /healthz got no answer within ${ms(PROBE_TIMEOUT_MS)} ${when}.`, expected: "200 within 250 ms, always", actual: p.error, hint: livenessHint });
+        if (!p.answered)
+          return t.fail({
+            message: `GET /healthz got no answer within ${ms(PROBE_TIMEOUT_MS)} ${when}.`,
+            expected: "200 within 250 ms, always",
+            actual: p.error,
+            hint: livenessHint,
+          });
         if (p.status !== 200) {
           t.fail({
             message: `GET /healthz answered ${p.status} ${when}, although the process itself was fine.`,
@@ -633,7 +691,10 @@ export default defineChecks({
         when: "while Redis answered every command with a LOADING error",
         hangHint: "A PING answered with an error settles at once (ioredis rejects it): look for an await in the handler that never settles.",
       };
-      requireNamedDependency(t, await watch.until(503, TURN_MS, "An error reply to the PING means Redis cannot serve now: catch the rejected PING and answer 503."));
+      requireNamedDependency(
+        t,
+        await watch.until(503, TURN_MS, "An error reply to the PING means Redis cannot serve now: catch the rejected PING and answer 503."),
+      );
       await watch.steady(503, unpredictableMs(t, 300, 700), {
         message: "GET /readyz went back to 200 while Redis still answered every command with an error.",
         hint: "Answer 200 only after a PING came back with PONG. An error reply proves Redis is reachable, not that it can serve.",
@@ -652,8 +713,13 @@ export default defineChecks({
       await becomeReady(watch, unpredictableMs(t, 300, 600));
 
       t.proxy.setLatency(OVER_BUDGET);
-      t.note(`latency: Redis now answers every command ${OVER_BUDGET.ms - OVER_BUDGET.jitterMs}–${OVER_BUDGET.ms + OVER_BUDGET.jitterMs} ms late, on a connection that stays open; /readyz must turn 503 within 1 s`);
-      watch.situation = { when: `while Redis answered ${OVER_BUDGET.ms - OVER_BUDGET.jitterMs}–${OVER_BUDGET.ms + OVER_BUDGET.jitterMs} ms late`, hangHint: deadlineHint };
+      t.note(
+        `latency: Redis now answers every command ${OVER_BUDGET.ms - OVER_BUDGET.jitterMs}–${OVER_BUDGET.ms + OVER_BUDGET.jitterMs} ms late, on a connection that stays open; /readyz must turn 503 within 1 s`,
+      );
+      watch.situation = {
+        when: `while Redis answered ${OVER_BUDGET.ms - OVER_BUDGET.jitterMs}–${OVER_BUDGET.ms + OVER_BUDGET.jitterMs} ms late`,
+        hangHint: deadlineHint,
+      };
       requireNamedDependency(
         t,
         await watch.until(
@@ -676,8 +742,13 @@ export default defineChecks({
       await watch.steady(200, unpredictableMs(t, 200, 500), upChanged);
 
       t.proxy.setLatency(UNDER_BUDGET);
-      t.note(`latency: Redis now answers every command ${UNDER_BUDGET.ms - UNDER_BUDGET.jitterMs}–${UNDER_BUDGET.ms + UNDER_BUDGET.jitterMs} ms late: slower than usual, well inside the 500 ms deadline; /readyz must stay 200`);
-      watch.situation = { when: `while Redis answered ${UNDER_BUDGET.ms - UNDER_BUDGET.jitterMs}–${UNDER_BUDGET.ms + UNDER_BUDGET.jitterMs} ms late`, hangHint: deadlineHint };
+      t.note(
+        `latency: Redis now answers every command ${UNDER_BUDGET.ms - UNDER_BUDGET.jitterMs}–${UNDER_BUDGET.ms + UNDER_BUDGET.jitterMs} ms late: slower than usual, well inside the 500 ms deadline; /readyz must stay 200`,
+      );
+      watch.situation = {
+        when: `while Redis answered ${UNDER_BUDGET.ms - UNDER_BUDGET.jitterMs}–${UNDER_BUDGET.ms + UNDER_BUDGET.jitterMs} ms late`,
+        hangHint: deadlineHint,
+      };
       await watch.steady(
         200,
         unpredictableMs(t, 1000, 1400),
@@ -695,7 +766,10 @@ export default defineChecks({
       await becomeReady(watch, unpredictableMs(t, 200, 500));
 
       t.proxy.setLatency(UNDER_BUDGET);
-      watch.situation = { when: `while Redis answered ${UNDER_BUDGET.ms - UNDER_BUDGET.jitterMs}–${UNDER_BUDGET.ms + UNDER_BUDGET.jitterMs} ms late and ${STORM} probes arrived at once`, hangHint: deadlineHint };
+      watch.situation = {
+        when: `while Redis answered ${UNDER_BUDGET.ms - UNDER_BUDGET.jitterMs}–${UNDER_BUDGET.ms + UNDER_BUDGET.jitterMs} ms late and ${STORM} probes arrived at once`,
+        hangHint: deadlineHint,
+      };
       await t.sleep(unpredictableMs(t, 0, 300));
       let opened = t.proxy.stats().connectionsTotal;
       t.note(`latency ${UNDER_BUDGET.ms}±${UNDER_BUDGET.jitterMs} ms; ${STORM} GET /readyz at once`);
@@ -755,7 +829,10 @@ export default defineChecks({
           const reply = ERROR_REPLIES[Math.floor(t.random() * ERROR_REPLIES.length)]!;
           t.proxy.failNext(1_000_000, { message: reply });
           t.note(`Redis answers every command with "${reply.split(" ")[0]}" for ${ms(outage)} (outage ${i + 1} of 3)`);
-          watch.situation = { when: `while Redis answered every command with an error (outage ${i + 1} of 3)`, hangHint: "A PING answered with an error settles at once: look for an await in the handler that never settles." };
+          watch.situation = {
+            when: `while Redis answered every command with an error (outage ${i + 1} of 3)`,
+            hangHint: "A PING answered with an error settles at once: look for an await in the handler that never settles.",
+          };
           healedAt = performance.now() + outage;
         }
         // Outages this short need not turn /readyz 503, but every 200 must still rest on a PONG.
@@ -768,7 +845,10 @@ export default defineChecks({
         if (kind === "errors") t.proxy.failNext(0);
         if (kind !== "stall") healedAt = performance.now();
         t.note(`Redis is back (after outage ${i + 1} of 3); /readyz must turn 200 within 1 s`);
-        watch.situation = { when: `after Redis came back from outage ${i + 1} of 3 (${kind === "stall" ? "a stall" : kind === "partition" ? "a partition" : "error replies"})`, hangHint: offlineQueueHint };
+        watch.situation = {
+          when: `after Redis came back from outage ${i + 1} of 3 (${kind === "stall" ? "a stall" : kind === "partition" ? "a partition" : "error replies"})`,
+          hangHint: offlineQueueHint,
+        };
         await watch.until(200, TURN_MS, backStuck, healedAt);
         await watch.steady(200, unpredictableMs(t, 150, 400), upChanged);
       }
@@ -781,7 +861,10 @@ export default defineChecks({
       const server = await startServer(t, { redisDown: true });
       const watch: Watch = new Watch(t, server);
       watch.situation = { when: "right after start(), with Redis unreachable since before the process started", hangHint: offlineQueueHint };
-      const [firstProbes, health] = await Promise.all([Promise.all(Array.from({ length: 8 }, () => probe(t, server, "/readyz"))), Promise.all([probe(t, server, "/healthz"), probe(t, server, "/healthz")])]);
+      const [firstProbes, health] = await Promise.all([
+        Promise.all(Array.from({ length: 8 }, () => probe(t, server, "/readyz"))),
+        Promise.all([probe(t, server, "/healthz"), probe(t, server, "/healthz")]),
+      ]);
       for (const h of health) {
         watch.requireAnswer("/healthz", h);
         if (h.status !== 200) {
@@ -811,12 +894,19 @@ export default defineChecks({
       requireNamedDependency(t, first[0]!);
       watch.situation = { when: "while Redis stayed unreachable after the server started", hangHint: offlineQueueHint };
       // Long enough that a program parking its PINGs while Redis is away has several parked.
-      await watch.steady(503, unpredictableMs(t, 1000, 1600), { message: "GET /readyz answered 200 while Redis had never been reachable.", hint: readinessHint });
+      await watch.steady(503, unpredictableMs(t, 1000, 1600), {
+        message: "GET /readyz answered 200 while Redis had never been reachable.",
+        hint: readinessHint,
+      });
 
       t.proxy.heal();
       t.note("heal: Redis appears for the first time since the server started; /readyz must turn 200 within 1 s");
       watch.situation = { when: "after Redis appeared for the first time since the server started", hangHint: offlineQueueHint };
-      await watch.until(200, TURN_MS, "A server that started while Redis was down must become ready when Redis appears, without a restart: keep the client reconnecting (ioredis does by default) and keep asking.");
+      await watch.until(
+        200,
+        TURN_MS,
+        "A server that started while Redis was down must become ready when Redis appears, without a restart: keep the client reconnecting (ioredis does by default) and keep asking.",
+      );
       await watch.steady(200, unpredictableMs(t, 300, 500), upChanged);
       await watch.connectionsSettled("after starting while Redis was down");
       // Now that the log has settled: nothing parked during the outage went out in a crowd.
@@ -836,13 +926,26 @@ export default defineChecks({
         const nonce = `n=${t.id("q")}`;
         return `${r.path}?${r.query === "" ? nonce : `${r.query}&${nonce}`}`;
       };
-      const showRequest = (r: Request) => `${r.method} ${r.path}${r.query === null ? "" : `?${r.query === "" ? "" : `${r.query}&`}n=… (an unpredictable value)`}`;
+      const showRequest = (r: Request) =>
+        `${r.method} ${r.path}${r.query === null ? "" : `?${r.query === "" ? "" : `${r.query}&`}n=… (an unpredictable value)`}`;
       const expectAnswer = async (r: Request, redisUp: boolean) => {
         const path = target(r);
         const p = await probe(t, server, path, r.method);
-        if (!p.answered) return t.fail({ message: `${r.method} ${path} got no answer within ${ms(PROBE_TIMEOUT_MS)}.`, expected: "an answer within 1 s, whatever the request", actual: p.error, hint: contractHint });
+        if (!p.answered)
+          return t.fail({
+            message: `${r.method} ${path} got no answer within ${ms(PROBE_TIMEOUT_MS)}.`,
+            expected: "an answer within 1 s, whatever the request",
+            actual: p.error,
+            hint: contractHint,
+          });
         const known = r.path === "/healthz" || r.path === "/readyz";
-        const wrong = (expected: string) => t.fail({ message: `${r.method} ${path} ${redisUp ? "with Redis up" : "with Redis unreachable"} answered ${p.status} ${clip(p.body, 120)}.`, expected, actual: show(p), hint: contractHint });
+        const wrong = (expected: string) =>
+          t.fail({
+            message: `${r.method} ${path} ${redisUp ? "with Redis up" : "with Redis unreachable"} answered ${p.status} ${clip(p.body, 120)}.`,
+            expected,
+            actual: show(p),
+            hint: contractHint,
+          });
         if (!known) {
           if (p.status !== 404) wrong("404: no such route (only exactly /healthz and /readyz are probes; the query string is not part of the path)");
           return;
@@ -879,7 +982,11 @@ export default defineChecks({
       t.note("partition: Redis is unreachable; the same kinds of requests again");
       watch.situation = { when: "while Redis was unreachable", hangHint: offlineQueueHint };
       await watch.until(503, TURN_MS, downStuck);
-      await t.property(requestArb(fc.oneof({ weight: 3, arbitrary: fc.constant("/readyz") }, { weight: 1, arbitrary: anyPath })), (r) => expectAnswer(r, false), { runs: 30, timeLimitMs: 5000, noun: "request", show: showRequest });
+      await t.property(
+        requestArb(fc.oneof({ weight: 3, arbitrary: fc.constant("/readyz") }, { weight: 1, arbitrary: anyPath })),
+        (r) => expectAnswer(r, false),
+        { runs: 30, timeLimitMs: 5000, noun: "request", show: showRequest },
+      );
     },
   },
 });

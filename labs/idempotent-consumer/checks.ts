@@ -106,7 +106,10 @@ async function assertCreditedOnce(t: CheckContext, messages: Message[], context:
     if (got === m.amount) continue;
     const times = got / m.amount;
     t.fail({
-      message: got === 0 ? `${context}: message ${m.id} never took effect.` : `${context}: message ${m.id} took effect ${Number.isInteger(times) ? `${times} times` : `partly (${got} of ${m.amount})`}.`,
+      message:
+        got === 0
+          ? `${context}: message ${m.id} never took effect.`
+          : `${context}: message ${m.id} took effect ${Number.isInteger(times) ? `${times} times` : `partly (${got} of ${m.amount})`}.`,
       expected: `balances ${m.account} = ${m.amount} (credited exactly once)`,
       actual: `balances ${m.account} = ${got}`,
       hint: got === 0 ? hints.lost : hints.twice,
@@ -203,7 +206,9 @@ class CommandLog {
 
   /** How many of the broker's two named connections `owner` has opened (their CLIENT SETNAME answered). */
   brokerConnections(owner: string): number {
-    return this.sent(owner, 0).filter((e) => e.args[0] === "CLIENT" && e.durationMs !== undefined && (e.args[2] === BROKER_CONNECTION || e.args[2] === ACK_CONNECTION)).length;
+    return this.sent(owner, 0).filter(
+      (e) => e.args[0] === "CLIENT" && e.durationMs !== undefined && (e.args[2] === BROKER_CONNECTION || e.args[2] === ACK_CONNECTION),
+    ).length;
   }
 
   isClaim(e: CommandLogEntry): boolean {
@@ -240,12 +245,20 @@ async function handleOrFail(t: CheckContext, consumer: RpcModule, m: Message, co
     await consumer.call("handle", [m], timeoutMs);
   } catch (error) {
     if (!(error instanceof CheckFailure)) throw error;
-    t.fail({ message: `${context}: ${error.message}`, actual: error.actual, hint: error.hint ?? "handle must return normally once the credit is stored, or found already applied." });
+    t.fail({
+      message: `${context}: ${error.message}`,
+      actual: error.actual,
+      hint: error.hint ?? "handle must return normally once the credit is stored, or found already applied.",
+    });
   }
 }
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
-const outcomeOf = (call: Promise<unknown>): Promise<Outcome> => call.then(() => ({ ok: true as const }), (error: unknown) => ({ ok: false as const, error }));
+const outcomeOf = (call: Promise<unknown>): Promise<Outcome> =>
+  call.then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 
 /** The commands handle sends for one fresh message, in its steady state (after a first message). */
 async function probeHandle(t: CheckContext, log: CommandLog, consumer: RpcModule): Promise<CommandLogEntry[]> {
@@ -271,7 +284,14 @@ async function probeHandle(t: CheckContext, log: CommandLog, consumer: RpcModule
 const workerHint = "main(name) loops: claim() a delivery, handle its message, ack() it; when claim() returns null, sleep about 50 ms and try again.";
 
 /** Polls until the worker has sent `count` steps for its message, or has finished it (acked, nothing in flight). */
-async function watchSteps(t: CheckContext, log: CommandLog, victim: LearnerProcess, fromSeq: number, count: number, m: Message): Promise<{ steps: CommandLogEntry[]; finished: boolean }> {
+async function watchSteps(
+  t: CheckContext,
+  log: CommandLog,
+  victim: LearnerProcess,
+  fromSeq: number,
+  count: number,
+  m: Message,
+): Promise<{ steps: CommandLogEntry[]; finished: boolean }> {
   const deadline = performance.now() + 15_000;
   for (;;) {
     const steps = log.steps(victim.name, fromSeq);
@@ -282,9 +302,18 @@ async function watchSteps(t: CheckContext, log: CommandLog, victim: LearnerProce
       const after = log.steps(victim.name, fromSeq);
       return after.length >= count ? { steps: after, finished: false } : { steps: after, finished: true };
     }
-    if (!victim.alive) t.fail({ message: `${victim.name} stopped before it finished message ${m.id}.`, actual: victim.output().slice(-1500) || "(it printed nothing)", hint: `${workerHint} main must not return or throw.` });
+    if (!victim.alive)
+      t.fail({
+        message: `${victim.name} stopped before it finished message ${m.id}.`,
+        actual: victim.output().slice(-1500) || "(it printed nothing)",
+        hint: `${workerHint} main must not return or throw.`,
+      });
     if (performance.now() > deadline) {
-      t.fail({ message: `A worker did not handle and ack message ${m.id} within 15 s.`, actual: `${await queueState(t)}; its commands for it:\n${log.list(steps)}`, hint: workerHint });
+      t.fail({
+        message: `A worker did not handle and ack message ${m.id} within 15 s.`,
+        actual: `${await queueState(t)}; its commands for it:\n${log.list(steps)}`,
+        hint: workerHint,
+      });
     }
     await t.sleep(3);
   }
@@ -333,7 +362,10 @@ export default defineChecks({
       // second that the message was applied.
       const early = message(t, "early");
       await handleOrFail(t, first, early, `Handling message ${early.id}`);
-      await assertCreditedOnce(t, [early], "A message handled once", { lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).", twice: "Credit each message once." });
+      await assertCreditedOnce(t, [early], "A message handled once", {
+        lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).",
+        twice: "Credit each message once.",
+      });
       await t.expectInRedis([early.id], {
         ignore: NOT_MARKS,
         message: `After handle() applied message ${early.id}, its id is nowhere in Redis besides the balances and the broker's keys: there is no processed mark that every consumer, and a restarted one, can find (a Set in the process's memory, or a field of balances, is not one).`,
@@ -343,13 +375,19 @@ export default defineChecks({
       await handleOrFail(t, second, early, `Delivering ${early.id} again, to another consumer`);
       await assertCreditedOnce(t, [early], "A message delivered again, to another consumer, after it was handled", {
         lost: "handle must credit message.amount to message.account.",
-        twice: "The message's id is in Redis, but the second consumer credited it anyway: the mark must decide. SET processed:<id> … NX replies nil when the mark already exists (plain SET always replies OK); credit only when it replied OK, in the same script.",
+        twice:
+          "The message's id is in Redis, but the second consumer credited it anyway: the mark must decide. SET processed:<id> … NX replies nil when the mark already exists (plain SET always replies OK); credit only when it replied OK, in the same script.",
       });
 
       const raced = Array.from({ length: 4 }, (_, i) => message(t, `raced-${i + 1}`));
       t.note(`each of ${raced.length} messages is delivered to two consumers at the same moment, with every Redis reply held 250 ms`);
       t.proxy.setLatency({ ms: 250 });
-      await Promise.all(raced.flatMap((m) => [handleOrFail(t, first, m, `Delivering ${m.id} to two consumers at once`, 15_000), handleOrFail(t, second, m, `Delivering ${m.id} to two consumers at once`, 15_000)]));
+      await Promise.all(
+        raced.flatMap((m) => [
+          handleOrFail(t, first, m, `Delivering ${m.id} to two consumers at once`, 15_000),
+          handleOrFail(t, second, m, `Delivering ${m.id} to two consumers at once`, 15_000),
+        ]),
+      );
       t.proxy.setLatency({ ms: 0 });
       await assertCreditedOnce(t, raced, "Two consumers got the same message at once", {
         lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).",
@@ -386,20 +424,32 @@ export default defineChecks({
       if (queued !== published.length * 2) throw new Error(`the proxy should have queued ${published.length * 2} copies, found ${queued}`);
       t.note(`${published.length} messages were published, and each landed in the inbox twice; 2 workers consume them`);
       const from = t.logPosition();
-      const workers = [t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS }), t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS })];
-      await t.waitFor(() => workers.every((w) => !w.alive || log.sent(w.name, from).some((e) => log.isClaim(e))), { message: "Two workers did not both start claiming within 8 s.", hint: workerHint, timeoutMs: 8_000 });
-      await until(t, () => settled(t), DRAIN_MS, async () => {
-        const balances = await Promise.all(published.map((m) => balance(t, m.account)));
-        const credited = published.every((m, i) => balances[i] === m.amount);
-        return {
-          message: `The workers did not consume and ack all ${queued} deliveries within ${DRAIN_MS / 1000} s of starting to claim.`,
-          expected: `${INBOX} and ${IN_FLIGHT} empty`,
-          actual: `${await queueState(t)}${workers.some((w) => !w.alive) ? "; a worker stopped: " + workers.map((w) => w.output().slice(-400)).join("\n") : ""}`,
-          hint: credited
-            ? "Every message was credited once, but a delivery is still leased and never acked: ack a duplicate too. Skipping its effect is handling it; a delivery never acked is renewed by its living worker forever, and the inbox never drains."
-            : workerHint,
-        };
+      const workers = [
+        t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS }),
+        t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS }),
+      ];
+      await t.waitFor(() => workers.every((w) => !w.alive || log.sent(w.name, from).some((e) => log.isClaim(e))), {
+        message: "Two workers did not both start claiming within 8 s.",
+        hint: workerHint,
+        timeoutMs: 8_000,
       });
+      await until(
+        t,
+        () => settled(t),
+        DRAIN_MS,
+        async () => {
+          const balances = await Promise.all(published.map((m) => balance(t, m.account)));
+          const credited = published.every((m, i) => balances[i] === m.amount);
+          return {
+            message: `The workers did not consume and ack all ${queued} deliveries within ${DRAIN_MS / 1000} s of starting to claim.`,
+            expected: `${INBOX} and ${IN_FLIGHT} empty`,
+            actual: `${await queueState(t)}${workers.some((w) => !w.alive) ? "; a worker stopped: " + workers.map((w) => w.output().slice(-400)).join("\n") : ""}`,
+            hint: credited
+              ? "Every message was credited once, but a delivery is still leased and never acked: ack a duplicate too. Skipping its effect is handling it; a delivery never acked is renewed by its living worker forever, and the inbox never drains."
+              : workerHint,
+          };
+        },
+      );
       await t.sleep(200);
       await assertCreditedOnce(t, published, "A message published twice", {
         lost: "Every delivery must be handled, then acked.",
@@ -416,7 +466,10 @@ export default defineChecks({
       let consumer = await loadConsumer(t, log);
       const warm = message(t, "warm-up");
       await handleOrFail(t, consumer, warm, `Handling message ${warm.id}, with no fault`);
-      await assertCreditedOnce(t, [warm], "A message handled once, with no fault", { lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).", twice: "Credit each message once." });
+      await assertCreditedOnce(t, [warm], "A message handled once, with no fault", {
+        lost: "handle must credit message.amount to message.account in the balances hash (HINCRBY).",
+        twice: "Credit each message once.",
+      });
       for (let point = 1; ; point++) {
         const m = message(t, `crash-${point}`);
         const from = t.logPosition();
@@ -427,7 +480,10 @@ export default defineChecks({
         if (at === -1) {
           if (!outcome.ok) throw outcome.error;
           t.note(`handle(${m.id}) returned after ${plural(sent.length, "command")}, before crash point ${point}: every command boundary has been tried`);
-          await assertCreditedOnce(t, [m], "Handled with no crash", { lost: "handle must credit message.amount to message.account.", twice: "Credit each message once." });
+          await assertCreditedOnce(t, [m], "Handled with no crash", {
+            lost: "handle must credit message.amount to message.account.",
+            twice: "Credit each message once.",
+          });
           break;
         }
         await crash;
@@ -442,14 +498,19 @@ export default defineChecks({
           });
         }
         const rescuer = await loadConsumer(t, log);
-        t.note(`${consumer.name} died right after its ${ordinal(point)} command for ${m.id} (${log.show(done.at(-1)!)}: applied, its reply lost); ${rescuer.name}, just started, gets ${m.id} again`);
+        t.note(
+          `${consumer.name} died right after its ${ordinal(point)} command for ${m.id} (${log.show(done.at(-1)!)}: applied, its reply lost); ${rescuer.name}, just started, gets ${m.id} again`,
+        );
         await handleOrFail(t, rescuer, m, `After a consumer died right after its ${ordinal(point)} command for ${m.id}, the redelivery to a fresh consumer`);
         const context = `A consumer died right after its ${ordinal(point)} command for message ${m.id}, and a fresh consumer got the message again`;
         await assertCreditedOnce(t, [m], context, {
           lost: `The commands the dead consumer had sent for it:\n${steps}\nThey stored "this message is done" (the processed mark) without the credit, so the redelivery skipped it. Write the mark and the credit in one atomic step: one Lua script that sets the mark (SET … NX EX) and, only if it was new, applies HINCRBY.`,
           twice: `The commands the dead consumer had sent for it:\n${steps}\nThe credit was stored but the mark that says so was not, so the redelivery applied it again. Write the mark and the credit in one atomic step: one Lua script.`,
         });
-        await assertKeysExpire(t, `After a consumer died right after its ${ordinal(point)} command (${log.show(done.at(-1)!)}) and the message was delivered again`);
+        await assertKeysExpire(
+          t,
+          `After a consumer died right after its ${ordinal(point)} command (${log.show(done.at(-1)!)}) and the message was delivered again`,
+        );
         consumer = rescuer;
       }
 
@@ -468,7 +529,9 @@ export default defineChecks({
         const done = reached.steps.slice(0, step);
         const steps = log.list(done);
         if (reached.finished) {
-          t.note(`${victim.name} handled and acked ${m.id} in ${plural(reached.steps.length, "step")} before the grader's next crash point: every step has been tried`);
+          t.note(
+            `${victim.name} handled and acked ${m.id} in ${plural(reached.steps.length, "step")} before the grader's next crash point: every step has been tried`,
+          );
           await victim.kill();
         } else {
           // Nothing it sends from now on reaches Redis, and it dies.
@@ -490,16 +553,24 @@ export default defineChecks({
           await ageLeases(t);
           rescuer = t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS });
           t.note(`${rescuer.name} starts; ${m.id} comes back to it, as its lease has run out`);
-          await until(t, () => settled(t), 6_000, async () => ({
-            message: `After ${victim.name} was killed, ${m.id} was not handled and acked by another worker within 6 s.`,
-            expected: `${INBOX} and ${IN_FLIGHT} empty`,
-            actual: `${await queueState(t)}${rescuer?.alive ? "" : `; ${rescuer?.name} stopped: ${rescuer?.output().slice(-600)}`}`,
-            hint: "A message that comes back after a crash may already be applied: skip its effect, and still ack it.",
-          }));
+          await until(
+            t,
+            () => settled(t),
+            6_000,
+            async () => ({
+              message: `After ${victim.name} was killed, ${m.id} was not handled and acked by another worker within 6 s.`,
+              expected: `${INBOX} and ${IN_FLIGHT} empty`,
+              actual: `${await queueState(t)}${rescuer?.alive ? "" : `; ${rescuer?.name} stopped: ${rescuer?.output().slice(-600)}`}`,
+              hint: "A message that comes back after a crash may already be applied: skip its effect, and still ack it.",
+            }),
+          );
           await t.sleep(150);
         }
         if (reached.finished) {
-          await assertCreditedOnce(t, [m], "Handled by a worker with no crash", { lost: "handle must credit message.amount to message.account, and main must call it for each delivery.", twice: "Credit each message once." });
+          await assertCreditedOnce(t, [m], "Handled by a worker with no crash", {
+            lost: "handle must credit message.amount to message.account, and main must call it for each delivery.",
+            twice: "Credit each message once.",
+          });
           // The ack comes after the replies to everything handle sent: an ack sent while the credit
           // is still on its way acks a credit that may yet fail.
           for (const [i, ack] of reached.steps.entries()) {
@@ -544,7 +615,9 @@ export default defineChecks({
         const outcome = await outcomeOf(consumer.call("handle", [m], 10_000));
         t.proxy.failNext(0);
         const refused = log.sent(consumer.name, from).find((e) => e.fault === "failNext");
-        const what = refused ? `Redis refused ${log.show(refused)} (the grader injected the error "ERR Faultline: injected failure")` : `The grader had Redis refuse handle's next ${name}`;
+        const what = refused
+          ? `Redis refused ${log.show(refused)} (the grader injected the error "ERR Faultline: injected failure")`
+          : `The grader had Redis refuse handle's next ${name}`;
         const got = await balance(t, m.account);
         if (outcome.ok) {
           if (got === m.amount) continue;
@@ -578,7 +651,12 @@ export default defineChecks({
         t.proxy.setLatency({ ms: GATE_LATENCY_MS });
         const from = t.logPosition();
         const worker = t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS });
-        const claim = (await t.waitFor(() => log.sent(worker.name, from).find((e) => log.isClaim(e)), { message: "A worker sent no claim() within 8 s of starting.", hint: workerHint, timeoutMs: 8_000, intervalMs: 2 }))!;
+        const claim = (await t.waitFor(() => log.sent(worker.name, from).find((e) => log.isClaim(e)), {
+          message: "A worker sent no claim() within 8 s of starting.",
+          hint: workerHint,
+          timeoutMs: 8_000,
+          intervalMs: 2,
+        }))!;
         // Armed while the claim's reply is still held back: the next command anyone sends is the worker's.
         const armed = claim.durationMs === undefined;
         if (armed) {
@@ -602,13 +680,18 @@ export default defineChecks({
         }
         // The machine was too slow for the gate: the claim's reply arrived before the refusal was
         // armed, or the worker stalled until its lease renewal went first.
-        t.note(`the refusal did not land on ${worker.name}'s own step (${entry ? log.show(entry) : "armed too late"}); trying again with a new message and worker`);
+        t.note(
+          `the refusal did not land on ${worker.name}'s own step (${entry ? log.show(entry) : "armed too late"}); trying again with a new message and worker`,
+        );
         await worker.kill();
         await ageLeases(t);
       }
-      if (!landed) throw new Error("three times the grader could not place the refusal on the worker's step after its claim; the machine is too loaded for this check");
+      if (!landed)
+        throw new Error("three times the grader could not place the refusal on the worker's step after its claim; the machine is too loaded for this check");
       const { worker, m, entry } = landed;
-      t.note(`Redis refused ${log.show(entry)} from ${worker.name}: ${m.id} was not credited by that command; it must not be acked, it must come back and be credited once`);
+      t.note(
+        `Redis refused ${log.show(entry)} from ${worker.name}: ${m.id} was not credited by that command; it must not be acked, it must come back and be credited once`,
+      );
       const deadline = performance.now() + REDELIVERY_MS;
       for (;;) {
         if (!worker.alive) {
@@ -647,13 +730,20 @@ export default defineChecks({
         await t.sleep(10);
       }
       await t.sleep(200);
-      await assertCreditedOnce(t, published, `After Redis refused a command of the worker handling ${m.id}`, { lost: "Do not ack a message whose handle threw.", twice: "Credit each message once." });
+      await assertCreditedOnce(t, published, `After Redis refused a command of the worker handling ${m.id}`, {
+        lost: "Do not ack a message whose handle threw.",
+        twice: "Credit each message once.",
+      });
 
       // 3. Its claims are refused while it is idle: the worker must go on and take the next message.
       const from = t.logPosition();
       t.proxy.failNext(3, { match: "EVAL" });
       t.note(`Redis refuses the next 3 EVALs: ${worker.name}'s idle claims`);
-      await t.waitFor(() => !worker.alive || t.proxy.log.filter((e) => e.seq > from && e.fault === "failNext").length >= 3, { message: `${worker.name} sent no claim for 3 s while idle.`, hint: workerHint, timeoutMs: 3_000 });
+      await t.waitFor(() => !worker.alive || t.proxy.log.filter((e) => e.seq > from && e.fault === "failNext").length >= 3, {
+        message: `${worker.name} sent no claim for 3 s while idle.`,
+        hint: workerHint,
+        timeoutMs: 3_000,
+      });
       t.proxy.failNext(0);
       const next = message(t, "after-refused-claims");
       await producer.call("publish", [next]);
@@ -661,7 +751,11 @@ export default defineChecks({
         t,
         async () => !worker.alive || ((await settled(t)) && (await balance(t, next.account)) === next.amount),
         4_000,
-        async () => ({ message: `After ${worker.name}'s claims were refused 3 times, it did not handle the next message ${next.id} within 4 s.`, actual: await queueState(t), hint: workerHint }),
+        async () => ({
+          message: `After ${worker.name}'s claims were refused 3 times, it did not handle the next message ${next.id} within 4 s.`,
+          actual: await queueState(t),
+          hint: workerHint,
+        }),
       );
       if (!worker.alive) {
         t.fail({
@@ -696,11 +790,15 @@ export default defineChecks({
         const what = doubled ? `Redis ran ${log.show(doubled)} twice and answered once` : `The grader had Redis run handle's next ${name} twice`;
         await assertCreditedOnce(t, [m], `${what} (as a client library does when it sends a command again after losing its reply)`, {
           lost: "handle must credit message.amount to message.account.",
-          twice: "A command can reach Redis twice. Make the one that applies the credit safe to run twice: a script that sets the mark with NX and credits only if the mark was new does nothing the second time.",
+          twice:
+            "A command can reach Redis twice. Make the one that applies the credit safe to run twice: a script that sets the mark with NX and credits only if the mark was new does nothing the second time.",
         });
         t.note(`${what}; ${other.name} gets ${m.id} again`);
         await handleOrFail(t, other, m, `After ${what}, the redelivery of ${m.id}`);
-        await assertCreditedOnce(t, [m], `${what}, and the message was delivered again`, { lost: "handle must credit message.amount to message.account.", twice: "Skip a message whose mark is already in Redis." });
+        await assertCreditedOnce(t, [m], `${what}, and the message was delivered again`, {
+          lost: "handle must credit message.amount to message.account.",
+          twice: "Skip a message whose mark is already in Redis.",
+        });
       }
 
       // 2. A worker's connection is cut after Redis applied the credit but before its reply
@@ -735,12 +833,19 @@ export default defineChecks({
       }
       if (!cut) throw new Error("three times the grader saw the credit only after its reply was delivered; the machine is too loaded for this check");
       const { worker, m, entry } = cut;
-      t.note(`every connection cut while the reply to ${log.show(entry)} (from ${worker.name}) was on its way: Redis had applied the credit of ${m.id}, ${worker.name} never got the answer`);
-      await until(t, async () => !worker.alive || (await settled(t)), 6_000, async () => ({
-        message: `After a cut connection lost the reply to ${worker.name}'s ${log.show(entry)}, message ${m.id} was not acked within 6 s.`,
-        actual: `${await queueState(t)}; balances ${m.account} = ${await balance(t, m.account)}`,
-        hint: "After a lost reply, either the command is sent again (ioredis does this by itself) or it fails; then give the message back with nack(delivery). Either way it must end acked.",
-      }));
+      t.note(
+        `every connection cut while the reply to ${log.show(entry)} (from ${worker.name}) was on its way: Redis had applied the credit of ${m.id}, ${worker.name} never got the answer`,
+      );
+      await until(
+        t,
+        async () => !worker.alive || (await settled(t)),
+        6_000,
+        async () => ({
+          message: `After a cut connection lost the reply to ${worker.name}'s ${log.show(entry)}, message ${m.id} was not acked within 6 s.`,
+          actual: `${await queueState(t)}; balances ${m.account} = ${await balance(t, m.account)}`,
+          hint: "After a lost reply, either the command is sent again (ioredis does this by itself) or it fails; then give the message back with nack(delivery). Either way it must end acked.",
+        }),
+      );
       if (!worker.alive) {
         t.fail({
           message: `After every connection was cut (the reply to ${log.show(entry)} lost), ${worker.name} stopped.`,
@@ -751,7 +856,8 @@ export default defineChecks({
       await t.sleep(300);
       await assertCreditedOnce(t, published, `After the connection was cut between Redis applying ${log.show(entry)} and its reply reaching ${worker.name}`, {
         lost: "Redis applied the command whose reply was lost, and the message was then acked without its credit: whatever ran again afterwards found 'processed' without the credit. Store the mark and the credit in one atomic step.",
-        twice: "The command whose reply was lost reached Redis twice (ioredis sends it again after reconnecting), or the message came back and found no mark. Make the step that credits safe to run twice: a script that sets the mark with NX and credits only if it was new.",
+        twice:
+          "The command whose reply was lost reached Redis twice (ioredis sends it again after reconnecting), or the message came back and found no mark. Make the step that credits safe to run twice: a script that sets the mark with NX and credits only if it was new.",
       });
     },
 
@@ -777,7 +883,10 @@ export default defineChecks({
       const describe = (w: Shape) =>
         w.messages
           .map((spec, i) => {
-            const like = spec.likeEarlier !== null && i > 0 ? `same account and amount as message ${(spec.likeEarlier % i) + 1} (its own id)` : `account ${(spec.account % w.accounts) + 1}`;
+            const like =
+              spec.likeEarlier !== null && i > 0
+                ? `same account and amount as message ${(spec.likeEarlier % i) + 1} (its own id)`
+                : `account ${(spec.account % w.accounts) + 1}`;
             return `message ${i + 1}: ${like}; delivered to ${spec.deliveries.map((d) => `consumer ${d.consumer + 1}${d.delay ? ` after ${d.delay * 4} ms` : ""}`).join(", ")}`;
           })
           .join("\n");
@@ -815,7 +924,11 @@ export default defineChecks({
           }
           await t.expectInRedis(
             messages.map((m) => m.id),
-            { ignore: NOT_MARKS, message: "After a generated workload, some applied message ids are nowhere in Redis besides the balances.", hint: "Every applied message needs its processed mark in Redis, named after its id." },
+            {
+              ignore: NOT_MARKS,
+              message: "After a generated workload, some applied message ids are nowhere in Redis besides the balances.",
+              hint: "Every applied message needs its processed mark in Redis, named after its id.",
+            },
           );
         },
         { runs: 12, timeLimitMs: 6_000, noun: "workload", show: describe },
@@ -829,7 +942,11 @@ export default defineChecks({
       const count = 8 + Math.floor(t.random() * 5);
       for (let i = 0; i < count; i++) {
         const earlier = i > 0 && t.random() < 0.25 ? messages[Math.floor(t.random() * i)]! : null;
-        messages.push({ id: t.id("msg"), account: earlier?.account ?? accounts[Math.floor(t.random() * accounts.length)]!, amount: earlier?.amount ?? amountOf(t) });
+        messages.push({
+          id: t.id("msg"),
+          account: earlier?.account ?? accounts[Math.floor(t.random() * accounts.length)]!,
+          amount: earlier?.amount ?? amountOf(t),
+        });
       }
       const copies = messages.flatMap((m) => Array.from({ length: 1 + Math.floor(t.random() * 3) }, () => m));
       for (let i = copies.length - 1; i > 0; i--) {
@@ -838,14 +955,30 @@ export default defineChecks({
       }
       const from = t.logPosition();
       const workers = [1, 2, 3].map(() => t.spawn("consumer.ts", { name: t.id("worker"), limits: WORKER_LIMITS }));
-      await t.waitFor(() => workers.every((w) => log.sent(w.name, from).some((e) => log.isClaim(e))), { message: "Three workers did not all start claiming within 8 s.", hint: workerHint, timeoutMs: 8_000 });
+      await t.waitFor(() => workers.every((w) => log.sent(w.name, from).some((e) => log.isClaim(e))), {
+        message: "Three workers did not all start claiming within 8 s.",
+        hint: workerHint,
+        timeoutMs: 8_000,
+      });
       t.note(`${messages.length} messages over ${accounts.length} accounts, published ${copies.length} times in a shuffled order, for 3 workers at once`);
       await Promise.all(copies.map((m) => producer.call("publish", [m])));
-      await until(t, () => settled(t), 8_000, async () => ({
-        message: `3 workers did not consume and ack all ${copies.length} deliveries within 8 s.`,
-        actual: `${await queueState(t)}${workers.some((w) => !w.alive) ? `; a worker stopped: ${workers.find((w) => !w.alive)?.output().slice(-400)}` : ""}`,
-        hint: `${workerHint} Ack a duplicate too.`,
-      }));
+      await until(
+        t,
+        () => settled(t),
+        8_000,
+        async () => ({
+          message: `3 workers did not consume and ack all ${copies.length} deliveries within 8 s.`,
+          actual: `${await queueState(t)}${
+            workers.some((w) => !w.alive)
+              ? `; a worker stopped: ${workers
+                  .find((w) => !w.alive)
+                  ?.output()
+                  .slice(-400)}`
+              : ""
+          }`,
+          hint: `${workerHint} Ack a duplicate too.`,
+        }),
+      );
       await t.sleep(200);
       for (const account of accounts) {
         const own = messages.filter((m) => m.account === account);
@@ -856,7 +989,10 @@ export default defineChecks({
           message: `${messages.length} messages, published ${copies.length} times in all, were consumed by 3 workers, and account ${account} ended at ${got}, not the sum of its distinct messages (${expected}).`,
           expected: `balances ${account} = ${expected}:\n${own.map((m) => `${m.id}: ${m.amount} cents, published ${copies.filter((c) => c === m).length}×`).join("\n")}`,
           actual: `balances ${account} = ${got}`,
-          hint: got < expected ? "A distinct message was skipped: mark each message id, not its content." : "A message was credited more than once: test-and-set its mark atomically with the credit.",
+          hint:
+            got < expected
+              ? "A distinct message was skipped: mark each message id, not its content."
+              : "A message was credited more than once: test-and-set its mark atomically with the credit.",
         });
       }
     },
@@ -874,7 +1010,13 @@ export default defineChecks({
       for (const account of accounts) {
         const expected = messages.filter((m) => m.account === account).reduce((sum, m) => sum + m.amount, 0);
         const got = await balance(t, account);
-        if (got !== expected) t.fail({ message: `After ${count} messages (some delivered twice), account ${account} holds ${got}.`, expected: `balances ${account} = ${expected}`, actual: `balances ${account} = ${got}`, hint: "Credit each message id once." });
+        if (got !== expected)
+          t.fail({
+            message: `After ${count} messages (some delivered twice), account ${account} holds ${got}.`,
+            expected: `balances ${account} = ${expected}`,
+            actual: `balances ${account} = ${got}`,
+            hint: "Credit each message id once.",
+          });
       }
       // balances holds the accounts and nothing else: per-message state there never expires.
       const fields = await t.redis.hkeys(BALANCES);

@@ -66,7 +66,7 @@ async function within<T>(t: CheckContext, ms: number, get: () => T | null | unde
   }
 }
 
-const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th")}`;
 
 /** True when a call rejected because the learner's function threw (not a hang or a dead process). */
 const threw = (error: unknown, fn: string) => error instanceof Error && error.message.startsWith(`${fn}() threw `);
@@ -78,7 +78,50 @@ const threw = (error: unknown, fn: string) => error instanceof Error && error.me
 const SCRIPTS = new Set(["EVAL", "EVALSHA", "FCALL"]);
 
 /** Commands that change nothing. */
-const READS = new Set(["LRANGE", "LINDEX", "LLEN", "LPOS", "XRANGE", "XREVRANGE", "XLEN", "XINFO", "HGET", "HGETALL", "HMGET", "HEXISTS", "HLEN", "HKEYS", "HVALS", "GET", "MGET", "EXISTS", "TYPE", "TTL", "PTTL", "ZRANGE", "ZRANGEBYSCORE", "ZCARD", "ZSCORE", "SCAN", "KEYS", "PING", "ECHO", "SELECT", "CLIENT", "HELLO", "INFO", "TIME", "WATCH", "UNWATCH", "SCRIPT", "EVAL_RO", "EVALSHA_RO", "COMMAND", "OBJECT", "DBSIZE"]);
+const READS = new Set([
+  "LRANGE",
+  "LINDEX",
+  "LLEN",
+  "LPOS",
+  "XRANGE",
+  "XREVRANGE",
+  "XLEN",
+  "XINFO",
+  "HGET",
+  "HGETALL",
+  "HMGET",
+  "HEXISTS",
+  "HLEN",
+  "HKEYS",
+  "HVALS",
+  "GET",
+  "MGET",
+  "EXISTS",
+  "TYPE",
+  "TTL",
+  "PTTL",
+  "ZRANGE",
+  "ZRANGEBYSCORE",
+  "ZCARD",
+  "ZSCORE",
+  "SCAN",
+  "KEYS",
+  "PING",
+  "ECHO",
+  "SELECT",
+  "CLIENT",
+  "HELLO",
+  "INFO",
+  "TIME",
+  "WATCH",
+  "UNWATCH",
+  "SCRIPT",
+  "EVAL_RO",
+  "EVALSHA_RO",
+  "COMMAND",
+  "OBJECT",
+  "DBSIZE",
+]);
 
 /** Writes Redis applied as one step: a script, a MULTI … EXEC, or a single command. */
 interface WriteUnit {
@@ -180,8 +223,12 @@ async function assertNothingPublished(t: CheckContext, when: string): Promise<vo
   t.fail({
     message: `${when}, with no relay running, something was published: placeOrder wrote to the stream itself.`,
     expected: `nothing in '${EVENTS}' until a relay runs`,
-    actual: published ? `'${EVENTS}' holds ${await t.redis.xlen(EVENTS).catch(() => "some")} entries` : `XADD sent: ${xadds(t).map((e) => e.args.slice(0, 2).join(" ")).join(", ")}`,
-    hint: "placeOrder stores the order and its outbox entry, and nothing else. Publishing from placeOrder too (\"for speed\") sends every event twice, or, if the relay only cleans up, loses the guarantee the outbox gives: the relay publishes, then removes.",
+    actual: published
+      ? `'${EVENTS}' holds ${await t.redis.xlen(EVENTS).catch(() => "some")} entries`
+      : `XADD sent: ${xadds(t)
+          .map((e) => e.args.slice(0, 2).join(" "))
+          .join(", ")}`,
+    hint: 'placeOrder stores the order and its outbox entry, and nothing else. Publishing from placeOrder too ("for speed") sends every event twice, or, if the relay only cleans up, loses the guarantee the outbox gives: the relay publishes, then removes.',
   });
 }
 
@@ -219,7 +266,12 @@ async function readEvents(t: CheckContext): Promise<Published[]> {
   const type = await t.redis.type(EVENTS);
   if (type === "none") return [];
   if (type !== "stream") {
-    t.fail({ message: `The key '${EVENTS}' is a ${type}, not a stream.`, expected: "a stream written with XADD", actual: type, hint: `Publish with XADD ${EVENTS} * id <event id> type order-placed orderId <order id>.` });
+    t.fail({
+      message: `The key '${EVENTS}' is a ${type}, not a stream.`,
+      expected: "a stream written with XADD",
+      actual: type,
+      hint: `Publish with XADD ${EVENTS} * id <event id> type order-placed orderId <order id>.`,
+    });
   }
   const entries = await t.redis.xrange(EVENTS, "-", "+");
   return entries.map(([streamId, flat]) => {
@@ -272,7 +324,11 @@ async function assertStoredWithEntry(t: CheckContext, orders: Order[], outbox: O
   const ids = outbox.map((e) => String(e.id));
   const twice = [...countBy(ids)].filter(([, n]) => n > 1);
   if (twice.length > 0) {
-    t.fail({ message: `Outbox entries share an event id: ${twice.map(([id]) => id).join(", ")}.`, expected: "a different id for every event", hint: "Make the id per event (randomUUID()), not per process or per order item." });
+    t.fail({
+      message: `Outbox entries share an event id: ${twice.map(([id]) => id).join(", ")}.`,
+      expected: "a different id for every event",
+      hint: "Make the id per event (randomUUID()), not per process or per order item.",
+    });
   }
 }
 
@@ -321,7 +377,13 @@ function describe(relay: LearnerProcess): string {
 }
 
 /** Waits until every order has at least one event in the stream; fails naming the missing ones. */
-async function untilPublished(t: CheckContext, orders: Order[], relay: LearnerProcess, timeoutMs: number, why: (missing: string[], quiet: boolean) => { message: string; hint: string }): Promise<Published[]> {
+async function untilPublished(
+  t: CheckContext,
+  orders: Order[],
+  relay: LearnerProcess,
+  timeoutMs: number,
+  why: (missing: string[], quiet: boolean) => { message: string; hint: string },
+): Promise<Published[]> {
   let events: Published[] = [];
   const deadline = performance.now() + timeoutMs;
   for (;;) {
@@ -339,7 +401,11 @@ async function untilPublished(t: CheckContext, orders: Order[], relay: LearnerPr
       t.fail({
         message,
         expected: `an event in '${EVENTS}' for each of ${orders.map((o) => o.id).join(", ")}`,
-        actual: [`missing: ${missing.join(", ")}`, `outbox: ${outbox.length} entr${outbox.length === 1 ? "y" : "ies"} left`, quiet ? `${relay.name} is alive but has sent no command for 0.5 s` : describe(relay)].join("\n"),
+        actual: [
+          `missing: ${missing.join(", ")}`,
+          `outbox: ${outbox.length} entr${outbox.length === 1 ? "y" : "ies"} left`,
+          quiet ? `${relay.name} is alive but has sent no command for 0.5 s` : describe(relay),
+        ].join("\n"),
         hint,
       });
     }
@@ -374,8 +440,8 @@ function startMain(relay: HeldRelay): void {
 const running = (r: HeldRelay) => r.proc.alive && r.ended === null;
 const describeRelay = (r: HeldRelay) => (r.ended && r.proc.alive ? `${r.proc.name}: ${r.ended}` : describe(r.proc));
 
-
-const relayHint = "The relay's main loops forever: hold the lease, LRANGE the oldest outbox entries, and for each one renew the lease, XADD it to `events` and LREM it only once XADD has succeeded; sleep about 100 ms when the outbox is empty or another relay holds the lease.";
+const relayHint =
+  "The relay's main loops forever: hold the lease, LRANGE the oldest outbox entries, and for each one renew the lease, XADD it to `events` and LREM it only once XADD has succeeded; sleep about 100 ms when the outbox is empty or another relay holds the lease.";
 
 /**
  * Each order's events in the stream: no more copies than `extra` allows (a crash or a failed
@@ -394,11 +460,16 @@ function assertCopies(t: CheckContext, orders: Order[], events: Published[], ext
       });
     }
   }
-  const over = orders.map((o) => ({ id: o.id, n: events.filter((e) => e.fields.orderId === o.id).length, allowed: 1 + (extra.get(o.id) ?? 0) })).filter((c) => c.n > c.allowed);
+  const over = orders
+    .map((o) => ({ id: o.id, n: events.filter((e) => e.fields.orderId === o.id).length, allowed: 1 + (extra.get(o.id) ?? 0) }))
+    .filter((c) => c.n > c.allowed);
   if (over.length > 0) {
     t.fail({
       message: `${over.length} event(s) were published more often than ${fault} can explain.`,
-      expected: extra.size > 0 ? `each event once, apart from ${[...extra.keys()].join(", ")} (the event${extra.size > 1 ? "s" : ""} the fault interrupted), which may come twice` : "each event exactly once",
+      expected:
+        extra.size > 0
+          ? `each event once, apart from ${[...extra.keys()].join(", ")} (the event${extra.size > 1 ? "s" : ""} the fault interrupted), which may come twice`
+          : "each event exactly once",
       actual: over.map((c) => `${c.id} ×${c.n}`).join(", "),
       hint,
     });
@@ -436,7 +507,10 @@ function assertInOrder(t: CheckContext, placements: Placement[], events: Publish
 async function drained(t: CheckContext, relay?: LearnerProcess): Promise<void> {
   if (await within(t, 3000, async () => (await t.redis.llen(OUTBOX)) === 0)) return;
   if (relay && !relay.alive) {
-    t.fail({ message: `The relay died with entries still in the outbox: ${describe(relay)}`, hint: "Every command can fail, not only XADD: catch errors around the whole pass of the loop, wait 100 ms and go round again." });
+    t.fail({
+      message: `The relay died with entries still in the outbox: ${describe(relay)}`,
+      hint: "Every command can fail, not only XADD: catch errors around the whole pass of the loop, wait 100 ms and go round again.",
+    });
   }
   t.fail({
     message: "Every event was published, but its entry stayed in the outbox.",
@@ -471,7 +545,7 @@ async function assertNoLeaks(t: CheckContext): Promise<void> {
       message: `${forever.length} key(s) your code created have no expiry, so they pile up for as long as the shop runs.`,
       expected: `only '${ORDERS}', '${OUTBOX}', '${EVENTS}' kept for good; '${LEASE}' and anything else with an expiry`,
       actual: forever.slice(0, 8).join(", ") + (forever.length > 8 ? ` and ${forever.length - 8} more` : ""),
-      hint: "The outbox is the only record the relay needs: an entry in it is not yet published, and LREM removes it once it is. A marker per published event (\"sent:<id>\") is one key per order forever; if you keep one, give it an expiry.",
+      hint: 'The outbox is the only record the relay needs: an entry in it is not yet published, and LREM removes it once it is. A marker per published event ("sent:<id>") is one key per order forever; if you keep one, give it an expiry.',
     });
   }
 }
@@ -561,7 +635,9 @@ async function assertIdleCadence(t: CheckContext, relay: LearnerProcess, why: st
     t.fail({
       message: `${relay.name} looked at Redis only ${looks} time(s) in ${Math.round(elapsed)} ms while ${why}.`,
       expected: `about 100 ms between looks: at least ${IDLE_MIN_LOOKS} looks in ${IDLE_WINDOW_MS} ms (a look: commands after ${LOOK_GAP_MS} ms of silence)`,
-      actual: sent.length ? `${sent.length} command(s), at ${sent.map((e) => `${Math.round(e.at - sent[0]!.at)} ms ${e.args[0]}`).join(", ")}` : "no command at all",
+      actual: sent.length
+        ? `${sent.length} command(s), at ${sent.map((e) => `${Math.round(e.at - sent[0]!.at)} ms ${e.args[0]}`).join(", ")}`
+        : "no command at all",
       hint: "Wait 100 ms between looks, not a second: an order placed just after a look waits for the next one, and consumers wait with it. A standby that looks rarely takes over late.",
     });
   }
@@ -702,7 +778,7 @@ export default defineChecks({
             hint: "placeOrder should send the same commands every time.",
           });
         }
-        const sent = commandsOf(t, writer.name, trialFrom).filter((e) => point.when === "after" ? e.seq <= at.seq : e.seq < at.seq);
+        const sent = commandsOf(t, writer.name, trialFrom).filter((e) => (point.when === "after" ? e.seq <= at.seq : e.seq < at.seq));
         const after = sent.map((e) => e.args[0]).join(", ") || "nothing";
         t.note(`${writer.name} died ${point.when} its ${ordinal(point.nth)} command of placeOrder(${order.id}) (${at.args[0]}): it had sent ${after}`);
         trials.push({ order, after });
@@ -769,7 +845,10 @@ export default defineChecks({
       const orders = ordersOf(placements);
       await untilPublished(t, orders, relay, 6000, (missing, quiet) => ({
         message: `${missing.length} of ${orders.length} orders were not published within 6 s of the relay running${quiet ? ", and the relay has stopped reading the outbox" : ""}.`,
-        hint: quiet || !relay.alive ? `The relay must keep polling for as long as it lives, not drain the outbox once at start: new orders arrive all the time. ${relayHint}` : relayHint,
+        hint:
+          quiet || !relay.alive
+            ? `The relay must keep polling for as long as it lives, not drain the outbox once at start: new orders arrive all the time. ${relayHint}`
+            : relayHint,
       }));
       // A second copy of any event would show up while the relay idles; meanwhile its lease is sampled.
       await Promise.all([assertIdleCadence(t, relay, "the outbox was empty"), assertLeaseHeld(t, relay.name)]);
@@ -781,7 +860,7 @@ export default defineChecks({
           message: `With no crash and no fault, ${twice.length} of ${orders.length} orders were published more than once.`,
           expected: "each event in the stream once when nothing goes wrong",
           actual: twice.map(([id, n]) => `${id} ×${n}`).join(", "),
-          hint: "Only the relay publishes, and only what it reads from the outbox, removing each entry after its XADD. Publishing from placeOrder as well (\"for speed\") sends every event twice.",
+          hint: 'Only the relay publishes, and only what it reads from the outbox, removing each entry after its XADD. Publishing from placeOrder as well ("for speed") sends every event twice.',
         });
       }
       const badShape = ours.filter((e) => !e.fields.id || e.fields.type !== "order-placed");
@@ -797,7 +876,8 @@ export default defineChecks({
       const sent = xadds(t);
       if (sent.length === 0 || sent.some((e) => e.reply?.summary === "QUEUED")) {
         t.fail({
-          message: sent.length === 0 ? "The relay never sent XADD as a command of its own (a Lua script hides it)." : "The relay sent XADD inside MULTI … EXEC.",
+          message:
+            sent.length === 0 ? "The relay never sent XADD as a command of its own (a Lua script hides it)." : "The relay sent XADD inside MULTI … EXEC.",
           expected: "XADD on its own, then a separate command that removes the entry",
           hint: "The stream stands in for a broker on another machine: no transaction can span it and your database. Publish with a plain XADD, and remove the entry afterwards; that gap is what this lab is about.",
         });
@@ -874,7 +954,9 @@ export default defineChecks({
             }
           : {
               message: `Orders placed after relay-3 started were not published: ${missing.join(", ")}${quiet ? "; relay-3 has stopped reading the outbox" : ""}.`,
-              hint: quiet ? `Recovering what a crash left behind is not a separate startup step: the relay's ordinary loop, running forever, does it. ${relayHint}` : relayHint,
+              hint: quiet
+                ? `Recovering what a crash left behind is not a separate startup step: the relay's ordinary loop, running forever, does it. ${relayHint}`
+                : relayHint,
             },
       );
       await t.sleep(400); // a further copy would show up now
@@ -882,11 +964,20 @@ export default defineChecks({
       // same id. Only that one: each dead relay's last XADD.
       const extra = new Map<string, number>();
       for (const { relay } of crashes) {
-        const last = xadds(t).filter((e) => e.owner === relay.name && applied(e)).at(-1);
+        const last = xadds(t)
+          .filter((e) => e.owner === relay.name && applied(e))
+          .at(-1);
         const id = last && orderIdOf(last);
         if (id) extra.set(id, (extra.get(id) ?? 0) + 1);
       }
-      assertCopies(t, ordersOf(all), await readEvents(t), extra, `the crashes (${crashedAt})`, "A crash between an XADD and its LREM may repeat that one event. Publishing a whole batch and removing it afterwards repeats the whole batch; publish and remove one entry at a time.");
+      assertCopies(
+        t,
+        ordersOf(all),
+        await readEvents(t),
+        extra,
+        `the crashes (${crashedAt})`,
+        "A crash between an XADD and its LREM may repeat that one event. Publishing a whole batch and removing it afterwards repeats the whole batch; publish and remove one entry at a time.",
+      );
       assertInOrder(t, all, events, `After ${crashes.length} relays died at crash points`);
       await t.waitFor(async () => (await t.redis.llen(OUTBOX)) === 0, {
         message: "relay-3 published every event but left entries in the outbox.",
@@ -919,14 +1010,24 @@ export default defineChecks({
       const more = await placeAll(t, shop, 2);
       await untilPublished(t, ordersOf(more), relay, 6000, (missing) => ({
         message: `After the connections were cut, ${missing.join(", ")} were not published within 6 s.`,
-        hint: relay.alive ? "ioredis reconnects by itself; make sure the relay's loop survives a failed command and keeps going." : `The relay died (${describe(relay)}). Catch errors inside its loop.`,
+        hint: relay.alive
+          ? "ioredis reconnects by itself; make sure the relay's loop survives a failed command and keeps going."
+          : `The relay died (${describe(relay)}). Catch errors inside its loop.`,
       }));
       await t.sleep(400);
       const all = [...placements, ...more];
       const events = await readEvents(t);
-      assertCopies(t, ordersOf(all), events, new Map(), `${failures} failed XADD(s) (which published nothing) and a cut connection`, "Retry only the entry whose XADD failed, and remove each entry once its XADD has succeeded.");
+      assertCopies(
+        t,
+        ordersOf(all),
+        events,
+        new Map(),
+        `${failures} failed XADD(s) (which published nothing) and a cut connection`,
+        "Retry only the entry whose XADD failed, and remove each entry once its XADD has succeeded.",
+      );
       assertInOrder(t, all, events, `After ${failures} failed XADD(s)`);
-      if (!relay.alive) t.fail({ message: `The relay died after the faults: ${describe(relay)}.`, hint: "Catch errors inside the relay's loop; an error never stops it." });
+      if (!relay.alive)
+        t.fail({ message: `The relay died after the faults: ${describe(relay)}.`, hint: "Catch errors inside the relay's loop; an error never stops it." });
     },
 
     "faults-on-other-paths": async (t) => {
@@ -934,7 +1035,10 @@ export default defineChecks({
       const shop = await t.load("orders.ts", { name: "shop", limits: LIMITS });
       const watchFrom = t.logPosition();
       const placements = await placeAll(t, shop, 2);
-      await untilPublished(t, ordersOf(placements), relay, 4000, () => ({ message: "A running relay did not publish 2 new orders within 4 s.", hint: relayHint }));
+      await untilPublished(t, ordersOf(placements), relay, 4000, () => ({
+        message: "A running relay did not publish 2 new orders within 4 s.",
+        hint: relayHint,
+      }));
       await drained(t, relay);
       await t.sleep(250); // a few idle looks
 
@@ -994,10 +1098,20 @@ export default defineChecks({
       }
       await t.sleep(300);
       if (!relay.alive) {
-        t.fail({ message: `The relay died after a failed command on its way round: ${describe(relay)}`, hint: "Catch errors around the whole pass of the loop (lease, read, XADD, removal), wait 100 ms and go on." });
+        t.fail({
+          message: `The relay died after a failed command on its way round: ${describe(relay)}`,
+          hint: "Catch errors around the whole pass of the loop (lease, read, XADD, removal), wait 100 ms and go on.",
+        });
       }
       const events = await readEvents(t);
-      assertCopies(t, ordersOf(placements), events, extra, "one failed command each", "Only an entry whose removal failed may be published again. A duplicated removal must not remove anything else, and a failed lease or read publishes nothing twice.");
+      assertCopies(
+        t,
+        ordersOf(placements),
+        events,
+        extra,
+        "one failed command each",
+        "Only an entry whose removal failed may be published again. A duplicated removal must not remove anything else, and a failed lease or read publishes nothing twice.",
+      );
       assertInOrder(t, placements, events, "After failed and duplicated commands");
       await assertNoLeaks(t);
     },
@@ -1013,7 +1127,9 @@ export default defineChecks({
       // with its answer on the way, while the first goes ahead: whatever the second learned
       // before the first acted is stale when it wakes (a check-then-set lease takes it anyway).
       const relays = await loadRelays(t, ["relay-a", "relay-b"]);
-      t.note("relay-a and relay-b start in the same instant, Redis's replies held back 300 ms, with 3 orders waiting: both ask for the lease before either hears the answer");
+      t.note(
+        "relay-a and relay-b start in the same instant, Redis's replies held back 300 ms, with 3 orders waiting: both ask for the lease before either hears the answer",
+      );
       const raceFrom = t.logPosition();
       t.proxy.setLatency({ ms: 300 });
       relays.forEach(startMain);
@@ -1037,7 +1153,8 @@ export default defineChecks({
       });
       t.proxy.setLatency({ ms: 0 });
       const winner = firstXadd!; // waitFor returns only a truthy value
-      if (winner === "dead") return t.fail({ message: "Both relays ended before publishing anything.", actual: relays.map(describeRelay).join("\n"), hint: relayHint });
+      if (winner === "dead")
+        return t.fail({ message: "Both relays ended before publishing anything.", actual: relays.map(describeRelay).join("\n"), hint: relayHint });
       const leader = relays.find((r) => r.proc.name === winner.owner) ?? relays[0]!;
       const standby = relays.find((r) => r !== leader)!;
       const [L, S] = [leader.proc.name, standby.proc.name];
@@ -1045,7 +1162,10 @@ export default defineChecks({
         await t.sleep(between(t, 0, 200));
         placements.push(await place(shop, makeOrder(t)));
       }
-      await untilPublished(t, ordersOf(placements), leader.proc, 5000, () => ({ message: `With two relays running, not all of ${placements.length} orders were published within 5 s.`, hint: relayHint }));
+      await untilPublished(t, ordersOf(placements), leader.proc, 5000, () => ({
+        message: `With two relays running, not all of ${placements.length} orders were published within 5 s.`,
+        hint: relayHint,
+      }));
 
       // A failed command on the standby's path: its lease attempts fail twice.
       const attempt = [...countBy(commandsOf(t, S).map((e) => e.args[0]!))].sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -1066,9 +1186,20 @@ export default defineChecks({
         });
       }
       for (const r of relays) {
-        if (!running(r)) t.fail({ message: `${r.proc.name} stopped while two relays ran${attempt ? ` and two ${attempt} commands failed` : ""}: ${describeRelay(r)}`, hint: "A relay that does not hold the lease is a standby: it keeps running and tries again every 100 ms. Catch errors inside the loop." });
+        if (!running(r))
+          t.fail({
+            message: `${r.proc.name} stopped while two relays ran${attempt ? ` and two ${attempt} commands failed` : ""}: ${describeRelay(r)}`,
+            hint: "A relay that does not hold the lease is a standby: it keeps running and tries again every 100 ms. Catch errors inside the loop.",
+          });
       }
-      assertCopies(t, ordersOf(placements), await readEvents(t), new Map(), "two healthy relays", "Only one relay may publish at a time: the one holding the lease.");
+      assertCopies(
+        t,
+        ordersOf(placements),
+        await readEvents(t),
+        new Map(),
+        "two healthy relays",
+        "Only one relay may publish at a time: the one holding the lease.",
+      );
       await Promise.all([assertLeaseHeld(t, L), assertIdleCadence(t, standby.proc, `${L} held the lease`)]);
 
       // Failover: the holder dies at a command the seed picks, while orders arrive.
@@ -1077,7 +1208,12 @@ export default defineChecks({
       const burst = await Promise.all(Array.from({ length: 3 }, () => place(shop, makeOrder(t))));
       placements.push(...burst);
       const hit = await Promise.race([crash, t.sleep(4000).then(() => undefined)]);
-      if (!hit) return t.fail({ message: `${L} sent fewer than ${point.nth} commands in 4 s while holding the lease.`, actual: describeRelay(leader), hint: relayHint });
+      if (!hit)
+        return t.fail({
+          message: `${L} sent fewer than ${point.nth} commands in 4 s while holding the lease.`,
+          actual: describeRelay(leader),
+          hint: relayHint,
+        });
       // When the dead holder's lease runs out, read from Redis itself.
       const readFrom = logNow(t, `${L} died ${point.when} its ${ordinal(point.nth)} command (${hit.args[0]}); reading the lease`);
       const pttl = await t.redis.pttl(LEASE);
@@ -1114,9 +1250,14 @@ export default defineChecks({
           hint: "A standby tries to take the lease every 100 ms; when it gets it, it publishes at once.",
         });
       }
-      const events = await untilPublished(t, ordersOf(placements), standby.proc, 4000, () => ({ message: `${S} took over but did not publish every order.`, hint: relayHint }));
+      const events = await untilPublished(t, ordersOf(placements), standby.proc, 4000, () => ({
+        message: `${S} took over but did not publish every order.`,
+        hint: relayHint,
+      }));
       await t.sleep(300);
-      const lastOfLeader = xadds(t).filter((e) => e.owner === L && applied(e)).at(-1);
+      const lastOfLeader = xadds(t)
+        .filter((e) => e.owner === L && applied(e))
+        .at(-1);
       const extra = new Map<string, number>(lastOfLeader && orderIdOf(lastOfLeader) ? [[orderIdOf(lastOfLeader)!, 1]] : []);
       assertCopies(t, ordersOf(placements), await readEvents(t), extra, `${L}'s crash`, "Only the event the dead relay was publishing may come twice.");
       assertInOrder(t, placements, events, "Across a failover");
@@ -1143,8 +1284,12 @@ export default defineChecks({
       t.proxy.setLatency({ ms: 0 });
       if (reached === "dead") return t.fail({ message: "relay-1 ended before it had published its batch.", actual: describe(first), hint: relayHint });
       const pausedAt = `right after its ${ordinal(nth)} command (${reached.args.slice(0, 2).join(" ")}${orderIdOf(reached) ? ` for ${orderIdOf(reached)}` : ""}) reached Redis`;
-      const lastBeforePause = xadds(t).filter((e) => e.owner === first.name).at(-1);
-      t.note(`relay-1 is paused ${pausedAt}, with ${await t.redis.llen(OUTBOX)} entries still in the outbox; relay-2 starts and must take over once relay-1's lease expires`);
+      const lastBeforePause = xadds(t)
+        .filter((e) => e.owner === first.name)
+        .at(-1);
+      t.note(
+        `relay-1 is paused ${pausedAt}, with ${await t.redis.llen(OUTBOX)} entries still in the outbox; relay-2 starts and must take over once relay-1's lease expires`,
+      );
 
       const second = t.spawn("relay.ts", { name: "relay-2", limits: LIMITS });
       await untilPublished(t, ordersOf(placements), second, LEASE_MS + 6000, () => ({
@@ -1152,14 +1297,20 @@ export default defineChecks({
         hint: `A paused relay stops renewing its lease; ${LEASE_MS} ms later it expires and a standby takes it. ${relayHint}`,
       }));
       placements.push(...(await placeAll(t, shop, 2)));
-      await untilPublished(t, ordersOf(placements), second, 3000, () => ({ message: "relay-2 held the lease but did not publish new orders.", hint: relayHint }));
+      await untilPublished(t, ordersOf(placements), second, 3000, () => ({
+        message: "relay-2 held the lease but did not publish new orders.",
+        hint: relayHint,
+      }));
 
       const resumedFrom = t.logPosition();
       t.note("relay-1 resumes (SIGCONT): it wakes with the rest of its batch in memory and a lease that is no longer its own");
       first.resume();
       await t.sleep(300);
       placements.push(await place(shop, makeOrder(t)));
-      await untilPublished(t, ordersOf(placements), second, 3000, () => ({ message: "After relay-1 woke, the next order was not published within 3 s.", hint: relayHint }));
+      await untilPublished(t, ordersOf(placements), second, 3000, () => ({
+        message: "After relay-1 woke, the next order was not published within 3 s.",
+        hint: relayHint,
+      }));
       await t.sleep(300);
       const stale = xadds(t, resumedFrom).filter((e) => e.owner === first.name);
       if (stale.length > 1) {
@@ -1170,16 +1321,31 @@ export default defineChecks({
           hint: "Renew the lease before every XADD, not once per batch, and renew only a lease whose value is still your token (GET and PEXPIRE/SET in one Lua script). PEXPIRE alone extends whoever's lease it is.",
         });
       }
-      if (!first.alive) t.fail({ message: `relay-1 died after it woke: ${describe(first)}`, hint: "A relay that finds the lease held by another becomes a standby: it stays alive and tries again every 100 ms." });
+      if (!first.alive)
+        t.fail({
+          message: `relay-1 died after it woke: ${describe(first)}`,
+          hint: "A relay that finds the lease held by another becomes a standby: it stays alive and tries again every 100 ms.",
+        });
       const extra = new Map<string, number>();
       for (const e of [lastBeforePause, ...stale]) {
         const id = e && orderIdOf(e);
         if (id) extra.set(id, (extra.get(id) ?? 0) + 1);
       }
       const events = await readEvents(t);
-      assertCopies(t, ordersOf(placements), events, extra, "relay-1's pause", "A relay that lost its lease while paused must not publish what it read before the pause.");
+      assertCopies(
+        t,
+        ordersOf(placements),
+        events,
+        extra,
+        "relay-1's pause",
+        "A relay that lost its lease while paused must not publish what it read before the pause.",
+      );
       assertInOrder(t, placements, events, "After relay-1 was paused and woke");
-      await t.waitFor(async () => (await t.redis.llen(OUTBOX)) === 0, { message: "Entries stayed in the outbox after every event was published.", hint: "Remove each entry after its XADD succeeds.", timeoutMs: 2000 });
+      await t.waitFor(async () => (await t.redis.llen(OUTBOX)) === 0, {
+        message: "Entries stayed in the outbox after every event was published.",
+        hint: "Remove each entry after its XADD succeeds.",
+        timeoutMs: 2000,
+      });
     },
   },
 });

@@ -108,7 +108,8 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 const workloadArb = fc.array(stepArb, { minLength: 2, maxLength: 14 });
 
-const showWorkload = (steps: Step[]) => steps.map((s) => (s.op === "enqueue" ? `producer-${s.producer + 1}.enqueue({ priority: ${s.priority} })` : "dequeue()")).join("\n");
+const showWorkload = (steps: Step[]) =>
+  steps.map((s) => (s.op === "enqueue" ? `producer-${s.producer + 1}.enqueue({ priority: ${s.priority} })` : "dequeue()")).join("\n");
 
 /**
  * Runs a generated workload against a model queue: enqueues from two producer instances (so a
@@ -124,7 +125,8 @@ async function runWorkload(t: CheckContext, producers: RpcModule[], consumer: Rp
     const expected = model.shift();
     const got = await consumer.call<Task | null>("dequeue", [expected ? 1 : 0.02]);
     if (got?.id !== expected?.task.id) {
-      const describe = (task: Task | null | undefined) => (task ? `the task of priority ${task.priority} enqueued as number ${1 + (arrivals.get(task.id) ?? -1)}` : "null");
+      const describe = (task: Task | null | undefined) =>
+        task ? `the task of priority ${task.priority} enqueued as number ${1 + (arrivals.get(task.id) ?? -1)}` : "null";
       t.fail({
         message: `${why}, dequeue returned the wrong task.`,
         expected: describe(expected?.task),
@@ -146,7 +148,8 @@ async function runWorkload(t: CheckContext, producers: RpcModule[], consumer: Rp
   while (model.length > 0) await take(`Draining the ${model.length} task(s) left`);
 }
 
-const inRedisHint = "enqueue must store the task in your Redis, in a sorted set (ZADD), and dequeue must take it from there. A queue kept in your process's memory works for one process only: another process cannot see it, and it is gone when the process dies.";
+const inRedisHint =
+  "enqueue must store the task in your Redis, in a sorted set (ZADD), and dequeue must take it from there. A queue kept in your process's memory works for one process only: another process cannot see it, and it is gone when the process dies.";
 
 /** After enqueues and before any dequeue: every task is in Redis, and sorted sets hold them all. */
 async function expectQueued(t: CheckContext, tasks: Task[]): Promise<void> {
@@ -183,9 +186,38 @@ async function expectDrained(t: CheckContext, count: number): Promise<void> {
  * transaction), counted only when Redis answered with something: a pop that found nothing
  * replies nil or an empty array, a ZREM that removed nothing replies 0.
  */
-const TAKES = new Set(["BZPOPMIN", "BZPOPMAX", "ZPOPMIN", "ZPOPMAX", "BZMPOP", "ZMPOP", "ZREM", "ZREMRANGEBYRANK", "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "EXEC", "DEL", "UNLINK", "RENAME", "ZRANGESTORE", "ZINTERSTORE", "ZUNIONSTORE", "ZDIFFSTORE"]);
+const TAKES = new Set([
+  "BZPOPMIN",
+  "BZPOPMAX",
+  "ZPOPMIN",
+  "ZPOPMAX",
+  "BZMPOP",
+  "ZMPOP",
+  "ZREM",
+  "ZREMRANGEBYRANK",
+  "ZREMRANGEBYSCORE",
+  "ZREMRANGEBYLEX",
+  "EVAL",
+  "EVALSHA",
+  "EVAL_RO",
+  "EVALSHA_RO",
+  "FCALL",
+  "FCALL_RO",
+  "EXEC",
+  "DEL",
+  "UNLINK",
+  "RENAME",
+  "ZRANGESTORE",
+  "ZINTERSTORE",
+  "ZUNIONSTORE",
+  "ZDIFFSTORE",
+]);
 const tookSomething = (reply: { type: string; summary: string } | undefined) =>
-  reply !== undefined && reply.type !== "error" && reply.summary !== "(nil)" && reply.summary !== "0 element(s)" && !(reply.type === "integer" && reply.summary === "0");
+  reply !== undefined &&
+  reply.type !== "error" &&
+  reply.summary !== "(nil)" &&
+  reply.summary !== "0 element(s)" &&
+  !(reply.type === "integer" && reply.summary === "0");
 
 export default defineChecks({
   // The live view: a producer adds a task every 100 ms while two slower consumers drain the queue.
@@ -209,7 +241,10 @@ export default defineChecks({
   checks: {
     "priority-order": async (t) => {
       const queue = await t.load("queue.ts");
-      const tasks = shuffled(t, [0, 0, 1, 3, 3, 7, 50, 1000, 1000, 999_999].map((priority) => newTask(t, priority)));
+      const tasks = shuffled(
+        t,
+        [0, 0, 1, 3, 3, 7, 50, 1000, 1000, 999_999].map((priority) => newTask(t, priority)),
+      );
       // Two enqueues meet a fault, at points the seed picks: one ZADD is refused, one is cut.
       const refused = Math.floor(t.random() * tasks.length);
       const cut = (refused + 1 + Math.floor(t.random() * (tasks.length - 1))) % tasks.length;
@@ -223,13 +258,15 @@ export default defineChecks({
       t.equal(
         out.map((task) => task?.priority),
         tasks.map((task) => task.priority).sort((a, b) => a - b),
-        { message: "Tasks did not come out most urgent (lowest priority number) first.", hint: "Priority 0 is the most urgent. A sorted set pops its lowest score first with ZPOPMIN/BZPOPMIN." },
+        {
+          message: "Tasks did not come out most urgent (lowest priority number) first.",
+          hint: "Priority 0 is the most urgent. A sorted set pops its lowest score first with ZPOPMIN/BZPOPMIN.",
+        },
       );
-      t.equal(
-        out.map((task) => task.id).sort(),
-        tasks.map((task) => task.id).sort(),
-        { message: "The tasks that came out are not the tasks that went in.", hint: "dequeue returns the task enqueue stored, with its own id: keep the whole task (JSON.stringify it) in Redis." },
-      );
+      t.equal(out.map((task) => task.id).sort(), tasks.map((task) => task.id).sort(), {
+        message: "The tasks that came out are not the tasks that went in.",
+        hint: "dequeue returns the task enqueue stored, with its own id: keep the whole task (JSON.stringify it) in Redis.",
+      });
       await expectDrained(t, tasks.length);
     },
 
@@ -241,16 +278,27 @@ export default defineChecks({
       for (const task of tasks) await queue.call("enqueue", [task]);
       await expectQueued(t, tasks);
       const out = await drain(queue, tasks.length + 1);
-      t.equal(out.map((task) => task?.id), tasks.map((task) => task.id), {
-        message: "30 tasks of equal priority (999,999) did not come out in the order they were enqueued.",
-        hint: "Members with equal scores are ordered by their bytes, not by arrival. Fold an increasing sequence number (INCR) into the score.",
-      });
+      t.equal(
+        out.map((task) => task?.id),
+        tasks.map((task) => task.id),
+        {
+          message: "30 tasks of equal priority (999,999) did not come out in the order they were enqueued.",
+          hint: "Members with equal scores are ordered by their bytes, not by arrival. Fold an increasing sequence number (INCR) into the score.",
+        },
+      );
       await expectDrained(t, tasks.length);
 
       // Then generated workloads: two producers, dequeues between enqueues, ties at every
       // priority up to 1,000,000. A failure shows the smallest workload that breaks the order.
-      const [producer1, producer2, consumer] = await Promise.all(["producer-1", "producer-2", "consumer"].map((name) => t.load("queue.ts", { name, limits: { wallMs: 30_000 } })));
-      await t.property(workloadArb, (steps) => runWorkload(t, [producer1!, producer2!], consumer!, steps), { runs: 25, timeLimitMs: 6000, noun: "workload", show: showWorkload });
+      const [producer1, producer2, consumer] = await Promise.all(
+        ["producer-1", "producer-2", "consumer"].map((name) => t.load("queue.ts", { name, limits: { wallMs: 30_000 } })),
+      );
+      await t.property(workloadArb, (steps) => runWorkload(t, [producer1!, producer2!], consumer!, steps), {
+        runs: 25,
+        timeLimitMs: 6000,
+        noun: "workload",
+        show: showWorkload,
+      });
     },
 
     "blocking-dequeue": async (t) => {
@@ -265,7 +313,8 @@ export default defineChecks({
       // than the wait, so the upper bound is held against how long Redis kept the dequeue's
       // commands (first arriving to last answered, from the proxy's log) when the call was slower.
       const idleCommands = t.commands().filter((e) => e.seq > idleMark && e.owner === queue.name);
-      const redisMs = idleCommands.length === 0 ? 0 : Math.max(...idleCommands.map((e) => e.at + (e.durationMs ?? 0))) - Math.min(...idleCommands.map((e) => e.at));
+      const redisMs =
+        idleCommands.length === 0 ? 0 : Math.max(...idleCommands.map((e) => e.at + (e.durationMs ?? 0))) - Math.min(...idleCommands.map((e) => e.at));
       if (idleMs < 280 || Math.min(idleMs, redisMs) > 750) {
         t.fail({
           message: `dequeue(0.3) on an empty queue returned after ${Math.round(idleMs)} ms${idleCommands.length > 0 ? `, ${Math.round(redisMs)} ms of it in Redis` : ""}.`,
@@ -301,7 +350,10 @@ export default defineChecks({
         got = await queue.call<Task | null>("dequeue", [1], 3000);
         latency = 0;
       }
-      t.equal(got?.id, task.id, { message: "A dequeue that was waiting (through a cut connection) did not receive the task enqueued while it waited.", hint: "Block on the queue (BZPOPMIN) rather than returning early. When the connection drops, ioredis reconnects and sends the BZPOPMIN again; a dequeue that gives up must not take a task with it." });
+      t.equal(got?.id, task.id, {
+        message: "A dequeue that was waiting (through a cut connection) did not receive the task enqueued while it waited.",
+        hint: "Block on the queue (BZPOPMIN) rather than returning early. When the connection drops, ioredis reconnects and sends the BZPOPMIN again; a dequeue that gives up must not take a task with it.",
+      });
       // The task must have gone through Redis: enqueue sent it there, however it encodes it.
       const sent = t.commands().some((e) => e.seq > mark && e.args.slice(1).some((arg) => arg.includes(task.id)));
       if (!sent) {
@@ -312,7 +364,13 @@ export default defineChecks({
           hint: inRedisHint,
         });
       }
-      if (latency > 1000) t.fail({ message: `The waiting dequeue got its task ${Math.round(latency)} ms after it was enqueued.`, expected: "under 1000 ms", actual: `${Math.round(latency)} ms`, hint: "A blocked command holds its connection: give the blocking dequeue a connection of its own, so enqueue is not stuck behind it." });
+      if (latency > 1000)
+        t.fail({
+          message: `The waiting dequeue got its task ${Math.round(latency)} ms after it was enqueued.`,
+          expected: "under 1000 ms",
+          actual: `${Math.round(latency)} ms`,
+          hint: "A blocked command holds its connection: give the blocking dequeue a connection of its own, so enqueue is not stuck behind it.",
+        });
       await expectDrained(t, 1);
     },
 
@@ -342,7 +400,13 @@ export default defineChecks({
           hint: "Reading the head and then removing it is two steps; another consumer can read the same head in between. Pop atomically: BZPOPMIN (or ZPOPMIN, or a Lua script).",
         });
       }
-      if (lost.length > 0) t.fail({ message: `${lost.length} task(s) were never delivered.`, expected: "all 200 tasks delivered", actual: lost.slice(0, 10).join(", "), hint: "Every enqueued task must be dequeued by someone; check you never drop one you removed." });
+      if (lost.length > 0)
+        t.fail({
+          message: `${lost.length} task(s) were never delivered.`,
+          expected: "all 200 tasks delivered",
+          actual: lost.slice(0, 10).join(", "),
+          hint: "Every enqueued task must be dequeued by someone; check you never drop one you removed.",
+        });
       // Only the consumers were busy after the enqueues returned: each task they returned must
       // have been taken out of Redis by a command of theirs.
       const takes = t.commands().filter((e) => e.seq > mark && TAKES.has(e.args[0]!) && tookSomething(e.reply)).length;

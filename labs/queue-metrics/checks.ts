@@ -135,7 +135,11 @@ function familyOf(name: string, types: Map<string, string>): string {
   return name;
 }
 
-const seriesKey = (s: Sample) => `${s.name}{${Object.keys(s.labels).sort().map((k) => `${k}=${JSON.stringify(s.labels[k])}`).join(",")}}`;
+const seriesKey = (s: Sample) =>
+  `${s.name}{${Object.keys(s.labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(s.labels[k])}`)
+    .join(",")}}`;
 
 /** Returns the problems of one exposition text, by the format's rules, or the parsed samples. */
 function strictParse(text: string): { samples: Sample[]; types: Map<string, string> } | string {
@@ -202,7 +206,12 @@ function strictParse(text: string): { samples: Sample[]; types: Map<string, stri
   for (const [family, kind] of types) {
     if (kind !== "histogram") continue;
     const groups = new Map<string, { le: string; value: number }[]>();
-    const labelKey = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).filter(([k]) => k !== "le").sort());
+    const labelKey = (labels: Record<string, string>) =>
+      JSON.stringify(
+        Object.entries(labels)
+          .filter(([k]) => k !== "le")
+          .sort(),
+      );
     for (const s of samples.filter((x) => x.name === `${family}_bucket`)) {
       if (!("le" in s.labels)) return `${family}_bucket has a sample without an le label`;
       const list = groups.get(labelKey(s.labels)) ?? [];
@@ -217,7 +226,8 @@ function strictParse(text: string): { samples: Sample[]; types: Map<string, stri
         if (j > 0) {
           const prev = buckets[j - 1]!;
           if (le <= parseValue(prev.le)!) return `${family}_bucket's le values are not in increasing order (${shown})`;
-          if (b.value < prev.value) return `${family}'s buckets are not cumulative: le="${b.le}" counts ${b.value}, fewer than le="${prev.le}" with ${prev.value}; each bucket counts every observation up to its bound (${shown})`;
+          if (b.value < prev.value)
+            return `${family}'s buckets are not cumulative: le="${b.le}" counts ${b.value}, fewer than le="${prev.le}" with ${prev.value}; each bucket counts every observation up to its bound (${shown})`;
         }
       }
       const last = buckets.at(-1)!;
@@ -226,12 +236,14 @@ function strictParse(text: string): { samples: Sample[]; types: Map<string, stri
       const sum = samples.find((s) => s.name === `${family}_sum` && labelKey(s.labels) === key);
       if (!count) return `${family} has buckets but no ${family}_count with the same labels`;
       if (!sum) return `${family} has buckets but no ${family}_sum with the same labels`;
-      if (count.value !== last.value) return `${family}'s le="+Inf" bucket (${last.value}) differs from ${family}_count (${count.value}); both count every observation`;
+      if (count.value !== last.value)
+        return `${family}'s le="+Inf" bucket (${last.value}) differs from ${family}_count (${count.value}); both count every observation`;
     }
   }
   for (const s of samples) {
     const family = familyOf(s.name, types);
-    if ((types.get(family) === "counter" || types.get(family) === "histogram") && !(s.value >= 0)) return `${s.name} is ${s.value}; counters and histogram counts are never negative`;
+    if ((types.get(family) === "counter" || types.get(family) === "histogram") && !(s.value >= 0))
+      return `${s.name} is ${s.value}; counters and histogram counts are never negative`;
   }
   return { samples, types };
 }
@@ -303,13 +315,25 @@ async function scrape(t: CheckContext, w: Worker, when = ""): Promise<Scrape> {
   }
   const at = performance.now();
   const where = `GET /metrics on ${w.name}${when}`;
-  if (res.status !== 200) t.fail({ message: `${where} answered ${res.status}.`, expected: "200", actual: clip(res.body), hint: "Serve GET /metrics with status 200 (and 404 for other paths)." });
+  if (res.status !== 200)
+    t.fail({
+      message: `${where} answered ${res.status}.`,
+      expected: "200",
+      actual: clip(res.body),
+      hint: "Serve GET /metrics with status 200 (and 404 for other paths).",
+    });
   const type = res.headers["content-type"] ?? "";
   if (!/^text\/plain\b/.test(type) || !/version=0\.0\.4/.test(type)) {
-    t.fail({ message: `${where} was served as ${JSON.stringify(type || "(no content-type)")}.`, expected: "content-type: text/plain; version=0.0.4 (a charset may follow)", actual: type, hint: formatHint });
+    t.fail({
+      message: `${where} was served as ${JSON.stringify(type || "(no content-type)")}.`,
+      expected: "content-type: text/plain; version=0.0.4 (a charset may follow)",
+      actual: type,
+      hint: formatHint,
+    });
   }
   const parsed = strictParse(res.body);
-  if (typeof parsed === "string") t.fail({ message: `${where} is not valid exposition format: ${parsed}.`, expected: "text Prometheus parses", actual: clip(res.body), hint: formatHint });
+  if (typeof parsed === "string")
+    t.fail({ message: `${where} is not valid exposition format: ${parsed}.`, expected: "text Prometheus parses", actual: clip(res.body), hint: formatHint });
   const strict = parsed as Exclude<typeof parsed, string>;
   let lib: LibFamily[];
   try {
@@ -322,7 +346,11 @@ async function scrape(t: CheckContext, w: Worker, when = ""): Promise<Scrape> {
   for (const m of counters?.metrics ?? []) {
     const mine = strict.samples.find((s) => s.name === "tasks_processed_total" && s.labels.status === m.labels?.status);
     if (mine && m.labels && mine.labels.queue !== m.labels.queue) {
-      t.fail({ message: `${where}: two parsers read different queue labels: ${JSON.stringify(mine.labels.queue)} and ${JSON.stringify(m.labels.queue)}.`, actual: clip(res.body), hint: formatHint });
+      t.fail({
+        message: `${where}: two parsers read different queue labels: ${JSON.stringify(mine.labels.queue)} and ${JSON.stringify(m.labels.queue)}.`,
+        actual: clip(res.body),
+        hint: formatHint,
+      });
     }
   }
   return { text: res.body, samples: strict.samples, types: strict.types, sentAt, at };
@@ -343,14 +371,26 @@ function read(t: CheckContext, s: Scrape, w: Worker, queue: string, { depthOptio
     ["task_duration_seconds", "histogram"],
   ];
   for (const [name, kind] of want) {
-    if (s.types.get(name) !== kind) fail(`the metric ${name} is ${s.types.has(name) ? `declared as ${s.types.get(name)}` : "missing"}; expected # TYPE ${name} ${kind}.`, "The instructions list the four metrics, their types and labels.");
+    if (s.types.get(name) !== kind)
+      fail(
+        `the metric ${name} is ${s.types.has(name) ? `declared as ${s.types.get(name)}` : "missing"}; expected # TYPE ${name} ${kind}.`,
+        "The instructions list the four metrics, their types and labels.",
+      );
   }
   const ours = s.samples.filter((x) => want.some(([name]) => familyOf(x.name, s.types) === name));
   for (const x of ours) {
-    if (x.labels.queue !== queue) fail(`${x.name} has queue=${JSON.stringify(x.labels.queue)}, not the queue's name ${JSON.stringify(queue)}.`, "Every sample carries queue=\"<the queue name start() got>\", escaped as the format says (\\\\, \\\", \\n), so a parser reads back exactly the name.");
+    if (x.labels.queue !== queue)
+      fail(
+        `${x.name} has queue=${JSON.stringify(x.labels.queue)}, not the queue's name ${JSON.stringify(queue)}.`,
+        'Every sample carries queue="<the queue name start() got>", escaped as the format says (\\\\, \\", \\n), so a parser reads back exactly the name.',
+      );
     const allowed = x.name === "tasks_processed_total" ? ["queue", "status"] : x.name === "task_duration_seconds_bucket" ? ["queue", "le"] : ["queue"];
     const extra = Object.keys(x.labels).filter((k) => !allowed.includes(k));
-    if (extra.length) fail(`${x.name} has the label(s) ${extra.join(", ")}; its labels are exactly ${allowed.join(" and ")}.`, "Labels come from a small closed set known in advance. A task's id, type name or error message makes a new series per task: those belong in logs.");
+    if (extra.length)
+      fail(
+        `${x.name} has the label(s) ${extra.join(", ")}; its labels are exactly ${allowed.join(" and ")}.`,
+        "Labels come from a small closed set known in advance. A task's id, type name or error message makes a new series per task: those belong in logs.",
+      );
   }
   const one = (name: string, labels: Record<string, string> = {}) => {
     const found = ours.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
@@ -360,15 +400,22 @@ function read(t: CheckContext, s: Scrape, w: Worker, queue: string, { depthOptio
   const failed = one("tasks_processed_total", { status: "failed" });
   const statuses = ours.filter((x) => x.name === "tasks_processed_total").map((x) => x.labels.status);
   if (ok === null || failed === null || statuses.length !== 2) {
-    fail(`tasks_processed_total has the status values [${statuses.join(", ")}]; expected exactly ok and failed, both present from the first scrape (at 0).`, "Create both series when the process starts, at 0: a series that first appears at 1 has no earlier sample, so rate() and increase() miss the first failure.");
+    fail(
+      `tasks_processed_total has the status values [${statuses.join(", ")}]; expected exactly ok and failed, both present from the first scrape (at 0).`,
+      "Create both series when the process starts, at 0: a series that first appears at 1 has no earlier sample, so rate() and increase() miss the first failure.",
+    );
   }
   const inFlight = one("tasks_in_flight");
   if (inFlight === null) fail("no tasks_in_flight sample.", "Export tasks_in_flight{queue=…}, the tasks this worker is running now.");
   const depth = one("queue_depth");
-  if (depth === null && !depthOptional) fail("no queue_depth sample while Redis answers.", "Read LLEN of the queue at scrape time and export it as queue_depth{queue=…}.");
+  if (depth === null && !depthOptional)
+    fail("no queue_depth sample while Redis answers.", "Read LLEN of the queue at scrape time and export it as queue_depth{queue=…}.");
   const les = ours.filter((x) => x.name === "task_duration_seconds_bucket").map((x) => x.labels.le!);
   if (les.join(",") !== LE.join(",")) {
-    fail(`task_duration_seconds has buckets le=[${les.map((l) => `"${l}"`).join(", ")}]; expected exactly [${LE.map((l) => `"${l}"`).join(", ")}], written the same way on every scrape.`, "Write each bound as String(number) would (0.01, 0.025, …, 1, +Inf): the le text is part of the series' identity, so \"0.10\" and \"0.1\" are two different series to Prometheus.");
+    fail(
+      `task_duration_seconds has buckets le=[${les.map((l) => `"${l}"`).join(", ")}]; expected exactly [${LE.map((l) => `"${l}"`).join(", ")}], written the same way on every scrape.`,
+      'Write each bound as String(number) would (0.01, 0.025, …, 1, +Inf): the le text is part of the series\' identity, so "0.10" and "0.1" are two different series to Prometheus.',
+    );
   }
   const buckets = LE.map((le) => one("task_duration_seconds_bucket", { le })!);
   return {
@@ -405,7 +452,10 @@ async function drained(t: CheckContext, queue: string, tasks: Task[], what: stri
       t.fail({
         message: `${what}: after ${DRAIN_MS / 1000} s, ${missing.length} of ${ids.length} tasks were never acked (${waiting} still waiting, ${processing} in the processing list).`,
         expected: "every task claimed, run once and acked",
-        actual: missing.slice(0, 5).map((x) => `${x.id} (outcome ${x.outcome}, ${x.ms} ms)`).join("; "),
+        actual: missing
+          .slice(0, 5)
+          .map((x) => `${x.id} (outcome ${x.outcome}, ${x.ms} ms)`)
+          .join("; "),
         hint: "Keep the worker loop alive whatever happens: catch a handler that throws synchronously or rejects (both are failed tasks), a claim() that rejects (claim again), and an ack() that rejects (ack again; do not run the task again).",
       });
     }
@@ -441,16 +491,31 @@ function expectCounts(t: CheckContext, w: Worker, r: Reading, done: Task[], when
     });
   }
   if (r.inFlight !== 0) {
-    t.fail({ message: `${when}: every task is acked and ${w.name} runs nothing, but reports tasks_in_flight ${r.inFlight}.`, expected: "0", hint: "Take a task out of tasks_in_flight when its handler settles, whether it resolved, rejected or threw." });
+    t.fail({
+      message: `${when}: every task is acked and ${w.name} runs nothing, but reports tasks_in_flight ${r.inFlight}.`,
+      expected: "0",
+      hint: "Take a task out of tasks_in_flight when its handler settles, whether it resolved, rejected or threw.",
+    });
   }
   if (r.count !== done.length) {
-    t.fail({ message: `${when}: ${w.name} reports task_duration_seconds_count ${r.count}, but ${detail}.`, expected: String(done.length), actual: String(r.count), hint: "Observe every task's duration once, succeeded or failed." });
+    t.fail({
+      message: `${when}: ${w.name} reports task_duration_seconds_count ${r.count}, but ${detail}.`,
+      expected: String(done.length),
+      actual: String(r.count),
+      hint: "Observe every task's duration once, succeeded or failed.",
+    });
   }
 }
 
 /** A queue name with the three characters a label value must escape, and more. */
 function oddQueueName(t: CheckContext): string {
-  const parts = [`q:${t.id("q")}`, pick(t, [' "eu"', ' say "hi"']), pick(t, ["\\west", "\\\\share"]), pick(t, ["\nline2", "\n"]), pick(t, [" ß", " 🚀", " ä,b=c}"])];
+  const parts = [
+    `q:${t.id("q")}`,
+    pick(t, [' "eu"', ' say "hi"']),
+    pick(t, ["\\west", "\\\\share"]),
+    pick(t, ["\nline2", "\n"]),
+    pick(t, [" ß", " 🚀", " ä,b=c}"]),
+  ];
   return parts.join("");
 }
 
@@ -467,7 +532,11 @@ export default defineChecks({
       // Before any task: every series is there, at zero.
       const first = read(t, await scrape(t, w, " before any task"), w, queue);
       if (first.ok !== 0 || first.failed !== 0 || first.count !== 0 || first.buckets.some((b) => b !== 0)) {
-        t.fail({ message: `Before any task, /metrics shows ok=${first.ok} failed=${first.failed} count=${first.count}.`, expected: "every counter and bucket at 0", hint: "Start every series at 0 when the process starts." });
+        t.fail({
+          message: `Before any task, /metrics shows ok=${first.ok} failed=${first.failed} count=${first.count}.`,
+          expected: "every counter and bucket at 0",
+          hint: "Start every series at 0 when the process starts.",
+        });
       }
       // A few tasks across the buckets, then several scrapes.
       const slots: [Outcome, number][] = [
@@ -493,7 +562,11 @@ export default defineChecks({
       }
       await drained(t, queue, tasks, "exposition-format", [w]);
       if (scrapes.every((x) => x.depth === null)) {
-        t.fail({ message: `No scrape of ${w.name} had a queue_depth sample, with Redis answering.`, expected: "queue_depth{queue=…} on every scrape while Redis answers", hint: "Read LLEN of the queue at scrape time and export it as queue_depth{queue=…}." });
+        t.fail({
+          message: `No scrape of ${w.name} had a queue_depth sample, with Redis answering.`,
+          expected: "queue_depth{queue=…} on every scrape while Redis answers",
+          hint: "Read LLEN of the queue at scrape time and export it as queue_depth{queue=…}.",
+        });
       }
       for (let i = 0; i < 3; i++) scrapes.push(read(t, await scrape(t, w, " after its tasks"), w, queue));
       const last = scrapes.at(-1)!;
@@ -502,7 +575,11 @@ export default defineChecks({
       for (let i = 1; i < scrapes.length; i++) {
         const [a, b] = [scrapes[i - 1]!, scrapes[i]!];
         if (b.ok < a.ok || b.failed < a.failed || b.count < a.count) {
-          t.fail({ message: `A counter went down between two scrapes: ok ${a.ok}→${b.ok}, failed ${a.failed}→${b.failed}, count ${a.count}→${b.count}.`, expected: "counters that only grow", hint: "A counter only grows for the life of the process; a scrape reads it and changes nothing." });
+          t.fail({
+            message: `A counter went down between two scrapes: ok ${a.ok}→${b.ok}, failed ${a.failed}→${b.failed}, count ${a.count}→${b.count}.`,
+            expected: "counters that only grow",
+            hint: "A counter only grows for the life of the process; a scrape reads it and changes nothing.",
+          });
         }
       }
     },
@@ -517,8 +594,11 @@ export default defineChecks({
         return makeTask(t, outcome, between(t, 0, 30));
       });
       const early = Math.floor(t.random() * 6);
-      t.note(`${total} tasks (${tasks.filter((x) => x.outcome === "ok").length} succeed, ${tasks.filter((x) => x.outcome === "reject").length} reject, ${tasks.filter((x) => x.outcome === "throw").length} throw synchronously), ${early} of them enqueued before ${n} workers start`);
-      for (const x of tasks) if (x.outcome !== "ok") t.fault(`handler ${x.outcome === "throw" ? "throws synchronously" : `rejects after ${x.ms} ms`} for ${x.id}`);
+      t.note(
+        `${total} tasks (${tasks.filter((x) => x.outcome === "ok").length} succeed, ${tasks.filter((x) => x.outcome === "reject").length} reject, ${tasks.filter((x) => x.outcome === "throw").length} throw synchronously), ${early} of them enqueued before ${n} workers start`,
+      );
+      for (const x of tasks)
+        if (x.outcome !== "ok") t.fault(`handler ${x.outcome === "throw" ? "throws synchronously" : `rejects after ${x.ms} ms`} for ${x.id}`);
       await enqueue(t, queue, tasks.slice(0, early));
       const workers = [await startWorker(t, queue, "worker-1"), await startWorker(t, queue, "worker-2")];
       const firstBatch = tasks.slice(0, Math.ceil(total / 2));
@@ -532,7 +612,11 @@ export default defineChecks({
         // Scraped again at once with no work between: the same numbers, not a fresh count.
         const again = read(t, await scrape(t, w), w, queue);
         if (again.ok !== r.ok || again.failed !== r.failed || again.count !== r.count) {
-          t.fail({ message: `Two scrapes of ${w.name} in a row, with no task between them, differ: ok ${r.ok}→${again.ok}, failed ${r.failed}→${again.failed}, count ${r.count}→${again.count}.`, expected: "the same values", hint: "A scrape reads the counters; it must not reset them. Prometheus computes rates from the differences itself." });
+          t.fail({
+            message: `Two scrapes of ${w.name} in a row, with no task between them, differ: ok ${r.ok}→${again.ok}, failed ${r.failed}→${again.failed}, count ${r.count}→${again.count}.`,
+            expected: "the same values",
+            hint: "A scrape reads the counters; it must not reset them. Prometheus computes rates from the differences itself.",
+          });
         }
       }
       await enqueue(t, queue, tasks.slice(firstBatch.length));
@@ -544,7 +628,10 @@ export default defineChecks({
         expectCounts(t, w, r, acks.get(w.name) ?? [], "After both batches");
         sum += r.ok + r.failed;
       }
-      t.equal(sum, total, { message: `The workers' tasks_processed_total add up to ${sum}, but the grader enqueued ${total} tasks and each was acked once.`, hint: "Count each task once, in the worker that ran it." });
+      t.equal(sum, total, {
+        message: `The workers' tasks_processed_total add up to ${sum}, but the grader enqueued ${total} tasks and each was acked once.`,
+        hint: "Count each task once, in the worker that ran it.",
+      });
     },
 
     "duration-histogram": async (t) => {
@@ -560,7 +647,8 @@ export default defineChecks({
         [520, 900],
       ];
       const tasks: Task[] = [];
-      for (const [low, high] of slots) for (let k = 0; k < 1 + Math.floor(t.random() * 2); k++) tasks.push(makeTask(t, t.random() < 0.3 ? "reject" : "ok", between(t, low, high)));
+      for (const [low, high] of slots)
+        for (let k = 0; k < 1 + Math.floor(t.random() * 2); k++) tasks.push(makeTask(t, t.random() < 0.3 ? "reject" : "ok", between(t, low, high)));
       for (const x of tasks) if (x.outcome === "reject") t.fault(`handler rejects after ${x.ms} ms for ${x.id}`);
       t.note(`${tasks.length} tasks taking ${tasks.map((x) => `${x.ms} ms`).join(", ")}`);
       const workers = [await startWorker(t, queue, "worker-1"), await startWorker(t, queue, "worker-2")];
@@ -581,14 +669,21 @@ export default defineChecks({
             t.fail({
               message: `task_duration_seconds_bucket{le="${le}"} on ${w.name} is ${got}; with each task observed between its duration −${EARLY_MS} ms and +${LATE_MS} ms it must be ${least === most ? least : `between ${least} and ${most}`}.`,
               actual: shown,
-              hint: got > most ? "Tasks land in buckets too small: measure from just before calling handle() to after its promise settles (await it), in seconds." : "Tasks land in buckets too large, or are missing: the buckets are cumulative and in seconds; a task is counted in every bucket whose bound it does not exceed.",
+              hint:
+                got > most
+                  ? "Tasks land in buckets too small: measure from just before calling handle() to after its promise settles (await it), in seconds."
+                  : "Tasks land in buckets too large, or are missing: the buckets are cumulative and in seconds; a task is counted in every bucket whose bound it does not exceed.",
             });
           }
         }
         const least = done.reduce((a, x) => a + Math.max(0, x.ms - EARLY_MS), 0) / 1000;
         const most = done.reduce((a, x) => a + x.ms + LATE_MS, 0) / 1000;
         if (!(r.sum >= least && r.sum <= most)) {
-          t.fail({ message: `task_duration_seconds_sum on ${w.name} is ${r.sum}; its tasks took ${least.toFixed(3)} to ${most.toFixed(3)} s in all.`, actual: shown, hint: "The sum is the total of the observed durations, in seconds like the buckets (not milliseconds)." });
+          t.fail({
+            message: `task_duration_seconds_sum on ${w.name} is ${r.sum}; its tasks took ${least.toFixed(3)} to ${most.toFixed(3)} s in all.`,
+            actual: shown,
+            hint: "The sum is the total of the observed durations, in seconds like the buckets (not milliseconds).",
+          });
         }
       }
     },
@@ -599,7 +694,11 @@ export default defineChecks({
       // Two long tasks keep both workers busy while the grader changes the queue behind them.
       const long = [makeTask(t, "ok", between(t, 3500, 4000)), makeTask(t, "ok", between(t, 3500, 4000))];
       await enqueue(t, queue, long);
-      await t.waitFor(async () => (await t.redis.llen(`${queue}:processing`)) === 2, { message: "Two workers were started and two tasks enqueued, but after 5 s they had not both been claimed.", hint: "start() starts the worker loop, which claims with claim(redis, queue, timeout) from queue.ts.", timeoutMs: 5000 });
+      await t.waitFor(async () => (await t.redis.llen(`${queue}:processing`)) === 2, {
+        message: "Two workers were started and two tasks enqueued, but after 5 s they had not both been claimed.",
+        hint: "start() starts the worker loop, which claims with claim(redis, queue, timeout) from queue.ts.",
+        timeoutMs: 5000,
+      });
       const check = async (what: string) => {
         for (const w of workers) {
           let before = await t.redis.llen(queue);
@@ -618,7 +717,12 @@ export default defineChecks({
               hint: "The depth is a fact about Redis, changed by producers and by every worker: read LLEN of the queue when /metrics is requested, not a number kept in memory or refreshed now and then. Tasks being run (in the processing list) are not waiting.",
             });
           }
-          if (r.inFlight !== 1) t.fail({ message: `${what}, ${w.name} is running a long task but reports tasks_in_flight ${r.inFlight}.`, expected: "1", hint: "tasks_in_flight goes up when a task starts and down when it settles." });
+          if (r.inFlight !== 1)
+            t.fail({
+              message: `${what}, ${w.name} is running a long task but reports tasks_in_flight ${r.inFlight}.`,
+              expected: "1",
+              hint: "tasks_in_flight goes up when a task starts and down when it settles.",
+            });
         }
       };
       const push = async (k: number) => {
@@ -659,9 +763,18 @@ export default defineChecks({
                 hint: "Update the counter and the histogram together, in one synchronous step after the handler settles (no await between them), so no scrape sees one without the other.",
               });
             }
-            if (r.inFlight !== 0 && r.inFlight !== 1) t.fail({ message: `${w.name} reports tasks_in_flight ${r.inFlight}; it runs one task at a time.`, expected: "0 or 1", hint: "Count a task in flight from when it starts until it settles." });
+            if (r.inFlight !== 0 && r.inFlight !== 1)
+              t.fail({
+                message: `${w.name} reports tasks_in_flight ${r.inFlight}; it runs one task at a time.`,
+                expected: "0 or 1",
+                hint: "Count a task in flight from when it starts until it settles.",
+              });
             if (prev && (r.ok < prev.ok || r.failed < prev.failed || r.count < prev.count)) {
-              t.fail({ message: `A counter of ${w.name} went down between two scrapes: ok ${prev.ok}→${r.ok}, failed ${prev.failed}→${r.failed}, count ${prev.count}→${r.count}.`, expected: "counters that only grow", hint: "A scrape reads the counters and changes nothing." });
+              t.fail({
+                message: `A counter of ${w.name} went down between two scrapes: ok ${prev.ok}→${r.ok}, failed ${prev.failed}→${r.failed}, count ${prev.count}→${r.count}.`,
+                expected: "counters that only grow",
+                hint: "A scrape reads the counters and changes nothing.",
+              });
             }
             prev = r;
           }
@@ -698,7 +811,11 @@ export default defineChecks({
       t.proxy.failNext(claimFails, { match: "BLMOVE", owner: w.name });
       t.note(`the next ${claimFails} claims (BLMOVE) of ${w.name} fail`);
       const batch2 = Array.from({ length: 5 }, () => makeTask(t, t.random() < 0.7 ? "ok" : "reject", between(t, 0, 20)));
-      await t.waitFor(() => t.commands("BLMOVE").filter((e) => e.seq > mark).length >= claimFails, { message: `After ${ackFails} failed acks, the worker sent fewer than ${claimFails} claims in 5 s (the grader had set its next ${claimFails} claims to fail).`, hint: "After a failed command, keep the loop going: claim again.", timeoutMs: 5000 });
+      await t.waitFor(() => t.commands("BLMOVE").filter((e) => e.seq > mark).length >= claimFails, {
+        message: `After ${ackFails} failed acks, the worker sent fewer than ${claimFails} claims in 5 s (the grader had set its next ${claimFails} claims to fail).`,
+        hint: "After a failed command, keep the loop going: claim again.",
+        timeoutMs: 5000,
+      });
       await enqueue(t, queue, batch2);
       const done = [...batch1, ...batch2];
       await drained(t, queue, done, `redis-faults, with ${claimFails} failed claims`, [w]);
@@ -721,7 +838,11 @@ export default defineChecks({
         // A claim already blocked in Redis may still take one of the pushed tasks, so the counters
         // may grow by those; they never go down.
         if (r.ok < before.ok || r.failed < before.failed || r.count < before.count || r.count > before.count + pushed) {
-          t.fail({ message: `While Redis was stalled, ${w.name} reported ok=${r.ok} failed=${r.failed} count=${r.count}; before the stall it had counted ok=${before.ok} failed=${before.failed} count=${before.count}.`, expected: `the same counts, or a little more (a claim already blocked in Redis may take one of the ${pushed} pushed tasks)`, hint: "Counters live in memory and only grow: a Redis outage does not change them." });
+          t.fail({
+            message: `While Redis was stalled, ${w.name} reported ok=${r.ok} failed=${r.failed} count=${r.count}; before the stall it had counted ok=${before.ok} failed=${before.failed} count=${before.count}.`,
+            expected: `the same counts, or a little more (a claim already blocked in Redis may take one of the ${pushed} pushed tasks)`,
+            hint: "Counters live in memory and only grow: a Redis outage does not change them.",
+          });
         }
         if (r.depth !== null && (r.depth > earlier || r.depth < later)) {
           t.fail({
@@ -741,7 +862,12 @@ export default defineChecks({
         after = read(t, await scrape(t, w, " after the stall"), w, queue);
       }
       expectCounts(t, w, after, [...done, ...held], "After the stall");
-      if (after.depth !== 0) t.fail({ message: `After the stall, with the queue empty, ${w.name} reports queue_depth ${after.depth ?? DEPTH_NONE}.`, expected: "0", hint: "Read the depth afresh on every scrape; do not keep the failure." });
+      if (after.depth !== 0)
+        t.fail({
+          message: `After the stall, with the queue empty, ${w.name} reports queue_depth ${after.depth ?? DEPTH_NONE}.`,
+          expected: "0",
+          hint: "Read the depth afresh on every scrape; do not keep the failure.",
+        });
     },
 
     "scrape-fast": async (t) => {
@@ -769,7 +895,10 @@ export default defineChecks({
       t.note(`scrapes took ${times.map((x) => Math.round(x.ms)).join(", ")} ms`);
       if (slow.length > FORGIVEN_SLOW) {
         t.fail({
-          message: `${slow.length} of ${times.length} scrapes took longer than ${FAST_SCRAPE_MS} ms with Redis answering at once (${slow.map((x) => `${Math.round(x.ms)} ms ${x.when}`).slice(0, 4).join("; ")}).`,
+          message: `${slow.length} of ${times.length} scrapes took longer than ${FAST_SCRAPE_MS} ms with Redis answering at once (${slow
+            .map((x) => `${Math.round(x.ms)} ms ${x.when}`)
+            .slice(0, 4)
+            .join("; ")}).`,
           expected: "every scrape within 250 ms while Redis is healthy",
           hint: "A scrape must not wait behind anything: read the depth on a connection of its own, never on the one blocked in claim() (BLMOVE holds its connection until a task arrives or it times out).",
         });
@@ -799,7 +928,12 @@ export default defineChecks({
       }
       for (const x of [...one, ...two]) {
         for (const needle of [x.id, x.name]) {
-          if (s.text.includes(needle)) t.fail({ message: `/metrics contains ${needle}, taken from a task.`, actual: clip(s.text), hint: "No label value (and no metric name) may come from a task's contents." });
+          if (s.text.includes(needle))
+            t.fail({
+              message: `/metrics contains ${needle}, taken from a task.`,
+              actual: clip(s.text),
+              hint: "No label value (and no metric name) may come from a task's contents.",
+            });
         }
       }
     },

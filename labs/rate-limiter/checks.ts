@@ -155,7 +155,12 @@ const MODEL_HINT =
 /** Every take() must be one script run; anything else between the grader's marks is a second round trip. */
 function assertOneRoundTrip(t: CheckContext, mark: number, owners: Set<string>, takes: number, context: string): void {
   const sent = t.commands().filter((e) => e.seq > mark && e.owner !== undefined && owners.has(e.owner) && !HOUSEKEEPING.has(e.args[0] ?? ""));
-  const other = sent.filter((e) => !SCRIPT_RUNS.has(e.args[0] ?? "") && !(e.args[0] === "SCRIPT" && e.args[1]?.toUpperCase() === "LOAD") && !(e.args[0] === "FUNCTION" && e.args[1]?.toUpperCase() === "LOAD"));
+  const other = sent.filter(
+    (e) =>
+      !SCRIPT_RUNS.has(e.args[0] ?? "") &&
+      !(e.args[0] === "SCRIPT" && e.args[1]?.toUpperCase() === "LOAD") &&
+      !(e.args[0] === "FUNCTION" && e.args[1]?.toUpperCase() === "LOAD"),
+  );
   const runs = sent.filter((e) => SCRIPT_RUNS.has(e.args[0] ?? "") && e.reply?.type !== "error");
   const counts = new Map<string, number>();
   for (const e of other) counts.set(e.args[0]!, (counts.get(e.args[0]!) ?? 0) + 1);
@@ -163,7 +168,14 @@ function assertOneRoundTrip(t: CheckContext, mark: number, owners: Set<string>, 
     t.fail({
       message: `${context}: ${takes} take() calls sent ${runs.length} script runs (EVAL/EVALSHA/FCALL)${other.length > 0 ? ` and ${[...counts].map(([n, c]) => `${c} × ${n}`).join(", ")}` : ""}.`,
       expected: `exactly one EVAL, EVALSHA or FCALL per take() (${takes}), nothing else (a NOSCRIPT answered EVALSHA followed by EVAL counts as one)`,
-      actual: `${runs.length} script runs${other.length > 0 ? `; other commands: ${other.slice(0, 6).map((e) => e.args.slice(0, 3).join(" ")).join("; ")}` : ""}`,
+      actual: `${runs.length} script runs${
+        other.length > 0
+          ? `; other commands: ${other
+              .slice(0, 6)
+              .map((e) => e.args.slice(0, 3).join(" "))
+              .join("; ")}`
+          : ""
+      }`,
       hint:
         other.length > 0
           ? "Reading the bucket and writing it back in separate commands (or a MULTI/EXEC whose reads came before it) lets two callers both see the same tokens and both spend them. Do the read, the refill, the decision and the write in one Lua script: Redis runs a script without interleaving anything else."
@@ -205,10 +217,14 @@ export default defineChecks({
       const total = 3 * config.capacity + between(t, 0, 6);
       const latency = { ms: between(t, 1, 4), jitterMs: between(t, 8, 20) };
       t.proxy.setLatency(latency);
-      t.note(`${total} take() calls for one client at once from ${rpcs.length} instances (${rpcs.length - 1} in the sandbox, 1 a process of its own), ${cfgText(config)}, latency ${latency.ms}±${latency.jitterMs} ms on every command`);
+      t.note(
+        `${total} take() calls for one client at once from ${rpcs.length} instances (${rpcs.length - 1} in the sandbox, 1 a process of its own), ${cfgText(config)}, latency ${latency.ms}±${latency.jitterMs} ms on every command`,
+      );
       const mark = t.logPosition();
       const start = performance.now();
-      const answers = await Promise.all(Array.from({ length: total }, (_, i) => rpcs[Math.floor(t.random() * rpcs.length)]!.call<Decision>("take", [client]).then((d) => ({ d, i }))));
+      const answers = await Promise.all(
+        Array.from({ length: total }, (_, i) => rpcs[Math.floor(t.random() * rpcs.length)]!.call<Decision>("take", [client]).then((d) => ({ d, i }))),
+      );
       const end = performance.now();
       const allowed = answers.filter((a) => a.d.allowed).length;
       const refill = Math.floor((config.refillPerSecond * (end - start + CLOCK_SLACK_MS)) / 1000 + TOKEN_EPS);
@@ -232,13 +248,16 @@ export default defineChecks({
       const rpcs = await limiters(t, 3, config);
       const clients = Array.from({ length: between(t, 4, 6) }, () => t.id("client"));
       const calls: { client: string; rpc: RpcModule }[] = [];
-      for (const client of clients) for (let i = config.capacity + between(t, 1, 4); i > 0; i--) calls.push({ client, rpc: rpcs[Math.floor(t.random() * rpcs.length)]! });
+      for (const client of clients)
+        for (let i = config.capacity + between(t, 1, 4); i > 0; i--) calls.push({ client, rpc: rpcs[Math.floor(t.random() * rpcs.length)]! });
       for (let i = calls.length - 1; i > 0; i--) {
         const j = Math.floor(t.random() * (i + 1));
         [calls[i], calls[j]] = [calls[j]!, calls[i]!];
       }
       t.proxy.setLatency({ ms: 1, jitterMs: between(t, 5, 15) });
-      t.note(`${clients.length} clients, each ${config.capacity + 1}+ take() calls, interleaved and at once from ${rpcs.length} instances (${cfgText(config)})`);
+      t.note(
+        `${clients.length} clients, each ${config.capacity + 1}+ take() calls, interleaved and at once from ${rpcs.length} instances (${cfgText(config)})`,
+      );
       const answers = await Promise.all(calls.map(({ client, rpc }) => rpc.call<Decision>("take", [client]).then((d) => ({ client, d }))));
       for (const client of clients) {
         const mine = answers.filter((a) => a.client === client);
@@ -316,7 +335,8 @@ export default defineChecks({
       await step("the whole capacity", config.capacity);
       const cost = between(t, 1, config.capacity);
       const denied = await step("right after", cost);
-      if (denied.allowed || denied.retryAfterMs <= 0) return t.fail({ message: `The bucket was empty, yet take(client, ${cost}) answered ${show(denied)}.`, hint: MODEL_HINT });
+      if (denied.allowed || denied.retryAfterMs <= 0)
+        return t.fail({ message: `The bucket was empty, yet take(client, ${cost}) answered ${show(denied)}.`, hint: MODEL_HINT });
       t.note(`denied with retryAfterMs ${denied.retryAfterMs}: waiting exactly that long`);
       await t.sleep(denied.retryAfterMs);
       const again = await step(`after waiting retryAfterMs (${denied.retryAfterMs})`, cost);
@@ -344,7 +364,11 @@ export default defineChecks({
           if (wrong) return t.fail({ message: wrong, hint: MODEL_HINT });
         }
         const keys = await t.redis.keys(`*${client}*`);
-        if (keys.length === 0) return t.fail({ message: `After ${takes} take() calls for ${client}, no key in Redis names the client.`, hint: "Keep each client's bucket in Redis under a key that names the client, e.g. ratelimit:<client>." });
+        if (keys.length === 0)
+          return t.fail({
+            message: `After ${takes} take() calls for ${client}, no key in Redis names the client.`,
+            hint: "Keep each client's bucket in Redis under a key that names the client, e.g. ratelimit:<client>.",
+          });
         const [fewest] = model.bounds(last!.e);
         for (const key of keys) {
           const ttl = await t.redis.pttl(key);
@@ -407,13 +431,27 @@ export default defineChecks({
       const injected = (mark: number, fault: string) => t.proxy.log.some((e) => e.seq > mark && e.fault?.startsWith(fault) === true);
       const judge = async (what: string, fault: string, mark: number, hint: string) => {
         const s = performance.now();
-        const d = await Promise.race([rpc!.call<Decision>("take", [client]).catch((error: unknown) => `threw ${String(error)}`), t.sleep(answerMs).then(() => null)]);
+        const d = await Promise.race([
+          rpc!.call<Decision>("take", [client]).catch((error: unknown) => `threw ${String(error)}`),
+          t.sleep(answerMs).then(() => null),
+        ]);
         const ms = Math.round(performance.now() - s);
-        if (d === null) return t.fail({ message: `${what}: take() had not answered after ${answerMs} ms (configured timeoutMs ${timeoutMs}).`, expected: `{ allowed: false, … } after about ${timeoutMs} ms (the grader waits ${answerMs})`, actual: "no answer", hint: "Give up on Redis after config.timeoutMs (a timer raced against the command) and deny." });
+        if (d === null)
+          return t.fail({
+            message: `${what}: take() had not answered after ${answerMs} ms (configured timeoutMs ${timeoutMs}).`,
+            expected: `{ allowed: false, … } after about ${timeoutMs} ms (the grader waits ${answerMs})`,
+            actual: "no answer",
+            hint: "Give up on Redis after config.timeoutMs (a timer raced against the command) and deny.",
+          });
         // With the fault turned off there is nothing to fail closed on: a correct limiter allows.
         if (!injected(mark, fault)) return t.note(`${what}: the ${fault} fault was not applied; not judged`);
         if (typeof d === "string" || d.allowed || !(d.retryAfterMs > 0)) {
-          t.fail({ message: `${what}: take() ${typeof d === "string" ? d : `answered ${show(d)}`} after ${ms} ms.`, expected: "{ allowed: false, remaining: 0, retryAfterMs: > 0 }: the limiter fails closed, and never throws", actual: typeof d === "string" ? d : show(d), hint });
+          t.fail({
+            message: `${what}: take() ${typeof d === "string" ? d : `answered ${show(d)}`} after ${ms} ms.`,
+            expected: "{ allowed: false, remaining: 0, retryAfterMs: > 0 }: the limiter fails closed, and never throws",
+            actual: typeof d === "string" ? d : show(d),
+            hint,
+          });
         }
       };
       await timedTake(rpc!, client);
@@ -421,7 +459,12 @@ export default defineChecks({
       t.note("the next command take() sends is refused by Redis");
       let mark = t.logPosition();
       t.proxy.failNext(1, { owner: rpc!.name });
-      await judge("Redis refused the command", "failNext", mark, "When Redis errors, deny (fail closed) instead of allowing: a limiter that opens whenever Redis is in trouble protects nothing when it matters most. Catch the error in take() and return { allowed: false, remaining: 0, retryAfterMs: … }.");
+      await judge(
+        "Redis refused the command",
+        "failNext",
+        mark,
+        "When Redis errors, deny (fail closed) instead of allowing: a limiter that opens whenever Redis is in trouble protects nothing when it matters most. Catch the error in take() and return { allowed: false, remaining: 0, retryAfterMs: … }.",
+      );
       t.note(`Redis stops answering (stall): take() must give up after its timeoutMs (${timeoutMs} ms) and deny`);
       mark = t.logPosition();
       t.proxy.stall();
@@ -431,7 +474,11 @@ export default defineChecks({
       const fresh = t.id("client");
       const after = await Promise.race([rpc!.call<Decision>("take", [fresh]), t.sleep(2000).then(() => null)]);
       if (!after?.allowed) {
-        t.fail({ message: `Once Redis answered again, take() for a new client answered ${after ? show(after) : "nothing within 2 s"}.`, expected: `{ allowed: true, remaining: ${config.capacity - 1}, retryAfterMs: 0 }`, hint: "A failure must not leave the limiter broken: no state in memory that says 'Redis is down', and a connection that recovers by itself." });
+        t.fail({
+          message: `Once Redis answered again, take() for a new client answered ${after ? show(after) : "nothing within 2 s"}.`,
+          expected: `{ allowed: true, remaining: ${config.capacity - 1}, retryAfterMs: 0 }`,
+          hint: "A failure must not leave the limiter broken: no state in memory that says 'Redis is down', and a connection that recovers by itself.",
+        });
       }
     },
 

@@ -77,7 +77,11 @@ async function startServer(t: CheckContext, name = "server"): Promise<Server> {
 
 /** One request from inside the server's sandbox; no answer fails the check. */
 async function send(t: CheckContext, server: Server, method: string, path: string, r: Req = {}): Promise<Answer> {
-  const headers: Record<string, string | string[]> = { ...(r.key !== undefined ? { Authorization: `Bearer ${r.key}` } : {}), ...(r.body !== undefined ? { "content-type": "application/json" } : {}), ...r.headers };
+  const headers: Record<string, string | string[]> = {
+    ...(r.key !== undefined ? { Authorization: `Bearer ${r.key}` } : {}),
+    ...(r.body !== undefined ? { "content-type": "application/json" } : {}),
+    ...r.headers,
+  };
   try {
     return await server.rpc.http(server.port, path, { method, headers, body: r.body, timeoutMs: REQUEST_TIMEOUT_MS });
   } catch (error) {
@@ -96,7 +100,11 @@ async function issue(t: CheckContext, server: Server, tenant: string, role: Role
   const got = await server.rpc.call<unknown>("createKey", [tenant, role]);
   const r = got as { id?: unknown; key?: unknown } | null;
   if (!r || typeof r.id !== "string" || typeof r.key !== "string" || r.id === "" || r.key === "") {
-    return t.fail({ message: `createKey(${JSON.stringify(tenant)}, "${role}") returned ${clip(JSON.stringify(got) ?? String(got))}.`, expected: "{ id, key }: two non-empty strings, the key's id (not secret) and the plaintext key", hint: "Return { id, key } from createKey." });
+    return t.fail({
+      message: `createKey(${JSON.stringify(tenant)}, "${role}") returned ${clip(JSON.stringify(got) ?? String(got))}.`,
+      expected: "{ id, key }: two non-empty strings, the key's id (not secret) and the plaintext key",
+      hint: "Return { id, key } from createKey.",
+    });
   }
   return { id: r.id, key: r.key, tenant, role };
 }
@@ -104,7 +112,12 @@ async function issue(t: CheckContext, server: Server, tenant: string, role: Role
 /** A task of `tenant`, written straight into the lab's store with an id nobody can know in advance. */
 async function seedTask(t: CheckContext, tenant: string): Promise<string> {
   const id = t.id("task").replace(/-/g, "_");
-  await t.redis.multi().hset(taskKey(id), { id, tenant, state: "queued", attempts: "0", payload: JSON.stringify({ n: t.unpredictable() }) }).sadd(`queue:tenant:${tenant}`, id).lpush("queue:pending", id).exec();
+  await t.redis
+    .multi()
+    .hset(taskKey(id), { id, tenant, state: "queued", attempts: "0", payload: JSON.stringify({ n: t.unpredictable() }) })
+    .sadd(`queue:tenant:${tenant}`, id)
+    .lpush("queue:pending", id)
+    .exec();
   return id;
 }
 
@@ -174,7 +187,16 @@ async function tenantWithKeys(t: CheckContext, server: Server): Promise<{ tenant
   return { tenant, keys: { producer: producer!, operator: operator!, admin: admin! } };
 }
 
-async function expectStatus(t: CheckContext, server: Server, method: string, path: string, r: Req, expected: number, what: string, hint: string): Promise<Answer> {
+async function expectStatus(
+  t: CheckContext,
+  server: Server,
+  method: string,
+  path: string,
+  r: Req,
+  expected: number,
+  what: string,
+  hint: string,
+): Promise<Answer> {
   const a = await send(t, server, method, path, r);
   if (a.status !== expected) t.fail({ message: `${method} ${path} ${what} answered ${show(a)}.`, expected: `${expected}`, actual: show(a), hint });
   return a;
@@ -187,13 +209,22 @@ export default defineChecks({
     const server = await startServer(t, "api");
     const { tenant, keys } = await tenantWithKeys(t, server);
     const other = await issue(t, server, t.id("tenant"), "admin");
-    t.note(`API on port ${server.port}; tenant ${tenant} has a producer, an operator and an admin key. Every 2 s: enqueue, read, retry, stats, each as every role, then another tenant's admin and an unknown key.`);
+    t.note(
+      `API on port ${server.port}; tenant ${tenant} has a producer, an operator and an admin key. Every 2 s: enqueue, read, retry, stats, each as every role, then another tenant's admin and an unknown key.`,
+    );
     while (!t.signal.aborted) {
-      const created = await send(t, server, "POST", "/tasks", { key: keys.producer.key, body: JSON.stringify({ payload: { n: Math.round(t.unpredictable() * 100) } }) });
+      const created = await send(t, server, "POST", "/tasks", {
+        key: keys.producer.key,
+        body: JSON.stringify({ payload: { n: Math.round(t.unpredictable() * 100) } }),
+      });
       const id = (parse(created.body) as { id?: string } | undefined)?.id ?? "none";
       const line: string[] = [`POST /tasks as producer → ${created.status}`];
       for (const role of ROLES) {
-        for (const [method, path] of [["GET", `/tasks/${id}`], ["POST", `/tasks/${id}/retry`], ["GET", "/admin/stats"]] as const) {
+        for (const [method, path] of [
+          ["GET", `/tasks/${id}`],
+          ["POST", `/tasks/${id}/retry`],
+          ["GET", "/admin/stats"],
+        ] as const) {
           const a = await send(t, server, method, path, { key: keys[role].key });
           line.push(`${method} ${path.replace(id, ":id")} as ${role} → ${a.status}`);
         }
@@ -218,14 +249,28 @@ export default defineChecks({
       const tenants = [t.id("tenant"), t.id("tenant"), t.id("tenant")];
       const issued: Issued[] = [];
       for (let i = 0; i < n; i += 10) {
-        issued.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, (_, j) => issue(t, server, tenants[(i + j) % 3]!, ROLES[Math.floor(t.random() * 3)]!)))));
+        issued.push(
+          ...(await Promise.all(
+            Array.from({ length: Math.min(10, n - i) }, (_, j) => issue(t, server, tenants[(i + j) % 3]!, ROLES[Math.floor(t.random() * 3)]!)),
+          )),
+        );
       }
       // Keys issued over HTTP too: the same rules hold for them.
       const admin = issued.find((k) => k.role === "admin") ?? (await issue(t, server, tenants[0]!, "admin"));
       for (const role of ROLES) {
-        const a = await expectStatus(t, server, "POST", "/admin/keys", { key: admin.key, body: JSON.stringify({ role }) }, 201, `as an admin, with {"role":"${role}"}`, hint);
+        const a = await expectStatus(
+          t,
+          server,
+          "POST",
+          "/admin/keys",
+          { key: admin.key, body: JSON.stringify({ role }) },
+          201,
+          `as an admin, with {"role":"${role}"}`,
+          hint,
+        );
         const b = parse(a.body) as { id?: unknown; key?: unknown } | undefined;
-        if (typeof b?.key !== "string" || typeof b.id !== "string") return t.fail({ message: `POST /admin/keys answered ${show(a)}.`, expected: '201 {"id":…,"key":…,"tenant":…,"role":…}', hint });
+        if (typeof b?.key !== "string" || typeof b.id !== "string")
+          return t.fail({ message: `POST /admin/keys answered ${show(a)}.`, expected: '201 {"id":…,"key":…,"tenant":…,"role":…}', hint });
         issued.push({ id: b.id, key: b.key, tenant: admin.tenant, role });
       }
       t.note(`issued ${issued.length} keys (${n} with createKey, 3 with POST /admin/keys)`);
@@ -247,13 +292,22 @@ export default defineChecks({
         for (const piece of new Set(substrings(k.slice(prefix.length)))) {
           const other = seen.get(piece);
           if (other !== undefined && other !== i) {
-            return t.fail({ message: `Two different keys share the ${SUBSTRING}-character run "${piece.slice(0, 4)}…": keys are not drawn at random (a counter, a timestamp, a tenant name inside?).`, expected: "keys with nothing in common beyond a fixed prefix", hint });
+            return t.fail({
+              message: `Two different keys share the ${SUBSTRING}-character run "${piece.slice(0, 4)}…": keys are not drawn at random (a counter, a timestamp, a tenant name inside?).`,
+              expected: "keys with nothing in common beyond a fixed prefix",
+              hint,
+            });
           }
           seen.set(piece, i);
         }
       }
       const alphabet = new Set(keys.flatMap((k) => [...k.slice(prefix.length)]));
-      if (alphabet.size < 16) return t.fail({ message: `All keys together use only ${alphabet.size} different characters after their prefix.`, expected: "hex (16) or base64url (64) characters, drawn at random", hint });
+      if (alphabet.size < 16)
+        return t.fail({
+          message: `All keys together use only ${alphabet.size} different characters after their prefix.`,
+          expected: "hex (16) or base64url (64) characters, drawn at random",
+          hint,
+        });
 
       // The plaintext, or any long piece of it, nowhere in Redis and never sent to it.
       const wanted = keys.flatMap(substrings);
@@ -261,12 +315,21 @@ export default defineChecks({
       const found = wanted.filter((w) => !view.missing.includes(w));
       if (found.length > 0) {
         const whose = issued.find((k) => k.key.includes(found[0]!))!;
-        return t.fail({ message: `Redis holds ${found.length === wanted.length ? "every key in plaintext" : "plaintext keys"}: ${SUBSTRING}-character pieces of ${new Set(found.map((f) => issued.find((k) => k.key.includes(f))!.key)).size} of ${keys.length} keys are stored (e.g. the key ${mask(whose.key)} of a ${whose.role}).`, expected: "only a hash of each key in Redis (key names, values, members)", hint });
+        return t.fail({
+          message: `Redis holds ${found.length === wanted.length ? "every key in plaintext" : "plaintext keys"}: ${SUBSTRING}-character pieces of ${new Set(found.map((f) => issued.find((k) => k.key.includes(f))!.key)).size} of ${keys.length} keys are stored (e.g. the key ${mask(whose.key)} of a ${whose.role}).`,
+          expected: "only a hash of each key in Redis (key names, values, members)",
+          hint,
+        });
       }
       const sentKeys = keys.map((k) => k);
       for (const entry of t.commands()) {
         const hit = leaked(entry.args.join(" "), sentKeys);
-        if (hit) return t.fail({ message: `Your server sent a piece of the key ${mask(hit)} to Redis in ${entry.args[0]}.`, expected: "only the key's hash in any command", hint });
+        if (hit)
+          return t.fail({
+            message: `Your server sent a piece of the key ${mask(hit)} to Redis in ${entry.args[0]}.`,
+            expected: "only the key's hash in any command",
+            hint,
+          });
       }
 
       // Something derived from each key is stored: a fresh process, with no memory of the keys, knows them all.
@@ -278,7 +341,11 @@ export default defineChecks({
         const a = await send(t, fresh, "GET", "/admin/stats", { key: k.key });
         const want = k.role === "admin" ? 200 : 403;
         if (a.status !== want) {
-          return t.fail({ message: `After a restart, the ${k.role} key ${mask(k.key)} on GET /admin/stats answered ${show(a)}.`, expected: `${want}: the key's hash, tenant and role are kept in Redis, so any process of the service knows it`, hint: "Store a record per key in Redis (the hash → tenant and role), not in the process's memory." });
+          return t.fail({
+            message: `After a restart, the ${k.role} key ${mask(k.key)} on GET /admin/stats answered ${show(a)}.`,
+            expected: `${want}: the key's hash, tenant and role are kept in Redis, so any process of the service knows it`,
+            hint: "Store a record per key in Redis (the hash → tenant and role), not in the process's memory.",
+          });
         }
       }
     },
@@ -290,11 +357,18 @@ export default defineChecks({
       const secret = (s: string) => (sent.add(s), s);
       const hint =
         "Never print a request's headers, the Authorization value, the token or the key, not even when a request fails or is refused: log the method, the path and the reason. An error object from a failed handler can carry the request; log its message only.";
-      const created = parse((await send(t, server, "POST", "/admin/keys", { key: keys.admin.key, body: JSON.stringify({ role: "operator" }) })).body) as { key?: string } | undefined;
+      const created = parse((await send(t, server, "POST", "/admin/keys", { key: keys.admin.key, body: JSON.stringify({ role: "operator" }) })).body) as
+        { key?: string } | undefined;
       if (typeof created?.key === "string") sent.add(created.key);
       const task = await seedTask(t, tenant);
       const k = keys.admin.key;
-      const near = [k.slice(0, -1), `${k}x`, k.slice(0, Math.ceil(k.length / 2)), `${k.slice(0, -2)}${k.at(-1) === "A" ? "B" : "A"}${k.at(-1)}`, t.id("guess").repeat(2)];
+      const near = [
+        k.slice(0, -1),
+        `${k}x`,
+        k.slice(0, Math.ceil(k.length / 2)),
+        `${k.slice(0, -2)}${k.at(-1) === "A" ? "B" : "A"}${k.at(-1)}`,
+        t.id("guess").repeat(2),
+      ];
       const shapes: Array<[string, string, Req]> = [
         ["GET", `/tasks/${task}`, { key: keys.producer.key }],
         ["GET", "/admin/stats", { key: keys.operator.key }],
@@ -314,7 +388,10 @@ export default defineChecks({
         await send(t, server, "GET", `/tasks/${task}`, { key: keys[role].key });
       }
       t.fault("dependency: the task store fails under POST /tasks/:id/retry and DELETE /tasks/:id (Redis answers an error to its first command)");
-      for (const [method, path] of [["POST", `/tasks/${task}/retry`], ["DELETE", `/tasks/${task}`]] as const) {
+      for (const [method, path] of [
+        ["POST", `/tasks/${task}/retry`],
+        ["DELETE", `/tasks/${task}`],
+      ] as const) {
         t.proxy.failNext(1, { match: "EXISTS" });
         await send(t, server, method, path, { key: keys.admin.key });
       }
@@ -353,36 +430,82 @@ export default defineChecks({
         const task = cell.path.includes("/tasks/") ? await seedTask(t, tenant) : null;
         const victim = cell.path === "/admin/keys/:id" ? await issue(t, server, tenant, "producer") : null;
         const path = cell.path.replace(":id", task ?? victim?.id ?? "");
-        const body = cell.method === "POST" || cell.method === "PUT" || cell.method === "PATCH" ? JSON.stringify(cell.path === "/admin/keys" ? { role: "producer" } : { payload: { n: t.unpredictable() } }) : undefined;
+        const body =
+          cell.method === "POST" || cell.method === "PUT" || cell.method === "PATCH"
+            ? JSON.stringify(cell.path === "/admin/keys" ? { role: "producer" } : { payload: { n: t.unpredictable() } })
+            : undefined;
         const before = task ? await taskState(t, task) : null;
         const tasksBefore = await t.redis.scard(`queue:tenant:${tenant}`);
         const who = cell.role ? `as ${aRole(cell.role)}` : "with no Authorization header";
         const expected = cell.role === null ? 401 : typeof route === "number" ? route : route.allowed.includes(cell.role) ? route.ok : 403;
         const a = await send(t, server, cell.method, path, { key: cell.role ? keys[cell.role].key : undefined, body });
         if (a.status !== expected) {
-          return t.fail({ message: `${cell.method} ${cell.path} ${who} answered ${show(a)}.`, expected: `${expected}${expected === 403 ? ` (${aRole(cell.role!)} may not ${cell.method} ${cell.path})` : expected === 405 ? ` (${cell.path} has no ${cell.method})` : ""}`, actual: show(a), hint });
+          return t.fail({
+            message: `${cell.method} ${cell.path} ${who} answered ${show(a)}.`,
+            expected: `${expected}${expected === 403 ? ` (${aRole(cell.role!)} may not ${cell.method} ${cell.path})` : expected === 405 ? ` (${cell.path} has no ${cell.method})` : ""}`,
+            actual: show(a),
+            hint,
+          });
         }
         if (expected === 403 || expected === 401 || expected === 405) {
           // Refused means nothing happened.
-          if (task && (await taskState(t, task)) !== before) return t.fail({ message: `${cell.method} ${cell.path} ${who} was refused with ${a.status}, but the task changed: ${before} → ${await taskState(t, task)} (state/attempts).`, expected: "a refused request changes nothing", hint: "Check the role before doing the work, not after." });
-          if ((await t.redis.scard(`queue:tenant:${tenant}`)) !== tasksBefore) return t.fail({ message: `${cell.method} ${cell.path} ${who} was refused with ${a.status}, but a task was stored.`, expected: "a refused request changes nothing", hint: "Check the role before doing the work." });
-          if (victim) await expectStatus(t, server, "GET", `/tasks/${t.id("task")}`, { key: victim.key }, 404, `with a key whose revocation (${cell.method} ${cell.path} ${who}) was just refused with ${a.status}`, "A refused request changes nothing: check the role before doing the work, so a refused revocation leaves the key working.");
+          if (task && (await taskState(t, task)) !== before)
+            return t.fail({
+              message: `${cell.method} ${cell.path} ${who} was refused with ${a.status}, but the task changed: ${before} → ${await taskState(t, task)} (state/attempts).`,
+              expected: "a refused request changes nothing",
+              hint: "Check the role before doing the work, not after.",
+            });
+          if ((await t.redis.scard(`queue:tenant:${tenant}`)) !== tasksBefore)
+            return t.fail({
+              message: `${cell.method} ${cell.path} ${who} was refused with ${a.status}, but a task was stored.`,
+              expected: "a refused request changes nothing",
+              hint: "Check the role before doing the work.",
+            });
+          if (victim)
+            await expectStatus(
+              t,
+              server,
+              "GET",
+              `/tasks/${t.id("task")}`,
+              { key: victim.key },
+              404,
+              `with a key whose revocation (${cell.method} ${cell.path} ${who}) was just refused with ${a.status}`,
+              "A refused request changes nothing: check the role before doing the work, so a refused revocation leaves the key working.",
+            );
         }
-        if (victim && expected === 200) await expectStatus(t, server, "GET", `/tasks/${t.id("task")}`, { key: victim.key }, 401, `with a key an admin just revoked`, "DELETE /admin/keys/:id revokes the key at once.");
+        if (victim && expected === 200)
+          await expectStatus(
+            t,
+            server,
+            "GET",
+            `/tasks/${t.id("task")}`,
+            { key: victim.key },
+            401,
+            `with a key an admin just revoked`,
+            "DELETE /admin/keys/:id revokes the key at once.",
+          );
       }
       // Roles are exactly the three names: nothing that merely contains or resembles one.
       const fake = ["not-admin", "admin ", "Admin", "ADMIN", "administrator", "superadmin", "admin,producer", "operator-admin", "", "root"];
       for (const role of fake.sort(() => t.random() - 0.5).slice(0, 6)) {
         const a = await send(t, server, "POST", "/admin/keys", { key: keys.admin.key, body: JSON.stringify({ role }) });
         if (a.status !== 400) {
-          return t.fail({ message: `POST /admin/keys with {"role":${JSON.stringify(role)}} as an admin answered ${show(a)}.`, expected: `400: ${JSON.stringify(role)} is not one of producer, operator, admin`, hint: 'Compare the role with the three names exactly (ROLES.includes(role)), never with includes/startsWith on a string: "not-admin" contains "admin".' });
+          return t.fail({
+            message: `POST /admin/keys with {"role":${JSON.stringify(role)}} as an admin answered ${show(a)}.`,
+            expected: `400: ${JSON.stringify(role)} is not one of producer, operator, admin`,
+            hint: 'Compare the role with the three names exactly (ROLES.includes(role)), never with includes/startsWith on a string: "not-admin" contains "admin".',
+          });
         }
         try {
           await server.rpc.call("createKey", [tenant, role]);
         } catch {
           continue;
         }
-        return t.fail({ message: `createKey(tenant, ${JSON.stringify(role)}) returned a key.`, expected: "createKey throws for a role that is not exactly producer, operator or admin", hint: "Validate the role in createKey too: it is the one place every key comes from." });
+        return t.fail({
+          message: `createKey(tenant, ${JSON.stringify(role)}) returned a key.`,
+          expected: "createKey throws for a role that is not exactly producer, operator or admin",
+          hint: "Validate the role in createKey too: it is the one place every key comes from.",
+        });
       }
     },
 
@@ -392,16 +515,43 @@ export default defineChecks({
       const b = await tenantWithKeys(t, server);
       const hint =
         "Every task and key belongs to a tenant: after the role check, compare the task's tenant (store.getTask(id).tenant) with the caller's, and answer another tenant's task exactly as a task that does not exist: 404, same body. Keys an admin issues or revokes are always of the admin's own tenant.";
-      const viaApi = await Promise.all([0, 1].map(async () => parse((await expectStatus(t, server, "POST", "/tasks", { key: a.keys.producer.key, body: JSON.stringify({ payload: { n: t.unpredictable() } }) }, 201, "as tenant A's producer", hint)).body) as { id: string }));
+      const viaApi = await Promise.all(
+        [0, 1].map(
+          async () =>
+            parse(
+              (
+                await expectStatus(
+                  t,
+                  server,
+                  "POST",
+                  "/tasks",
+                  { key: a.keys.producer.key, body: JSON.stringify({ payload: { n: t.unpredictable() } }) },
+                  201,
+                  "as tenant A's producer",
+                  hint,
+                )
+              ).body,
+            ) as { id: string },
+        ),
+      );
       const victims = [...viaApi.map((x) => x.id), await seedTask(t, a.tenant), await seedTask(t, a.tenant)];
       t.note(`tenant A owns ${victims.length} tasks; tenant B's keys try to read, retry and cancel them by id`);
       const before = await Promise.all(victims.map((id) => taskState(t, id)));
       for (const role of ROLES) {
-        for (const [method, suffix] of [["GET", ""], ["POST", "/retry"], ["DELETE", ""]] as const) {
+        for (const [method, suffix] of [
+          ["GET", ""],
+          ["POST", "/retry"],
+          ["DELETE", ""],
+        ] as const) {
           const allowed = ROUTES.find((r) => r.method === method && r.name === `/tasks/:id${suffix}`)!.allowed.includes(role);
           if (!allowed) continue;
           const missing = await send(t, server, method, `/tasks/${t.id("task")}${suffix}`, { key: b.keys[role].key });
-          if (missing.status !== 404) return t.fail({ message: `${method} /tasks/<an id that does not exist>${suffix} as ${aRole(role)} answered ${show(missing)}.`, expected: "404", hint });
+          if (missing.status !== 404)
+            return t.fail({
+              message: `${method} /tasks/<an id that does not exist>${suffix} as ${aRole(role)} answered ${show(missing)}.`,
+              expected: "404",
+              hint,
+            });
           for (const id of victims) {
             const got = await send(t, server, method, `/tasks/${id}${suffix}`, { key: b.keys[role].key });
             if (got.status !== 404 || got.body !== missing.body) {
@@ -417,24 +567,67 @@ export default defineChecks({
       }
       const after = await Promise.all(victims.map((id) => taskState(t, id)));
       const changed = victims.findIndex((_, i) => before[i] !== after[i]);
-      if (changed >= 0) return t.fail({ message: `Tenant A's task ${victims[changed]} changed (${before[changed]} → ${after[changed]}, state/attempts) while only tenant B's keys asked for it.`, expected: "another tenant's requests change nothing", hint });
-      for (const id of victims) await expectStatus(t, server, "GET", `/tasks/${id}`, { key: a.keys.operator.key }, 200, "as the owning tenant's operator", hint);
+      if (changed >= 0)
+        return t.fail({
+          message: `Tenant A's task ${victims[changed]} changed (${before[changed]} → ${after[changed]}, state/attempts) while only tenant B's keys asked for it.`,
+          expected: "another tenant's requests change nothing",
+          hint,
+        });
+      for (const id of victims)
+        await expectStatus(t, server, "GET", `/tasks/${id}`, { key: a.keys.operator.key }, 200, "as the owning tenant's operator", hint);
 
       // Stats are the caller's tenant's.
-      const stats = parse((await expectStatus(t, server, "GET", "/admin/stats", { key: b.keys.admin.key }, 200, "as tenant B's admin", hint)).body) as { tenant?: unknown; total?: unknown } | undefined;
-      if (stats?.tenant !== b.tenant || stats.total !== 0) return t.fail({ message: `GET /admin/stats as tenant B's admin (B has no tasks) answered ${clip(JSON.stringify(stats))}.`, expected: `{"tenant":"${b.tenant}","total":0,…}: the store's stats(tenant) for the caller's tenant`, hint });
+      const stats = parse((await expectStatus(t, server, "GET", "/admin/stats", { key: b.keys.admin.key }, 200, "as tenant B's admin", hint)).body) as
+        { tenant?: unknown; total?: unknown } | undefined;
+      if (stats?.tenant !== b.tenant || stats.total !== 0)
+        return t.fail({
+          message: `GET /admin/stats as tenant B's admin (B has no tasks) answered ${clip(JSON.stringify(stats))}.`,
+          expected: `{"tenant":"${b.tenant}","total":0,…}: the store's stats(tenant) for the caller's tenant`,
+          hint,
+        });
 
       // Keys: B's admin can neither revoke A's keys nor issue keys for A.
       const unknownKey = await send(t, server, "DELETE", `/admin/keys/${t.id("key").replace(/-/g, "_")}`, { key: b.keys.admin.key });
       const foreign = await send(t, server, "DELETE", `/admin/keys/${a.keys.producer.id}`, { key: b.keys.admin.key });
       if (unknownKey.status !== 404 || foreign.status !== 404 || foreign.body !== unknownKey.body) {
-        return t.fail({ message: `DELETE /admin/keys/<tenant A's key id> as tenant B's admin answered ${show(foreign)} (an unknown key id: ${show(unknownKey)}).`, expected: "404 for both, with the same body", hint });
+        return t.fail({
+          message: `DELETE /admin/keys/<tenant A's key id> as tenant B's admin answered ${show(foreign)} (an unknown key id: ${show(unknownKey)}).`,
+          expected: "404 for both, with the same body",
+          hint,
+        });
       }
-      await expectStatus(t, server, "GET", `/tasks/${victims[0]}`, { key: a.keys.producer.key }, 200, "with tenant A's producer key, after tenant B's admin tried to revoke it", hint);
-      const made = parse((await expectStatus(t, server, "POST", "/admin/keys", { key: b.keys.admin.key, body: JSON.stringify({ role: "operator", tenant: a.tenant }) }, 201, `as tenant B's admin with {"role":"operator","tenant":"<tenant A>"}`, hint)).body) as { key?: string } | undefined;
+      await expectStatus(
+        t,
+        server,
+        "GET",
+        `/tasks/${victims[0]}`,
+        { key: a.keys.producer.key },
+        200,
+        "with tenant A's producer key, after tenant B's admin tried to revoke it",
+        hint,
+      );
+      const made = parse(
+        (
+          await expectStatus(
+            t,
+            server,
+            "POST",
+            "/admin/keys",
+            { key: b.keys.admin.key, body: JSON.stringify({ role: "operator", tenant: a.tenant }) },
+            201,
+            `as tenant B's admin with {"role":"operator","tenant":"<tenant A>"}`,
+            hint,
+          )
+        ).body,
+      ) as { key?: string } | undefined;
       if (typeof made?.key !== "string") return t.fail({ message: "POST /admin/keys returned no key.", expected: '201 {"id":…,"key":…}', hint });
       const sneak = await send(t, server, "GET", `/tasks/${victims[0]}`, { key: made.key });
-      if (sneak.status !== 404) return t.fail({ message: `B's admin issued a key with {"tenant":"<tenant A>"} in the body, and that key read tenant A's task: ${show(sneak)}.`, expected: "404: an admin issues keys for its own tenant only, whatever the body says", hint });
+      if (sneak.status !== 404)
+        return t.fail({
+          message: `B's admin issued a key with {"tenant":"<tenant A>"} in the body, and that key read tenant A's task: ${show(sneak)}.`,
+          expected: "404: an admin issues keys for its own tenant only, whatever the body says",
+          hint,
+        });
     },
 
     "key-guessing": async (t) => {
@@ -446,25 +639,38 @@ export default defineChecks({
       const ref = await expectStatus(t, server, "GET", "/admin/stats", {}, 401, "with no Authorization header", hint);
       await expectStatus(t, server, "GET", "/admin/stats", { key: k }, 200, "as an admin", hint);
       const sha = createHash("sha256").update(k).digest();
-      const mutation = fc.oneof(
-        fc.integer({ min: 1, max: k.length - 1 }).map((n) => ({ what: `the key without its last ${n} characters`, key: k.slice(0, k.length - n) })),
-        fc.integer({ min: 1, max: k.length - 1 }).map((n) => ({ what: `the key without its first ${n} characters`, key: k.slice(n) })),
-        fc.tuple(fc.nat(k.length - 1), fc.constantFrom(..."ABCXYZabcxyz0189_-")).map(([i, c]) => ({ what: `the key with character ${i + 1} changed`, key: `${k.slice(0, i)}${k[i] === c ? (c === "A" ? "B" : "A") : c}${k.slice(i + 1)}` })),
-        fc.nat(k.length - 1).map((i) => ({ what: `the key with the case of character ${i + 1} changed`, key: `${k.slice(0, i)}${k[i] === k[i]!.toUpperCase() ? k[i]!.toLowerCase() : k[i]!.toUpperCase()}${k.slice(i + 1)}` })),
-        fc.constant({ what: "the key upper-cased", key: k.toUpperCase() }),
-        fc.constant({ what: "the key lower-cased", key: k.toLowerCase() }),
-        fc.stringMatching(/^[A-Za-z0-9_-]{1,4}$/).map((s) => ({ what: "the key with characters appended", key: `${k}${s}` })),
-        fc.constant({ what: "the key's SHA-256 (hex), as stored", key: sha.toString("hex") }),
-        fc.constant({ what: "the key's SHA-256 (base64url)", key: sha.toString("base64url") }),
-        fc.constant({ what: "the key's id", key: keys.admin.id }),
-        fc.constant({ what: "the operator's key id", key: keys.operator.id }),
-      ).filter((m) => m.key !== k);
+      const mutation = fc
+        .oneof(
+          fc.integer({ min: 1, max: k.length - 1 }).map((n) => ({ what: `the key without its last ${n} characters`, key: k.slice(0, k.length - n) })),
+          fc.integer({ min: 1, max: k.length - 1 }).map((n) => ({ what: `the key without its first ${n} characters`, key: k.slice(n) })),
+          fc.tuple(fc.nat(k.length - 1), fc.constantFrom(..."ABCXYZabcxyz0189_-")).map(([i, c]) => ({
+            what: `the key with character ${i + 1} changed`,
+            key: `${k.slice(0, i)}${k[i] === c ? (c === "A" ? "B" : "A") : c}${k.slice(i + 1)}`,
+          })),
+          fc.nat(k.length - 1).map((i) => ({
+            what: `the key with the case of character ${i + 1} changed`,
+            key: `${k.slice(0, i)}${k[i] === k[i]!.toUpperCase() ? k[i]!.toLowerCase() : k[i]!.toUpperCase()}${k.slice(i + 1)}`,
+          })),
+          fc.constant({ what: "the key upper-cased", key: k.toUpperCase() }),
+          fc.constant({ what: "the key lower-cased", key: k.toLowerCase() }),
+          fc.stringMatching(/^[A-Za-z0-9_-]{1,4}$/).map((s) => ({ what: "the key with characters appended", key: `${k}${s}` })),
+          fc.constant({ what: "the key's SHA-256 (hex), as stored", key: sha.toString("hex") }),
+          fc.constant({ what: "the key's SHA-256 (base64url)", key: sha.toString("base64url") }),
+          fc.constant({ what: "the key's id", key: keys.admin.id }),
+          fc.constant({ what: "the operator's key id", key: keys.operator.id }),
+        )
+        .filter((m) => m.key !== k);
       await t.property(
         mutation,
         async (m) => {
           const a = await send(t, server, "GET", "/admin/stats", { key: m.key });
           if (a.status !== 401 || a.body !== ref.body || a.headers["www-authenticate"] !== ref.headers["www-authenticate"]) {
-            t.fail({ message: `GET /admin/stats with ${m.what} answered ${show(a)}${a.status === 401 ? ` (www-authenticate: ${a.headers["www-authenticate"] ?? "none"})` : ""}.`, expected: `401 exactly like a request with no key: ${show(ref)}, www-authenticate: ${ref.headers["www-authenticate"] ?? "none"}`, actual: show(a), hint });
+            t.fail({
+              message: `GET /admin/stats with ${m.what} answered ${show(a)}${a.status === 401 ? ` (www-authenticate: ${a.headers["www-authenticate"] ?? "none"})` : ""}.`,
+              expected: `401 exactly like a request with no key: ${show(ref)}, www-authenticate: ${ref.headers["www-authenticate"] ?? "none"}`,
+              actual: show(a),
+              hint,
+            });
           }
         },
         { runs: 60, timeLimitMs: 8000, noun: "near-miss key", show: (m) => m.what },
@@ -476,7 +682,12 @@ export default defineChecks({
       await expectStatus(t, server, "GET", `/tasks/${task}`, { key: victim.key }, 200, "with a fresh operator key", hint);
       await expectStatus(t, server, "DELETE", `/admin/keys/${victim.id}`, { key: k }, 200, "as an admin", hint);
       const gone = await send(t, server, "GET", `/tasks/${task}`, { key: victim.key });
-      if (gone.status !== 401 || gone.body !== ref.body) return t.fail({ message: `A key revoked with DELETE /admin/keys/:id was used right after: ${show(gone)}.`, expected: `401 ${ref.body}, at once`, hint });
+      if (gone.status !== 401 || gone.body !== ref.body)
+        return t.fail({
+          message: `A key revoked with DELETE /admin/keys/:id was used right after: ${show(gone)}.`,
+          expected: `401 ${ref.body}, at once`,
+          hint,
+        });
 
       // Revoked by another process of the service: refused within the stated bound.
       const other = await issue(t, server, tenant, "producer");
@@ -490,7 +701,11 @@ export default defineChecks({
         const since = performance.now() - at;
         if (a.status === 401) break;
         if (since > REVOKE_BOUND_MS + REVOKE_SLACK_MS) {
-          return t.fail({ message: `A key revoked by another replica (revokeKey in another process) still answered ${show(a)} ${Math.round(since)} ms later.`, expected: `401 within ${REVOKE_BOUND_MS} ms of revokeKey returning`, hint });
+          return t.fail({
+            message: `A key revoked by another replica (revokeKey in another process) still answered ${show(a)} ${Math.round(since)} ms later.`,
+            expected: `401 within ${REVOKE_BOUND_MS} ms of revokeKey returning`,
+            hint,
+          });
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -522,15 +737,32 @@ export default defineChecks({
         ["an unknown key", { key: `fl_${t.id("guess")}${t.id("guess")}` }],
       ];
       const order = [...accepted.map((x) => ({ ok: true, x })), ...refused.map((x) => ({ ok: false, x }))].sort(() => t.random() - 0.5);
-      for (const { ok, x: [what, r] } of order) {
+      for (const {
+        ok,
+        x: [what, r],
+      } of order) {
         const a = await send(t, server, "GET", `/tasks/${task}`, r);
-        if (ok && a.status !== 200) return t.fail({ message: `GET /tasks/:id with a valid producer key and ${what} answered ${show(a)}.`, expected: "200: header names and the Bearer scheme are case-insensitive, and 1 or more spaces may follow the scheme", hint });
+        if (ok && a.status !== 200)
+          return t.fail({
+            message: `GET /tasks/:id with a valid producer key and ${what} answered ${show(a)}.`,
+            expected: "200: header names and the Bearer scheme are case-insensitive, and 1 or more spaces may follow the scheme",
+            hint,
+          });
         if (!ok && (a.status !== 401 || !/^bearer/i.test(a.headers["www-authenticate"] ?? ""))) {
-          return t.fail({ message: `GET /tasks/:id with ${what} answered ${show(a)} (www-authenticate: ${a.headers["www-authenticate"] ?? "none"}).`, expected: "401 with a WWW-Authenticate: Bearer … header", hint });
+          return t.fail({
+            message: `GET /tasks/:id with ${what} answered ${show(a)} (www-authenticate: ${a.headers["www-authenticate"] ?? "none"}).`,
+            expected: "401 with a WWW-Authenticate: Bearer … header",
+            hint,
+          });
         }
       }
       const q = await send(t, server, "GET", `/tasks/${task}?access_token=${p}&api_key=${p}`, {});
-      if (q.status !== 401) return t.fail({ message: `GET /tasks/:id with the key in the query string answered ${show(q)}.`, expected: "401: keys in URLs end up in access logs, proxies and browser history, so only the Authorization header counts", hint });
+      if (q.status !== 401)
+        return t.fail({
+          message: `GET /tasks/:id with the key in the query string answered ${show(q)}.`,
+          expected: "401: keys in URLs end up in access logs, proxies and browser history, so only the Authorization header counts",
+          hint,
+        });
       // 401 before routing, 404/405 before 403.
       const unknown = `fl_${t.id("guess")}${t.id("guess")}`;
       const table: Array<[string, string, Req, number, string]> = [
@@ -552,7 +784,12 @@ export default defineChecks({
         if (want === 403) forbiddenBody ??= a.body;
         if (want === 401) unauthorizedBody ??= a.body;
       }
-      if (forbiddenBody !== null && forbiddenBody === unauthorizedBody) return t.fail({ message: `401 and 403 answered the same body (${clip(forbiddenBody)}).`, expected: '{"error":"unauthenticated"} for 401 and {"error":"forbidden"} for 403', hint });
+      if (forbiddenBody !== null && forbiddenBody === unauthorizedBody)
+        return t.fail({
+          message: `401 and 403 answered the same body (${clip(forbiddenBody)}).`,
+          expected: '{"error":"unauthenticated"} for 401 and {"error":"forbidden"} for 403',
+          hint,
+        });
     },
 
     "deny-by-default": async (t) => {
@@ -560,7 +797,22 @@ export default defineChecks({
       const { tenant, keys } = await tenantWithKeys(t, server);
       const own = await seedTask(t, tenant);
       const hint = `Route on the exact path (no trailing slash, no case folding, no prefix match) and the exact method, from an allow-list of routes each with its allowed roles: anything else is 404 (no such path) or 405 (the path exists, not the method), for every role. ${ORDER_HINT}`;
-      const segment = fc.constantFrom("tasks", "admin", "stats", "keys", "retry", "Tasks", "ADMIN", "Stats", "", own, keys.producer.id, "x", "admin.json", "stats.");
+      const segment = fc.constantFrom(
+        "tasks",
+        "admin",
+        "stats",
+        "keys",
+        "retry",
+        "Tasks",
+        "ADMIN",
+        "Stats",
+        "",
+        own,
+        keys.producer.id,
+        "x",
+        "admin.json",
+        "stats.",
+      );
       const request = fc.record({
         segs: fc.array(segment, { minLength: 1, maxLength: 4 }),
         slash: fc.boolean(),
@@ -577,11 +829,22 @@ export default defineChecks({
           const route = routeOf(path, r.method);
           if (typeof route !== "number") return; // an exact route: roles-enforced judges it
           // An id with characters ids never have ("stats."): a server may route it as an id or not.
-          if (routeOf(path.replace(/[^/]+/g, (seg) => seg.replace(/[^A-Za-z0-9_-]/g, "_")), r.method) !== route) return;
+          if (
+            routeOf(
+              path.replace(/[^/]+/g, (seg) => seg.replace(/[^A-Za-z0-9_-]/g, "_")),
+              r.method,
+            ) !== route
+          )
+            return;
           judged++;
           const a = await send(t, server, r.method, path, { key: keys[r.role].key });
           if (a.status !== route) {
-            t.fail({ message: `${r.method} ${path} as ${aRole(r.role)} answered ${show(a)}${a.status >= 200 && a.status < 300 ? ": a request no route allows was served" : ""}.`, expected: `${route}: ${route === 404 ? "no route has this exact path" : `the path exists but has no ${r.method}`}`, actual: show(a), hint });
+            t.fail({
+              message: `${r.method} ${path} as ${aRole(r.role)} answered ${show(a)}${a.status >= 200 && a.status < 300 ? ": a request no route allows was served" : ""}.`,
+              expected: `${route}: ${route === 404 ? "no route has this exact path" : `the path exists but has no ${r.method}`}`,
+              actual: show(a),
+              hint,
+            });
           }
         },
         { runs: 120, timeLimitMs: 10_000, noun: "request", show: (r) => `${r.method} ${pathOf(r)} as ${aRole(r.role)}` },
@@ -599,7 +862,7 @@ export default defineChecks({
       const { tenant, keys } = await tenantWithKeys(t, server);
       const task = await seedTask(t, tenant);
       const hint =
-        "When the key lookup fails (Redis answers an error, or is unreachable), the caller is neither authenticated nor refused: answer 503 {\"error\":\"unavailable\"}, never 200 (that is failing open) and never 401 (a client would throw away a key that is fine). Let the error reach one place that turns it into 503.";
+        'When the key lookup fails (Redis answers an error, or is unreachable), the caller is neither authenticated nor refused: answer 503 {"error":"unavailable"}, never 200 (that is failing open) and never 401 (a client would throw away a key that is fine). Let the error reach one place that turns it into 503.';
       /** Whether a command the server sent after `mark` got the injected error. */
       const failed = (mark: number) => t.commands().some((e) => e.seq > mark && e.fault === "failNext");
       const cases: Array<[string, string, Req, number]> = [
@@ -621,17 +884,41 @@ export default defineChecks({
           continue;
         }
         if (a.status !== 503) {
-          return t.fail({ message: `${method} ${path} (${healthy === 200 || healthy === 201 ? "a valid key" : healthy === 403 ? "a key whose role may not" : "an unknown key"}), with the key lookup failing in Redis, answered ${show(a)}.`, expected: `503 {"error":"unavailable"}${a.status < 300 ? ": the request was served although nobody knew who sent it" : ""}`, actual: show(a), hint });
+          return t.fail({
+            message: `${method} ${path} (${healthy === 200 || healthy === 201 ? "a valid key" : healthy === 403 ? "a key whose role may not" : "an unknown key"}), with the key lookup failing in Redis, answered ${show(a)}.`,
+            expected: `503 {"error":"unavailable"}${a.status < 300 ? ": the request was served although nobody knew who sent it" : ""}`,
+            actual: show(a),
+            hint,
+          });
         }
-        if ((await t.redis.scard(`queue:tenant:${tenant}`)) !== stored) return t.fail({ message: `${method} ${path} answered 503, but stored a task: the work ran while the key lookup had failed.`, expected: "nothing done for a request whose key could not be checked", hint });
-        await expectStatus(t, server, method, path, r, healthy, "once Redis answered again", "A failed lookup must not stick: the next request is looked up afresh.");
+        if ((await t.redis.scard(`queue:tenant:${tenant}`)) !== stored)
+          return t.fail({
+            message: `${method} ${path} answered 503, but stored a task: the work ran while the key lookup had failed.`,
+            expected: "nothing done for a request whose key could not be checked",
+            hint,
+          });
+        await expectStatus(
+          t,
+          server,
+          method,
+          path,
+          r,
+          healthy,
+          "once Redis answered again",
+          "A failed lookup must not stick: the next request is looked up afresh.",
+        );
       }
       t.fault("dependency: the task store fails (Redis answers an error to its EXISTS) under DELETE /tasks/:id");
       const mark = t.logPosition();
       t.proxy.failNext(1, { match: "EXISTS" });
       const del = await send(t, server, "DELETE", `/tasks/${task}`, { key: keys.operator.key });
       const want = failed(mark) ? 503 : 200;
-      if (del.status !== want) return t.fail({ message: `DELETE /tasks/:id as an operator${want === 503 ? ", with the task store failing in Redis," : ""} answered ${show(del)}.`, expected: `${want}`, hint });
+      if (del.status !== want)
+        return t.fail({
+          message: `DELETE /tasks/:id as an operator${want === 503 ? ", with the task store failing in Redis," : ""} answered ${show(del)}.`,
+          expected: `${want}`,
+          hint,
+        });
       const latency = { ms: 60 + Math.round(t.random() * 60), jitterMs: 30 };
       t.proxy.setLatency(latency);
       t.note(`Redis is slow: ${latency.ms} ± ${latency.jitterMs} ms a command`);

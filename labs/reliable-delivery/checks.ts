@@ -275,12 +275,14 @@ interface Expectation {
 
 const goneHint =
   "From enqueue until it is acknowledged after handle returned, a task must be in Redis at every instant, so that whoever outlives its worker can find it: claim it by moving it, in one atomic step, from the queue to a lease (a Lua script); ack only after handle returned; and ack and heartbeat only the lease of your own claim.";
-const workerHint = "main(workerName) should loop forever: claim a task with a lease, run handle(task) from handler.ts with a heartbeat beside it, then ack it; when the queue is empty, wait about 50 ms and try again. Keep each pass inside try/catch.";
+const workerHint =
+  "main(workerName) should loop forever: claim a task with a lease, run handle(task) from handler.ts with a heartbeat beside it, then ack it; when the queue is empty, wait about 50 ms and try again. Keep each pass inside try/catch.";
 const fenceHint =
   "Give every claim a lease id of its own (a random id, or an attempt number), keep the lease under that id, and have heartbeat and ack touch only that id: ZADD … XX <deadline> <leaseId> extends it only while it exists, and the ack removes exactly it. A worker paused past its lease then finds nothing of its own to extend or remove, and leaves the new holder's lease alone.";
 const fifoHint =
   "Claim takes the oldest waiting task: enqueue appends at one end (RPUSH) and claim takes from the other (LPOP), so the queue is first in, first out. Pushing and popping at the same end (LPUSH with LPOP) makes a stack: the newest task goes first and the oldest waits behind every task that comes after it.";
-const aliveHint = "Nothing the queue meets may stop a worker: a refused command, a cut connection, a lease found lost, a handler that throws. Catch it, log it, and go on with the next pass of the loop; a timer's callback needs its own catch (an unhandled rejection ends the process).";
+const aliveHint =
+  "Nothing the queue meets may stop a worker: a refused command, a cut connection, a lease found lost, a handler that throws. Catch it, log it, and go on with the next pass of the loop; a timer's callback needs its own catch (an unhandled rejection ends the process).";
 
 /**
  * One check's queue as the grader watches it: the tasks it enqueued, the workers it started, and
@@ -371,7 +373,9 @@ class Bench {
         t.fail({
           message: `${plural(silent().length, "worker")} sent Redis nothing within ${limitMs / 1000} s of starting.`,
           expected: "each worker polling the queue as soon as main(workerName) runs",
-          actual: silent().map((w) => w.describe()).join(", "),
+          actual: silent()
+            .map((w) => w.describe())
+            .join(", "),
           hint: workerHint,
         });
       }
@@ -497,7 +501,8 @@ class Bench {
                 : null;
         if (reason) {
           this.excused.add(key);
-          if (!before.failed && !reason.includes("killed") && !reason.includes("paused") && !reason.includes("handler")) this.t.note(`${reason}: its lease ran out, so ${id} starting again is correct, and not held against you`);
+          if (!before.failed && !reason.includes("killed") && !reason.includes("paused") && !reason.includes("handler"))
+            this.t.note(`${reason}: its lease ran out, so ${id} starting again is correct, and not held against you`);
           continue;
         }
         const silence = Math.round(longestSilence(model.log, before.by, before.quietFrom, now.at));
@@ -544,7 +549,9 @@ class Bench {
     const history = new QueueHistory();
     history.add(events);
     const claimedAt = new Map(events.filter((e) => e.op === "claim").map((e) => [e.id, e.at]));
-    const overtaken = history.violations({ order: "fifo", slackMs: this.fifoSlackMs, complete: false, once: false }).filter((v) => v.kind === "reordered" && (claimedAt.get(v.ids[1]!) ?? Infinity) < settled);
+    const overtaken = history
+      .violations({ order: "fifo", slackMs: this.fifoSlackMs, complete: false, once: false })
+      .filter((v) => v.kind === "reordered" && (claimedAt.get(v.ids[1]!) ?? Infinity) < settled);
     const worst = overtaken[0];
     if (!worst) return;
     const origin = this.t.commands()[0]?.at ?? 0;
@@ -574,7 +581,11 @@ class Bench {
       const allowance = this.allowance(x.workers(), x.startedAt.log, model);
       if (performance.now() - x.startedAt.wall > x.withinMs + allowance) {
         const details = x.failure(model);
-        this.t.fail({ ...details, actual: this.state(model), message: `${details.message}${allowance > 0 ? ` (the grader waited ${((x.withinMs + allowance) / 1000).toFixed(1)} s, allowing ${allowance} ms in which the machine did not run your workers)` : ""}` });
+        this.t.fail({
+          ...details,
+          actual: this.state(model),
+          message: `${details.message}${allowance > 0 ? ` (the grader waited ${((x.withinMs + allowance) / 1000).toFixed(1)} s, allowing ${allowance} ms in which the machine did not run your workers)` : ""}`,
+        });
       }
     }
   }
@@ -596,7 +607,12 @@ class Bench {
   }
 
   /** Polls until `condition` holds; fails with `onTimeout` after `timeoutMs` (plus stalls of `workers`). */
-  async until(condition: (m: Model, presence: Map<string, Presence>) => boolean, timeoutMs: number, onTimeout: (m: Model) => { message: string; expected?: string; hint: string }, workers: () => Worker[] = () => this.workers): Promise<void> {
+  async until(
+    condition: (m: Model, presence: Map<string, Presence>) => boolean,
+    timeoutMs: number,
+    onTimeout: (m: Model) => { message: string; expected?: string; hint: string },
+    workers: () => Worker[] = () => this.workers,
+  ): Promise<void> {
     const start = await this.poll();
     const from = start.model.now;
     const wall = performance.now();
@@ -666,7 +682,8 @@ class Bench {
       if (e.conn !== 0 || e.seq <= this.since || e.seq > model.upTo || !e.fault) continue;
       const [verb, who] = e.fault.split(" ");
       if ((verb === "kill" || verb === "pause" || verb === "resume") && who?.startsWith("worker-")) lines.push({ at: e.at, text: `${verb} ${who}` });
-      else if (/^(failNext [1-9]|duplicateNext [1-9]|cutAll|partition|latency [1-9])/.test(e.fault) || (e.fault.startsWith("handler ") && e.fault.includes(id))) lines.push({ at: e.at, text: `fault: ${e.fault}` });
+      else if (/^(failNext [1-9]|duplicateNext [1-9]|cutAll|partition|latency [1-9])/.test(e.fault) || (e.fault.startsWith("handler ") && e.fault.includes(id)))
+        lines.push({ at: e.at, text: `fault: ${e.fault}` });
     }
     lines.sort((a, b) => a.at - b.at);
     if (end) lines.push({ at: model.now, text: end });
@@ -723,7 +740,8 @@ class Bench {
       {
         hints: {
           lost: goneHint,
-          duplicated: "Each task must be done once while its workers are healthy: claim it and record its lease in one atomic step, ack only your own lease once handle returns, and requeue only leases that ran out, once.",
+          duplicated:
+            "Each task must be done once while its workers are healthy: claim it and record its lease in one atomic step, ack only your own lease once handle returns, and requeue only leases that ran out, once.",
           "acked-not-done": "Ack (remove the lease) only after handle(task) has returned: a task acknowledged before it is done is lost with its worker.",
           unclaimed: "enqueue should only add the task to the queue in Redis; the workers, in main(workerName), claim it and run it.",
         },
@@ -827,12 +845,21 @@ export default defineChecks({
       b.scene = `after ${worker.name} was killed while running ${task.id}`;
       const survivor = b.workers.filter((w) => w !== worker);
       const restarted = (m: Model) => b.attempts(task.id, m).length >= 2;
-      await b.until(restarted, RETURN_MS + SLACK_MS, () => ({
-        message: `Task ${task.id}, whose worker was SIGKILLed mid-task, was not started again by the surviving worker within ${((RETURN_MS + SLACK_MS) / 1000).toFixed(1)} s of the kill.`,
-        expected: `${task.id} started again within ${RETURN_MS} ms of its holder's last heartbeat (1000 ms lease + a 250 ms reaper round + a 50 ms poll; the grader allows ${SLACK_MS / 1000} s more)`,
-        hint: "A task taken with a plain pop, or acked before it ran, dies with its worker; one whose lease nobody reaps waits forever. On claim, move the task atomically to a lease with a deadline; ack only after handle returns; and have every worker run a reaper every 250 ms that moves expired leases back to the queue.",
-      }), () => survivor);
-      await b.untilDone(tasks, 800 + 2000, (missing) => `The surviving worker did not finish ${missing.map((x) => x.id).join(", ")} after ${worker.name} was killed.`);
+      await b.until(
+        restarted,
+        RETURN_MS + SLACK_MS,
+        () => ({
+          message: `Task ${task.id}, whose worker was SIGKILLed mid-task, was not started again by the surviving worker within ${((RETURN_MS + SLACK_MS) / 1000).toFixed(1)} s of the kill.`,
+          expected: `${task.id} started again within ${RETURN_MS} ms of its holder's last heartbeat (1000 ms lease + a 250 ms reaper round + a 50 ms poll; the grader allows ${SLACK_MS / 1000} s more)`,
+          hint: "A task taken with a plain pop, or acked before it ran, dies with its worker; one whose lease nobody reaps waits forever. On claim, move the task atomically to a lease with a deadline; ack only after handle returns; and have every worker run a reaper every 250 ms that moves expired leases back to the queue.",
+        }),
+        () => survivor,
+      );
+      await b.untilDone(
+        tasks,
+        800 + 2000,
+        (missing) => `The surviving worker did not finish ${missing.map((x) => x.id).join(", ")} after ${worker.name} was killed.`,
+      );
       await b.hold(400);
       await b.assertHistory(tasks);
     },
@@ -855,12 +882,22 @@ export default defineChecks({
         b.workers.push(worker);
         let at: CommandLogEntry | null | undefined;
         void crash.then((entry) => (at = entry));
-        await b.until(() => at !== undefined, 4000, () => ({ message: `${name} sent fewer than ${nth} commands to Redis in 4 s on a queue holding tasks.`, hint: workerHint }));
+        await b.until(
+          () => at !== undefined,
+          4000,
+          () => ({ message: `${name} sent fewer than ${nth} commands to Redis in 4 s on a queue holding tasks.`, hint: workerHint }),
+        );
         t.note(`${name} died right after its command #${nth} (${at?.args.slice(0, 3).join(" ") ?? "?"}): Redis applied it, nothing after it was sent`);
       }
       b.scene = `after ${rounds} workers died, each right after one of its first Redis commands`;
       await b.startWorkers(1);
-      await b.untilDone(tasks, RETURN_MS + 3 * 100 + SLACK_MS + 500, (missing) => `After ${rounds} workers died between two of their Redis commands, ${missing.length} task(s) were never finished by the worker that took over.`, "Every task must stay leased until it is acked, so an expired lease brings it back (1 s lease + 250 ms reaper). Claim in one atomic step: a Lua script that takes the task off the queue and records its lease together.");
+      await b.untilDone(
+        tasks,
+        RETURN_MS + 3 * 100 + SLACK_MS + 500,
+        (missing) =>
+          `After ${rounds} workers died between two of their Redis commands, ${missing.length} task(s) were never finished by the worker that took over.`,
+        "Every task must stay leased until it is acked, so an expired lease brings it back (1 s lease + 250 ms reaper). Claim in one atomic step: a Lua script that takes the task off the queue and records its lease together.",
+      );
       await b.hold(400);
       await b.assertHistory(tasks);
     },
@@ -876,7 +913,9 @@ export default defineChecks({
       // lease with 500 ms to spare; one as rare as the lease itself comes 250 ms too late.
       t.proxy.setLatency({ ms: 250, jitterMs: 0 });
       await b.enqueue([task]);
-      t.note(`${task.id} takes 2.2 s, more than twice the 1 s lease, and replies come 250 ms late until it has started; its worker stays alive, and the other worker's reaper is watching`);
+      t.note(
+        `${task.id} takes 2.2 s, more than twice the 1 s lease, and replies come 250 ms late until it has started; its worker stays alive, and the other worker's reaper is watching`,
+      );
       // Once it has started, replies come at once again, so the 2.2 s stay well inside the handler timeout.
       await b.untilRunning(task, 4000, `task ${task.id}`);
       t.proxy.setLatency({ ms: 0, jitterMs: 0 });
@@ -895,7 +934,9 @@ export default defineChecks({
       const holder = await b.untilRunning(task, 4000, `task ${task.id}`);
       const other = b.workers.find((w) => w !== holder)!;
       holder.proc.pause();
-      t.note(`pause ${holder.name} (SIGSTOP) while it runs ${task.id}: its heartbeats stop, so ${other.name}'s reaper must hand the task to ${other.name} once the lease runs out`);
+      t.note(
+        `pause ${holder.name} (SIGSTOP) while it runs ${task.id}: its heartbeats stop, so ${other.name}'s reaper must hand the task to ${other.name} once the lease runs out`,
+      );
       b.scene = `after ${holder.name} was paused (SIGSTOP) past its lease while it ran ${task.id}`;
       await b.until(
         (m) => b.attempts(task.id, m).length >= 2,
@@ -908,7 +949,9 @@ export default defineChecks({
         () => [other],
       );
       holder.proc.resume();
-      t.note(`resume ${holder.name}: its handler finishes at once, but ${other.name} holds ${task.id} now and is running it; whatever ${holder.name} does with its old lease (heartbeat, ack) must leave ${other.name}'s alone`);
+      t.note(
+        `resume ${holder.name}: its handler finishes at once, but ${other.name} holds ${task.id} now and is running it; whatever ${holder.name} does with its old lease (heartbeat, ack) must leave ${other.name}'s alone`,
+      );
       b.scene = `after ${holder.name}, paused past its lease, was resumed while ${other.name} ran ${task.id}`;
       b.goneHint = `The resumed ${holder.name} removed a lease that was no longer its own. ${fenceHint}`;
       // The resumed worker's handler returns at once (its 700 ms are long past); its ack, if any,
@@ -919,13 +962,18 @@ export default defineChecks({
           return stale?.done !== undefined || stale?.failed !== undefined || current?.done !== undefined;
         },
         2000,
-        () => ({ message: `${holder.name}, resumed, did not finish its old attempt at ${task.id} within 2 s, though its 700 ms of work were long over.`, hint: workerHint }),
+        () => ({
+          message: `${holder.name}, resumed, did not finish its old attempt at ${task.id} within 2 s, though its 700 ms of work were long over.`,
+          hint: workerHint,
+        }),
         () => [holder],
       );
       if (!b.attempts(task.id)[1]?.done) {
         // The new holder dies too: the task must come back from its lease, which is still there
         // only if the resumed worker's ack and heartbeat left it alone.
-        t.note(`${holder.name}'s handler has returned; SIGKILL ${other.name}, which holds ${task.id} now: the task must come back from ${other.name}'s lease once it runs out`);
+        t.note(
+          `${holder.name}'s handler has returned; SIGKILL ${other.name}, which holds ${task.id} now: the task must come back from ${other.name}'s lease once it runs out`,
+        );
         await b.kill(other);
         b.scene = `after ${holder.name}, paused past its lease, was resumed, and ${other.name}, which had taken ${task.id} over, was killed`;
         await b.until(
@@ -963,7 +1011,8 @@ export default defineChecks({
       t.fault(`handler hangs for ${hanging.id} on its first attempt: it never settles`);
       t.fault(`handler throws synchronously for ${throwing.id}, the first time each worker runs it`);
       b.scene = "when handlers threw, rejected or hung";
-      b.goneHint = "A task whose handler failed was acknowledged anyway, and is lost. Ack only after handle(task) returned; when it throws, rejects or gives no answer within 3000 ms, stop the heartbeat and leave the lease alone (or release it back to the queue), so the task runs again.";
+      b.goneHint =
+        "A task whose handler failed was acknowledged anyway, and is lost. Ack only after handle(task) returned; when it throws, rejects or gives no answer within 3000 ms, stop the heartbeat and leave the lease alone (or release it back to the queue), so the task runs again.";
       const retried = (task: Task, m: Model) => b.attempts(task.id, m).length >= 2 || b.isDone(task.id, m);
       b.expect({
         label: "rejected",
@@ -990,7 +1039,12 @@ export default defineChecks({
         }),
       });
       await b.enqueue(tasks);
-      await b.untilDone(tasks, HANDLER_TIMEOUT_MS + RETURN_MS + SLACK_MS + 2500, (missing) => `${missing.length} of ${tasks.length} tasks were not done, among them tasks whose first attempt failed: ${missing.map((x) => `${x.id}${x.first?.fail ? ` (${x.first.fail})` : ""}`).join(", ")}.`);
+      await b.untilDone(
+        tasks,
+        HANDLER_TIMEOUT_MS + RETURN_MS + SLACK_MS + 2500,
+        (missing) =>
+          `${missing.length} of ${tasks.length} tasks were not done, among them tasks whose first attempt failed: ${missing.map((x) => `${x.id}${x.first?.fail ? ` (${x.first.fail})` : ""}`).join(", ")}.`,
+      );
       await b.hold(300);
       await b.assertHistory(tasks);
     },
@@ -1020,7 +1074,9 @@ export default defineChecks({
       const latency = between(t, 20, 30);
       t.proxy.setLatency({ ms: latency, jitterMs: 10 });
       t.proxy.duplicateNext(1000);
-      t.note(`the leases of ${held.map((x) => x.id).join(", ")} have run out: 3 reapers call reap() at the same moment, with replies ${latency}±10 ms late and every command reaching Redis twice (as a client's retry would)`);
+      t.note(
+        `the leases of ${held.map((x) => x.id).join(", ")} have run out: 3 reapers call reap() at the same moment, with replies ${latency}±10 ms late and every command reaching Redis twice (as a client's retry would)`,
+      );
       b.scene = "after 3 reapers ran reap() at once over the same expired leases, each command reaching Redis twice";
       const results = await Promise.allSettled(reapers.map((r) => r.call("reap", [], 5000)));
       t.proxy.duplicateNext(0);
@@ -1050,7 +1106,13 @@ export default defineChecks({
       b.scene = "after 3 reapers requeued the expired leases at once";
       await b.startWorkers(1);
       const all = [...held, ...waiting];
-      await b.untilDone(all, 3000, (missing) => `${missing.length} of ${all.length} tasks were not done by the worker started after the reapers ran: ${missing.map((x) => x.id).join(", ")}.`, "reap() must move each expired lease's task back to the queue (and remove the lease), so the next worker's claim finds it.");
+      await b.untilDone(
+        all,
+        3000,
+        (missing) =>
+          `${missing.length} of ${all.length} tasks were not done by the worker started after the reapers ran: ${missing.map((x) => x.id).join(", ")}.`,
+        "reap() must move each expired lease's task back to the queue (and remove the lease), so the next worker's claim finds it.",
+      );
       await b.hold(400);
       await b.assertHistory(all);
     },
@@ -1062,7 +1124,14 @@ export default defineChecks({
       const probe = await t.load("queue.ts", { name: "reaper-probe", limits: LIMITS });
       const mark = t.logPosition();
       await probe.call("reap", [], 5000);
-      const reapNames = [...new Set(t.commands().filter((e) => e.seq > mark && e.owner === probe.name).map((e) => e.args[0]!))];
+      const reapNames = [
+        ...new Set(
+          t
+            .commands()
+            .filter((e) => e.seq > mark && e.owner === probe.name)
+            .map((e) => e.args[0]!),
+        ),
+      ];
       await b.startWorkers(2);
       const long = b.task(1300);
       const held = b.task(60, { ms: 5000 });
@@ -1121,7 +1190,10 @@ export default defineChecks({
           // Once its task is done, the same command may be a claim: such a worker proves nothing.
           const reaped = (m: Model, o: string) => {
             const finished = [long, held].map((x) => b.attempts(x.id, m).find((a) => a.by === o)?.done?.seq ?? Infinity);
-            return t.commands().some((e) => e.seq > after && e.owner === o && e.args[0] === reap && e.seq < Math.min(...finished)) || finished.some((seq) => seq < Infinity);
+            return (
+              t.commands().some((e) => e.seq > after && e.owner === o && e.args[0] === reap && e.seq < Math.min(...finished)) ||
+              finished.some((seq) => seq < Infinity)
+            );
           };
           await b.until(
             (m) => owners.every((o) => reaped(m, o)),
@@ -1168,7 +1240,9 @@ export default defineChecks({
       await b.hold(400);
       t.proxy.failNext(100_000);
       t.proxy.cutAll();
-      t.note(`Redis refuses every command, and every connection is cut, for 0.9 s around the moment ${held.id}'s lease runs out: ${busy.name}'s reaper rounds fail and must try again`);
+      t.note(
+        `Redis refuses every command, and every connection is cut, for 0.9 s around the moment ${held.id}'s lease runs out: ${busy.name}'s reaper rounds fail and must try again`,
+      );
       await b.hold(killedAt + 1300 - performance.now());
       t.proxy.failNext(0);
       t.note("Redis answers again");
@@ -1196,7 +1270,9 @@ export default defineChecks({
       const pauseAfter = between(t, killAfter + 1, killAfter + 3);
       const pauseMs = between(t, 1200, 1600);
       const split = between(t, 1, tasks.length - 1);
-      t.note(`${tasks.length} tasks of 100-500 ms for 3 workers, in 2 bursts; once ${killAfter} task(s) have started the grader kills a busy worker, once ${pauseAfter} have, it pauses another busy one for ${pauseMs} ms (past its lease)`);
+      t.note(
+        `${tasks.length} tasks of 100-500 ms for 3 workers, in 2 bursts; once ${killAfter} task(s) have started the grader kills a busy worker, once ${pauseAfter} have, it pauses another busy one for ${pauseMs} ms (past its lease)`,
+      );
       await b.enqueue(tasks.slice(0, split));
       await b.hold(between(t, 50, 300));
       await b.enqueue(tasks.slice(split));

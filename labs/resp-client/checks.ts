@@ -71,7 +71,10 @@ function shown(value: unknown): string {
   if (typeof value === "string") return showText(value);
   if (Array.isArray(value)) return `[${value.map(shown).join(", ")}]`;
   if (value === undefined) return "undefined";
-  if (typeof value === "object" && value !== null) return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${shown(v)}`).join(", ")} }`;
+  if (typeof value === "object" && value !== null)
+    return `{ ${Object.entries(value)
+      .map(([k, v]) => `${k}: ${shown(v)}`)
+      .join(", ")} }`;
   return JSON.stringify(value);
 }
 const clipped = (text: string) => (text.length > 1500 ? `${text.slice(0, 1500)}…` : text);
@@ -89,11 +92,22 @@ function show(args: string[]): string {
 /** Bytes as readable text: \r, \n and control bytes escaped, UTF-8 characters as themselves, other bytes as \xNN. */
 function wire(bytes: Buffer): string {
   let out = "";
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     const width = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
     if (width === 1) {
-      out += b === 13 ? "\\r" : b === 10 ? "\\n" : b === 92 ? "\\\\" : b === 34 ? "\\\"" : b < 32 || b === 127 ? `\\x${b.toString(16).padStart(2, "0")}` : String.fromCharCode(b);
+      out +=
+        b === 13
+          ? "\\r"
+          : b === 10
+            ? "\\n"
+            : b === 92
+              ? "\\\\"
+              : b === 34
+                ? '\\"'
+                : b < 32 || b === 127
+                  ? `\\x${b.toString(16).padStart(2, "0")}`
+                  : String.fromCharCode(b);
       i += 1;
       continue;
     }
@@ -137,7 +151,8 @@ function asBytes(value: unknown): Buffer | string {
   return typeof value === "string" ? `the string ${showText(value)}` : `${JSON.stringify(value)?.slice(0, 200)}`;
 }
 
-const isError = (reply: unknown): reply is { error: string } => typeof reply === "object" && reply !== null && !Array.isArray(reply) && typeof (reply as { error?: unknown }).error === "string";
+const isError = (reply: unknown): reply is { error: string } =>
+  typeof reply === "object" && reply !== null && !Array.isArray(reply) && typeof (reply as { error?: unknown }).error === "string";
 const holdsError = (reply: unknown): boolean => isError(reply) || (Array.isArray(reply) && reply.some(holdsError));
 
 /** What to change, when a reply shows Redis could not read the command at all. */
@@ -163,7 +178,16 @@ async function send(t: CheckContext, resp: RpcModule, args: string[], situation:
   }
 }
 
-async function expectReply(t: CheckContext, resp: RpcModule, args: string[], expected: Reply, situation: string, hint: string, hangHint: FailHints, timeoutMs?: number): Promise<void> {
+async function expectReply(
+  t: CheckContext,
+  resp: RpcModule,
+  args: string[],
+  expected: Reply,
+  situation: string,
+  hint: string,
+  hangHint: FailHints,
+  timeoutMs?: number,
+): Promise<void> {
   const reply = await send(t, resp, args, situation, hangHint, timeoutMs);
   same(t, reply, expected, { message: `command(${show(args)})${situation ? ` ${situation}` : ""} returned the wrong reply.`, hint: replyHint(reply, hint) });
 }
@@ -194,7 +218,31 @@ function freshAfterFailure(t: CheckContext, first: RpcModule) {
 // Generated text: multi-byte and astral characters, combining marks and joiners, any code point,
 // and the bytes that break a protocol written for ASCII lines (\r\n, lone \r or \n, NUL, RESP).
 
-const TRICKY = ["\r\n", "\r", "\n", "\u0000", "é", "e\u0301", "ß", "中", "🎉", "👩‍💻", "🇨🇭", "\u200d", "\ufeff", "\u{10ffff}", "$-1\r\n", "*1\r\n$1\r\nx\r\n", "+OK\r\n", ":1\r\n", "-ERR x\r\n", "\t", "\u007f", "\u2028", " "];
+const TRICKY = [
+  "\r\n",
+  "\r",
+  "\n",
+  "\u0000",
+  "é",
+  "e\u0301",
+  "ß",
+  "中",
+  "🎉",
+  "👩‍💻",
+  "🇨🇭",
+  "\u200d",
+  "\ufeff",
+  "\u{10ffff}",
+  "$-1\r\n",
+  "*1\r\n$1\r\nx\r\n",
+  "+OK\r\n",
+  ":1\r\n",
+  "-ERR x\r\n",
+  "\t",
+  "\u007f",
+  "\u2028",
+  " ",
+];
 const segment = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 8 }),
   fc.string({ unit: "binary", maxLength: 6 }),
@@ -205,13 +253,17 @@ const segment = fc.oneof(
 const text = fc.array(segment, { maxLength: 4 }).map((parts) => parts.join(""));
 /** A large value (2 KB to `maxBytes`): a generated piece repeated, so it shrinks to a short piece. */
 const largeText = (maxBytes: number) =>
-  fc.tuple(fc.string({ unit: "grapheme", minLength: 1, maxLength: 6 }), fc.constantFrom(...TRICKY), fc.integer({ min: 2_000, max: maxBytes })).map(([a, b, bytes]) => {
-    const unit = a + b;
-    return unit.repeat(Math.max(1, Math.floor(bytes / Buffer.byteLength(unit))));
-  });
+  fc
+    .tuple(fc.string({ unit: "grapheme", minLength: 1, maxLength: 6 }), fc.constantFrom(...TRICKY), fc.integer({ min: 2_000, max: maxBytes }))
+    .map(([a, b, bytes]) => {
+      const unit = a + b;
+      return unit.repeat(Math.max(1, Math.floor(bytes / Buffer.byteLength(unit))));
+    });
 /** An argument or value: mostly short text, sometimes empty, now and then large. */
 const value = (maxLargeBytes = 0) =>
-  maxLargeBytes === 0 ? fc.oneof({ arbitrary: text, weight: 7 }, { arbitrary: fc.constant(""), weight: 1 }) : fc.oneof({ arbitrary: text, weight: 14 }, { arbitrary: fc.constant(""), weight: 2 }, { arbitrary: largeText(maxLargeBytes), weight: 1 });
+  maxLargeBytes === 0
+    ? fc.oneof({ arbitrary: text, weight: 7 }, { arbitrary: fc.constant(""), weight: 1 })
+    : fc.oneof({ arbitrary: text, weight: 14 }, { arbitrary: fc.constant(""), weight: 2 }, { arbitrary: largeText(maxLargeBytes), weight: 1 });
 /** The text of a simple string or an error: anything but \r and \n. */
 const lineText = text.map((s) => s.replace(/[\r\n]/g, ""));
 
@@ -224,11 +276,19 @@ interface Piece {
   reply: Reply;
 }
 const piece = (name: string, raw: string | Buffer, reply: Reply): Piece => ({ name, raw: typeof raw === "string" ? Buffer.from(raw) : raw, reply });
-const bulk = (name: string, value: string | null): Piece => piece(name, value === null ? "$-1\r\n" : Buffer.concat([Buffer.from(`$${Buffer.byteLength(value)}\r\n`), Buffer.from(value), CRLF]), value);
+const bulk = (name: string, value: string | null): Piece =>
+  piece(name, value === null ? "$-1\r\n" : Buffer.concat([Buffer.from(`$${Buffer.byteLength(value)}\r\n`), Buffer.from(value), CRLF]), value);
 /** A bulk string of bytes that need not be UTF-8: the client decodes them as UTF-8 (U+FFFD for what is not). */
-const bulkBytes = (name: string, bytes: Buffer): Piece => piece(name, Buffer.concat([Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF]), bytes.toString("utf8"));
+const bulkBytes = (name: string, bytes: Buffer): Piece =>
+  piece(name, Buffer.concat([Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF]), bytes.toString("utf8"));
 const array = (name: string, items: Piece[] | null): Piece =>
-  items === null ? piece(name, "*-1\r\n", null) : piece(name, Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((i) => i.raw)]), items.map((i) => i.reply));
+  items === null
+    ? piece(name, "*-1\r\n", null)
+    : piece(
+        name,
+        Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((i) => i.raw)]),
+        items.map((i) => i.reply),
+      );
 
 /** Every type of RESP reply, arrays nested in arrays, with generated contents. */
 const replyArb: fc.Arbitrary<Piece> = fc.letrec<{ reply: Piece; array: Piece }>((tie) => ({
@@ -249,7 +309,12 @@ const replyArb: fc.Arbitrary<Piece> = fc.letrec<{ reply: Piece; array: Piece }>(
 /** Large bulk strings, alone or in an array, among small replies. */
 const largeReplyArb: fc.Arbitrary<Piece> = fc.oneof(
   largeText(96_000).map((s) => bulk("a large bulk string", s)),
-  fc.array(fc.oneof(largeText(30_000), text), { minLength: 1, maxLength: 3 }).map((items) => array(`an array of ${items.length} with large values`, items.map((s) => bulk("a bulk string", s)))),
+  fc.array(fc.oneof(largeText(30_000), text), { minLength: 1, maxLength: 3 }).map((items) =>
+    array(
+      `an array of ${items.length} with large values`,
+      items.map((s) => bulk("a bulk string", s)),
+    ),
+  ),
 );
 
 function replyStream(t: CheckContext): Piece[] {
@@ -267,14 +332,23 @@ function replyStream(t: CheckContext): Piece[] {
     array("an empty array", []),
     array("a null array", null),
     array("an array of mixed replies", [bulk("", "α"), piece("", ":1\r\n", 1), bulk("", null), piece("", "+QUEUED\r\n", "QUEUED")]),
-    array("a nested array (an XRANGE reply)", [array("", [bulk("", "1-1"), array("", [bulk("", "city"), bulk("", "Zürich")])]), array("", [bulk("", "1-2"), array("", [bulk("", "city"), bulk("", "東京")])])]),
-    array("an array holding an error (an EXEC reply)", [piece("", "+OK\r\n", "OK"), piece("", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", { error: "WRONGTYPE Operation against a key holding the wrong kind of value" })]),
+    array("a nested array (an XRANGE reply)", [
+      array("", [bulk("", "1-1"), array("", [bulk("", "city"), bulk("", "Zürich")])]),
+      array("", [bulk("", "1-2"), array("", [bulk("", "city"), bulk("", "東京")])]),
+    ]),
+    array("an array holding an error (an EXEC reply)", [
+      piece("", "+OK\r\n", "OK"),
+      piece("", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", {
+        error: "WRONGTYPE Operation against a key holding the wrong kind of value",
+      }),
+    ]),
   ];
 }
 
 const parserHint =
   "Keep the bytes of an unfinished reply in a Buffer and prepend them to the next chunk; parse only complete replies from the front, and decode a bulk string (buffer.toString('utf8', start, end)) only once all its bytes are in. A chunk may end anywhere: inside a \\r\\n, inside a length, inside a multi-byte character.";
-const oneChunkHint = "One chunk can hold many replies: after parsing one, keep going from where it ended until the bytes run out, and keep what is left for the next push.";
+const oneChunkHint =
+  "One chunk can hold many replies: after parsing one, keep going from where it ended until the bytes run out, and keep what is left for the next push.";
 
 /** One way of cutting a stream into chunks: the offsets where one chunk ends and the next begins. */
 interface Cutting {
@@ -300,7 +374,15 @@ function cuttingsOf(pieces: Piece[], sizes: number[]): Cutting[] {
   const every = Array.from({ length: Math.max(0, length - 1) }, (_, i) => i + 1);
   // Most streams are small; a long one is split at 100 points spread over it and around every reply's edges.
   const edges = pieces.reduce<number[]>((acc, p) => [...acc, (acc.at(-1) ?? 0) + p.raw.length], []);
-  const splits = length <= 200 ? every : [...new Set([...every.filter((_, i) => i % Math.ceil(length / 100) === 0), ...edges.flatMap((e) => [e - 2, e - 1, e, e + 1]).filter((e) => e > 0 && e < length)])].sort((a, b) => a - b);
+  const splits =
+    length <= 200
+      ? every
+      : [
+          ...new Set([
+            ...every.filter((_, i) => i % Math.ceil(length / 100) === 0),
+            ...edges.flatMap((e) => [e - 2, e - 1, e, e + 1]).filter((e) => e > 0 && e < length),
+          ]),
+        ].sort((a, b) => a - b);
   const sized: number[] = [];
   for (let at = sizes[0]!, i = 1; at < length; at += sizes[i++ % sizes.length]!) sized.push(at);
   return [
@@ -317,10 +399,17 @@ type Fed = Reply[][] | { threw: string; push: number };
 function judgeFed(t: CheckContext, pieces: Piece[], cutting: Cutting, fed: Fed, hint: string): void {
   const what = `${pieces.length} ${pieces.length === 1 ? "reply" : "replies"} ${cutting.how}`;
   if (!Array.isArray(fed)) {
-    return t.fail({ message: `Fed ${what}, your RespParser's push() number ${fed.push} threw ${fed.threw}.`, hint: `push() must not throw on valid replies, however they are split. ${hint}` });
+    return t.fail({
+      message: `Fed ${what}, your RespParser's push() number ${fed.push} threw ${fed.threw}.`,
+      hint: `push() must not throw on valid replies, however they are split. ${hint}`,
+    });
   }
   if (!fed.every((r) => Array.isArray(r))) {
-    return t.fail({ message: `Fed ${what}, your RespParser's push() did not always return an array.`, actual: JSON.stringify(fed).slice(0, 400), hint: "push(chunk) returns an array of the replies that chunk completed: [] when none, several when the chunk finished several." });
+    return t.fail({
+      message: `Fed ${what}, your RespParser's push() did not always return an array.`,
+      actual: JSON.stringify(fed).slice(0, 400),
+      hint: "push(chunk) returns an array of the replies that chunk completed: [] when none, several when the chunk finished several.",
+    });
   }
   const replies = fed.flat();
   for (const [i, p] of pieces.entries()) {
@@ -334,10 +423,19 @@ function judgeFed(t: CheckContext, pieces: Piece[], cutting: Cutting, fed: Fed, 
     }
     same(t, replies[i], p.reply, {
       message: `Fed ${what}, your RespParser parsed reply ${i + 1}, ${p.name} (${p.raw.length > 300 ? `${p.raw.length} bytes` : wire(p.raw)}), wrongly.`,
-      hint: holdsError(p.reply) && !holdsError(replies[i]) ? "An error reply (-…\\r\\n) is not a simple string: return it as { error: \"ERR …\" }, the whole line after the '-'." : hint,
+      hint:
+        holdsError(p.reply) && !holdsError(replies[i])
+          ? "An error reply (-…\\r\\n) is not a simple string: return it as { error: \"ERR …\" }, the whole line after the '-'."
+          : hint,
     });
   }
-  if (replies.length > pieces.length) t.fail({ message: `Fed ${what}, your RespParser returned ${replies.length}.`, expected: `${pieces.length} replies`, actual: `these more: ${clipped(shown(replies.slice(pieces.length)))}`, hint });
+  if (replies.length > pieces.length)
+    t.fail({
+      message: `Fed ${what}, your RespParser returned ${replies.length}.`,
+      expected: `${pieces.length} replies`,
+      actual: `these more: ${clipped(shown(replies.slice(pieces.length)))}`,
+      hint,
+    });
   // Each reply must come out of the push that delivered its last byte, not later.
   const ends = [...cutting.at, Infinity];
   let end = 0;
@@ -350,16 +448,27 @@ function judgeFed(t: CheckContext, pieces: Piece[], cutting: Cutting, fed: Fed, 
       seen += fed[chunk]?.length ?? 0;
     }
     if (seen < i + 1) {
-      t.fail({ message: `Fed ${what}, your RespParser held reply ${i + 1}, ${p.name}, back after its last byte arrived.`, expected: `returned by push number ${chunk + 1}`, actual: "returned by a later push", hint: "Return a reply from the push that completes it: the caller cannot know more bytes are coming." });
+      t.fail({
+        message: `Fed ${what}, your RespParser held reply ${i + 1}, ${p.name}, back after its last byte arrived.`,
+        expected: `returned by push number ${chunk + 1}`,
+        actual: "returned by a later push",
+        hint: "Return a reply from the push that completes it: the caller cannot know more bytes are coming.",
+      });
     }
   }
 }
 
 /** Feeds the stream to a new parser per cutting, in as few calls as the grader's channel allows, and judges each. */
-async function feedCuttings(t: CheckContext, probe: RpcModule, pieces: Piece[], cuttings: Cutting[], hint: (c: Cutting, pieces: Piece[]) => string): Promise<void> {
+async function feedCuttings(
+  t: CheckContext,
+  probe: RpcModule,
+  pieces: Piece[],
+  cuttings: Cutting[],
+  hint: (c: Cutting, pieces: Piece[]) => string,
+): Promise<void> {
   const stream = Buffer.concat(pieces.map((p) => p.raw));
   const replySize = JSON.stringify(pieces.map((p) => p.reply)).length * 1.2 + 16;
-  for (let from = 0; from < cuttings.length; ) {
+  for (let from = 0; from < cuttings.length;) {
     let budget = 400_000;
     let to = from;
     do budget -= replySize + cuttings[to]!.at.length * 3;
@@ -370,9 +479,17 @@ async function feedCuttings(t: CheckContext, probe: RpcModule, pieces: Piece[], 
       fed = await probe.call<Fed[]>("feedCuts", [stream.toString("base64"), batch.map((c) => c.at)], CALL_MS + 5000);
     } catch (error) {
       if (!(error instanceof CheckFailure)) throw error;
-      return t.fail({ message: `Your RespParser failed when fed ${pieces.length} replies ${batch[0]!.how}${batch.length > 1 ? " (and other ways)" : ""}: ${error.message.replace(/^feedCuts\(\) /, "")}`, actual: error.actual, hint: `push() must return, without throwing, however the replies are split. ${hint(batch[0]!, pieces)}` });
+      return t.fail({
+        message: `Your RespParser failed when fed ${pieces.length} replies ${batch[0]!.how}${batch.length > 1 ? " (and other ways)" : ""}: ${error.message.replace(/^feedCuts\(\) /, "")}`,
+        actual: error.actual,
+        hint: `push() must return, without throwing, however the replies are split. ${hint(batch[0]!, pieces)}`,
+      });
     }
-    if (!Array.isArray(fed) || fed.length !== batch.length) return t.fail({ message: "parser-probe.ts's feedCuts() returned something else than one result per cutting.", hint: "parser-probe.ts is read-only: restore it." });
+    if (!Array.isArray(fed) || fed.length !== batch.length)
+      return t.fail({
+        message: "parser-probe.ts's feedCuts() returned something else than one result per cutting.",
+        hint: "parser-probe.ts is read-only: restore it.",
+      });
     for (const [i, cutting] of batch.entries()) judgeFed(t, pieces, cutting, fed[i]!, hint(cutting, pieces));
     from = to;
   }
@@ -382,7 +499,8 @@ async function feedCuttings(t: CheckContext, probe: RpcModule, pieces: Piece[], 
 const holdsLineBreak = (r: Reply): boolean => (typeof r === "string" ? /[\r\n]/.test(r) : Array.isArray(r) && r.some(holdsLineBreak));
 const hintFor = (c: Cutting, pieces: Piece[]) =>
   `${pieces.some((p) => holdsLineBreak(p.reply)) ? "A bulk string is read by its $ length, never up to a \\r\\n: its value may itself hold \\r\\n. " : ""}${c.at.length === 0 ? oneChunkHint : parserHint}`;
-const showStream = ({ pieces }: { pieces: Piece[] }) => `${clipped(shown(pieces.map((p) => p.reply)))}\nas bytes: ${wire(Buffer.concat(pieces.map((p) => p.raw))).slice(0, 900)}`;
+const showStream = ({ pieces }: { pieces: Piece[] }) =>
+  `${clipped(shown(pieces.map((p) => p.reply)))}\nas bytes: ${wire(Buffer.concat(pieces.map((p) => p.raw))).slice(0, 900)}`;
 
 // ---------------------------------------------------------------------------------------------
 // Calls that may never settle, and cuts placed where the check wants them.
@@ -402,7 +520,8 @@ function track(label: string, call: Promise<unknown>): Tracked {
   const tracked: Tracked = { label, settled: false, ok: false, at: 0, done: Promise.resolve() };
   tracked.done = call.then(
     (value) => void Object.assign(tracked, { settled: true, ok: true, value, at: performance.now() }),
-    (error: unknown) => void Object.assign(tracked, { settled: true, ok: false, error: error instanceof Error ? error.message : String(error), at: performance.now() }),
+    (error: unknown) =>
+      void Object.assign(tracked, { settled: true, ok: false, error: error instanceof Error ? error.message : String(error), at: performance.now() }),
   );
   return tracked;
 }
@@ -489,14 +608,30 @@ const closeHint =
   "Listen for 'close' (and 'error', and 'end') on the socket: when it comes, reject every call still waiting on that connection with an Error, at once, and forget the connection, so the next call opens a new one with a new RespParser. Never resend a waiting command: it may have run already.";
 
 /** Judges calls that were waiting when the connection went away: each rejected, in time, none resolved with a reply it never got. */
-function judgeCutCalls(t: CheckContext, resp: RpcModule, calls: { call: Tracked; mustReject: boolean; expected: unknown }[], cutAt: number, allowed: number, fault: string): void {
+function judgeCutCalls(
+  t: CheckContext,
+  resp: RpcModule,
+  calls: { call: Tracked; mustReject: boolean; expected: unknown }[],
+  cutAt: number,
+  allowed: number,
+  fault: string,
+): void {
   if (!resp.alive) {
-    return t.fail({ message: `Your module's process ended when ${fault}: ${resp.outcome?.kind === "exited" ? `it exited with code ${resp.outcome.code}` : "it died"}.`, actual: resp.output().slice(-1500) || undefined, hint: `An 'error' event on a socket with no 'error' listener throws and ends the process. ${closeHint}` });
+    return t.fail({
+      message: `Your module's process ended when ${fault}: ${resp.outcome?.kind === "exited" ? `it exited with code ${resp.outcome.code}` : "it died"}.`,
+      actual: resp.output().slice(-1500) || undefined,
+      hint: `An 'error' event on a socket with no 'error' listener throws and ends the process. ${closeHint}`,
+    });
   }
   for (const { call, mustReject, expected } of calls) {
     if (!call.settled) {
       const waited = ((performance.now() - cutAt) / 1000).toFixed(1);
-      t.fail({ message: `${call.label} was still waiting ${waited} s after ${fault}.`, expected: `rejected within ${REJECT_WITHIN_MS / 1000} s of the connection closing`, actual: `still pending ${waited} s later: no reply will ever come on a closed connection`, hint: closeHint });
+      t.fail({
+        message: `${call.label} was still waiting ${waited} s after ${fault}.`,
+        expected: `rejected within ${REJECT_WITHIN_MS / 1000} s of the connection closing`,
+        actual: `still pending ${waited} s later: no reply will ever come on a closed connection`,
+        hint: closeHint,
+      });
     }
     const after = Math.round(call.at - cutAt);
     if (call.ok && (mustReject || JSON.stringify(call.value) !== JSON.stringify(expected))) {
@@ -508,7 +643,12 @@ function judgeCutCalls(t: CheckContext, resp: RpcModule, calls: { call: Tracked;
       });
     }
     if (!call.ok && after > allowed) {
-      t.fail({ message: `${call.label} rejected only ${(after / 1000).toFixed(2)} s after ${fault}.`, expected: `rejected within ${REJECT_WITHIN_MS / 1000} s of the connection closing`, actual: call.error, hint: `Do not wait for a timeout to notice a dead connection. ${closeHint}` });
+      t.fail({
+        message: `${call.label} rejected only ${(after / 1000).toFixed(2)} s after ${fault}.`,
+        expected: `rejected within ${REJECT_WITHIN_MS / 1000} s of the connection closing`,
+        actual: call.error,
+        hint: `Do not wait for a timeout to notice a dead connection. ${closeHint}`,
+      });
     }
   }
 }
@@ -627,7 +767,13 @@ export default defineChecks({
       await call("command", ["RPUSH", "play:log", `visit ${round} ✓`], `RPUSH play:log "visit ${round} ✓"`);
       await call("command", ["LTRIM", "play:log", "-5", "-1"], "LTRIM play:log -5 -1");
       await call("command", ["LRANGE", "play:log", "0", "-1"], "LRANGE play:log 0 -1");
-      const batch = [["INCR", "play:visits"], ["INCR", "play:visits"], ["GET", "play:missing"], ["INCR", "play:greeting"], ["GET", "play:visits"]];
+      const batch = [
+        ["INCR", "play:visits"],
+        ["INCR", "play:visits"],
+        ["GET", "play:missing"],
+        ["INCR", "play:greeting"],
+        ["GET", "play:visits"],
+      ];
       await call("pipeline", batch, `pipeline of ${batch.map((c) => c.join(" ")).join(", ")}`);
       await t.sleep(1500);
     }
@@ -642,7 +788,11 @@ export default defineChecks({
           const got = asBytes(await resp.call("encode", [args], CALL_MS));
           const expected = encodeCommand(args);
           if (typeof got === "string") {
-            return t.fail({ message: `encode() returned ${got}, not a Buffer.`, expected: wireAround(expected, 0), hint: "Build the bytes with Buffer.from(...) and join the pieces with Buffer.concat([...]); a string cannot say how many bytes it will be." });
+            return t.fail({
+              message: `encode() returned ${got}, not a Buffer.`,
+              expected: wireAround(expected, 0),
+              hint: "Build the bytes with Buffer.from(...) and join the pieces with Buffer.concat([...]); a string cannot say how many bytes it will be.",
+            });
           }
           if (!got.equals(expected)) {
             const at = firstDifference(got, expected);
@@ -671,9 +821,19 @@ export default defineChecks({
         const got = asBytes(await resp.call("encode", [args], CALL_MS));
         const expected = encodeCommand(args);
         if (typeof got === "string") {
-          return t.fail({ message: `encode(${JSON.stringify(args)}) returned ${got}, not a Buffer.`, expected: wire(expected), hint: "Build the bytes with Buffer.from(...) and join the pieces with Buffer.concat([...]); a string cannot say how many bytes it will be." });
+          return t.fail({
+            message: `encode(${JSON.stringify(args)}) returned ${got}, not a Buffer.`,
+            expected: wire(expected),
+            hint: "Build the bytes with Buffer.from(...) and join the pieces with Buffer.concat([...]); a string cannot say how many bytes it will be.",
+          });
         }
-        if (!got.equals(expected)) t.fail({ message: `encode(${JSON.stringify(args)}) produced the wrong bytes.`, expected: wire(expected), actual: wire(got), hint: "A command is *<number of arguments>\\r\\n, then for each argument $<its length in bytes>\\r\\n<the argument>\\r\\n." });
+        if (!got.equals(expected))
+          t.fail({
+            message: `encode(${JSON.stringify(args)}) produced the wrong bytes.`,
+            expected: wire(expected),
+            actual: wire(got),
+            hint: "A command is *<number of arguments>\\r\\n, then for each argument $<its length in bytes>\\r\\n<the argument>\\r\\n.",
+          });
       }
 
       // Keys and values the learner's code cannot know in advance, and a value only the grader wrote:
@@ -692,13 +852,25 @@ export default defineChecks({
         [["GET", key], null],
         [["GET", planted.key], planted.value],
       ];
-      const hangHint = "command() never returned. Check that every chunk from the socket's 'data' event goes into your RespParser, and that each reply it returns resolves the oldest waiting call.";
+      const hangHint =
+        "command() never returned. Check that every chunk from the socket's 'data' event goes into your RespParser, and that each reply it returns resolves the oldest waiting call.";
       const mark = t.logPosition();
       for (const [args, expected] of script) {
-        await expectReply(t, resp, args, expected, "over your socket", "Simple strings (+PONG) become strings, integers (:1) numbers, bulk strings ($0) strings, a null bulk ($-1) null.", hangHint);
+        await expectReply(
+          t,
+          resp,
+          args,
+          expected,
+          "over your socket",
+          "Simple strings (+PONG) become strings, integers (:1) numbers, bulk strings ($0) strings, a null bulk ($-1) null.",
+          hangHint,
+        );
       }
       const asked = script.map(([args]) => args).filter((args) => args[0] !== "PING");
-      const seen = t.commands("ECHO", "SET", "GET", "STRLEN", "DEL").filter((e) => e.seq > mark).map((e) => e.args);
+      const seen = t
+        .commands("ECHO", "SET", "GET", "STRLEN", "DEL")
+        .filter((e) => e.seq > mark)
+        .map((e) => e.args);
       same(t, seen, asked, {
         message: "The commands that reached Redis are not the ones command() was asked to send.",
         hint: "Send each command once, with exactly its arguments, in the order it was asked: command(args) writes encode(args) to the socket.",
@@ -707,22 +879,38 @@ export default defineChecks({
 
     "utf8-values": async (t) => {
       const first = await t.load(MODULE, INSTANCE);
-      const hangHint = "command() never returned. Check that a reply holding multi-byte characters or \\r\\n inside a value is read by its $ length in bytes, not up to the next \\r\\n.";
+      const hangHint =
+        "command() never returned. Check that a reply holding multi-byte characters or \\r\\n inside a value is read by its $ length in bytes, not up to the next \\r\\n.";
       // Generated values through Redis and back: the bytes Redis stores, the reply to GET, and a
       // list of several generated values in one command.
       const withModule = freshAfterFailure(t, first);
       await t.property(
         // The large value first: shrinking tries dropping it before anything else.
-        fc.record({ large: fc.option(largeText(100_000), { freq: 5 }), keyPart: text, value: value(16_000), items: fc.array(value(), { minLength: 1, maxLength: 4 }) }).filter(fitsChannel),
+        fc
+          .record({
+            large: fc.option(largeText(100_000), { freq: 5 }),
+            keyPart: text,
+            value: value(16_000),
+            items: fc.array(value(), { minLength: 1, maxLength: 4 }),
+          })
+          .filter(fitsChannel),
         ({ value: v, items, keyPart, large }) =>
           withModule(async (resp) => {
             const key = `${t.id("rt")}:${keyPart}`;
             if (large !== null) {
               // A large value, stored by the grader, read back through the learner's client.
               await t.redis.set(`${key}:large`, large);
-              await expectReply(t, resp, ["GET", `${key}:large`], large, `for a value of ${Buffer.byteLength(large)} bytes the grader stored`, "A large bulk string arrives in many chunks: keep collecting bytes until its $ length in bytes (plus \\r\\n) is in, then decode it once.", hangHint);
+              await expectReply(
+                t,
+                resp,
+                ["GET", `${key}:large`],
+                large,
+                `for a value of ${Buffer.byteLength(large)} bytes the grader stored`,
+                "A large bulk string arrives in many chunks: keep collecting bytes until its $ length in bytes (plus \\r\\n) is in, then decode it once.",
+                hangHint,
+              );
             }
-            await expectReply(t, resp, ["SET", key, v], "OK", "", "SET replies +OK, a simple string: return \"OK\".", hangHint);
+            await expectReply(t, resp, ["SET", key, v], "OK", "", 'SET replies +OK, a simple string: return "OK".', hangHint);
             const stored = await t.redis.getBuffer(key);
             if (!stored?.equals(Buffer.from(v))) {
               const want = Buffer.from(v);
@@ -734,11 +922,41 @@ export default defineChecks({
                 hint: "Send each argument's UTF-8 bytes (Buffer.from(arg)) and say how many bytes there are: Buffer.byteLength(arg), not arg.length.",
               });
             }
-            await expectReply(t, resp, ["GET", key], v, "", "Read a bulk string by its $ length in bytes, then decode those bytes as UTF-8; the value may itself contain \\r\\n.", hangHint);
-            await expectReply(t, resp, ["RPUSH", `${key}:list`, ...items], items.length, "", "RPUSH replies with an integer (:n): return it as a number.", hangHint);
-            await expectReply(t, resp, ["LRANGE", `${key}:list`, "0", "-1"], items, "", "An array reply (*n) holds n replies: parse each one by its own type and length.", hangHint);
+            await expectReply(
+              t,
+              resp,
+              ["GET", key],
+              v,
+              "",
+              "Read a bulk string by its $ length in bytes, then decode those bytes as UTF-8; the value may itself contain \\r\\n.",
+              hangHint,
+            );
+            await expectReply(
+              t,
+              resp,
+              ["RPUSH", `${key}:list`, ...items],
+              items.length,
+              "",
+              "RPUSH replies with an integer (:n): return it as a number.",
+              hangHint,
+            );
+            await expectReply(
+              t,
+              resp,
+              ["LRANGE", `${key}:list`, "0", "-1"],
+              items,
+              "",
+              "An array reply (*n) holds n replies: parse each one by its own type and length.",
+              hangHint,
+            );
           }),
-        { runs: 30, noun: "value", timeLimitMs: 6000, show: ({ value: v, items, keyPart, large }) => `value ${showText(v)}, list [${items.map(showText).join(", ")}], key suffix ${showText(keyPart)}${large === null ? "" : `, large value ${showText(large)}`}` },
+        {
+          runs: 30,
+          noun: "value",
+          timeLimitMs: 6000,
+          show: ({ value: v, items, keyPart, large }) =>
+            `value ${showText(v)}, list [${items.map(showText).join(", ")}], key suffix ${showText(keyPart)}${large === null ? "" : `, large value ${showText(large)}`}`,
+        },
       );
 
       // The property held, so the first instance is still the one in use.
@@ -754,7 +972,7 @@ export default defineChecks({
       ];
       for (const [i, value] of values.entries()) {
         const key = i % 2 === 0 ? `utf8:${i}` : `utf8:ключ:${i}`;
-        await expectReply(t, resp, ["SET", key, value], "OK", "", "SET replies +OK, a simple string: return \"OK\".", hangHint);
+        await expectReply(t, resp, ["SET", key, value], "OK", "", 'SET replies +OK, a simple string: return "OK".', hangHint);
         const stored = await t.redis.getBuffer(key);
         if (!stored?.equals(Buffer.from(value))) {
           t.fail({
@@ -764,12 +982,28 @@ export default defineChecks({
             hint: "Send each argument's UTF-8 bytes (Buffer.from(arg)) and say how many bytes there are: Buffer.byteLength(arg), not arg.length.",
           });
         }
-        await expectReply(t, resp, ["GET", key], value, "", "Read a bulk string by its $ length in bytes, then decode those bytes as UTF-8; the value may itself contain \\r\\n.", hangHint);
+        await expectReply(
+          t,
+          resp,
+          ["GET", key],
+          value,
+          "",
+          "Read a bulk string by its $ length in bytes, then decode those bytes as UTF-8; the value may itself contain \\r\\n.",
+          hangHint,
+        );
         await expectReply(t, resp, ["STRLEN", key], Buffer.byteLength(value), "", "STRLEN replies with an integer (:n): return it as a number.", hangHint);
       }
       const seeded = unpredictableText(t, 60);
       await t.redis.set("utf8:seeded", seeded);
-      await expectReply(t, resp, ["GET", "utf8:seeded"], seeded, "for a value the grader stored", "Decode a bulk string's bytes as UTF-8 once all of them are in.", hangHint);
+      await expectReply(
+        t,
+        resp,
+        ["GET", "utf8:seeded"],
+        seeded,
+        "for a value the grader stored",
+        "Decode a bulk string's bytes as UTF-8 once all of them are in.",
+        hangHint,
+      );
       // Someone else changes the value: a client reads Redis, not what it remembers.
       const changed = unpredictableText(t, 40);
       await t.redis.set("utf8:seeded", changed);
@@ -789,14 +1023,21 @@ export default defineChecks({
       // Generated replies of every type, each stream fed whole, byte by byte, split in two at every
       // byte, and in generated sizes: a failure shows the smallest stream and cut that break it.
       await t.property(
-        fc.record({ pieces: fc.array(replyArb, { minLength: 1, maxLength: 5 }), sizes: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }) }),
+        fc.record({
+          pieces: fc.array(replyArb, { minLength: 1, maxLength: 5 }),
+          sizes: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
+        }),
         ({ pieces: generated, sizes: generatedSizes }) => feedCuttings(t, probe, generated, cuttingsOf(generated, generatedSizes), hintFor),
         { runs: 40, noun: "stream of replies", timeLimitMs: 6000, show: showStream },
       );
       // Large values (up to about 100 KB) in pieces of generated sizes.
       await t.property(
-        fc.record({ pieces: fc.array(fc.oneof(largeReplyArb, replyArb), { minLength: 1, maxLength: 3 }), sizes: fc.array(fc.integer({ min: 1, max: 8192 }), { minLength: 1, maxLength: 6 }) }),
-        ({ pieces: generated, sizes: generatedSizes }) => feedCuttings(t, probe, generated, [{ how: "in one chunk", at: [] }, cuttingsOf(generated, generatedSizes).at(-1)!], hintFor),
+        fc.record({
+          pieces: fc.array(fc.oneof(largeReplyArb, replyArb), { minLength: 1, maxLength: 3 }),
+          sizes: fc.array(fc.integer({ min: 1, max: 8192 }), { minLength: 1, maxLength: 6 }),
+        }),
+        ({ pieces: generated, sizes: generatedSizes }) =>
+          feedCuttings(t, probe, generated, [{ how: "in one chunk", at: [] }, cuttingsOf(generated, generatedSizes).at(-1)!], hintFor),
         { runs: 8, noun: "stream of replies", timeLimitMs: 6000, show: showStream },
       );
       // And a stream of every kind of reply Redis sends, named, in one chunk, byte by byte, in two at every byte and in pieces.
@@ -814,7 +1055,12 @@ export default defineChecks({
       const temp = String(unpredictableInt(t, 80) - 40);
       const after = `still in step ✓ ${unpredictableText(t, 4)}`;
       // Bytes that are not UTF-8 (a lone continuation byte, a cut 4-byte character): decoded whole, as U+FFFD.
-      const raw = Buffer.concat([Buffer.from(unpredictableText(t, 4)), Buffer.from([0x80, 0xf0, 0x9f, 0x8e]), Buffer.from(unpredictableText(t, 4)), Buffer.from([0xff, 0xc3])]);
+      const raw = Buffer.concat([
+        Buffer.from(unpredictableText(t, 4)),
+        Buffer.from([0x80, 0xf0, 0x9f, 0x8e]),
+        Buffer.from(unpredictableText(t, 4)),
+        Buffer.from([0xff, 0xc3]),
+      ]);
       const long = unpredictableText(t, 600);
       await Promise.all([
         t.redis.set("frag:emoji", emoji),
@@ -841,16 +1087,28 @@ export default defineChecks({
         [["LRANGE", "frag:list", "0", "-1"], list],
         [["LRANGE", "frag:missing", "0", "-1"], []],
         [["HGETALL", "frag:hash"], hash],
-        [["MGET", "frag:emoji", "frag:missing", "frag:empty"], [emoji, null, ""]],
-        [["XRANGE", "frag:stream", "-", "+"], [["1-1", ["city", city[0]!]], ["1-2", ["city", city[1]!, "temp", temp]]]],
+        [
+          ["MGET", "frag:emoji", "frag:missing", "frag:empty"],
+          [emoji, null, ""],
+        ],
+        [
+          ["XRANGE", "frag:stream", "-", "+"],
+          [
+            ["1-1", ["city", city[0]!]],
+            ["1-2", ["city", city[1]!, "temp", temp]],
+          ],
+        ],
         [["LPUSH", "frag:emoji", "x"], wrongType],
         [["BLPOP", "frag:missing", "0.01"], null],
         [["SET", "frag:after", after], "OK"],
         [["GET", "frag:after"], after],
       ];
-      const hangHint = "command() never returned while the reply trickled in 1 byte at a time. One 'data' event is not one reply: feed every chunk into the same RespParser and answer a call only when it returns a complete reply.";
+      const hangHint =
+        "command() never returned while the reply trickled in 1 byte at a time. One 'data' event is not one reply: feed every chunk into the same RespParser and answer a call only when it returns a complete reply.";
       for (const [args, expected] of script) {
-        const hint = isError(expected) ? "An error reply (-WRONGTYPE …) must come back as { error: \"WRONGTYPE …\" }, and the connection must stay in step for the next command." : parserHint;
+        const hint = isError(expected)
+          ? 'An error reply (-WRONGTYPE …) must come back as { error: "WRONGTYPE …" }, and the connection must stay in step for the next command.'
+          : parserHint;
         await expectReply(t, resp, args, expected, "with replies arriving 1 byte at a time", hint, hangHint);
       }
 
@@ -863,9 +1121,22 @@ export default defineChecks({
             const key = t.id("frag:gen");
             if (items.length > 0) await t.redis.rpush(key, ...items);
             t.proxy.fragment(size);
-            await expectReply(t, client, ["LRANGE", key, "0", "-1"], items, `with replies arriving ${size} byte${size > 1 ? "s" : ""} at a time`, parserHint, hangHint);
+            await expectReply(
+              t,
+              client,
+              ["LRANGE", key, "0", "-1"],
+              items,
+              `with replies arriving ${size} byte${size > 1 ? "s" : ""} at a time`,
+              parserHint,
+              hangHint,
+            );
           }),
-        { runs: 25, noun: "list", timeLimitMs: 5000, show: ({ items, size }) => `[${items.map(showText).join(", ")}] read ${size} byte${size > 1 ? "s" : ""} at a time` },
+        {
+          runs: 25,
+          noun: "list",
+          timeLimitMs: 5000,
+          show: ({ items, size }) => `[${items.map(showText).join(", ")}] read ${size} byte${size > 1 ? "s" : ""} at a time`,
+        },
       );
     },
 
@@ -896,7 +1167,9 @@ export default defineChecks({
 
       const latency = { ms: 25, jitterMs: 15 };
       t.proxy.setLatency(latency);
-      t.note(`every reply now takes ${latency.ms}±${latency.jitterMs} ms more: 100 commands sent one after another would take over ${(100 * (latency.ms - latency.jitterMs)) / 1000} s`);
+      t.note(
+        `every reply now takes ${latency.ms}±${latency.jitterMs} ms more: 100 commands sent one after another would take over ${(100 * (latency.ms - latency.jitterMs)) / 1000} s`,
+      );
       let replies: Reply[] | "stalled";
       let settled = false;
       // A client that waits for each reply still finishes in about 2.6 s; the log judges it below.
@@ -932,13 +1205,18 @@ export default defineChecks({
         });
       }
       if (!Array.isArray(replies) || replies.length !== batch.length) {
-        t.fail({ message: "pipeline() of 100 commands did not return 100 replies.", expected: "an array of 100 replies", actual: Array.isArray(replies) ? `${replies.length} replies` : JSON.stringify(replies), hint: "Resolve with one reply per command, in the order the commands were given." });
+        t.fail({
+          message: "pipeline() of 100 commands did not return 100 replies.",
+          expected: "an array of 100 replies",
+          actual: Array.isArray(replies) ? `${replies.length} replies` : JSON.stringify(replies),
+          hint: "Resolve with one reply per command, in the order the commands were given.",
+        });
       }
       for (const [i, { args, expected }] of batch.entries()) {
         same(t, replies[i], expected, {
           message: `In a pipeline of 100 commands, reply ${i + 1} (to ${show(args)}) is wrong.`,
           hint: isError(expected)
-            ? "An error reply answers its own command only: return it in its place as { error: \"ERR …\" } and keep matching the replies after it."
+            ? 'An error reply answers its own command only: return it in its place as { error: "ERR …" } and keep matching the replies after it.'
             : "Redis answers pipelined commands in the order they were sent: give the n-th reply to the n-th command (a first-in first-out queue of waiting calls).",
         });
       }
@@ -946,7 +1224,11 @@ export default defineChecks({
       const sent = t.commands("SET", "INCR", "GET");
       const first = sent[0];
       if (!first || sent.length !== batch.length) {
-        return t.fail({ message: `Redis saw ${sent.length} SET/INCR/GET commands for a pipeline of 100.`, expected: "each command sent once", hint: "Write each command of the pipeline exactly once." });
+        return t.fail({
+          message: `Redis saw ${sent.length} SET/INCR/GET commands for a pipeline of 100.`,
+          expected: "each command sent once",
+          hint: "Write each command of the pipeline exactly once.",
+        });
       }
       const firstReplyAt = first.at + (first.durationMs ?? Infinity);
       const late = sent.filter((e) => e.at > firstReplyAt);
@@ -971,17 +1253,24 @@ export default defineChecks({
       // grader stored under a key of its own.
       const planted = Array.from({ length: 20 }, (_, i) => ({ key: `pipe:own:${i}`, value: `value ${i} ${unpredictableText(t, 5)}` }));
       await t.redis.mset(...planted.flatMap((p) => [p.key, p.value]));
-      const hangHint = "A command() call never returned while 19 others were in flight on the same connection. Queue every waiting call, and hand each reply to the oldest.";
+      const hangHint =
+        "A command() call never returned while 19 others were in flight on the same connection. Queue every waiting call, and hand each reply to the oldest.";
       const values = await Promise.all(planted.map((p) => send(t, resp, ["GET", p.key], "(one of 20 calls at once)", hangHint)));
-      same(t, values, planted.map((p) => p.value), {
-        message: "20 command(GET …) calls made at once did not each get their own reply.",
-        hint: "Calls made while others wait share one connection: replies come back in the order the commands were written, so keep the waiting calls in a first-in first-out queue.",
-      });
+      same(
+        t,
+        values,
+        planted.map((p) => p.value),
+        {
+          message: "20 command(GET …) calls made at once did not each get their own reply.",
+          hint: "Calls made while others wait share one connection: replies come back in the order the commands were written, so keep the waiting calls in a first-in first-out queue.",
+        },
+      );
     },
 
     "connection-cut": async (t) => {
       const resp = await t.load(MODULE, INSTANCE);
-      const hangHint = "The call after the cut never returned. It must go out on a new connection with a new RespParser: the bytes of a reply cut short, or calls left waiting from the old connection, must not take the new connection's replies.";
+      const hangHint =
+        "The call after the cut never returned. It must go out on a new connection with a new RespParser: the bytes of a reply cut short, or calls left waiting from the old connection, must not take the new connection's replies.";
       await expectReply(t, resp, ["PING"], "PONG", "", "PING replies +PONG.", hangHint);
       const incrKeys: string[] = [];
 
@@ -1002,12 +1291,29 @@ export default defineChecks({
           const items = Array.from({ length: 6 + Math.floor(t.random() * 10) }, () => unpredictableText(t, 1 + Math.floor(t.random() * 8)));
           await t.redis.rpush(key, ...items);
           readArgs = ["LRANGE", key, "0", "-1"];
-          expected = array("", items.map((s) => bulk("", s)));
+          expected = array(
+            "",
+            items.map((s) => bulk("", s)),
+          );
         } else {
-          const entries = Array.from({ length: 3 + Math.floor(t.random() * 3) }, (_, i) => ({ id: `${i + 1}-1`, fields: ["city", unpredictableText(t, 6), "note", unpredictableText(t, 4)] }));
+          const entries = Array.from({ length: 3 + Math.floor(t.random() * 3) }, (_, i) => ({
+            id: `${i + 1}-1`,
+            fields: ["city", unpredictableText(t, 6), "note", unpredictableText(t, 4)],
+          }));
           for (const e of entries) await t.redis.xadd(key, e.id, ...e.fields);
           readArgs = ["XRANGE", key, "-", "+"];
-          expected = array("", entries.map((e) => array("", [bulk("", e.id), array("", e.fields.map((f) => bulk("", f)))])));
+          expected = array(
+            "",
+            entries.map((e) =>
+              array("", [
+                bulk("", e.id),
+                array(
+                  "",
+                  e.fields.map((f) => bulk("", f)),
+                ),
+              ]),
+            ),
+          );
         }
         const length = expected.raw.length;
         const offset = 2 + Math.floor(t.random() * (length - 4));
@@ -1029,7 +1335,10 @@ export default defineChecks({
         const outAtCut = out();
         const fault = `the proxy cut the connection after ${outAtCut} of the ${length} bytes of the reply to ${show(readArgs)} (round ${round}, delivering 1 byte at a time)`;
         if (cutAt === null) {
-          return t.fail({ message: `command(${show(readArgs)}) ${read.settled ? `settled before its reply had reached your socket: ${read.ok ? `resolved with ${clipped(shown(read.value))}` : read.error}` : "sent nothing that Redis answered within 5 s"}.`, hint: "command(args) writes encode(args) to the module's one connection and resolves with the reply parsed from it." });
+          return t.fail({
+            message: `command(${show(readArgs)}) ${read.settled ? `settled before its reply had reached your socket: ${read.ok ? `resolved with ${clipped(shown(read.value))}` : read.error}` : "sent nothing that Redis answered within 5 s"}.`,
+            hint: "command(args) writes encode(args) to the module's one connection and resolves with the reply parsed from it.",
+          });
         }
         t.note(fault);
         const incrWaiting = sentFor(t, mark, incrKey).length > 0;
@@ -1048,7 +1357,8 @@ export default defineChecks({
 
         const fresh = { key: t.id("cut:after"), value: unpredictableText(t, 12) };
         await t.redis.set(fresh.key, fresh.value);
-        const staleHint = "Give each connection its own RespParser: the bytes of the reply cut short belong to the dead connection, and must not be read as the start of the next connection's first reply.";
+        const staleHint =
+          "Give each connection its own RespParser: the bytes of the reply cut short belong to the dead connection, and must not be read as the start of the next connection's first reply.";
         await expectReply(t, resp, ["GET", fresh.key], fresh.value, `after ${fault}`, staleHint, { hang: hangHint, threw: staleHint });
         t.proxy.fragment(0);
       }
@@ -1064,7 +1374,9 @@ export default defineChecks({
           incrKeys.push(k);
           return { args: ["INCR", k], expected: 1 };
         }
-        return i % 3 === 0 ? { args: ["SET", t.id("cut:s"), unpredictableText(t, 5)], expected: "OK" } : { args: ["GET", planted.key], expected: planted.value };
+        return i % 3 === 0
+          ? { args: ["SET", t.id("cut:s"), unpredictableText(t, 5)], expected: "OK" }
+          : { args: ["GET", planted.key], expected: planted.value };
       });
       const singles: Step[] = Array.from({ length: 5 }, () => {
         const k = t.id("cut:incr");
@@ -1083,7 +1395,12 @@ export default defineChecks({
         if (cutAt !== null || e.seq <= mark || e.owner !== resp.name || e.args.length === 0 || !e.reply) return;
         delivered.add(e.seq);
         if (delivered.size === k) {
-          logged = new Set(t.commands().filter((c) => c.seq > mark).map((c) => c.seq));
+          logged = new Set(
+            t
+              .commands()
+              .filter((c) => c.seq > mark)
+              .map((c) => c.seq),
+          );
           t.proxy.cutAll();
           cutAt = performance.now();
           cut();
@@ -1094,14 +1411,24 @@ export default defineChecks({
       try {
         calls = [
           { call: track(`pipeline() of ${pipelined.length} commands`, resp.call("pipeline", [pipelined.map((s) => s.args)], TRACKED_MS)), steps: pipelined },
-          ...singles.map((s, i) => ({ call: track(`command(${show(s.args)}), call ${i + 1} of ${singles.length} made at once beside the pipeline,`, resp.call("command", [s.args], TRACKED_MS)), steps: [s] })),
+          ...singles.map((s, i) => ({
+            call: track(
+              `command(${show(s.args)}), call ${i + 1} of ${singles.length} made at once beside the pipeline,`,
+              resp.call("command", [s.args], TRACKED_MS),
+            ),
+            steps: [s],
+          })),
         ];
         await Promise.race([cutDone, t.sleep(6000), Promise.all(calls.map((c) => c.call.done))]);
       } finally {
         t.proxy.off("command", onReply);
       }
       if (cutAt === null) {
-        return t.fail({ message: `Of the ${total} commands sent at once, fewer than ${k} replies went back to your socket within 6 s.`, actual: calls.map((c) => `${c.call.label}: ${c.call.settled ? (c.call.ok ? "resolved" : `rejected: ${c.call.error}`) : "waiting"}`).join("\n"), hint: "pipeline() writes every command at once; command() calls made meanwhile go out on the same connection." });
+        return t.fail({
+          message: `Of the ${total} commands sent at once, fewer than ${k} replies went back to your socket within 6 s.`,
+          actual: calls.map((c) => `${c.call.label}: ${c.call.settled ? (c.call.ok ? "resolved" : `rejected: ${c.call.error}`) : "waiting"}`).join("\n"),
+          hint: "pipeline() writes every command at once; command() calls made meanwhile go out on the same connection.",
+        });
       }
       const fault = `the proxy cut the connection after ${k} of ${total} replies had gone back (a pipeline of ${pipelined.length} and ${singles.length} single commands waiting on it)`;
       t.note(fault);
@@ -1111,11 +1438,19 @@ export default defineChecks({
         const waiting = entries.some((e) => e !== undefined && logged.has(e.seq) && !delivered.has(e.seq));
         return { call, mustReject: waiting, expected: steps.length === 1 ? steps[0]!.expected : steps.map((s) => s.expected) };
       });
-      const allowed = await settleAfterCut(resp, calls.map((c) => c.call), cutAt);
+      const allowed = await settleAfterCut(
+        resp,
+        calls.map((c) => c.call),
+        cutAt,
+      );
       judgeCutCalls(t, resp, judged, cutAt, allowed, fault);
       const fresh = { key: t.id("cut:after"), value: unpredictableText(t, 12) };
       await t.redis.set(fresh.key, fresh.value);
-      const after = [["GET", fresh.key], ["ECHO", fresh.value], ["GET", planted.key]];
+      const after = [
+        ["GET", fresh.key],
+        ["ECHO", fresh.value],
+        ["GET", planted.key],
+      ];
       let replies: Reply[];
       try {
         replies = await resp.call<Reply[]>("pipeline", [after], CALL_MS);
@@ -1123,7 +1458,10 @@ export default defineChecks({
         if (!(error instanceof CheckFailure)) throw error;
         return t.fail({ message: `pipeline(${after.map(show).join(", ")}) after ${fault}: ${error.message}`, hint: hangHint });
       }
-      same(t, replies, [fresh.value, fresh.value, planted.value], { message: `The first pipeline after ${fault} got the wrong replies.`, hint: "Calls that waited on the old connection were rejected: none of them may stay in the queue of waiting calls and take a reply meant for a new one." });
+      same(t, replies, [fresh.value, fresh.value, planted.value], {
+        message: `The first pipeline after ${fault} got the wrong replies.`,
+        hint: "Calls that waited on the old connection were rejected: none of them may stay in the queue of waiting calls and take a reply meant for a new one.",
+      });
 
       // While the proxy refuses every connection (a partition), a call fails within 1 s instead of
       // waiting for a connection that will not come; once healed, the next call works.
@@ -1136,12 +1474,29 @@ export default defineChecks({
       const allowedDuring = await settleAfterCut(resp, [during], partitionedAt);
       judgeCutCalls(t, resp, [{ call: during, mustReject: true, expected: null }], partitionedAt, allowedDuring, partitionFault);
       t.proxy.heal();
-      await expectReply(t, resp, ["GET", planted.key], planted.value, "after the partition healed", "A call after the connection came back opens a new connection.", { hang: hangHint, threw: "The first call after the partition healed failed: every call opens a new connection if the last one closed, even if the one before that failed too." });
+      await expectReply(
+        t,
+        resp,
+        ["GET", planted.key],
+        planted.value,
+        "after the partition healed",
+        "A call after the connection came back opens a new connection.",
+        {
+          hang: hangHint,
+          threw:
+            "The first call after the partition healed failed: every call opens a new connection if the last one closed, even if the one before that failed too.",
+        },
+      );
 
       // Nothing was sent twice: a command that was waiting when the connection died may have run.
       const resent = incrKeys.map((key) => ({ key, times: t.commands("INCR").filter((e) => e.args[1] === key).length })).filter((r) => r.times > 1);
       if (resent.length > 0) {
-        t.fail({ message: `After the connection was cut, your client sent ${resent.length} INCR command(s) again on its new connection.`, expected: "each command sent once", actual: resent.map((r) => `INCR ${r.key} ×${r.times}`).join(", "), hint: "Never resend a command whose reply did not arrive: Redis may have run it already (an INCR would count twice). Reject the call and let the caller decide." });
+        t.fail({
+          message: `After the connection was cut, your client sent ${resent.length} INCR command(s) again on its new connection.`,
+          expected: "each command sent once",
+          actual: resent.map((r) => `INCR ${r.key} ×${r.times}`).join(", "),
+          hint: "Never resend a command whose reply did not arrive: Redis may have run it already (an INCR would count twice). Reject the call and let the caller decide.",
+        });
       }
     },
 
@@ -1149,28 +1504,69 @@ export default defineChecks({
       const resp = await t.load(MODULE, INSTANCE);
       const hangHint = {
         hang: "The call after Redis closed the connection never returned. Forget a connection once it has closed, and open a new one (with a new RespParser) on the next call.",
-        threw: "The call after Redis closed the connection failed. Forget a connection once it has closed (its socket is useless), and open a new one, with a new RespParser, on the next call.",
+        threw:
+          "The call after Redis closed the connection failed. Forget a connection once it has closed (its socket is useless), and open a new one, with a new RespParser, on the next call.",
       };
-      await expectReply(t, resp, ["PING"], "PONG", "", "PING replies +PONG.", "command() never returned. Each reply the parser returns resolves the oldest waiting call.");
+      await expectReply(
+        t,
+        resp,
+        ["PING"],
+        "PONG",
+        "",
+        "PING replies +PONG.",
+        "command() never returned. Each reply the parser returns resolves the oldest waiting call.",
+      );
 
       // Redis closes an idle connection (as its `timeout` setting or a failover would).
       const killed = await redisClosesLearnerConnections(t);
       t.note(`Redis closed your idle connection (CLIENT KILL: ${killed} connection${killed === 1 ? "" : "s"})`);
       // Wait until the client has seen it: a command written at the very instant of a close may fail.
-      await t.waitFor(() => t.proxy.stats().connectionsOpen === 0, { timeoutMs: 4000, message: "After Redis closed the connection, your socket stayed open for 4 s.", hint: "When the socket emits 'end', close your side too (the default), and forget the connection." });
+      await t.waitFor(() => t.proxy.stats().connectionsOpen === 0, {
+        timeoutMs: 4000,
+        message: "After Redis closed the connection, your socket stayed open for 4 s.",
+        hint: "When the socket emits 'end', close your side too (the default), and forget the connection.",
+      });
       await t.sleep(50);
       const planted = { key: t.id("srv"), value: unpredictableText(t, 12) };
       await t.redis.set(planted.key, planted.value);
-      await expectReply(t, resp, ["GET", planted.key], planted.value, "after Redis closed the idle connection", "After the connection closed, the next call opens a new one.", hangHint);
+      await expectReply(
+        t,
+        resp,
+        ["GET", planted.key],
+        planted.value,
+        "after Redis closed the idle connection",
+        "After the connection closed, the next call opens a new one.",
+        hangHint,
+      );
 
       // Redis closes the connection while a BLPOP blocks on it, with a pipeline waiting behind it.
       const listKey = t.id("srv:list");
       const counterKey = t.id("srv:n");
       const sentAt = performance.now();
       const blpop = track(`command(BLPOP ${listKey} 0)`, resp.call("command", [["BLPOP", listKey, "0"]], TRACKED_MS));
-      const behind = track(`pipeline(INCR ${counterKey}, GET ${planted.key}), sent while the BLPOP blocked,`, resp.call("pipeline", [[["INCR", counterKey], ["GET", planted.key]]], TRACKED_MS));
-      await t.waitFor(async () => (await blockedClients(t)) > 0 || blpop.settled, { timeoutMs: 5000, message: `command(BLPOP ${listKey} 0) did not reach Redis within 5 s.`, hint: "command(args) writes encode(args) to the module's connection at once." });
-      await t.waitFor(() => sentFor(t, 0, counterKey).length > 0 || behind.settled, { timeoutMs: 5000, message: "A pipeline sent while a BLPOP was blocking did not reach Redis within 5 s.", hint: "Calls made while another waits go out on the same connection at once; Redis answers them in order." });
+      const behind = track(
+        `pipeline(INCR ${counterKey}, GET ${planted.key}), sent while the BLPOP blocked,`,
+        resp.call(
+          "pipeline",
+          [
+            [
+              ["INCR", counterKey],
+              ["GET", planted.key],
+            ],
+          ],
+          TRACKED_MS,
+        ),
+      );
+      await t.waitFor(async () => (await blockedClients(t)) > 0 || blpop.settled, {
+        timeoutMs: 5000,
+        message: `command(BLPOP ${listKey} 0) did not reach Redis within 5 s.`,
+        hint: "command(args) writes encode(args) to the module's connection at once.",
+      });
+      await t.waitFor(() => sentFor(t, 0, counterKey).length > 0 || behind.settled, {
+        timeoutMs: 5000,
+        message: "A pipeline sent while a BLPOP was blocking did not reach Redis within 5 s.",
+        hint: "Calls made while another waits go out on the same connection at once; Redis answers them in order.",
+      });
       // A command has no deadline of its own: BLPOP 0 waits as long as Redis does.
       await t.sleep(Math.max(0, sentAt + BLOCKED_FOR_MS - performance.now()));
       for (const call of [blpop, behind]) {
@@ -1187,17 +1583,47 @@ export default defineChecks({
       const fault = `Redis closed the connection (CLIENT KILL) while BLPOP ${listKey} 0 was blocking and a pipeline waited behind it`;
       t.note(fault);
       const allowed = await settleAfterCut(resp, [blpop, behind], cutAt);
-      judgeCutCalls(t, resp, [{ call: blpop, mustReject: true, expected: null }, { call: behind, mustReject: true, expected: null }], cutAt, allowed, fault);
+      judgeCutCalls(
+        t,
+        resp,
+        [
+          { call: blpop, mustReject: true, expected: null },
+          { call: behind, mustReject: true, expected: null },
+        ],
+        cutAt,
+        allowed,
+        fault,
+      );
 
       // The next calls reconnect; the INCR that Redis dropped with the connection is not resent.
       const item = unpredictableText(t, 8);
       await t.redis.rpush(listKey, item);
-      await expectReply(t, resp, ["BLPOP", listKey, "1"], [listKey, item], `after ${fault}`, "A BLPOP that finds an item replies with an array: [key, value].", hangHint);
-      await expectReply(t, resp, ["GET", planted.key], planted.value, `after ${fault}`, "Each reply goes to the oldest call waiting on the connection it came from.", hangHint);
+      await expectReply(
+        t,
+        resp,
+        ["BLPOP", listKey, "1"],
+        [listKey, item],
+        `after ${fault}`,
+        "A BLPOP that finds an item replies with an array: [key, value].",
+        hangHint,
+      );
+      await expectReply(
+        t,
+        resp,
+        ["GET", planted.key],
+        planted.value,
+        `after ${fault}`,
+        "Each reply goes to the oldest call waiting on the connection it came from.",
+        hangHint,
+      );
       const incrs = t.commands("INCR").filter((e) => e.args[1] === counterKey).length;
       const counter = await t.redis.get(counterKey);
       if (incrs > 1 || counter !== null) {
-        t.fail({ message: `After ${fault}, INCR ${counterKey} was sent ${incrs} times and the key holds ${JSON.stringify(counter)}.`, expected: "sent once, before the close, and never run: Redis dropped it with the connection", hint: "Never resend a command whose reply did not arrive; reject its call." });
+        t.fail({
+          message: `After ${fault}, INCR ${counterKey} was sent ${incrs} times and the key holds ${JSON.stringify(counter)}.`,
+          expected: "sent once, before the close, and never run: Redis dropped it with the connection",
+          hint: "Never resend a command whose reply did not arrive; reject its call.",
+        });
       }
     },
 
@@ -1215,14 +1641,19 @@ export default defineChecks({
           return { fn: size === 1 && t.random() < 0.8 ? ("command" as const) : ("pipeline" as const), steps };
         }),
       );
-      if (!scripts[appender]!.some((call) => call.steps.some((s) => s.args[0] === "APPEND"))) scripts[appender]!.push({ fn: "command", steps: [callers[appender]!.step(t, true, injected)] });
+      if (!scripts[appender]!.some((call) => call.steps.some((s) => s.args[0] === "APPEND")))
+        scripts[appender]!.push({ fn: "command", steps: [callers[appender]!.step(t, true, injected)] });
       const latency = { ms: 8, jitterMs: 8 };
       t.proxy.setLatency(latency);
       t.proxy.failNext(1, { match: "APPEND", message: injected });
-      t.note(`${callers.length} callers use your module at once (replies ${latency.ms}±${latency.jitterMs} ms late); the proxy fails caller ${appender + 1}'s first APPEND with an error reply`);
+      t.note(
+        `${callers.length} callers use your module at once (replies ${latency.ms}±${latency.jitterMs} ms late); the proxy fails caller ${appender + 1}'s first APPEND with an error reply`,
+      );
 
-      const describe = (call: { fn: "command" | "pipeline"; steps: Step[] }) => (call.fn === "command" ? `command(${show(call.steps[0]!.args)})` : `pipeline(${call.steps.map((s) => show(s.args)).join(", ")})`);
-      const hangHint = "A call never returned while other callers used the same connection. Every call's commands join one first-in first-out queue of waiting calls, and each reply from the one parser goes to the oldest.";
+      const describe = (call: { fn: "command" | "pipeline"; steps: Step[] }) =>
+        call.fn === "command" ? `command(${show(call.steps[0]!.args)})` : `pipeline(${call.steps.map((s) => show(s.args)).join(", ")})`;
+      const hangHint =
+        "A call never returned while other callers used the same connection. Every call's commands join one first-in first-out queue of waiting calls, and each reply from the one parser goes to the oldest.";
       const orderHint =
         "Calls from different callers share one connection: replies come back in the order the commands were written, so queue every waiting call in that order and hand each reply from the connection's one parser to the oldest. Do not let each call read 'the next replies to arrive' on its own.";
       const results = await Promise.all(
@@ -1233,7 +1664,10 @@ export default defineChecks({
               got.push(await resp.call<Reply>(call.fn, [call.fn === "command" ? call.steps[0]!.args : call.steps.map((s) => s.args)], CALL_MS));
             } catch (error) {
               if (!(error instanceof CheckFailure)) throw error;
-              return t.fail({ message: `Caller ${ci + 1} of ${callers.length} (all using your module at once): ${describe(call)} failed: ${error.message}`, hint: error.message.includes("did not return") ? hangHint : error.hint });
+              return t.fail({
+                message: `Caller ${ci + 1} of ${callers.length} (all using your module at once): ${describe(call)} failed: ${error.message}`,
+                hint: error.message.includes("did not return") ? hangHint : error.hint,
+              });
             }
           }
           return got;
@@ -1242,7 +1676,9 @@ export default defineChecks({
       for (const [ci, script] of scripts.entries()) {
         for (const [n, call] of script.entries()) {
           const expected = call.fn === "command" ? call.steps[0]!.expected : call.steps.map((s) => s.expected);
-          const afterError = (call.fn === "command" ? [call.steps[0]!] : call.steps).some((s) => isError(s.expected)) || script.slice(0, n).some((c) => c.steps.some((s) => isError(s.expected)));
+          const afterError =
+            (call.fn === "command" ? [call.steps[0]!] : call.steps).some((s) => isError(s.expected)) ||
+            script.slice(0, n).some((c) => c.steps.some((s) => isError(s.expected)));
           same(t, results[ci]![n], expected, {
             message: `Caller ${ci + 1} of ${callers.length}, all using your module at once: its call ${n + 1}, ${describe(call)}, got the wrong reply.`,
             hint: `${orderHint}${afterError ? " An error reply is one reply like any other: it answers its own command with { error }, and the replies after it still go to the calls after it." : ""}`,
@@ -1253,20 +1689,37 @@ export default defineChecks({
       // 40 more calls at once, every other one answered with an error reply.
       const burst = Array.from({ length: 40 }, (_, i) => {
         const c = callers[i % callers.length]!;
-        return i % 2 === 0 ? { args: ["GET", c.key("s")], expected: c.text as Reply } : { args: ["INCR", c.key("s")], expected: { error: "ERR value is not an integer or out of range" } as Reply };
+        return i % 2 === 0
+          ? { args: ["GET", c.key("s")], expected: c.text as Reply }
+          : { args: ["INCR", c.key("s")], expected: { error: "ERR value is not an integer or out of range" } as Reply };
       });
-      const burstReplies = await Promise.all(burst.map((b) => send(t, resp, b.args, "(one of 40 calls at once, half of them answered with an error)", hangHint)));
+      const burstReplies = await Promise.all(
+        burst.map((b) => send(t, resp, b.args, "(one of 40 calls at once, half of them answered with an error)", hangHint)),
+      );
       for (const [i, b] of burst.entries()) {
-        same(t, burstReplies[i], b.expected, { message: `Of 40 calls made at once, half of them answered with an error reply, call ${i + 1} (${show(b.args)}) got the wrong reply.`, hint: "Each reply, error or not, goes to the oldest waiting call, in the order the commands were written." });
+        same(t, burstReplies[i], b.expected, {
+          message: `Of 40 calls made at once, half of them answered with an error reply, call ${i + 1} (${show(b.args)}) got the wrong reply.`,
+          hint: "Each reply, error or not, goes to the oldest waiting call, in the order the commands were written.",
+        });
       }
 
       // Redis, read with the grader's own connection, holds what each caller's commands wrote, once each.
       for (const [ci, c] of callers.entries()) {
-        const [text, counter, items, appended] = await Promise.all([t.redis.get(c.key("s")), t.redis.get(c.key("n")), t.redis.lrange(c.key("l"), 0, -1), t.redis.get(c.key("a"))]);
-        same(t, { text, counter: Number(counter ?? 0), items, appended: appended?.length ?? 0 }, { text: c.text, counter: c.counter, items: c.items, appended: Math.max(0, c.appended) }, {
-          message: `After ${callers.length} callers used your module at once, Redis (read with the grader's own connection) does not hold what caller ${ci + 1}'s commands wrote.`,
-          hint: "Send every command once, with exactly its arguments: each call's commands go out in one write, as the caller gave them.",
-        });
+        const [text, counter, items, appended] = await Promise.all([
+          t.redis.get(c.key("s")),
+          t.redis.get(c.key("n")),
+          t.redis.lrange(c.key("l"), 0, -1),
+          t.redis.get(c.key("a")),
+        ]);
+        same(
+          t,
+          { text, counter: Number(counter ?? 0), items, appended: appended?.length ?? 0 },
+          { text: c.text, counter: c.counter, items: c.items, appended: Math.max(0, c.appended) },
+          {
+            message: `After ${callers.length} callers used your module at once, Redis (read with the grader's own connection) does not hold what caller ${ci + 1}'s commands wrote.`,
+            hint: "Send every command once, with exactly its arguments: each call's commands go out in one write, as the caller gave them.",
+          },
+        );
       }
     },
 
@@ -1278,10 +1731,13 @@ export default defineChecks({
       await t.redis.mset(...planted.flatMap((p) => [p.key, p.value]));
       // One after another, in pipelines, and many at once; counted after each, before a client
       // with a socket per call runs into the lab's limit of open connections.
-      const hint = "Open the socket once, on first use, keep it in a module-level variable and send every call over it; a socket per call leaks one connection each time, and Redis limits how many a client may hold.";
+      const hint =
+        "Open the socket once, on first use, keep it in a module-level variable and send every call over it; a socket per call leaks one connection each time, and Redis limits how many a client may hold.";
       const expectOne = async (calls: string) => {
         const used = connections(t, since);
-        const clients = String(await t.redis.call("CLIENT", "LIST", "TYPE", "normal")).split("\n").filter((l) => l.includes(" user=learner ")).length;
+        const clients = String(await t.redis.call("CLIENT", "LIST", "TYPE", "normal"))
+          .split("\n")
+          .filter((l) => l.includes(" user=learner ")).length;
         if (used.opened !== 1 || used.open !== 1 || clients !== 1) {
           t.fail({
             message: `For ${calls} your module opened ${used.opened} connection${used.opened === 1 ? "" : "s"} to Redis; ${used.open} ${used.open === 1 ? "is" : "are"} open now.`,
@@ -1295,21 +1751,66 @@ export default defineChecks({
       await expectOne(`${planted.length} command() calls one after another`);
       for (let i = 0; i < 3; i++) {
         const replies = await resp.call<Reply[]>("pipeline", [planted.map((p) => ["GET", p.key])], CALL_MS);
-        same(t, replies, planted.map((p) => p.value), { message: `pipeline() of ${planted.length} GETs returned the wrong replies.`, hint: "One reply per command, in order." });
+        same(
+          t,
+          replies,
+          planted.map((p) => p.value),
+          { message: `pipeline() of ${planted.length} GETs returned the wrong replies.`, hint: "One reply per command, in order." },
+        );
       }
       await expectOne(`${planted.length} command() calls and 3 pipeline() calls`);
-      await Promise.all(Array.from({ length: 20 }, (_, i) => expectReply(t, resp, ["GET", planted[i % planted.length]!.key], planted[i % planted.length]!.value, "(one of 20 calls at once)", "GET replies with the value.", hangHint)));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          expectReply(
+            t,
+            resp,
+            ["GET", planted[i % planted.length]!.key],
+            planted[i % planted.length]!.value,
+            "(one of 20 calls at once)",
+            "GET replies with the value.",
+            hangHint,
+          ),
+        ),
+      );
       await expectOne(`${planted.length} command() calls, 3 pipeline() calls and 20 calls at once`);
 
       // After a cut: one new connection, opened by the next call, not one per call or a storm of retries.
       t.proxy.cutAll();
       t.note("the proxy cut your connection");
-      await t.waitFor(() => t.proxy.stats().connectionsOpen === 0, { timeoutMs: 4000, message: "After the proxy cut the connection, your socket stayed open for 4 s.", hint: "Let a closed socket close; forget it and open a new one on the next call." });
-      const afterCut = { hang: hangHint, threw: "A call after the proxy cut the connection failed: forget a closed connection and open a new one, with a new RespParser, on the next call." };
+      await t.waitFor(() => t.proxy.stats().connectionsOpen === 0, {
+        timeoutMs: 4000,
+        message: "After the proxy cut the connection, your socket stayed open for 4 s.",
+        hint: "Let a closed socket close; forget it and open a new one on the next call.",
+      });
+      const afterCut = {
+        hang: hangHint,
+        threw: "A call after the proxy cut the connection failed: forget a closed connection and open a new one, with a new RespParser, on the next call.",
+      };
       await t.sleep(200);
       const sinceCut = t.proxy.stats().connectionsTotal;
-      for (const p of planted.slice(0, 3)) await expectReply(t, resp, ["GET", p.key], p.value, "after the proxy cut the connection", "The next call after a close opens a new connection.", afterCut);
-      await Promise.all(planted.map((p) => expectReply(t, resp, ["GET", p.key], p.value, "(one of 10 calls at once, after the proxy cut the connection)", "The next call after a close opens a new connection.", afterCut)));
+      for (const p of planted.slice(0, 3))
+        await expectReply(
+          t,
+          resp,
+          ["GET", p.key],
+          p.value,
+          "after the proxy cut the connection",
+          "The next call after a close opens a new connection.",
+          afterCut,
+        );
+      await Promise.all(
+        planted.map((p) =>
+          expectReply(
+            t,
+            resp,
+            ["GET", p.key],
+            p.value,
+            "(one of 10 calls at once, after the proxy cut the connection)",
+            "The next call after a close opens a new connection.",
+            afterCut,
+          ),
+        ),
+      );
       await t.sleep(200);
       const again = connections(t, sinceCut);
       if (again.opened !== 1 || again.open !== 1) {

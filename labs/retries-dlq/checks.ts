@@ -59,7 +59,50 @@ const HANG_MS = 10 * 60_000;
 const WORKER_LIMITS = { wallMs: 30_000 };
 
 // Commands that change nothing: a worker that dies after one of these has recorded nothing.
-const READS = new Set(["GET", "MGET", "HGET", "HMGET", "HGETALL", "HEXISTS", "HLEN", "HKEYS", "HVALS", "HSCAN", "ZSCORE", "ZMSCORE", "ZRANGE", "ZRANGEBYSCORE", "ZREVRANGE", "ZREVRANGEBYSCORE", "ZRANK", "ZCARD", "ZCOUNT", "ZSCAN", "LRANGE", "LLEN", "LINDEX", "SMEMBERS", "SISMEMBER", "SCARD", "SSCAN", "EXISTS", "TYPE", "TTL", "PTTL", "SCAN", "KEYS", "PING", "WATCH", "UNWATCH", "EVAL_RO", "EVALSHA_RO", "SCRIPT", "XRANGE", "XLEN", "XREAD"]);
+const READS = new Set([
+  "GET",
+  "MGET",
+  "HGET",
+  "HMGET",
+  "HGETALL",
+  "HEXISTS",
+  "HLEN",
+  "HKEYS",
+  "HVALS",
+  "HSCAN",
+  "ZSCORE",
+  "ZMSCORE",
+  "ZRANGE",
+  "ZRANGEBYSCORE",
+  "ZREVRANGE",
+  "ZREVRANGEBYSCORE",
+  "ZRANK",
+  "ZCARD",
+  "ZCOUNT",
+  "ZSCAN",
+  "LRANGE",
+  "LLEN",
+  "LINDEX",
+  "SMEMBERS",
+  "SISMEMBER",
+  "SCARD",
+  "SSCAN",
+  "EXISTS",
+  "TYPE",
+  "TTL",
+  "PTTL",
+  "SCAN",
+  "KEYS",
+  "PING",
+  "WATCH",
+  "UNWATCH",
+  "EVAL_RO",
+  "EVALSHA_RO",
+  "SCRIPT",
+  "XRANGE",
+  "XLEN",
+  "XREAD",
+]);
 // Never refused on purpose: the handler's own writes (a refused one would be the handler failing,
 // not the queue), and MULTI, whose refusal the proxy cannot make behave like Redis's.
 const NEVER_REFUSED = new Set(["HINCRBY", "RPUSH", "MULTI", "DISCARD", "WATCH", "UNWATCH"]);
@@ -86,11 +129,13 @@ const show = (e: LogEntry) => e.args.map((a) => (a.length > 48 ? `${a.slice(0, 4
 function describeEnd(worker: LearnerProcess): string {
   const outcome = worker.outcome;
   if (!outcome) return `${worker.name} is running`;
-  const how = outcome.kind === "exited" ? `exited with code ${outcome.code}` : outcome.kind === "signalled" ? `was stopped by ${outcome.signal}` : outcome.message;
+  const how =
+    outcome.kind === "exited" ? `exited with code ${outcome.code}` : outcome.kind === "signalled" ? `was stopped by ${outcome.signal}` : outcome.message;
   return `${worker.name} ${how}`;
 }
 
-const loopHint = "main(workerName) should loop forever: take a due task, run handle(task) from handler.ts, record the outcome, and look again about every 25 ms when nothing is due.";
+const loopHint =
+  "main(workerName) should loop forever: take a due task, run handle(task) from handler.ts, record the outcome, and look again about every 25 ms when nothing is due.";
 
 /**
  * Starts workers and waits until each is talking to Redis: a task enqueued before then would wait
@@ -184,14 +229,22 @@ async function until(t: CheckContext, done: () => Promise<boolean>, timeoutMs: n
 async function deadLetters(t: CheckContext, queue: RpcModule): Promise<DeadLetter[]> {
   const letters = await queue.call<unknown>("deadLetters", []);
   if (!Array.isArray(letters)) {
-    t.fail({ message: "deadLetters() did not return an array.", expected: "DeadLetter[]", actual: letters, hint: "Return every dead letter as { task, attempts, error, failedAt }, [] when there are none." });
+    t.fail({
+      message: "deadLetters() did not return an array.",
+      expected: "DeadLetter[]",
+      actual: letters,
+      hint: "Return every dead letter as { task, attempts, error, failedAt }, [] when there are none.",
+    });
   }
   return letters as DeadLetter[];
 }
 
 const findLetter = (letters: DeadLetter[], id: string) => letters.find((l) => typeof l === "object" && l !== null && l.task?.id === id);
 
-const describeTask = (task: Task) => (task.failures >= POISON ? `Poison task ${task.id} (it fails every time)` : `Task ${task.id} (it fails ${task.failures} time${task.failures === 1 ? "" : "s"})`);
+const describeTask = (task: Task) =>
+  task.failures >= POISON
+    ? `Poison task ${task.id} (it fails every time)`
+    : `Task ${task.id} (it fails ${task.failures} time${task.failures === 1 ? "" : "s"})`;
 
 /** Waits until the task is dead-lettered; fails at once if it runs more than MAX_ATTEMPTS times first. */
 async function untilDeadLettered(t: CheckContext, queue: RpcModule, task: Task, timeoutMs: number): Promise<DeadLetter> {
@@ -227,7 +280,11 @@ async function untilStarted(t: CheckContext, task: Task, run: number, timeoutMs:
     t,
     async () => (found = (await historyOf(t, task.id)).starts.find((s) => s.run === run)) !== undefined,
     timeoutMs,
-    async () => ({ message: `Run ${run} of ${task.id} did not start within ${timeoutMs / 1000} s${why}.`, actual: timeline(t, task.id, await historyOf(t, task.id)), hint: loopHint }),
+    async () => ({
+      message: `Run ${run} of ${task.id} did not start within ${timeoutMs / 1000} s${why}.`,
+      actual: timeline(t, task.id, await historyOf(t, task.id)),
+      hint: loopHint,
+    }),
   );
   return found!;
 }
@@ -239,7 +296,11 @@ async function untilFailed(t: CheckContext, task: Task, run: number): Promise<Ma
     t,
     async () => (found = (await historyOf(t, task.id)).fails.find((f) => f.run === run)) !== undefined,
     3000 + (task.ms ?? 0),
-    async () => ({ message: `Run ${run} of ${task.id} never threw, though it fails on its first ${task.failures} runs.`, actual: timeline(t, task.id, await historyOf(t, task.id)), hint: loopHint }),
+    async () => ({
+      message: `Run ${run} of ${task.id} never threw, though it fails on its first ${task.failures} runs.`,
+      actual: timeline(t, task.id, await historyOf(t, task.id)),
+      hint: loopHint,
+    }),
   );
   return found!;
 }
@@ -316,7 +377,9 @@ async function expectRetryInWindow(t: CheckContext, task: Task, failure: number,
     const grows = failure > 1 && gap >= BACKOFF_MS[failure - 2]! - EARLY_MS;
     const fromClaim = fromStart >= wanted - EARLY_MS;
     t.fail({
-      message: grows ? `Retry ${failure} of ${task.id} came ${gap} ms after failure ${failure}: the backoff did not grow.` : `Retry ${failure} of ${task.id} came only ${gap} ms after run ${failure} failed${fromClaim ? `, ${fromStart} ms after that run started` : ""}.`,
+      message: grows
+        ? `Retry ${failure} of ${task.id} came ${gap} ms after failure ${failure}: the backoff did not grow.`
+        : `Retry ${failure} of ${task.id} came only ${gap} ms after run ${failure} failed${fromClaim ? `, ${fromStart} ms after that run started` : ""}.`,
       expected: schedule,
       actual: timeline(t, task.id, h),
       hint: grows
@@ -334,10 +397,15 @@ async function expectRetryInWindow(t: CheckContext, task: Task, failure: number,
         message: `Retry ${failure} of ${task.id} came ${gap} ms after run ${failure} failed: ${gap - wanted} ms after it was due, and your workers looked for due tasks ${looks} times in between${during}.`,
         expected: schedule,
         actual: timeline(t, task.id, h),
-        hint: gap >= 2 * wanted - LATE_MS ? "The delay after the 1st failure is 200 ms: 200 × 2^(failures − 1), with failures = 1 for the first retry." : "Once a retry is due, the next worker that looks should take it: look at the schedule itself (score <= now) about every 25 ms, rather than moving due tasks elsewhere on a slower timer.",
+        hint:
+          gap >= 2 * wanted - LATE_MS
+            ? "The delay after the 1st failure is 200 ms: 200 × 2^(failures − 1), with failures = 1 for the first retry."
+            : "Once a retry is due, the next worker that looks should take it: look at the schedule itself (score <= now) about every 25 ms, rather than moving due tasks elsewhere on a slower timer.",
       });
     }
-    t.note(`retry ${failure} of ${task.id} came ${gap - wanted} ms late, but your workers were barely running meanwhile (${looks} look(s)): the machine's doing, not held against you`);
+    t.note(
+      `retry ${failure} of ${task.id} came ${gap - wanted} ms late, but your workers were barely running meanwhile (${looks} look(s)): the machine's doing, not held against you`,
+    );
   }
 }
 
@@ -349,10 +417,14 @@ async function expectRetryInWindow(t: CheckContext, task: Task, failure: number,
 function expectPollCadence(t: CheckContext, pace: Pace, workers: LearnerProcess[]): void {
   for (const worker of workers) {
     const bySignature = new Map<string, number[]>();
-    for (const e of t.commands()) if (e.owner === worker.name && pace.polls.has(signature(e))) bySignature.set(signature(e), [...(bySignature.get(signature(e)) ?? []), e.at]);
+    for (const e of t.commands())
+      if (e.owner === worker.name && pace.polls.has(signature(e))) bySignature.set(signature(e), [...(bySignature.get(signature(e)) ?? []), e.at]);
     const times = [...bySignature.values()].sort((a, b) => b.length - a.length)[0] ?? [];
     if (times.length < 3) continue;
-    const gaps = times.slice(1).map((at, i) => at - times[i]!).sort((a, b) => a - b);
+    const gaps = times
+      .slice(1)
+      .map((at, i) => at - times[i]!)
+      .sort((a, b) => a - b);
     const median = gaps[Math.floor(gaps.length / 2)]!;
     if (median > POLL_MAX_MS) {
       t.fail({
@@ -382,7 +454,8 @@ async function untilPollingAgain(t: CheckContext, pace: Pace, owner: string, aft
 }
 
 /** Every command the program sent to Redis itself (not through handler.ts) after `from`, up to `to` if given. */
-const commandsOf = (t: CheckContext, owner: string, from: number, to = Infinity) => t.commands().filter((e) => e.owner === owner && e.seq > from && e.seq <= to && !isEffect(e));
+const commandsOf = (t: CheckContext, owner: string, from: number, to = Infinity) =>
+  t.commands().filter((e) => e.owner === owner && e.seq > from && e.seq <= to && !isEffect(e));
 
 const signature = (e: LogEntry) => `${e.args[0]} ${e.args[1] ?? ""}`;
 
@@ -393,7 +466,12 @@ const signature = (e: LogEntry) => `${e.args[0]} ${e.args[1] ?? ""}`;
 async function pollSignatures(t: CheckContext, workers: LearnerProcess[]): Promise<Set<string>> {
   const names = new Set(workers.map((w) => w.name));
   await t.sleep(120);
-  return new Set(t.commands().filter((e) => e.owner !== undefined && names.has(e.owner) && !isEffect(e)).map(signature));
+  return new Set(
+    t
+      .commands()
+      .filter((e) => e.owner !== undefined && names.has(e.owner) && !isEffect(e))
+      .map(signature),
+  );
 }
 
 /**
@@ -465,7 +543,8 @@ export default defineChecks({
       while (!t.signal.aborted) {
         const roll = t.random();
         const ms = t.random() < 0.3 ? 100 + Math.floor(t.random() * 600) : undefined;
-        const task = roll < 0.6 ? newTask(t, "healthy", 0, ms) : roll < 0.9 ? newTask(t, "flaky", 1 + Math.floor(t.random() * 3), ms) : newTask(t, "poison", POISON);
+        const task =
+          roll < 0.6 ? newTask(t, "healthy", 0, ms) : roll < 0.9 ? newTask(t, "flaky", 1 + Math.floor(t.random() * 3), ms) : newTask(t, "poison", POISON);
         await queue.call("enqueue", [task]).catch(() => {});
         await t.sleep(700);
       }
@@ -494,7 +573,10 @@ export default defineChecks({
       const flaky = newTask(t, "flaky", 3, ms);
       const healthy = [newTask(t, "healthy", 0), newTask(t, "healthy", 0)];
       for (const task of shuffled(t, [flaky, ...healthy])) await queue.call("enqueue", [task]);
-      const pace: Pace = { polls, offset: markAndClock(t, `handler runs slow and throws: each run of ${flaky.id} takes ${ms} ms; runs 1-3 throw, run 4 works`) };
+      const pace: Pace = {
+        polls,
+        offset: markAndClock(t, `handler runs slow and throws: each run of ${flaky.id} takes ${ms} ms; runs 1-3 throw, run 4 works`),
+      };
 
       await untilStarted(t, flaky, 1, 5000, " of being enqueued, with two workers polling");
       await untilFailed(t, flaky, 1);
@@ -509,7 +591,9 @@ export default defineChecks({
       let during = "";
       if (paused?.alive && (await historyOf(t, flaky.id)).starts.length === 2) {
         const after = Date.now() - failed2.at;
-        t.note(`pausing ${paused.name} (SIGSTOP), which ran and failed run 2 of ${flaky.id}, ${after} ms into its ${BACKOFF_MS[1]} ms backoff; the other worker must run the retry`);
+        t.note(
+          `pausing ${paused.name} (SIGSTOP), which ran and failed run 2 of ${flaky.id}, ${after} ms into its ${BACKOFF_MS[1]} ms backoff; the other worker must run the retry`,
+        );
         paused.pause();
         during = `, while ${paused.name}, the worker that ran and failed run 2, was paused (SIGSTOP) from ${after} ms after that failure`;
       }
@@ -530,27 +614,41 @@ export default defineChecks({
       during = "";
       if (victim?.alive && (await historyOf(t, flaky.id)).starts.length === 3) {
         const after = Date.now() - failed3.at;
-        t.note(`SIGKILL ${victim.name}, which ran and failed run 3 of ${flaky.id}, ${after} ms into its ${BACKOFF_MS[2]} ms backoff; the other worker must run the retry when it is due`);
+        t.note(
+          `SIGKILL ${victim.name}, which ran and failed run 3 of ${flaky.id}, ${after} ms into its ${BACKOFF_MS[2]} ms backoff; the other worker must run the retry when it is due`,
+        );
         await victim.kill();
         during = `, after ${victim.name}, the worker that ran and failed run 3, was SIGKILLed ${after} ms after that failure`;
       }
       await expectRetryInWindow(t, flaky, 3, pace, during);
 
-      await until(t, async () => (await historyOf(t, flaky.id)).done > 0, 2000 + ms, async () => ({
-        message: `Task ${flaky.id} was not done after its 4th run.`,
-        actual: timeline(t, flaky.id, await historyOf(t, flaky.id)),
-        hint: "A task whose run returns is finished; its 4th run is its last chance and it works.",
-      }));
+      await until(
+        t,
+        async () => (await historyOf(t, flaky.id)).done > 0,
+        2000 + ms,
+        async () => ({
+          message: `Task ${flaky.id} was not done after its 4th run.`,
+          actual: timeline(t, flaky.id, await historyOf(t, flaky.id)),
+          hint: "A task whose run returns is finished; its 4th run is its last chance and it works.",
+        }),
+      );
       await t.sleep(300); // a repeated run would show up now
       const all = await histories(t, [flaky.id, ...healthy.map((h) => h.id)]);
       const runs = all.get(flaky.id)!;
       if (runs.starts.length !== MAX_ATTEMPTS) {
-        t.fail({ message: `Task ${flaky.id} ran ${runs.starts.length} times; it fails 3 times, so it should be done on run 4 and never run again.`, actual: timeline(t, flaky.id, runs), hint: "Once handle(task) returns, the task is finished: remove it, so no worker runs it again. A paused worker that wakes up must not run a retry someone else already ran." });
+        t.fail({
+          message: `Task ${flaky.id} ran ${runs.starts.length} times; it fails 3 times, so it should be done on run 4 and never run again.`,
+          actual: timeline(t, flaky.id, runs),
+          hint: "Once handle(task) returns, the task is finished: remove it, so no worker runs it again. A paused worker that wakes up must not run a retry someone else already ran.",
+        });
       }
       for (const [id, h] of all) {
         t.equal(h.done, 1, {
           message: `Task ${id} was done ${h.done} times.`,
-          hint: h.done === 0 ? "Every task should be run: the healthy ones too." : "Once handle(task) returns, the task is finished: remove it, so no worker runs it again.",
+          hint:
+            h.done === 0
+              ? "Every task should be run: the healthy ones too."
+              : "Once handle(task) returns, the task is finished: remove it, so no worker runs it again.",
         });
       }
       expectPollCadence(t, pace, workers);
@@ -567,7 +665,9 @@ export default defineChecks({
       t.proxy.setLatency({ ms: latency, jitterMs: 3 });
       for (const task of shuffled(t, [poison, lastChance, healthy])) await queue.call("enqueue", [task]);
       t.fault(`handler throws on every run of ${poison.id}`);
-      t.note(`${poison.id} is a poison task (it always fails); ${lastChance.id} fails 3 times and works on its 4th and last attempt; replies take ${latency}±3 ms`);
+      t.note(
+        `${poison.id} is a poison task (it always fails); ${lastChance.id} fails 3 times and works on its 4th and last attempt; replies take ${latency}±3 ms`,
+      );
       const letter = await untilDeadLettered(t, queue, poison, 10_000);
       const seenAt = Date.now();
       // Longer than the last backoff, so a 5th run would have shown up.
@@ -579,11 +679,20 @@ export default defineChecks({
           message: `Poison task ${poison.id} ran ${h.starts.length} times.`,
           expected: `${MAX_ATTEMPTS} runs (the first and ${MAX_ATTEMPTS - 1} retries), then the dead-letter queue`,
           actual: timeline(t, poison.id, h),
-          hint: h.starts.length > MAX_ATTEMPTS ? "A dead-lettered task must no longer be scheduled: remove it from the queue in the same step that dead-letters it." : `Count every attempt, the first one too: the task is dead-lettered when attempt ${MAX_ATTEMPTS} fails.`,
+          hint:
+            h.starts.length > MAX_ATTEMPTS
+              ? "A dead-lettered task must no longer be scheduled: remove it from the queue in the same step that dead-letters it."
+              : `Count every attempt, the first one too: the task is dead-lettered when attempt ${MAX_ATTEMPTS} fails.`,
         });
       }
-      t.equal(letter.task, poison, { message: "The dead letter's task is not the task that was enqueued.", hint: "Store the task itself, unchanged (every field), in the dead letter's task field." });
-      t.equal(letter.attempts, MAX_ATTEMPTS, { message: `The dead letter of ${poison.id} says it made ${String(letter.attempts)} attempts.`, hint: "attempts is the number of times the task was run, the first run included." });
+      t.equal(letter.task, poison, {
+        message: "The dead letter's task is not the task that was enqueued.",
+        hint: "Store the task itself, unchanged (every field), in the dead letter's task field.",
+      });
+      t.equal(letter.attempts, MAX_ATTEMPTS, {
+        message: `The dead letter of ${poison.id} says it made ${String(letter.attempts)} attempts.`,
+        hint: "attempts is the number of times the task was run, the first run included.",
+      });
       const lastError = `${poison.id} failed on run ${MAX_ATTEMPTS}`;
       if (typeof letter.error !== "string" || !letter.error.includes(lastError)) {
         t.fail({
@@ -623,7 +732,12 @@ export default defineChecks({
         }),
       );
       const early = findLetter(await deadLetters(t, queue), lastChance.id);
-      if (early) t.fail({ message: `Task ${lastChance.id} is in the dead-letter queue although its ${MAX_ATTEMPTS}th attempt succeeded.`, actual: early, hint: "Dead-letter only a task whose last attempt failed." });
+      if (early)
+        t.fail({
+          message: `Task ${lastChance.id} is in the dead-letter queue although its ${MAX_ATTEMPTS}th attempt succeeded.`,
+          actual: early,
+          hint: "Dead-letter only a task whose last attempt failed.",
+        });
     },
 
     replay: async (t) => {
@@ -635,7 +749,10 @@ export default defineChecks({
       await untilDeadLettered(t, queue, task, 10_000);
       const unknown = t.id("missing");
       const missing = await queue.call("replay", [unknown]);
-      t.equal(missing, false, { message: `replay(${JSON.stringify(unknown)}), an id that was never enqueued, did not return false.`, hint: "replay returns false when no dead letter has that id, and changes nothing." });
+      t.equal(missing, false, {
+        message: `replay(${JSON.stringify(unknown)}), an id that was never enqueued, did not return false.`,
+        hint: "replay returns false when no dead letter has that id, and changes nothing.",
+      });
       // Two operators press replay at the same moment, with replies slowed and out of step: a
       // replay that reads the dead letter and then moves it in a second step lets both through.
       t.proxy.setLatency({ ms: 6, jitterMs: 5 });
@@ -648,7 +765,10 @@ export default defineChecks({
           message: `Two replay(${JSON.stringify(task.id)}) calls made at the same moment returned ${JSON.stringify(results)}.`,
           expected: "exactly one true (it moved the dead letter) and one false (there was none left to move)",
           actual: results,
-          hint: trues === 2 ? "Both calls saw the dead letter before either removed it. Check for the dead letter and move it in one atomic step (a Lua script that HGETs, HDELs and schedules the task), and return true only from the call that removed it." : "One of the calls must find the dead letter and return true.",
+          hint:
+            trues === 2
+              ? "Both calls saw the dead letter before either removed it. Check for the dead letter and move it in one atomic step (a Lua script that HGETs, HDELs and schedules the task), and return true only from the call that removed it."
+              : "One of the calls must find the dead letter and return true.",
         });
       }
       const deadline = performance.now() + 8000;
@@ -676,7 +796,11 @@ export default defineChecks({
       await t.sleep(300);
       const letters = await deadLetters(t, queue);
       if (findLetter(letters, task.id)) {
-        t.fail({ message: `${task.id} is still in deadLetters() after its replay succeeded.`, actual: letters, hint: "Remove the dead letter in the same atomic step that puts the task back in the queue." });
+        t.fail({
+          message: `${task.id} is still in deadLetters() after its replay succeeded.`,
+          actual: letters,
+          hint: "Remove the dead letter in the same atomic step that puts the task back in the queue.",
+        });
       }
       const h = await historyOf(t, task.id);
       if (h.done !== 1 || h.starts.length !== MAX_ATTEMPTS + 2) {
@@ -739,10 +863,23 @@ export default defineChecks({
         const probe = newTask(t, "probe", POISON);
         await queue.call("enqueue", [probe]);
         t.fault(`handler throws on every run of every task here`);
-        const probeFailed = await untilLogged(t, (e) => isFailure(e, probe.id, 1), 5000, async () => ({ message: `Run 1 of ${probe.id} did not fail within 5 s of being enqueued.`, actual: timeline(t, probe.id, await historyOf(t, probe.id)), hint: loopHint }));
+        const probeFailed = await untilLogged(
+          t,
+          (e) => isFailure(e, probe.id, 1),
+          5000,
+          async () => ({
+            message: `Run 1 of ${probe.id} did not fail within 5 s of being enqueued.`,
+            actual: timeline(t, probe.id, await historyOf(t, probe.id)),
+            hint: loopHint,
+          }),
+        );
         const retryPath = await pathAfter(t, probeFailed, polls);
         if (retryPath.length === 0) {
-          t.fail({ message: `After run 1 of ${probe.id} failed, its worker sent nothing to Redis before it went back to polling: the failure was not recorded.`, actual: timeline(t, probe.id, await historyOf(t, probe.id)), hint: "When handle throws, count the attempt and schedule the retry in Redis." });
+          t.fail({
+            message: `After run 1 of ${probe.id} failed, its worker sent nothing to Redis before it went back to polling: the failure was not recorded.`,
+            actual: timeline(t, probe.id, await historyOf(t, probe.id)),
+            hint: "When handle throws, count the attempt and schedule the retry in Redis.",
+          });
         }
         t.note(`recording a failure took ${retryPath.length} command(s): ${retryPath.map((e) => e.args[0]).join(", ")}`);
         // Each retry-path crash point on a fresh poison task, crashed on its first run.
@@ -765,8 +902,13 @@ export default defineChecks({
         const probeDead = failureEntry(t, probe.id, MAX_ATTEMPTS);
         const dlqPath = probeDead ? await pathAfter(t, probeDead, polls) : [];
         dlqPathLength = Math.max(1, dlqPath.length);
-        t.note(`dead-lettering took ${dlqPath.length} command(s): ${dlqPath.map((e) => e.args[0]).join(", ")}; crash points: ${dying.map((r) => `${r.task.id} run 4 → after command ${1 + ((r.k - 1) % dlqPathLength)}`).join("; ")}`);
-        t.equal(probeLetter.attempts, MAX_ATTEMPTS, { message: `The dead letter of ${probe.id} says ${String(probeLetter.attempts)} attempts.`, hint: "attempts is the number of runs, the first included." });
+        t.note(
+          `dead-lettering took ${dlqPath.length} command(s): ${dlqPath.map((e) => e.args[0]).join(", ")}; crash points: ${dying.map((r) => `${r.task.id} run 4 → after command ${1 + ((r.k - 1) % dlqPathLength)}`).join("; ")}`,
+        );
+        t.equal(probeLetter.attempts, MAX_ATTEMPTS, {
+          message: `The dead letter of ${probe.id} says ${String(probeLetter.attempts)} attempts.`,
+          hint: "attempts is the number of runs, the first included.",
+        });
 
         // Settled: each task is dead-lettered, or nothing has happened to it for longer than its
         // next retry could take (it is lost).
@@ -777,7 +919,10 @@ export default defineChecks({
         const deadline = performance.now() + 9000;
         for (;;) {
           letters = await deadLetters(t, queue);
-          seen = await histories(t, all.map((r) => r.task.id));
+          seen = await histories(
+            t,
+            all.map((r) => r.task.id),
+          );
           const settled = all.every((r) => {
             if (findLetter(letters, r.task.id)) return true;
             const h = seen.get(r.task.id)!;
@@ -789,12 +934,16 @@ export default defineChecks({
         }
         await t.sleep(300); // a run after the dead letter would show up now
         letters = await deadLetters(t, queue);
-        seen = await histories(t, all.map((r) => r.task.id));
+        seen = await histories(
+          t,
+          all.map((r) => r.task.id),
+        );
         for (const r of all) {
           const h = seen.get(r.task.id)!;
           const letter = findLetter(letters, r.task.id);
           if (!r.crash) {
-            if (!letter) t.fail({ message: `${describeTask(r.task)} was neither dead-lettered nor crashed on.`, actual: timeline(t, r.task.id, h), hint: loopHint });
+            if (!letter)
+              t.fail({ message: `${describeTask(r.task)} was neither dead-lettered nor crashed on.`, actual: timeline(t, r.task.id, h), hint: loopHint });
             continue;
           }
           const where = `${r.worker} died right after sending ${r.crash.args[0]} (command ${r.k} of recording the failure of run ${r.attempt} of ${r.task.id}${r.attempt === MAX_ATTEMPTS ? ", its last attempt" : ""})`;
@@ -804,7 +953,10 @@ export default defineChecks({
             if (applied.length > 0) {
               t.fail({
                 message: `${where}. ${wrote}, and then ${r.task.id} was never run again nor dead-lettered: it is lost, with half of its failure recorded.`,
-                expected: r.attempt === MAX_ATTEMPTS ? "the task dead-lettered, or nothing of the dead-lettering applied" : "the retry scheduled with the failure counted, or nothing of it applied",
+                expected:
+                  r.attempt === MAX_ATTEMPTS
+                    ? "the task dead-lettered, or nothing of the dead-lettering applied"
+                    : "the retry scheduled with the failure counted, or nothing of it applied",
                 actual: timeline(t, r.task.id, h),
                 hint: "Record a failure in one atomic step: count the attempt and schedule the retry (or write the dead letter and remove the task) in one MULTI/EXEC or one Lua script. Between two separate writes, the task exists only in the memory of a worker that can die there.",
               });
@@ -827,7 +979,12 @@ export default defineChecks({
           }
         }
         const fallen = [...live.values()].filter((w) => !w.alive);
-        if (fallen.length > 0) t.fail({ message: `${fallen.map(describeEnd).join(", ")}, though the grader never stopped it.`, actual: fallen[0]!.output().slice(-1500), hint: loopHint });
+        if (fallen.length > 0)
+          t.fail({
+            message: `${fallen.map(describeEnd).join(", ")}, though the grader never stopped it.`,
+            actual: fallen[0]!.output().slice(-1500),
+            hint: loopHint,
+          });
       } finally {
         t.proxy.off("command", arm);
       }
@@ -845,9 +1002,16 @@ export default defineChecks({
       // How many commands one replay takes, from a program that does nothing else.
       const first = await producer(t, "operator-1");
       const mark = t.logPosition();
-      t.equal(await first.call("replay", [tasks[0]!.id]), true, { message: `replay(${JSON.stringify(tasks[0]!.id)}) of a dead letter did not return true.`, hint: "Return true once the task is back in the queue." });
+      t.equal(await first.call("replay", [tasks[0]!.id]), true, {
+        message: `replay(${JSON.stringify(tasks[0]!.id)}) of a dead letter did not return true.`,
+        hint: "Return true once the task is back in the queue.",
+      });
       const steps = commandsOf(t, first.name, mark);
-      if (steps.length === 0) t.fail({ message: "replay() returned true without sending any command to Redis.", hint: "The dead letters live in Redis: replay must move one back to the queue there." });
+      if (steps.length === 0)
+        t.fail({
+          message: "replay() returned true without sending any command to Redis.",
+          hint: "The dead letters live in Redis: replay must move one back to the queue there.",
+        });
       t.note(`replay took ${steps.length} command(s): ${steps.map((e) => e.args[0]).join(", ")}`);
 
       // Operators that die right after the k-th command of their replay, k swept over the whole of it.
@@ -868,13 +1032,16 @@ export default defineChecks({
             () => null,
             (error: unknown) => error,
           );
-          if (outcome === null) await operator.kill(); // its replay took fewer commands this time: disarm
+          if (outcome === null)
+            await operator.kill(); // its replay took fewer commands this time: disarm
           else await Promise.race([crashed, t.sleep(2000)]);
           if (outcome !== null && !crash) throw outcome; // replay threw on its own: that failure is the learner's
           return { task, k, operator: operator.name, crash };
         }),
       );
-      t.note(`crash points: ${rounds.map((r) => `${r.operator} replaying ${r.task.id} → after its command ${r.k}${r.crash ? ` (${r.crash.args[0]})` : " (not reached)"}`).join("; ")}`);
+      t.note(
+        `crash points: ${rounds.map((r) => `${r.operator} replaying ${r.task.id} → after its command ${r.k}${r.crash ? ` (${r.crash.args[0]})` : " (not reached)"}`).join("; ")}`,
+      );
 
       // A replayed task is due at once: it runs within moments, or it was not replayed. The dead
       // letters no round needed stay where they are.
@@ -887,7 +1054,9 @@ export default defineChecks({
         const h = seen.get(r.task.id)!;
         const dead = findLetter(letters, r.task.id) !== undefined;
         const ran = h.starts.length > MAX_ATTEMPTS;
-        const where = r.crash ? `${r.operator} died right after sending ${r.crash.args[0]}, command ${r.k} of replay(${JSON.stringify(r.task.id)})` : `replay(${JSON.stringify(r.task.id)}) returned`;
+        const where = r.crash
+          ? `${r.operator} died right after sending ${r.crash.args[0]}, command ${r.k} of replay(${JSON.stringify(r.task.id)})`
+          : `replay(${JSON.stringify(r.task.id)}) returned`;
         if (dead && ran) {
           t.fail({
             message: `${where}. ${r.task.id} then ran again, and is still in deadLetters(): the replay was half done, and the task is now in two places.`,
@@ -908,7 +1077,10 @@ export default defineChecks({
       }
       // Replays that never happened are tried again: the dead letter must still be whole.
       for (const task of again) {
-        t.equal(await queue.call("replay", [task.id]), true, { message: `replay(${JSON.stringify(task.id)}) returned false for a task still in deadLetters().`, hint: "A replay that died before it changed anything must leave the dead letter as it was." });
+        t.equal(await queue.call("replay", [task.id]), true, {
+          message: `replay(${JSON.stringify(task.id)}) returned false for a task still in deadLetters().`,
+          hint: "A replay that died before it changed anything must leave the dead letter as it was.",
+        });
       }
       await until(
         t,
@@ -917,17 +1089,30 @@ export default defineChecks({
         async () => {
           const all = await histories(t, ids);
           const missing = ids.filter((id) => all.get(id)!.done === 0);
-          return { message: `${missing.length} replayed task(s) were not done within 3 s.`, actual: missing.map((id) => `${id}: ${timeline(t, id, all.get(id)!)}`).join("\n"), hint: "replay must put the task back where workers take tasks from, due now, with its attempts reset." };
+          return {
+            message: `${missing.length} replayed task(s) were not done within 3 s.`,
+            actual: missing.map((id) => `${id}: ${timeline(t, id, all.get(id)!)}`).join("\n"),
+            hint: "replay must put the task back where workers take tasks from, due now, with its attempts reset.",
+          };
         },
       );
       await t.sleep(300);
       const all = await histories(t, ids);
       const twice = ids.filter((id) => all.get(id)!.done > 1);
       if (twice.length > 0) {
-        t.fail({ message: `${twice.length} replayed task(s) were done more than once.`, actual: twice.map((id) => `${id}: ${timeline(t, id, all.get(id)!)}`).join("\n"), hint: "A replay puts the task back once: move it out of the dead-letter queue and into the schedule in one atomic step." });
+        t.fail({
+          message: `${twice.length} replayed task(s) were done more than once.`,
+          actual: twice.map((id) => `${id}: ${timeline(t, id, all.get(id)!)}`).join("\n"),
+          hint: "A replay puts the task back once: move it out of the dead-letter queue and into the schedule in one atomic step.",
+        });
       }
       const left = (await deadLetters(t, queue)).filter((l) => ids.includes(l.task?.id));
-      if (left.length > 0) t.fail({ message: `${left.length} task(s) were done after their replay and are still in deadLetters().`, actual: left, hint: "Remove the dead letter in the same atomic step that puts the task back in the queue." });
+      if (left.length > 0)
+        t.fail({
+          message: `${left.length} task(s) were done after their replay and are still in deadLetters().`,
+          actual: left,
+          hint: "Remove the dead letter in the same atomic step that puts the task back in the queue.",
+        });
     },
 
     "survives-redis-faults": async (t) => {
@@ -952,11 +1137,16 @@ export default defineChecks({
       const [successPath, retryPath] = await Promise.all([pathAfter(t, doneMark, polls), pathAfter(t, failMark, polls)]);
       t.note(`cutting every connection to Redis while ${shaky.id} waits out its ${BACKOFF_MS[0]} ms backoff`);
       t.proxy.cutAll();
-      await until(t, async () => (await historyOf(t, shaky.id)).done > 0, 4000, async () => ({
-        message: `After the grader cut every connection while ${shaky.id} waited out its backoff, its retry never ran.`,
-        actual: `${timeline(t, shaky.id, await historyOf(t, shaky.id))}\n${workers.map(describeEnd).join(", ")}`,
-        hint: "A cut connection is not the end: ioredis reconnects by itself, so let the worker's loop carry on (catch errors around each step) and keep the retry in Redis, where it survives.",
-      }));
+      await until(
+        t,
+        async () => (await historyOf(t, shaky.id)).done > 0,
+        4000,
+        async () => ({
+          message: `After the grader cut every connection while ${shaky.id} waited out its backoff, its retry never ran.`,
+          actual: `${timeline(t, shaky.id, await historyOf(t, shaky.id))}\n${workers.map(describeEnd).join(", ")}`,
+          hint: "A cut connection is not the end: ioredis reconnects by itself, so let the worker's loop carry on (catch errors around each step) and keep the retry in Redis, where it survives.",
+        }),
+      );
 
       // Now every reply is late and out of step, and Redis refuses one command on each path in
       // turn: a worker's poll, recording a failure, recording a success, and dead-lettering.
@@ -964,7 +1154,8 @@ export default defineChecks({
       t.proxy.setLatency({ ms: latency, jitterMs: 3 });
       const poison = newTask(t, "poison", POISON, 60 + Math.floor(t.random() * 40));
       await enqueue(poison);
-      for (const task of shuffled(t, [newTask(t, "healthy", 0, Math.floor(t.random() * 30)), newTask(t, "flaky", 2), newTask(t, "healthy", 0)])) await enqueue(task);
+      for (const task of shuffled(t, [newTask(t, "healthy", 0, Math.floor(t.random() * 30)), newTask(t, "flaky", 2), newTask(t, "healthy", 0)]))
+        await enqueue(task);
       t.fault(`handler throws on every run of ${poison.id}, and on the first runs of the flaky tasks`);
       const pollNames = new Set([...polls].map((sig) => sig.split(" ")[0]!));
       const namesOf = (path: LogEntry[]) => path.map((e) => e.args[0]!);
@@ -1015,12 +1206,20 @@ export default defineChecks({
       // poison task lost to an earlier fault never gets there; the verdict below says so.
       const lastRun = performance.now() + 6000;
       while ((await historyOf(t, poison.id)).starts.length < MAX_ATTEMPTS && performance.now() < lastRun) await t.sleep(10);
-      if ((await historyOf(t, poison.id)).starts.length >= MAX_ATTEMPTS) await refuse("dead-lettering", pick(namesOf(retryPath), true, ["EXEC", "EVAL", "EVALSHA", "FCALL"]));
+      if ((await historyOf(t, poison.id)).starts.length >= MAX_ATTEMPTS)
+        await refuse("dead-lettering", pick(namesOf(retryPath), true, ["EXEC", "EVAL", "EVALSHA", "FCALL"]));
       t.proxy.setLatency({ ms: 0 });
 
-      const faults = () => hits.filter((h) => h.entry).map((h) => `${h.entry!.owner}'s ${h.entry!.args[0]} refused (${h.path})`).join("; ") || "none landed";
+      const faults = () =>
+        hits
+          .filter((h) => h.entry)
+          .map((h) => `${h.entry!.owner}'s ${h.entry!.args[0]} refused (${h.path})`)
+          .join("; ") || "none landed";
       const settledFor = async () => {
-        const all = await histories(t, tasks.map((task) => task.id));
+        const all = await histories(
+          t,
+          tasks.map((task) => task.id),
+        );
         const letters = await deadLetters(t, queue);
         return { all, letters };
       };
@@ -1062,7 +1261,12 @@ export default defineChecks({
         if (task.failures >= POISON) {
           const letter = findLetter(letters, task.id)!;
           if (h.starts.length !== MAX_ATTEMPTS || letter.attempts !== MAX_ATTEMPTS) {
-            t.fail({ message: `Poison task ${task.id} ran ${h.starts.length} times and its dead letter says ${String(letter.attempts)} attempts. Faults injected: ${faults()}.`, expected: `${MAX_ATTEMPTS} runs and attempts: ${MAX_ATTEMPTS}`, actual: timeline(t, task.id, h), hint: "Count only the handler's failures as attempts, and record each one once: a refused write of your own is retried, not counted." });
+            t.fail({
+              message: `Poison task ${task.id} ran ${h.starts.length} times and its dead letter says ${String(letter.attempts)} attempts. Faults injected: ${faults()}.`,
+              expected: `${MAX_ATTEMPTS} runs and attempts: ${MAX_ATTEMPTS}`,
+              actual: timeline(t, task.id, h),
+              hint: "Count only the handler's failures as attempts, and record each one once: a refused write of your own is retried, not counted.",
+            });
           }
           continue;
         }
@@ -1156,7 +1360,12 @@ export default defineChecks({
       for (const task of others) {
         const h = all.get(task.id)!;
         if (h.done !== 1 || h.starts.length !== task.failures + 1) {
-          t.fail({ message: `Task ${task.id} (it fails ${task.failures} time(s)) ran ${h.starts.length} times and was done ${h.done} times.`, expected: `${task.failures + 1} run(s), done once`, actual: timeline(t, task.id, h), hint: "Once handle returns the task is finished: forget it; and a task runs on one worker at a time." });
+          t.fail({
+            message: `Task ${task.id} (it fails ${task.failures} time(s)) ran ${h.starts.length} times and was done ${h.done} times.`,
+            expected: `${task.failures + 1} run(s), done once`,
+            actual: timeline(t, task.id, h),
+            hint: "Once handle returns the task is finished: forget it; and a task runs on one worker at a time.",
+          });
         }
       }
     },

@@ -40,7 +40,10 @@ async function pricing(t: CheckContext): Promise<{ dep: ChaosDependency; quoteFo
 
 const attemptsOf = (dep: ChaosDependency, sku: string): DependencyCall[] => dep.calls((c) => c.path === path(sku));
 
-const describe = (o: Outcome) => (o.ok ? `returned ${JSON.stringify(o.quote)}` : `threw ${o.name}${o.reason ? ` (reason "${o.reason}")` : ""}${o.status ? ` (status ${o.status})` : ""}: ${o.message}`);
+const describe = (o: Outcome) =>
+  o.ok
+    ? `returned ${JSON.stringify(o.quote)}`
+    : `threw ${o.name}${o.reason ? ` (reason "${o.reason}")` : ""}${o.status ? ` (status ${o.status})` : ""}: ${o.message}`;
 
 const pick = <T>(t: CheckContext, items: readonly T[]): T => items[Math.floor(t.random() * items.length)]!;
 
@@ -146,7 +149,9 @@ export default defineChecks({
         quoteFor(sku);
         dep.failNext(6, { status: 503, path: path(sku) });
       }
-      t.note("4 instances call getQuote for 8 skus each at once; every sku fails 6 times (503) and then answers: 6 waits per call, 192 in all, measured at the pricing service");
+      t.note(
+        "4 instances call getQuote for 8 skus each at once; every sku fails 6 times (503) and then answers: 6 waits per call, 192 in all, measured at the pricing service",
+      );
       const outcomes = await runAll(t, groups, policy, 25_000, 25_000, 400);
       // delays[i][k]: the wait before retry k of sku i, from the end of attempt k to the arrival of attempt k + 1.
       const rows = groups.flatMap((skus, instance) =>
@@ -162,7 +167,11 @@ export default defineChecks({
           return { sku, instance, delays: calls.slice(1).map((c, k) => c.at - calls[k]!.endedAt!) };
         }),
       );
-      const show = (k: number) => rows.map((r) => Math.round(r.delays[k]!)).sort((a, b) => a - b).join(", ");
+      const show = (k: number) =>
+        rows
+          .map((r) => Math.round(r.delays[k]!))
+          .sort((a, b) => a - b)
+          .join(", ");
       // 1. Every wait within its range [0, min(cap, base·2^k)], give or take scheduling.
       // A loaded machine stalls now and then, and a stall makes late every wait in progress across
       // all calls at once; the first retries of calls that started together are in progress
@@ -214,7 +223,10 @@ export default defineChecks({
         return t.fail({
           message: `In ${close.length} of 32 calls the waits before retries 3, 4 and 5 were the same fraction of their ranges (within 0.15), as if one random number were drawn per call and reused`,
           expected: "a fresh random draw for every wait",
-          actual: close.slice(0, 4).map((r) => `${r.sku}: ${r.delays.map((x) => Math.round(x)).join(", ")} ms`).join("\n"),
+          actual: close
+            .slice(0, 4)
+            .map((r) => `${r.sku}: ${r.delays.map((x) => Math.round(x)).join(", ")} ms`)
+            .join("\n"),
           hint: "Call Math.random() each time you compute a wait, not once per getQuote call.",
         });
       }
@@ -241,7 +253,9 @@ export default defineChecks({
       // For the learner's log only (not judged: on a loaded machine every wait arrives a little late,
       // which a two-sided test would hold against correct code).
       const us = rows.flatMap((r) => r.delays.slice(1).map((x, i) => x / ceiling(i + 1)));
-      t.note(`waits at the cap: ${lowerHalf}/96 below half of it, ${topFifth}/96 above 80 %; all waits as fractions of their ranges: Kolmogorov–Smirnov distance ${ksUniform(us).toFixed(3)} from the uniform`);
+      t.note(
+        `waits at the cap: ${lowerHalf}/96 below half of it, ${topFifth}/96 above 80 %; all waits as fractions of their ranges: Kolmogorov–Smirnov distance ${ksUniform(us).toFixed(3)} from the uniform`,
+      );
     },
 
     "gives-up-on-permanent": async (t) => {
@@ -273,10 +287,14 @@ export default defineChecks({
           message: `getQuote("${sku}") made ${seen} attempt(s) when the pricing service answered ${before ? `${before} transient failure(s) and then ` : ""}${status}; a permanent answer must end the call at once`,
           hint: "A 4xx other than 408 and 429 means the request itself is wrong: the same request gets the same answer. Throw PermanentError without waiting or retrying.",
         });
-        t.equal({ name: outcome.name, status: outcome.status }, { name: "PermanentError", status }, {
-          message: `getQuote("${sku}") ${describe(outcome)} after the pricing service answered ${status}`,
-          hint: "Throw new PermanentError(res.status, res.text) for a permanent status (from policy.ts).",
-        });
+        t.equal(
+          { name: outcome.name, status: outcome.status },
+          { name: "PermanentError", status },
+          {
+            message: `getQuote("${sku}") ${describe(outcome)} after the pricing service answered ${status}`,
+            hint: "Throw new PermanentError(res.status, res.text) for a permanent status (from policy.ts).",
+          },
+        );
       });
     },
 
@@ -295,7 +313,9 @@ export default defineChecks({
         }
       }
       const policyFor = (deadlineMs: number): RetryPolicy => ({ baseMs: 150, capMs: 2000, maxAttempts: 50, attemptTimeoutMs: 300, deadlineMs });
-      t.note(`6 calls at once with deadlines of ${deadlines.join(", ")} ms (maxAttempts 50, base 150 ms, cap 2000 ms, attempt timeout 300 ms); the pricing service fails or hangs on every attempt`);
+      t.note(
+        `6 calls at once with deadlines of ${deadlines.join(", ")} ms (maxAttempts 50, base 150 ms, cap 2000 ms, attempt timeout 300 ms); the pricing service fails or hangs on every attempt`,
+      );
       const probes = await t.loadMany("probe.ts", 3);
       const runs = await Promise.all(
         skus.map(async (sku, i) => {
@@ -330,10 +350,14 @@ export default defineChecks({
             hint: "An attempt's timeout is the smaller of attemptTimeoutMs and the time left before the deadline.",
           });
         }
-        t.equal({ ok: outcome.ok, name: outcome.name, reason: outcome.reason }, { ok: false, name: "GaveUpError", reason: "deadline" }, {
-          message: `getQuote("${sku}") ${describe(outcome)} when the pricing service failed until well past its ${deadline} ms deadline`,
-          hint: 'When the deadline leaves no time for another attempt, throw new GaveUpError("deadline", attempts, lastError).',
-        });
+        t.equal(
+          { ok: outcome.ok, name: outcome.name, reason: outcome.reason },
+          { ok: false, name: "GaveUpError", reason: "deadline" },
+          {
+            message: `getQuote("${sku}") ${describe(outcome)} when the pricing service failed until well past its ${deadline} ms deadline`,
+            hint: 'When the deadline leaves no time for another attempt, throw new GaveUpError("deadline", attempts, lastError).',
+          },
+        );
         if (took > deadline + DEADLINE_SLACK_MS) {
           return t.fail({
             message: `getQuote("${sku}") took ${Math.round(took)} ms with a deadline of ${deadline} ms (measured by the grader)`,
@@ -387,10 +411,14 @@ export default defineChecks({
         // An answer that reaches a loaded client after its timeout is a timeout too: extra attempts
         // are fine when each of them was abandoned, never when one was answered.
         const extra = calls.slice(n, -1).filter((c) => c.outcome !== "aborted");
-        t.equal({ answeredThenRetried: extra.length, last: calls.at(-1)?.status }, { answeredThenRetried: 0, last: 200 }, {
-          message: `getQuote("${sku}") made ${calls.length} attempts for ${n} hung one(s) and a success; ${extra.length} of them had a complete answer and was still retried`,
-          hint: "One request per attempt, and stop at the first 200.",
-        });
+        t.equal(
+          { answeredThenRetried: extra.length, last: calls.at(-1)?.status },
+          { answeredThenRetried: 0, last: 200 },
+          {
+            message: `getQuote("${sku}") made ${calls.length} attempts for ${n} hung one(s) and a success; ${extra.length} of them had a complete answer and was still retried`,
+            hint: "One request per attempt, and stop at the first 200.",
+          },
+        );
       });
     },
 
@@ -415,9 +443,15 @@ export default defineChecks({
           return outcome;
         })(),
       ]);
-      for (const [sku, outcome] of [[a, outA!], [b, outB!]] as const) {
+      for (const [sku, outcome] of [
+        [a, outA!],
+        [b, outB!],
+      ] as const) {
         const calls = attemptsOf(dep, sku);
-        t.equal(outcome.ok ? outcome.quote : describe(outcome), quoteFor(sku), { message: `getQuote("${sku}") did not return the quote after one answer with Retry-After: 1`, hint: "A 429 or 503 is transient; retry it." });
+        t.equal(outcome.ok ? outcome.quote : describe(outcome), quoteFor(sku), {
+          message: `getQuote("${sku}") did not return the quote after one answer with Retry-After: 1`,
+          hint: "A 429 or 503 is transient; retry it.",
+        });
         const waited = calls.length === 2 ? calls[1]!.at - calls[0]!.endedAt! : NaN;
         if (!(waited >= 990 && waited <= 1000 + policy.capMs + 500)) {
           return t.fail({
@@ -428,10 +462,14 @@ export default defineChecks({
         }
       }
       const callsC = attemptsOf(dep, c);
-      t.equal({ attempts: callsC.length, name: outC!.name, reason: outC!.reason }, { attempts: 1, name: "GaveUpError", reason: "deadline" }, {
-        message: `getQuote("${c}") with a 1500 ms deadline ${describe(outC!)} after ${callsC.length} attempt(s), when the service asked it to wait 3 s`,
-        hint: "A Retry-After that ends past the deadline means no further attempt can be made in time: give up at once.",
-      });
+      t.equal(
+        { attempts: callsC.length, name: outC!.name, reason: outC!.reason },
+        { attempts: 1, name: "GaveUpError", reason: "deadline" },
+        {
+          message: `getQuote("${c}") with a 1500 ms deadline ${describe(outC!)} after ${callsC.length} attempt(s), when the service asked it to wait 3 s`,
+          hint: "A Retry-After that ends past the deadline means no further attempt can be made in time: give up at once.",
+        },
+      );
       if (tookC > 350 + DEADLINE_SLACK_MS) {
         return t.fail({
           message: `getQuote("${c}") took ${Math.round(tookC)} ms to give up when Retry-After: 3 could not fit its 1500 ms deadline`,
@@ -460,10 +498,14 @@ export default defineChecks({
           message: `getQuote("${sku}") made ${seen} attempts at the pricing service during an outage, with maxAttempts ${max}`,
           hint: "maxAttempts counts every attempt, the first one included: with maxAttempts 3 there are 2 retries.",
         });
-        t.equal({ name: outcome.name, reason: outcome.reason, attempts: outcome.attempts }, { name: "GaveUpError", reason: "attempts", attempts: max }, {
-          message: `getQuote("${sku}") ${describe(outcome)} once the outage outlasted maxAttempts ${max}`,
-          hint: 'Throw new GaveUpError("attempts", attempts, lastError) when the last allowed attempt fails.',
-        });
+        t.equal(
+          { name: outcome.name, reason: outcome.reason, attempts: outcome.attempts },
+          { name: "GaveUpError", reason: "attempts", attempts: max },
+          {
+            message: `getQuote("${sku}") ${describe(outcome)} once the outage outlasted maxAttempts ${max}`,
+            hint: 'Throw new GaveUpError("attempts", attempts, lastError) when the last allowed attempt fails.',
+          },
+        );
       });
     },
 

@@ -12,7 +12,15 @@ const FIELDS = ["v", "kid", "iat", "exp", "nonce", "payload", "sig"] as const;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Keyring = Record<string, string>;
-interface Envelope { v: number; kid: string; iat: number; exp: number; nonce: string; payload: Json; sig: string }
+interface Envelope {
+  v: number;
+  kid: string;
+  iat: number;
+  exp: number;
+  nonce: string;
+  payload: Json;
+  sig: string;
+}
 type Reason = "malformed" | "unknown-key" | "bad-signature" | "expired" | "not-yet-valid" | "replayed" | "unavailable";
 
 const PROBE = "probe.ts";
@@ -35,13 +43,17 @@ function canon(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canon).join(",")}]`;
   if (typeof value === "object") {
     const o = value as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${canon(k)}:${canon(o[k])}`).join(",")}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${canon(k)}:${canon(o[k])}`)
+      .join(",")}}`;
   }
   throw new TypeError(`not JSON: ${typeof value}`);
 }
 
 const hmac = (secret: string, text: string) => createHmac("sha256", secret).update(text, "utf8").digest();
-const sigOf = (secret: string, e: Omit<Envelope, "sig">) => hmac(secret, canon({ v: e.v, kid: e.kid, iat: e.iat, exp: e.exp, nonce: e.nonce, payload: e.payload })).toString("base64url");
+const sigOf = (secret: string, e: Omit<Envelope, "sig">) =>
+  hmac(secret, canon({ v: e.v, kid: e.kid, iat: e.iat, exp: e.exp, nonce: e.nonce, payload: e.payload })).toString("base64url");
 const seal = (secret: string, e: Omit<Envelope, "sig">): Envelope => ({ ...e, sig: sigOf(secret, e) });
 
 /** The same JSON with every object's keys inserted in another order (what a proxy or a re-serialiser does). */
@@ -72,13 +84,101 @@ const show = (value: unknown): string => {
 // differently by code point than by code unit, "__proto__"), strings with every escape, numbers
 // of every kind.
 
-const KEYS = ["", "a", "b", "B", "_", "$", "1", "2", "10", "01", "-1", "1.5", "é", "e\u0301", "\u00c5", "\u212b", "\uff61", "\ue000", "\ud83d\ude00", "\ud834\udd1e", "\u0000", "\"", "\\", "\n", "\u2028", "\u007f", "__proto__", "constructor", "toString", "a b", "a\u0000b", "Z"];
-const STRINGS = ["", "\u0000", "\u001f", "\b\f\n\r\t", "\"", "\\", "/", "\u007f", "\u0080", "\u2028\u2029", "\ud83d\ude00", "\ufeff", "<script>", "\u00e9", "e\u0301", "\ud834\udd1e"];
-const NUMBERS = [0, -0, 1, -1, 0.1, 0.5, 1 / 3, 5e-324, 1e-7, 1e-6, 1e21, 1e20, 123456789012345680000, 9007199254740991, 9007199254740993, -9007199254740991, 1.7976931348623157e308, 2 ** -1074, 1e300, 4.35, 0.000001, 100, 1e-300];
+const KEYS = [
+  "",
+  "a",
+  "b",
+  "B",
+  "_",
+  "$",
+  "1",
+  "2",
+  "10",
+  "01",
+  "-1",
+  "1.5",
+  "é",
+  "e\u0301",
+  "\u00c5",
+  "\u212b",
+  "\uff61",
+  "\ue000",
+  "\ud83d\ude00",
+  "\ud834\udd1e",
+  "\u0000",
+  '"',
+  "\\",
+  "\n",
+  "\u2028",
+  "\u007f",
+  "__proto__",
+  "constructor",
+  "toString",
+  "a b",
+  "a\u0000b",
+  "Z",
+];
+const STRINGS = [
+  "",
+  "\u0000",
+  "\u001f",
+  "\b\f\n\r\t",
+  '"',
+  "\\",
+  "/",
+  "\u007f",
+  "\u0080",
+  "\u2028\u2029",
+  "\ud83d\ude00",
+  "\ufeff",
+  "<script>",
+  "\u00e9",
+  "e\u0301",
+  "\ud834\udd1e",
+];
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  0.1,
+  0.5,
+  1 / 3,
+  5e-324,
+  1e-7,
+  1e-6,
+  1e21,
+  1e20,
+  123456789012345680000,
+  9007199254740991,
+  9007199254740993,
+  -9007199254740991,
+  1.7976931348623157e308,
+  2 ** -1074,
+  1e300,
+  4.35,
+  0.000001,
+  100,
+  1e-300,
+];
 
-const key = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...KEYS) }, { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 4 }) }, { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 3 }) });
-const text = fc.oneof(fc.constantFrom(...STRINGS), fc.string({ unit: "binary", maxLength: 8 }), fc.string({ unit: "grapheme", maxLength: 6 }), fc.array(fc.constantFrom(...STRINGS), { maxLength: 4 }).map((a) => a.join("")));
-const number = fc.oneof(fc.constantFrom(...NUMBERS), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -1e6, max: 1e6 }).map((n) => n / 100));
+const key = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...KEYS) },
+  { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 4 }) },
+  { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 3 }) },
+);
+const text = fc.oneof(
+  fc.constantFrom(...STRINGS),
+  fc.string({ unit: "binary", maxLength: 8 }),
+  fc.string({ unit: "grapheme", maxLength: 6 }),
+  fc.array(fc.constantFrom(...STRINGS), { maxLength: 4 }).map((a) => a.join("")),
+);
+const number = fc.oneof(
+  fc.constantFrom(...NUMBERS),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer({ min: -1e6, max: 1e6 }).map((n) => n / 100),
+);
 const leaf: fc.Arbitrary<Json> = fc.oneof(fc.constant(null), fc.boolean(), number, text);
 const { json } = fc.letrec<{ json: Json; arr: Json[]; obj: { [k: string]: Json } }>((tie) => ({
   json: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("arr"), tie("obj")),
@@ -86,7 +186,9 @@ const { json } = fc.letrec<{ json: Json; arr: Json[]; obj: { [k: string]: Json }
   obj: fc.array(fc.tuple(key, tie("json")), { maxLength: 5 }).map((entries) => Object.fromEntries(entries)),
 }));
 /** A task payload: always an object with a few fields, nested JSON inside. */
-const payloadArb: fc.Arbitrary<{ [k: string]: Json }> = fc.array(fc.tuple(key, json), { minLength: 1, maxLength: 5 }).map((entries) => Object.fromEntries(entries));
+const payloadArb: fc.Arbitrary<{ [k: string]: Json }> = fc
+  .array(fc.tuple(key, json), { minLength: 1, maxLength: 5 })
+  .map((entries) => Object.fromEntries(entries));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -114,7 +216,11 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toStr
 async function canonicalizeMany(b: Bench, cases: { value: unknown; placed?: Placed }[]): Promise<Outcome[]> {
   return b.probe.call<Outcome[]>("canonicalizeMany", [b64(cases)], 10_000);
 }
-async function signMany(b: Bench, cases: { payload: unknown; placed?: Placed; key: { kid: string; secret: string }; now: number }[], probe = b.probe): Promise<Outcome[]> {
+async function signMany(
+  b: Bench,
+  cases: { payload: unknown; placed?: Placed; key: { kid: string; secret: string }; now: number }[],
+  probe = b.probe,
+): Promise<Outcome[]> {
   return probe.call<Outcome[]>("signMany", [b64(cases)], 10_000);
 }
 async function verifyMany(b: Bench, cases: { envelope: unknown; keys: Keyring; now: number }[]): Promise<Outcome[]> {
@@ -122,7 +228,11 @@ async function verifyMany(b: Bench, cases: { envelope: unknown; keys: Keyring; n
 }
 
 /** A valid envelope the grader signs itself, its fields in a shuffled order. */
-function envelopeFor(b: Pick<Bench, "t" | "keys" | "kids">, payload: Json, opts: { kid?: string; iat?: number; lifetimeMs?: number; nonce?: string } = {}): Envelope {
+function envelopeFor(
+  b: Pick<Bench, "t" | "keys" | "kids">,
+  payload: Json,
+  opts: { kid?: string; iat?: number; lifetimeMs?: number; nonce?: string } = {},
+): Envelope {
   const kid = opts.kid ?? b.kids[0]!;
   const iat = opts.iat ?? clock();
   const e = seal(b.keys[kid]!, { v: 1, kid, iat, exp: iat + (opts.lifetimeMs ?? LIFETIME_MS), nonce: opts.nonce ?? t_nonce(b.t), payload });
@@ -135,10 +245,14 @@ function reorder<T extends object>(e: T, random: () => number): T {
 }
 
 const verdictText = (o: Outcome) => (o.ok ? show(o.value) : `a thrown ${o.threw}: ${o.message.slice(0, 300)}`);
-const reasonOf = (o: Outcome): string | undefined => (o.ok && typeof o.value === "object" && o.value !== null && (o.value as { ok?: unknown }).ok === false ? String((o.value as { reason?: unknown }).reason) : undefined);
+const reasonOf = (o: Outcome): string | undefined =>
+  o.ok && typeof o.value === "object" && o.value !== null && (o.value as { ok?: unknown }).ok === false
+    ? String((o.value as { reason?: unknown }).reason)
+    : undefined;
 const isAccepted = (o: Outcome) => o.ok && typeof o.value === "object" && o.value !== null && (o.value as { ok?: unknown }).ok === true;
 
-const HINT_REASONS = "verify returns { ok: false, reason } and never throws; the reasons are tried in the order the instructions give: malformed, unknown-key, bad-signature, then not-yet-valid and expired.";
+const HINT_REASONS =
+  "verify returns { ok: false, reason } and never throws; the reasons are tried in the order the instructions give: malformed, unknown-key, bad-signature, then not-yet-valid and expired.";
 
 // ---------------------------------------------------------------------------------------------
 // Tampering: each takes a valid envelope and returns a changed one with the reason it must get.
@@ -187,14 +301,43 @@ const SIG_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 const PROTOTYPE_KIDS = ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf", "isPrototypeOf"];
 
 const TAMPERS = [
-  "payload-value", "payload-nested", "payload-add-key", "payload-drop-key", "payload-replaced",
-  "swap-sig", "kid-other-key", "kid-unknown", "kid-prototype", "exp-extended", "iat-changed", "nonce-changed", "v-changed",
-  "sig-truncated", "sig-extended", "sig-hex", "sig-base64-padded", "sig-case", "sig-last-char-bits", "sig-multibyte", "sig-empty",
-  "sig-not-string", "extra-field", "missing-field", "exp-not-integer", "exp-as-string", "tampered-and-expired",
+  "payload-value",
+  "payload-nested",
+  "payload-add-key",
+  "payload-drop-key",
+  "payload-replaced",
+  "swap-sig",
+  "kid-other-key",
+  "kid-unknown",
+  "kid-prototype",
+  "exp-extended",
+  "iat-changed",
+  "nonce-changed",
+  "v-changed",
+  "sig-truncated",
+  "sig-extended",
+  "sig-hex",
+  "sig-base64-padded",
+  "sig-case",
+  "sig-last-char-bits",
+  "sig-multibyte",
+  "sig-empty",
+  "sig-not-string",
+  "extra-field",
+  "missing-field",
+  "exp-not-integer",
+  "exp-as-string",
+  "tampered-and-expired",
 ] as const;
 type Tamper = (typeof TAMPERS)[number];
 
-function tamper(b: Bench, e: Envelope, kind: Tamper, pick: number, other: Envelope): { envelope: Record<string, unknown>; reason: Reason; what: string; now?: number } {
+function tamper(
+  b: Bench,
+  e: Envelope,
+  kind: Tamper,
+  pick: number,
+  other: Envelope,
+): { envelope: Record<string, unknown>; reason: Reason; what: string; now?: number } {
   const m = { ...e } as Record<string, unknown>;
   const resign = (changes: Partial<Envelope>, what: string) => ({ envelope: { ...m, ...changes }, reason: "bad-signature" as Reason, what });
   const raw = Buffer.from(e.sig, "base64url");
@@ -204,7 +347,10 @@ function tamper(b: Bench, e: Envelope, kind: Tamper, pick: number, other: Envelo
       const all = leaves(e.payload);
       const deep = all.filter((p) => p.length > 1);
       const path = (kind === "payload-nested" && deep.length > 0 ? deep : all)[pick % (kind === "payload-nested" && deep.length > 0 ? deep : all).length]!;
-      return resign({ payload: setAt(e.payload, path, nudge(at(e.payload, path))) }, `the value at payload${path.map((p) => `[${JSON.stringify(p)}]`).join("")} changed from ${show(at(e.payload, path))} to ${show(nudge(at(e.payload, path)))}`);
+      return resign(
+        { payload: setAt(e.payload, path, nudge(at(e.payload, path))) },
+        `the value at payload${path.map((p) => `[${JSON.stringify(p)}]`).join("")} changed from ${show(at(e.payload, path))} to ${show(nudge(at(e.payload, path)))}`,
+      );
     }
     case "payload-add-key": {
       const objs = objects(e.payload);
@@ -212,7 +358,10 @@ function tamper(b: Bench, e: Envelope, kind: Tamper, pick: number, other: Envelo
       const target = at(e.payload, path) as Record<string, Json>;
       let k = "admin";
       while (Object.hasOwn(target, k)) k += "_";
-      return resign({ payload: setAt(e.payload, path, { ...target, [k]: true }) }, `a key ${show(k)} added to payload${path.map((p) => `[${JSON.stringify(p)}]`).join("")}`);
+      return resign(
+        { payload: setAt(e.payload, path, { ...target, [k]: true }) },
+        `a key ${show(k)} added to payload${path.map((p) => `[${JSON.stringify(p)}]`).join("")}`,
+      );
     }
     case "payload-drop-key": {
       const objs = objects(e.payload).filter((p) => Object.keys(at(e.payload, p) as object).length > 0);
@@ -221,30 +370,47 @@ function tamper(b: Bench, e: Envelope, kind: Tamper, pick: number, other: Envelo
       const keys = Object.keys(target);
       const drop = keys[pick % keys.length]!;
       delete target[drop];
-      return resign({ payload: setAt(e.payload, path, target) }, `the key ${show(drop)} dropped from payload${path.map((p) => `[${JSON.stringify(p)}]`).join("")}`);
+      return resign(
+        { payload: setAt(e.payload, path, target) },
+        `the key ${show(drop)} dropped from payload${path.map((p) => `[${JSON.stringify(p)}]`).join("")}`,
+      );
     }
-    case "payload-replaced": return resign({ payload: other.payload }, "the payload replaced by another signed envelope's payload");
-    case "swap-sig": return resign({ sig: other.sig }, "sig replaced by another valid envelope's signature (same key)");
-    case "kid-other-key": return resign({ kid: b.kids.find((k) => k !== e.kid)! }, "kid changed to another key the verifier trusts");
-    case "kid-unknown": return { envelope: { ...m, kid: b.t.id("kid") }, reason: "unknown-key", what: "kid changed to a key id the keyring does not hold" };
+    case "payload-replaced":
+      return resign({ payload: other.payload }, "the payload replaced by another signed envelope's payload");
+    case "swap-sig":
+      return resign({ sig: other.sig }, "sig replaced by another valid envelope's signature (same key)");
+    case "kid-other-key":
+      return resign({ kid: b.kids.find((k) => k !== e.kid)! }, "kid changed to another key the verifier trusts");
+    case "kid-unknown":
+      return { envelope: { ...m, kid: b.t.id("kid") }, reason: "unknown-key", what: "kid changed to a key id the keyring does not hold" };
     case "kid-prototype": {
       const kid = PROTOTYPE_KIDS[pick % PROTOTYPE_KIDS.length]!;
-      return { envelope: { ...m, kid }, reason: "unknown-key", what: `kid changed to ${show(kid)}, a property every object inherits but no key in the keyring` };
+      return {
+        envelope: { ...m, kid },
+        reason: "unknown-key",
+        what: `kid changed to ${show(kid)}, a property every object inherits but no key in the keyring`,
+      };
     }
     case "exp-extended": {
       const by = 1 + (pick % (MAX_LIFETIME_MS - (e.exp - e.iat)));
       return resign({ exp: e.exp + by }, `exp extended by ${by} ms (still within the longest lifetime)`);
     }
-    case "iat-changed": return resign({ iat: e.iat - 1 - (pick % 1000) }, "iat moved earlier");
-    case "nonce-changed": return resign({ nonce: b.t.id("nonce") }, "nonce replaced by a fresh one (what a replay under a new nonce would need)");
-    case "v-changed": return { envelope: { ...m, v: 2 }, reason: "malformed", what: "v changed to 2" };
+    case "iat-changed":
+      return resign({ iat: e.iat - 1 - (pick % 1000) }, "iat moved earlier");
+    case "nonce-changed":
+      return resign({ nonce: b.t.id("nonce") }, "nonce replaced by a fresh one (what a replay under a new nonce would need)");
+    case "v-changed":
+      return { envelope: { ...m, v: 2 }, reason: "malformed", what: "v changed to 2" };
     case "sig-truncated": {
       const keep = pick % 43;
       return resign({ sig: e.sig.slice(0, keep) }, `sig truncated to its first ${keep} characters`);
     }
-    case "sig-extended": return resign({ sig: `${e.sig}${SIG_ALPHABET[pick % 64]}` }, "a character appended to sig");
-    case "sig-hex": return resign({ sig: raw.toString("hex") }, "sig written in hex (the same HMAC bytes)");
-    case "sig-base64-padded": return resign({ sig: raw.toString("base64") }, "sig written in standard base64 with padding (the same HMAC bytes)");
+    case "sig-extended":
+      return resign({ sig: `${e.sig}${SIG_ALPHABET[pick % 64]}` }, "a character appended to sig");
+    case "sig-hex":
+      return resign({ sig: raw.toString("hex") }, "sig written in hex (the same HMAC bytes)");
+    case "sig-base64-padded":
+      return resign({ sig: raw.toString("base64") }, "sig written in standard base64 with padding (the same HMAC bytes)");
     case "sig-case": {
       const letters = [...e.sig].map((c, i) => [c, i] as const).filter(([c]) => c.toLowerCase() !== c.toUpperCase());
       const [c, i] = letters[pick % letters.length]!;
@@ -262,7 +428,8 @@ function tamper(b: Bench, e: Envelope, kind: Tamper, pick: number, other: Envelo
       const i = pick % 43;
       return resign({ sig: `${e.sig.slice(0, i)}\u00e9${e.sig.slice(i + 1)}` }, `one character of sig replaced by "\u00e9": 43 characters, 44 UTF-8 bytes`);
     }
-    case "sig-empty": return resign({ sig: "" }, "sig empty");
+    case "sig-empty":
+      return resign({ sig: "" }, "sig empty");
     case "sig-not-string": {
       const values: unknown[] = [null, 0, [e.sig], { sig: e.sig }, true];
       const value = values[pick % values.length];
@@ -278,11 +445,18 @@ function tamper(b: Bench, e: Envelope, kind: Tamper, pick: number, other: Envelo
       const { [name]: _, ...rest } = m;
       return { envelope: rest, reason: "malformed", what: `the field ${name} removed from the envelope` };
     }
-    case "exp-not-integer": return { envelope: { ...m, exp: e.exp + 0.5 }, reason: "malformed", what: "exp made fractional (exp + 0.5)" };
-    case "exp-as-string": return { envelope: { ...m, exp: String(e.exp) }, reason: "malformed", what: "exp written as a string of digits" };
+    case "exp-not-integer":
+      return { envelope: { ...m, exp: e.exp + 0.5 }, reason: "malformed", what: "exp made fractional (exp + 0.5)" };
+    case "exp-as-string":
+      return { envelope: { ...m, exp: String(e.exp) }, reason: "malformed", what: "exp written as a string of digits" };
     case "tampered-and-expired": {
       const late = 1 + (pick % 100_000);
-      return { envelope: { ...m, payload: other.payload }, reason: "bad-signature", now: e.exp + SKEW_MS + late, what: `the payload replaced, and verified ${late} ms after exp + ${SKEW_MS} (the signature is judged before the time)` };
+      return {
+        envelope: { ...m, payload: other.payload },
+        reason: "bad-signature",
+        now: e.exp + SKEW_MS + late,
+        what: `the payload replaced, and verified ${late} ms after exp + ${SKEW_MS} (the signature is judged before the time)`,
+      };
     }
   }
 }
@@ -314,7 +488,10 @@ function codeOnly(source: string): string {
       i++;
       while (i < source.length) {
         const d = source[i]!;
-        if (d === "\\") { i += 2; continue; }
+        if (d === "\\") {
+          i += 2;
+          continue;
+        }
         if (quote === "/" && d === "[") inClass = true;
         else if (quote === "/" && d === "]") inClass = false;
         else if (d === quote && !inClass) break;
@@ -358,7 +535,14 @@ function unsafeComparisons(code: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // accept(): instances of accept.ts, called as a worker would.
 
-async function accept(t: CheckContext, w: RpcModule, envelope: unknown, keys: Keyring, now: number, what: string): Promise<{ ok: boolean; reason?: string; payload?: unknown }> {
+async function accept(
+  t: CheckContext,
+  w: RpcModule,
+  envelope: unknown,
+  keys: Keyring,
+  now: number,
+  what: string,
+): Promise<{ ok: boolean; reason?: string; payload?: unknown }> {
   let out: unknown;
   try {
     out = await w.call("accept", [envelope, keys, now], 8_000);
@@ -366,11 +550,15 @@ async function accept(t: CheckContext, w: RpcModule, envelope: unknown, keys: Ke
     return t.fail({
       message: `${what}: accept() did not return a verdict: ${error instanceof Error ? error.message : String(error)}`,
       expected: "{ ok: true, payload } or { ok: false, reason }",
-      hint: "accept must return a verdict every time, and never throw: a Redis error is { ok: false, reason: \"unavailable\" }, so the delivery is retried.",
+      hint: 'accept must return a verdict every time, and never throw: a Redis error is { ok: false, reason: "unavailable" }, so the delivery is retried.',
     });
   }
   if (typeof out !== "object" || out === null || typeof (out as { ok?: unknown }).ok !== "boolean") {
-    return t.fail({ message: `${what}: accept() returned ${show(out)}, not a verdict.`, expected: "{ ok: true, payload } or { ok: false, reason }", hint: "Return the verdict object the instructions describe." });
+    return t.fail({
+      message: `${what}: accept() returned ${show(out)}, not a verdict.`,
+      expected: "{ ok: true, payload } or { ok: false, reason }",
+      hint: "Return the verdict object the instructions describe.",
+    });
   }
   return out as { ok: boolean; reason?: string; payload?: unknown };
 }
@@ -418,7 +606,14 @@ export default defineChecks({
         e = envelopeFor(b, { task: t.id(`task${i}`) }, { iat: clock() - 2 * LIFETIME_MS });
         t.note(`task ${i}: signed two minutes ago: expired`);
       }
-      const outs = await Promise.all(Array.from({ length: deliveries }, (_, d) => workers[d % 2]!.call<{ ok: boolean; reason?: string }>("accept", [e, b.keys, clock()]).catch((error: unknown) => ({ ok: false, reason: String(error) }))));
+      const outs = await Promise.all(
+        Array.from({ length: deliveries }, (_, d) =>
+          workers[d % 2]!.call<{ ok: boolean; reason?: string }>("accept", [e, b.keys, clock()]).catch((error: unknown) => ({
+            ok: false,
+            reason: String(error),
+          })),
+        ),
+      );
       t.note(`task ${i}: ${outs.map((o) => (o?.ok ? "accepted" : (o?.reason ?? "no verdict"))).join(", ")}`);
       await t.sleep(700);
     }
@@ -431,13 +626,26 @@ export default defineChecks({
       t.note("generated JSON with Unicode, integer-like and astral keys in shuffled orders, escapes and numbers of every kind");
       // The orders every canonicaliser gets wrong one way or another, with fresh values.
       const fixed: Json = {
-        z: t.id("task"), b: Math.floor(t.unpredictable() * 1e6), "10": 1, "2": 2, B: 3, a: 4, "\ud83d\ude00": 5, "\uff61": 6, "\u00e9": 7, "e\u0301": 8, "": 9,
+        z: t.id("task"),
+        b: Math.floor(t.unpredictable() * 1e6),
+        "10": 1,
+        "2": 2,
+        B: 3,
+        a: 4,
+        "\ud83d\ude00": 5,
+        "\uff61": 6,
+        "\u00e9": 7,
+        "e\u0301": 8,
+        "": 9,
         nested: { y: [{ d: t.unpredictable(), c: null, "1": "\n\u2028\u0000" }], x: { "\ue000": true, "\ud834\udd1e": false, A: -0, __proto__x: 1e21 } },
       };
       const checkOne = async (value: Json) => {
         const orders = [value, shuffled(value, t.random), shuffled(value, t.random)];
         const expected = canon(value);
-        const outs = await canonicalizeMany(b, orders.map((v) => ({ value: v })));
+        const outs = await canonicalizeMany(
+          b,
+          orders.map((v) => ({ value: v })),
+        );
         for (const [i, out] of outs.entries()) {
           if (out.ok && out.value === expected) continue;
           const got = out.ok ? String(out.value) : undefined;
@@ -448,14 +656,21 @@ export default defineChecks({
             actual: got === undefined ? undefined : show(got),
             hint: stringify
               ? "That is JSON.stringify's output: keys in insertion order, so the same object sent through another serialiser signs differently. Sort every object's keys, at every depth, and build the text yourself."
-              : "Sort the keys of every object at every depth by UTF-16 code units (plain .sort() on strings, never localeCompare or a code-point/UTF-8 comparison), build the text as a string (a rebuilt object puts integer-like keys such as \"10\" and \"2\" first), write strings and numbers with JSON.stringify, and no whitespace.",
+              : 'Sort the keys of every object at every depth by UTF-16 code units (plain .sort() on strings, never localeCompare or a code-point/UTF-8 comparison), build the text as a string (a rebuilt object puts integer-like keys such as "10" and "2" first), write strings and numbers with JSON.stringify, and no whitespace.',
           });
         }
         // sign() signs exactly that text, whatever order the payload's keys arrived in.
         const now = clock();
-        const signed = await signMany(b, orders.map((payload) => ({ payload, key: { kid, secret }, now })));
+        const signed = await signMany(
+          b,
+          orders.map((payload) => ({ payload, key: { kid, secret }, now })),
+        );
         for (const [i, out] of signed.entries()) {
-          if (!out.ok) return t.fail({ message: `sign(${show(orders[i])}, key, ${now}) threw ${out.threw}: ${out.message}`, hint: "sign must accept every JSON payload." });
+          if (!out.ok)
+            return t.fail({
+              message: `sign(${show(orders[i])}, key, ${now}) threw ${out.threw}: ${out.message}`,
+              hint: "sign must accept every JSON payload.",
+            });
           const e = out.value as Envelope;
           const want = typeof e === "object" && e !== null ? sigOf(secret, e) : "";
           if (e?.sig !== want) {
@@ -471,7 +686,7 @@ export default defineChecks({
               hint: payloadOnly
                 ? "Sign every field but sig: canonicalize({ v, kid, iat, exp, nonce, payload }). A signature over the payload alone lets anyone extend exp, swap the nonce (a replay under a new nonce) or change kid without breaking it."
                 : stringified
-                  ? "The envelope's own keys must be sorted too: canonical JSON of { v, kid, iat, exp, nonce, payload } starts {\"exp\":…,\"iat\":…,\"kid\":…. Use canonicalize, not JSON.stringify, for the whole text."
+                  ? 'The envelope\'s own keys must be sorted too: canonical JSON of { v, kid, iat, exp, nonce, payload } starts {"exp":…,"iat":…,"kid":…. Use canonicalize, not JSON.stringify, for the whole text.'
                   : "sig = base64url (no padding) of HMAC-SHA256, keyed with the secret's UTF-8 bytes, over canonicalize({ v, kid, iat, exp, nonce, payload }): every field but sig.",
             });
           }
@@ -486,57 +701,130 @@ export default defineChecks({
       const base = { task: t.id("task"), n: Math.floor(t.unpredictable() * 1e6), nested: { list: [1, 2, 3] } };
       const where: Path[] = [["n"], ["nested", "list", 1], ["nested", "extra"], []];
       // Every special at every kind of place: an object's property, an array item, a new property, the top level.
-      const cases: { value: unknown; placed?: Placed; lone?: string }[] = specials.flatMap((special) => where.map((path) => ({ value: base, placed: { path, special } }))).sort(() => t.random() - 0.5);
-      cases.push({ value: { ...base, note: `ok\ud800` }, lone: "a lone high surrogate in a string" }, { value: { ...base, ["\udc00k"]: 1 }, lone: "a lone low surrogate in a key" });
+      const cases: { value: unknown; placed?: Placed; lone?: string }[] = specials
+        .flatMap((special) => where.map((path) => ({ value: base, placed: { path, special } })))
+        .sort(() => t.random() - 0.5);
+      cases.push(
+        { value: { ...base, note: `ok\ud800` }, lone: "a lone high surrogate in a string" },
+        { value: { ...base, ["\udc00k"]: 1 }, lone: "a lone low surrogate in a key" },
+      );
       const outs = await canonicalizeMany(b, cases);
       for (const [i, out] of outs.entries()) {
         const c = cases[i]!;
-        const what = c.lone ?? `${c.placed!.special} at ${c.placed!.path.length ? `value${c.placed!.path.map((p) => `[${JSON.stringify(p)}]`).join("")}` : "the top level"}`;
-        if (out.ok) return t.fail({ message: `canonicalize(${show(c.value)} with ${what}) returned ${show(out.value)} instead of throwing.`, expected: "a thrown TypeError", hint: "Only plain JSON data has one canonical form: null, booleans, finite numbers, well-formed strings, arrays and plain objects. Throw a TypeError for anything else (NaN, Infinity, undefined, bigint, Date, Map, functions, objects without Object.prototype, lone surrogates) instead of letting JSON.stringify drop or change it." });
+        const what =
+          c.lone ??
+          `${c.placed!.special} at ${c.placed!.path.length ? `value${c.placed!.path.map((p) => `[${JSON.stringify(p)}]`).join("")}` : "the top level"}`;
+        if (out.ok)
+          return t.fail({
+            message: `canonicalize(${show(c.value)} with ${what}) returned ${show(out.value)} instead of throwing.`,
+            expected: "a thrown TypeError",
+            hint: "Only plain JSON data has one canonical form: null, booleans, finite numbers, well-formed strings, arrays and plain objects. Throw a TypeError for anything else (NaN, Infinity, undefined, bigint, Date, Map, functions, objects without Object.prototype, lone surrogates) instead of letting JSON.stringify drop or change it.",
+          });
       }
       const zero = await canonicalizeMany(b, [{ value: base, placed: { path: ["nested", "list", 0], special: "-0" } }]);
       const wantZero = canon({ ...base, nested: { list: [0, 2, 3] } });
-      if (!zero[0]!.ok || zero[0]!.value !== wantZero) return t.fail({ message: `canonicalize(${show(base)} with -0 as nested.list[0]) gave ${verdictText(zero[0]!)}.`, expected: wantZero, hint: "-0 is written as 0, as JSON.stringify writes it." });
+      if (!zero[0]!.ok || zero[0]!.value !== wantZero)
+        return t.fail({
+          message: `canonicalize(${show(base)} with -0 as nested.list[0]) gave ${verdictText(zero[0]!)}.`,
+          expected: wantZero,
+          hint: "-0 is written as 0, as JSON.stringify writes it.",
+        });
     },
 
     "accepts-valid": async (t) => {
       const b = await bench(t, 3);
       const other = await t.load(PROBE, { ...INSTANCE, name: "probe-2" });
-      const arb = fc.record({ payload: payloadArb, lifetime: fc.oneof(fc.constantFrom(1, LIFETIME_MS, MAX_LIFETIME_MS), fc.integer({ min: 1, max: MAX_LIFETIME_MS })), when: fc.constantFrom("iat", "exp", "inside", "iat-skew", "exp-skew"), k: fc.nat({ max: 2 }) });
-      await t.property(arb, async ({ payload, lifetime, when, k }) => {
-        const kid = b.kids[k]!;
-        const iat = clock() - Math.floor(t.unpredictable() * 1e9);
-        const e = envelopeFor(b, shuffled(payload, t.random), { kid, iat, lifetimeMs: lifetime });
-        const now = when === "iat" ? iat : when === "exp" ? e.exp : when === "iat-skew" ? iat - SKEW_MS : when === "exp-skew" ? e.exp + SKEW_MS : iat + Math.floor(lifetime / 2);
-        // The learner's own envelope, verified by the learner's verify.
-        const signedAt = clock();
-        const [mine] = await signMany(b, [{ payload, key: { kid, secret: b.keys[kid]! }, now: signedAt }]);
-        if (!mine!.ok) return t.fail({ message: `sign(${show(payload)}, { kid, secret }, ${signedAt}) threw ${mine!.threw}: ${mine!.message}`, hint: "sign must accept every JSON payload." });
-        const env = mine!.value as Envelope;
-        const keys = Object.keys(env ?? {}).sort();
-        if (keys.join() !== [...FIELDS].sort().join()) return t.fail({ message: `sign() returned an envelope with the fields ${keys.join(", ")}.`, expected: FIELDS.join(", "), hint: "An envelope has exactly v, kid, iat, exp, nonce, payload and sig." });
-        const header = { v: env.v, kid: env.kid, iat: env.iat, exp: env.exp };
-        const wantHeader = { v: 1, kid, iat: signedAt, exp: signedAt + LIFETIME_MS };
-        if (JSON.stringify(header) !== JSON.stringify(wantHeader)) return t.fail({ message: `sign(payload, { kid: ${show(kid)}, secret }, ${signedAt}) returned ${show(header)}.`, expected: show(wantHeader), hint: `v is 1, kid is the key's id, iat is the now argument and exp is now + ${LIFETIME_MS}, both in milliseconds.` });
-        if (typeof env.nonce !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(env.nonce)) return t.fail({ message: `sign() returned the nonce ${show(env.nonce)}.`, expected: "16 to 64 characters of A-Z a-z 0-9 - _ (e.g. 16 random bytes in base64url)", hint: "randomBytes(16).toString(\"base64url\")." });
-        if (canon(env.payload) !== canon(payload)) return t.fail({ message: "sign() changed the payload it carries.", expected: show(payload), actual: show(env.payload), hint: "Carry the payload as it is; canonical JSON is only what is signed." });
-        const cases = [
-          { envelope: e, keys: b.keys, now, what: `an envelope the grader signed with kid ${kid} (lifetime ${lifetime} ms, fields and keys in a shuffled order), verified at ${when === "iat-skew" ? `iat - ${SKEW_MS}` : when === "exp-skew" ? `exp + ${SKEW_MS}` : when}` },
-          { envelope: reorder(env, t.random), keys: b.keys, now: signedAt + between(t, 0, LIFETIME_MS), what: "your own sign()'s envelope, fields reordered, within its lifetime" },
-        ];
-        const outs = await verifyMany(b, cases);
-        for (const [i, out] of outs.entries()) {
-          const c = cases[i]!;
-          const got = out.ok ? (out.value as { ok?: unknown; payload?: unknown }) : undefined;
-          if (got?.ok === true && canon(got.payload as Json) === canon(payload)) continue;
-          return t.fail({
-            message: `verify(${c.what}, keyring, ${c.now}) gave ${verdictText(out)}. The envelope is valid: iat ${(c.envelope as Envelope).iat}, exp ${(c.envelope as Envelope).exp}.`,
-            expected: `{ ok: true, payload: ${show(payload).slice(0, 400)} }`,
-            actual: out.ok ? show(out.value).slice(0, 600) : verdictText(out),
-            hint: got?.ok === true ? "Return the envelope's payload as it is." : `Check your canonical JSON against the field order and key order (the grader sends both shuffled); pick the secret by kid; allow ${SKEW_MS} ms of clock skew at both ends: valid while iat - ${SKEW_MS} <= now <= exp + ${SKEW_MS}.`,
-          });
-        }
-      }, { runs: 60, timeLimitMs: 12_000, noun: "case", show });
+      const arb = fc.record({
+        payload: payloadArb,
+        lifetime: fc.oneof(fc.constantFrom(1, LIFETIME_MS, MAX_LIFETIME_MS), fc.integer({ min: 1, max: MAX_LIFETIME_MS })),
+        when: fc.constantFrom("iat", "exp", "inside", "iat-skew", "exp-skew"),
+        k: fc.nat({ max: 2 }),
+      });
+      await t.property(
+        arb,
+        async ({ payload, lifetime, when, k }) => {
+          const kid = b.kids[k]!;
+          const iat = clock() - Math.floor(t.unpredictable() * 1e9);
+          const e = envelopeFor(b, shuffled(payload, t.random), { kid, iat, lifetimeMs: lifetime });
+          const now =
+            when === "iat"
+              ? iat
+              : when === "exp"
+                ? e.exp
+                : when === "iat-skew"
+                  ? iat - SKEW_MS
+                  : when === "exp-skew"
+                    ? e.exp + SKEW_MS
+                    : iat + Math.floor(lifetime / 2);
+          // The learner's own envelope, verified by the learner's verify.
+          const signedAt = clock();
+          const [mine] = await signMany(b, [{ payload, key: { kid, secret: b.keys[kid]! }, now: signedAt }]);
+          if (!mine!.ok)
+            return t.fail({
+              message: `sign(${show(payload)}, { kid, secret }, ${signedAt}) threw ${mine!.threw}: ${mine!.message}`,
+              hint: "sign must accept every JSON payload.",
+            });
+          const env = mine!.value as Envelope;
+          const keys = Object.keys(env ?? {}).sort();
+          if (keys.join() !== [...FIELDS].sort().join())
+            return t.fail({
+              message: `sign() returned an envelope with the fields ${keys.join(", ")}.`,
+              expected: FIELDS.join(", "),
+              hint: "An envelope has exactly v, kid, iat, exp, nonce, payload and sig.",
+            });
+          const header = { v: env.v, kid: env.kid, iat: env.iat, exp: env.exp };
+          const wantHeader = { v: 1, kid, iat: signedAt, exp: signedAt + LIFETIME_MS };
+          if (JSON.stringify(header) !== JSON.stringify(wantHeader))
+            return t.fail({
+              message: `sign(payload, { kid: ${show(kid)}, secret }, ${signedAt}) returned ${show(header)}.`,
+              expected: show(wantHeader),
+              hint: `v is 1, kid is the key's id, iat is the now argument and exp is now + ${LIFETIME_MS}, both in milliseconds.`,
+            });
+          if (typeof env.nonce !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(env.nonce))
+            return t.fail({
+              message: `sign() returned the nonce ${show(env.nonce)}.`,
+              expected: "16 to 64 characters of A-Z a-z 0-9 - _ (e.g. 16 random bytes in base64url)",
+              hint: 'randomBytes(16).toString("base64url").',
+            });
+          if (canon(env.payload) !== canon(payload))
+            return t.fail({
+              message: "sign() changed the payload it carries.",
+              expected: show(payload),
+              actual: show(env.payload),
+              hint: "Carry the payload as it is; canonical JSON is only what is signed.",
+            });
+          const cases = [
+            {
+              envelope: e,
+              keys: b.keys,
+              now,
+              what: `an envelope the grader signed with kid ${kid} (lifetime ${lifetime} ms, fields and keys in a shuffled order), verified at ${when === "iat-skew" ? `iat - ${SKEW_MS}` : when === "exp-skew" ? `exp + ${SKEW_MS}` : when}`,
+            },
+            {
+              envelope: reorder(env, t.random),
+              keys: b.keys,
+              now: signedAt + between(t, 0, LIFETIME_MS),
+              what: "your own sign()'s envelope, fields reordered, within its lifetime",
+            },
+          ];
+          const outs = await verifyMany(b, cases);
+          for (const [i, out] of outs.entries()) {
+            const c = cases[i]!;
+            const got = out.ok ? (out.value as { ok?: unknown; payload?: unknown }) : undefined;
+            if (got?.ok === true && canon(got.payload as Json) === canon(payload)) continue;
+            return t.fail({
+              message: `verify(${c.what}, keyring, ${c.now}) gave ${verdictText(out)}. The envelope is valid: iat ${(c.envelope as Envelope).iat}, exp ${(c.envelope as Envelope).exp}.`,
+              expected: `{ ok: true, payload: ${show(payload).slice(0, 400)} }`,
+              actual: out.ok ? show(out.value).slice(0, 600) : verdictText(out),
+              hint:
+                got?.ok === true
+                  ? "Return the envelope's payload as it is."
+                  : `Check your canonical JSON against the field order and key order (the grader sends both shuffled); pick the secret by kid; allow ${SKEW_MS} ms of clock skew at both ends: valid while iat - ${SKEW_MS} <= now <= exp + ${SKEW_MS}.`,
+            });
+          }
+        },
+        { runs: 60, timeLimitMs: 12_000, noun: "case", show },
+      );
 
       // Nonces: unique across calls in the same millisecond and across instances.
       const now = clock();
@@ -544,49 +832,74 @@ export default defineChecks({
       const [x, y] = await Promise.all([signMany(b, batch), signMany(b, batch, other)]);
       const nonces = [...x, ...y].map((o) => (o.ok ? (o.value as Envelope).nonce : undefined));
       const dup = nonces.find((n, i) => nonces.indexOf(n) !== i);
-      if (dup !== undefined) return t.fail({ message: `sign() was called 25 times in each of two instances with the same payload and the same now (${now}), and gave the nonce ${show(dup)} more than once.`, expected: "50 different nonces", hint: "A nonce must be unique across every signer and every call: draw it from a CSPRNG (randomBytes), not from the time or a counter, or two tasks signed at once refuse each other as replays." });
+      if (dup !== undefined)
+        return t.fail({
+          message: `sign() was called 25 times in each of two instances with the same payload and the same now (${now}), and gave the nonce ${show(dup)} more than once.`,
+          expected: "50 different nonces",
+          hint: "A nonce must be unique across every signer and every call: draw it from a CSPRNG (randomBytes), not from the time or a counter, or two tasks signed at once refuse each other as replays.",
+        });
     },
 
     "rejects-tampered": async (t) => {
       const b = await bench(t, 2);
       t.note("valid envelopes signed by the grader, each changed in one way: payload, headers, signature text and encoding, fields");
-      const arb = fc.record({ payload: payloadArb, kinds: fc.array(fc.tuple(fc.constantFrom(...TAMPERS), fc.nat()), { minLength: 1, maxLength: 4 }), lateMs: fc.nat({ max: 2 * MAX_LIFETIME_MS }) });
-      await t.property(arb, async ({ payload, kinds }) => {
-        const iat = clock() - Math.floor(t.unpredictable() * 1e6);
-        const e = envelopeFor(b, payload, { kid: b.kids[0]!, iat, lifetimeMs: between(t, 1_000, LIFETIME_MS) });
-        const other = envelopeFor(b, { other: t.id("task") }, { kid: b.kids[0]!, iat });
-        const now = iat + 500;
-        const changes = kinds.map(([kind, pick]) => ({ kind, ...tamper(b, e, kind, pick, other) }));
-        const cases = [{ envelope: e, keys: b.keys, now }, ...changes.map((c) => ({ envelope: c.envelope, keys: b.keys, now: c.now ?? now }))];
-        const outs = await verifyMany(b, cases);
-        if (!isAccepted(outs[0]!)) return t.fail({ message: `verify() rejected a valid envelope the grader signed (before any tampering): ${verdictText(outs[0]!)}.`, expected: "{ ok: true, payload }", hint: "Get accepts-valid and canonical-json passing first." });
-        for (const [i, c] of changes.entries()) {
-          const out = outs[i + 1]!;
-          if (reasonOf(out) === c.reason) continue;
-          return t.fail({
-            message: `A valid envelope was tampered with: ${c.what}. verify() ${out.ok ? `returned ${show(out.value).slice(0, 400)}` : `threw ${out.threw}: ${out.message}`}.`,
-            expected: `{ ok: false, reason: "${c.reason}" }`,
-            actual: out.ok ? show(out.value).slice(0, 400) : `a thrown ${out.threw}`,
-            hint: isAccepted(out)
-              ? c.kind.startsWith("sig-")
-                ? "Compare the signature text exactly as given with the base64url text you compute (no padding): decoding it first forgives padding, the other alphabet, hex and unused bits."
-                : c.reason === "malformed"
-                  ? "Check the envelope's shape before anything else: exactly the seven fields, v === 1, iat and exp safe integers, sig a string."
-                  : "Sign and verify every field but sig (v, kid, iat, exp, nonce, payload), not the payload alone: otherwise exp can be extended or a new nonce put in without breaking the signature."
-              : out.ok
-                ? HINT_REASONS
-                : "verify must never throw: timingSafeEqual throws on buffers of different lengths (compare their byte lengths first), and keys[kid] finds inherited properties such as toString (use Object.hasOwn).",
-          });
-        }
-      }, { runs: 100, timeLimitMs: 12_000, noun: "envelope and tampering", show });
+      const arb = fc.record({
+        payload: payloadArb,
+        kinds: fc.array(fc.tuple(fc.constantFrom(...TAMPERS), fc.nat()), { minLength: 1, maxLength: 4 }),
+        lateMs: fc.nat({ max: 2 * MAX_LIFETIME_MS }),
+      });
+      await t.property(
+        arb,
+        async ({ payload, kinds }) => {
+          const iat = clock() - Math.floor(t.unpredictable() * 1e6);
+          const e = envelopeFor(b, payload, { kid: b.kids[0]!, iat, lifetimeMs: between(t, 1_000, LIFETIME_MS) });
+          const other = envelopeFor(b, { other: t.id("task") }, { kid: b.kids[0]!, iat });
+          const now = iat + 500;
+          const changes = kinds.map(([kind, pick]) => ({ kind, ...tamper(b, e, kind, pick, other) }));
+          const cases = [{ envelope: e, keys: b.keys, now }, ...changes.map((c) => ({ envelope: c.envelope, keys: b.keys, now: c.now ?? now }))];
+          const outs = await verifyMany(b, cases);
+          if (!isAccepted(outs[0]!))
+            return t.fail({
+              message: `verify() rejected a valid envelope the grader signed (before any tampering): ${verdictText(outs[0]!)}.`,
+              expected: "{ ok: true, payload }",
+              hint: "Get accepts-valid and canonical-json passing first.",
+            });
+          for (const [i, c] of changes.entries()) {
+            const out = outs[i + 1]!;
+            if (reasonOf(out) === c.reason) continue;
+            return t.fail({
+              message: `A valid envelope was tampered with: ${c.what}. verify() ${out.ok ? `returned ${show(out.value).slice(0, 400)}` : `threw ${out.threw}: ${out.message}`}.`,
+              expected: `{ ok: false, reason: "${c.reason}" }`,
+              actual: out.ok ? show(out.value).slice(0, 400) : `a thrown ${out.threw}`,
+              hint: isAccepted(out)
+                ? c.kind.startsWith("sig-")
+                  ? "Compare the signature text exactly as given with the base64url text you compute (no padding): decoding it first forgives padding, the other alphabet, hex and unused bits."
+                  : c.reason === "malformed"
+                    ? "Check the envelope's shape before anything else: exactly the seven fields, v === 1, iat and exp safe integers, sig a string."
+                    : "Sign and verify every field but sig (v, kid, iat, exp, nonce, payload), not the payload alone: otherwise exp can be extended or a new nonce put in without breaking the signature."
+                : out.ok
+                  ? HINT_REASONS
+                  : "verify must never throw: timingSafeEqual throws on buffers of different lengths (compare their byte lengths first), and keys[kid] finds inherited properties such as toString (use Object.hasOwn).",
+            });
+          }
+        },
+        { runs: 100, timeLimitMs: 12_000, noun: "envelope and tampering", show },
+      );
 
       // Then every kind of tampering, three ways each, on one nested task: none left to chance.
-      const payload: Json = { task: t.id("task"), amount: Math.floor(t.unpredictable() * 1e6), meta: { tags: [t.id("tag"), "\u00e9\ud83d\ude00"], "10": { deep: t.unpredictable() }, "2": null } };
+      const payload: Json = {
+        task: t.id("task"),
+        amount: Math.floor(t.unpredictable() * 1e6),
+        meta: { tags: [t.id("tag"), "\u00e9\ud83d\ude00"], "10": { deep: t.unpredictable() }, "2": null },
+      };
       const iat = clock() - Math.floor(t.unpredictable() * 1e6);
       const e = envelopeFor(b, payload, { kid: b.kids[0]!, iat, lifetimeMs: LIFETIME_MS });
       const other = envelopeFor(b, { other: t.id("task") }, { kid: b.kids[0]!, iat });
       const changes = TAMPERS.flatMap((kind) => [0, 1, 2].map((k) => ({ kind, ...tamper(b, e, kind, k * 7919 + Math.floor(t.random() * 1000), other) })));
-      const outs = await verifyMany(b, changes.map((c) => ({ envelope: c.envelope, keys: b.keys, now: c.now ?? iat + 500 })));
+      const outs = await verifyMany(
+        b,
+        changes.map((c) => ({ envelope: c.envelope, keys: b.keys, now: c.now ?? iat + 500 })),
+      );
       for (const [i, c] of changes.entries()) {
         const out = outs[i]!;
         if (reasonOf(out) === c.reason) continue;
@@ -604,57 +917,115 @@ export default defineChecks({
       t.note(`edges held exactly: valid while iat - ${SKEW_MS} <= now <= exp + ${SKEW_MS}; lifetime (exp - iat) from 1 to ${MAX_LIFETIME_MS} ms`);
       const arb = fc.record({
         lifetime: fc.oneof(fc.constantFrom(1, LIFETIME_MS, MAX_LIFETIME_MS), fc.integer({ min: 1, max: MAX_LIFETIME_MS })),
-        when: fc.constantFrom("exp", "exp+skew", "exp+skew+1", "exp+skew+far", "iat-skew", "iat-skew-1", "iat-skew-far", "inside", "lifetime-too-long", "exp-before-iat", "seconds"),
+        when: fc.constantFrom(
+          "exp",
+          "exp+skew",
+          "exp+skew+1",
+          "exp+skew+far",
+          "iat-skew",
+          "iat-skew-1",
+          "iat-skew-far",
+          "inside",
+          "lifetime-too-long",
+          "exp-before-iat",
+          "seconds",
+        ),
         far: fc.integer({ min: 2, max: 10 * 86_400_000 }),
       });
-      await t.property(arb, async ({ lifetime, when, far }) => {
-        const iat = clock() - Math.floor(t.unpredictable() * 1e9);
-        let life = lifetime;
-        if (when === "lifetime-too-long") life = MAX_LIFETIME_MS + 1 + (far % MAX_LIFETIME_MS);
-        if (when === "exp-before-iat") life = -(far % MAX_LIFETIME_MS);
-        let e = seal(b.keys[kid]!, { v: 1, kid, iat, exp: iat + life, nonce: t.id("nonce"), payload: { task: t.id("task") } });
-        let now = iat + Math.floor(life / 2);
-        let reason: Reason | "ok" = "ok";
-        let what = "";
-        switch (when) {
-          case "exp": now = e.exp; what = "now is exactly exp"; break;
-          case "exp+skew": now = e.exp + SKEW_MS; what = `now is exactly exp + ${SKEW_MS}`; break;
-          case "exp+skew+1": now = e.exp + SKEW_MS + 1; reason = "expired"; what = `now is exp + ${SKEW_MS} + 1 ms`; break;
-          case "exp+skew+far": now = e.exp + SKEW_MS + far; reason = "expired"; what = `now is ${far} ms past exp + ${SKEW_MS}`; break;
-          case "iat-skew": now = iat - SKEW_MS; what = `now is iat - ${SKEW_MS} (the signer's clock ${SKEW_MS} ms ahead)`; break;
-          case "iat-skew-1": now = iat - SKEW_MS - 1; reason = "not-yet-valid"; what = `now is iat - ${SKEW_MS} - 1 ms (iat too far in the future)`; break;
-          case "iat-skew-far": now = iat - SKEW_MS - far; reason = "not-yet-valid"; what = `now is ${far} ms before iat - ${SKEW_MS}`; break;
-          case "inside": what = "now is halfway between iat and exp"; break;
-          case "lifetime-too-long": reason = "malformed"; what = `exp - iat is ${life} ms, above ${MAX_LIFETIME_MS}`; break;
-          case "exp-before-iat": reason = "malformed"; what = `exp - iat is ${life} ms (exp not after iat)`; break;
-          case "seconds": {
-            // A signer that writes seconds: exp is far before now in milliseconds.
-            const s = Math.floor(iat / 1000);
-            e = seal(b.keys[kid]!, { v: 1, kid, iat: s, exp: s + 60, nonce: t.id("nonce"), payload: { task: t.id("task") } });
-            now = iat;
-            reason = "expired";
-            what = "iat and exp are in seconds (a signer's unit mistake), now in milliseconds";
-            break;
+      await t.property(
+        arb,
+        async ({ lifetime, when, far }) => {
+          const iat = clock() - Math.floor(t.unpredictable() * 1e9);
+          let life = lifetime;
+          if (when === "lifetime-too-long") life = MAX_LIFETIME_MS + 1 + (far % MAX_LIFETIME_MS);
+          if (when === "exp-before-iat") life = -(far % MAX_LIFETIME_MS);
+          let e = seal(b.keys[kid]!, { v: 1, kid, iat, exp: iat + life, nonce: t.id("nonce"), payload: { task: t.id("task") } });
+          let now = iat + Math.floor(life / 2);
+          let reason: Reason | "ok" = "ok";
+          let what = "";
+          switch (when) {
+            case "exp":
+              now = e.exp;
+              what = "now is exactly exp";
+              break;
+            case "exp+skew":
+              now = e.exp + SKEW_MS;
+              what = `now is exactly exp + ${SKEW_MS}`;
+              break;
+            case "exp+skew+1":
+              now = e.exp + SKEW_MS + 1;
+              reason = "expired";
+              what = `now is exp + ${SKEW_MS} + 1 ms`;
+              break;
+            case "exp+skew+far":
+              now = e.exp + SKEW_MS + far;
+              reason = "expired";
+              what = `now is ${far} ms past exp + ${SKEW_MS}`;
+              break;
+            case "iat-skew":
+              now = iat - SKEW_MS;
+              what = `now is iat - ${SKEW_MS} (the signer's clock ${SKEW_MS} ms ahead)`;
+              break;
+            case "iat-skew-1":
+              now = iat - SKEW_MS - 1;
+              reason = "not-yet-valid";
+              what = `now is iat - ${SKEW_MS} - 1 ms (iat too far in the future)`;
+              break;
+            case "iat-skew-far":
+              now = iat - SKEW_MS - far;
+              reason = "not-yet-valid";
+              what = `now is ${far} ms before iat - ${SKEW_MS}`;
+              break;
+            case "inside":
+              what = "now is halfway between iat and exp";
+              break;
+            case "lifetime-too-long":
+              reason = "malformed";
+              what = `exp - iat is ${life} ms, above ${MAX_LIFETIME_MS}`;
+              break;
+            case "exp-before-iat":
+              reason = "malformed";
+              what = `exp - iat is ${life} ms (exp not after iat)`;
+              break;
+            case "seconds": {
+              // A signer that writes seconds: exp is far before now in milliseconds.
+              const s = Math.floor(iat / 1000);
+              e = seal(b.keys[kid]!, { v: 1, kid, iat: s, exp: s + 60, nonce: t.id("nonce"), payload: { task: t.id("task") } });
+              now = iat;
+              reason = "expired";
+              what = "iat and exp are in seconds (a signer's unit mistake), now in milliseconds";
+              break;
+            }
           }
-        }
-        const [out] = await verifyMany(b, [{ envelope: reorder(e, t.random), keys: b.keys, now }]);
-        const got = isAccepted(out!) ? "ok" : reasonOf(out!);
-        if (got === reason) return;
-        t.fail({
-          message: `verify() of a correctly signed envelope (iat ${e.iat}, exp ${e.exp}) at now = ${now}: ${what}. It ${out!.ok ? `returned ${show(out!.value).slice(0, 300)}` : `threw ${out!.threw}: ${out!.message}`}.`,
-          expected: reason === "ok" ? "{ ok: true, payload }" : `{ ok: false, reason: "${reason}" }`,
-          hint: `All times are milliseconds. The envelope is valid while iat - ${SKEW_MS} <= now <= exp + ${SKEW_MS} (both edges included): "not-yet-valid" before, "expired" after; exp - iat must be from 1 to ${MAX_LIFETIME_MS}, else "malformed".`,
-        });
-      }, { runs: 100, timeLimitMs: 10_000, noun: "case" });
+          const [out] = await verifyMany(b, [{ envelope: reorder(e, t.random), keys: b.keys, now }]);
+          const got = isAccepted(out!) ? "ok" : reasonOf(out!);
+          if (got === reason) return;
+          t.fail({
+            message: `verify() of a correctly signed envelope (iat ${e.iat}, exp ${e.exp}) at now = ${now}: ${what}. It ${out!.ok ? `returned ${show(out!.value).slice(0, 300)}` : `threw ${out!.threw}: ${out!.message}`}.`,
+            expected: reason === "ok" ? "{ ok: true, payload }" : `{ ok: false, reason: "${reason}" }`,
+            hint: `All times are milliseconds. The envelope is valid while iat - ${SKEW_MS} <= now <= exp + ${SKEW_MS} (both edges included): "not-yet-valid" before, "expired" after; exp - iat must be from 1 to ${MAX_LIFETIME_MS}, else "malformed".`,
+          });
+        },
+        { runs: 100, timeLimitMs: 10_000, noun: "case" },
+      );
 
       // Through accept(): an expired delivery is refused and leaves nothing behind.
       const w = await t.load(ACCEPT, { ...INSTANCE, name: "worker" });
       const iat = clock() - LIFETIME_MS - SKEW_MS - between(t, 1, 60_000);
       const e = envelopeFor(b, { task: t.id("task") }, { kid, iat });
       const out = await accept(t, w, e, b.keys, clock(), "accept() of an envelope that expired a moment ago");
-      if (out.ok || out.reason !== "expired") return t.fail({ message: `accept() of an envelope whose exp + ${SKEW_MS} passed ${clock() - e.exp - SKEW_MS} ms ago returned ${show(out)}.`, expected: "{ ok: false, reason: \"expired\" }", hint: "accept() runs verify() first and returns its verdict when it rejects." });
+      if (out.ok || out.reason !== "expired")
+        return t.fail({
+          message: `accept() of an envelope whose exp + ${SKEW_MS} passed ${clock() - e.exp - SKEW_MS} ms ago returned ${show(out)}.`,
+          expected: '{ ok: false, reason: "expired" }',
+          hint: "accept() runs verify() first and returns its verdict when it rejects.",
+        });
       const left = await t.viewRedis([e.nonce]);
-      if (left.missing.length === 0) return t.fail({ message: `accept() refused an expired envelope but stored its nonce ${e.nonce} in Redis.`, hint: "Write nothing for an envelope that does not verify: anyone can send those, as many as they like." });
+      if (left.missing.length === 0)
+        return t.fail({
+          message: `accept() refused an expired envelope but stored its nonce ${e.nonce} in Redis.`,
+          hint: "Write nothing for an envelope that does not verify: anyone can send those, as many as they like.",
+        });
     },
 
     "key-rotation": async (t) => {
@@ -663,8 +1034,12 @@ export default defineChecks({
       t.note(`keyring { ${oldKid}: old secret, ${newKid}: new secret }, then the old key retired`);
       const now = clock();
       const payload = { task: t.id("task"), amount: Math.floor(t.unpredictable() * 1e6) };
-      const signed = await signMany(b, [oldKid, newKid].map((kid) => ({ payload, key: { kid, secret: b.keys[kid]! }, now })));
-      if (!signed.every((o) => o.ok)) return t.fail({ message: `sign() threw: ${signed.map(verdictText).join("; ")}`, hint: "sign must accept every JSON payload." });
+      const signed = await signMany(
+        b,
+        [oldKid, newKid].map((kid) => ({ payload, key: { kid, secret: b.keys[kid]! }, now })),
+      );
+      if (!signed.every((o) => o.ok))
+        return t.fail({ message: `sign() threw: ${signed.map(verdictText).join("; ")}`, hint: "sign must accept every JSON payload." });
       const [byOld, byNew] = signed.map((o) => o.value as Envelope) as [Envelope, Envelope];
       const retired: Keyring = { [newKid]: b.keys[newKid]! };
       const rotatedSecret: Keyring = { [oldKid]: secretOf(t), [newKid]: b.keys[newKid]! };
@@ -676,10 +1051,18 @@ export default defineChecks({
         { envelope: byNew, keys: retired, want: "ok", what: `signed with the new key ${newKid}, after the old one was retired` },
         { envelope: byOld, keys: rotatedSecret, want: "bad-signature", what: `signed with ${oldKid}, whose secret the keyring now holds a different one for` },
         { envelope: forged, keys: b.keys, want: "bad-signature", what: `claiming kid ${newKid} but signed with ${oldKid}'s secret` },
-        ...PROTOTYPE_KIDS.map((kid) => ({ envelope: seal(b.keys[oldKid]!, { ...byOld, kid }), keys: b.keys, want: "unknown-key" as const, what: `with kid ${show(kid)} (an inherited property of every object, no key of the keyring)` })),
+        ...PROTOTYPE_KIDS.map((kid) => ({
+          envelope: seal(b.keys[oldKid]!, { ...byOld, kid }),
+          keys: b.keys,
+          want: "unknown-key" as const,
+          what: `with kid ${show(kid)} (an inherited property of every object, no key of the keyring)`,
+        })),
         { envelope: byOld, keys: {}, want: "unknown-key", what: "with an empty keyring" },
       ];
-      const outs = await verifyMany(b, cases.map((c) => ({ envelope: reorder(c.envelope as object, t.random), keys: c.keys, now })));
+      const outs = await verifyMany(
+        b,
+        cases.map((c) => ({ envelope: reorder(c.envelope as object, t.random), keys: c.keys, now })),
+      );
       for (const [i, c] of cases.entries()) {
         const out = outs[i]!;
         const got = isAccepted(out) ? "ok" : reasonOf(out);
@@ -687,7 +1070,7 @@ export default defineChecks({
         return t.fail({
           message: `verify() of an envelope ${c.what} ${out.ok ? `returned ${show(out.value).slice(0, 300)}` : `threw ${out.threw}: ${out.message}`}.`,
           expected: c.want === "ok" ? "{ ok: true, payload }" : `{ ok: false, reason: "${c.want}" }`,
-          hint: "Pick the one secret the envelope's kid names, and only if the keyring itself holds that kid (Object.hasOwn(keys, kid): keys[\"toString\"] is a function on every object); no such kid is \"unknown-key\". Never try the other keys: the kid is signed, and a signature made with any other key is \"bad-signature\".",
+          hint: 'Pick the one secret the envelope\'s kid names, and only if the keyring itself holds that kid (Object.hasOwn(keys, kid): keys["toString"] is a function on every object); no such kid is "unknown-key". Never try the other keys: the kid is signed, and a signature made with any other key is "bad-signature".',
         });
       }
     },
@@ -698,30 +1081,55 @@ export default defineChecks({
       const code = files.map((f) => ({ f, code: codeOnly(t.source(f)) }));
       t.note("reading sign.ts and accept.ts: the signature must be compared with timingSafeEqual, never with ==, ===, !=, !==, .equals() or .compare()");
       if (!code.some((c) => /\btimingSafeEqual\s*\(/.test(c.code))) {
-        return t.fail({ message: "Neither sign.ts nor accept.ts calls timingSafeEqual (comments and strings aside).", expected: "verify compares the signature with crypto.timingSafeEqual", hint: "=== and Buffer.equals stop at the first byte that differs, so how long a wrong signature takes to reject tells an attacker how many of its first bytes are right. timingSafeEqual(a, b) always looks at every byte." });
+        return t.fail({
+          message: "Neither sign.ts nor accept.ts calls timingSafeEqual (comments and strings aside).",
+          expected: "verify compares the signature with crypto.timingSafeEqual",
+          hint: "=== and Buffer.equals stop at the first byte that differs, so how long a wrong signature takes to reject tells an attacker how many of its first bytes are right. timingSafeEqual(a, b) always looks at every byte.",
+        });
       }
       for (const c of code) {
         const bad = unsafeComparisons(c.code);
-        if (bad.length > 0) return t.fail({ message: `${c.f} compares a signature with an operator or method that stops at the first difference: ${bad.slice(0, 3).map((x) => `\`${x}\``).join(", ")}.`, expected: "signatures compared only with timingSafeEqual (their lengths may be compared with ===)", hint: "Compare Buffer.from(sig) with Buffer.from(expected) using timingSafeEqual, after checking that their byte lengths are equal; remove every ==, ===, .equals() and .compare() between signature values (the grader looks for names containing sig, mac, hmac or digest)." });
+        if (bad.length > 0)
+          return t.fail({
+            message: `${c.f} compares a signature with an operator or method that stops at the first difference: ${bad
+              .slice(0, 3)
+              .map((x) => `\`${x}\``)
+              .join(", ")}.`,
+            expected: "signatures compared only with timingSafeEqual (their lengths may be compared with ===)",
+            hint: "Compare Buffer.from(sig) with Buffer.from(expected) using timingSafeEqual, after checking that their byte lengths are equal; remove every ==, ===, .equals() and .compare() between signature values (the grader looks for names containing sig, mac, hmac or digest).",
+          });
       }
       // Signatures of every wrong length and encoding: rejected, never thrown.
       const now = clock();
       const e = envelopeFor(b, { task: t.id("task") }, { kid: b.kids[0]!, iat: now });
       const raw = Buffer.from(e.sig, "base64url");
       const sigs: [string, string][] = [
-        ["empty", ""], ["1 character", e.sig[0]!], ["42 characters", e.sig.slice(0, 42)], ["44 characters", `${e.sig}A`], ["86 characters", e.sig + e.sig],
-        ["hex", raw.toString("hex")], ["padded base64", raw.toString("base64")], ["43 characters with an \u00e9 (44 bytes)", `\u00e9${e.sig.slice(1)}`],
-        ["42 characters and an emoji (43 UTF-16 units, 45 bytes)", `${e.sig.slice(0, 41)}\ud83d\ude00`], ["4096 characters", "A".repeat(4096)], ["a NUL and 42 characters", `\u0000${e.sig.slice(1)}`],
+        ["empty", ""],
+        ["1 character", e.sig[0]!],
+        ["42 characters", e.sig.slice(0, 42)],
+        ["44 characters", `${e.sig}A`],
+        ["86 characters", e.sig + e.sig],
+        ["hex", raw.toString("hex")],
+        ["padded base64", raw.toString("base64")],
+        ["43 characters with an \u00e9 (44 bytes)", `\u00e9${e.sig.slice(1)}`],
+        ["42 characters and an emoji (43 UTF-16 units, 45 bytes)", `${e.sig.slice(0, 41)}\ud83d\ude00`],
+        ["4096 characters", "A".repeat(4096)],
+        ["a NUL and 42 characters", `\u0000${e.sig.slice(1)}`],
       ];
       const order = sigs.map((s) => s).sort(() => t.random() - 0.5);
-      const outs = await verifyMany(b, order.map(([, sig]) => ({ envelope: { ...e, sig }, keys: b.keys, now })));
+      const outs = await verifyMany(
+        b,
+        order.map(([, sig]) => ({ envelope: { ...e, sig }, keys: b.keys, now })),
+      );
       for (const [i, [what, sig]] of order.entries()) {
         const out = outs[i]!;
         if (reasonOf(out) === "bad-signature") continue;
         return t.fail({
           message: `verify() of a valid envelope whose sig was replaced by one of the wrong length or encoding (${what}: ${show(sig).slice(0, 100)}) ${out.ok ? `returned ${show(out.value).slice(0, 300)}` : `threw ${out.threw}: ${out.message}`}.`,
-          expected: "{ ok: false, reason: \"bad-signature\" }",
-          hint: out.ok ? "Compare the given sig text with the base64url text you compute, byte for byte." : "timingSafeEqual throws a RangeError when its buffers differ in length. Compare the byte lengths (Buffer.from(sig).length, not sig.length: a character can take several bytes) and reject a mismatch before calling it.",
+          expected: '{ ok: false, reason: "bad-signature" }',
+          hint: out.ok
+            ? "Compare the given sig text with the base64url text you compute, byte for byte."
+            : "timingSafeEqual throws a RangeError when its buffers differ in length. Compare the byte lengths (Buffer.from(sig).length, not sig.length: a character can take several bytes) and reject a mismatch before calling it.",
         });
       }
     },
@@ -733,8 +1141,16 @@ export default defineChecks({
       const payload = { task: t.id("task"), amount: Math.floor(t.unpredictable() * 1e6) };
       const e1 = envelopeFor(b, payload, { kid });
       const first = await accept(t, wa, e1, b.keys, clock(), "the first delivery");
-      if (!first.ok || canon(first.payload as Json) !== canon(payload)) return t.fail({ message: `accept() of a valid, never-seen envelope on worker-a returned ${show(first)}.`, expected: `{ ok: true, payload: ${show(payload)} }`, hint: "Verify, then record the nonce; accept when it was not recorded before." });
-      await t.expectInRedis([e1.nonce], { message: `accept() returned ok for nonce ${e1.nonce}, but the nonce is nowhere in Redis.`, hint: "Record each accepted nonce in Redis, where every worker sees it, not in the worker's memory." });
+      if (!first.ok || canon(first.payload as Json) !== canon(payload))
+        return t.fail({
+          message: `accept() of a valid, never-seen envelope on worker-a returned ${show(first)}.`,
+          expected: `{ ok: true, payload: ${show(payload)} }`,
+          hint: "Verify, then record the nonce; accept when it was not recorded before.",
+        });
+      await t.expectInRedis([e1.nonce], {
+        message: `accept() returned ok for nonce ${e1.nonce}, but the nonce is nowhere in Redis.`,
+        hint: "Record each accepted nonce in Redis, where every worker sees it, not in the worker's memory.",
+      });
       const again = [
         { w: wa, name: "worker-a", what: "the same envelope delivered again to worker-a" },
         { w: wb, name: "worker-b", what: "the same envelope delivered to another worker, worker-b" },
@@ -742,19 +1158,39 @@ export default defineChecks({
       ].sort(() => t.random() - 0.5);
       for (const a of again) {
         const out = await accept(t, a.w, a.e ?? e1, b.keys, clock() + between(t, 0, 2000), a.what);
-        if (out.ok || out.reason !== "replayed") return t.fail({ message: `${a.what} (accepted once already) returned ${show(out)}.`, expected: "{ ok: false, reason: \"replayed\" }", hint: "Keep the nonces in Redis (every worker shares it) and refuse an envelope whose nonce is already there." });
+        if (out.ok || out.reason !== "replayed")
+          return t.fail({
+            message: `${a.what} (accepted once already) returned ${show(out)}.`,
+            expected: '{ ok: false, reason: "replayed" }',
+            hint: "Keep the nonces in Redis (every worker shares it) and refuse an envelope whose nonce is already there.",
+          });
       }
       // Same payload, another nonce: another task.
       const e2 = envelopeFor(b, payload, { kid });
       const second = await accept(t, wb, e2, b.keys, clock(), "another envelope");
-      if (!second.ok) return t.fail({ message: `accept() of a second envelope with the same payload but its own nonce returned ${show(second)}.`, expected: "{ ok: true, payload }", hint: "A replay is the same nonce, not the same payload: the same task may legitimately be sent twice, each time signed anew." });
+      if (!second.ok)
+        return t.fail({
+          message: `accept() of a second envelope with the same payload but its own nonce returned ${show(second)}.`,
+          expected: "{ ok: true, payload }",
+          hint: "A replay is the same nonce, not the same payload: the same task may legitimately be sent twice, each time signed anew.",
+        });
       // A forgery carrying a genuine envelope's nonce, delivered first, must not burn the nonce.
       const e3 = envelopeFor(b, { task: t.id("task") }, { kid });
       const forgery = { ...e3, payload: { task: t.id("task") } };
       const f = await accept(t, wa, forgery, b.keys, clock(), "a forged envelope");
-      if (f.ok || f.reason !== "bad-signature") return t.fail({ message: `accept() of a forgery (a genuine envelope's nonce and signature, another payload) returned ${show(f)}.`, expected: "{ ok: false, reason: \"bad-signature\" }", hint: "accept() runs verify() first." });
+      if (f.ok || f.reason !== "bad-signature")
+        return t.fail({
+          message: `accept() of a forgery (a genuine envelope's nonce and signature, another payload) returned ${show(f)}.`,
+          expected: '{ ok: false, reason: "bad-signature" }',
+          hint: "accept() runs verify() first.",
+        });
       const genuine = await accept(t, wb, e3, b.keys, clock(), "the genuine envelope after its forgery");
-      if (!genuine.ok) return t.fail({ message: `A forged envelope carrying nonce ${e3.nonce} was refused; then the genuine envelope with that nonce, never accepted before, returned ${show(genuine)}.`, expected: "{ ok: true, payload }", hint: "Record a nonce only after the envelope verified: otherwise anyone who sees a nonce can block the task by sending garbage with it first." });
+      if (!genuine.ok)
+        return t.fail({
+          message: `A forged envelope carrying nonce ${e3.nonce} was refused; then the genuine envelope with that nonce, never accepted before, returned ${show(genuine)}.`,
+          expected: "{ ok: true, payload }",
+          hint: "Record a nonce only after the envelope verified: otherwise anyone who sees a nonce can block the task by sending garbage with it first.",
+        });
     },
 
     "replay-race": async (t) => {
@@ -780,7 +1216,10 @@ export default defineChecks({
             message: `One envelope (nonce ${e.nonce}) was delivered ${deliveries.length} times at once across ${n} workers. ${accepted} deliveries were accepted${others.length ? `, and ${others.length} refused for another reason than "replayed" (${show(others[0])})` : ""}.`,
             expected: `exactly 1 accepted, ${deliveries.length - 1} { ok: false, reason: "replayed" }`,
             actual: outs.map((o) => (o.ok ? "ok" : o.reason)).join(", "),
-            hint: accepted > 1 ? "Looking the nonce up and then recording it are two steps another worker can run between. Make test-and-record one atomic command whose reply says which worker was first." : "Exactly one delivery must win: the one whose command recorded the nonce.",
+            hint:
+              accepted > 1
+                ? "Looking the nonce up and then recording it are two steps another worker can run between. Make test-and-record one atomic command whose reply says which worker was first."
+                : "Exactly one delivery must win: the one whose command recorded the nonce.",
           });
         }
       }
@@ -803,19 +1242,36 @@ export default defineChecks({
           t.note(`envelope ${r + 1}: accept()'s next command reaches Redis twice (answered once); the delivery is then retried`);
         }
         const outs = [];
-        for (let d = 0; d < 3; d++) outs.push(await accept(t, w, e, b.keys, clock(), `delivery ${d + 1} of envelope ${r + 1} (${fault === "fail" ? "a refused command" : "a duplicated command"})`));
+        for (let d = 0; d < 3; d++)
+          outs.push(
+            await accept(
+              t,
+              w,
+              e,
+              b.keys,
+              clock(),
+              `delivery ${d + 1} of envelope ${r + 1} (${fault === "fail" ? "a refused command" : "a duplicated command"})`,
+            ),
+          );
         const seq = outs.map((o) => (o.ok ? "ok" : o.reason));
         const accepted = outs.filter((o) => o.ok).length;
-        const allowed = fault === "fail" ? [["unavailable", "ok", "replayed"], ["ok", "replayed", "replayed"]] : [["ok", "replayed", "replayed"]];
+        const allowed =
+          fault === "fail"
+            ? [
+                ["unavailable", "ok", "replayed"],
+                ["ok", "replayed", "replayed"],
+              ]
+            : [["ok", "replayed", "replayed"]];
         if (allowed.some((a) => a.join() === seq.join())) continue;
         return t.fail({
           message: `Envelope ${r + 1} was delivered 3 times in a row ${fault === "fail" ? "after Redis refused the first delivery's command" : "with the first delivery's command reaching Redis twice"}; accept() returned ${seq.join(", ")}.`,
           expected: allowed.map((a) => a.join(", ")).join("  or  "),
-          hint: accepted > 1
-            ? "When Redis fails, you do not know whether the nonce is new: never accept then. Return { ok: false, reason: \"unavailable\" } so the delivery is retried."
-            : accepted === 0
-              ? "A valid task was lost: a failed or duplicated command must not leave the nonce recorded without the task accepted. Record and test in one atomic command, and record nothing when it fails."
-              : "accept() must catch a Redis error and return { ok: false, reason: \"unavailable\" }, and refuse later deliveries as \"replayed\".",
+          hint:
+            accepted > 1
+              ? 'When Redis fails, you do not know whether the nonce is new: never accept then. Return { ok: false, reason: "unavailable" } so the delivery is retried.'
+              : accepted === 0
+                ? "A valid task was lost: a failed or duplicated command must not leave the nonce recorded without the task accepted. Record and test in one atomic command, and record nothing when it fails."
+                : 'accept() must catch a Redis error and return { ok: false, reason: "unavailable" }, and refuse later deliveries as "replayed".',
         });
       }
     },
@@ -826,14 +1282,21 @@ export default defineChecks({
       const w = await t.load(ACCEPT, { ...INSTANCE, name: "worker" });
       t.note(`each nonce must be remembered at least until exp + ${SKEW_MS} ms and at most ${MARK_MAX_MS / 1000} s from now; rejected envelopes leave nothing`);
       const accepted: Envelope[] = [];
-      const lifetimes = [1_000, LIFETIME_MS, MAX_LIFETIME_MS, between(t, 1_000, MAX_LIFETIME_MS), between(t, 1_000, MAX_LIFETIME_MS)].sort(() => t.random() - 0.5);
+      const lifetimes = [1_000, LIFETIME_MS, MAX_LIFETIME_MS, between(t, 1_000, MAX_LIFETIME_MS), between(t, 1_000, MAX_LIFETIME_MS)].sort(
+        () => t.random() - 0.5,
+      );
       for (const life of lifetimes) {
         // Signed a while ago: what is left of its life varies.
         const now = clock();
         const iat = now - Math.floor(t.random() * (life - 1));
         const e = envelopeFor(b, { task: t.id("task") }, { kid, iat, lifetimeMs: life });
         const out = await accept(t, w, e, b.keys, now, "a valid delivery");
-        if (!out.ok) return t.fail({ message: `accept() of a valid envelope (iat ${iat}, exp ${e.exp}, now ${now}) returned ${show(out)}.`, expected: "{ ok: true, payload }", hint: "Get accepts-valid passing first." });
+        if (!out.ok)
+          return t.fail({
+            message: `accept() of a valid envelope (iat ${iat}, exp ${e.exp}, now ${now}) returned ${show(out)}.`,
+            expected: "{ ok: true, payload }",
+            hint: "Get accepts-valid passing first.",
+          });
         accepted.push(e);
       }
       const junk = [
@@ -846,22 +1309,39 @@ export default defineChecks({
       const after = clock();
       for (const e of accepted) {
         const mark = found.find((m) => m.text.includes(e.nonce));
-        if (!mark) return t.fail({ message: `accept() returned ok for nonce ${e.nonce} (exp ${e.exp}, ${e.exp + SKEW_MS - after} ms before exp + ${SKEW_MS}), but no key in Redis holds it any more.`, expected: `the nonce in Redis until at least exp + ${SKEW_MS}`, hint: "The mark must live as long as the envelope could still be accepted: exp + skew - now, in milliseconds (PX), or in seconds rounded up (EX)." });
+        if (!mark)
+          return t.fail({
+            message: `accept() returned ok for nonce ${e.nonce} (exp ${e.exp}, ${e.exp + SKEW_MS - after} ms before exp + ${SKEW_MS}), but no key in Redis holds it any more.`,
+            expected: `the nonce in Redis until at least exp + ${SKEW_MS}`,
+            hint: "The mark must live as long as the envelope could still be accepted: exp + skew - now, in milliseconds (PX), or in seconds rounded up (EX).",
+          });
         const least = e.exp + SKEW_MS - after - 2;
         if (mark.pttl === -1 || mark.pttl < least || mark.pttl > MARK_MAX_MS) {
           return t.fail({
             message: `The key ${mark.key} holding nonce ${e.nonce} (exp ${e.exp}) ${mark.pttl === -1 ? "never expires" : `expires in ${mark.pttl} ms`}.`,
             expected: `an expiry from ${Math.max(0, least)} ms (exp + ${SKEW_MS} from now) to ${MARK_MAX_MS} ms`,
             actual: `PTTL ${mark.key} = ${mark.pttl}`,
-            hint: mark.pttl === -1 ? "A key per task forever is a leak that grows with every task. Give the mark its expiry in the command that creates it (SET … NX PX ttl)." : "Keep the mark exactly as long as the envelope could be accepted again: exp + skew - now milliseconds (PX takes milliseconds, EX seconds).",
+            hint:
+              mark.pttl === -1
+                ? "A key per task forever is a leak that grows with every task. Give the mark its expiry in the command that creates it (SET … NX PX ttl)."
+                : "Keep the mark exactly as long as the envelope could be accepted again: exp + skew - now milliseconds (PX takes milliseconds, EX seconds).",
           });
         }
       }
       for (const m of found) {
-        if (m.pttl === -1 || m.pttl > MARK_MAX_MS) return t.fail({ message: `The key ${m.key} ${m.pttl === -1 ? "never expires" : `expires in ${m.pttl} ms`}.`, expected: `every key accept() writes expiring within ${MARK_MAX_MS} ms`, hint: "Every key written per task needs an expiry, or Redis grows with every task." });
+        if (m.pttl === -1 || m.pttl > MARK_MAX_MS)
+          return t.fail({
+            message: `The key ${m.key} ${m.pttl === -1 ? "never expires" : `expires in ${m.pttl} ms`}.`,
+            expected: `every key accept() writes expiring within ${MARK_MAX_MS} ms`,
+            hint: "Every key written per task needs an expiry, or Redis grows with every task.",
+          });
       }
       const stored = junk.filter((j) => found.some((m) => m.text.includes(j.nonce)));
-      if (stored.length > 0) return t.fail({ message: `accept() refused ${junk.length} envelopes (a bad signature, expired, malformed) but stored ${stored.length} of their nonces in Redis.`, hint: "Write nothing for an envelope that does not verify: anyone can send those, as many as they like." });
+      if (stored.length > 0)
+        return t.fail({
+          message: `accept() refused ${junk.length} envelopes (a bad signature, expired, malformed) but stored ${stored.length} of their nonces in Redis.`,
+          hint: "Write nothing for an envelope that does not verify: anyone can send those, as many as they like.",
+        });
     },
   },
 });

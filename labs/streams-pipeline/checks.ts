@@ -176,7 +176,10 @@ async function pendingEntryAt(t: CheckContext, entryId: string): Promise<{ entry
   const replies = (await t.redis.multi().time().xpending(STREAM, GROUP, entryId, entryId, 1).exec()) ?? [];
   const [time, rows] = replies.map(([error, value]) => (error ? null : value)) as [[string, string], [string, string, number, number][] | null];
   const row = rows?.[0];
-  return { entry: row ? { entryId: row[0], consumer: row[1], idleMs: row[2], deliveries: row[3] } : null, redisMs: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) };
+  return {
+    entry: row ? { entryId: row[0], consumer: row[1], idleMs: row[2], deliveries: row[3] } : null,
+    redisMs: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
+  };
 }
 
 const inStream = async (t: CheckContext, entryId: string) => ((await t.redis.xrange(STREAM, entryId, entryId)) as unknown[]).length > 0;
@@ -217,7 +220,10 @@ const BLOCKING = new Set(["XREADGROUP", "XREAD", "BLPOP", "BRPOP", "BLMOVE", "BR
  * timing window must not count against the learner's code.
  */
 function proxyLagMs(t: CheckContext, since: number): number {
-  const lags = t.commands().filter((e) => e.seq > since && e.durationMs !== undefined && !BLOCKING.has(e.args[0]!)).map((e) => e.durationMs! - (e.faultDelayMs ?? 0));
+  const lags = t
+    .commands()
+    .filter((e) => e.seq > since && e.durationMs !== undefined && !BLOCKING.has(e.args[0]!))
+    .map((e) => e.durationMs! - (e.faultDelayMs ?? 0));
   return Math.max(0, ...lags);
 }
 
@@ -228,12 +234,16 @@ async function blockedClients(t: CheckContext): Promise<number> {
 
 /** What a consumer's XGROUP commands were answered, for a failure that says why it died at start. */
 function groupReplies(t: CheckContext, name: string): string {
-  const replies = t.commands("XGROUP").filter((e) => e.owner === name).map((e) => e.reply?.summary ?? "(no reply)");
+  const replies = t
+    .commands("XGROUP")
+    .filter((e) => e.owner === name)
+    .map((e) => e.reply?.summary ?? "(no reply)");
   return replies.length > 0 ? `its XGROUP command(s) were answered: ${replies.join(" / ")}` : "it sent no XGROUP command";
 }
 
 const consumerHint = `main(workerName) creates the group, then loops: XAUTOCLAIM one entry idle for 2000 ms or more, else XREADGROUP GROUP ${GROUP} <workerName> COUNT 1 BLOCK 500 STREAMS ${STREAM} >; run handle(toJob(fields)); then, in one step, publish its output to '${RESULTS}', XACK the entry and XDEL it.`;
-const loopHint = "Wrap each pass of the loop in try/catch: a failed command, a cut connection or a handler that throws must cost at most that one entry (left pending, so it is claimed again), never the consumer.";
+const loopHint =
+  "Wrap each pass of the loop in try/catch: a failed command, a cut connection or a handler that throws must cost at most that one entry (left pending, so it is claimed again), never the consumer.";
 const fenceHint = `Commit in one atomic step (a Lua script): check with XPENDING ${STREAM} ${GROUP} <id> <id> 1 that the entry is still pending for this consumer, and only then XADD the output to '${RESULTS}', XACK and XDEL the entry. A consumer that stalled or was paused past 2 s has lost the entry to another one; its commit must then do nothing.`;
 
 /** A claim that moved an entry to another consumer before it had been pending CLAIM_MS. */
@@ -265,8 +275,16 @@ class ClaimWatch {
     // Bounded, so a check that fails before stop() does not leave it polling.
     const until = performance.now() + 30_000;
     while (this.running && performance.now() < until) {
-      const replies = await this.t.redis.multi().time().xpending(STREAM, GROUP, "-", "+", 1000).exec().catch(() => null);
-      const [time, rows] = (replies ?? []).map(([error, value]) => (error ? null : value)) as [[string, string] | null, [string, string, number, number][] | null];
+      const replies = await this.t.redis
+        .multi()
+        .time()
+        .xpending(STREAM, GROUP, "-", "+", 1000)
+        .exec()
+        .catch(() => null);
+      const [time, rows] = (replies ?? []).map(([error, value]) => (error ? null : value)) as [
+        [string, string] | null,
+        [string, string, number, number][] | null,
+      ];
       if (time && rows) {
         const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
         for (const [entryId, consumer, idleMs, deliveries] of rows) {
@@ -448,8 +466,14 @@ class Pipeline {
   /** The job ids published, and the entries pending and still in the stream, read at one instant. */
   private async snapshot(): Promise<{ published: Set<string>; pending: Set<string>; kept: Set<string> }> {
     const t = this.t;
-    const replies = (await t.redis.multi().type(RESULTS).xrange(RESULTS, "-", "+").xpending(STREAM, GROUP, "-", "+", 1000).xrange(STREAM, "-", "+").exec()) ?? [];
-    const [type, rows, pel, kept] = replies.map(([error, value]) => (error ? null : value)) as [string, [string, string[]][] | null, [string, string, number, number][] | null, [string, string[]][] | null];
+    const replies =
+      (await t.redis.multi().type(RESULTS).xrange(RESULTS, "-", "+").xpending(STREAM, GROUP, "-", "+", 1000).xrange(STREAM, "-", "+").exec()) ?? [];
+    const [type, rows, pel, kept] = replies.map(([error, value]) => (error ? null : value)) as [
+      string,
+      [string, string[]][] | null,
+      [string, string, number, number][] | null,
+      [string, string[]][] | null,
+    ];
     if (type !== "none" && type !== "stream") await published(t); // fails, saying what RESULTS should be
     return {
       published: new Set((rows ?? []).map(([, fields]) => fieldMap(fields).get("id") ?? "")),
@@ -459,7 +483,10 @@ class Pipeline {
   }
 
   /** Each job's output in RESULTS exactly once, and the output handle() returned for it. */
-  async assertPublishedOnce(jobs: Job[], why: { faults: string; hintDuplicate: string; hintLost?: string; blame?: (job: Job) => string | undefined }): Promise<void> {
+  async assertPublishedOnce(
+    jobs: Job[],
+    why: { faults: string; hintDuplicate: string; hintLost?: string; blame?: (job: Job) => string | undefined },
+  ): Promise<void> {
     const t = this.t;
     const rows = await published(t);
     const blame = (job: Job) => {
@@ -486,7 +513,11 @@ class Pipeline {
     }
     const wrong = jobs.filter((j) => rows.find((r) => r.id === j.id)!.output !== outputOf(j));
     if (wrong.length > 0) {
-      const shown = wrong.slice(0, 4).map((j) => `${j.id}${blame(j)}: published ${JSON.stringify(rows.find((r) => r.id === j.id)!.output)}, handle() returned ${JSON.stringify(outputOf(j))}`);
+      const shown = wrong
+        .slice(0, 4)
+        .map(
+          (j) => `${j.id}${blame(j)}: published ${JSON.stringify(rows.find((r) => r.id === j.id)!.output)}, handle() returned ${JSON.stringify(outputOf(j))}`,
+        );
       t.fail({
         message: `The output published for ${wrong.length} job(s) is not what handle() returned for them.`,
         expected: `XADD ${RESULTS} * id <job id> output <handle's return value>`,
@@ -513,7 +544,9 @@ class Pipeline {
       t.fail({
         message: `Every job was published ${during}, but ${left.length} entr${left.length === 1 ? "y is" : "ies are"} still pending 2 s later: never acknowledged.`,
         expected: `XPENDING ${STREAM} ${GROUP}: nothing`,
-        actual: left.map((p) => `${p.entryId} (${this.jobOfEntry(p.entryId)?.id ?? "?"}, ${p.consumer}, delivered ${p.deliveries}×, idle ${p.idleMs} ms)`).join("\n"),
+        actual: left
+          .map((p) => `${p.entryId} (${this.jobOfEntry(p.entryId)?.id ?? "?"}, ${p.consumer}, delivered ${p.deliveries}×, idle ${p.idleMs} ms)`)
+          .join("\n"),
         hint: "Acknowledge every entry whose output you publish, in the same step, whichever way it came (XREADGROUP or XAUTOCLAIM): an entry left pending is claimed again 2 s later and runs again.",
       });
     }
@@ -522,7 +555,10 @@ class Pipeline {
       t.fail({
         message: `Every job was published ${during} and nothing is pending, but '${STREAM}' still holds ${left.length} of their entries: the stream only grows.`,
         expected: `'${STREAM}' empty once every job is done (XLEN ${STREAM} = 0)`,
-        actual: left.slice(0, 5).map(([id, fields]) => `${id} (${fieldMap(fields).get("id") ?? "?"})`).join(", "),
+        actual: left
+          .slice(0, 5)
+          .map(([id, fields]) => `${id} (${fieldMap(fields).get("id") ?? "?"})`)
+          .join(", "),
         hint: `A finished entry has no further use: delete it (XDEL ${STREAM} <id>) in the same step that publishes its output and acknowledges it, so the stream holds only work not yet done.`,
       });
     }
@@ -636,7 +672,9 @@ export default defineChecks({
       const startLatency = 120 + Math.floor(t.random() * 80);
       t.proxy.setLatency({ ms: startLatency, jitterMs: 40 });
       t.proxy.failNext(3, { match: "XGROUP" });
-      t.note(`6 jobs are in '${STREAM}' and there is no group; 3 consumers start together, replies come ${startLatency}±40 ms late, and Redis refuses the first 3 XGROUP commands`);
+      t.note(
+        `6 jobs are in '${STREAM}' and there is no group; 3 consumers start together, replies come ${startLatency}±40 ms late, and Redis refuses the first 3 XGROUP commands`,
+      );
       const consumers = await p.start(3);
       const claims = new ClaimWatch(t);
       await p.untilGroup(8000, ", although only the first 3 XGROUP commands were refused");
@@ -645,13 +683,19 @@ export default defineChecks({
         message: `${missing.length} of the 6 jobs added before the group existed were not published within 12 s.`,
         hint: `A group created at "$" starts after the stream's last entry, so everything already in it is skipped. Create it at 0 (XGROUP CREATE ${STREAM} ${GROUP} 0 MKSTREAM) to deliver the whole stream.`,
       }));
-      p.assertAlive(consumers, "while the group was being created by 3 consumers at once, with every first XGROUP CREATE refused", `Creating the group races with the other consumers: BUSYGROUP means another consumer made it first, which is fine; any other error means try again a moment later. Do not check whether it exists and then create it: between the two, another consumer can create it. ${loopHint}`);
+      p.assertAlive(
+        consumers,
+        "while the group was being created by 3 consumers at once, with every first XGROUP CREATE refused",
+        `Creating the group races with the other consumers: BUSYGROUP means another consumer made it first, which is fine; any other error means try again a moment later. Do not check whether it exists and then create it: between the two, another consumer can create it. ${loopHint}`,
+      );
 
       // Every consumer now waits in XREADGROUP … BLOCK on an empty stream. The network goes down
       // (every connection cut, none accepted) while the late jobs arrive, then comes back.
       await waitUntil(t, async () => (await blockedClients(t)) >= 3, 1500);
       const downMs = 300 + Math.floor(t.random() * 300);
-      t.note(`every consumer waits in XREADGROUP BLOCK on an empty stream: the grader cuts every connection and accepts none for ${downMs} ms, adds 6 jobs meanwhile, then refuses the next 2 XREADGROUPs`);
+      t.note(
+        `every consumer waits in XREADGROUP BLOCK on an empty stream: the grader cuts every connection and accepts none for ${downMs} ms, adds 6 jobs meanwhile, then refuses the next 2 XREADGROUPs`,
+      );
       t.proxy.partition();
       await p.add(late);
       await t.sleep(downMs);
@@ -673,7 +717,10 @@ export default defineChecks({
         t.fail({
           message: `Each job was published ${consumers.length} times: every consumer received every entry.`,
           expected: "each job published once: the group hands each entry to one consumer",
-          actual: all.slice(0, 4).map((j) => `${j.id} ×${timesPublished(rows, j.id)}`).join(", "),
+          actual: all
+            .slice(0, 4)
+            .map((j) => `${j.id} ×${timesPublished(rows, j.id)}`)
+            .join(", "),
           hint: `Plain XREAD gives every reader every entry. XREADGROUP GROUP ${GROUP} <workerName> … STREAMS ${STREAM} > hands each entry to one consumer of the group.`,
         });
       }
@@ -706,7 +753,9 @@ export default defineChecks({
       const job = newJob(t, LONGEST_JOB_MS);
       await p.add([job]);
       const entryId = p.entryOf(job);
-      t.note(`${job.id} takes 1.2 s; replies come ${latency}±10 ms late. While it runs its entry must be pending; then publish, ack and delete must happen at one instant`);
+      t.note(
+        `${job.id} takes 1.2 s; replies come ${latency}±10 ms late. While it runs its entry must be pending; then publish, ack and delete must happen at one instant`,
+      );
       await p.runningJob([job]);
       const mid = await pendingEntry(t, entryId);
       if (!mid) {
@@ -727,7 +776,12 @@ export default defineChecks({
           const isPending = pel.length > 0;
           const isPublished = rows.some(([, fields]) => fieldMap(fields).get("id") === job.id);
           const isKept = kept.length > 0;
-          const state = isPending && !isPublished ? "" : !isPending && isPublished && !isKept ? "done" : `${isPending ? "pending" : "acknowledged"}, ${isPublished ? "published" : "not published"}, ${isKept ? "still in the stream" : "deleted"}`;
+          const state =
+            isPending && !isPublished
+              ? ""
+              : !isPending && isPublished && !isKept
+                ? "done"
+                : `${isPending ? "pending" : "acknowledged"}, ${isPublished ? "published" : "not published"}, ${isKept ? "still in the stream" : "deleted"}`;
           if (state && state !== "done" && !states.includes(state)) states.push(state);
           return state === "done";
         },
@@ -767,9 +821,12 @@ export default defineChecks({
       const { job, consumer: victim } = await p.runningJob(jobs);
       const entryId = p.entryOf(job);
       const survivor = consumers.find((c) => c !== victim)!;
-      t.note(`SIGKILL ${victim.name} while it runs ${job.id} (0.7 s of work); ${survivor.name} must claim its entry once it has been idle 2 s, and within 2.5 s of its delivery`);
+      t.note(
+        `SIGKILL ${victim.name} while it runs ${job.id} (0.7 s of work); ${survivor.name} must claim its entry once it has been idle 2 s, and within 2.5 s of its delivery`,
+      );
       await victim.kill();
-      if ((await published(t)).some((r) => r.id === job.id)) throw new Error(`${job.id} was published before ${victim.name} could be killed; the machine is too slow for this check`);
+      if ((await published(t)).some((r) => r.id === job.id))
+        throw new Error(`${job.id} was published before ${victim.name} could be killed; the machine is too slow for this check`);
       // Redis's idle times, read with Redis's own clock, date the delivery and the claim.
       const before = await expectPendingFor(t, entryId, job, victim);
       const first = await pendingEntryAt(t, entryId);
@@ -815,7 +872,10 @@ export default defineChecks({
       t.note(`${claim.by} claimed the entry ${idleAtClaim} ms after its delivery`);
       await p.untilPublished(jobs, 8000, (missing) =>
         missing.includes(job)
-          ? { message: `Job ${job.id}, claimed from dead ${victim.name}, was never published by ${survivor.name}.`, hint: `A claimed entry is run and committed like a new one: handle(toJob(fields)), then publish, XACK and XDEL in one step. ${fenceHint}` }
+          ? {
+              message: `Job ${job.id}, claimed from dead ${victim.name}, was never published by ${survivor.name}.`,
+              hint: `A claimed entry is run and committed like a new one: handle(toJob(fields)), then publish, XACK and XDEL in one step. ${fenceHint}`,
+            }
           : { message: `${survivor.name} did not publish ${missing.map((j) => j.id).join(", ")}.`, hint: consumerHint },
       );
       await t.sleep(300);
@@ -824,7 +884,8 @@ export default defineChecks({
         hintDuplicate: "The dead consumer's entry is claimed once and published once: claim one entry at a time, and commit it as soon as its job is done.",
       });
       await p.assertStarts((j) => (j === job ? 2 : 1), jobs, {
-        message: (over) => `${over.join(", ")} ran more often than one claim explains: the killed consumer's job should run twice (once in ${victim.name}, once in ${survivor.name}), the other once.`,
+        message: (over) =>
+          `${over.join(", ")} ran more often than one claim explains: the killed consumer's job should run twice (once in ${victim.name}, once in ${survivor.name}), the other once.`,
         hint: "Claim one entry at a time with XAUTOCLAIM and min-idle-time 2000: a claim resets the entry's idle time, so it is not claimed again while it runs.",
       });
       await p.assertDrained(`after ${victim.name} was killed`);
@@ -867,7 +928,9 @@ export default defineChecks({
       const claims = new ClaimWatch(t);
       await p.add([job]);
       const { consumer } = await p.runningJob([job]);
-      t.note(`${consumer.name} runs ${job.id} (1.2 s of work, the longest job; the claim threshold is 2 s); the other consumer is idle and looks for stuck entries twice a second`);
+      t.note(
+        `${consumer.name} runs ${job.id} (1.2 s of work, the longest job; the claim threshold is 2 s); the other consumer is idle and looks for stuck entries twice a second`,
+      );
       await waitUntil(t, async () => claims.early.length > 0 || timesPublished(await published(t), job.id) > 0, 8000, 25);
       await t.sleep(300);
       await claims.assertNoEarlyClaim(p, `while ${consumer.name}, alive, ran a 1.2 s job`);
@@ -885,7 +948,10 @@ export default defineChecks({
       await p.untilGroup(5000);
       const warmup = newJob(t, 50);
       await p.add([warmup]);
-      await p.untilPublished([warmup], 8000, () => ({ message: `Job ${warmup.id} was not published within 8 s by a single healthy consumer.`, hint: consumerHint }));
+      await p.untilPublished([warmup], 8000, () => ({
+        message: `Job ${warmup.id} was not published within 8 s by a single healthy consumer.`,
+        hint: consumerHint,
+      }));
       const commit = commitCommand(t, warmup);
       if (!commit) {
         return t.fail({
@@ -900,9 +966,18 @@ export default defineChecks({
       const anyNth = 3 + Math.floor(t.random() * 10);
       const anyWhen = t.random() < 0.5 ? "before" : "after";
       const plans: CrashPlan[] = [
-        { point: { match: "XREADGROUP", nth: readNth, when: "after" }, where: `right after its ${ordinal(readNth)} XREADGROUP from now was served (the entry delivered, its reply lost), before the job ran` },
-        { point: { match: commit.name, nth: beforeNth, when: "before" }, where: `after its ${ordinal(beforeNth)} job ran, right before the ${commit.name} that carries the output` },
-        { point: { match: commit.name, nth: afterNth, when: "after" }, where: `right after its ${ordinal(afterNth)} ${commit.name} carrying an output reached Redis (applied, its reply lost)` },
+        {
+          point: { match: "XREADGROUP", nth: readNth, when: "after" },
+          where: `right after its ${ordinal(readNth)} XREADGROUP from now was served (the entry delivered, its reply lost), before the job ran`,
+        },
+        {
+          point: { match: commit.name, nth: beforeNth, when: "before" },
+          where: `after its ${ordinal(beforeNth)} job ran, right before the ${commit.name} that carries the output`,
+        },
+        {
+          point: { match: commit.name, nth: afterNth, when: "after" },
+          where: `right after its ${ordinal(afterNth)} ${commit.name} carrying an output reached Redis (applied, its reply lost)`,
+        },
         { point: { match: "*", nth: anyNth, when: anyWhen }, where: `${anyWhen} its ${ordinal(anyNth)} command` },
       ];
       const arm = (plan: CrashPlan, proc: LearnerProcess) => {
@@ -935,7 +1010,9 @@ export default defineChecks({
       // Claiming after 2 s is claims-from-dead-consumer's business: here the grader ages what the dead hold.
       for (const e of pel.filter((e) => plans.some((plan) => plan.victim === e.consumer))) await agePending(t, e.entryId);
       const survivors = await p.start(2);
-      t.note(`the grader ages the dead consumers' pending entries past 2 s; ${survivors.map((s) => s.name).join(" and ")} start: they must claim what the dead left pending and finish the rest`);
+      t.note(
+        `the grader ages the dead consumers' pending entries past 2 s; ${survivors.map((s) => s.name).join(" and ")} start: they must claim what the dead left pending and finish the rest`,
+      );
       const all = [warmup, ...jobs];
       const blame = (job: Job) => held.get(p.entryOf(job));
       await p.untilPublished(all, 15_000, (missing) => ({
@@ -969,7 +1046,8 @@ export default defineChecks({
       const delay = Math.floor(t.random() * 200);
       await t.sleep(delay);
       paused.proc.pause();
-      if ((await effects(t)).done.includes(job.id)) throw new Error(`${job.id} finished before ${paused.name} could be paused; the machine is too slow for this check`);
+      if ((await effects(t)).done.includes(job.id))
+        throw new Error(`${job.id} finished before ${paused.name} could be paused; the machine is too slow for this check`);
       t.note(`SIGSTOP ${paused.name} ${delay} ms into ${job.id} (0.7 s of work); ${claimer.name} should claim its entry once it has been idle 2 s`);
       const claimed = await waitUntil(t, async () => (await pendingEntry(t, entryId))?.consumer === claimer.name, CLAIM_MS + BLOCK_MS + SLACK_MS + 1000);
       if (!claimed) {
@@ -990,7 +1068,8 @@ export default defineChecks({
       paused.proc.resume();
       t.note(`resume ${paused.name}: its handler finishes at once, but ${claimer.name} owns the entry now and is running the job`);
       const output = outputOf(job);
-      const claimerCommitting = () => t.commands().some((e) => e.seq > claimedAt && e.owner === claimer.name && e.args.slice(1).some((a) => a === entryId || a.includes(output)));
+      const claimerCommitting = () =>
+        t.commands().some((e) => e.seq > claimedAt && e.owner === claimer.name && e.args.slice(1).some((a) => a === entryId || a.includes(output)));
       const seen: { wrong: string | null } = { wrong: null };
       await waitUntil(
         t,
@@ -999,8 +1078,10 @@ export default defineChecks({
           const [pel, rows] = (replies ?? []).map(([, value]) => value) as [[string, string, number, number][], [string, string[]][]];
           if (claimerCommitting()) return true;
           const entry = pel[0];
-          if (rows.some(([, fields]) => fieldMap(fields).get("id") === job.id)) seen.wrong = `${job.id} was published while ${claimer.name} still owned its entry and was running it: ${paused.name}, resumed, published it`;
-          else if (!entry) seen.wrong = `the entry left the pending list while ${claimer.name} still owned it and was running the job: ${paused.name}, resumed, acknowledged an entry it no longer owned`;
+          if (rows.some(([, fields]) => fieldMap(fields).get("id") === job.id))
+            seen.wrong = `${job.id} was published while ${claimer.name} still owned its entry and was running it: ${paused.name}, resumed, published it`;
+          else if (!entry)
+            seen.wrong = `the entry left the pending list while ${claimer.name} still owned it and was running the job: ${paused.name}, resumed, acknowledged an entry it no longer owned`;
           else if (entry[1] !== claimer.name) seen.wrong = `the entry was taken back by ${entry[1]} while ${claimer.name} was running it`;
           return seen.wrong !== null;
         },
@@ -1015,7 +1096,10 @@ export default defineChecks({
           hint: fenceHint,
         });
       }
-      await p.untilPublished([job], 6000, () => ({ message: `Job ${job.id}, claimed by ${claimer.name} from paused ${paused.name}, was never published.`, hint: fenceHint }));
+      await p.untilPublished([job], 6000, () => ({
+        message: `Job ${job.id}, claimed by ${claimer.name} from paused ${paused.name}, was never published.`,
+        hint: fenceHint,
+      }));
       await t.sleep(300);
       await p.assertPublishedOnce([job], {
         faults: `after ${paused.name} was paused past the claim threshold and resumed`,
@@ -1037,7 +1121,9 @@ export default defineChecks({
       await p.add(fresh);
       const latency = 40 + Math.floor(t.random() * 30);
       t.proxy.setLatency({ ms: latency, jitterMs: 30 });
-      t.note(`consumer-0 died holding 10 entries, pending for 5 s; 4 more are new. 3 consumers start at once (the group exists) with replies ${latency}±30 ms late, and race to claim the stuck entries`);
+      t.note(
+        `consumer-0 died holding 10 entries, pending for 5 s; 4 more are new. 3 consumers start at once (the group exists) with replies ${latency}±30 ms late, and race to claim the stuck entries`,
+      );
       const claims = new ClaimWatch(t);
       // Instances start at the same moment, so their first claims collide.
       const consumers = await p.start(3);
@@ -1076,7 +1162,12 @@ export default defineChecks({
       await p.assertPublishedOnce(jobs, {
         faults: `when the handler threw for ${throwing.id} and stalled for ${stalling.id}`,
         hintDuplicate: `A handler that returns after its entry was claimed by another consumer belongs to a consumer that no longer owns the entry. ${fenceHint}`,
-        blame: (j) => (j === throwing ? "its handler threw on the first attempt" : j === stalling ? "its handler stalled 3 s on the first attempt, and was claimed meanwhile" : undefined),
+        blame: (j) =>
+          j === throwing
+            ? "its handler threw on the first attempt"
+            : j === stalling
+              ? "its handler stalled 3 s on the first attempt, and was claimed meanwhile"
+              : undefined,
       });
       await p.assertDrained(`when the handler threw for ${throwing.id} and stalled for ${stalling.id}`);
     },
@@ -1104,7 +1195,9 @@ export default defineChecks({
       t.proxy.failNext(1, { match: commit.name });
       t.proxy.duplicateNext(1, { match: again });
       const batch = shortJobs(t, 4, 80, 80);
-      t.note(`Redis refuses the next ${commit.name} (the command that carried an output), and the ${again} after it reaches Redis twice; an entry a refusal leaves pending is aged past 2 s, so it is claimed again at once`);
+      t.note(
+        `Redis refuses the next ${commit.name} (the command that carried an output), and the ${again} after it reaches Redis twice; an entry a refusal leaves pending is aged past 2 s, so it is claimed again at once`,
+      );
       await p.add(batch);
       const refused = await faultFired(t, mark, "failNext", commit.name, 4000);
       const doubled = await faultFired(t, mark, "duplicate", again, 4000);
@@ -1164,7 +1257,12 @@ async function groupState(t: CheckContext): Promise<GroupState | null> {
   const info = fieldMap(raw.map(String));
   const consumers = ((await t.redis.xinfo("CONSUMERS", STREAM, GROUP)) as unknown[][]).map((c) => String(c[c.indexOf("name") + 1]));
   const read = info.get("entries-read");
-  return { lastDelivered: String(info.get("last-delivered-id")), entriesRead: read === undefined || read === "null" ? null : Number(read), pending: Number(info.get("pending")), consumers };
+  return {
+    lastDelivered: String(info.get("last-delivered-id")),
+    entriesRead: read === undefined || read === "null" ? null : Number(read),
+    pending: Number(info.get("pending")),
+    consumers,
+  };
 }
 
 /**
@@ -1175,7 +1273,11 @@ async function groupState(t: CheckContext): Promise<GroupState | null> {
 async function assertThroughGroup(t: CheckContext, p: Pipeline, jobs: Job[]): Promise<void> {
   const last = p.entryOf(jobs.at(-1)!);
   const state = await groupState(t);
-  if (!state) return t.fail({ message: `The consumer group '${GROUP}' is gone from '${STREAM}'.`, hint: `Create it once (XGROUP CREATE ${STREAM} ${GROUP} 0 MKSTREAM) and never destroy it.` });
+  if (!state)
+    return t.fail({
+      message: `The consumer group '${GROUP}' is gone from '${STREAM}'.`,
+      hint: `Create it once (XGROUP CREATE ${STREAM} ${GROUP} 0 MKSTREAM) and never destroy it.`,
+    });
   if (state.lastDelivered !== last || (state.entriesRead !== null && state.entriesRead < jobs.length)) {
     t.fail({
       message: `Every job was published, but the group '${GROUP}' did not hand them out: it has delivered entries only up to ${state.lastDelivered}${state.entriesRead === null ? "" : ` (${state.entriesRead} of ${jobs.length})`}.`,

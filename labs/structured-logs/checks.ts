@@ -15,8 +15,18 @@ const LIMITS = { wallMs: 30_000 };
 const ENDED = new Set(["task completed", "task failed"]);
 
 type Obj = Record<string, unknown>;
-interface Line { program: string; n: number; raw: string; obj: Obj }
-interface BadLine { program: string; n: number; raw: string; why: string }
+interface Line {
+  program: string;
+  n: number;
+  raw: string;
+  obj: Obj;
+}
+interface BadLine {
+  program: string;
+  n: number;
+  raw: string;
+  why: string;
+}
 
 const between = (t: CheckContext, min: number, max: number) => min + Math.floor(t.random() * (max - min + 1));
 const show = (raw: string, max = 300) => JSON.stringify(raw.length > max ? `${raw.slice(0, max)}…` : raw);
@@ -25,10 +35,13 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 /** Why a parsed line is not a valid event, or null. */
 function invalid(obj: unknown, startedAt: number): string | null {
   if (!isObj(obj)) return `it is JSON but not an object (${Array.isArray(obj) ? "an array" : typeof obj})`;
-  if (typeof obj.ts !== "string" || !ISO_UTC.test(obj.ts)) return `its ts is ${JSON.stringify(obj.ts)}, not an ISO 8601 UTC time like "2026-12-04T23:50:58.468Z" (new Date().toISOString())`;
+  if (typeof obj.ts !== "string" || !ISO_UTC.test(obj.ts))
+    return `its ts is ${JSON.stringify(obj.ts)}, not an ISO 8601 UTC time like "2026-12-04T23:50:58.468Z" (new Date().toISOString())`;
   const ts = Date.parse(obj.ts);
-  if (Number.isNaN(ts) || ts < startedAt - 60_000 || ts > Date.now() + 60_000) return `its ts ${obj.ts} is not the time the line was written (the grader's clock says ${new Date().toISOString()})`;
-  if (typeof obj.level !== "string" || !(LEVELS as readonly string[]).includes(obj.level)) return `its level is ${JSON.stringify(obj.level)}, not one of "debug", "info", "warn", "error"`;
+  if (Number.isNaN(ts) || ts < startedAt - 60_000 || ts > Date.now() + 60_000)
+    return `its ts ${obj.ts} is not the time the line was written (the grader's clock says ${new Date().toISOString()})`;
+  if (typeof obj.level !== "string" || !(LEVELS as readonly string[]).includes(obj.level))
+    return `its level is ${JSON.stringify(obj.level)}, not one of "debug", "info", "warn", "error"`;
   if (typeof obj.msg !== "string") return `its msg is ${JSON.stringify(obj.msg)}, not a string`;
   if (typeof obj.service !== "string" || obj.service === "") return `its service is ${JSON.stringify(obj.service)}, not a non-empty string`;
   return null;
@@ -69,7 +82,8 @@ function readAll(t: CheckContext, startedAt: number, partial = false): { lines: 
   return { lines, bad };
 }
 
-const jsonHint = "Write every line with JSON.stringify of one object, {ts, level, msg, service, ...fields}, followed by \"\\n\" — never console.log of a string, never indented JSON, and catch what could be printed raw (an ioredis \"error\" event nobody listens to, an uncaught error).";
+const jsonHint =
+  'Write every line with JSON.stringify of one object, {ts, level, msg, service, ...fields}, followed by "\\n" — never console.log of a string, never indented JSON, and catch what could be printed raw (an ioredis "error" event nobody listens to, an uncaught error).';
 
 function failBad(t: CheckContext, bad: BadLine): never {
   return t.fail({
@@ -83,9 +97,43 @@ function failBad(t: CheckContext, bad: BadLine): never {
 // ---------------------------------------------------------------------------------------------
 // Tasks: the grader's payloads for handler.ts, and a bench that runs them through your programs.
 
-interface Sent { taskId: string; correlationId: string; contactId: string; steps: number; fail?: "throw" | "reject"; secrets: string[] }
+interface Sent {
+  taskId: string;
+  correlationId: string;
+  contactId: string;
+  steps: number;
+  fail?: "throw" | "reject";
+  secrets: string[];
+}
 
-const SECRET_KEYS = ["password", "Password", "PASSWORD", "user_password", "passwd", "secret", "clientSecret", "client_secret", "CLIENT_SECRET", "token", "accessToken", "refresh_token", "X-Auth-Token", "authorization", "Authorization", "proxyAuthorization", "apiKey", "api_key", "API_KEY", "api-key", "x-api-key", "ApiKey", "cookie", "Cookie", "set-cookie", "sessionCookie"];
+const SECRET_KEYS = [
+  "password",
+  "Password",
+  "PASSWORD",
+  "user_password",
+  "passwd",
+  "secret",
+  "clientSecret",
+  "client_secret",
+  "CLIENT_SECRET",
+  "token",
+  "accessToken",
+  "refresh_token",
+  "X-Auth-Token",
+  "authorization",
+  "Authorization",
+  "proxyAuthorization",
+  "apiKey",
+  "api_key",
+  "API_KEY",
+  "api-key",
+  "x-api-key",
+  "ApiKey",
+  "cookie",
+  "Cookie",
+  "set-cookie",
+  "sessionCookie",
+];
 
 class Bench {
   readonly startedAt = Date.now();
@@ -111,7 +159,8 @@ class Bench {
       secrets.push(s);
       return s;
     };
-    const deep = (depth: number): Record<string, unknown> => (depth === 0 ? { [key()]: plant(), plan: "pro" } : { [`level${depth}`]: deep(depth - 1), visible: depth });
+    const deep = (depth: number): Record<string, unknown> =>
+      depth === 0 ? { [key()]: plant(), plan: "pro" } : { [`level${depth}`]: deep(depth - 1), visible: depth };
     return {
       name: `ada-${t.id("n")}`,
       account: deep(between(t, 1, 4)),
@@ -121,7 +170,10 @@ class Bench {
     };
   }
 
-  payload(opts: { steps: number; minMs: number; maxMs: number; fail?: "throw" | "reject"; profile?: boolean }): { payload: Payload; sent: Omit<Sent, "taskId" | "correlationId"> } {
+  payload(opts: { steps: number; minMs: number; maxMs: number; fail?: "throw" | "reject"; profile?: boolean }): {
+    payload: Payload;
+    sent: Omit<Sent, "taskId" | "correlationId">;
+  } {
     const t = this.t;
     const token = this.secret();
     const password = this.secret();
@@ -139,7 +191,11 @@ class Bench {
   async enqueue(payload: Payload, sent: Omit<Sent, "taskId" | "correlationId">, correlationId: string): Promise<Sent> {
     const taskId = await this.producer!.call<unknown>("enqueue", ["sync-contact", payload, correlationId]);
     if (typeof taskId !== "string" || taskId === "") {
-      return this.t.fail({ message: `enqueue returned ${JSON.stringify(taskId)} instead of the new task's id.`, expected: "a non-empty string: the task id", hint: "Return task.id from enqueue." });
+      return this.t.fail({
+        message: `enqueue returned ${JSON.stringify(taskId)} instead of the new task's id.`,
+        expected: "a non-empty string: the task id",
+        hint: "Return task.id from enqueue.",
+      });
     }
     const full = { ...sent, taskId, correlationId };
     this.sent.push(full);
@@ -201,7 +257,12 @@ function judgeTask(t: CheckContext, lines: Line[], s: Sent, workers: Set<string>
     }
   }
   const enq = about.find((l) => l.obj.msg === "task enqueued");
-  if (!enq) return t.fail({ message: `The producer wrote no "task enqueued" line with taskId ${s.taskId} and correlationId ${s.correlationId}.`, expected: `{"msg":"task enqueued","taskId":"${s.taskId}","correlationId":"${s.correlationId}",…}`, hint: "enqueue logs \"task enqueued\" at info with the new task's taskId and its correlationId." });
+  if (!enq)
+    return t.fail({
+      message: `The producer wrote no "task enqueued" line with taskId ${s.taskId} and correlationId ${s.correlationId}.`,
+      expected: `{"msg":"task enqueued","taskId":"${s.taskId}","correlationId":"${s.correlationId}",…}`,
+      hint: 'enqueue logs "task enqueued" at info with the new task\'s taskId and its correlationId.',
+    });
   for (const msg of ["task started", s.fail ? "task failed" : "task completed"]) {
     const l = about.find((x) => x.obj.msg === msg && workers.has(x.program));
     if (!l) {
@@ -209,7 +270,7 @@ function judgeTask(t: CheckContext, lines: Line[], s: Sent, workers: Set<string>
         message: `No worker wrote a "${msg}" line with taskId ${s.taskId} and correlationId ${s.correlationId} (the task's handler ${s.fail ? `${s.fail === "throw" ? "threw" : "rejected"}` : "succeeded"}).`,
         expected: `a "${msg}" line carrying the task's id and the correlation id the producer was given`,
         actual: about.map(where).join("\n") || "no line about this task from any worker",
-        hint: "Log \"task started\" before handle(task), then \"task completed\" (info) or \"task failed\" (error, with the error) after it, inside the task's context.",
+        hint: 'Log "task started" before handle(task), then "task completed" (info) or "task failed" (error, with the error) after it, inside the task\'s context.',
       });
     }
   }
@@ -242,15 +303,29 @@ type Expect = { present: false } | { present: true; value: unknown } | { symboli
 /** What instructions.md says a described value becomes in the line. */
 function expected(d: Desc): Expect {
   switch (d.t) {
-    case "str": case "num": case "bool": return { present: true, value: d.v };
-    case "null": return { present: true, value: null };
-    case "nonfinite": return { symbolic: true };
-    case "bigint": return { present: true, value: d.v };
-    case "undef": return { present: false };
-    case "symbol": case "fn": return { symbolic: true };
-    case "date": return d.v === null ? { symbolic: true } : { present: true, value: new Date(d.v).toISOString() };
-    case "cycle": return { present: true, value: "[circular]" };
-    case "arr": case "obj": case "error": return { present: true, value: d };
+    case "str":
+    case "num":
+    case "bool":
+      return { present: true, value: d.v };
+    case "null":
+      return { present: true, value: null };
+    case "nonfinite":
+      return { symbolic: true };
+    case "bigint":
+      return { present: true, value: d.v };
+    case "undef":
+      return { present: false };
+    case "symbol":
+    case "fn":
+      return { symbolic: true };
+    case "date":
+      return d.v === null ? { symbolic: true } : { present: true, value: new Date(d.v).toISOString() };
+    case "cycle":
+      return { present: true, value: "[circular]" };
+    case "arr":
+    case "obj":
+    case "error":
+      return { present: true, value: d };
   }
 }
 
@@ -267,7 +342,8 @@ function compare(actual: unknown, d: Desc, path: string, inArray: boolean): stri
     return `${path} is ${JSON.stringify(actual)}; undefined is left out of an object${inArray ? " (null in an array)" : ""}`;
   }
   if (d.t === "arr") {
-    if (!Array.isArray(actual) || actual.length !== d.v.length) return `${path} is ${JSON.stringify(actual)?.slice(0, 200)}; expected an array of ${d.v.length}`;
+    if (!Array.isArray(actual) || actual.length !== d.v.length)
+      return `${path} is ${JSON.stringify(actual)?.slice(0, 200)}; expected an array of ${d.v.length}`;
     for (const [i, item] of d.v.entries()) {
       const why = compare(actual[i], item, `${path}[${i}]`, true);
       if (why) return why;
@@ -286,7 +362,8 @@ function compare(actual: unknown, d: Desc, path: string, inArray: boolean): stri
   if (d.t === "error") {
     if (!isObj(actual)) return `${path} is ${JSON.stringify(actual)?.slice(0, 200)}; expected the error as an object {type, message, …}`;
     if (actual.type !== d.name) return `${path}.type is ${JSON.stringify(actual.type)}; expected the error's name ${JSON.stringify(d.name)}`;
-    if (actual.message !== d.message) return `${path}.message is ${JSON.stringify(actual.message)?.slice(0, 200)}; expected ${JSON.stringify(d.message).slice(0, 200)}`;
+    if (actual.message !== d.message)
+      return `${path}.message is ${JSON.stringify(actual.message)?.slice(0, 200)}; expected ${JSON.stringify(d.message).slice(0, 200)}`;
     if (actual.stack !== undefined && typeof actual.stack !== "string") return `${path}.stack is ${JSON.stringify(actual.stack)}; expected a string or nothing`;
     for (const [key, item] of d.props) {
       const why = compare(Object.hasOwn(actual, key) ? actual[key] : undefined, item, `${path}.${key}`, false);
@@ -332,11 +409,55 @@ function parseOne(t: CheckContext, raw: string, context: string): Obj {
 // "://" (credentials in URLs are scrubbed, which would change them).
 const CORE = new Set(["ts", "level", "msg", "service", "correlationId", "taskId", "__proto__"]);
 const text = (maxLength: number) =>
-  fc.string({ unit: fc.oneof({ weight: 4, arbitrary: fc.constantFrom("a", "Z", "0", " ", "é", "日", "😀", "\u{1F469}\u200D\u{1F4BB}", "\"", "\\", "/", "{", "}", "\n", "\r", "\t", "\u0000", "\u001b", "\u007f", "\u2028", "\u2029", "\uFEFF", "\uD800", "\uDFFF") }, { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 1 }) }), maxLength }).filter((s) => !s.includes("://"));
-const fieldKey = fc.oneof(fc.constantFrom("user", "count", "durationMs", "tags", "when", "attempt", "payloadBytes", "nested"), text(8)).filter((k) => !CORE.has(k) && !SECRET_KEY.test(k));
+  fc
+    .string({
+      unit: fc.oneof(
+        {
+          weight: 4,
+          arbitrary: fc.constantFrom(
+            "a",
+            "Z",
+            "0",
+            " ",
+            "é",
+            "日",
+            "😀",
+            "\u{1F469}\u200D\u{1F4BB}",
+            '"',
+            "\\",
+            "/",
+            "{",
+            "}",
+            "\n",
+            "\r",
+            "\t",
+            "\u0000",
+            "\u001b",
+            "\u007f",
+            "\u2028",
+            "\u2029",
+            "\uFEFF",
+            "\uD800",
+            "\uDFFF",
+          ),
+        },
+        { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 1 }) },
+      ),
+      maxLength,
+    })
+    .filter((s) => !s.includes("://"));
+const fieldKey = fc
+  .oneof(fc.constantFrom("user", "count", "durationMs", "tags", "when", "attempt", "payloadBytes", "nested"), text(8))
+  .filter((k) => !CORE.has(k) && !SECRET_KEY.test(k));
 const leaf: fc.Arbitrary<Desc> = fc.oneof(
   { weight: 3, arbitrary: text(30).map((v): Desc => ({ t: "str", v })) },
-  { weight: 2, arbitrary: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })).filter((v) => !Object.is(v, -0)).map((v): Desc => ({ t: "num", v })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }))
+      .filter((v) => !Object.is(v, -0))
+      .map((v): Desc => ({ t: "num", v })),
+  },
   fc.boolean().map((v): Desc => ({ t: "bool", v })),
   fc.constant<Desc>({ t: "null" }),
   fc.constantFrom<Desc>({ t: "nonfinite", v: "NaN" }, { t: "nonfinite", v: "Infinity" }, { t: "nonfinite", v: "-Infinity" }),
@@ -388,10 +509,16 @@ export default defineChecks({
       b.spawn(2);
       // Redis errors on the worker's own path, while the queue is empty (a BRPOP whose reply a cut
       // loses takes its task with it, which is the reliable-delivery lab's subject, not this one's).
-      await t.waitFor(() => t.commands("BRPOP").length >= 2, { message: "The workers sent no BRPOP within 8 s of starting.", hint: "main(workerName) loops: BRPOP the queue, run the task, log.", timeoutMs: 8000 });
+      await t.waitFor(() => t.commands("BRPOP").length >= 2, {
+        message: "The workers sent no BRPOP within 8 s of starting.",
+        hint: "main(workerName) loops: BRPOP the queue, run the task, log.",
+        timeoutMs: 8000,
+      });
       const refusal = t.id("refused");
       t.proxy.failNext(between(t, 2, 4), { match: "BRPOP", message: `ERR ${refusal} the grader refused this BRPOP` });
-      t.note("Redis refuses the workers' next BRPOPs, then cuts every connection and refuses new ones for 0.3-0.6 s: each must be logged as a JSON line, and the workers go on");
+      t.note(
+        "Redis refuses the workers' next BRPOPs, then cuts every connection and refuses new ones for 0.3-0.6 s: each must be logged as a JSON line, and the workers go on",
+      );
       const refusedAt = performance.now() + 5000;
       const refused = () => t.commands("BRPOP").some((e) => e.reply?.summary.includes(refusal) === true);
       while (!refused() && performance.now() < refusedAt) await new Promise((resolve) => setTimeout(resolve, 25));
@@ -410,16 +537,23 @@ export default defineChecks({
       const { lines, bad } = readAll(t, b.startedAt);
       if (bad) failBad(t, bad);
       // Judged only when the command log shows a refusal was delivered.
-      const warned = !refused() || lines.some((l) => b.workers.some((w) => w.name === l.program) && (l.obj.level === "warn" || l.obj.level === "error") && l.raw.includes(refusal));
+      const warned =
+        !refused() ||
+        lines.some((l) => b.workers.some((w) => w.name === l.program) && (l.obj.level === "warn" || l.obj.level === "error") && l.raw.includes(refusal));
       if (!warned) {
         return t.fail({
           message: `Redis refused some of the workers' BRPOPs with "ERR ${refusal} the grader refused this BRPOP", and no worker wrote a warn or error line with that error.`,
           expected: "a warn (or error) line with the error, its message included, for each failed dequeue",
-          hint: "Catch the rejected BRPOP and log it at warn with { error }, and listen for the client's \"error\" event and log it too.",
+          hint: 'Catch the rejected BRPOP and log it at warn with { error }, and listen for the client\'s "error" event and log it too.',
         });
       }
       for (const l of lines) {
-        if (l.obj.msg === "" || /\n/.test(l.obj.msg as string)) return t.fail({ message: `Line ${l.n} of ${l.program} has msg ${JSON.stringify(l.obj.msg)}.`, expected: "a short constant message such as \"task started\"", hint: "Put what varies into fields, keep msg constant." });
+        if (l.obj.msg === "" || /\n/.test(l.obj.msg as string))
+          return t.fail({
+            message: `Line ${l.n} of ${l.program} has msg ${JSON.stringify(l.obj.msg)}.`,
+            expected: 'a short constant message such as "task started"',
+            hint: "Put what varies into fields, keep msg constant.",
+          });
       }
     },
 
@@ -433,10 +567,13 @@ export default defineChecks({
       const bad = `${t.id("corr")}\n{"level":"error","msg":"forged"}`;
       const forged = b.payload({ steps: 2, minMs: 10, maxMs: 60 });
       const forgedTask = await b.producer!.call<string>("enqueue", ["sync-contact", forged.payload, bad]);
-      await t.expectInRedis(b.sent.map((s) => s.correlationId), {
-        message: "After enqueue returned, the correlation ids the grader passed are not in Redis.",
-        hint: "Store the correlation id in the task envelope, task.meta.correlationId, in the JSON you push to the queue.",
-      });
+      await t.expectInRedis(
+        b.sent.map((s) => s.correlationId),
+        {
+          message: "After enqueue returned, the correlation ids the grader passed are not in Redis.",
+          hint: "Store the correlation id in the task envelope, task.meta.correlationId, in the JSON you push to the queue.",
+        },
+      );
       t.note(`${n} tasks enqueued with fresh correlation ids, one without any and one with a malformed one; 2 workers run up to 4 tasks each at once`);
       b.spawn(2);
       b.sent.push({ ...minted.sent, taskId: mintedTask, correlationId: "" }, { ...forged.sent, taskId: forgedTask, correlationId: "" });
@@ -482,11 +619,16 @@ export default defineChecks({
       await b.load();
       for (let i = 0; i < n; i++) {
         const fail = i % 2 === 0 ? (t.random() < 0.5 ? "throw" : "reject") : undefined;
-        if (fail) t.fault(`handler ${fail === "throw" ? "throws" : "rejects"} for task ${i + 1}: its cause's message holds a URL with a password and its config.headers.Authorization a token`);
+        if (fail)
+          t.fault(
+            `handler ${fail === "throw" ? "throws" : "rejects"} for task ${i + 1}: its cause's message holds a URL with a password and its config.headers.Authorization a token`,
+          );
         const { payload, sent } = b.payload({ steps: between(t, 1, 3), minMs: 10, maxMs: 60, ...(fail ? { fail } : {}), profile: true });
         await b.enqueue(payload, sent, t.id("corr"));
       }
-      t.note("secrets planted under secret keys at depth 1 to 5, in arrays, under a secret key holding an object, in URLs and in errors' causes and properties");
+      t.note(
+        "secrets planted under secret keys at depth 1 to 5, in arrays, under a secret key holding an object, in URLs and in errors' causes and properties",
+      );
       b.spawn(2);
       await b.untilEnded(15_000);
       const { lines, bad } = readAll(t, b.startedAt);
@@ -506,7 +648,8 @@ export default defineChecks({
             const line = all.slice(all.lastIndexOf("\n", at) + 1, all.indexOf("\n", at) === -1 ? undefined : all.indexOf("\n", at));
             return t.fail({
               message: `A secret the grader planted in task ${s.taskId}'s payload appears ${how} in what your programs printed.`,
-              expected: "no secret anywhere in the output: values under keys matching /passw(or)?d|secret|token|authorization|api[-_]?key|cookie/i at any depth (arrays, errors, causes included) written as \"[redacted]\", credentials in URLs as scheme://[redacted]@host",
+              expected:
+                'no secret anywhere in the output: values under keys matching /passw(or)?d|secret|token|authorization|api[-_]?key|cookie/i at any depth (arrays, errors, causes included) written as "[redacted]", credentials in URLs as scheme://[redacted]@host',
               actual: show(line.replace(form, "‹SECRET›"), 600),
               hint: "Redact in the logger, the one place every line passes through: walk every value (objects, arrays, an Error's message, stack, own properties and cause), replace the value of every secret key, and scrub scheme://user:password@ out of every string.",
             });
@@ -521,18 +664,24 @@ export default defineChecks({
         if (!first || !isObj(headers) || headers.Authorization !== "[redacted]" || !isObj(first.obj.profile)) {
           return t.fail({
             message: `The handler's first "crm request" line for task ${s.taskId} is ${first ? `there, but its headers are ${JSON.stringify(headers)} and its profile ${JSON.stringify(first.obj.profile)?.slice(0, 200)}` : "missing"}.`,
-            expected: "the line, with headers.Authorization written as \"[redacted]\" and the profile as an object whose secret fields say \"[redacted]\"",
-            hint: "Redact values, not lines or whole objects: keep the key, write \"[redacted]\" as its value, and keep every other field.",
+            expected: 'the line, with headers.Authorization written as "[redacted]" and the profile as an object whose secret fields say "[redacted]"',
+            hint: 'Redact values, not lines or whole objects: keep the key, write "[redacted]" as its value, and keep every other field.',
           });
         }
         if (s.fail) {
           const failed = lines.find((l) => l.obj.msg === "task failed" && l.obj.taskId === s.taskId);
           const error = failed?.obj.error;
           const cause = isObj(error) ? error.cause : undefined;
-          if (!isObj(error) || typeof error.message !== "string" || !isObj(cause) || typeof cause.message !== "string" || !cause.message.includes("crm.example")) {
+          if (
+            !isObj(error) ||
+            typeof error.message !== "string" ||
+            !isObj(cause) ||
+            typeof cause.message !== "string" ||
+            !cause.message.includes("crm.example")
+          ) {
             return t.fail({
               message: `The "task failed" line of task ${s.taskId} has error ${JSON.stringify(error)?.slice(0, 300)}.`,
-              expected: "error: { type, message, …, cause: { type, message: \"CRM unreachable at https://[redacted]@crm.example/…\", code, config } }",
+              expected: 'error: { type, message, …, cause: { type, message: "CRM unreachable at https://[redacted]@crm.example/…", code, config } }',
               hint: "Log the error with its message, type and cause; scrub the credentials out of the URL inside the message rather than dropping the message.",
             });
           }
@@ -570,73 +719,172 @@ export default defineChecks({
             hint: "Write a line only when its level is at or above the threshold (debug < info < warn < error), one line per call, in order, with level set to the method called.",
           });
         }
-        for (const o of got) if (o.service !== service) return t.fail({ message: `A line of ${who} has service ${JSON.stringify(o.service)}.`, expected: JSON.stringify(service), hint: "Every line carries the service given to createLogger." });
+        for (const o of got)
+          if (o.service !== service)
+            return t.fail({
+              message: `A line of ${who} has service ${JSON.stringify(o.service)}.`,
+              expected: JSON.stringify(service),
+              hint: "Every line carries the service given to createLogger.",
+            });
         const child = got.find((o) => String(o.msg).startsWith("child "))!;
         if (child.component !== more.component || child.region !== more.region || child.attempt !== 3) {
-          return t.fail({ message: "A line from logger.child(a).child(b).error(msg, { attempt: 3 }) lacks the bound fields.", expected: `component ${more.component} (b's, over a's), region ${more.region}, attempt 3`, actual: show(JSON.stringify(child)), hint: "child(fields) returns a logger whose lines carry its parent's bound fields and its own (its own win), plus the call's fields." });
+          return t.fail({
+            message: "A line from logger.child(a).child(b).error(msg, { attempt: 3 }) lacks the bound fields.",
+            expected: `component ${more.component} (b's, over a's), region ${more.region}, attempt 3`,
+            actual: show(JSON.stringify(child)),
+            hint: "child(fields) returns a logger whose lines carry its parent's bound fields and its own (its own win), plus the call's fields.",
+          });
         }
         const inCtx = got.find((o) => String(o.msg).startsWith("context "))!;
         if (inCtx.correlationId !== ctx.correlationId || inCtx.taskId !== ctx.taskId || inCtx.component !== bound.component) {
-          return t.fail({ message: "A line written inside withContext({ correlationId, taskId }, …), after an await, lacks them.", expected: `correlationId ${ctx.correlationId}, taskId ${ctx.taskId}, and the child's component`, actual: show(JSON.stringify(inCtx)), hint: "Keep the context in an AsyncLocalStorage: run(fields, fn), and read getStore() on every line." });
+          return t.fail({
+            message: "A line written inside withContext({ correlationId, taskId }, …), after an await, lacks them.",
+            expected: `correlationId ${ctx.correlationId}, taskId ${ctx.taskId}, and the child's component`,
+            actual: show(JSON.stringify(inCtx)),
+            hint: "Keep the context in an AsyncLocalStorage: run(fields, fn), and read getStore() on every line.",
+          });
         }
         const after = got.find((o) => String(o.msg).startsWith("after "))!;
         if ("correlationId" in after || "taskId" in after || "component" in after) {
-          return t.fail({ message: "A line written after withContext(…) had returned, on the root logger, still carries the context or a child's fields.", actual: show(JSON.stringify(after)), hint: "The context belongs to the run() call only; child() must not change its parent." });
+          return t.fail({
+            message: "A line written after withContext(…) had returned, on the root logger, still carries the context or a child's fields.",
+            actual: show(JSON.stringify(after)),
+            hint: "The context belongs to the run() call only; child() must not change its parent.",
+          });
         }
       }
     },
 
     "errors-with-causes": async (t) => {
       const probe = await t.load("probe.ts", { name: "probe", limits: LIMITS });
-      const prop = fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 6 }).filter((k) => !CORE.has(k) && !SECRET_KEY.test(k) && !["type", "message", "stack", "cause", "name"].includes(k));
+      const prop = fc
+        .string({ unit: "grapheme-ascii", minLength: 1, maxLength: 6 })
+        .filter((k) => !CORE.has(k) && !SECRET_KEY.test(k) && !["type", "message", "stack", "cause", "name"].includes(k));
       const { error: errorArb } = fc.letrec<{ error: Desc }>((tie) => ({
-        error: fc.record({
-          name: fc.constantFrom("Error", "TypeError", "RangeError", "ReplyError", "TimeoutError"),
-          message: text(40),
-          props: fc.uniqueArray(fc.tuple(prop, fc.oneof(text(10).map((v): Desc => ({ t: "str", v })), fc.integer().map((v): Desc => ({ t: "num", v })))), { maxLength: 2, selector: ([k]) => k }),
-          cause: fc.option(fc.oneof({ depthSize: "small" }, tie("error"), text(20).map((v): Desc => ({ t: "str", v })), fc.constant<Desc>({ t: "obj", v: [["code", { t: "str", v: "ECONNRESET" }]] })), { nil: undefined }),
-        }).map((r): Desc => ({ t: "error", name: r.name, message: r.message, props: r.props, ...(r.cause === undefined ? {} : { cause: r.cause }) })),
+        error: fc
+          .record({
+            name: fc.constantFrom("Error", "TypeError", "RangeError", "ReplyError", "TimeoutError"),
+            message: text(40),
+            props: fc.uniqueArray(
+              fc.tuple(
+                prop,
+                fc.oneof(
+                  text(10).map((v): Desc => ({ t: "str", v })),
+                  fc.integer().map((v): Desc => ({ t: "num", v })),
+                ),
+              ),
+              { maxLength: 2, selector: ([k]) => k },
+            ),
+            cause: fc.option(
+              fc.oneof(
+                { depthSize: "small" },
+                tie("error"),
+                text(20).map((v): Desc => ({ t: "str", v })),
+                fc.constant<Desc>({ t: "obj", v: [["code", { t: "str", v: "ECONNRESET" }]] }),
+              ),
+              { nil: undefined },
+            ),
+          })
+          .map((r): Desc => ({ t: "error", name: r.name, message: r.message, props: r.props, ...(r.cause === undefined ? {} : { cause: r.cause }) })),
       }));
-      await t.property(errorArb, async (error) => {
-        const msg = "task failed";
-        const { lines, threw } = await probeRun(t, probe, { service: "worker", calls: [{ method: "error", msg, fields: { t: "obj", v: [["error", error], ["attempt", { t: "num", v: 1 }]] } }] });
-        if (threw[0]) return t.fail({ message: `log.error("task failed", { error }) threw: ${threw[0]}.`, hint: "A logger never throws at its caller." });
-        if (lines.length !== 1) return t.fail({ message: `log.error("task failed", { error }) printed ${lines.length} lines.`, expected: "exactly one", actual: lines.map((l) => show(l)).join("\n"), hint: "Serialise the error into the one JSON line; its stack's newlines become \\n inside a string." });
-        const obj = parseOne(t, lines[0]!, "for log.error(\"task failed\", { error })");
-        const why = compare(obj.error, error, "error", false);
-        if (why) {
-          return t.fail({
-            message: `log.error("task failed", { error }) wrote the error wrongly: ${why}.`,
-            expected: "error: { type: its name, message, stack (optional), its own properties, cause: the same for the cause, recursively }",
-            actual: show(lines[0]!, 600),
-            hint: "JSON.stringify(error) is \"{}\": message, name, stack and cause are not enumerable. Copy type (error.name), message, stack, the error's own properties and cause, and redact the cause the same way, recursively.",
+      await t.property(
+        errorArb,
+        async (error) => {
+          const msg = "task failed";
+          const { lines, threw } = await probeRun(t, probe, {
+            service: "worker",
+            calls: [
+              {
+                method: "error",
+                msg,
+                fields: {
+                  t: "obj",
+                  v: [
+                    ["error", error],
+                    ["attempt", { t: "num", v: 1 }],
+                  ],
+                },
+              },
+            ],
           });
-        }
-      }, { runs: 60, noun: "error" });
+          if (threw[0]) return t.fail({ message: `log.error("task failed", { error }) threw: ${threw[0]}.`, hint: "A logger never throws at its caller." });
+          if (lines.length !== 1)
+            return t.fail({
+              message: `log.error("task failed", { error }) printed ${lines.length} lines.`,
+              expected: "exactly one",
+              actual: lines.map((l) => show(l)).join("\n"),
+              hint: "Serialise the error into the one JSON line; its stack's newlines become \\n inside a string.",
+            });
+          const obj = parseOne(t, lines[0]!, 'for log.error("task failed", { error })');
+          const why = compare(obj.error, error, "error", false);
+          if (why) {
+            return t.fail({
+              message: `log.error("task failed", { error }) wrote the error wrongly: ${why}.`,
+              expected: "error: { type: its name, message, stack (optional), its own properties, cause: the same for the cause, recursively }",
+              actual: show(lines[0]!, 600),
+              hint: 'JSON.stringify(error) is "{}": message, name, stack and cause are not enumerable. Copy type (error.name), message, stack, the error\'s own properties and cause, and redact the cause the same way, recursively.',
+            });
+          }
+        },
+        { runs: 60, noun: "error" },
+      );
     },
 
     "awkward-values": async (t) => {
       const probe = await t.load("probe.ts", { name: "probe", limits: LIMITS });
       const arb = fc.record({ msg: text(40), fields: fieldsArb.map((d) => clampCycles(d)), method: fc.constantFrom<Level>("info", "warn", "error") });
-      await t.property(arb, async ({ msg, fields, method }) => {
-        const { lines, threw } = await probeRun(t, probe, { service: "worker", calls: [{ method, msg, fields }] });
-        const call = `log.${method}(${JSON.stringify(msg)}, fields)`;
-        if (threw[0]) return t.fail({ message: `${call} threw: ${threw[0]}.`, hint: "A logger never throws at its caller: JSON.stringify throws on a bigint and on a cycle, so turn values into plain JSON first." });
-        if (lines.length !== 1) return t.fail({ message: `${call} printed ${lines.length} lines.`, expected: "exactly one line per call, whatever the message holds", actual: lines.map((l) => show(l)).join("\n"), hint: "Let JSON.stringify escape newlines; do not indent the JSON; write one line per call." });
-        const obj = parseOne(t, lines[0]!, `for ${call}`);
-        if (obj.msg !== msg) return t.fail({ message: `${call} wrote msg ${JSON.stringify(obj.msg)}.`, expected: JSON.stringify(msg), hint: "The message must parse back to exactly the string logged." });
-        const why = compare(obj, fields, "line", false);
-        if (why) return t.fail({ message: `${call} wrote a field wrongly: ${why}.`, actual: show(lines[0]!, 600), hint: "bigint → its digits as a string; Date → toISOString(); undefined left out (null in arrays); an object met again on its own path → \"[circular]\"; the rest as JSON.stringify writes it." });
-      }, { runs: 80, noun: "log call" });
+      await t.property(
+        arb,
+        async ({ msg, fields, method }) => {
+          const { lines, threw } = await probeRun(t, probe, { service: "worker", calls: [{ method, msg, fields }] });
+          const call = `log.${method}(${JSON.stringify(msg)}, fields)`;
+          if (threw[0])
+            return t.fail({
+              message: `${call} threw: ${threw[0]}.`,
+              hint: "A logger never throws at its caller: JSON.stringify throws on a bigint and on a cycle, so turn values into plain JSON first.",
+            });
+          if (lines.length !== 1)
+            return t.fail({
+              message: `${call} printed ${lines.length} lines.`,
+              expected: "exactly one line per call, whatever the message holds",
+              actual: lines.map((l) => show(l)).join("\n"),
+              hint: "Let JSON.stringify escape newlines; do not indent the JSON; write one line per call.",
+            });
+          const obj = parseOne(t, lines[0]!, `for ${call}`);
+          if (obj.msg !== msg)
+            return t.fail({
+              message: `${call} wrote msg ${JSON.stringify(obj.msg)}.`,
+              expected: JSON.stringify(msg),
+              hint: "The message must parse back to exactly the string logged.",
+            });
+          const why = compare(obj, fields, "line", false);
+          if (why)
+            return t.fail({
+              message: `${call} wrote a field wrongly: ${why}.`,
+              actual: show(lines[0]!, 600),
+              hint: 'bigint → its digits as a string; Date → toISOString(); undefined left out (null in arrays); an object met again on its own path → "[circular]"; the rest as JSON.stringify writes it.',
+            });
+        },
+        { runs: 80, noun: "log call" },
+      );
       // Very long strings: kept, or cut to no fewer than 10,000 characters, and still one line.
       for (let i = 0; i < 2; i++) {
         const long = Array.from({ length: between(t, 12_000, 40_000) / 13 }, () => t.id("x")).join("\n");
         const fields: Desc = { t: "obj", v: [["body", { t: "str", v: long }]] };
         const { lines, threw } = await probeRun(t, probe, { service: "worker", calls: [{ method: "info", msg: long.slice(0, 200), fields }] });
-        if (threw[0] || lines.length !== 1) return t.fail({ message: `Logging a ${long.length}-character string with newlines ${threw[0] ? `threw ${threw[0]}` : `printed ${lines.length} lines`}.`, expected: "one line", hint: "Escape the newlines (JSON.stringify does) and never throw." });
+        if (threw[0] || lines.length !== 1)
+          return t.fail({
+            message: `Logging a ${long.length}-character string with newlines ${threw[0] ? `threw ${threw[0]}` : `printed ${lines.length} lines`}.`,
+            expected: "one line",
+            hint: "Escape the newlines (JSON.stringify does) and never throw.",
+          });
         const obj = parseOne(t, lines[0]!, "for a very long string");
         const why = compare(obj.body, { t: "str", v: long }, "body", false);
-        if (why) return t.fail({ message: `A ${long.length}-character field was written wrongly: ${why}.`, hint: "Keep long strings whole, or cut them after at least their first 10,000 characters." });
+        if (why)
+          return t.fail({
+            message: `A ${long.length}-character field was written wrongly: ${why}.`,
+            hint: "Keep long strings whole, or cut them after at least their first 10,000 characters.",
+          });
       }
     },
   },

@@ -31,8 +31,26 @@ function shape(value: unknown): Shape {
   return { $object: sortEntries(Object.entries(value as object).map(([key, item]): [string, Shape] => [key, shape(item)])) };
 }
 
-const MADE_NAMES: Record<Made, string> = { set: "a Set", regexp: "a RegExp", error: "an Error", bytes: "a Uint8Array", "boxed-number": "a boxed Number (new Number(1))", "boxed-string": "a boxed String (new String(\"x\"))", function: "a function", symbol: "a symbol" };
-const MADE_SOURCE: Record<Made, string> = { set: "new Set([1])", regexp: "/x/g", error: 'new Error("x")', bytes: "new Uint8Array([1, 2])", "boxed-number": "new Number(1)", "boxed-string": 'new String("x")', function: "() => null", symbol: 'Symbol("x")' };
+const MADE_NAMES: Record<Made, string> = {
+  set: "a Set",
+  regexp: "a RegExp",
+  error: "an Error",
+  bytes: "a Uint8Array",
+  "boxed-number": "a boxed Number (new Number(1))",
+  "boxed-string": 'a boxed String (new String("x"))',
+  function: "a function",
+  symbol: "a symbol",
+};
+const MADE_SOURCE: Record<Made, string> = {
+  set: "new Set([1])",
+  regexp: "/x/g",
+  error: 'new Error("x")',
+  bytes: "new Uint8Array([1, 2])",
+  "boxed-number": "new Number(1)",
+  "boxed-string": 'new String("x")',
+  function: "() => null",
+  symbol: 'Symbol("x")',
+};
 
 /** How a shape reads in a failure message. */
 function show(s: Shape): string {
@@ -119,14 +137,19 @@ function firstDifference(expected: Shape, actual: Shape, path: string): { path: 
 /** A hint aimed at the kind of difference, since each has its own usual cause. */
 function roundTripHint(d: { path: string; expected: Shape; actual: Shape; text: string }): string {
   const [e, a] = [kind(d.expected), kind(d.actual)];
-  if (e === "$date" && a === "string") return "JSON.stringify calls Date.prototype.toJSON before a replacer sees the value, so `value instanceof Date` is never true there (look at this[key] instead, or encode the payload yourself before stringifying). Then turn your tag back into a Date when you read it.";
-  if (e === "string" && a === "$date") return "A plain string that happens to look like a date must stay a string. Revive only what you tagged on the way out, never guess a type from a string's content.";
-  if (e === "string" && a === "$bigint") return "A plain string that happens to look like a bigint (\"12n\", \"123\") must stay a string. Revive only what you tagged on the way out, never guess a type from a string's content.";
-  if (e === "$bigint" && a === "number") return "Number(big) rounds anything beyond 2^53. Carry a bigint as its digits (big.toString()) in a tag, and BigInt(digits) it back.";
+  if (e === "$date" && a === "string")
+    return "JSON.stringify calls Date.prototype.toJSON before a replacer sees the value, so `value instanceof Date` is never true there (look at this[key] instead, or encode the payload yourself before stringifying). Then turn your tag back into a Date when you read it.";
+  if (e === "string" && a === "$date")
+    return "A plain string that happens to look like a date must stay a string. Revive only what you tagged on the way out, never guess a type from a string's content.";
+  if (e === "string" && a === "$bigint")
+    return 'A plain string that happens to look like a bigint ("12n", "123") must stay a string. Revive only what you tagged on the way out, never guess a type from a string\'s content.';
+  if (e === "$bigint" && a === "number")
+    return "Number(big) rounds anything beyond 2^53. Carry a bigint as its digits (big.toString()) in a tag, and BigInt(digits) it back.";
   if (e === "$bigint") return "JSON has no bigint: JSON.stringify throws on one. Carry it as its digits (big.toString()) in a tag, and BigInt(digits) it back.";
-  if (e === "$object" && a !== "$object") return "A payload object whose keys look like your tags ({\"$date\": …}) is ordinary data, not your tag. Escape keys that start with your tag prefix on the way out (\"$\" → \"$$\") and unescape them on the way in, or keep type information beside the JSON rather than inside it.";
+  if (e === "$object" && a !== "$object")
+    return 'A payload object whose keys look like your tags ({"$date": …}) is ordinary data, not your tag. Escape keys that start with your tag prefix on the way out ("$" → "$$") and unescape them on the way in, or keep type information beside the JSON rather than inside it.';
   if (/\.\$/.test(d.path) || /key "\$/.test(d.text)) {
-    return "A payload key that starts with \"$\" came back changed. Every key that starts with \"$\" must be escaped on the way out (one more \"$\" in front) and unescaped on the way in, not only \"$date\" and \"$bigint\": otherwise a key that already looks escaped (\"$$date\") comes back as your tag's key.";
+    return 'A payload key that starts with "$" came back changed. Every key that starts with "$" must be escaped on the way out (one more "$" in front) and unescaped on the way in, not only "$date" and "$bigint": otherwise a key that already looks escaped ("$$date") comes back as your tag\'s key.';
   }
   return "deserialize(serialize(task)) must give back a task deep-equal to the original: every key, every value, every type.";
 }
@@ -169,7 +192,12 @@ function taskWith(id: string, changes: Record<string, unknown> = {}): Record<str
 
 /** A task no program can predict: its id and every payload value are fresh. */
 const freshTask = (t: CheckContext, name = "email.send") =>
-  taskWith(t.id("task"), { name, payload: { at: anyDate(t, YEAR_1900, YEAR_2040), cents: 2n ** 60n + anyBigint(t), note: `${t.id("note")} ☃ 🚀`, $ref: anyDigits(t, 6) }, priority: anyInt(t, 1_000_001), attempts: anyInt(t, 10) });
+  taskWith(t.id("task"), {
+    name,
+    payload: { at: anyDate(t, YEAR_1900, YEAR_2040), cents: 2n ** 60n + anyBigint(t), note: `${t.id("note")} ☃ 🚀`, $ref: anyDigits(t, 6) },
+    priority: anyInt(t, 1_000_001),
+    attempts: anyInt(t, 10),
+  });
 
 function shuffled<T>(t: CheckContext, items: T[]): T[] {
   const out = [...items];
@@ -185,7 +213,33 @@ function shuffled<T>(t: CheckContext, items: T[]): T[] {
 // alternative of each oneof, so the simplest kinds come first.
 
 /** Every character String.prototype.trim removes: WhiteSpace and LineTerminator in ECMAScript. */
-const WHITESPACE = ["\t", "\n", "\v", "\f", "\r", " ", "\u00a0", "\u1680", "\u2000", "\u2001", "\u2002", "\u2003", "\u2004", "\u2005", "\u2006", "\u2007", "\u2008", "\u2009", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff"];
+const WHITESPACE = [
+  "\t",
+  "\n",
+  "\v",
+  "\f",
+  "\r",
+  " ",
+  "\u00a0",
+  "\u1680",
+  "\u2000",
+  "\u2001",
+  "\u2002",
+  "\u2003",
+  "\u2004",
+  "\u2005",
+  "\u2006",
+  "\u2007",
+  "\u2008",
+  "\u2009",
+  "\u200a",
+  "\u2028",
+  "\u2029",
+  "\u202f",
+  "\u205f",
+  "\u3000",
+  "\ufeff",
+];
 const codes = (s: string) => [...s].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`).join(" ");
 
 /** `s` cut to at most `max` UTF-16 units, never between the two halves of a surrogate pair. */
@@ -213,9 +267,24 @@ const MIN_DATE = -8.64e15;
 const MAX_DATE = 8.64e15;
 const dateValue = fc.oneof(
   fc.date({ min: new Date(MIN_DATE), max: new Date(MAX_DATE), noInvalidDate: true }),
-  fc.constantFrom(MIN_DATE, MAX_DATE, 0, -1, 1, Date.parse("0000-01-01T00:00:00Z"), Date.parse("9999-12-31T23:59:59.999Z"), Date.parse("+010000-01-01T00:00:00Z")).map((ms) => new Date(ms)),
+  fc
+    .constantFrom(
+      MIN_DATE,
+      MAX_DATE,
+      0,
+      -1,
+      1,
+      Date.parse("0000-01-01T00:00:00Z"),
+      Date.parse("9999-12-31T23:59:59.999Z"),
+      Date.parse("+010000-01-01T00:00:00Z"),
+    )
+    .map((ms) => new Date(ms)),
 );
-const bigValue = fc.oneof(fc.bigInt(), fc.bigInt({ min: -(2n ** 300n), max: 2n ** 300n }), fc.constantFrom(0n, -1n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 64n - 1n));
+const bigValue = fc.oneof(
+  fc.bigInt(),
+  fc.bigInt({ min: -(2n ** 300n), max: 2n ** 300n }),
+  fc.constantFrom(0n, -1n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 64n - 1n),
+);
 
 /** Strings that look like what a serializer might have written for a Date, a bigint or a tag. */
 const lookalike: fc.Arbitrary<string> = fc.oneof(
@@ -224,12 +293,27 @@ const lookalike: fc.Arbitrary<string> = fc.oneof(
   bigValue.map((b) => `${b}n`),
   bigValue.map(String),
   fc.constantFrom("", "null", "true", "undefined", "NaN", "Infinity", "-0", "0", "1e3", "{}", "[]", "$date", "$bigint", "$", "$$", "__proto__", "\u0000"),
-  fc.tuple(fc.constantFrom("$", "$$", "__", "\u0000", "@", "#"), fc.constantFrom("date", "bigint", "type", "undefined", ""), fc.oneof(fc.constant(""), fc.constant(":"), dateValue.map((d) => `:${d.toISOString()}`))).map(([a, b, c]) => a + b + c),
+  fc
+    .tuple(
+      fc.constantFrom("$", "$$", "__", "\u0000", "@", "#"),
+      fc.constantFrom("date", "bigint", "type", "undefined", ""),
+      fc.oneof(
+        fc.constant(""),
+        fc.constant(":"),
+        dateValue.map((d) => `:${d.toISOString()}`),
+      ),
+    )
+    .map(([a, b, c]) => a + b + c),
 );
-const text: fc.Arbitrary<string> = fc.oneof({ weight: 5, arbitrary: graphemes(12) }, { weight: 3, arbitrary: codePoints(12) }, { weight: 3, arbitrary: lookalike });
+const text: fc.Arbitrary<string> = fc.oneof(
+  { weight: 5, arbitrary: graphemes(12) },
+  { weight: 3, arbitrary: codePoints(12) },
+  { weight: 3, arbitrary: lookalike },
+);
 // Long, but cheap to make and to shrink: a short piece repeated. Rare, and a list's size is
 // capped (listOf), so a reply always fits the grader's channel.
-const hugeOf = (piece: fc.Arbitrary<string>) => fc.tuple(piece, fc.integer({ min: 1_000, max: 10_000 })).map(([p, n]) => p.repeat(Math.max(1, Math.floor(n / p.length))));
+const hugeOf = (piece: fc.Arbitrary<string>) =>
+  fc.tuple(piece, fc.integer({ min: 1_000, max: 10_000 })).map(([p, n]) => p.repeat(Math.max(1, Math.floor(n / p.length))));
 const huge = hugeOf(fc.string({ unit: "grapheme", minLength: 1, maxLength: 3 }));
 
 const keyText = fc
@@ -257,10 +341,18 @@ const leaf: fc.Arbitrary<Shape> = fc.oneof(
 const entriesOf = (value: fc.Arbitrary<Shape>, maxLength = 4) => fc.uniqueArray(fc.tuple(keyText, value), { selector: ([k]) => k, maxLength });
 const objectOf = (value: fc.Arbitrary<Shape>) => entriesOf(value).map((entries): Shape => ({ $object: sortEntries(entries) }));
 // Ordinary data shaped like a tag: one key, "$date" or "$bigint" (or an escaped one), holding what a tag would.
-const tagLike = fc.tuple(fc.constantFrom("$date", "$bigint", "$$date", "$$bigint", "$$$date", "$type", "$"), fc.oneof(lookalike as fc.Arbitrary<Shape>, leaf)).map(([k, v]): Shape => ({ $object: [[k, v]] }));
+const tagLike = fc
+  .tuple(fc.constantFrom("$date", "$bigint", "$$date", "$$bigint", "$$$date", "$type", "$"), fc.oneof(lookalike as fc.Arbitrary<Shape>, leaf))
+  .map(([k, v]): Shape => ({ $object: [[k, v]] }));
 
 const { payload } = fc.letrec<{ payload: Shape }>((tie) => ({
-  payload: fc.oneof({ depthSize: "small", withCrossShrink: true, maxDepth: 3 }, leaf, tagLike, fc.array(tie("payload"), { maxLength: 4 }), objectOf(tie("payload"))),
+  payload: fc.oneof(
+    { depthSize: "small", withCrossShrink: true, maxDepth: 3 },
+    leaf,
+    tagLike,
+    fc.array(tie("payload"), { maxLength: 4 }),
+    objectOf(tie("payload")),
+  ),
 }));
 const taskPayload: fc.Arbitrary<Shape> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom<Shape>(null, 0, "", false, [], { $object: [] }) },
@@ -290,9 +382,17 @@ const validName = fc.oneof(
 const validPriority = fc.oneof(fc.constantFrom(0, 1, 999_999, 1_000_000), fc.integer({ min: 0, max: 1_000_000 }));
 const validAttempts = fc.oneof(fc.constantFrom(0, 1, Number.MAX_SAFE_INTEGER), fc.nat(1000), fc.maxSafeNat());
 
-const validFields: fc.Arbitrary<Required<TaskFields>> = fc.record({ id: validId, name: validName, payload: taskPayload, priority: validPriority, attempts: validAttempts });
+const validFields: fc.Arbitrary<Required<TaskFields>> = fc.record({
+  id: validId,
+  name: validName,
+  payload: taskPayload,
+  priority: validPriority,
+  attempts: validAttempts,
+});
 // A huge name and a huge payload together would not fit one reply: one huge string per task.
-const validTask = validFields.filter((f) => !(typeof f.name === "string" && f.name.length > 1000 && typeof f.payload === "string" && f.payload.length > 1000)).map(taskShape);
+const validTask = validFields
+  .filter((f) => !(typeof f.name === "string" && f.name.length > 1000 && typeof f.payload === "string" && f.payload.length > 1000))
+  .map(taskShape);
 
 /** What is wrong with a value, and the value; MISSING leaves the key out. */
 const MISSING = Symbol("missing");
@@ -307,13 +407,16 @@ interface Invalid {
 }
 
 const missing = (field: string): fc.Arbitrary<Bad> => fc.constant({ what: `no ${field} key`, value: MISSING });
-const notA = (field: string, type: string, values: Shape[]): fc.Arbitrary<Bad> => fc.constantFrom(...values).map((value) => ({ what: `${field} ${source(value)}, which is not a ${type}`, value }));
+const notA = (field: string, type: string, values: Shape[]): fc.Arbitrary<Bad> =>
+  fc.constantFrom(...values).map((value) => ({ what: `${field} ${source(value)}, which is not a ${type}`, value }));
 
 const badId = fc.oneof(
   missing("id"),
   notA("id", "string", [42, null, true, { $bigint: "7" }, ["x"], { $make: "boxed-string" }, { $object: [["id", "x"]] }]),
   fc.constant<Bad>({ what: 'id "" (empty)', value: "" }),
-  fc.tuple(fc.constantFrom("x", "é", "🚀", "e\u0301", "👩‍👩‍👧", ":"), fc.integer({ min: 129, max: 400 })).map(([piece, n]): Bad => ({ what: `an id of length ${n}, over 128`, value: exactly(piece, n) })),
+  fc
+    .tuple(fc.constantFrom("x", "é", "🚀", "e\u0301", "👩‍👩‍👧", ":"), fc.integer({ min: 129, max: 400 }))
+    .map(([piece, n]): Bad => ({ what: `an id of length ${n}, over 128`, value: exactly(piece, n) })),
   fc.string({ unit: "binary", minLength: 129, maxLength: 200 }).map((s): Bad => ({ what: `an id of length ${s.length}, over 128`, value: s })),
 );
 const badName = fc.oneof(
@@ -330,13 +433,19 @@ const badNumber = (field: string, above: fc.Arbitrary<number>): fc.Arbitrary<Bad
     fc.oneof(fc.integer({ min: -(2 ** 31), max: -1 }), fc.constant(-Number.MAX_VALUE)).map((n): Bad => ({ what: `${field} ${n}, below 0`, value: n })),
     above.map((n): Bad => ({ what: `${field} ${n}, above its maximum`, value: n })),
     fc
-      .oneof(fc.constantFrom(0.5, Number.MIN_VALUE, 999_999.5, 1 - 2 ** -53), fc.tuple(fc.integer({ min: 0, max: 999_999 }), fc.double({ min: 0, max: 1, noNaN: true })).map(([i, f]) => i + f))
+      .oneof(
+        fc.constantFrom(0.5, Number.MIN_VALUE, 999_999.5, 1 - 2 ** -53),
+        fc.tuple(fc.integer({ min: 0, max: 999_999 }), fc.double({ min: 0, max: 1, noNaN: true })).map(([i, f]) => i + f),
+      )
       .filter((n) => !Number.isInteger(n))
       .map((n): Bad => ({ what: `${field} ${n}, not a whole number`, value: n })),
   );
 const badPriority = badNumber("priority", fc.oneof(fc.constantFrom(1_000_001, 2 ** 53, Number.MAX_VALUE), fc.integer({ min: 1_000_001, max: 2 ** 31 - 1 })));
 // Past 2^53 a number can no longer count by ones: attempts stops at Number.MAX_SAFE_INTEGER.
-const badAttempts = badNumber("attempts", fc.oneof(fc.constantFrom(2 ** 53, 2 ** 53 + 2, 1e21, Number.MAX_VALUE), fc.double({ min: 2 ** 53, max: 1e300, noNaN: true })));
+const badAttempts = badNumber(
+  "attempts",
+  fc.oneof(fc.constantFrom(2 ** 53, 2 ** 53 + 2, 1e21, Number.MAX_VALUE), fc.double({ min: 2 ** 53, max: 1e300, noNaN: true })),
+);
 
 /** One value a payload may not hold anywhere, and what it is. */
 const badLeaf: fc.Arbitrary<Bad> = fc.oneof(
@@ -344,20 +453,31 @@ const badLeaf: fc.Arbitrary<Bad> = fc.oneof(
   fc.constantFrom("NaN", "Infinity", "-Infinity", "-0").map((n): Bad => ({ what: n, value: { $number: n } })),
   fc.constant<Bad>({ what: "an invalid Date", value: { $date: null } }),
   fc.array(fc.tuple(leaf, leaf), { maxLength: 2 }).map((entries): Bad => ({ what: "a Map", value: { $map: entries } })),
-  fc.constantFrom<Made>("set", "regexp", "error", "bytes", "boxed-number", "boxed-string", "function", "symbol").map((m): Bad => ({ what: MADE_NAMES[m], value: { $make: m } })),
+  fc
+    .constantFrom<Made>("set", "regexp", "error", "bytes", "boxed-number", "boxed-string", "function", "symbol")
+    .map((m): Bad => ({ what: MADE_NAMES[m], value: { $make: m } })),
   entriesOf(leaf, 3).map((entries): Bad => ({ what: "a class instance", value: { $instance: ["Point", sortEntries(entries)] } })),
-  fc.tuple(payload, entriesOf(leaf, 2)).map(([inner, entries]): Bad => ({ what: 'an object with its own key "__proto__"', value: { $object: sortEntries([["__proto__", inner], ...entries]) } })),
+  fc
+    .tuple(payload, entriesOf(leaf, 2))
+    .map(([inner, entries]): Bad => ({ what: 'an object with its own key "__proto__"', value: { $object: sortEntries([["__proto__", inner], ...entries]) } })),
 );
 /** A payload with one bad value somewhere inside it, at any depth, among valid ones. */
 const { badTree } = fc.letrec<{ badTree: Bad }>((tie) => ({
   badTree: fc.oneof(
     { depthSize: "small", withCrossShrink: true, maxDepth: 3 },
     badLeaf,
-    fc.tuple(fc.array(payload, { maxLength: 3 }), tie("badTree"), fc.array(payload, { maxLength: 3 })).map(([before, b, after]): Bad => ({ what: b.what, value: [...before, b.value as Shape, ...after] })),
-    fc.tuple(entriesOf(payload, 3), keyText, tie("badTree")).map(([entries, k, b]): Bad => ({ what: b.what, value: { $object: sortEntries([...entries.filter(([x]) => x !== k), [k, b.value as Shape]]) } })),
+    fc
+      .tuple(fc.array(payload, { maxLength: 3 }), tie("badTree"), fc.array(payload, { maxLength: 3 }))
+      .map(([before, b, after]): Bad => ({ what: b.what, value: [...before, b.value as Shape, ...after] })),
+    fc
+      .tuple(entriesOf(payload, 3), keyText, tie("badTree"))
+      .map(([entries, k, b]): Bad => ({ what: b.what, value: { $object: sortEntries([...entries.filter(([x]) => x !== k), [k, b.value as Shape]]) } })),
   ),
 }));
-const badPayload = fc.oneof(missing("payload"), badTree.map((b): Bad => ({ what: `${b.what} in the payload`, value: b.value })));
+const badPayload = fc.oneof(
+  missing("payload"),
+  badTree.map((b): Bad => ({ what: `${b.what} in the payload`, value: b.value })),
+);
 
 const withBad = (field: TaskField, badValue: fc.Arbitrary<Bad>): fc.Arbitrary<Invalid> =>
   fc.tuple(validFields, badValue).map(([fields, b]) => {
@@ -370,10 +490,22 @@ const withBad = (field: TaskField, badValue: fc.Arbitrary<Bad>): fc.Arbitrary<In
 const notATask = (what: string, arbitrary: fc.Arbitrary<Shape>): fc.Arbitrary<Invalid> => arbitrary.map((task) => ({ field: "task", what, task }));
 const badTask = fc.oneof(
   notATask("not an object", fc.constantFrom<Shape>(null, { $undefined: true }, "email.send", 42, true, { $bigint: "1" }, { $make: "function" })),
-  notATask("an array holding a task", validTask.map((task) => [task])),
-  notATask("a Date", dateValue.map((d): Shape => ({ $date: d.toISOString() }))),
-  notATask("a Map of a task's fields", validFields.map((f): Shape => ({ $map: Object.entries(f).map(([k, v]): [Shape, Shape] => [k, v]) }))),
-  notATask("an instance of a class Task with the five fields", validFields.map((f): Shape => ({ $instance: ["Task", sortEntries(Object.entries(f) as Entries)] }))),
+  notATask(
+    "an array holding a task",
+    validTask.map((task) => [task]),
+  ),
+  notATask(
+    "a Date",
+    dateValue.map((d): Shape => ({ $date: d.toISOString() })),
+  ),
+  notATask(
+    "a Map of a task's fields",
+    validFields.map((f): Shape => ({ $map: Object.entries(f).map(([k, v]): [Shape, Shape] => [k, v]) })),
+  ),
+  notATask(
+    "an instance of a class Task with the five fields",
+    validFields.map((f): Shape => ({ $instance: ["Task", sortEntries(Object.entries(f) as Entries)] })),
+  ),
   notATask("a boxed String", fc.constant<Shape>({ $make: "boxed-string" })),
 );
 // Every field equally often; the payload has the most ways to be wrong, so twice as often.
@@ -404,14 +536,17 @@ function plainJson(s: Shape): unknown {
 
 /** Text deserialize must refuse: not JSON, JSON that is not an object, or the JSON of an invalid task. */
 const invalidText: fc.Arbitrary<{ what: string; text: string }> = fc.oneof(
-  fc.oneof(codePoints(20), fc.constantFrom("", "{", "{ not json", "undefined", "NaN", "{'id': 'x'}", "[1,]", '{"id":"x",}')).filter((s) => {
-    try {
-      JSON.parse(s);
-      return false;
-    } catch {
-      return true;
-    }
-  }).map((text) => ({ what: "text that is not JSON", text })),
+  fc
+    .oneof(codePoints(20), fc.constantFrom("", "{", "{ not json", "undefined", "NaN", "{'id': 'x'}", "[1,]", '{"id":"x",}'))
+    .filter((s) => {
+      try {
+        JSON.parse(s);
+        return false;
+      } catch {
+        return true;
+      }
+    })
+    .map((text) => ({ what: "text that is not JSON", text })),
   fc.constantFrom("null", "[]", "42", '"task"', "true", "{}").map((text) => ({ what: "JSON that is not a task", text })),
   invalidTask
     .map((i) => ({ i, json: plainJson(i.task) }))
@@ -421,14 +556,34 @@ const invalidText: fc.Arbitrary<{ what: string; text: string }> = fc.oneof(
 
 /** A valid task, likely to carry bigint and Date tags, and how to damage the text serialize makes of it. */
 const damaged = fc.record({
-  task: fc.record({ id: validId, name: validName, payload: fc.oneof(payload, fc.array(bigValue.map((b): Shape => ({ $bigint: b.toString() })), { minLength: 1, maxLength: 3 })), priority: validPriority, attempts: validAttempts }).map(taskShape),
+  task: fc
+    .record({
+      id: validId,
+      name: validName,
+      payload: fc.oneof(
+        payload,
+        fc.array(
+          bigValue.map((b): Shape => ({ $bigint: b.toString() })),
+          { minLength: 1, maxLength: 3 },
+        ),
+      ),
+      priority: validPriority,
+      attempts: validAttempts,
+    })
+    .map(taskShape),
   how: fc.constantFrom("truncate", "delete", "replace", "digit"),
   at: fc.nat(100_000),
   by: fc.constantFrom('"', "{", "}", "[", ",", ":", "x", "1", "\\", " ", "-", ".", "e", "n"),
 });
 
 const damageText = ({ how, at, by }: { how: string; at: number; by: string }) =>
-  how === "digit" ? `digit number ${at} (modulo the number of digits) replaced by ${JSON.stringify(by)}` : how === "truncate" ? `cut at position ${at} (modulo the text's length)` : how === "delete" ? `the character at position ${at} (modulo the text's length) deleted` : `the character at position ${at} (modulo the text's length) replaced by ${JSON.stringify(by)}`;
+  how === "digit"
+    ? `digit number ${at} (modulo the number of digits) replaced by ${JSON.stringify(by)}`
+    : how === "truncate"
+      ? `cut at position ${at} (modulo the text's length)`
+      : how === "delete"
+        ? `the character at position ${at} (modulo the text's length) deleted`
+        : `the character at position ${at} (modulo the text's length) replaced by ${JSON.stringify(by)}`;
 
 function damage(text: string, { how, at, by }: { how: string; at: number; by: string }): string {
   if (how === "digit") {
@@ -444,38 +599,45 @@ function damage(text: string, { how, at, by }: { how: string; at: number; by: st
 }
 
 /** Two different ids that careless key building (trimming, case, normalizing, escaping) would merge. */
-const relatedIds = fc.tuple(fc.string({ unit: idUnit, minLength: 1, maxLength: 10 }), fc.integer({ min: 0, max: 8 })).map(([base, how]): [string, string] => {
-  const pairs: [string, string][] = [
-    [`${base}a`, `${base}A`],
-    [base, ` ${base}`],
-    [`${base} `, base],
-    [`${base}\u00e9`, `${base}e\u0301`],
-    [`${base}:x`, `${base}_x`],
-    [`${base} x`, `${base}_x`],
-    [`${base} `, `${base}%20`],
-    [base, `${base}\u0000`],
-    [base, `task:${base}`],
-  ];
-  const [a, b] = pairs[how]!;
-  return [fitUnits(a, 128), fitUnits(b, 128)];
-}).filter(([a, b]) => a !== b);
+const relatedIds = fc
+  .tuple(fc.string({ unit: idUnit, minLength: 1, maxLength: 10 }), fc.integer({ min: 0, max: 8 }))
+  .map(([base, how]): [string, string] => {
+    const pairs: [string, string][] = [
+      [`${base}a`, `${base}A`],
+      [base, ` ${base}`],
+      [`${base} `, base],
+      [`${base}\u00e9`, `${base}e\u0301`],
+      [`${base}:x`, `${base}_x`],
+      [`${base} x`, `${base}_x`],
+      [`${base} `, `${base}%20`],
+      [base, `${base}\u0000`],
+      [base, `task:${base}`],
+    ];
+    const [a, b] = pairs[how]!;
+    return [fitUnits(a, 128), fitUnits(b, 128)];
+  })
+  .filter(([a, b]) => a !== b);
 
 // ---------------------------------------------------------------------------------------------
 
 const FIELD_HINTS: Record<Field, string> = {
-  task: "Only a plain object is a task: Object.getPrototypeOf(value) === Object.prototype. Arrays, Dates, Maps, boxed strings and class instances are objects too, and Object.prototype.toString calls a class instance \"[object Object]\", so test the prototype.",
+  task: 'Only a plain object is a task: Object.getPrototypeOf(value) === Object.prototype. Arrays, Dates, Maps, boxed strings and class instances are objects too, and Object.prototype.toString calls a class instance "[object Object]", so test the prototype.',
   id: "An id is a string whose id.length is 1 to 128: JavaScript's length, in UTF-16 code units, so an emoji counts 2. Count with id.length, not [...id].length or Buffer.byteLength.",
-  name: "A name is blank when name.trim() === \"\": trim removes tabs, line breaks, no-break spaces, U+3000 and every other Unicode space. A list of the spaces you thought of misses some.",
-  payload: "Walk the whole payload, at every depth: refuse undefined, NaN, ±Infinity and -0 (JSON writes 0), invalid Dates, Maps, Sets and other built-ins, class instances (any object whose prototype is not Object.prototype, other than arrays and valid Dates), functions, symbols, and a key \"__proto__\". Test the prototype, not Object.prototype.toString.",
-  priority: "typeof p === \"number\" && Number.isInteger(p) && p >= 0 && p <= 1_000_000. Number.isInteger is false for NaN, ±Infinity and fractions, so test it before the range.",
-  attempts: "Number.isSafeInteger(a) && a >= 0: a whole number from 0 to Number.MAX_SAFE_INTEGER. Past 2^53 a number can no longer count by ones, and Number.isInteger(1e21) is true.",
+  name: 'A name is blank when name.trim() === "": trim removes tabs, line breaks, no-break spaces, U+3000 and every other Unicode space. A list of the spaces you thought of misses some.',
+  payload:
+    'Walk the whole payload, at every depth: refuse undefined, NaN, ±Infinity and -0 (JSON writes 0), invalid Dates, Maps, Sets and other built-ins, class instances (any object whose prototype is not Object.prototype, other than arrays and valid Dates), functions, symbols, and a key "__proto__". Test the prototype, not Object.prototype.toString.',
+  priority:
+    'typeof p === "number" && Number.isInteger(p) && p >= 0 && p <= 1_000_000. Number.isInteger is false for NaN, ±Infinity and fractions, so test it before the range.',
+  attempts:
+    "Number.isSafeInteger(a) && a >= 0: a whole number from 0 to Number.MAX_SAFE_INTEGER. Past 2^53 a number can no longer count by ones, and Number.isInteger(1e21) is true.",
 };
 
 const VALID_HINTS: Record<Field, string> = {
   task: "Any plain object with the five fields is a task.",
   id: "An id is valid whenever id.length is 1 to 128, whatever characters it holds: spaces, colons, line breaks, emoji, even only whitespace.",
   name: "A name is valid when name.trim() keeps at least one character, however much whitespace is around it, and however long it is.",
-  payload: "A payload may hold null, booleans, every finite number but -0, strings of any characters and any length, bigints of any size, Dates from year -271821 to 275760, arrays, and plain objects with any keys (\"$date\", \"constructor\", \"\"), nested to any depth.",
+  payload:
+    'A payload may hold null, booleans, every finite number but -0, strings of any characters and any length, bigints of any size, Dates from year -271821 to 275760, arrays, and plain objects with any keys ("$date", "constructor", ""), nested to any depth.',
   priority: "0 and 1,000,000 are both valid priorities.",
   attempts: "0 and Number.MAX_SAFE_INTEGER are both valid numbers of attempts.",
 };
@@ -496,8 +658,12 @@ const named = (s: Shape) => {
  * not matter, so a failure still ends at one smallest input. `size` keeps a list's text well
  * inside what one call may carry (1 MiB a reply).
  */
-const listOf = <T>(arbitrary: fc.Arbitrary<T>, size: (items: T[]) => Shape[], max = 25) => fc.array(arbitrary, { minLength: 1, maxLength: max, size: "max" }).filter((items) => JSON.stringify(size(items)).length < 150_000);
-const showList = <T>(one: (item: T) => string) => (items: T[]) => items.map(one).join("\n");
+const listOf = <T>(arbitrary: fc.Arbitrary<T>, size: (items: T[]) => Shape[], max = 25) =>
+  fc.array(arbitrary, { minLength: 1, maxLength: max, size: "max" }).filter((items) => JSON.stringify(size(items)).length < 150_000);
+const showList =
+  <T>(one: (item: T) => string) =>
+  (items: T[]) =>
+    items.map(one).join("\n");
 
 /**
  * t.property, then the last predicate awaited: on its time limit fast-check stops waiting for a
@@ -534,48 +700,93 @@ async function holds<T>(t: CheckContext, arbitrary: fc.Arbitrary<T>, predicate: 
 function judgeValid(t: CheckContext, label: Label, task: Shape, outcome: Outcome): void {
   if (!outcome.ok) {
     const field = outcome.error.field as Field | null;
-    t.fail({ message: `validateTask rejected a valid task (${labelText(label)}): ${describeError(outcome)}`, expected: "the task back", actual: describeError(outcome), hint: field && field in VALID_HINTS ? VALID_HINTS[field] : "Test each field's type and range, never truthiness." });
+    t.fail({
+      message: `validateTask rejected a valid task (${labelText(label)}): ${describeError(outcome)}`,
+      expected: "the task back",
+      actual: describeError(outcome),
+      hint: field && field in VALID_HINTS ? VALID_HINTS[field] : "Test each field's type and range, never truthiness.",
+    });
   }
   const difference = firstDifference(task, outcome.value, "task");
-  if (difference) t.fail({ message: `validateTask accepted a valid task (${labelText(label)}) but returned a different one: ${difference.text}.`, hint: "Return the task as it was given (or an equal copy); validation checks, it does not convert." });
+  if (difference)
+    t.fail({
+      message: `validateTask accepted a valid task (${labelText(label)}) but returned a different one: ${difference.text}.`,
+      hint: "Return the task as it was given (or an equal copy); validation checks, it does not convert.",
+    });
 }
 
 async function expectValid(t: CheckContext, probe: RpcModule, cases: [Label, Shape][]): Promise<void> {
-  const outcomes = await askAll(probe, "tryValidate", cases.map(([, task]) => task));
+  const outcomes = await askAll(
+    probe,
+    "tryValidate",
+    cases.map(([, task]) => task),
+  );
   cases.forEach(([label, task], i) => judgeValid(t, label, task, outcomes[i]!));
 }
 
 function judgeRejected(t: CheckContext, invalid: Invalid, outcome: Outcome): void {
   const expected = `a TaskValidationError with field "${invalid.field}"`;
   const which = () => `${invalid.what}: ${named(invalid.task)}`;
-  if (outcome.ok) t.fail({ message: `validateTask accepted an invalid task, with ${which()}.`, expected, actual: "it returned the task", hint: FIELD_HINTS[invalid.field] });
+  if (outcome.ok)
+    t.fail({ message: `validateTask accepted an invalid task, with ${which()}.`, expected, actual: "it returned the task", hint: FIELD_HINTS[invalid.field] });
   if (!outcome.error.isTaskValidationError) {
-    t.fail({ message: `validateTask threw ${describeError(outcome)} for a task with ${which()}, not a TaskValidationError.`, expected, actual: describeError(outcome), hint: "Check that the value is a plain object before reading its fields (reading .id of null throws a TypeError), and throw new TaskValidationError(field, message) for every invalid value." });
+    t.fail({
+      message: `validateTask threw ${describeError(outcome)} for a task with ${which()}, not a TaskValidationError.`,
+      expected,
+      actual: describeError(outcome),
+      hint: "Check that the value is a plain object before reading its fields (reading .id of null throws a TypeError), and throw new TaskValidationError(field, message) for every invalid value.",
+    });
   }
   if (outcome.error.field !== invalid.field) {
-    t.fail({ message: `validateTask rejected a task with ${which()}, but named the field ${JSON.stringify(outcome.error.field)}.`, expected, actual: describeError(outcome), hint: `Every invalid task the grader sends has exactly one field at fault: here "${invalid.field}". ${FIELD_HINTS[invalid.field]}` });
+    t.fail({
+      message: `validateTask rejected a task with ${which()}, but named the field ${JSON.stringify(outcome.error.field)}.`,
+      expected,
+      actual: describeError(outcome),
+      hint: `Every invalid task the grader sends has exactly one field at fault: here "${invalid.field}". ${FIELD_HINTS[invalid.field]}`,
+    });
   }
 }
 
 async function expectRejected(t: CheckContext, probe: RpcModule, invalid: Invalid[]): Promise<void> {
-  const outcomes = await askAll(probe, "tryValidate", invalid.map((i) => i.task));
+  const outcomes = await askAll(
+    probe,
+    "tryValidate",
+    invalid.map((i) => i.task),
+  );
   invalid.forEach((i, n) => judgeRejected(t, i, outcomes[n]!));
 }
 
 /** Each task serialized by `writer` and deserialized by `reader` (another module) comes back equal. */
 async function roundTrip(t: CheckContext, writer: RpcModule, reader: RpcModule, cases: [Label, Shape][]): Promise<void> {
-  const encoded = await askAll(writer, "trySerialize", cases.map(([, task]) => task));
+  const encoded = await askAll(
+    writer,
+    "trySerialize",
+    cases.map(([, task]) => task),
+  );
   const texts = cases.map(([label], i): string => {
     const outcome = encoded[i]!;
     if (!outcome.ok) {
-      t.fail({ message: `serialize threw for a valid task (${labelText(label)}): ${describeError(outcome)}`, expected: "a JSON text", actual: describeError(outcome), hint: "JSON.stringify throws on a bigint (\"Do not know how to serialize a BigInt\"). Encode bigints (and Dates) as tagged values before stringifying." });
+      t.fail({
+        message: `serialize threw for a valid task (${labelText(label)}): ${describeError(outcome)}`,
+        expected: "a JSON text",
+        actual: describeError(outcome),
+        hint: 'JSON.stringify throws on a bigint ("Do not know how to serialize a BigInt"). Encode bigints (and Dates) as tagged values before stringifying.',
+      });
     }
     const text = outcome.value;
-    if (typeof text !== "string") return t.fail({ message: `serialize should return a string, but for a task with ${labelText(label)} it returned ${show(text)}.`, hint: "Return the JSON text itself: JSON.stringify(...)." });
+    if (typeof text !== "string")
+      return t.fail({
+        message: `serialize should return a string, but for a task with ${labelText(label)} it returned ${show(text)}.`,
+        hint: "Return the JSON text itself: JSON.stringify(...).",
+      });
     try {
       JSON.parse(text);
     } catch {
-      t.fail({ message: `serialize returned text that is not JSON (task with ${labelText(label)}).`, actual: text.slice(0, 300), hint: "serialize must return a JSON text, so any JSON tool (and JSON.parse) can read it; build it with JSON.stringify." });
+      t.fail({
+        message: `serialize returned text that is not JSON (task with ${labelText(label)}).`,
+        actual: text.slice(0, 300),
+        hint: "serialize must return a JSON text, so any JSON tool (and JSON.parse) can read it; build it with JSON.stringify.",
+      });
     }
     return text;
   });
@@ -583,7 +794,11 @@ async function roundTrip(t: CheckContext, writer: RpcModule, reader: RpcModule, 
   cases.forEach(([label, expected], i) => {
     const [outcome, text] = [decoded[i]!, texts[i]!];
     if (!outcome.ok) {
-      t.fail({ message: `deserialize threw on the text serialize produced for a valid task (${labelText(label)}): ${describeError(outcome)}`, actual: text.slice(0, 300), hint: "deserialize must accept everything serialize writes: undo each encoding step before you validate." });
+      t.fail({
+        message: `deserialize threw on the text serialize produced for a valid task (${labelText(label)}): ${describeError(outcome)}`,
+        actual: text.slice(0, 300),
+        hint: "deserialize must accept everything serialize writes: undo each encoding step before you validate.",
+      });
     }
     const difference = firstDifference(expected, outcome.value, "task");
     if (difference) {
@@ -603,20 +818,37 @@ const idOf = (task: Shape) => ((task as { $object: Entries }).$object.find(([k])
  * What Redis holds under task:{id} for each task, read with the grader's own connection: a string
  * key with no expiry whose text, deserialized by another module, is that task. Returns the texts.
  */
-async function expectStored(t: CheckContext, reader: RpcModule, tasks: Shape[], context: string, hint = "saveTask stores exactly serialize(task) under task:{id}: the whole task, in the text, so any process can read it back from Redis alone."): Promise<string[]> {
-  const found = await Promise.all(tasks.map(async (task) => {
-    const key = taskKey(idOf(task));
-    const [type, ttl, text] = await Promise.all([t.redis.type(key), t.redis.pttl(key), t.redis.get(key)]);
-    return { key, type, ttl, text: text ?? "" };
-  }));
+async function expectStored(
+  t: CheckContext,
+  reader: RpcModule,
+  tasks: Shape[],
+  context: string,
+  hint = "saveTask stores exactly serialize(task) under task:{id}: the whole task, in the text, so any process can read it back from Redis alone.",
+): Promise<string[]> {
+  const found = await Promise.all(
+    tasks.map(async (task) => {
+      const key = taskKey(idOf(task));
+      const [type, ttl, text] = await Promise.all([t.redis.type(key), t.redis.pttl(key), t.redis.get(key)]);
+      return { key, type, ttl, text: text ?? "" };
+    }),
+  );
   for (const { key, type, ttl, text } of found) {
     if (type !== "string") {
       t.fail({
         message: `${context}: the key ${quote(key)} should be a string holding the task's JSON text, but it is ${type === "none" ? "missing" : `a ${type}`}.`,
-        hint: type === "none" ? "Store the task under exactly \"task:\" + id: the id as it is, whatever characters it holds (Redis keys are binary-safe), never trimmed, lower-cased, normalized or escaped." : "Store the whole task as one JSON text: SET task:{id} serialize(task). A hash flattens the payload into strings.",
+        hint:
+          type === "none"
+            ? 'Store the task under exactly "task:" + id: the id as it is, whatever characters it holds (Redis keys are binary-safe), never trimmed, lower-cased, normalized or escaped.'
+            : "Store the whole task as one JSON text: SET task:{id} serialize(task). A hash flattens the payload into strings.",
       });
     }
-    if (ttl !== -1) t.fail({ message: `${context}: ${quote(key)} has an expiry (PTTL ${ttl} ms), so Redis would delete the task by itself.`, expected: "no expiry (PTTL -1)", actual: `PTTL ${ttl}`, hint: "A task lives until the system removes it: SET the key without EX/PX, and set no EXPIRE on it." });
+    if (ttl !== -1)
+      t.fail({
+        message: `${context}: ${quote(key)} has an expiry (PTTL ${ttl} ms), so Redis would delete the task by itself.`,
+        expected: "no expiry (PTTL -1)",
+        actual: `PTTL ${ttl}`,
+        hint: "A task lives until the system removes it: SET the key without EX/PX, and set no EXPIRE on it.",
+      });
     try {
       JSON.parse(text);
     } catch {
@@ -642,16 +874,36 @@ async function expectStored(t: CheckContext, reader: RpcModule, tasks: Shape[], 
 
 /** loadTask(id) in `module` gives each expected task (null: none stored). */
 async function expectLoads(t: CheckContext, module: RpcModule, cases: [string, Shape | null][], context: string, hint: string): Promise<void> {
-  const loaded = await askAll(module, "tryLoad", cases.map(([id]) => id));
+  const loaded = await askAll(
+    module,
+    "tryLoad",
+    cases.map(([id]) => id),
+  );
   cases.forEach(([id, expected], i) => {
     const outcome = loaded[i]!;
-    if (!outcome.ok) t.fail({ message: `${context}: loadTask(${quote(id)}) in ${module.name} threw ${describeError(outcome)}.`, hint: "loadTask(id) GETs task:{id} and returns deserialize(text), or null when the key is missing." });
+    if (!outcome.ok)
+      t.fail({
+        message: `${context}: loadTask(${quote(id)}) in ${module.name} threw ${describeError(outcome)}.`,
+        hint: "loadTask(id) GETs task:{id} and returns deserialize(text), or null when the key is missing.",
+      });
     if (expected === null) {
-      if (outcome.value !== null) t.fail({ message: `${context}: loadTask(${quote(id)}) in ${module.name} returned ${show(outcome.value)}, but Redis holds no task:{id}.`, expected: "null", actual: named(outcome.value), hint });
+      if (outcome.value !== null)
+        t.fail({
+          message: `${context}: loadTask(${quote(id)}) in ${module.name} returned ${show(outcome.value)}, but Redis holds no task:{id}.`,
+          expected: "null",
+          actual: named(outcome.value),
+          hint,
+        });
       return;
     }
     const difference = firstDifference(expected, outcome.value, "task");
-    if (difference) t.fail({ message: `${context}: loadTask(${quote(id)}) in ${module.name} did not return the task Redis holds. ${difference.text}.`, expected: show(difference.expected), actual: show(difference.actual), hint });
+    if (difference)
+      t.fail({
+        message: `${context}: loadTask(${quote(id)}) in ${module.name} did not return the task Redis holds. ${difference.text}.`,
+        expected: show(difference.expected),
+        actual: show(difference.actual),
+        hint,
+      });
   });
 }
 
@@ -661,10 +913,14 @@ const save = (module: RpcModule, task: Shape) => ask(module, "trySave", task);
 async function commandsDuring(t: CheckContext, module: RpcModule, action: () => Promise<unknown>): Promise<string[]> {
   const mark = t.logPosition();
   await action();
-  return t.commands().filter((e) => e.seq > mark && e.owner === module.name).map((e) => e.args[0]!);
+  return t
+    .commands()
+    .filter((e) => e.seq > mark && e.owner === module.name)
+    .map((e) => e.args[0]!);
 }
 
-const redisErrorHint = "A Redis failure is not a validation failure and not a missing task: let the error reach the caller (await the command, do not catch it, or rethrow it as it is), so a caller can retry. Never log it and carry on.";
+const redisErrorHint =
+  "A Redis failure is not a validation failure and not a missing task: let the error reach the caller (await the command, do not catch it, or rethrow it as it is), so a caller can retry. Never log it and carry on.";
 const loadHint = "Read the text back with deserialize, not JSON.parse: deserialize undoes your encoding of Dates and bigints and validates the result.";
 // The check's own time limit applies; an instance's default wall clock (10 s) is shorter.
 const LIMITS = { limits: { wallMs: 30_000 } };
@@ -678,30 +934,55 @@ export default defineChecks({
       const tasks = (items: Shape[]) => items;
       const tasksOf = (items: Invalid[]) => items.map((i) => i.task);
 
-      await holds(t, listOf(validTask, tasks), (items) => expectValid(t, probe, items.map((task) => [() => `generated: ${named(task)}`, task])), { runs: 30, timeLimitMs: clock(4), noun: "list of valid tasks", show: showList(source) });
-      await holds(t, listOf(invalidTask, tasksOf), (items) => expectRejected(t, probe, items), { runs: 40, timeLimitMs: clock(3), noun: "list of invalid tasks", show: showList((i) => `${source(i.task)}  // ${i.what}; field at fault: ${i.field}`) });
+      await holds(
+        t,
+        listOf(validTask, tasks),
+        (items) =>
+          expectValid(
+            t,
+            probe,
+            items.map((task) => [() => `generated: ${named(task)}`, task]),
+          ),
+        { runs: 30, timeLimitMs: clock(4), noun: "list of valid tasks", show: showList(source) },
+      );
+      await holds(t, listOf(invalidTask, tasksOf), (items) => expectRejected(t, probe, items), {
+        runs: 40,
+        timeLimitMs: clock(3),
+        noun: "list of invalid tasks",
+        show: showList((i) => `${source(i.task)}  // ${i.what}; field at fault: ${i.field}`),
+      });
 
       // Text read from Redis is input like any other: whatever is wrong with it, the answer is a
       // TaskValidationError, never a SyntaxError, a TypeError or a task nobody saved.
-      await holds(t, 
+      await holds(
+        t,
         listOf(invalidText, (items) => items.map((i) => i.text)),
         async (items) => {
-          const outcomes = await askAll(probe, "tryDeserialize", items.map((i) => i.text));
+          const outcomes = await askAll(
+            probe,
+            "tryDeserialize",
+            items.map((i) => i.text),
+          );
           items.forEach(({ what, text }, i) => {
             const outcome = outcomes[i]!;
             if (isValidationError(outcome)) return;
             t.fail({
               message: `deserialize of ${what} (${quote(text.length > 200 ? `${fitUnits(text, 200)}…` : text)}) should throw a TaskValidationError, but it ${outcome.ok ? `returned ${show(outcome.value)}` : `threw ${describeError(outcome)}`}.`,
-              hint: "Catch JSON.parse's SyntaxError and throw a TaskValidationError (field \"task\") instead, and validate what it parsed to with validateTask, which names the field at fault.",
+              hint: 'Catch JSON.parse\'s SyntaxError and throw a TaskValidationError (field "task") instead, and validate what it parsed to with validateTask, which names the field at fault.',
             });
           });
         },
         { runs: 20, timeLimitMs: clock(2), noun: "list of texts", show: showList(({ text }) => quote(text)) },
       );
-      await holds(t, 
+      await holds(
+        t,
         listOf(damaged, (items) => items.map((d) => d.task)),
         async (items) => {
-          const encoded = await askAll(probe, "trySerialize", items.map((d) => d.task));
+          const encoded = await askAll(
+            probe,
+            "trySerialize",
+            items.map((d) => d.task),
+          );
           // json-round-trip judges serialize itself; here only what it wrote, damaged, is read.
           const texts = items.flatMap((d, i) => {
             const e = encoded[i]!;
@@ -715,16 +996,26 @@ export default defineChecks({
             t.fail({
               message: `deserialize threw ${describeError(outcome)} on a damaged copy of a text your serialize wrote, not a TaskValidationError.`,
               actual: texts[i]!.slice(0, 300),
-              hint: "Decoding can fail in more places than JSON.parse: BigInt(\"1x\") throws a SyntaxError, a tag can hold a number instead of a string. Check what a tag holds before you decode it (digits for a bigint) and throw a TaskValidationError for anything else.",
+              hint: 'Decoding can fail in more places than JSON.parse: BigInt("1x") throws a SyntaxError, a tag can hold a number instead of a string. Check what a tag holds before you decode it (digits for a bigint) and throw a TaskValidationError for anything else.',
             });
           });
           // A damaged text may still be some valid task; then it must really be one.
           const again = await askAll(probe, "tryValidate", accepted);
           again.forEach((outcome, i) => {
-            if (!outcome.ok) t.fail({ message: `deserialize returned a task that validateTask refuses (${describeError(outcome)}), from a damaged text.`, actual: named(accepted[i]!), hint: "deserialize must validate what it decoded: call validateTask last." });
+            if (!outcome.ok)
+              t.fail({
+                message: `deserialize returned a task that validateTask refuses (${describeError(outcome)}), from a damaged text.`,
+                actual: named(accepted[i]!),
+                hint: "deserialize must validate what it decoded: call validateTask last.",
+              });
           });
         },
-        { runs: 25, timeLimitMs: clock(1), noun: "list of tasks and damages", show: showList((d) => `${source(d.task)}  // serialized, then ${damageText(d)}`) },
+        {
+          runs: 25,
+          timeLimitMs: clock(1),
+          noun: "list of tasks and damages",
+          show: showList((d) => `${source(d.task)}  // serialized, then ${damageText(d)}`),
+        },
       );
 
       // The same rules once more with fixed values, so one case of each kind runs however short
@@ -741,7 +1032,10 @@ export default defineChecks({
         ['payload ""', taskWith(id, { payload: "" })],
         ["payload false", taskWith(id, { payload: false })],
         ["payload []", taskWith(id, { payload: [] })],
-        ["a payload with Dates and bigints inside", taskWith(id, { payload: { at: new Date(Date.UTC(2026, 11, 2)), ids: [1n, 2n ** 64n], nested: { ok: true, list: [null, "x", 1.5] } } })],
+        [
+          "a payload with Dates and bigints inside",
+          taskWith(id, { payload: { at: new Date(Date.UTC(2026, 11, 2)), ids: [1n, 2n ** 64n], nested: { ok: true, list: [null, "x", 1.5] } } }),
+        ],
         ["a bigint as the whole payload", taskWith(id, { payload: -(2n ** 70n) })],
         ["payload keys constructor and toString", taskWith(id, { payload: { constructor: 1, toString: "x" } })],
         ["a 128-character id", taskWith("i".repeat(128))],
@@ -749,7 +1043,11 @@ export default defineChecks({
         ["an id of only spaces", taskWith("   ")],
         ["a name with no-break and ideographic spaces around it", taskWith(id, { name: "\u3000 x\u00a0" })],
       ];
-      await expectValid(t, probe, valid.map(([label, task]) => [label, shape(task)]));
+      await expectValid(
+        t,
+        probe,
+        valid.map(([label, task]) => [label, shape(task)]),
+      );
 
       const invalid: [string, Shape, Field][] = [
         ["null instead of a task", null, "task"],
@@ -789,25 +1087,38 @@ export default defineChecks({
         ["attempts 2^53", shape(taskWith(id, { attempts: 2 ** 53 })), "attempts"],
         ["attempts null", shape(taskWith(id, { attempts: null })), "attempts"],
       ];
-      await expectRejected(t, probe, invalid.map(([what, task, field]) => ({ what, task, field })));
+      await expectRejected(
+        t,
+        probe,
+        invalid.map(([what, task, field]) => ({ what, task, field })),
+      );
 
       // Your own text for a task holding a bigint, with one of its digits turned into an "x".
       const digits = anyDigits(t, 24);
       const written = await ask(probe, "trySerialize", shape(taskWith(id, { payload: { big: BigInt(digits) } })));
-      const brokenTag = written.ok && typeof written.value === "string" && written.value.includes(digits) ? written.value.replace(digits, `${digits.slice(0, 5)}x${digits.slice(6)}`) : null;
+      const brokenTag =
+        written.ok && typeof written.value === "string" && written.value.includes(digits)
+          ? written.value.replace(digits, `${digits.slice(0, 5)}x${digits.slice(6)}`)
+          : null;
       const garbage: [string, string][] = [
         ["text that is not JSON", "{ not json"],
         ["the JSON text null", "null"],
         ['{"id":"x"}, a task missing most fields', JSON.stringify({ id: "x" })],
-        ...(brokenTag === null ? [] : [[`the text serialize wrote for a task holding ${digits}n, with one digit replaced by "x"`, brokenTag] as [string, string]]),
+        ...(brokenTag === null
+          ? []
+          : [[`the text serialize wrote for a task holding ${digits}n, with one digit replaced by "x"`, brokenTag] as [string, string]]),
       ];
-      const outcomes = await askAll(probe, "tryDeserialize", garbage.map(([, text]) => text));
+      const outcomes = await askAll(
+        probe,
+        "tryDeserialize",
+        garbage.map(([, text]) => text),
+      );
       garbage.forEach(([label], i) => {
         const outcome = outcomes[i]!;
         if (isValidationError(outcome)) return;
         t.fail({
           message: `deserialize(${label}) should throw a TaskValidationError, but it ${outcome.ok ? `returned ${show(outcome.value)}` : `threw ${describeError(outcome)}`}.`,
-          hint: "Text read from Redis or the network is input: catch JSON.parse's SyntaxError and rethrow it as a TaskValidationError (field \"task\"), check what each of your tags holds before decoding it (BigInt(\"12x\") throws a SyntaxError), and validate what it parsed to.",
+          hint: 'Text read from Redis or the network is input: catch JSON.parse\'s SyntaxError and rethrow it as a TaskValidationError (field "task"), check what each of your tags holds before decoding it (BigInt("12x") throws a SyntaxError), and validate what it parsed to.',
         });
       });
     },
@@ -815,23 +1126,92 @@ export default defineChecks({
     "json-round-trip": async (t) => {
       const clock = propertyClock(12_000);
       const [writer, reader] = await t.loadMany(PROBE, 2, LIMITS);
-      await holds(t, listOf(validTask, (items) => items), (items) => roundTrip(t, writer!, reader!, items.map((task) => [() => `generated values (${named(task)})`, task])), { runs: 30, timeLimitMs: clock(1), noun: "list of tasks", show: showList(source) });
+      await holds(
+        t,
+        listOf(validTask, (items) => items),
+        (items) =>
+          roundTrip(
+            t,
+            writer!,
+            reader!,
+            items.map((task) => [() => `generated values (${named(task)})`, task]),
+          ),
+        { runs: 30, timeLimitMs: clock(1), noun: "list of tasks", show: showList(source) },
+      );
 
       const looksLikeDate = anyDate(t, YEAR_2000, YEAR_2040).toISOString();
       const cases: [string, Record<string, unknown>][] = [
-        ["a plain JSON payload", taskWith(t.id("task"), { payload: { to: `${t.id("user")}@example.com`, tags: ["welcome", t.id("tag")], cc: null, urgent: t.unpredictable() < 0.5, ratio: t.unpredictable(), count: 2 ** 53 - 1 } })],
-        ["Dates in its payload", taskWith(t.id("task"), { payload: { sendAt: anyDate(t, YEAR_2000, YEAR_2040), epoch: new Date(0), before1970: anyDate(t, YEAR_1900, -DAY_MS), list: [new Date(1 + anyInt(t, 1000))], last: new Date(8.64e15 - anyInt(t, 1000) * DAY_MS) } })],
-        ["bigints beyond 2^53 in its payload", taskWith(t.id("task"), { payload: { big: 2n ** 64n + anyBigint(t), negative: -(2n ** 70n) - anyBigint(t), zero: 0n, small: BigInt(1 + anyInt(t, 1000)) } })],
-        ["strings that only look like dates and numbers", taskWith(t.id("task"), { payload: { iso: looksLikeDate, day: looksLikeDate.slice(0, 10), digits: anyDigits(t, 20), bigintText: `${anyInt(t, 1e6)}n`, nullText: "null", empty: "" } })],
-        ["payload objects whose keys look like tags", taskWith(t.id("task"), { payload: { a: { $date: anyDate(t, YEAR_2000, YEAR_2040).toISOString() }, b: { $bigint: anyDigits(t, 3) }, c: { $type: "x", $$double: 1, plain: 2 }, d: { $$date: anyDate(t, YEAR_2000, YEAR_2040).toISOString() } } })],
+        [
+          "a plain JSON payload",
+          taskWith(t.id("task"), {
+            payload: {
+              to: `${t.id("user")}@example.com`,
+              tags: ["welcome", t.id("tag")],
+              cc: null,
+              urgent: t.unpredictable() < 0.5,
+              ratio: t.unpredictable(),
+              count: 2 ** 53 - 1,
+            },
+          }),
+        ],
+        [
+          "Dates in its payload",
+          taskWith(t.id("task"), {
+            payload: {
+              sendAt: anyDate(t, YEAR_2000, YEAR_2040),
+              epoch: new Date(0),
+              before1970: anyDate(t, YEAR_1900, -DAY_MS),
+              list: [new Date(1 + anyInt(t, 1000))],
+              last: new Date(8.64e15 - anyInt(t, 1000) * DAY_MS),
+            },
+          }),
+        ],
+        [
+          "bigints beyond 2^53 in its payload",
+          taskWith(t.id("task"), {
+            payload: { big: 2n ** 64n + anyBigint(t), negative: -(2n ** 70n) - anyBigint(t), zero: 0n, small: BigInt(1 + anyInt(t, 1000)) },
+          }),
+        ],
+        [
+          "strings that only look like dates and numbers",
+          taskWith(t.id("task"), {
+            payload: {
+              iso: looksLikeDate,
+              day: looksLikeDate.slice(0, 10),
+              digits: anyDigits(t, 20),
+              bigintText: `${anyInt(t, 1e6)}n`,
+              nullText: "null",
+              empty: "",
+            },
+          }),
+        ],
+        [
+          "payload objects whose keys look like tags",
+          taskWith(t.id("task"), {
+            payload: {
+              a: { $date: anyDate(t, YEAR_2000, YEAR_2040).toISOString() },
+              b: { $bigint: anyDigits(t, 3) },
+              c: { $type: "x", $$double: 1, plain: 2 },
+              d: { $$date: anyDate(t, YEAR_2000, YEAR_2040).toISOString() },
+            },
+          }),
+        ],
         ["a Date as the whole payload", taskWith(t.id("task"), { payload: anyDate(t, YEAR_1900, YEAR_2040), priority: 0, attempts: 4 })],
         // Odd and past 2^53, so a Number cannot hold it exactly.
         ["a bigint as the whole payload", taskWith(t.id("task"), { payload: 2n ** 53n + 1n + 2n * anyBigint(t), priority: 1_000_000 })],
         ["payload null, priority 0 and attempts 0", taskWith(t.id("task"), { payload: null, priority: 0, attempts: 0 })],
-        ["text with quotes, newlines, combining marks and emoji", taskWith(t.id("task"), { payload: ["naïve ☃ 🚀", "e\u0301", `say "${t.id("hi")}"`, "line\nbreak\ttab", "\u2028", "back\\slash", "\u0000"] })],
+        [
+          "text with quotes, newlines, combining marks and emoji",
+          taskWith(t.id("task"), { payload: ["naïve ☃ 🚀", "e\u0301", `say "${t.id("hi")}"`, "line\nbreak\ttab", "\u2028", "back\\slash", "\u0000"] }),
+        ],
         ["a 200,000-character string", taskWith(t.id("task"), { payload: `${t.id("big")}${"ab🚀".repeat(50_000)}` })],
       ];
-      await roundTrip(t, writer!, reader!, cases.map(([label, task]) => [label, shape(task)]));
+      await roundTrip(
+        t,
+        writer!,
+        reader!,
+        cases.map(([label, task]) => [label, shape(task)]),
+      );
       t.note(`${cases.length} fixed tasks and lists of generated ones serialized by ${writer!.name} and deserialized by ${reader!.name} came back equal`);
     },
 
@@ -840,12 +1220,23 @@ export default defineChecks({
       const writer = await t.load(PROBE, { name: "writer", ...LIMITS });
       const reader = await t.load(PROBE, { name: "reader", ...LIMITS });
       const fixed = [
-        shape(taskWith(t.id("task"), { name: "invoice.create", payload: { due: anyDate(t, YEAR_2000, YEAR_2040), cents: 10n ** 19n + anyBigint(t), lines: [{ sku: t.id("sku"), qty: 1 + anyInt(t, 9) }] }, priority: 3, attempts: 1 })),
+        shape(
+          taskWith(t.id("task"), {
+            name: "invoice.create",
+            payload: { due: anyDate(t, YEAR_2000, YEAR_2040), cents: 10n ** 19n + anyBigint(t), lines: [{ sku: t.id("sku"), qty: 1 + anyInt(t, 9) }] },
+            priority: 3,
+            attempts: 1,
+          }),
+        ),
         shape(taskWith(t.id("task"), { payload: null, priority: 0 })),
       ];
       for (const task of fixed) {
         const saved = await save(writer, task);
-        if (!saved.ok) t.fail({ message: `saveTask threw for a valid task: ${describeError(saved)}`, hint: "saveTask(task) validates, then SETs serialize(task) under task:{id}." });
+        if (!saved.ok)
+          t.fail({
+            message: `saveTask threw for a valid task: ${describeError(saved)}`,
+            hint: "saveTask(task) validates, then SETs serialize(task) under task:{id}.",
+          });
         await expectStored(t, reader, [task], `After saveTask(${idOf(task)})`);
         await expectLoads(t, reader, [[idOf(task), task]], "A task saved by one process and loaded by another", loadHint);
       }
@@ -863,23 +1254,41 @@ export default defineChecks({
 
       // Lists of generated tasks, each list on an empty Redis: every task under its own key, as it
       // is, with nothing else written beside it; of two with one id, the later one.
-      await holds(t, 
+      await holds(
+        t,
         listOf(validTask, (items) => items, 15),
         async (items) => {
           await t.redis.flushdb();
           const saved = await askAll(writer, "trySave", items);
           saved.forEach((outcome, i) => {
-            if (!outcome.ok) t.fail({ message: `saveTask threw for a valid task (${named(items[i]!)}): ${describeError(outcome)}`, hint: "saveTask(task) validates, then SETs serialize(task) under task:{id}." });
+            if (!outcome.ok)
+              t.fail({
+                message: `saveTask threw for a valid task (${named(items[i]!)}): ${describeError(outcome)}`,
+                hint: "saveTask(task) validates, then SETs serialize(task) under task:{id}.",
+              });
           });
           const latest = [...new Map(items.map((task) => [idOf(task), task])).values()];
           await expectStored(t, reader, latest, "After saveTask of generated tasks");
           const keys = await t.redis.dbsize();
-          if (keys !== latest.length) t.fail({ message: `saveTask of tasks with ${latest.length} different ids left ${keys} keys in an empty Redis.`, expected: `${latest.length} keys: task:{id} for each`, actual: (await t.redis.keys("*")).slice(0, 5).map(quote).join(", "), hint: "saveTask writes one key, task:{id}, and nothing else." });
-          await expectLoads(t, reader, latest.map((task) => [idOf(task), task]), "Generated tasks saved by one process and loaded by another", loadHint);
+          if (keys !== latest.length)
+            t.fail({
+              message: `saveTask of tasks with ${latest.length} different ids left ${keys} keys in an empty Redis.`,
+              expected: `${latest.length} keys: task:{id} for each`,
+              actual: (await t.redis.keys("*")).slice(0, 5).map(quote).join(", "),
+              hint: "saveTask writes one key, task:{id}, and nothing else.",
+            });
+          await expectLoads(
+            t,
+            reader,
+            latest.map((task) => [idOf(task), task]),
+            "Generated tasks saved by one process and loaded by another",
+            loadHint,
+          );
         },
         { runs: 25, timeLimitMs: clock(3), noun: "list of tasks", show: showList(source) },
       );
-      await holds(t, 
+      await holds(
+        t,
         listOf(relatedIds, (pairs) => pairs.flat(), 10),
         async (pairs) => {
           await t.redis.flushdb();
@@ -887,19 +1296,39 @@ export default defineChecks({
           const tasks = ids.map((id, i) => taskShape({ id, name: `task ${i}`, payload: `payload of ${id}`, priority: i, attempts: 0 }));
           const saved = await askAll(writer, "trySave", tasks);
           saved.forEach((outcome, i) => {
-            if (!outcome.ok) t.fail({ message: `saveTask threw for a valid task with id ${quote(ids[i]!)}: ${describeError(outcome)}`, hint: "Any string of length 1 to 128 is a valid id." });
+            if (!outcome.ok)
+              t.fail({
+                message: `saveTask threw for a valid task with id ${quote(ids[i]!)}: ${describeError(outcome)}`,
+                hint: "Any string of length 1 to 128 is a valid id.",
+              });
           });
           const context = `After saving tasks with the ids ${ids.map(quote).join(", ")}`;
           await expectStored(t, reader, tasks, context);
-          await expectLoads(t, reader, tasks.map((task) => [idOf(task), task]), context, "Each id has its own key, task: followed by the id exactly as it is.");
+          await expectLoads(
+            t,
+            reader,
+            tasks.map((task) => [idOf(task), task]),
+            context,
+            "Each id has its own key, task: followed by the id exactly as it is.",
+          );
         },
-        { runs: 20, timeLimitMs: clock(2), noun: "list of ids that careless key building would merge", show: showList(([a, b]) => `${quote(a)} and ${quote(b)}`) },
+        {
+          runs: 20,
+          timeLimitMs: clock(2),
+          noun: "list of ids that careless key building would merge",
+          show: showList(([a, b]) => `${quote(a)} and ${quote(b)}`),
+        },
       );
-      await holds(t, 
+      await holds(
+        t,
         listOf(invalidTask, (items) => items.map((i) => i.task), 15),
         async (items) => {
           await t.redis.flushdb();
-          const outcomes = await askAll(writer, "trySave", items.map((i) => i.task));
+          const outcomes = await askAll(
+            writer,
+            "trySave",
+            items.map((i) => i.task),
+          );
           const keys = await t.redis.dbsize();
           items.forEach((invalid, i) => {
             const outcome = outcomes[i]!;
@@ -910,7 +1339,10 @@ export default defineChecks({
             });
           });
           if (keys > 0) {
-            t.fail({ message: `saveTask of invalid tasks only, each refused, left ${keys} key(s) in Redis: ${(await t.redis.keys("*")).slice(0, 3).map(quote).join(", ")}.`, hint: "Validate before you touch Redis: an invalid task must never be stored, since every reader of task:{id} trusts what is there." });
+            t.fail({
+              message: `saveTask of invalid tasks only, each refused, left ${keys} key(s) in Redis: ${(await t.redis.keys("*")).slice(0, 3).map(quote).join(", ")}.`,
+              hint: "Validate before you touch Redis: an invalid task must never be stored, since every reader of task:{id} trusts what is there.",
+            });
           }
         },
         { runs: 25, timeLimitMs: clock(1), noun: "list of invalid tasks", show: showList((i) => `${source(i.task)}  // ${i.what}`) },
@@ -925,9 +1357,14 @@ export default defineChecks({
       const quiet = shape(freshTask(t));
       const saveCommands = await commandsDuring(t, writer, () => save(writer, quiet));
       await expectStored(t, reader, [quiet], "After saveTask with no fault");
-      const loadCommands = await commandsDuring(t, reader, () => expectLoads(t, reader, [[idOf(quiet), quiet]], "With no fault", "loadTask(id) GETs task:{id} and returns deserialize(text)."));
+      const loadCommands = await commandsDuring(t, reader, () =>
+        expectLoads(t, reader, [[idOf(quiet), quiet]], "With no fault", "loadTask(id) GETs task:{id} and returns deserialize(text)."),
+      );
       if (saveCommands.length === 0 || loadCommands.length === 0) {
-        t.fail({ message: `${saveCommands.length === 0 ? "saveTask" : "loadTask"} sent no command to Redis through its connection, yet the task was stored and loaded.`, hint: "Use the connection createRedis() gives you, in the module that calls it." });
+        t.fail({
+          message: `${saveCommands.length === 0 ? "saveTask" : "loadTask"} sent no command to Redis through its connection, yet the task was stored and loaded.`,
+          hint: "Use the connection createRedis() gives you, in the module that calls it.",
+        });
       }
 
       // 1. Redis refuses one command of a save: the save throws, or it really stored the task.
@@ -939,14 +1376,24 @@ export default defineChecks({
         t.proxy.failNext(0);
         if (outcome.ok) {
           if (!(await t.redis.exists(taskKey(idOf(task))))) {
-            t.fail({ message: `Redis refused the ${name} that saveTask sent from ${writer.name} (the proxy answered it with an error reply), yet saveTask(${quote(idOf(task))}) returned normally and task:{id} is not in Redis: the task was lost without anyone being told.`, hint: redisErrorHint });
+            t.fail({
+              message: `Redis refused the ${name} that saveTask sent from ${writer.name} (the proxy answered it with an error reply), yet saveTask(${quote(idOf(task))}) returned normally and task:{id} is not in Redis: the task was lost without anyone being told.`,
+              hint: redisErrorHint,
+            });
           }
           await expectStored(t, reader, [task], `saveTask returned normally after Redis refused its ${name}`);
         } else if (outcome.error.isTaskValidationError) {
-          t.fail({ message: `Redis refused the ${name} that saveTask sent from ${writer.name}, and saveTask threw a TaskValidationError (${outcome.error.message}): the task was valid, and a caller would drop it as invalid instead of retrying.`, hint: redisErrorHint });
+          t.fail({
+            message: `Redis refused the ${name} that saveTask sent from ${writer.name}, and saveTask threw a TaskValidationError (${outcome.error.message}): the task was valid, and a caller would drop it as invalid instead of retrying.`,
+            hint: redisErrorHint,
+          });
         }
         const retried = await save(writer, task);
-        if (!retried.ok) t.fail({ message: `After one refused ${name}, saveTask(${quote(idOf(task))}) threw again with no fault injected: ${describeError(retried)}.`, hint: "A failed command must not break the module: the next call uses the same connection as usual." });
+        if (!retried.ok)
+          t.fail({
+            message: `After one refused ${name}, saveTask(${quote(idOf(task))}) threw again with no fault injected: ${describeError(retried)}.`,
+            hint: "A failed command must not break the module: the next call uses the same connection as usual.",
+          });
         await expectStored(t, reader, [task], `After one refused ${name} and a retry`);
       }
 
@@ -957,15 +1404,33 @@ export default defineChecks({
         const outcome = await ask(reader, "tryLoad", idOf(quiet));
         t.proxy.failNext(0);
         if (outcome.ok && outcome.value === null) {
-          t.fail({ message: `Redis refused the ${name} that loadTask sent from ${reader.name}, and loadTask(${quote(idOf(quiet))}) returned null, though the task is stored: a caller would think it was gone.`, expected: "loadTask throws (or returns the task)", actual: "null", hint: redisErrorHint });
+          t.fail({
+            message: `Redis refused the ${name} that loadTask sent from ${reader.name}, and loadTask(${quote(idOf(quiet))}) returned null, though the task is stored: a caller would think it was gone.`,
+            expected: "loadTask throws (or returns the task)",
+            actual: "null",
+            hint: redisErrorHint,
+          });
         }
         if (outcome.ok) {
           const difference = firstDifference(quiet, outcome.value, "task");
-          if (difference) t.fail({ message: `Redis refused the ${name} that loadTask sent from ${reader.name}, and loadTask returned a different task: ${difference.text}.`, hint: redisErrorHint });
+          if (difference)
+            t.fail({
+              message: `Redis refused the ${name} that loadTask sent from ${reader.name}, and loadTask returned a different task: ${difference.text}.`,
+              hint: redisErrorHint,
+            });
         } else if (outcome.error.isTaskValidationError) {
-          t.fail({ message: `Redis refused the ${name} that loadTask sent from ${reader.name}, and loadTask threw a TaskValidationError (${outcome.error.message}): the stored task is valid, and a caller would treat it as corrupt.`, hint: redisErrorHint });
+          t.fail({
+            message: `Redis refused the ${name} that loadTask sent from ${reader.name}, and loadTask threw a TaskValidationError (${outcome.error.message}): the stored task is valid, and a caller would treat it as corrupt.`,
+            hint: redisErrorHint,
+          });
         }
-        await expectLoads(t, reader, [[idOf(quiet), quiet]], `After one refused ${name}`, "A failed command must not break the module: the next call uses the same connection as usual.");
+        await expectLoads(
+          t,
+          reader,
+          [[idOf(quiet), quiet]],
+          `After one refused ${name}`,
+          "A failed command must not break the module: the next call uses the same connection as usual.",
+        );
       }
 
       // 3. Slow replies with jitter, saves from two modules at once: a save returns only once its
@@ -982,10 +1447,28 @@ export default defineChecks({
         }),
       );
       for (const { task, outcome, text } of saved) {
-        if (!outcome.ok) t.fail({ message: `With ${latency.ms}±${latency.jitterMs} ms of latency, saveTask(${quote(idOf(task))}) threw ${describeError(outcome)}.`, hint: "Slow replies are not errors: await each command." });
-        if (text === null) t.fail({ message: `With ${latency.ms}±${latency.jitterMs} ms of latency, saveTask(${quote(idOf(task))}) returned before its task was in Redis.`, hint: "Await the SET: saveTask returning must mean the task is stored." });
+        if (!outcome.ok)
+          t.fail({
+            message: `With ${latency.ms}±${latency.jitterMs} ms of latency, saveTask(${quote(idOf(task))}) threw ${describeError(outcome)}.`,
+            hint: "Slow replies are not errors: await each command.",
+          });
+        if (text === null)
+          t.fail({
+            message: `With ${latency.ms}±${latency.jitterMs} ms of latency, saveTask(${quote(idOf(task))}) returned before its task was in Redis.`,
+            hint: "Await the SET: saveTask returning must mean the task is stored.",
+          });
       }
-      await Promise.all(slow.map((task) => expectLoads(t, writer, [[idOf(task), task]], `With ${latency.ms}±${latency.jitterMs} ms of latency`, "Await the GET before you deserialize its reply.")));
+      await Promise.all(
+        slow.map((task) =>
+          expectLoads(
+            t,
+            writer,
+            [[idOf(task), task]],
+            `With ${latency.ms}±${latency.jitterMs} ms of latency`,
+            "Await the GET before you deserialize its reply.",
+          ),
+        ),
+      );
       t.proxy.setLatency({ ms: 0 });
 
       // 4. Every connection is cut while a save's reply is in flight: the save throws, or the task
@@ -994,19 +1477,36 @@ export default defineChecks({
       t.proxy.setLatency({ ms: 150 });
       const mark = t.logPosition();
       const inFlight = save(writer, cut);
-      const sent = await Promise.race([t.waitFor(() => t.commands().some((e) => e.seq > mark && e.owner === writer.name), { message: "", timeoutMs: 2000, intervalMs: 2 }).then(() => true), inFlight.then(() => false)]).catch(() => false);
+      const sent = await Promise.race([
+        t.waitFor(() => t.commands().some((e) => e.seq > mark && e.owner === writer.name), { message: "", timeoutMs: 2000, intervalMs: 2 }).then(() => true),
+        inFlight.then(() => false),
+      ]).catch(() => false);
       t.note(`every connection is cut ${sent ? "while saveTask's command waits for its reply" : "after saveTask returned"}`);
       t.proxy.cutAll();
       t.proxy.setLatency({ ms: 0 });
       const afterCut = await inFlight;
       if (afterCut.ok) await expectStored(t, reader, [cut], "saveTask returned normally after its connection was cut mid-command");
-      else if (afterCut.error.isTaskValidationError) t.fail({ message: `saveTask in ${writer.name} threw a TaskValidationError (${afterCut.error.message}) when the grader cut every connection while its command waited for a reply: the task was valid.`, hint: redisErrorHint });
+      else if (afterCut.error.isTaskValidationError)
+        t.fail({
+          message: `saveTask in ${writer.name} threw a TaskValidationError (${afterCut.error.message}) when the grader cut every connection while its command waited for a reply: the task was valid.`,
+          hint: redisErrorHint,
+        });
       else {
         const retried = await save(writer, cut);
-        if (!retried.ok) t.fail({ message: `After a cut connection, saveTask(${quote(idOf(cut))}) threw again: ${describeError(retried)}.`, hint: "createRedis()'s client reconnects by itself; keep using the same client." });
+        if (!retried.ok)
+          t.fail({
+            message: `After a cut connection, saveTask(${quote(idOf(cut))}) threw again: ${describeError(retried)}.`,
+            hint: "createRedis()'s client reconnects by itself; keep using the same client.",
+          });
         await expectStored(t, reader, [cut], "After a cut connection and a retry");
       }
-      await expectLoads(t, reader, [[idOf(cut), cut]], "After every connection was cut", "createRedis()'s client reconnects by itself; keep using the same client.");
+      await expectLoads(
+        t,
+        reader,
+        [[idOf(cut), cut]],
+        "After every connection was cut",
+        "createRedis()'s client reconnects by itself; keep using the same client.",
+      );
 
       // 5. A save that overwrites a task dies at each command boundary in turn: Redis then holds
       // the old task or the new one, whole, never neither.
@@ -1015,22 +1515,38 @@ export default defineChecks({
         const old = shape(freshTask(t, "report.build"));
         const id = idOf(old);
         const first = await save(reader, old);
-        if (!first.ok) t.fail({ message: `saveTask threw for a valid task: ${describeError(first)}`, hint: "saveTask validates, then SETs serialize(task) under task:{id}." });
+        if (!first.ok)
+          t.fail({
+            message: `saveTask threw for a valid task: ${describeError(first)}`,
+            hint: "saveTask validates, then SETs serialize(task) under task:{id}.",
+          });
         const next = taskShape({ ...Object.fromEntries((shape(freshTask(t, "report.rebuild")) as { $object: Entries }).$object), id });
         const victim = await t.load(PROBE, { name: `saver-${round + 1}`, ...LIMITS });
         const crash = t.crashAt(victim, { match: "*", nth, when });
         const call = save(victim, next).catch(() => null);
         const entry = await Promise.race([crash, call.then(() => t.sleep(1000)).then(() => null)]);
         t.proxy.reset();
-        const where = entry ? `${when} its command #${nth} (${entry.args.slice(0, 2).map((a) => quote(a)).join(" ")})` : "after it returned (it sent fewer commands this time)";
+        const where = entry
+          ? `${when} its command #${nth} (${entry.args
+              .slice(0, 2)
+              .map((a) => quote(a))
+              .join(" ")})`
+          : "after it returned (it sent fewer commands this time)";
         t.note(`${victim.name} overwrote ${taskKey(id)} and died ${where}`);
         const text = await t.redis.get(taskKey(id));
         if (text === null) {
-          return t.fail({ message: `${victim.name} died ${where} while saveTask replaced ${quote(taskKey(id))}, and the key is gone: neither the old task nor the new one is stored.`, hint: "Replace a task in one command: SET overwrites whatever the key held. Deleting first, or writing in steps, leaves a moment in which a crash loses the task." });
+          return t.fail({
+            message: `${victim.name} died ${where} while saveTask replaced ${quote(taskKey(id))}, and the key is gone: neither the old task nor the new one is stored.`,
+            hint: "Replace a task in one command: SET overwrites whatever the key held. Deleting first, or writing in steps, leaves a moment in which a crash loses the task.",
+          });
         }
         const decoded = await ask(reader, "tryDeserialize", text);
         if (!decoded.ok || (firstDifference(old, decoded.value, "task") && firstDifference(next, decoded.value, "task"))) {
-          t.fail({ message: `${victim.name} died ${where} while saveTask replaced ${quote(taskKey(id))}, and the key holds neither the old task nor the new one.`, actual: text.slice(0, 300), hint: "Write the whole task in one command: SET task:{id} serialize(task)." });
+          t.fail({
+            message: `${victim.name} died ${where} while saveTask replaced ${quote(taskKey(id))}, and the key holds neither the old task nor the new one.`,
+            actual: text.slice(0, 300),
+            hint: "Write the whole task in one command: SET task:{id} serialize(task).",
+          });
         }
       }
     },
@@ -1041,12 +1557,25 @@ export default defineChecks({
       const anyModule = () => modules[Math.floor(t.random() * modules.length)]!;
 
       // 1. First use, from three modules at once: 8 saves and 3 loads each, all started together.
-      const burst = modules.map((module) => ({ module, tasks: Array.from({ length: 8 }, () => shape(freshTask(t))), absent: Array.from({ length: 3 }, () => t.id("absent")) }));
+      const burst = modules.map((module) => ({
+        module,
+        tasks: Array.from({ length: 8 }, () => shape(freshTask(t))),
+        absent: Array.from({ length: 3 }, () => t.id("absent")),
+      }));
       t.note(`${modules.length} fresh modules each start 8 saves and 3 loads at once, before any of them has used Redis`);
       // A module that dies (a refused connection, an unhandled error) fails its calls: counted
       // after the connections, which say why.
-      const settle = (module: RpcModule, call: string, outcome: Promise<Outcome>) => outcome.then((o) => ({ module, call, outcome: o, died: null }), (error: unknown) => ({ module, call, outcome: null, died: error instanceof Error ? error.message : String(error) }));
-      const results = await Promise.all(burst.flatMap(({ module, tasks, absent }) => [...tasks.map((task) => settle(module, `saveTask(${idOf(task)})`, save(module, task))), ...absent.map((id) => settle(module, `loadTask(${id})`, ask(module, "tryLoad", id)))]));
+      const settle = (module: RpcModule, call: string, outcome: Promise<Outcome>) =>
+        outcome.then(
+          (o) => ({ module, call, outcome: o, died: null }),
+          (error: unknown) => ({ module, call, outcome: null, died: error instanceof Error ? error.message : String(error) }),
+        );
+      const results = await Promise.all(
+        burst.flatMap(({ module, tasks, absent }) => [
+          ...tasks.map((task) => settle(module, `saveTask(${idOf(task)})`, save(module, task))),
+          ...absent.map((id) => settle(module, `loadTask(${id})`, ask(module, "tryLoad", id))),
+        ]),
+      );
       const opened = t.proxy.stats().connectionsTotal - connectionsBefore;
       if (opened > modules.length) {
         t.fail({
@@ -1057,19 +1586,43 @@ export default defineChecks({
         });
       }
       for (const { module, call, outcome, died } of results) {
-        if (outcome === null) return t.fail({ message: `${call} in ${module.name} never returned when it ran at the same time as ${results.length - 1} other calls on first use: ${died}`, hint: "Calls made before the module has talked to Redis must work as well as later ones." });
-        if (!outcome.ok) return t.fail({ message: `${call} in ${module.name} threw ${describeError(outcome)} when it ran at the same time as ${results.length - 1} other calls on first use.`, hint: "Calls made before the module has talked to Redis must work as well as later ones." });
-        if (call.startsWith("loadTask") && outcome.value !== null) t.fail({ message: `${call} in ${module.name} returned ${show(outcome.value)} for an id never saved.`, hint: "GET returns null for a missing key: return null then." });
+        if (outcome === null)
+          return t.fail({
+            message: `${call} in ${module.name} never returned when it ran at the same time as ${results.length - 1} other calls on first use: ${died}`,
+            hint: "Calls made before the module has talked to Redis must work as well as later ones.",
+          });
+        if (!outcome.ok)
+          return t.fail({
+            message: `${call} in ${module.name} threw ${describeError(outcome)} when it ran at the same time as ${results.length - 1} other calls on first use.`,
+            hint: "Calls made before the module has talked to Redis must work as well as later ones.",
+          });
+        if (call.startsWith("loadTask") && outcome.value !== null)
+          t.fail({
+            message: `${call} in ${module.name} returned ${show(outcome.value)} for an id never saved.`,
+            hint: "GET returns null for a missing key: return null then.",
+          });
       }
-      await expectStored(t, modules[0]!, burst.flatMap(({ tasks }) => tasks), "After 24 saves from 3 modules at once");
+      await expectStored(
+        t,
+        modules[0]!,
+        burst.flatMap(({ tasks }) => tasks),
+        "After 24 saves from 3 modules at once",
+      );
       const keys = await t.redis.dbsize();
-      if (keys !== 24) t.fail({ message: `After 24 saves of different tasks, Redis holds ${keys} keys.`, expected: "24 keys, task:{id} for each task", actual: `${keys}`, hint: "saveTask writes one key, task:{id}, and nothing else." });
+      if (keys !== 24)
+        t.fail({
+          message: `After 24 saves of different tasks, Redis holds ${keys} keys.`,
+          expected: "24 keys, task:{id} for each task",
+          actual: `${keys}`,
+          hint: "saveTask writes one key, task:{id}, and nothing else.",
+        });
 
       // 2. One id, overwritten by one module, deleted and rewritten behind every module's back:
       // every module must read what Redis holds now, not what it saw or wrote before.
       const id = t.id("task");
       const version = () => taskShape({ ...Object.fromEntries((shape(freshTask(t)) as { $object: Entries }).$object), id });
-      const staleHint = "loadTask must read Redis every time: another process may have saved, replaced or removed the task since this one last saw it. A cache in module memory serves the old task.";
+      const staleHint =
+        "loadTask must read Redis every time: another process may have saved, replaced or removed the task since this one last saw it. A cache in module memory serves the old task.";
       const steps = ["save", "save", "delete", "save", "rewrite", "save", "delete", "save"] as const;
       for (const [i, step] of steps.entries()) {
         let now: Shape | null;
@@ -1081,18 +1634,40 @@ export default defineChecks({
           // The text another module's serialize writes, SET by the grader itself.
           now = version();
           const encoded = await ask(anyModule(), "trySerialize", now);
-          if (!encoded.ok || typeof encoded.value !== "string") return t.fail({ message: `serialize threw for a valid task: ${describeError(encoded)}`, hint: "json-round-trip shows why." });
+          if (!encoded.ok || typeof encoded.value !== "string")
+            return t.fail({ message: `serialize threw for a valid task: ${describeError(encoded)}`, hint: "json-round-trip shows why." });
           await t.redis.set(taskKey(id), encoded.value);
           what = `the grader SET ${taskKey(id)} to another version`;
         } else {
           now = version();
           const by = anyModule();
           const outcome = await save(by, now);
-          if (!outcome.ok) t.fail({ message: `saveTask in ${by.name} threw for a valid task: ${describeError(outcome)}`, hint: "saveTask validates, then SETs serialize(task) under task:{id}." });
+          if (!outcome.ok)
+            t.fail({
+              message: `saveTask in ${by.name} threw for a valid task: ${describeError(outcome)}`,
+              hint: "saveTask validates, then SETs serialize(task) under task:{id}.",
+            });
           what = `${by.name} saved version ${i + 1}`;
-          if (i > 0) await expectStored(t, modules[0]!, [now], `After ${what} over an earlier one`, "saveTask replaces whatever task:{id} held: a plain SET, not SET NX, and not only when the key is missing.");
+          if (i > 0)
+            await expectStored(
+              t,
+              modules[0]!,
+              [now],
+              `After ${what} over an earlier one`,
+              "saveTask replaces whatever task:{id} held: a plain SET, not SET NX, and not only when the key is missing.",
+            );
         }
-        await Promise.all(modules.map((module) => expectLoads(t, module, [[id, now]], `After ${what}`, step === "save" && i > 0 ? `${staleHint} saveTask replaces what task:{id} held (plain SET, not SET NX).` : staleHint)));
+        await Promise.all(
+          modules.map((module) =>
+            expectLoads(
+              t,
+              module,
+              [[id, now]],
+              `After ${what}`,
+              step === "save" && i > 0 ? `${staleHint} saveTask replaces what task:{id} held (plain SET, not SET NX).` : staleHint,
+            ),
+          ),
+        );
       }
 
       // 3. Three modules save three versions of one task at the same moment, with jittered
@@ -1104,13 +1679,24 @@ export default defineChecks({
       const raced = await Promise.all(modules.map((module, i) => save(module, versions[i]!)));
       t.proxy.setLatency({ ms: 0 });
       raced.forEach((outcome, i) => {
-        if (!outcome.ok) t.fail({ message: `saveTask in ${modules[i]!.name} threw while two other modules saved the same id: ${describeError(outcome)}`, hint: "Saving a task that exists replaces it." });
+        if (!outcome.ok)
+          t.fail({
+            message: `saveTask in ${modules[i]!.name} threw while two other modules saved the same id: ${describeError(outcome)}`,
+            hint: "Saving a task that exists replaces it.",
+          });
       });
       const text = await t.redis.get(taskKey(raceId));
       const decoded = text === null ? null : await ask(modules[0]!, "tryDeserialize", text);
       const winner = decoded?.ok ? versions.find((v) => !firstDifference(v, decoded.value, "task")) : undefined;
-      if (!winner) return t.fail({ message: `After 3 modules saved 3 versions of ${raceId} at once, ${taskKey(raceId)} holds ${text === null ? "nothing" : "none of them whole"}.`, actual: text?.slice(0, 300), hint: "Each save writes the whole task in one SET; the last one to reach Redis wins, whole." });
-      await Promise.all(modules.map((module) => expectLoads(t, module, [[raceId, winner]], `After 3 modules saved 3 versions of ${raceId} at once`, staleHint)));
+      if (!winner)
+        return t.fail({
+          message: `After 3 modules saved 3 versions of ${raceId} at once, ${taskKey(raceId)} holds ${text === null ? "nothing" : "none of them whole"}.`,
+          actual: text?.slice(0, 300),
+          hint: "Each save writes the whole task in one SET; the last one to reach Redis wins, whole.",
+        });
+      await Promise.all(
+        modules.map((module) => expectLoads(t, module, [[raceId, winner]], `After 3 modules saved 3 versions of ${raceId} at once`, staleHint)),
+      );
     },
   },
 });

@@ -118,11 +118,24 @@ const INVISIBLE = /[\p{Z}\p{C}\p{M}]/u;
 function wire(bytes: Buffer, max = 160): string {
   let out = "";
   let i = 0;
-  for (; i < bytes.length && out.length < max; ) {
+  for (; i < bytes.length && out.length < max;) {
     const b = bytes[i]!;
     const width = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
     if (width === 1) {
-      out += b === 13 ? "\\r" : b === 10 ? "\\n" : b === 9 ? "\\t" : b === 92 ? "\\\\" : b === 34 ? '\\"' : b < 32 || b === 127 ? `\\x${b.toString(16).padStart(2, "0")}` : String.fromCharCode(b);
+      out +=
+        b === 13
+          ? "\\r"
+          : b === 10
+            ? "\\n"
+            : b === 9
+              ? "\\t"
+              : b === 92
+                ? "\\\\"
+                : b === 34
+                  ? '\\"'
+                  : b < 32 || b === 127
+                    ? `\\x${b.toString(16).padStart(2, "0")}`
+                    : String.fromCharCode(b);
       i += 1;
       continue;
     }
@@ -160,7 +173,7 @@ function expand(view: ClientView): LineView[] {
 }
 
 const ms = (n: number) => `${Math.round(n)} ms`;
-const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th")}`;
 const plural = (n: number, word: string) => `${n} ${n === 1 ? word : word.endsWith("y") ? `${word.slice(0, -1)}ies` : `${word}s`}`;
 const b64 = (bytes: Buffer) => bytes.toString("base64");
 const w = (bytes: Buffer | string): Step => ({ w: b64(Buffer.from(bytes)) });
@@ -215,7 +228,13 @@ class Server {
   requireAlive(): void {
     if (this.rpc.alive) return;
     const outcome = this.rpc.outcome;
-    const how = !outcome ? "stopped" : outcome.kind === "exited" ? `exited with code ${outcome.code}` : outcome.kind === "signalled" ? `was stopped by ${outcome.signal}` : outcome.message;
+    const how = !outcome
+      ? "stopped"
+      : outcome.kind === "exited"
+        ? `exited with code ${outcome.code}`
+        : outcome.kind === "signalled"
+          ? `was stopped by ${outcome.signal}`
+          : outcome.message;
     const output = this.rpc.output();
     this.t.fail({
       message: `Your server's process ${how} ${this.situation}. Every client it served lost its connection.`,
@@ -295,7 +314,11 @@ async function startServer(t: CheckContext): Promise<Server> {
     try {
       const { hasClose } = await rpc.call<{ hasClose: boolean }>("start", [port], 3000);
       if (!hasClose) {
-        t.fail({ message: `start(${port}) resolved without an object that has a close() function.`, expected: "start(port) resolves with { close(): Promise<void> } once the server listens", hint: "Return { close } from start(): the grader calls it to stop your server." });
+        t.fail({
+          message: `start(${port}) resolved without an object that has a close() function.`,
+          expected: "start(port) resolves with { close(): Promise<void> } once the server listens",
+          hint: "Return { close } from start(): the grader calls it to stop your server.",
+        });
       }
       return new Server(t, rpc, port);
     } catch (error) {
@@ -306,7 +329,12 @@ async function startServer(t: CheckContext): Promise<Server> {
         continue;
       }
       if (error instanceof CheckFailure && /did not return within/.test(error.message)) {
-        t.fail({ message: `start(${port}) did not resolve within 3 s.`, expected: "start() resolves as soon as the server listens", actual: error.message, hint: "Resolve the promise in listen()'s callback; nothing else needs to happen before it." });
+        t.fail({
+          message: `start(${port}) did not resolve within 3 s.`,
+          expected: "start() resolves as soon as the server listens",
+          actual: error.message,
+          hint: "Resolve the promise in listen()'s callback; nothing else needs to happen before it.",
+        });
       }
       throw error;
     }
@@ -350,7 +378,7 @@ function splits(stream: Buffer, pieces: Buffer[], lines: Buffer[]): (Buffer[] | 
 const showSent = (s: Sent) => `${wire(s.line)}${s.split ? ` (it arrived in ${s.split.length} writes: ${s.split.map((p) => wire(p, 60)).join(" + ")})` : ""}`;
 
 const framingHint =
-  "TCP delivers a stream of bytes, not lines: one 'data' event may hold half a line, or many lines, and a character or a \"\\r\\n\" may be split between two. Keep each connection's unfinished bytes in a Buffer of its own, cut a line at every \"\\n\" (dropping one \"\\r\" right before it), decode a line only once it is whole, and answer every line, in order.";
+  'TCP delivers a stream of bytes, not lines: one \'data\' event may hold half a line, or many lines, and a character or a "\\r\\n" may be split between two. Keep each connection\'s unfinished bytes in a Buffer of its own, cut a line at every "\\n" (dropping one "\\r" right before it), decode a line only once it is whole, and answer every line, in order.';
 
 /**
  * Fails at the first reply that is not what the command must get. Returns the numbers that INCRs
@@ -361,7 +389,10 @@ function judge(t: CheckContext, view: ClientView, sent: Sent[], who: string, hin
   const counters = new Map<string, bigint[]>();
   for (const [i, s] of sent.entries()) {
     const got = lines[i];
-    const context = i > 0 ? ` It came after ${i === 1 ? "1 command that got its reply" : `${i} commands that got theirs`}; the one before it was ${wire(sent[i - 1]!.line, 80)}.` : "";
+    const context =
+      i > 0
+        ? ` It came after ${i === 1 ? "1 command that got its reply" : `${i} commands that got theirs`}; the one before it was ${wire(sent[i - 1]!.line, 80)}.`
+        : "";
     if (!got) {
       const closed = view.closedAt !== null ? "and then your server closed the connection" : "and then nothing more arrived";
       const partial = view.partial.n > 0 ? `; after them, ${view.partial.n} bytes with no "\\n": ${wire(Buffer.from(view.partial.b, "base64"), 80)}` : "";
@@ -375,7 +406,12 @@ function judge(t: CheckContext, view: ClientView, sent: Sent[], who: string, hin
     if (typeof s.reply !== "string") {
       const match = /^VALUE (-?\d+)$/.exec(Buffer.from(got.b, "base64").toString("utf8"));
       if (!match || got.h) {
-        t.fail({ message: `${who} sent ${showSent(s)} and got ${shownLine(got)}.${context}`, expected: `"VALUE <n>": the counter's new value`, actual: shownLine(got), hint });
+        t.fail({
+          message: `${who} sent ${showSent(s)} and got ${shownLine(got)}.${context}`,
+          expected: `"VALUE <n>": the counter's new value`,
+          actual: shownLine(got),
+          hint,
+        });
       }
       const list = counters.get(s.reply.counter) ?? [];
       list.push(BigInt(match[1]!));
@@ -393,7 +429,7 @@ function judge(t: CheckContext, view: ClientView, sent: Sent[], who: string, hin
       message: `${who} sent ${plural(sent.length, "command")} and got ${lines.length} reply lines: one line per command, no more.`,
       expected: `${sent.length} lines`,
       actual: `the ${ordinal(sent.length + 1)} line: ${shownLine(extra)}`,
-      hint: "Every line gets exactly one reply line ending in \"\\n\": no blank lines, no \"\\r\\n\", nothing split over two lines.",
+      hint: 'Every line gets exactly one reply line ending in "\\n": no blank lines, no "\\r\\n", nothing split over two lines.',
     });
   }
   return counters;
@@ -402,7 +438,11 @@ function judge(t: CheckContext, view: ClientView, sent: Sent[], who: string, hin
 /** A stream of commands for one client, written in the pieces given. */
 function stream(model: Model, commands: Buffer, pieces: Buffer[]): Sent[] {
   const replies = model.replies(commands);
-  const split = splits(commands, pieces, replies.map((r) => r.line));
+  const split = splits(
+    commands,
+    pieces,
+    replies.map((r) => r.line),
+  );
   return replies.map((r, i) => ({ line: r.line, reply: r.reply, split: split[i] }));
 }
 
@@ -410,12 +450,68 @@ function stream(model: Model, commands: Buffer, pieces: Buffer[]): Sent[] {
 // Generated commands (fast-check, for shape) with fresh keys and values (for content).
 
 /** Text of every UTF-8 width, spaces and the characters a line protocol trips on. */
-const ARB_CHARS = ["a", "Z", "7", " ", " ", "-", ":", "é", "ß", "ж", "中", "語", "🎉", "😀", "👩‍💻", "e\u0301", "\r", "\t", "\u00a0", "\u2028", "\u0000", "\u007f", "\ufeff"];
+const ARB_CHARS = [
+  "a",
+  "Z",
+  "7",
+  " ",
+  " ",
+  "-",
+  ":",
+  "é",
+  "ß",
+  "ж",
+  "中",
+  "語",
+  "🎉",
+  "😀",
+  "👩‍💻",
+  "e\u0301",
+  "\r",
+  "\t",
+  "\u00a0",
+  "\u2028",
+  "\u0000",
+  "\u007f",
+  "\ufeff",
+];
 const arbText = (maxLength: number) => fc.array(fc.constantFrom(...ARB_CHARS), { maxLength }).map((c) => c.join(""));
 /** Stored values that look like integers and are not, or are out of INCR's range. */
-const NOT_INTEGERS = ["+5", "05", "-0", "00", " 5", "5 ", "5.0", "1e3", "0x1f", "", "-", "٣", "１", "Infinity", "NaN", "1_000", "0b1", "--1", "9 9", String(INT64_MAX + 1n), String(INT64_MIN - 1n), "99999999999999999999"];
+const NOT_INTEGERS = [
+  "+5",
+  "05",
+  "-0",
+  "00",
+  " 5",
+  "5 ",
+  "5.0",
+  "1e3",
+  "0x1f",
+  "",
+  "-",
+  "٣",
+  "１",
+  "Infinity",
+  "NaN",
+  "1_000",
+  "0b1",
+  "--1",
+  "9 9",
+  String(INT64_MAX + 1n),
+  String(INT64_MIN - 1n),
+  "99999999999999999999",
+];
 /** Integers at INCR's edges: the largest (INCR overflows), the smallest, and past what a double holds exactly. */
-const EDGE_INTEGERS = [String(INT64_MAX), String(INT64_MAX - 1n), String(INT64_MIN), String(INT64_MIN + 1n), String(2n ** 53n), String(2n ** 53n + 1n), "-1", "0"];
+const EDGE_INTEGERS = [
+  String(INT64_MAX),
+  String(INT64_MAX - 1n),
+  String(INT64_MIN),
+  String(INT64_MIN + 1n),
+  String(2n ** 53n),
+  String(2n ** 53n + 1n),
+  "-1",
+  "0",
+];
 /** Stored values INCR must read: canonical integers near every edge, and look-alikes that are not. */
 const arbNumberLike = fc.oneof(
   fc.bigInt({ min: -1000n, max: 1000n }).map(String),
@@ -425,7 +521,37 @@ const arbNumberLike = fc.oneof(
   fc.constantFrom(...NOT_INTEGERS),
 );
 /** Lines the grader sends as they are (the key slot `@` becomes a fresh key): malformed, unknown, almost right. */
-const ODD_LINES = ["", " ", "\r", "GET", "GET ", "GET @ @", "GET  @", " GET @", "GET @ ", "get @", "Get @", "GET\t@", "SET @", "SET ", "SET  v", "SET\t@ v", "set @ v", "INCR", "INCR @ 1", "DEL", "DEL @ @", "QUIT now", "QUIT ", "quit", "PING", "GETX @", "SET@ v", "\u0000", "GET\u00a0@"];
+const ODD_LINES = [
+  "",
+  " ",
+  "\r",
+  "GET",
+  "GET ",
+  "GET @ @",
+  "GET  @",
+  " GET @",
+  "GET @ ",
+  "get @",
+  "Get @",
+  "GET\t@",
+  "SET @",
+  "SET ",
+  "SET  v",
+  "SET\t@ v",
+  "set @ v",
+  "INCR",
+  "INCR @ 1",
+  "DEL",
+  "DEL @ @",
+  "QUIT now",
+  "QUIT ",
+  "quit",
+  "PING",
+  "GETX @",
+  "SET@ v",
+  "\u0000",
+  "GET\u00a0@",
+];
 /** The empty line first and weighted: its reply is the one most often forgotten. */
 const arbOddLine = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("", "\r") }, { weight: 4, arbitrary: fc.constantFrom(...ODD_LINES) });
 
@@ -524,7 +650,7 @@ function planClient(t: CheckContext, id: number, counters: string[]): ClientPlan
   }
   const steps: Step[] = [];
   const sent: Sent[] = [];
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     const batch = lines.slice(i, (i += shape(t, 1, 8)));
     const bytes = Buffer.from(batch.map((l) => l.text).join(""));
     const pieces = cut(
@@ -532,7 +658,11 @@ function planClient(t: CheckContext, id: number, counters: string[]): ClientPlan
       Array.from({ length: shape(t, 0, 3) }, () => Math.floor(t.random() * bytes.length)),
     );
     const replies = model.replies(bytes);
-    const split = splits(bytes, pieces, replies.map((r) => r.line));
+    const split = splits(
+      bytes,
+      pieces,
+      replies.map((r) => r.line),
+    );
     // A counter's INCR is not the model's: its key is shared, so its reply is judged across clients.
     replies.forEach((r, j) => sent.push({ line: r.line, reply: batch[j]!.counter ? { counter: batch[j]!.counter! } : r.reply, split: split[j] }));
     for (const p of pieces) steps.push(w(p));
@@ -553,11 +683,19 @@ export default defineChecks({
       const ids = await server.connect(N);
       const counters = [t.id("hits"), t.id("hits")];
       const plans = ids.map((id) => planClient(t, id, counters));
-      t.note(`${N} clients connected at once, each sending 30–60 commands (SET, GET, INCR, DEL on keys of its own, INCR on 2 shared counters), pipelined in batches and split at random bytes`);
+      t.note(
+        `${N} clients connected at once, each sending 30–60 commands (SET, GET, INCR, DEL on keys of its own, INCR on 2 shared counters), pipelined in batches and split at random bytes`,
+      );
       const views = await Promise.all(plans.map((p) => server.run(p.id, p.steps, 25_000)));
       const seen = new Map<string, bigint[]>();
       for (const [i, plan] of plans.entries()) {
-        const got = judge(t, views[i]!, plan.sent, `Client ${i + 1} of ${N} (all ${N} connected at once)`, `${framingHint} Every connection needs its own buffer and its own replies: state kept in module variables is shared by all ${N} clients.`);
+        const got = judge(
+          t,
+          views[i]!,
+          plan.sent,
+          `Client ${i + 1} of ${N} (all ${N} connected at once)`,
+          `${framingHint} Every connection needs its own buffer and its own replies: state kept in module variables is shared by all ${N} clients.`,
+        );
         for (const [counter, values] of got) seen.set(counter, [...(seen.get(counter) ?? []), ...values]);
       }
       for (const counter of counters) {
@@ -576,7 +714,13 @@ export default defineChecks({
       const view = await server.run(checker!, [w(counters.map((c) => `GET ${c}\n`).join("")), { lines: counters.length, ms: 3000 }], 8000);
       const model = new Model();
       counters.forEach((c) => model.store.set(c, String(seen.get(c)?.length ?? 0)));
-      judge(t, view, stream(model, Buffer.from(counters.map((c) => `GET ${c}\n`).join("")), []), "A new client reading the shared counters afterwards", "The counters hold one increment for each INCR the clients sent.");
+      judge(
+        t,
+        view,
+        stream(model, Buffer.from(counters.map((c) => `GET ${c}\n`).join("")), []),
+        "A new client reading the shared counters afterwards",
+        "The counters hold one increment for each INCR the clients sent.",
+      );
     },
 
     "split-lines": async (t) => {
@@ -585,10 +729,18 @@ export default defineChecks({
       // A pipelined batch far over the line limit in one write: many short lines are not one long one.
       const [bulk] = await server.connect(1);
       const prefix = t.id("k");
-      const many = Array.from({ length: 180 }, (_, i) => (i % 3 === 0 ? `SET ${prefix}${i % 7} ${text(t, 20, VALUE_CHARS)}\n` : i % 3 === 1 ? `GET ${prefix}${(i - 1) % 7}\r\n` : `INCR ${prefix}n\n`)).join("");
+      const many = Array.from({ length: 180 }, (_, i) =>
+        i % 3 === 0 ? `SET ${prefix}${i % 7} ${text(t, 20, VALUE_CHARS)}\n` : i % 3 === 1 ? `GET ${prefix}${(i - 1) % 7}\r\n` : `INCR ${prefix}n\n`,
+      ).join("");
       const batch = Buffer.from(many);
       const bulkView = await server.run(bulk!, [w(batch), { lines: 180, ms: 5000, quiet: QUIET_MS }], 10_000);
-      judge(t, bulkView, stream(new Model(), batch, [batch]), `A client that pipelined 180 commands (${batch.length} bytes) in one write`, `${framingHint} The line limit is per line: a write of many short lines is not a long line.`);
+      judge(
+        t,
+        bulkView,
+        stream(new Model(), batch, [batch]),
+        `A client that pipelined 180 commands (${batch.length} bytes) in one write`,
+        `${framingHint} The line limit is per line: a write of many short lines is not a long line.`,
+      );
 
       // Generated streams, two clients at once, each cut its own way.
       type Cutting = { how: "bytes" } | { how: "inside" } | { how: "one" } | { how: "random"; at: number[] };
@@ -609,8 +761,19 @@ export default defineChecks({
         }
         return points;
       };
-      const describeCutting = (c: Cutting) => (c.how === "bytes" ? "one byte per write" : c.how === "inside" ? "cut inside every multi-byte character and between every \\r and \\n" : c.how === "one" ? "all in one write" : `cut at ${c.at.length} random bytes`);
-      const arbClient = fc.record({ ops: fc.array(arbOp, { minLength: 1, maxLength: 8 }), crlf: fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), cutting: arbCutting });
+      const describeCutting = (c: Cutting) =>
+        c.how === "bytes"
+          ? "one byte per write"
+          : c.how === "inside"
+            ? "cut inside every multi-byte character and between every \\r and \\n"
+            : c.how === "one"
+              ? "all in one write"
+              : `cut at ${c.at.length} random bytes`;
+      const arbClient = fc.record({
+        ops: fc.array(arbOp, { minLength: 1, maxLength: 8 }),
+        crlf: fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+        cutting: arbCutting,
+      });
       let crash: Crash | null = null;
       await t.property(
         fc.tuple(arbClient, arbClient),
@@ -626,7 +789,9 @@ export default defineChecks({
           try {
             ids = await server.connect(2);
             plans.forEach((p, i) => (p.id = ids[i]!));
-            views = await Promise.all(plans.map((p) => server.run(p.id, [...p.pieces.map((piece) => w(piece)), { lines: p.sent.length, ms: 3000, quiet: QUIET_MS }], 15_000)));
+            views = await Promise.all(
+              plans.map((p) => server.run(p.id, [...p.pieces.map((piece) => w(piece)), { lines: p.sent.length, ms: 3000, quiet: QUIET_MS }], 15_000)),
+            );
           } catch (error) {
             if (server.rpc.alive) throw error;
             crash = { input: plans.map((p) => wire(p.bytes, 400)).join(" and "), output: server.rpc.output().slice(-1500) };
@@ -636,7 +801,12 @@ export default defineChecks({
           await server.run(ids[0]!, [{ destroy: true }], 5000);
           await server.run(ids[1]!, [{ destroy: true }], 5000);
         },
-        { runs: 40, timeLimitMs: 7000, noun: "pair of command streams", show: (pair) => pair.map((c, i) => `client ${i + 1}: ${showOps(c.ops)} (${describeCutting(c.cutting)})`).join("\n") },
+        {
+          runs: 40,
+          timeLimitMs: 7000,
+          noun: "pair of command streams",
+          show: (pair) => pair.map((c, i) => `client ${i + 1}: ${showOps(c.ops)} (${describeCutting(c.cutting)})`).join("\n"),
+        },
       );
       if (crash !== null) {
         const { input, output } = crash as Crash;
@@ -677,10 +847,20 @@ export default defineChecks({
         { runs: 120, timeLimitMs: 7000, noun: "command sequence", show: ({ ops }) => showOps(ops) },
       );
       // Then every listed kind once, whatever the generated runs happened to draw.
-      const every: Op[] = [...ODD_LINES.map((line): Op => ({ kind: "odd", line })), ...[...EDGE_INTEGERS, ...NOT_INTEGERS].map((value, i): Op => ({ kind: "count", key: i % 3, value }))];
+      const every: Op[] = [
+        ...ODD_LINES.map((line): Op => ({ kind: "odd", line })),
+        ...[...EDGE_INTEGERS, ...NOT_INTEGERS].map((value, i): Op => ({ kind: "count", key: i % 3, value })),
+      ];
       for (let i = 0; i < every.length && !crash; i += 12) {
         const ops = every.slice(i, i + 12);
-        await exchange(opLines(t, ops, ops.map((_, j) => j % 2 === 0)), "A client sending one of every kind of malformed line and integer-like value");
+        await exchange(
+          opLines(
+            t,
+            ops,
+            ops.map((_, j) => j % 2 === 0),
+          ),
+          "A client sending one of every kind of malformed line and integer-like value",
+        );
       }
       if (crash !== null) {
         const { input, output } = crash as Crash;
@@ -707,12 +887,19 @@ export default defineChecks({
       // At the limit: accepted. Split just before its last byte, and (with \r\n) between \r and \n.
       const a = setLine(keys[0]!, MAX_LINE, "\n");
       const b = setLine(keys[1]!, MAX_LINE, "\r\n");
-      const atSteps = (line: Buffer, key: string) => [...cut(line, [between(t, 1, line.length - 2), line.length - 1]).map((p) => w(p)), w(`GET ${key}\n`), { lines: 2, ms: 3000 }] as Step[];
+      const atSteps = (line: Buffer, key: string) =>
+        [...cut(line, [between(t, 1, line.length - 2), line.length - 1]).map((p) => w(p)), w(`GET ${key}\n`), { lines: 2, ms: 3000 }] as Step[];
       // One byte over: refused, with the lines before it answered first.
       const c = setLine(keys[2]!, MAX_LINE + 1, "\n");
       const d = setLine(keys[3]!, MAX_LINE + 1, "\r\n");
       const before = (key: string) => `SET ${key} small\nGET ${key}\n`;
-      const overSteps = (line: Buffer, key: string) => [w(before(key)), ...cut(line, [between(t, 1, line.length - 2)]).map((p) => w(p)), { lines: 3, ms: 3000, quiet: 1000 }, { closed: CLOSE_AFTER_MS }] as Step[];
+      const overSteps = (line: Buffer, key: string) =>
+        [
+          w(before(key)),
+          ...cut(line, [between(t, 1, line.length - 2)]).map((p) => w(p)),
+          { lines: 3, ms: 3000, quiet: 1000 },
+          { closed: CLOSE_AFTER_MS },
+        ] as Step[];
       // No newline at all: 4096 bytes, then more, 40 bytes every 20 ms, for as long as the connection lasts.
       const endlessHead = Buffer.from(`SET ${keys[4]} ${text(t, MAX_LINE, ["x", "y", "é", "中"])}`).subarray(0, MAX_LINE - 10);
       const trickle: Step[] = [w(endlessHead)];
@@ -726,7 +913,7 @@ export default defineChecks({
         server.run(endless!, trickle, 15_000),
       ]);
       const limitHint =
-        "Count bytes, not characters (Buffer length, not string length: \"中\" is 3 bytes), and count the line's \"\\n\" and the \"\\r\" before it. A line of 4096 bytes in all is fine; as soon as 4096 bytes have arrived without a \"\\n\" among them, the line is too long, whatever comes next.";
+        'Count bytes, not characters (Buffer length, not string length: "中" is 3 bytes), and count the line\'s "\\n" and the "\\r" before it. A line of 4096 bytes in all is fine; as soon as 4096 bytes have arrived without a "\\n" among them, the line is too long, whatever comes next.';
       for (const [view, x, key, how] of [
         [viewA!, a, keys[0]!, "ending in \\n"],
         [viewB!, b, keys[1]!, "ending in \\r\\n, split between the \\r and the \\n"],
@@ -745,7 +932,12 @@ export default defineChecks({
         const closedAt = view.closedAt ?? view.endedAt;
         const lastWrite = view.writes.at(-1)![0];
         if (closedAt === null || closedAt - lastWrite > CLOSE_AFTER_MS) {
-          t.fail({ message: `${who} got "ERR line too long", but your server did not close the connection within ${ms(CLOSE_AFTER_MS)}.`, expected: "the reply, then the connection closed", actual: closedAt === null ? "still open" : `closed ${ms(closedAt - lastWrite)} after the line`, hint: "After \"ERR line too long\" the connection's framing is lost: close it (socket.end() with the reply) and read nothing more from it." });
+          t.fail({
+            message: `${who} got "ERR line too long", but your server did not close the connection within ${ms(CLOSE_AFTER_MS)}.`,
+            expected: "the reply, then the connection closed",
+            actual: closedAt === null ? "still open" : `closed ${ms(closedAt - lastWrite)} after the line`,
+            hint: 'After "ERR line too long" the connection\'s framing is lost: close it (socket.end() with the reply) and read nothing more from it.',
+          });
         }
       }
       // The endless line: the reply must come within TOO_LONG_MS of the write that reached 4096 bytes.
@@ -767,7 +959,7 @@ export default defineChecks({
           message: `${who} got "ERR line too long", but your server ${endedE === null ? "kept the connection open while the client went on writing" : `closed the connection only ${ms(endedE - reply.at)} later`}.`,
           expected: `the connection closed within ${ms(CLOSE_AFTER_MS)} of the reply`,
           actual: endedE === null ? "still open" : `closed after ${ms(endedE - reply.at)}`,
-          hint: "Close the connection after \"ERR line too long\" (socket.end() with the reply) and ignore what else arrives on it.",
+          hint: 'Close the connection after "ERR line too long" (socket.end() with the reply) and ignore what else arrives on it.',
         });
       }
       // The refused lines did nothing; the accepted ones did.
@@ -775,10 +967,20 @@ export default defineChecks({
       const m = new Model();
       m.store.set(keys[2]!, "small");
       m.store.set(keys[3]!, "small");
-      await server.ask(check, m, "Another client, reading the keys of the refused lines afterwards,", "A line that is too long is refused whole: nothing of it is executed.");
+      await server.ask(
+        check,
+        m,
+        "Another client, reading the keys of the refused lines afterwards,",
+        "A line that is too long is refused whole: nothing of it is executed.",
+      );
       const left = await server.settle(RELEASE_MS);
       if (left.server !== left.clients) {
-        t.fail({ message: `After 3 clients with too-long lines were told so and closed, your server held ${left.server} connections, where the grader had ${left.clients} open.`, expected: String(left.clients), actual: String(left.server), hint: "Close a connection once you have answered \"ERR line too long\", and make sure the socket is released (end it, and destroy it if the client does not close its side)." });
+        t.fail({
+          message: `After 3 clients with too-long lines were told so and closed, your server held ${left.server} connections, where the grader had ${left.clients} open.`,
+          expected: String(left.clients),
+          actual: String(left.server),
+          hint: 'Close a connection once you have answered "ERR line too long", and make sure the socket is released (end it, and destroy it if the client does not close its side).',
+        });
       }
     },
 
@@ -799,7 +1001,9 @@ export default defineChecks({
       const floodBlocks = 12_000;
       const slowBlocks = 250;
       const stall = between(t, 600, 900);
-      t.note(`the kernel's socket buffers hold ${kernel} bytes; two clients stop reading and pipeline GETs of a 4000-byte value (${floodBlocks * 16} and ${slowBlocks * 16} commands) for ${ms(stall)}`);
+      t.note(
+        `the kernel's socket buffers hold ${kernel} bytes; two clients stop reading and pipeline GETs of a 4000-byte value (${floodBlocks * 16} and ${slowBlocks * 16} commands) for ${ms(stall)}`,
+      );
       const probes = Math.floor(stall / 60);
       const canarySteps: Step[] = [];
       for (let i = 1; i <= probes; i++) canarySteps.push(w(`GET ${big}z\n`), { lines: 1 + i, ms: OTHERS_MS + 300 }, { sleep: 50 });
@@ -829,7 +1033,12 @@ export default defineChecks({
         const m = /^VALUE (\d+)$/.exec(Buffer.from(l.b, "base64").toString());
         return m ? Number(m[1]) : 0;
       });
-      for (const [i, [who, blocks]] of ([["a client pipelined", floodBlocks], ["a second client pipelined", slowBlocks]] as const).entries()) {
+      for (const [i, [who, blocks]] of (
+        [
+          ["a client pipelined", floodBlocks],
+          ["a second client pipelined", slowBlocks],
+        ] as const
+      ).entries()) {
         // Every INCR that ran had its block's 15 GETs run before it.
         const count = counts[i] ?? 0;
         const executed = count * 16;
@@ -855,7 +1064,12 @@ export default defineChecks({
       await server.run(flood!, [{ reset: true }], 5000);
       const held = await server.settle(RELEASE_MS);
       if (held.server !== held.clients) {
-        t.fail({ message: `A client that read nothing vanished (reset its connection) with replies still queued for it, and ${ms(RELEASE_MS)} later your server held ${held.server} connections, where the grader had ${held.clients} open.`, expected: `${held.clients} connections`, actual: String(held.server), hint: "A socket whose client vanished emits 'error' and then 'close': let it be destroyed (or destroy it), and drop what was queued for it." });
+        t.fail({
+          message: `A client that read nothing vanished (reset its connection) with replies still queued for it, and ${ms(RELEASE_MS)} later your server held ${held.server} connections, where the grader had ${held.clients} open.`,
+          expected: `${held.clients} connections`,
+          actual: String(held.server),
+          hint: "A socket whose client vanished emits 'error' and then 'close': let it be destroyed (or destroy it), and drop what was queued for it.",
+        });
       }
       const total = slowBlocks * 16;
       const resumed = await server.run(slow!, [{ resume: true }, { lines: total, ms: 8000, quiet: 1000 }], 15_000);
@@ -864,7 +1078,13 @@ export default defineChecks({
         for (let g = 0; g < 15; g++) sent.push({ line: Buffer.from(`GET ${big}\n`), reply: `VALUE ${value}` });
         sent.push({ line: Buffer.from(`INCR ${countSlow}\n`), reply: `VALUE ${b}` });
       }
-      judge(t, resumed, sent, `A client that pipelined ${total} commands, read nothing for ${ms(stall)} and then read again`, "A paused client's commands are only postponed: when the socket emits 'drain', resume reading and go on executing its commands where you stopped, in order, until it is caught up.");
+      judge(
+        t,
+        resumed,
+        sent,
+        `A client that pipelined ${total} commands, read nothing for ${ms(stall)} and then read again`,
+        "A paused client's commands are only postponed: when the socket emits 'drain', resume reading and go on executing its commands where you stopped, in order, until it is caught up.",
+      );
     },
 
     "vanishing-clients": async (t) => {
@@ -889,7 +1109,11 @@ export default defineChecks({
       ];
       const plans = ids.slice(0, N).map((id, i) => {
         const key = keys[i]!;
-        const first = text(t, 8, VALUE_CHARS.filter((c) => c !== "\r"));
+        const first = text(
+          t,
+          8,
+          VALUE_CHARS.filter((c) => c !== "\r"),
+        );
         const half = Buffer.from(halves[Math.floor(t.random() * halves.length)]!(key));
         // Sometimes cut inside the last character: the half line ends with half a character.
         const halfSent = t.random() < 0.3 && half.at(-1)! >= 0x80 ? half.subarray(0, half.length - 1) : half;
@@ -905,8 +1129,18 @@ export default defineChecks({
         return { id, key, first, half: halfSent, way, steps };
       });
       // Clients that pipeline GETs of a 4 KB value, read nothing, and vanish: your server's writes to them fail.
-      const floods = ids.slice(N).map((id) => ({ id, steps: [{ pause: true }, w(`GET ${big}\n`.repeat(shape(t, 500, 3000))), { sleep: shape(t, 20, 150) }, t.random() < 0.5 ? { reset: true } : { destroy: true }] as Step[] }));
-      t.note(`${N} clients each send a complete SET and INCR, then half a line, and vanish (FIN, close, or RST); ${FLOODS} more pipeline GETs of a 4 KB value without reading and vanish`);
+      const floods = ids.slice(N).map((id) => ({
+        id,
+        steps: [
+          { pause: true },
+          w(`GET ${big}\n`.repeat(shape(t, 500, 3000))),
+          { sleep: shape(t, 20, 150) },
+          t.random() < 0.5 ? { reset: true } : { destroy: true },
+        ] as Step[],
+      }));
+      t.note(
+        `${N} clients each send a complete SET and INCR, then half a line, and vanish (FIN, close, or RST); ${FLOODS} more pipeline GETs of a 4 KB value without reading and vanish`,
+      );
       const views = await Promise.all([...plans, ...floods].map((p) => server.run(p.id, p.steps, 15_000)));
       server.requireAlive();
       for (const [i, plan] of plans.entries()) {
@@ -929,7 +1163,12 @@ export default defineChecks({
           });
         }
         if (view.lines.length > 2) {
-          t.fail({ message: `${who}, and got a reply to the half line: ${shownLine(view.lines[2]!)}.`, expected: "no reply: half a line is not a command", actual: shownLine(view.lines[2]!), hint: "A line is a command only once its \"\\n\" has arrived. The bytes left in a connection's buffer when it closes are dropped, never executed." });
+          t.fail({
+            message: `${who}, and got a reply to the half line: ${shownLine(view.lines[2]!)}.`,
+            expected: "no reply: half a line is not a command",
+            actual: shownLine(view.lines[2]!),
+            hint: 'A line is a command only once its "\\n" has arrived. The bytes left in a connection\'s buffer when it closes are dropped, never executed.',
+          });
         }
       }
       const held = await server.settle(RELEASE_MS, 0);
@@ -946,11 +1185,18 @@ export default defineChecks({
       const m = new Model();
       for (const p of plans) m.store.set(p.key, p.first);
       m.store.set(counter, String(N));
-      await server.ask(check, m, "Another client, reading every vanished client's key and the shared counter afterwards,", "A line is a command only once its \"\\n\" has arrived: when a connection ends (FIN, error, reset, timeout) the bytes of an unfinished line are dropped, never executed.");
+      await server.ask(
+        check,
+        m,
+        "Another client, reading every vanished client's key and the shared counter afterwards,",
+        'A line is a command only once its "\\n" has arrived: when a connection ends (FIN, error, reset, timeout) the bytes of an unfinished line are dropped, never executed.',
+      );
       // And the server still takes new clients.
       const fresh = await server.connect(8);
       const again = await Promise.all(fresh.map((id, i) => server.run(id, [w(`GET ${plans[i]!.key}\n`), { lines: 1, ms: 3000 }], 8000)));
-      again.forEach((view, i) => judge(t, view, [{ line: Buffer.from(`GET ${plans[i]!.key}\n`), reply: `VALUE ${plans[i]!.first}` }], "A new client after the others vanished"));
+      again.forEach((view, i) =>
+        judge(t, view, [{ line: Buffer.from(`GET ${plans[i]!.key}\n`), reply: `VALUE ${plans[i]!.first}` }], "A new client after the others vanished"),
+      );
     },
 
     "idle-timeout": async (t) => {
@@ -973,7 +1219,9 @@ export default defineChecks({
       const trickleSteps: Step[] = [];
       for (const [i, piece] of cut(trickleLine, [3, 5, 7, 8]).entries()) trickleSteps.push(...(i > 0 ? [{ sleep: between(t, 600, 750) }] : []), w(piece));
       trickleSteps.push({ lines: 1, ms: 1500 });
-      t.note("one client sends nothing, one sends half a line and stops, one sends a command every 300–800 ms, one sends a line a byte or two every 550–750 ms");
+      t.note(
+        "one client sends nothing, one sends half a line and stops, one sends a command every 300–800 ms, one sends a line a byte or two every 550–750 ms",
+      );
       const [silentView, halfView, activeView, trickleView] = await Promise.all([
         server.run(silent!, [{ closed: IDLE_LATEST_MS + 100 }], 10_000),
         server.run(half!, [w(`SET ${halfKey} v`), { closed: IDLE_LATEST_MS + 100 }], 10_000),
@@ -984,7 +1232,12 @@ export default defineChecks({
       for (const [view, who, since, after] of [
         // Your server's clock starts when it accepts the connection: no sooner than the client began to connect.
         [silentView!, "A client that connected and sent nothing", silentView!.openedAt, "it began to connect"],
-        [halfView!, 'A client that sent half a line ("SET … v", no "\\n") and then nothing', halfView!.writes.at(-1)?.[0] ?? halfView!.connectedAt!, "its last byte"],
+        [
+          halfView!,
+          'A client that sent half a line ("SET … v", no "\\n") and then nothing',
+          halfView!.writes.at(-1)?.[0] ?? halfView!.connectedAt!,
+          "its last byte",
+        ],
       ] as const) {
         const closed = view.endedAt ?? view.closedAt;
         const lines = expand(view);
@@ -997,7 +1250,12 @@ export default defineChecks({
           });
         }
         if (lines.length !== 1 || !sameLine(lines[0]!, Buffer.from("ERR idle timeout"))) {
-          t.fail({ message: `${who} was disconnected after ${ms((closed ?? since) - since)}, but received ${lines.length === 0 ? "no goodbye" : lines.map(shownLine).join(", ")}.`, expected: wireText("ERR idle timeout\n"), actual: lines.length === 0 ? "nothing" : lines.map(shownLine).join(", "), hint: idleHint });
+          t.fail({
+            message: `${who} was disconnected after ${ms((closed ?? since) - since)}, but received ${lines.length === 0 ? "no goodbye" : lines.map(shownLine).join(", ")}.`,
+            expected: wireText("ERR idle timeout\n"),
+            actual: lines.length === 0 ? "nothing" : lines.map(shownLine).join(", "),
+            hint: idleHint,
+          });
         }
       }
       const activeLines = expand(activeView!);
@@ -1019,10 +1277,20 @@ export default defineChecks({
         });
       }
       const check = `GET ${halfKey}\n`;
-      await server.ask(check, new Model(), "Another client, reading the key of the half line that timed out,", "The bytes of an unfinished line are dropped when its connection closes, timed out or not: never executed.");
+      await server.ask(
+        check,
+        new Model(),
+        "Another client, reading the key of the half line that timed out,",
+        "The bytes of an unfinished line are dropped when its connection closes, timed out or not: never executed.",
+      );
       const held = await server.settle(RELEASE_MS);
       if (held.server !== held.clients) {
-        t.fail({ message: `After two clients were timed out, your server held ${held.server} connections, where the grader had ${held.clients} open.`, expected: String(held.clients), actual: String(held.server), hint: "After the goodbye, make sure the socket closes: end it, and destroy it if the client does not close its side." });
+        t.fail({
+          message: `After two clients were timed out, your server held ${held.server} connections, where the grader had ${held.clients} open.`,
+          expected: String(held.clients),
+          actual: String(held.server),
+          hint: "After the goodbye, make sure the socket closes: end it, and destroy it if the client does not close its side.",
+        });
       }
     },
 
@@ -1031,20 +1299,40 @@ export default defineChecks({
       server.situation = "while clients said QUIT and the grader called close()";
       const [q1, q2] = await server.connect(2);
       const k = Array.from({ length: 6 }, () => freshKey(t));
-      const v = text(t, 10, VALUE_CHARS.filter((c) => c !== "\r"));
+      const v = text(
+        t,
+        10,
+        VALUE_CHARS.filter((c) => c !== "\r"),
+      );
       const p1 = Buffer.from(`SET ${k[0]} ${v}\nQUIT\nSET ${k[1]} x\nINCR ${k[2]}\n`);
       const p2 = Buffer.from(`SET ${k[3]} ${v}\r\nQUIT\r\nSET ${k[4]} y\r\nDEL ${k[3]}\r\n`);
       const q2Pieces = cut(p2, [p2.indexOf("QUIT") + 2, p2.indexOf("QUIT") + 5, p2.indexOf("QUIT") + 7]);
-      const [v1, v2] = await Promise.all([server.run(q1!, [w(p1), { lines: 2, ms: 3000 }, { closed: CLOSE_AFTER_MS }], 10_000), server.run(q2!, [...q2Pieces.map((p) => w(p)), { lines: 2, ms: 3000 }, { closed: CLOSE_AFTER_MS }], 10_000)]);
-      const quitHint = 'QUIT is answered "BYE" and ends the conversation: write BYE, close the connection (socket.end), and execute nothing the client sent after QUIT, even lines that arrived in the same chunk.';
+      const [v1, v2] = await Promise.all([
+        server.run(q1!, [w(p1), { lines: 2, ms: 3000 }, { closed: CLOSE_AFTER_MS }], 10_000),
+        server.run(q2!, [...q2Pieces.map((p) => w(p)), { lines: 2, ms: 3000 }, { closed: CLOSE_AFTER_MS }], 10_000),
+      ]);
+      const quitHint =
+        'QUIT is answered "BYE" and ends the conversation: write BYE, close the connection (socket.end), and execute nothing the client sent after QUIT, even lines that arrived in the same chunk.';
       for (const [view, bytes, pieces, who] of [
         [v1, p1, [p1], "A client that pipelined SET, QUIT, SET, INCR in one write"],
         [v2, p2, q2Pieces, "A client that sent SET, QUIT, SET, DEL with \\r\\n, QUIT split in 3 writes"],
       ] as const) {
         const sent = stream(new Model(), bytes, [...pieces]).slice(0, 2);
         judge(t, { ...view, lines: view.lines.slice(0, 2) }, sent, who, quitHint);
-        if (view.lines.length > 2) t.fail({ message: `${who} got a reply after BYE: ${shownLine(view.lines[2]!)}.`, expected: "nothing after BYE", actual: view.lines.slice(2).map(shownLine).join(", "), hint: quitHint });
-        if (view.closedAt === null) t.fail({ message: `${who} got BYE, but your server did not close the connection within ${ms(CLOSE_AFTER_MS)}.`, expected: "the connection closed after BYE", actual: "still open", hint: quitHint });
+        if (view.lines.length > 2)
+          t.fail({
+            message: `${who} got a reply after BYE: ${shownLine(view.lines[2]!)}.`,
+            expected: "nothing after BYE",
+            actual: view.lines.slice(2).map(shownLine).join(", "),
+            hint: quitHint,
+          });
+        if (view.closedAt === null)
+          t.fail({
+            message: `${who} got BYE, but your server did not close the connection within ${ms(CLOSE_AFTER_MS)}.`,
+            expected: "the connection closed after BYE",
+            actual: "still open",
+            hint: quitHint,
+          });
       }
       const check = `GET ${k[0]}\nGET ${k[1]}\nGET ${k[2]}\nGET ${k[3]}\nGET ${k[4]}\n`;
       const m = new Model();
@@ -1062,7 +1350,9 @@ export default defineChecks({
         server.run(busy!, [w(`GET ${big}\n`), { lines: 1, ms: 2000 }], 5000),
       ]);
       const before = await server.sockets();
-      t.note(`close() with ${before.server} clients connected: one idle, one in the middle of a line, one reading nothing with replies queued, one that just talked`);
+      t.note(
+        `close() with ${before.server} clients connected: one idle, one in the middle of a line, one reading nothing with replies queued, one that just talked`,
+      );
       const stopped = await server.call<{ resolved: boolean; ms: number; threw?: string }>("stop", [CLOSE_MS + 250], CLOSE_MS + 5000);
       const closeHint =
         "server.close() only stops accepting: its callback waits until every connection has closed by itself, and an idle client, or one that reads nothing, may never close. Keep the sockets you accepted (a Set, removed on 'close'), and in close() call server.close() and destroy every one of them (end() would wait for a client that reads nothing); resolve when the server's close callback runs.";
@@ -1080,11 +1370,21 @@ export default defineChecks({
       const open = views.filter((view) => view.closedAt === null).length;
       const held = await server.sockets();
       if (open > 0 || held.server > 0) {
-        t.fail({ message: `close() resolved, but ${open} of the ${views.length} clients' connections were still open a second later (your server held ${held.server}).`, expected: "every connection closed by the time close() resolves", actual: `${open} client connections open`, hint: closeHint });
+        t.fail({
+          message: `close() resolved, but ${open} of the ${views.length} clients' connections were still open a second later (your server held ${held.server}).`,
+          expected: "every connection closed by the time close() resolves",
+          actual: `${open} client connections open`,
+          hint: closeHint,
+        });
       }
       const [refused] = (await server.call<{ ids: number[]; failed: { id: number; error: string | null }[] }>("connectMany", [1, 2000], 5000)).failed;
       if (!refused) {
-        t.fail({ message: "After close() resolved, a new client could still connect to your server's port.", expected: "connection refused: the server no longer listens", actual: "connected", hint: "close() must stop the listening socket too: call server.close()." });
+        t.fail({
+          message: "After close() resolved, a new client could still connect to your server's port.",
+          expected: "connection refused: the server no longer listens",
+          actual: "connected",
+          hint: "close() must stop the listening socket too: call server.close().",
+        });
       }
     },
   },

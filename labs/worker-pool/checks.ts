@@ -58,7 +58,8 @@ const STALLS_PER = 4;
 const newId = (t: CheckContext) => t.id("task");
 const task = (id: string, name: string, priority = 5, payload: unknown = null): Task => ({ id, name, payload, priority, attempts: 0 });
 const slow = (t: CheckContext, ms: number, priority = 5): Task => task(newId(t), "report.slow", priority, { ms });
-const timedTask = (t: CheckContext, markMs: number, ms: number | null, priority = 5, fail = false): Task => task(newId(t), "report.slow", priority, { ms, ...(fail ? { fail } : {}), markMs });
+const timedTask = (t: CheckContext, markMs: number, ms: number | null, priority = 5, fail = false): Task =>
+  task(newId(t), "report.slow", priority, { ms, ...(fail ? { fail } : {}), markMs });
 const between = (t: CheckContext, low: number, high: number) => low + Math.floor(t.random() * (high - low + 1));
 const pick = <T>(t: CheckContext, items: readonly T[]): T => items[Math.floor(t.random() * items.length)]!;
 
@@ -97,7 +98,8 @@ async function enqueueAtOnce(producer: RpcModule, tasks: Task[]): Promise<void> 
 function describeEnd(worker: LearnerProcess): string {
   const outcome = worker.outcome;
   if (!outcome) return `${worker.name} is running`;
-  const how = outcome.kind === "exited" ? `exited with code ${outcome.code}` : outcome.kind === "signalled" ? `was stopped by ${outcome.signal}` : outcome.message;
+  const how =
+    outcome.kind === "exited" ? `exited with code ${outcome.code}` : outcome.kind === "signalled" ? `was stopped by ${outcome.signal}` : outcome.message;
   return `${worker.name} ${how}`;
 }
 
@@ -113,9 +115,11 @@ async function steadyConnections(t: CheckContext): Promise<number> {
   return last;
 }
 
-const printed = (workers: LearnerProcess[]) => workers.map((w) => (w.output().trim() ? `--- ${w.name} printed:\n${w.output().slice(-600)}` : "")).filter(Boolean);
+const printed = (workers: LearnerProcess[]) =>
+  workers.map((w) => (w.output().trim() ? `--- ${w.name} printed:\n${w.output().slice(-600)}` : "")).filter(Boolean);
 
-const workerHint = "start() should return at once and run loops that each take a task with dequeue(1), run the handler registered for task.name, and go back for the next; a null from dequeue only means nothing came yet.";
+const workerHint =
+  "start() should return at once and run loops that each take a task with dequeue(1), run the handler registered for task.name, and go back for the next; a null from dequeue only means nothing came yet.";
 const slotHint =
   "Keep exactly `concurrency` tasks in flight while tasks wait: start `concurrency` loops, each of which takes a task only when it is free (dequeue, then await the task's outcome, then dequeue again). A task stops being in flight when its handler settles or its timeout passes, once.";
 
@@ -138,12 +142,16 @@ async function until(
   for (;;) {
     const { done, failed } = await seen(t);
     const unfinished = (want.outcomeIds ?? []).filter((id) => !done.some((d) => d.id === id) && !failed.some((f) => f.id === id));
-    const missing = { done: [...want.doneIds.filter((id) => !done.some((d) => d.id === id)), ...unfinished], failed: want.failedIds.filter((id) => !failed.some((f) => f.id === id)) };
+    const missing = {
+      done: [...want.doneIds.filter((id) => !done.some((d) => d.id === id)), ...unfinished],
+      failed: want.failedIds.filter((id) => !failed.some((f) => f.id === id)),
+    };
     if (missing.done.length === 0 && missing.failed.length === 0) return;
     if (done.length + failed.length !== lastSize) [lastSize, lastChange] = [done.length + failed.length, performance.now()];
     // A worker just spawned may take a while to start on a busy machine: until one of the wanted
     // tasks is finished, silence counts only for workers that were already running.
-    const progressed = want.quietFromStart || missing.done.length + missing.failed.length < want.doneIds.length + want.failedIds.length + (want.outcomeIds?.length ?? 0);
+    const progressed =
+      want.quietFromStart || missing.done.length + missing.failed.length < want.doneIds.length + want.failedIds.length + (want.outcomeIds?.length ?? 0);
     const quiet = want.quietMs !== undefined && progressed && performance.now() - lastChange > want.quietMs;
     const dead = workers.filter((w) => !w.alive);
     if (dead.length > 0 || quiet || performance.now() > deadline) {
@@ -165,7 +173,11 @@ async function until(
       const nothing = missing.done.length === want.doneIds.length + (want.outcomeIds?.length ?? 0) && missing.failed.length === want.failedIds.length;
       const { message, hint } = details(missing);
       const waited = `${((performance.now() - deadline + timeoutMs) / 1000).toFixed(1)} s`;
-      t.fail({ message: `${message}${nothing ? ` Not one of them was run or recorded as failed in ${waited}.` : ""}`, actual: lines.join("\n"), hint: nothing ? `${hint} ${workerHint}` : hint });
+      t.fail({
+        message: `${message}${nothing ? ` Not one of them was run or recorded as failed in ${waited}.` : ""}`,
+        actual: lines.join("\n"),
+        hint: nothing ? `${hint} ${workerHint}` : hint,
+      });
     }
     await t.sleep(25);
   }
@@ -200,7 +212,8 @@ function workEvents(t: CheckContext): WorkEvent[] {
     if (!e.owner) continue;
     const [name, key, value] = e.args;
     if (name === "BZPOPMIN") {
-      if (e.reply?.type === "array" && e.reply.summary !== "(nil)" && e.durationMs !== undefined) events.push({ kind: "take", owner: e.owner, at: e.at + e.durationMs, seq: e.seq });
+      if (e.reply?.type === "array" && e.reply.summary !== "(nil)" && e.durationMs !== undefined)
+        events.push({ kind: "take", owner: e.owner, at: e.at + e.durationMs, seq: e.seq });
     } else if (name === "RPUSH" && (key === DONE || key === FAILED)) {
       // A write that died with its program before it reached Redis recorded nothing.
       if (e.fault?.includes("stops before")) continue;
@@ -289,7 +302,12 @@ const describe = (x: Task) => {
  * out, typically within TIMEOUT_LATE_MS of its stopwatch; one that settled in time must have its own
  * outcome only. Returns what is wrong, and how long after the stopwatch each timeout came.
  */
-function judgeOutcomes(t: CheckContext, tasks: Task[], { done, failed }: { done: Done[]; failed: Failed[] }, timeoutMs: number): { problems: string[]; delays: number[] } {
+function judgeOutcomes(
+  t: CheckContext,
+  tasks: Task[],
+  { done, failed }: { done: Done[]; failed: Failed[] },
+  timeoutMs: number,
+): { problems: string[]; delays: number[] } {
   const problems: string[] = [];
   const delays: number[] = [];
   for (const x of tasks) {
@@ -312,7 +330,9 @@ function judgeOutcomes(t: CheckContext, tasks: Task[], { done, failed }: { done:
     if (at.mark !== undefined && !near(at.done, at.mark)) {
       // Still running timeoutMs after it started, by its own process's clock: a timeout.
       if (!timedOutRecord) {
-        problems.push(`${what}: still running ${timeoutMs} ms after it started, but ${records.length ? `recorded with ${JSON.stringify(records[0]!.error)}, which does not say it timed out` : "never recorded as timed out"}`);
+        problems.push(
+          `${what}: still running ${timeoutMs} ms after it started, but ${records.length ? `recorded with ${JSON.stringify(records[0]!.error)}, which does not say it timed out` : "never recorded as timed out"}`,
+        );
         continue;
       }
       const after = Math.round(at.failed! - at.mark);
@@ -323,18 +343,24 @@ function judgeOutcomes(t: CheckContext, tasks: Task[], { done, failed }: { done:
     }
     if (at.mark === undefined && timedOutRecord && !near(at.done, at.failed)) {
       const early = at.done !== undefined ? `, ${Math.round(at.failed! - at.done)} ms after it had finished` : "";
-      problems.push(`${what}: settled within ${timeoutMs} ms by its own clock, yet recorded ${JSON.stringify(timedOutRecord.error)} ${Math.round(at.failed! - at.start)} ms after it started${early}`);
+      problems.push(
+        `${what}: settled within ${timeoutMs} ms by its own clock, yet recorded ${JSON.stringify(timedOutRecord.error)} ${Math.round(at.failed! - at.start)} ms after it started${early}`,
+      );
       continue;
     }
     if (timedOutRecord) continue;
     if (payloadOf(x).fail ? records.length !== 1 || !records[0]!.error.includes(`report failed: ${x.id}`) : records.length > 0 || count(done, x.id) !== 1) {
-      problems.push(`${what}: settled within the timeout; recorded ${records.length ? records.map((r) => JSON.stringify(r.error)).join(", ") : "no failure"}, done ${count(done, x.id)} times`);
+      problems.push(
+        `${what}: settled within the timeout; recorded ${records.length ? records.map((r) => JSON.stringify(r.error)).join(", ") : "no failure"}, done ${count(done, x.id)} times`,
+      );
     }
   }
   // Timeouts recorded too early or too late as a rule, not once in a while.
   const typical = median(delays);
   if (delays.length > 0 && (typical < -TIMEOUT_EARLY_SLACK_MS || typical > TIMEOUT_LATE_MS)) {
-    problems.push(`timeouts were recorded ${Math.abs(typical)} ms ${typical < 0 ? "before" : "after"} the handler had run ${timeoutMs} ms, typically (the median of ${delays.length}: ${delays.join(", ")} ms)${typical > 0 ? `; at most ${TIMEOUT_LATE_MS} ms after is allowed` : ""}`);
+    problems.push(
+      `timeouts were recorded ${Math.abs(typical)} ms ${typical < 0 ? "before" : "after"} the handler had run ${timeoutMs} ms, typically (the median of ${delays.length}: ${delays.join(", ")} ms)${typical > 0 ? `; at most ${TIMEOUT_LATE_MS} ms after is allowed` : ""}`,
+    );
   }
   return { problems, delays };
 }
@@ -363,7 +389,12 @@ function expectNoSecondOutcome(t: CheckContext, tasks: Task[], { done, failed }:
     return [`${x.id} (${x.name}): ${where.join("; ")}`];
   });
   if (twice.length > 0) {
-    t.fail({ message: `${twice.length} task(s) ended more than once.`, expected: "each task done once or recorded as failed once", actual: twice.slice(0, 8).join("\n"), hint });
+    t.fail({
+      message: `${twice.length} task(s) ended more than once.`,
+      expected: "each task done once or recorded as failed once",
+      actual: twice.slice(0, 8).join("\n"),
+      hint,
+    });
   }
 }
 
@@ -426,7 +457,11 @@ export default defineChecks({
       const emails = Array.from({ length: between(t, 3, 5) }, () => task(newId(t), "email.send", between(t, 0, 3)));
       const images = Array.from({ length: between(t, 3, 5) }, () => task(newId(t), "image.resize", between(t, 0, 3)));
       // Names with no handler, among them ones every plain object answers to.
-      const unknownNames = ["constructor", "toString", ...shuffled(t, ["video.transcode", "hasOwnProperty", "valueOf", "__proto__", "isPrototypeOf"]).slice(0, 2)];
+      const unknownNames = [
+        "constructor",
+        "toString",
+        ...shuffled(t, ["video.transcode", "hasOwnProperty", "valueOf", "__proto__", "isPrototypeOf"]).slice(0, 2),
+      ];
       const unknown = unknownNames.map((name) => task(newId(t), name, between(t, 0, 3)));
       // One task nobody handles comes out first, so the ones after it show the worker went on.
       unknown[0]!.priority = 0;
@@ -434,7 +469,9 @@ export default defineChecks({
       const early = all.slice(0, Math.ceil(all.length / 2));
       await enqueueAtOnce(producer, early);
       const worker = t.spawn("main.ts", { name: "worker-1", limits: LIMITS });
-      t.note(`${emails.length} email.send, ${images.length} image.resize and ${unknown.length} tasks named ${unknownNames.map((n) => JSON.stringify(n)).join(", ")} (no handler); one worker, concurrency 2; half of them are enqueued after it starts`);
+      t.note(
+        `${emails.length} email.send, ${images.length} image.resize and ${unknown.length} tasks named ${unknownNames.map((n) => JSON.stringify(n)).join(", ")} (no handler); one worker, concurrency 2; half of them are enqueued after it starts`,
+      );
       await enqueueAtOnce(producer, all.slice(early.length));
       // While tasks wait, another process creates a worker and registers on it but never starts it.
       const probe = await t.load("main.ts", { name: "probe", limits: LIMITS });
@@ -458,9 +495,12 @@ export default defineChecks({
                 .filter((u) => missing.failed.includes(u.id))
                 .map((u) => `${u.id} named ${JSON.stringify(u.name)}`)
                 .join(", ")}.`,
-              hint: "A task whose name has no handler is a failure, not something to skip in silence: call recordFailure(task, new Error(`no handler for ${task.name}`)) and go on. Look handlers up in a Map: a plain object answers handlers[\"constructor\"] and handlers[\"toString\"] with Object's own functions, which then 'run' the task.",
+              hint: 'A task whose name has no handler is a failure, not something to skip in silence: call recordFailure(task, new Error(`no handler for ${task.name}`)) and go on. Look handlers up in a Map: a plain object answers handlers["constructor"] and handlers["toString"] with Object\'s own functions, which then \'run\' the task.',
             }
-          : { message: `${missing.done.length} of the ${emails.length + images.length} email.send and image.resize tasks were not done within 12 s.`, hint: workerHint },
+          : {
+              message: `${missing.done.length} of the ${emails.length + images.length} email.send and image.resize tasks were not done within 12 s.`,
+              hint: workerHint,
+            },
       );
       await t.sleep(300);
       expectProbeIdle();
@@ -469,7 +509,12 @@ export default defineChecks({
         done.filter((d) => d.id === x.id && d.handler !== handler).map((d) => `${x.id} (${x.name}) ran ${d.handler}, not ${handler}`),
       );
       if (wrongHandler.length > 0) {
-        t.fail({ message: "Some tasks ran a handler registered for another name.", expected: "email.send → sendEmail, image.resize → resizeImage", actual: wrongHandler.join("\n"), hint: "Look the handler up by the task's own name, handlers.get(task.name), in a Map filled by register." });
+        t.fail({
+          message: "Some tasks ran a handler registered for another name.",
+          expected: "email.send → sendEmail, image.resize → resizeImage",
+          actual: wrongHandler.join("\n"),
+          hint: "Look the handler up by the task's own name, handlers.get(task.name), in a Map filled by register.",
+        });
       }
       assertEachOnce(
         [...emails, ...images].map((x) => x.id),
@@ -480,11 +525,14 @@ export default defineChecks({
       if (unrecorded.length > 0) {
         t.fail({
           message: "Each task with no handler should be recorded in queue:failed exactly once, and run nothing.",
-          actual: unrecorded.map((u) => `${u.id} named ${JSON.stringify(u.name)}: ${count(failed, u.id)} failure record(s), ${count(done, u.id)} done`).join("\n"),
+          actual: unrecorded
+            .map((u) => `${u.id} named ${JSON.stringify(u.name)}: ${count(failed, u.id)} failure record(s), ${count(done, u.id)} done`)
+            .join("\n"),
           hint: "Call recordFailure once per task that has no handler.",
         });
       }
-      if (!worker.alive) t.fail({ message: `The worker should still be running, but ${describeEnd(worker)}.`, actual: worker.output().slice(-800), hint: workerHint });
+      if (!worker.alive)
+        t.fail({ message: `The worker should still be running, but ${describeEnd(worker)}.`, actual: worker.output().slice(-800), hint: workerHint });
 
       if (message === null) {
         t.fail({
@@ -510,7 +558,9 @@ export default defineChecks({
       const wave1 = [...failingFirst, ...shuffled(t, [...emails, ...between1]), ...lastEmails];
       await enqueueAtOnce(producer, wave1);
       const worker = t.spawn("main.ts", { name: "worker-1", limits: LIMITS });
-      t.note(`${failingFirst.length + between1.length} tasks whose handlers throw (at once) or reject, ahead of and among ${emails.length + lastEmails.length} email.send; one worker, concurrency 2`);
+      t.note(
+        `${failingFirst.length + between1.length} tasks whose handlers throw (at once) or reject, ahead of and among ${emails.length + lastEmails.length} email.send; one worker, concurrency 2`,
+      );
       for (const x of [...failingFirst, ...between1]) t.fault(`handler ${x.name === "task.explode-now" ? "throws at once" : "rejects"} for ${x.id}`);
       const throwing1 = [...failingFirst, ...between1];
       const emails1 = [...emails, ...lastEmails];
@@ -532,17 +582,27 @@ export default defineChecks({
       const markRefused = t.logPosition();
       t.proxy.failNext(refusals, { match: "RPUSH" });
       const throwing2 = Array.from({ length: refusals + 2 }, () => throwing(3));
-      t.note(`Redis will refuse the next ${refusals} RPUSH: the write recordFailure makes for the next failing task(s). Then ${throwing2.length} failing tasks`);
+      t.note(
+        `Redis will refuse the next ${refusals} RPUSH: the write recordFailure makes for the next failing task(s). Then ${throwing2.length} failing tasks`,
+      );
       for (const x of throwing2) t.fault(`handler ${x.name === "task.explode-now" ? "throws at once" : "rejects"} for ${x.id}`);
       await enqueueAtOnce(producer, throwing2);
-      const refusedIds = () => t.commands("RPUSH").filter((e) => e.seq > markRefused && e.fault === "failNext").map((e) => idIn(e.args[2]) ?? "?");
+      const refusedIds = () =>
+        t
+          .commands("RPUSH")
+          .filter((e) => e.seq > markRefused && e.fault === "failNext")
+          .map((e) => idIn(e.args[2]) ?? "?");
       await t.waitFor(
         async () => {
           const { failed } = await seen(t);
           const refused = refusedIds();
           return !worker.alive || throwing2.every((x) => failed.some((f) => f.id === x.id) || refused.includes(x.id));
         },
-        { message: `After Redis refused ${refusals} failure record(s), the other failing tasks were not recorded within 5 s.`, hint: "When recordFailure rejects, log it and go on: catch it inside the loop.", timeoutMs: 5000 },
+        {
+          message: `After Redis refused ${refusals} failure record(s), the other failing tasks were not recorded within 5 s.`,
+          hint: "When recordFailure rejects, log it and go on: catch it inside the loop.",
+          timeoutMs: 5000,
+        },
       );
       if (!worker.alive) {
         t.fail({
@@ -588,8 +648,17 @@ export default defineChecks({
           hint: "Pass the caught error itself to recordFailure(task, error), once per failed task.",
         });
       }
-      assertEachOnce([...emails1, ...slowOnes].map((e) => e.id), done.map((d) => d.id), { noun: "email.send or report.slow task", hintLost: workerHint, hintDuplicate: "Run each dequeued task once." });
-      if (!worker.alive) t.fail({ message: `The worker should still be running after handlers threw, but ${describeEnd(worker)}.`, actual: worker.output().slice(-800), hint: "Nothing a handler throws may end the process: catch it (await the handler inside try) and record it." });
+      assertEachOnce(
+        [...emails1, ...slowOnes].map((e) => e.id),
+        done.map((d) => d.id),
+        { noun: "email.send or report.slow task", hintLost: workerHint, hintDuplicate: "Run each dequeued task once." },
+      );
+      if (!worker.alive)
+        t.fail({
+          message: `The worker should still be running after handlers threw, but ${describeEnd(worker)}.`,
+          actual: worker.output().slice(-800),
+          hint: "Nothing a handler throws may end the process: catch it (await the handler inside try) and record it.",
+        });
     },
 
     "bounded-concurrency": async (t) => {
@@ -604,7 +673,9 @@ export default defineChecks({
       const early = tasks.slice(0, 2 * slots + 1);
       await enqueueAll(producer, early);
       const baseline = await steadyConnections(t);
-      t.note(`${early.length} tasks are waiting, long (650-750 ms) and short (40-90 ms) by turns; start(${slots}) is called twice on one worker (a boot script that runs twice), which must still keep exactly ${slots} in flight`);
+      t.note(
+        `${early.length} tasks are waiting, long (650-750 ms) and short (40-90 ms) by turns; start(${slots}) is called twice on one worker (a boot script that runs twice), which must still keep exactly ${slots} in flight`,
+      );
       const second = await worker.call<string | null>("start", [slots, 5000, 2], START_MS);
       if (second !== null) t.note(`the second start() threw: ${second}`);
       await t.sleep(between(t, 150, 350));
@@ -660,7 +731,9 @@ export default defineChecks({
       const delays = refillDelays(events, worker.name);
       const stalls = delays.filter((d) => d > STALL_MS);
       const allowed = Math.max(1, Math.floor(tasks.length / STALLS_PER));
-      t.note(`${peak} in flight at most (command log), ${handlerPeak} handlers at once (effects:peak); a freed slot took its next task after ${delays.length ? `${Math.round(Math.min(...delays))}-${Math.round(Math.max(...delays))}` : "-"} ms; ${stalls.length} stall(s) over ${STALL_MS} ms, ${allowed} allowed`);
+      t.note(
+        `${peak} in flight at most (command log), ${handlerPeak} handlers at once (effects:peak); a freed slot took its next task after ${delays.length ? `${Math.round(Math.min(...delays))}-${Math.round(Math.max(...delays))}` : "-"} ms; ${stalls.length} stall(s) over ${STALL_MS} ms, ${allowed} allowed`,
+      );
       if (stalls.length > allowed) {
         t.fail({
           message: `While tasks were waiting, ${stalls.length} times a slot of the worker stood free for more than ${STALL_MS} ms before it took the next task: a slot that frees up must take the next task at once, not wait for the others.`,
@@ -669,7 +742,11 @@ export default defineChecks({
           hint: "Do not take tasks in batches of `concurrency` and wait for the whole batch (Promise.all) before the next: one long task then holds back the slots of the short ones. Give each slot its own loop that goes back to dequeue as soon as its own task ends.",
         });
       }
-      assertEachOnce(tasks.map((s) => s.id), (await seen(t)).done.map((d) => d.id), { noun: "task", hintLost: workerHint, hintDuplicate: "Run each dequeued task once." });
+      assertEachOnce(
+        tasks.map((s) => s.id),
+        (await seen(t)).done.map((d) => d.id),
+        { noun: "task", hintLost: workerHint, hintDuplicate: "Run each dequeued task once." },
+      );
     },
 
     "competing-consumers": async (t) => {
@@ -692,7 +769,9 @@ export default defineChecks({
       await enqueueAtOnce(producer, first.slice(0, 15));
       const workers = [1, 2, 3].map((n) => t.spawn("main.ts", { name: `worker-${n}`, limits: LIMITS }));
       t.proxy.setLatency({ ms: latencyMs, jitterMs });
-      t.note(`30 tasks (a few of whose handlers reject) for 3 worker processes (concurrency 2 each), half of them enqueued as the workers start; every Redis reply is delayed ${latencyMs} ms ± ${jitterMs} ms from now on`);
+      t.note(
+        `30 tasks (a few of whose handlers reject) for 3 worker processes (concurrency 2 each), half of them enqueued as the workers start; every Redis reply is delayed ${latencyMs} ms ± ${jitterMs} ms from now on`,
+      );
       await enqueueAtOnce(producer, first.slice(15));
       await t.waitFor(async () => workers.some((w) => !w.alive) || (await outcomes()).length >= killAfter, {
         message: `Fewer than ${killAfter} of the first 30 tasks were done within 10 s by 3 workers.`,
@@ -701,14 +780,17 @@ export default defineChecks({
       });
       const doneIdsOf = (tasks: Task[]) => tasks.filter((x) => !failing.has(x.id)).map((x) => x.id);
       const failedIdsOf = (tasks: Task[]) => tasks.filter((x) => failing.has(x.id)).map((x) => x.id);
-      if (workers.some((w) => !w.alive)) await until(t, workers, { doneIds: doneIdsOf(first), failedIds: failedIdsOf(first) }, 0, () => ({ message: "", hint: workerHint }));
+      if (workers.some((w) => !w.alive))
+        await until(t, workers, { doneIds: doneIdsOf(first), failedIds: failedIdsOf(first) }, 0, () => ({ message: "", hint: workerHint }));
 
       // A peer dies mid-way. The tasks it had taken and not finished (at most its concurrency, 2)
       // die with it: this queue has no leases, so nothing gives them back. Everything else must run.
       const victim = workers[victimIndex]!;
       const living = workers.filter((w) => w !== victim);
       const doneAtKill = (await outcomes()).length;
-      t.note(`${doneAtKill} tasks finished: killing ${victim.name} (SIGKILL). The tasks it had taken and not finished (at most 2) are lost, since this queue has no leases; every other task must still run exactly once, on the other two`);
+      t.note(
+        `${doneAtKill} tasks finished: killing ${victim.name} (SIGKILL). The tasks it had taken and not finished (at most 2) are lost, since this queue has no leases; every other task must still run exactly once, on the other two`,
+      );
       await victim.kill();
       // A moment for anything the dead process had already sent to reach Redis before the snapshot.
       await t.sleep(100);
@@ -727,21 +809,34 @@ export default defineChecks({
             message: `After ${victim.name} was killed, the other two workers did not finish the first 30 tasks within 10 s: ${m.done.length + m.failed.length} task(s) still queued when it died were never done or recorded as failed.`,
             hint: `${workerHint} A worker that dies takes only its own tasks with it; the others keep taking tasks from the queue.`,
           }));
-          t.fail({ message: `After ${victim.name} was killed, ${missing.length} of the first 30 tasks were not finished within 10 s (at most 2, the ones it had taken, may be lost).`, actual: [...workers.map(describeEnd)].join("\n"), hint: workerHint });
+          t.fail({
+            message: `After ${victim.name} was killed, ${missing.length} of the first 30 tasks were not finished within 10 s (at most 2, the ones it had taken, may be lost).`,
+            actual: [...workers.map(describeEnd)].join("\n"),
+            hint: workerHint,
+          });
         }
         await t.sleep(25);
       }
       // Nothing of the survivors' may be on the wire when the connections are cut: a write whose
       // reply is lost is sent again on reconnect, and would run twice through no fault of theirs.
-      await t.waitFor(() => quiescent(t, living), { message: `The two surviving workers still had tasks or commands in flight 5 s after the queue emptied.`, hint: workerHint, timeoutMs: 5000 });
+      await t.waitFor(() => quiescent(t, living), {
+        message: `The two surviving workers still had tasks or commands in flight 5 s after the queue emptied.`,
+        hint: workerHint,
+        timeoutMs: 5000,
+      });
       await t.sleep(200);
 
-      t.note("the queue is now empty for 3 s; meanwhile every connection to Redis is cut and the next 4 dequeue commands (BZPOPMIN) fail with an error: the workers must keep waiting for work");
+      t.note(
+        "the queue is now empty for 3 s; meanwhile every connection to Redis is cut and the next 4 dequeue commands (BZPOPMIN) fail with an error: the workers must keep waiting for work",
+      );
       const idleStarted = performance.now();
       const mark = t.logPosition();
       t.proxy.failNext(4, { match: "BZPOPMIN" });
       t.proxy.cutAll();
-      await t.waitFor(() => t.commands("BZPOPMIN").filter((e) => e.seq > mark && e.fault === "failNext").length >= 4 || performance.now() - idleStarted > 6000, { message: "", hint: "", timeoutMs: 8000 });
+      await t.waitFor(
+        () => t.commands("BZPOPMIN").filter((e) => e.seq > mark && e.fault === "failNext").length >= 4 || performance.now() - idleStarted > 6000,
+        { message: "", hint: "", timeoutMs: 8000 },
+      );
       await t.sleep(Math.max(0, 3000 - (performance.now() - idleStarted)));
       await enqueueAtOnce(producer, second);
       t.note(`30 more tasks, for ${living.map((w) => w.name).join(" and ")}`);
@@ -765,12 +860,21 @@ export default defineChecks({
       }
       expectAtMost(t, series, workers, 2, "Under latency, a kill and cut connections");
       const lostIds = new Set(lost.map((x) => x.id));
-      expectNoSecondOutcome(t, [...first, ...second], await seen(t), "Each task must run once across all processes: run exactly the tasks dequeue hands you, once each, and record each failure once.");
-      assertEachOnce([...first, ...second].map((x) => x.id).filter((id) => !lostIds.has(id)), finished, {
-        noun: "task",
-        hintLost: workerHint,
-        hintDuplicate: "Each task must run once across all processes: run exactly the tasks dequeue hands you, once each, and record each failure once.",
-      });
+      expectNoSecondOutcome(
+        t,
+        [...first, ...second],
+        await seen(t),
+        "Each task must run once across all processes: run exactly the tasks dequeue hands you, once each, and record each failure once.",
+      );
+      assertEachOnce(
+        [...first, ...second].map((x) => x.id).filter((id) => !lostIds.has(id)),
+        finished,
+        {
+          noun: "task",
+          hintLost: workerHint,
+          hintDuplicate: "Each task must run once across all processes: run exactly the tasks dequeue hands you, once each, and record each failure once.",
+        },
+      );
       const { done } = await seen(t);
       const byWorker = workers.map((w) => `${w.name} ran ${done.filter((d) => d.worker === w.name).length}`);
       t.note(`${60 - lost.length} tasks, each once (${lost.length} lost with ${victim.name}): ${byWorker.join(", ")}`);
@@ -800,7 +904,9 @@ export default defineChecks({
 
       const firstBurst = [...hangsFirst, ...rest.slice(0, 3)];
       await enqueueAtOnce(producer, firstBurst);
-      t.note(`start(${slots}, ${timeoutMs}): ${slots + 1} handlers that hang, 4 that run past ${timeoutMs} ms (2 then reject), 5 that finish in time (1 rejects); the first ${slots} to come out all hang`);
+      t.note(
+        `start(${slots}, ${timeoutMs}): ${slots + 1} handlers that hang, 4 that run past ${timeoutMs} ms (2 then reject), 5 that finish in time (1 rejects); the first ${slots} to come out all hang`,
+      );
       await worker.call("start", [slots, timeoutMs], START_MS);
       // The rest arrive in two bursts while it works, so the tasks start at scattered moments.
       await t.sleep(between(t, timeoutMs / 2, timeoutMs));
@@ -811,18 +917,24 @@ export default defineChecks({
       const settleMs = Math.ceil(((slots + 6) * timeoutMs) / slots) + 4000;
       const hangs = [...hangsFirst, hangLater];
       const others = [...slowOk, ...slowFail, ...quick, quickFail];
-      await until(t, [worker], { doneIds: [], failedIds: hangs.map((x) => x.id), outcomeIds: others.map((x) => x.id), quietMs: timeoutMs + 3500, quietFromStart: true }, settleMs, (missing) => {
-        const hung = hangs.filter((x) => missing.failed.includes(x.id));
-        return hung.length > 0
-          ? {
-              message: `${hung.length} task(s) whose handler hangs (never settles) were never recorded as timed out, with timeoutMs ${timeoutMs}: ${list(hung.map((x) => x.id))}.`,
-              hint: "A timeout cannot be checked after the handler returns: a hung handler never returns. Race the handler against a timer (Promise.race with a promise that rejects after timeoutMs), record the timeout when the timer wins, and let the loop go on to its next task.",
-            }
-          : {
-              message: `After handlers hung or ran past the ${timeoutMs} ms timeout, ${missing.done.length} task(s) were never finished nor recorded: ${list(missing.done)}.`,
-              hint: "A task whose timeout passed frees its slot at once: the loop must go on to the next task instead of still awaiting the hung handler.",
-            };
-      });
+      await until(
+        t,
+        [worker],
+        { doneIds: [], failedIds: hangs.map((x) => x.id), outcomeIds: others.map((x) => x.id), quietMs: timeoutMs + 3500, quietFromStart: true },
+        settleMs,
+        (missing) => {
+          const hung = hangs.filter((x) => missing.failed.includes(x.id));
+          return hung.length > 0
+            ? {
+                message: `${hung.length} task(s) whose handler hangs (never settles) were never recorded as timed out, with timeoutMs ${timeoutMs}: ${list(hung.map((x) => x.id))}.`,
+                hint: "A timeout cannot be checked after the handler returns: a hung handler never returns. Race the handler against a timer (Promise.race with a promise that rejects after timeoutMs), record the timeout when the timer wins, and let the loop go on to its next task.",
+              }
+            : {
+                message: `After handlers hung or ran past the ${timeoutMs} ms timeout, ${missing.done.length} task(s) were never finished nor recorded: ${list(missing.done)}.`,
+                hint: "A task whose timeout passed frees its slot at once: the loop must go on to the next task instead of still awaiting the hung handler.",
+              };
+        },
+      );
       // Late effects show up now: stale timers of finished tasks, handlers that settle after their timeout.
       await t.sleep(timeoutMs + 400);
 
@@ -848,7 +960,12 @@ export default defineChecks({
       );
       const peak = peakHeld(series, worker.name);
       if (peak < slots) {
-        t.fail({ message: `With concurrency ${slots} and tasks waiting, the worker never had more than ${peak} in flight at once.`, expected: `${slots} at once`, actual: `${peak}`, hint: slotHint });
+        t.fail({
+          message: `With concurrency ${slots} and tasks waiting, the worker never had more than ${peak} in flight at once.`,
+          expected: `${slots} at once`,
+          actual: `${peak}`,
+          hint: slotHint,
+        });
       }
     },
 
@@ -874,7 +991,9 @@ export default defineChecks({
       let next = 1;
       const spawn = () => t.spawn("main.ts", { name: `worker-${next++}`, limits: LIMITS });
       const workers = [spawn(), spawn(), spawn()];
-      t.note("tasks (quick, slow, failing) for 3 worker processes (concurrency 2 each): 12 are waiting, and more come in bursts of 6 while the grader kills two workers between two of their Redis commands");
+      t.note(
+        "tasks (quick, slow, failing) for 3 worker processes (concurrency 2 each): 12 are waiting, and more come in bursts of 6 while the grader kills two workers between two of their Redis commands",
+      );
       let crashes = 0;
       let over = false;
       // Tasks keep coming (at least 36, more until both crashes happened), so each victim has work to die in.
@@ -908,7 +1027,9 @@ export default defineChecks({
           const point = `${victim.name} died ${when} its ${nth}${["th", "st", "nd", "rd"][nth] ?? "th"} ${match === "*" ? "command" : match} from then (${at?.args.slice(0, 2).join(" ") ?? "?"})`;
           points.push(point);
           victims.push(victim);
-          t.note(`${point}; ${when === "after" ? "Redis applied that command, nothing after it was sent" : "that command never reached Redis"}${round === 0 ? ". A new worker takes its place" : ""}`);
+          t.note(
+            `${point}; ${when === "after" ? "Redis applied that command, nothing after it was sent" : "that command never reached Redis"}${round === 0 ? ". A new worker takes its place" : ""}`,
+          );
           if (round === 0) workers.push(spawn());
           await t.sleep(settleMs);
         }
@@ -960,15 +1081,29 @@ export default defineChecks({
       }
       const lostIds = new Set(lost.map((x) => x.id));
       const expected = tasks.filter((x) => !lostIds.has(x.id));
-      expectNoSecondOutcome(t, tasks, { done, failed }, "Run each task you dequeue once and record each failure once: nothing gives a task back here, so a second outcome can only come from running it twice.");
+      expectNoSecondOutcome(
+        t,
+        tasks,
+        { done, failed },
+        "Run each task you dequeue once and record each failure once: nothing gives a task back here, so a second outcome can only come from running it twice.",
+      );
       assertEachOnce(
         expected.map((x) => x.id),
         finished,
-        { noun: "task", hintLost: workerHint, hintDuplicate: "Run each task you dequeue once and record each failure once: nothing gives a task back here, so a second outcome can only come from running it twice." },
+        {
+          noun: "task",
+          hintLost: workerHint,
+          hintDuplicate:
+            "Run each task you dequeue once and record each failure once: nothing gives a task back here, so a second outcome can only come from running it twice.",
+        },
       );
       const wrongKind = expected.filter((x) => x.name.startsWith("task.explode") !== failed.some((f) => f.id === x.id));
       if (wrongKind.length > 0) {
-        t.fail({ message: "Some tasks ended the wrong way: a failing handler's task must be recorded in queue:failed, and the others done.", actual: list(wrongKind.map((x) => `${x.id} (${x.name})`)), hint: workerHint });
+        t.fail({
+          message: "Some tasks ended the wrong way: a failing handler's task must be recorded in queue:failed, and the others done.",
+          actual: list(wrongKind.map((x) => `${x.id} (${x.name})`)),
+          hint: workerHint,
+        });
       }
     },
 
@@ -991,7 +1126,9 @@ export default defineChecks({
       const holding = (await t.waitFor(
         async () => {
           const { started, done, failed } = await seen(t);
-          const ids = started.filter((s) => s.worker === paused.name && !done.some((d) => d.id === s.id) && !failed.some((f) => f.id === s.id)).map((s) => s.id);
+          const ids = started
+            .filter((s) => s.worker === paused.name && !done.some((d) => d.id === s.id) && !failed.some((f) => f.id === s.id))
+            .map((s) => s.id);
           if (ids.length >= 2) return ids;
           if (spare.length > 0 && (await t.redis.zcard(QUEUE)) === 0) {
             const more = spare.splice(0, 4);
@@ -1000,11 +1137,18 @@ export default defineChecks({
           }
           return null;
         },
-        { message: `${paused.name} never had 2 handlers running at once within 8 s, with tasks waiting and concurrency 2.`, hint: slotHint, timeoutMs: 8000, intervalMs: 10 },
+        {
+          message: `${paused.name} never had 2 handlers running at once within 8 s, with tasks waiting and concurrency 2.`,
+          hint: slotHint,
+          timeoutMs: 8000,
+          intervalMs: 10,
+        },
       ))!; // waitFor returns only a truthy value
       const doneBefore = (await seen(t)).done.filter((d) => d.worker === other.name).length;
       paused.pause();
-      t.note(`${paused.name} paused (SIGSTOP) for ${pauseMs} ms, past the ${timeoutMs} ms timeout of the 2 tasks it is running (${holding.join(", ")}); ${other.name} must go on meanwhile`);
+      t.note(
+        `${paused.name} paused (SIGSTOP) for ${pauseMs} ms, past the ${timeoutMs} ms timeout of the 2 tasks it is running (${holding.join(", ")}); ${other.name} must go on meanwhile`,
+      );
       await t.sleep(pauseMs / 2);
       const during = Array.from({ length: 4 }, () => timedTask(t, timeoutMs, between(t, 20, 60)));
       await enqueueAtOnce(producer, during);

@@ -10,7 +10,12 @@ export function accountDeps(): AccountDeps {
     db: db(),
     redis: redis(),
     keys: keys(),
-    limits: { loginPerEmail: e.RATE_LIMIT_LOGIN_PER_EMAIL, loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP, signupPerIp: e.RATE_LIMIT_SIGNUP_PER_IP, signupPerInvite: e.RATE_LIMIT_SIGNUP_PER_INVITE },
+    limits: {
+      loginPerEmail: e.RATE_LIMIT_LOGIN_PER_EMAIL,
+      loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
+      signupPerIp: e.RATE_LIMIT_SIGNUP_PER_IP,
+      signupPerInvite: e.RATE_LIMIT_SIGNUP_PER_INVITE,
+    },
   };
 }
 
@@ -19,7 +24,10 @@ export function accountDeps(): AccountDeps {
  * address it trusts, so the first entry is never a value the client chose.
  */
 export function clientIp(headers: { get(name: string): string | null } | Record<string, unknown> | undefined): string {
-  const raw = headers && "get" in headers && typeof headers.get === "function" ? headers.get("x-forwarded-for") : (headers as Record<string, unknown> | undefined)?.["x-forwarded-for"];
+  const raw =
+    headers && "get" in headers && typeof headers.get === "function"
+      ? headers.get("x-forwarded-for")
+      : (headers as Record<string, unknown> | undefined)?.["x-forwarded-for"];
   const first = typeof raw === "string" ? raw.split(",")[0]?.trim() : undefined;
   return first || "unknown";
 }

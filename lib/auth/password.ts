@@ -1,7 +1,12 @@
 import { hash, verify } from "@node-rs/argon2";
 
 // OWASP's argon2id baseline (19 MiB, 2 passes): about 30 ms a hash on this hardware.
-const options = { algorithm: 2 /* Algorithm.Argon2id; a const enum, unusable under isolatedModules */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+const options = {
+  algorithm: 2 /* Algorithm.Argon2id; a const enum, unusable under isolatedModules */,
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, options);
@@ -24,10 +29,42 @@ export function decoyHash(): Promise<string> {
 }
 
 const common = new Set([
-  "password", "password1", "password12", "password123", "passw0rd", "qwerty", "qwertyuiop", "123456", "12345678",
-  "123456789", "1234567890", "letmein", "welcome", "iloveyou", "admin", "administrator", "monkey", "dragon",
-  "football", "baseball", "sunshine", "princess", "trustno1", "abc123", "changeme", "faultline", "starwars",
-  "qwerty123", "1q2w3e4r", "zaq12wsx", "11111111", "00000000", "superman", "batman", "whatever", "computer",
+  "password",
+  "password1",
+  "password12",
+  "password123",
+  "passw0rd",
+  "qwerty",
+  "qwertyuiop",
+  "123456",
+  "12345678",
+  "123456789",
+  "1234567890",
+  "letmein",
+  "welcome",
+  "iloveyou",
+  "admin",
+  "administrator",
+  "monkey",
+  "dragon",
+  "football",
+  "baseball",
+  "sunshine",
+  "princess",
+  "trustno1",
+  "abc123",
+  "changeme",
+  "faultline",
+  "starwars",
+  "qwerty123",
+  "1q2w3e4r",
+  "zaq12wsx",
+  "11111111",
+  "00000000",
+  "superman",
+  "batman",
+  "whatever",
+  "computer",
 ]);
 
 /** Returns why a password is too weak, or null. The message says what to change. */

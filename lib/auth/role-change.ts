@@ -17,7 +17,9 @@ export async function changeRole(db: Db, actorId: string, userId: string, role: 
     if (!target) throw new RoleChangeError("That user no longer exists.");
     if (target.role === "admin" && role !== "admin" && (await tx.user.count({ where: { role: "admin" } })) <= 1) {
       throw new RoleChangeError(
-        actorId === userId ? "You are the only admin; make someone else admin before giving up the role." : "This is the only admin; make someone else admin first.",
+        actorId === userId
+          ? "You are the only admin; make someone else admin before giving up the role."
+          : "This is the only admin; make someone else admin first.",
       );
     }
     await tx.user.update({ where: { id: userId }, data: { role } });

@@ -26,8 +26,18 @@ export class CohortError extends RequestError {
 
 const CohortInput = z.object({
   name: z.string().trim().min(1, "Give the cohort a name, e.g. “Spring 2027 evening”.").max(80, "A cohort name has at most 80 characters."),
-  idleDays: z.coerce.number().int("Idle days must be a whole number.").min(1, "Idle days must be between 1 and 90.").max(90, "Idle days must be between 1 and 90.").default(7),
-  stuckFails: z.coerce.number().int("Failures in a row must be a whole number.").min(2, "Failures in a row must be between 2 and 50.").max(50, "Failures in a row must be between 2 and 50.").default(5),
+  idleDays: z.coerce
+    .number()
+    .int("Idle days must be a whole number.")
+    .min(1, "Idle days must be between 1 and 90.")
+    .max(90, "Idle days must be between 1 and 90.")
+    .default(7),
+  stuckFails: z.coerce
+    .number()
+    .int("Failures in a row must be a whole number.")
+    .min(2, "Failures in a row must be between 2 and 50.")
+    .max(50, "Failures in a row must be between 2 and 50.")
+    .default(5),
 });
 export type CohortInput = z.input<typeof CohortInput>;
 
@@ -83,7 +93,8 @@ export async function previewInvite(db: Db, input: string) {
 /** Joins with a code or a pasted link. Joining twice is harmless; an instructor stays an instructor. */
 export async function joinCohort(db: Db, userId: string, input: string): Promise<{ cohortId: string; name: string; already: boolean }> {
   const code = parseInviteCode(input);
-  if (!code) throw new CohortError(422, "That is not an invite code. A code has eight letters and digits, like K7M2-Q9XD; you can also paste the whole invite link.");
+  if (!code)
+    throw new CohortError(422, "That is not an invite code. A code has eight letters and digits, like K7M2-Q9XD; you can also paste the whole invite link.");
   const cohort = await db.cohort.findUnique({ where: { inviteCode: code }, select: { id: true, name: true } });
   if (!cohort) throw new CohortError(404, "No cohort has this invite code. Check it with your instructor; they may have replaced it with a new one.");
   const where = { cohortId_userId: { cohortId: cohort.id, userId } };
@@ -134,7 +145,11 @@ export async function addInstructor(db: Db, viewer: Viewer, cohortId: string, em
 
 /** The cohort's instructors, for its page. */
 export async function instructorsOf(db: Db, cohortId: string) {
-  const rows = await db.cohortMember.findMany({ where: { cohortId, role: "instructor" }, select: { user: { select: { id: true, email: true, name: true } } }, orderBy: { joinedAt: "asc" } });
+  const rows = await db.cohortMember.findMany({
+    where: { cohortId, role: "instructor" },
+    select: { user: { select: { id: true, email: true, name: true } } },
+    orderBy: { joinedAt: "asc" },
+  });
   return rows.map((r) => r.user);
 }
 

@@ -16,7 +16,16 @@ export const toCsv = (rows: (string | number | null | undefined)[][]) => rows.ma
 const iso = (d: Date | null) => (d ? d.toISOString() : "");
 
 export function gridCsv(grid: ClassGrid): string {
-  const header = ["name", "email", "joined", "last_activity", "idle_days", ...grid.milestones.map((m) => `${m.code}_percent`), "stuck_on", ...grid.requirements.map((r) => `required: ${r.title}`)];
+  const header = [
+    "name",
+    "email",
+    "joined",
+    "last_activity",
+    "idle_days",
+    ...grid.milestones.map((m) => `${m.code}_percent`),
+    "stuck_on",
+    ...grid.requirements.map((r) => `required: ${r.title}`),
+  ];
   return toCsv([
     header,
     ...grid.rows.map((r) => [

@@ -54,7 +54,8 @@ export interface ClassGrid {
 }
 
 /** How many learners have met a requirement, on time or late. */
-export const metCount = (rows: GridRow[], requirementId: string) => rows.filter((row) => row.requirements.some((s) => s.requirement.id === requirementId && s.metAt !== null)).length;
+export const metCount = (rows: GridRow[], requirementId: string) =>
+  rows.filter((row) => row.requirements.some((s) => s.requirement.id === requirementId && s.metAt !== null)).length;
 
 const latest = (...dates: (Date | null | undefined)[]) => dates.reduce<Date | null>((a, d) => (d && (!a || d > a) ? d : a), null);
 

@@ -22,7 +22,15 @@ export async function learnerOfCohort(db: Db, viewer: Viewer, cohortId: string, 
       where: { userId },
       orderBy: { createdAt: "desc" },
       take: 500,
-      select: { id: true, labId: true, mode: true, status: true, durationMs: true, createdAt: true, checks: { select: { checkId: true, status: true }, orderBy: { position: "asc" } } },
+      select: {
+        id: true,
+        labId: true,
+        mode: true,
+        status: true,
+        durationMs: true,
+        createdAt: true,
+        checks: { select: { checkId: true, status: true }, orderBy: { position: "asc" } },
+      },
     }),
   ]);
   const labs = new Map<string, typeof runs>();
@@ -30,7 +38,12 @@ export async function learnerOfCohort(db: Db, viewer: Viewer, cohortId: string, 
   return {
     cohort: { id: cohort.id, name: cohort.name },
     learner: { ...member.user, name: displayName(member.user), joinedAt: member.joinedAt },
-    grades: catalog.milestones.map((m) => ({ id: m.milestone.id, code: m.milestone.code, title: m.milestone.title, grade: gradeMilestone(m.milestone, quizzes, evidence) })),
+    grades: catalog.milestones.map((m) => ({
+      id: m.milestone.id,
+      code: m.milestone.code,
+      title: m.milestone.title,
+      grade: gradeMilestone(m.milestone, quizzes, evidence),
+    })),
     labs: [...labs].map(([labId, list]) => ({ labId, title: catalog.labs.find((l) => l.lab.id === labId)?.lab.title ?? labId, runs: list })),
   };
 }

@@ -80,13 +80,28 @@ export function describeRequirements(rows: Row[], catalog: Catalog): Requirement
   return rows.flatMap((r): Requirement[] => {
     if (r.kind === "milestone") {
       const m = catalog.milestones.find((x) => x.milestone.id === r.target);
-      return m ? [{ id: r.id, kind: "milestone", target: r.target, checks: [], dueAt: r.dueAt, title: `Pass ${m.milestone.code} ${m.milestone.title}`, href: `/learn/${m.slug}` }] : [];
+      return m
+        ? [
+            {
+              id: r.id,
+              kind: "milestone",
+              target: r.target,
+              checks: [],
+              dueAt: r.dueAt,
+              title: `Pass ${m.milestone.code} ${m.milestone.title}`,
+              href: `/learn/${m.slug}`,
+            },
+          ]
+        : [];
     }
     const lab = catalog.labs.find((l) => l.lab.id === r.target);
     if (!lab) return [];
     const listed = JSON.parse(r.checks) as string[];
     const checks = listed.length > 0 ? listed : lab.lab.checks.map((c) => c.id);
-    const title = listed.length > 0 ? `Pass ${checks.length === 1 ? "the check" : `${checks.length} checks`} ${checks.join(", ")} of the lab “${lab.lab.title}”` : `Pass every check of the lab “${lab.lab.title}”`;
+    const title =
+      listed.length > 0
+        ? `Pass ${checks.length === 1 ? "the check" : `${checks.length} checks`} ${checks.join(", ")} of the lab “${lab.lab.title}”`
+        : `Pass every check of the lab “${lab.lab.title}”`;
     return [{ id: r.id, kind: "lab", target: r.target, checks, dueAt: r.dueAt, title, href: `/labs/${lab.lab.slug}` }];
   });
 }
@@ -122,7 +137,10 @@ export function requirementStatus(requirement: Requirement, evidence: Evidence, 
 
 /** The requirements of every cohort a learner belongs to, soonest due first, with the cohort's name. */
 export async function requirementsOfLearner(db: Db, userId: string, catalog: Catalog): Promise<(Requirement & { cohort: string })[]> {
-  const memberships = await db.cohortMember.findMany({ where: { userId, role: "learner" }, select: { cohort: { select: { name: true, requirements: true } } } });
+  const memberships = await db.cohortMember.findMany({
+    where: { userId, role: "learner" },
+    select: { cohort: { select: { name: true, requirements: true } } },
+  });
   return memberships
     .flatMap(({ cohort }) => describeRequirements(cohort.requirements, catalog).map((r) => ({ ...r, cohort: cohort.name })))
     .sort((a, b) => (a.dueAt?.getTime() ?? Infinity) - (b.dueAt?.getTime() ?? Infinity));
@@ -132,11 +150,19 @@ export async function requirementsOfLearner(db: Db, userId: string, catalog: Cat
  * What a learner's cohorts require of them, and where they stand: everything, or only what
  * concerns one lab, or one milestone (itself or its labs). Soonest due first.
  */
-export async function dueDatesOf(db: Db, userId: string, catalog: Catalog, quizzes: QuizIndex, scope: { milestoneId?: string; labId?: string } = {}, now = new Date()): Promise<(RequirementStatus & { cohort: string })[]> {
+export async function dueDatesOf(
+  db: Db,
+  userId: string,
+  catalog: Catalog,
+  quizzes: QuizIndex,
+  scope: { milestoneId?: string; labId?: string } = {},
+  now = new Date(),
+): Promise<(RequirementStatus & { cohort: string })[]> {
   const labsOf = (milestoneId: string) => catalog.milestones.find((m) => m.milestone.id === milestoneId)?.milestone.labs.map((l) => l.id) ?? [];
   const wanted = (await requirementsOfLearner(db, userId, catalog)).filter((r) => {
     if (scope.labId) return r.kind === "lab" && r.target === scope.labId;
-    if (scope.milestoneId) return (r.kind === "milestone" && r.target === scope.milestoneId) || (r.kind === "lab" && labsOf(scope.milestoneId).includes(r.target));
+    if (scope.milestoneId)
+      return (r.kind === "milestone" && r.target === scope.milestoneId) || (r.kind === "lab" && labsOf(scope.milestoneId).includes(r.target));
     return true;
   });
   if (wanted.length === 0) return [];

@@ -19,7 +19,10 @@ describe("stuck on a check", () => {
 
   test("the same check id in two labs is two streaks; the worst comes first", () => {
     const outcomes = [run("a", false, 1, "lab-1"), run("a", false, 2, "lab-2"), run("a", false, 3, "lab-2"), run("b", true, 4, "lab-2")];
-    expect(stuckChecks(outcomes, 1).map((s) => [s.labId, s.fails])).toEqual([["lab-2", 2], ["lab-1", 1]]);
+    expect(stuckChecks(outcomes, 1).map((s) => [s.labId, s.fails])).toEqual([
+      ["lab-2", 2],
+      ["lab-1", 1],
+    ]);
   });
 });
 

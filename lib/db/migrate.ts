@@ -97,7 +97,9 @@ async function migratePostgres(databaseUrl: string, migrations: Migration[]): Pr
   try {
     // An advisory lock serialises replicas that start together; it is released with the session.
     await client.query("SELECT pg_advisory_lock(7317001)");
-    await client.query(`CREATE TABLE IF NOT EXISTS "_faultline_migrations" (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "_faultline_migrations" (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+    );
     const { rows } = await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM "_faultline_migrations"`);
     const pending = checkHistory(new Map(rows.map((r) => [r.name, r.checksum])), migrations);
     for (const m of pending) {

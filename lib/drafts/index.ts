@@ -37,15 +37,18 @@ export function editableFiles({ lab }: LoadedLab, input: unknown): Record<string
   const out: Record<string, string> = {};
   let total = 0;
   for (const [file, content] of Object.entries(input)) {
-    if (!lab.files.some((f) => f.path === file)) throw new DraftInputError(`This lab has no file '${file.slice(0, 100)}'; its files are ${lab.files.map((f) => f.path).join(", ")}.`);
+    if (!lab.files.some((f) => f.path === file))
+      throw new DraftInputError(`This lab has no file '${file.slice(0, 100)}'; its files are ${lab.files.map((f) => f.path).join(", ")}.`);
     if (!editable.has(file)) continue; // read-only files are the starter's, whatever the browser sends
     if (typeof content !== "string") throw new DraftInputError(`The content of '${file}' must be text.`);
     const bytes = Buffer.byteLength(content);
-    if (bytes > DRAFT_LIMITS.fileBytes) throw new DraftInputError(`'${file}' is ${Math.round(bytes / 1000)} kB; a lab file may be at most ${DRAFT_LIMITS.fileBytes / 1000} kB.`);
+    if (bytes > DRAFT_LIMITS.fileBytes)
+      throw new DraftInputError(`'${file}' is ${Math.round(bytes / 1000)} kB; a lab file may be at most ${DRAFT_LIMITS.fileBytes / 1000} kB.`);
     total += bytes;
     out[file] = content;
   }
-  if (total > DRAFT_LIMITS.totalBytes) throw new DraftInputError(`Your files add up to ${Math.round(total / 1000)} kB; a draft may be at most ${DRAFT_LIMITS.totalBytes / 1000} kB.`);
+  if (total > DRAFT_LIMITS.totalBytes)
+    throw new DraftInputError(`Your files add up to ${Math.round(total / 1000)} kB; a draft may be at most ${DRAFT_LIMITS.totalBytes / 1000} kB.`);
   return out;
 }
 
@@ -62,7 +65,9 @@ function parseStored(json: string): Record<string, string> {
 function merge(loaded: LoadedLab, stored: Record<string, string>): Record<string, string> {
   const starter = starterFiles(loaded);
   const editable = new Set(loaded.lab.files.filter((f) => f.editable).map((f) => f.path));
-  return Object.fromEntries(Object.entries(starter).map(([file, content]) => [file, editable.has(file) && typeof stored[file] === "string" ? stored[file] : content]));
+  return Object.fromEntries(
+    Object.entries(starter).map(([file, content]) => [file, editable.has(file) && typeof stored[file] === "string" ? stored[file] : content]),
+  );
 }
 
 export async function loadDraft(db: Db, userId: string, loaded: LoadedLab): Promise<DraftState> {
@@ -71,38 +76,50 @@ export async function loadDraft(db: Db, userId: string, loaded: LoadedLab): Prom
   return { files: merge(loaded, parseStored(row.files)), version: row.version, updatedAt: row.updatedAt, source: "draft" };
 }
 
-const sameFiles = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+const sameFiles = (a: Record<string, string>, b: Record<string, string>) =>
+  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 /**
  * Replaces the draft with `files`, setting the old content aside. Two browsers saving at once both
  * land, one after the other (the loser of the version race retries), and neither is lost.
  */
-async function write(db: Db, userId: string, loaded: LoadedLab, files: Record<string, string>, reason: "autosave" | "reset"): Promise<{ version: number; updatedAt: Date }> {
+async function write(
+  db: Db,
+  userId: string,
+  loaded: LoadedLab,
+  files: Record<string, string>,
+  reason: "autosave" | "reset",
+): Promise<{ version: number; updatedAt: Date }> {
   const labId = loaded.lab.id;
   const json = JSON.stringify(files);
   for (let attempt = 0; ; attempt++) {
-    const result = await db.$transaction(async (tx) => {
-      const current = await tx.draft.findUnique({ where: { userId_labId: { userId, labId } } });
-      const now = new Date();
-      if (!current) {
-        const created = await tx.draft.create({ data: { userId, labId, files: json, version: 1, updatedAt: now } });
-        return { version: created.version, updatedAt: created.updatedAt };
-      }
-      if (reason === "autosave" && sameFiles(parseStored(current.files), files)) return { version: current.version, updatedAt: current.updatedAt };
-      const moved = await tx.draft.updateMany({ where: { userId, labId, version: current.version }, data: { files: json, version: current.version + 1, updatedAt: now } });
-      if (moved.count === 0) return null;
-      await tx.draftVersion.upsert({
-        where: { userId_labId_version: { userId, labId, version: current.version } },
-        create: { userId, labId, version: current.version, files: current.files, savedAt: current.updatedAt, reason },
-        update: {},
+    const result = await db
+      .$transaction(async (tx) => {
+        const current = await tx.draft.findUnique({ where: { userId_labId: { userId, labId } } });
+        const now = new Date();
+        if (!current) {
+          const created = await tx.draft.create({ data: { userId, labId, files: json, version: 1, updatedAt: now } });
+          return { version: created.version, updatedAt: created.updatedAt };
+        }
+        if (reason === "autosave" && sameFiles(parseStored(current.files), files)) return { version: current.version, updatedAt: current.updatedAt };
+        const moved = await tx.draft.updateMany({
+          where: { userId, labId, version: current.version },
+          data: { files: json, version: current.version + 1, updatedAt: now },
+        });
+        if (moved.count === 0) return null;
+        await tx.draftVersion.upsert({
+          where: { userId_labId_version: { userId, labId, version: current.version } },
+          create: { userId, labId, version: current.version, files: current.files, savedAt: current.updatedAt, reason },
+          update: {},
+        });
+        await tx.draftVersion.deleteMany({ where: { userId, labId, version: { lte: current.version - HISTORY_KEEP } } });
+        return { version: current.version + 1, updatedAt: now };
+      })
+      .catch((error: unknown) => {
+        // Another window created the draft first (unique key): go round and update it instead.
+        if ((error as { code?: string }).code === "P2002") return null;
+        throw error;
       });
-      await tx.draftVersion.deleteMany({ where: { userId, labId, version: { lte: current.version - HISTORY_KEEP } } });
-      return { version: current.version + 1, updatedAt: now };
-    }).catch((error: unknown) => {
-      // Another window created the draft first (unique key): go round and update it instead.
-      if ((error as { code?: string }).code === "P2002") return null;
-      throw error;
-    });
     if (result) return result;
     if (attempt >= 20) throw new Error("Your draft changed in another window while saving; reload to see the latest.");
     // Lost the race to another window: step aside for a random moment so the two stop colliding.

@@ -42,7 +42,7 @@ export interface LoadOptions extends SpawnOptions {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th")}`;
 
 /** The module name the learner wrote (`queue.ts`) → the built file the sandbox runs. */
 const built = (module: string) => module.replace(/\.ts$/, ".js");
@@ -193,7 +193,9 @@ export class CheckContext {
     const text = this.hooks.sources?.[file];
     if (text === undefined) {
       const known = Object.keys(this.hooks.sources ?? {});
-      throw new GraderError(`t.source("${file}"): the run has no such file; its files are ${known.length > 0 ? known.join(", ") : "(none were given to the check)"}`);
+      throw new GraderError(
+        `t.source("${file}"): the run has no such file; its files are ${known.length > 0 ? known.join(", ") : "(none were given to the check)"}`,
+      );
     }
     return text;
   }
@@ -207,7 +209,8 @@ export class CheckContext {
    * <name>: …". The same name twice in a check is the same dependency; it closes when the check ends.
    */
   async dependency(name: string, options: { respond?: DependencyBehaviour } = {}): Promise<ChaosDependency> {
-    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new GraderError(`t.dependency("${name}"): a name is 1–32 lower-case letters, digits and dashes, starting with a letter`);
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name))
+      throw new GraderError(`t.dependency("${name}"): a name is 1–32 lower-case letters, digits and dashes, starting with a letter`);
     const known = this.dependencies.get(name);
     if (known) {
       if (options.respond) known.respond(options.respond);
@@ -277,7 +280,11 @@ export class CheckContext {
     const { missing } = await this.viewRedis(values, { ignore });
     if (missing.length > 0) {
       const where = ignore?.length ? ` (apart from ${ignore.join(", ")})` : "";
-      throw new CheckFailure({ ...failure, expected: `all ${values.length} stored in your Redis${where}`, actual: `not found in Redis${where}: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` and ${missing.length - 8} more` : ""}` });
+      throw new CheckFailure({
+        ...failure,
+        expected: `all ${values.length} stored in your Redis${where}`,
+        actual: `not found in Redis${where}: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` and ${missing.length - 8} more` : ""}`,
+      });
     }
   }
 

@@ -12,7 +12,12 @@ import { VerdictSchema } from "./result.ts";
 export const CheckStartEventSchema = z.object({ type: z.literal("check-start"), id: z.string(), title: z.string().catch("") });
 
 /** A line of output: the learner's (stdout, stderr) or the grader's own; `check` names the check it belongs to. */
-export const LogEventSchema = z.object({ type: z.literal("log"), stream: z.enum(["stdout", "stderr", "grader"]).catch("stdout"), text: z.string(), check: z.string().optional() });
+export const LogEventSchema = z.object({
+  type: z.literal("log"),
+  stream: z.enum(["stdout", "stderr", "grader"]).catch("stdout"),
+  text: z.string(),
+  check: z.string().optional(),
+});
 
 export const CheckEndEventSchema = z.object({
   type: z.literal("check-end"),
@@ -30,7 +35,4 @@ export const CheckEndEventSchema = z.object({
 export const SnapshotEventSchema = z.object({ type: z.literal("snapshot"), at: z.number(), keys: lenientArray(KeySnapshotSchema) });
 
 export type GradeEvent =
-  | z.output<typeof CheckStartEventSchema>
-  | z.output<typeof LogEventSchema>
-  | z.output<typeof CheckEndEventSchema>
-  | z.output<typeof SnapshotEventSchema>;
+  z.output<typeof CheckStartEventSchema> | z.output<typeof LogEventSchema> | z.output<typeof CheckEndEventSchema> | z.output<typeof SnapshotEventSchema>;

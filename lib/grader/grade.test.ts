@@ -41,7 +41,12 @@ function stuckPod(killReply: string, ended: ReturnType<Lane["redis"]["ended"]> =
   return { pod: podOf(lane), state };
 }
 
-const lab = { checks: [{ id: "first", title: "First" }, { id: "second", title: "Second" }] } as unknown as Lab;
+const lab = {
+  checks: [
+    { id: "first", title: "First" },
+    { id: "second", title: "Second" },
+  ],
+} as unknown as Lab;
 
 async function grade(pod: Pod, first: "pass" | "throw" = "pass") {
   const events: GradeEvent[] = [];
@@ -61,10 +66,14 @@ async function grade(pod: Pod, first: "pass" | "throw" = "pass") {
 }
 
 test("a script Redis cannot kill fails the check, not the platform, and the next check runs on a fresh Redis", async () => {
-  const { pod, state } = stuckPod("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+  const { pod, state } = stuckPod(
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+  );
   const { results, events, seen } = await grade(pod);
   expect(results.map((r) => r.status)).toEqual(["fail", "pass"]);
-  expect(results[0]?.message).toBe("Your Lua script wrote to Redis and then kept running; Redis cannot stop such a script (UNKILLABLE Sorry the script already executed write commands against the dataset), so the grader replaced your run's Redis with an empty one.");
+  expect(results[0]?.message).toBe(
+    "Your Lua script wrote to Redis and then kept running; Redis cannot stop such a script (UNKILLABLE Sorry the script already executed write commands against the dataset), so the grader replaced your run's Redis with an empty one.",
+  );
   expect(state.generation).toBe(1);
   expect(seen).toEqual(["generation-1"]);
   expect(events.some((e) => e.type === "log" && e.text.startsWith("The run's Redis was replaced after this check: "))).toBe(true);
@@ -109,7 +118,10 @@ test("a Redis whose death shows as a failed command before its exit is still rec
       get: async () => "x",
       call: async () => "OK", // FUNCTION FLUSH
     },
-    redis: { ended: () => (!replaced && Date.now() >= endedAt ? { code: null, signal: "SIGSEGV", log: "1:M # Out Of Memory allocating 2097163 bytes!\n1:M # crash report" } : null) },
+    redis: {
+      ended: () =>
+        !replaced && Date.now() >= endedAt ? { code: null, signal: "SIGSEGV", log: "1:M # Out Of Memory allocating 2097163 bytes!\n1:M # crash report" } : null,
+    },
     proxy: { log: [], mark() {}, reset() {}, reseed() {} },
     replaceRedis: async () => void (replaced = true),
   };

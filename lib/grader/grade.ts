@@ -42,11 +42,19 @@ class CheckTimeout extends Error {}
 function judge(error: unknown, timeoutMs: number): Pick<CheckResult, "status" | "message" | "expected" | "actual" | "hint"> {
   if (error instanceof CheckFailure) return { status: "fail", message: error.message, expected: error.expected, actual: error.actual, hint: error.hint };
   if (error instanceof CheckTimeout) {
-    return { status: "fail", message: `The check did not finish within ${timeoutMs / 1000} s.`, hint: "Your code is probably waiting for something that never happens: a blocking call without a timeout, or a loop that never yields." };
+    return {
+      status: "fail",
+      message: `The check did not finish within ${timeoutMs / 1000} s.`,
+      hint: "Your code is probably waiting for something that never happens: a blocking call without a timeout, or a loop that never yields.",
+    };
   }
   // A Redis error on the grader's own reads comes from what the learner stored (WRONGTYPE…).
   if (error instanceof Error && error.name === "ReplyError") {
-    return { status: "fail", message: `Reading your Redis data failed: ${error.message}`, hint: "Check the key names and types your code writes against the lab's instructions." };
+    return {
+      status: "fail",
+      message: `Reading your Redis data failed: ${error.message}`,
+      hint: "Check the key names and types your code writes against the lab's instructions.",
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   const where = error instanceof GraderError ? "" : ` (this is a fault in the check or the platform, not your code${checksLine(error)})`;
@@ -90,7 +98,10 @@ function redisEnded(ended: NonNullable<ReturnType<Lane["redis"]["ended"]>>): Jud
       hint: "Data counts against the lab's maxmemory, but memory a Lua script builds (strings, tables) does not, and the server as a whole is capped: look for a script or a command that builds something huge.",
     };
   }
-  return { status: "error", message: `The run's Redis stopped during this check (${how}${last ? `: ${last}` : ""}) and was replaced (this is a fault in the platform, not your code)` };
+  return {
+    status: "error",
+    message: `The run's Redis stopped during this check (${how}${last ? `: ${last}` : ""}) and was replaced (this is a fault in the platform, not your code)`,
+  };
 }
 
 /**
@@ -204,7 +215,16 @@ export async function gradeChecks(session: GradeOptions): Promise<CheckResult[]>
   const reruns: number[] = [];
   let reported = 0;
   const emitEnd = (result: CheckResult) =>
-    session.emit({ type: "check-end", id: result.id, status: result.status, message: result.message, expected: result.expected, actual: result.actual, hint: result.hint, ms: Math.round(result.durationMs) });
+    session.emit({
+      type: "check-end",
+      id: result.id,
+      status: result.status,
+      message: result.message,
+      expected: result.expected,
+      actual: result.actual,
+      hint: result.hint,
+      ms: Math.round(result.durationMs),
+    });
   // Results stream in lab.json's order: a check that ends early waits for those before it.
   const report = () => {
     for (; reported < checks.length && results[reported]; reported++) emitEnd(results[reported]!);
@@ -224,7 +244,12 @@ export async function gradeChecks(session: GradeOptions): Promise<CheckResult[]>
         const result = await runCheck(session, checks[index]!, lane, false);
         running.delete(index);
         if (session.pod.hostCrashes > crashes && result.status !== "pass" && overlapped.has(index)) {
-          session.emit({ type: "log", stream: "grader", text: "The run's sandbox crashed while this check ran beside others; it runs again, alone, in a fresh one.", check: result.id });
+          session.emit({
+            type: "log",
+            stream: "grader",
+            text: "The run's sandbox crashed while this check ran beside others; it runs again, alone, in a fresh one.",
+            check: result.id,
+          });
           reruns.push(index);
           continue;
         }

@@ -67,7 +67,10 @@ export class QueueHistory {
 
   /** Every event, in time order (stable: events at the same time keep the order they came in). */
   get events(): QueueEvent[] {
-    return this.list.map((e, i) => ({ e, i })).sort((a, b) => a.e.at - b.e.at || a.i - b.i).map(({ e }) => e);
+    return this.list
+      .map((e, i) => ({ e, i }))
+      .sort((a, b) => a.e.at - b.e.at || a.i - b.i)
+      .map(({ e }) => e);
   }
 
   /** Every violation of `model`, smallest slice first. */
@@ -82,7 +85,12 @@ export class QueueHistory {
       const first = (op: QueueOp) => mine.find((e) => e.op === op);
       const count = (op: QueueOp) => mine.filter((e) => e.op === op).length;
       if (!first("enqueue")) {
-        found.push({ kind: "unknown", ids: [id], slice: mine, explain: `${id} was never enqueued, yet it was ${mine[0]!.op === "effect" ? "done" : `${mine[0]!.op}ed`}` });
+        found.push({
+          kind: "unknown",
+          ids: [id],
+          slice: mine,
+          explain: `${id} was never enqueued, yet it was ${mine[0]!.op === "effect" ? "done" : `${mine[0]!.op}ed`}`,
+        });
         continue;
       }
       const effects = count("effect");
@@ -90,9 +98,16 @@ export class QueueHistory {
       if (effects > 1 && (model.once ?? true)) found.push({ kind: "duplicated", ids: [id], slice: mine, explain: `${id} was done ${effects} times` });
       const ack = first("ack");
       const effect = first("effect");
-      if (ack && (!effect || effect.at > ack.at)) found.push({ kind: "acked-not-done", ids: [id], slice: mine.filter((e) => e.at <= ack.at || e.op === "effect"), explain: `${id} was acknowledged before it was done${effect ? "" : " (and it never was)"}` });
+      if (ack && (!effect || effect.at > ack.at))
+        found.push({
+          kind: "acked-not-done",
+          ids: [id],
+          slice: mine.filter((e) => e.at <= ack.at || e.op === "effect"),
+          explain: `${id} was acknowledged before it was done${effect ? "" : " (and it never was)"}`,
+        });
       const claim = first("claim");
-      if (model.claimBeforeEffect && effect && (!claim || claim.at > effect.at)) found.push({ kind: "unclaimed", ids: [id], slice: mine, explain: `${id} was done without being claimed from the queue` });
+      if (model.claimBeforeEffect && effect && (!claim || claim.at > effect.at))
+        found.push({ kind: "unclaimed", ids: [id], slice: mine, explain: `${id} was done without being claimed from the queue` });
     }
 
     if (model.order === "fifo" || model.order === "priority") found.push(...this.overtakes(events, model).map((v) => ({ ...v, slice: of(v.ids) })));
@@ -128,7 +143,11 @@ export class QueueHistory {
         if (!before(b, a)) continue;
         reported.add(b);
         const why = model.order === "priority" && priority(b) !== priority(a) ? `priority ${priority(b)} before ${priority(a)}` : "enqueued earlier";
-        out.push({ kind: "reordered", ids: [b, a], explain: `${a} was claimed while ${b} (${why}) was waiting${bClaimed === undefined ? " and never claimed" : ""}` });
+        out.push({
+          kind: "reordered",
+          ids: [b, a],
+          explain: `${a} was claimed while ${b} (${why}) was waiting${bClaimed === undefined ? " and never claimed" : ""}`,
+        });
       }
     }
     return out;
@@ -187,10 +206,20 @@ export function assertEachOnce(expected: string[], seen: string[], what: { noun:
   for (const id of seen) counts.set(id, (counts.get(id) ?? 0) + 1);
   const duplicated = [...counts].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`);
   if (duplicated.length > 0) {
-    throw new CheckFailure({ message: `${duplicated.length} ${what.noun}(s) took effect more than once.`, expected: `each of the ${expected.length} exactly once`, actual: duplicated.slice(0, 10).join(", "), hint: what.hintDuplicate });
+    throw new CheckFailure({
+      message: `${duplicated.length} ${what.noun}(s) took effect more than once.`,
+      expected: `each of the ${expected.length} exactly once`,
+      actual: duplicated.slice(0, 10).join(", "),
+      hint: what.hintDuplicate,
+    });
   }
   const lost = expected.filter((id) => !counts.has(id));
   if (lost.length > 0) {
-    throw new CheckFailure({ message: `${lost.length} ${what.noun}(s) never took effect.`, expected: `all ${expected.length}`, actual: `missing: ${lost.slice(0, 10).join(", ")}`, hint: what.hintLost });
+    throw new CheckFailure({
+      message: `${lost.length} ${what.noun}(s) never took effect.`,
+      expected: `all ${expected.length}`,
+      actual: `missing: ${lost.slice(0, 10).join(", ")}`,
+      hint: what.hintLost,
+    });
   }
 }

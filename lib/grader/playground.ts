@@ -25,7 +25,10 @@ export async function runPlayground(session: PlaygroundOptions): Promise<{ statu
   const at = () => Math.round(performance.now() - started + (session.offsetMs ?? 0));
   const time = AbortSignal.timeout(session.durationMs ?? 60_000);
   const signal = session.signal ? AbortSignal.any([time, session.signal]) : time;
-  const base = new CheckContext(session.pod.lane, session.seed, { log: (stream, text, process) => session.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }), sources: session.sources });
+  const base = new CheckContext(session.pod.lane, session.seed, {
+    log: (stream, text, process) => session.emit({ type: "log", stream, text: process ? `[${process}] ${text}` : text }),
+    sources: session.sources,
+  });
   const t = Object.assign(base, { signal }) as PlaygroundContext;
   const snapshots = setInterval(() => {
     snapshotRedis(session.pod.lane.admin).then(

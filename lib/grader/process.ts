@@ -87,7 +87,8 @@ export class LearnerProcess {
 
   /** Only a process of its own takes a signal other than SIGKILL; an instance has no pid to send it to. */
   private requireProcess(signal: NodeJS.Signals): void {
-    if (this.program.instance) throw new GraderError(`${signal} needs a process of its own: load the module with t.load(module, { process: true }) or start it with t.spawn`);
+    if (this.program.instance)
+      throw new GraderError(`${signal} needs a process of its own: load the module with t.load(module, { process: true }) or start it with t.spawn`);
   }
 }
 
@@ -153,7 +154,8 @@ export function readMessage(line: string): Message | null {
   return error ? { kind: "reply", id, ok: false, error } : null;
 }
 
-const CHANNEL_HINT = "File descriptor 3 belongs to the lab harness, which uses it to pass the grader's calls and your functions' results: do not write to it, close it, or replace the functions the harness relies on.";
+const CHANNEL_HINT =
+  "File descriptor 3 belongs to the lab harness, which uses it to pass the grader's calls and your functions' results: do not write to it, close it, or replace the functions the harness relies on.";
 
 export class RpcModule extends LearnerProcess {
   private nextId = 1;
@@ -195,18 +197,36 @@ export class RpcModule extends LearnerProcess {
       const message = readMessage(line);
       if (!message) {
         const shown = clip(line, 80);
-        return breakChannel(new CheckFailure({ message: `Your process wrote ${JSON.stringify(shown)} to the grader's channel (file descriptor 3), which is not a message from the lab harness, so the grader stopped it.`, hint: CHANNEL_HINT }));
+        return breakChannel(
+          new CheckFailure({
+            message: `Your process wrote ${JSON.stringify(shown)} to the grader's channel (file descriptor 3), which is not a message from the lab harness, so the grader stopped it.`,
+            hint: CHANNEL_HINT,
+          }),
+        );
       }
       if (message.kind === "ready") return onReady(message.exports);
       if (message.kind === "not-ready") {
-        return onNotReady(new CheckFailure({ message: `${module} failed to load: ${message.error.message}`, actual: message.error.stack, hint: "Fix the error your module throws when it is imported; top-level code runs on import." }));
+        return onNotReady(
+          new CheckFailure({
+            message: `${module} failed to load: ${message.error.message}`,
+            actual: message.error.stack,
+            hint: "Fix the error your module throws when it is imported; top-level code runs on import.",
+          }),
+        );
       }
       // A reply to a call that already timed out is late, not forged: nothing waits for it.
       const call = this.pending.get(message.id);
       if (!call) return;
       this.pending.delete(message.id);
       if (message.ok) call.resolve(message.value);
-      else call.reject(new CheckFailure({ message: `${call.fn}() threw ${message.error.name}: ${message.error.message}`, actual: message.error.stack, hint: `Make ${call.fn} handle this case instead of throwing.` }));
+      else
+        call.reject(
+          new CheckFailure({
+            message: `${call.fn}() threw ${message.error.name}: ${message.error.message}`,
+            actual: message.error.stack,
+            hint: `Make ${call.fn} handle this case instead of throwing.`,
+          }),
+        );
     };
     // Lines are split on the byte 10, which never occurs inside a multi-byte UTF-8 character.
     let partial: Buffer[] = [];
@@ -238,7 +258,16 @@ export class RpcModule extends LearnerProcess {
     };
     channel.on("data", onData);
     channel.on("error", () => {});
-    const timer = setTimeout(() => onNotReady(new CheckFailure({ message: `${module} did not finish loading within ${readyTimeoutMs / 1000} s`, hint: "Top-level code must not block or wait forever; start long work from a function." })), readyTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        onNotReady(
+          new CheckFailure({
+            message: `${module} did not finish loading within ${readyTimeoutMs / 1000} s`,
+            hint: "Top-level code must not block or wait forever; start long work from a function.",
+          }),
+        ),
+      readyTimeoutMs,
+    );
     this.ready.finally(() => clearTimeout(timer)).catch(() => {});
     void this.exited.then((outcome) => {
       onNotReady(this.endedError(outcome, `the process running ${module} ${describeOutcome(outcome)}.`));
@@ -251,7 +280,9 @@ export class RpcModule extends LearnerProcess {
 
   /** The failure for a call to a program that has ended: a sandbox that failed is the platform's fault (`error`, never `fail`). */
   private endedError(outcome: Outcome, message: string): Error {
-    return outcome.kind === "sandbox" ? new GraderError(`${message} This is a fault of the platform, not your code.`) : new CheckFailure({ message, actual: this.output().slice(-2000) || undefined });
+    return outcome.kind === "sandbox"
+      ? new GraderError(`${message} This is a fault of the platform, not your code.`)
+      : new CheckFailure({ message, actual: this.output().slice(-2000) || undefined });
   }
 
   /**
@@ -262,7 +293,9 @@ export class RpcModule extends LearnerProcess {
     const id = this.nextId++;
     const outcome = this.outcome;
     // Called after the program ended: nothing will ever answer.
-    const refused = this.broken ?? (outcome ? this.endedError(outcome, `${fn}() never returned, because the process running ${this.module} ${describeOutcome(outcome)}.`) : null);
+    const refused =
+      this.broken ??
+      (outcome ? this.endedError(outcome, `${fn}() never returned, because the process running ${this.module} ${describeOutcome(outcome)}.`) : null);
     if (refused) {
       const failed = Promise.reject(refused);
       failed.catch(() => {});
@@ -271,7 +304,12 @@ export class RpcModule extends LearnerProcess {
     const result = new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new CheckFailure({ message: `${fn}() did not return within ${timeoutMs} ms`, hint: `Look for an await that never resolves in ${fn}, or a blocking call with no timeout.` }));
+        reject(
+          new CheckFailure({
+            message: `${fn}() did not return within ${timeoutMs} ms`,
+            hint: `Look for an await that never resolves in ${fn}, or a blocking call with no timeout.`,
+          }),
+        );
       }, timeoutMs);
       this.pending.set(id, {
         fn,
@@ -289,7 +327,11 @@ export class RpcModule extends LearnerProcess {
    * An HTTP request made from inside this process's sandbox, to a server the module started.
    * `headers` keep their name's case on the wire; an array value sends that header once per value.
    */
-  http(port: number, path: string, options: { method?: string; timeoutMs?: number; headers?: Record<string, string | string[]>; body?: string } = {}): Promise<{ status: number; body: string; headers: Record<string, string> }> {
+  http(
+    port: number,
+    path: string,
+    options: { method?: string; timeoutMs?: number; headers?: Record<string, string | string[]>; body?: string } = {},
+  ): Promise<{ status: number; body: string; headers: Record<string, string> }> {
     const timeoutMs = options.timeoutMs ?? 2000;
     return this.call("$http", [port, path, options.method ?? "GET", timeoutMs, options.headers ?? {}, options.body ?? null], timeoutMs + 1000);
   }

@@ -23,9 +23,10 @@ describe("checkProperty", () => {
   });
 
   it("replays the same counterexample from the same seed", async () => {
-    const run = () => checkProperty(42, fc.array(fc.integer()), async (xs) => {
-      if (xs.some((x) => x > 1000)) throw new CheckFailure({ message: "too big" });
-    }).catch((e: unknown) => (e as Error).message);
+    const run = () =>
+      checkProperty(42, fc.array(fc.integer()), async (xs) => {
+        if (xs.some((x) => x > 1000)) throw new CheckFailure({ message: "too big" });
+      }).catch((e: unknown) => (e as Error).message);
     expect(await run()).toBe(await run());
     expect(await run()).toContain("[1001]");
   });

@@ -29,9 +29,7 @@ export interface PropertyOptions<T> {
 const MAX_SHOWN = 1500;
 
 function clip(text: string): string {
-  return text.length > MAX_SHOWN
-    ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)`
-    : text;
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)` : text;
 }
 
 /**
@@ -40,9 +38,18 @@ function clip(text: string): string {
  * error (the learner's function threw, a call timed out) counts as getting it wrong too, except a
  * GraderError, which is the check's own fault and is passed on as it is.
  */
-export async function checkProperty<T>(seed: number, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, options: PropertyOptions<T> = {}): Promise<void> {
+export async function checkProperty<T>(
+  seed: number,
+  arbitrary: fc.Arbitrary<T>,
+  predicate: (value: T) => Promise<void>,
+  options: PropertyOptions<T> = {},
+): Promise<void> {
   const property: fc.IAsyncProperty<[T]> = fc.asyncProperty(arbitrary, (value) => predicate(value));
-  const details: fc.RunDetails<[T]> = await fc.check<[T]>(property, { seed, numRuns: options.runs ?? 100, plugins: [fc.interruptAfterTimeLimit(options.timeLimitMs ?? 4000)] });
+  const details: fc.RunDetails<[T]> = await fc.check<[T]>(property, {
+    seed,
+    numRuns: options.runs ?? 100,
+    plugins: [fc.interruptAfterTimeLimit(options.timeLimitMs ?? 4000)],
+  });
   if (!details.failed || details.counterexample === null) return;
   const value: T = details.counterexample[0];
   const shown = clip((options.show ?? fc.stringify)(value));
@@ -50,7 +57,13 @@ export async function checkProperty<T>(seed: number, arbitrary: fc.Arbitrary<T>,
   const cause = details.errorInstance;
   // The check itself broke on this input: never blame the learner for it.
   if (cause instanceof GraderError) throw cause;
-  const base: FailureDetails = cause instanceof CheckFailure ? { message: cause.message, expected: cause.expected, actual: cause.actual, hint: cause.hint } : { message: `Your code threw on a generated ${noun}: ${cause instanceof Error ? cause.message : String(cause)}` };
-  const found = details.numShrinks > 0 ? `the smallest ${noun} that still breaks it (shrunk ${details.numShrinks} times from the first failing one, after ${details.numRuns} generated)` : `the ${noun} that breaks it (after ${details.numRuns} generated)`;
+  const base: FailureDetails =
+    cause instanceof CheckFailure
+      ? { message: cause.message, expected: cause.expected, actual: cause.actual, hint: cause.hint }
+      : { message: `Your code threw on a generated ${noun}: ${cause instanceof Error ? cause.message : String(cause)}` };
+  const found =
+    details.numShrinks > 0
+      ? `the smallest ${noun} that still breaks it (shrunk ${details.numShrinks} times from the first failing one, after ${details.numRuns} generated)`
+      : `the ${noun} that breaks it (after ${details.numRuns} generated)`;
   throw new CheckFailure({ ...base, message: `${base.message}\nThis is ${found}:\n${shown}` });
 }

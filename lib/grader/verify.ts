@@ -39,9 +39,17 @@ export function labVariants({ lab, dir }: LoadedLab): Variant[] {
     const wdir = path.join(dir, "wrong", wrong.dir);
     const overrides = existsSync(wdir) ? listFiles(wdir) : [];
     const stray = overrides.filter((f) => !names.includes(f));
-    if (stray.length > 0) throw new Error(`labs/${lab.slug}/wrong/${wrong.dir}: ${stray.join(", ")} is not one of the lab's files (${names.join(", ")}); a wrong/ variant may only replace those.`);
-    if (overrides.length === 0) throw new Error(`labs/${lab.slug}/wrong/${wrong.dir}: holds no files; put the variant's version of ${names.join(" or ")} in it.`);
-    variants.push({ name: `wrong/${wrong.dir}`, files: { ...solution, ...read(wdir, overrides) }, expect: { kind: "fail-check", check: wrong.catches, why: wrong.why } });
+    if (stray.length > 0)
+      throw new Error(
+        `labs/${lab.slug}/wrong/${wrong.dir}: ${stray.join(", ")} is not one of the lab's files (${names.join(", ")}); a wrong/ variant may only replace those.`,
+      );
+    if (overrides.length === 0)
+      throw new Error(`labs/${lab.slug}/wrong/${wrong.dir}: holds no files; put the variant's version of ${names.join(" or ")} in it.`);
+    variants.push({
+      name: `wrong/${wrong.dir}`,
+      files: { ...solution, ...read(wdir, overrides) },
+      expect: { kind: "fail-check", check: wrong.catches, why: wrong.why },
+    });
   }
   return variants;
 }
@@ -77,12 +85,16 @@ export function checkKeyProblems(lab: Pick<Lab, "checks">, definition: LabChecks
   const problems: string[] = [];
   for (const key of extra) {
     const near = closest(key, missing);
-    problems.push(near
-      ? `${where}: the key '${key}' is not a check in lab.json; did you mean '${near}'?`
-      : `${where}: the key '${key}' is not a check in lab.json (its checks: ${declared.join(", ")}); add it to lab.json's checks or remove it.`);
+    problems.push(
+      near
+        ? `${where}: the key '${key}' is not a check in lab.json; did you mean '${near}'?`
+        : `${where}: the key '${key}' is not a check in lab.json (its checks: ${declared.join(", ")}); add it to lab.json's checks or remove it.`,
+    );
   }
   const named = new Set(problems.map((p) => /did you mean '([^']+)'/.exec(p)?.[1]));
-  for (const id of missing) if (!named.has(id)) problems.push(`${where}: lab.json declares the check '${id}', but checks.ts does not implement it; add '${id}': async (t) => { … } to its checks.`);
+  for (const id of missing)
+    if (!named.has(id))
+      problems.push(`${where}: lab.json declares the check '${id}', but checks.ts does not implement it; add '${id}': async (t) => { … } to its checks.`);
   return problems;
 }
 

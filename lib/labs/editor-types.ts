@@ -34,10 +34,39 @@ export interface EditorTypes {
  * 2.6 MB in all, for types a learner's code never touches; a missing one is only `any` inside
  * a library file, which the editor does not report.
  */
-const NODE_ENTRY_MODULES = ["assert", "buffer", "console", "crypto", "dns", "events", "http", "https", "net", "os", "path", "perf_hooks", "process", "stream", "string_decoder", "timers", "tls", "url", "util"];
+const NODE_ENTRY_MODULES = [
+  "assert",
+  "buffer",
+  "console",
+  "crypto",
+  "dns",
+  "events",
+  "http",
+  "https",
+  "net",
+  "os",
+  "path",
+  "perf_hooks",
+  "process",
+  "stream",
+  "string_decoder",
+  "timers",
+  "tls",
+  "url",
+  "util",
+];
 
 /** The globals part of @types/node (index.d.ts's non-module references): Buffer, process, setTimeout, fetch… */
-const NODE_GLOBALS = ["compatibility/index.d.ts", "globals.typedarray.d.ts", "buffer.buffer.d.ts", "globals.d.ts", "web-globals/abortcontroller.d.ts", "web-globals/domexception.d.ts", "web-globals/events.d.ts", "web-globals/fetch.d.ts"];
+const NODE_GLOBALS = [
+  "compatibility/index.d.ts",
+  "globals.typedarray.d.ts",
+  "buffer.buffer.d.ts",
+  "globals.d.ts",
+  "web-globals/abortcontroller.d.ts",
+  "web-globals/domexception.d.ts",
+  "web-globals/events.d.ts",
+  "web-globals/fetch.d.ts",
+];
 
 const stripComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
 
@@ -89,7 +118,11 @@ export function collectEditorTypes(root = process.cwd()): EditorTypes {
     // Monaco's worker resolves `import "pkg"` through /node_modules/pkg/index.d.ts, not package.json.
     const shim = `file:///node_modules/${name}/index.d.ts`;
     if (!libs.has(shim)) {
-      const rel = `./${path.relative(dir, file).split(path.sep).join("/").replace(/\.d\.ts$/, "")}`;
+      const rel = `./${path
+        .relative(dir, file)
+        .split(path.sep)
+        .join("/")
+        .replace(/\.d\.ts$/, "")}`;
       libs.set(shim, `export * from "${rel}";\nexport { default } from "${rel}";\n`);
     }
   };

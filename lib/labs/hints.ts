@@ -31,7 +31,10 @@ async function finalLockedFor(db: Db, user: HintUser, { lab }: LoadedLab): Promi
 /** The hints unlocked so far, in order, never the last one while it is locked. */
 export async function unlockedHints(db: Db, user: HintUser, loaded: LoadedLab): Promise<HintsState> {
   const { lab } = loaded;
-  const [row, locked] = await Promise.all([db.labHints.findUnique({ where: { userId_labId: { userId: user.id, labId: lab.id } } }), finalLockedFor(db, user, loaded)]);
+  const [row, locked] = await Promise.all([
+    db.labHints.findUnique({ where: { userId_labId: { userId: user.id, labId: lab.id } } }),
+    finalLockedFor(db, user, loaded),
+  ]);
   const reachable = locked > 0 ? lab.hints.length - 1 : lab.hints.length;
   return { total: lab.hints.length, unlocked: lab.hints.slice(0, Math.min(row?.unlocked ?? 0, reachable)), finalLockedFor: locked };
 }
@@ -44,6 +47,10 @@ export async function unlockNextHint(db: Db, user: HintUser, loaded: LoadedLab):
   if (next >= lab.hints.length || (next === lab.hints.length - 1 && before.finalLockedFor > 0)) return before;
   // Set, not incremented: two clicks at once unlock one hint, and a counter left past the last
   // hint by an older version is brought back in line.
-  await db.labHints.upsert({ where: { userId_labId: { userId: user.id, labId: lab.id } }, create: { userId: user.id, labId: lab.id, unlocked: next + 1 }, update: { unlocked: next + 1 } });
+  await db.labHints.upsert({
+    where: { userId_labId: { userId: user.id, labId: lab.id } },
+    create: { userId: user.id, labId: lab.id, unlocked: next + 1 },
+    update: { unlocked: next + 1 },
+  });
   return unlockedHints(db, user, loaded);
 }

@@ -46,12 +46,14 @@ test("a complete lab loads with defaults filled in", () => {
 });
 
 test("a slug that differs from its folder names both and the fix", () => {
-  expect(() => loadLabs(labsDir({ "pq": valid }))).toThrow("labs/pq/lab.json: slug 'priority-queue' differs from folder 'pq'; make them the same.");
+  expect(() => loadLabs(labsDir({ pq: valid }))).toThrow("labs/pq/lab.json: slug 'priority-queue' differs from folder 'pq'; make them the same.");
 });
 
 test("a wrong variant naming an unknown check lists the checks there are", () => {
   const lab = { ...valid, wrong: [...valid.wrong.slice(0, 2), { dir: "lifo", catches: "fifo", why: "uses a negative timestamp" }] };
-  expect(() => loadLabs(labsDir({ "priority-queue": lab }))).toThrow(/wrong\.2\.catches: names check 'fifo', which is not in checks; use one of fifo-equal-priority, no-shared-task/);
+  expect(() => loadLabs(labsDir({ "priority-queue": lab }))).toThrow(
+    /wrong\.2\.catches: names check 'fifo', which is not in checks; use one of fifo-equal-priority, no-shared-task/,
+  );
 });
 
 test("missing files, a missing checks.ts and too few wrong variants are all reported at once", () => {
@@ -85,6 +87,7 @@ test("the generated JSON Schema describes the fields for editor help", () => {
 
 test("labs/lab.schema.json is the JSON Schema of LabSchema, so editors help with the current fields", () => {
   const file = path.join(import.meta.dirname, "../../labs/lab.schema.json");
-  const regenerate = "regenerate it: node --import tsx -e 'import(\"./lib/labs/schema.ts\").then(m => process.stdout.write(JSON.stringify(m.labJsonSchema(), null, 2) + \"\\n\"))' > labs/lab.schema.json";
+  const regenerate =
+    'regenerate it: node --import tsx -e \'import("./lib/labs/schema.ts").then(m => process.stdout.write(JSON.stringify(m.labJsonSchema(), null, 2) + "\\n"))\' > labs/lab.schema.json';
   expect(JSON.parse(readFileSync(file, "utf8")), regenerate).toEqual(labJsonSchema());
 });

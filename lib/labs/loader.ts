@@ -22,7 +22,8 @@ export function closest(word: string, options: string[]): string | undefined {
   const distance = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-    for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     return d[a.length]![b.length]!;
   };
   const best = options.map((o) => [o, distance(word, o)] as const).sort((x, y) => x[1] - y[1])[0];
@@ -33,14 +34,18 @@ export function loadLab(labsDir: string, folder: string): LoadedLab {
   const dir = path.join(labsDir, folder);
   const where = path.join(path.basename(labsDir), folder, "lab.json");
   const file = path.join(dir, "lab.json");
-  if (!existsSync(file)) throw new LabError(`${path.join(path.basename(labsDir), folder)}: no lab.json. Every lab folder needs one; copy one from another lab or run \`npm run lab:new ${folder}\`.`);
+  if (!existsSync(file))
+    throw new LabError(
+      `${path.join(path.basename(labsDir), folder)}: no lab.json. Every lab folder needs one; copy one from another lab or run \`npm run lab:new ${folder}\`.`,
+    );
   const read = readJsonFile(file);
   if (!read.ok) throw new LabError(`${where}: ${read.problem}.`);
   const parsed = LabSchema.safeParse(read.value);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const field = i.path.join(".") || "(top level)";
-      const unknownKey = i.code === "unrecognized_keys" ? ` (did you mean ${i.keys.map((k) => closest(k, Object.keys(LabSchema.shape)) ?? "?").join(", ")}?)` : "";
+      const unknownKey =
+        i.code === "unrecognized_keys" ? ` (did you mean ${i.keys.map((k) => closest(k, Object.keys(LabSchema.shape)) ?? "?").join(", ")}?)` : "";
       return `${where}: ${field}: ${i.message}${unknownKey}`;
     });
     throw new LabError(lines.join("\n"));
@@ -55,9 +60,11 @@ export function loadLab(labsDir: string, folder: string): LoadedLab {
   }
   for (const w of lab.wrong) {
     const wdir = path.join(dir, "wrong", w.dir);
-    if (!existsSync(wdir) || !statSync(wdir).isDirectory()) problems.push(`${where}: wrong: folder wrong/${w.dir}/ does not exist; create it with the variant's files.`);
+    if (!existsSync(wdir) || !statSync(wdir).isDirectory())
+      problems.push(`${where}: wrong: folder wrong/${w.dir}/ does not exist; create it with the variant's files.`);
   }
-  if (!existsSync(path.join(dir, "checks.ts"))) problems.push(`${where}: checks.ts is missing beside lab.json; it implements the checks ${lab.checks.map((c) => c.id).join(", ")}.`);
+  if (!existsSync(path.join(dir, "checks.ts")))
+    problems.push(`${where}: checks.ts is missing beside lab.json; it implements the checks ${lab.checks.map((c) => c.id).join(", ")}.`);
   if (problems.length > 0) throw new LabError(problems.join("\n"));
   return { lab, dir };
 }
@@ -78,7 +85,11 @@ export function labsDirFor(courseDir: string): string {
 }
 
 export function loadLabs(labsDir: string): LoadedLab[] {
-  const folders = existsSync(labsDir) ? readdirSync(labsDir).filter((f) => statSync(path.join(labsDir, f)).isDirectory()).sort() : [];
+  const folders = existsSync(labsDir)
+    ? readdirSync(labsDir)
+        .filter((f) => statSync(path.join(labsDir, f)).isDirectory())
+        .sort()
+    : [];
   const loaded: LoadedLab[] = [];
   const problems: string[] = [];
   for (const folder of folders) {

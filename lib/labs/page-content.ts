@@ -10,6 +10,9 @@ import type { LoadedLab } from "./loader.ts";
 export function labPageMarkdown({ lab, dir }: LoadedLab): string {
   const file = path.join(dir, "instructions.md");
   const instructions = existsSync(file) ? readFileSync(file, "utf8").replace(/^# .*\n/, "") : lab.summary;
-  const starter = lab.files.map((f) => `### ${f.path}${f.editable ? "" : " (read-only)"}\n\n\`\`\`${languageOf(f.path).replace("typescript", "ts")}\n${readFileSync(path.join(dir, "starter", f.path), "utf8").trimEnd()}\n\`\`\``);
+  const starter = lab.files.map(
+    (f) =>
+      `### ${f.path}${f.editable ? "" : " (read-only)"}\n\n\`\`\`${languageOf(f.path).replace("typescript", "ts")}\n${readFileSync(path.join(dir, "starter", f.path), "utf8").trimEnd()}\n\`\`\``,
+  );
   return `${instructions}\n\n## Your starting files\n\n${starter.join("\n\n")}\n`;
 }

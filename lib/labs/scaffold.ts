@@ -42,8 +42,16 @@ export function scaffoldLab(labsDir: string, o: ScaffoldOptions): string {
       { id: "counts-concurrent-calls", title: "100 concurrent calls all count" },
     ],
     wrong: [
-      { dir: "read-modify-write", catches: "counts-concurrent-calls", why: "reads the count, adds one and writes it back in two steps, so concurrent calls overwrite each other" },
-      { dir: "local-counter", catches: "counts-concurrent-calls", why: "counts in the process's own memory and saves that, so each process overwrites the others' count" },
+      {
+        dir: "read-modify-write",
+        catches: "counts-concurrent-calls",
+        why: "reads the count, adds one and writes it back in two steps, so concurrent calls overwrite each other",
+      },
+      {
+        dir: "local-counter",
+        catches: "counts-concurrent-calls",
+        why: "counts in the process's own memory and saves that, so each process overwrites the others' count",
+      },
       { dir: "wrong-key", catches: "counts-one-call", why: "counts atomically, but under a key the instructions do not name" },
     ],
     hints: [
@@ -57,10 +65,13 @@ export function scaffoldLab(labsDir: string, o: ScaffoldOptions): string {
     const field = issue.path.join(".") || "lab";
     // The title and milestone may not be the author's words: say where they came from.
     const origin =
-      field === "title" && !o.title ? ` (the title "${title}" comes from the id; give one with --title "A longer title")`
-      : field === "title" ? " (from --title)"
-      : field === "milestone" ? " (from --milestone)"
-      : "";
+      field === "title" && !o.title
+        ? ` (the title "${title}" comes from the id; give one with --title "A longer title")`
+        : field === "title"
+          ? " (from --title)"
+          : field === "milestone"
+            ? " (from --milestone)"
+            : "";
     throw new ScaffoldError(`${field}: ${issue.message}${origin}`);
   }
   if (existsSync(dir)) throw new ScaffoldError(`${dir} exists already; choose another id, or edit that lab.`);

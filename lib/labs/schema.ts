@@ -29,16 +29,24 @@ export const LabSchema = z
     id: slug.describe("Stable id that progress is recorded against. Keep it when renaming the folder."),
     slug: slug.describe("Must equal the lab's folder name; it appears in URLs (/labs/<slug>)."),
     title: z.string().min(3).max(80).describe("Title shown on the lab page and in the course map."),
-    milestone: MilestoneCodeSchema.describe("The code of the milestone that lists the lab (its milestone.json \"code\": M1 … M9 or Capstone)."),
+    milestone: MilestoneCodeSchema.describe('The code of the milestone that lists the lab (its milestone.json "code": M1 … M9 or Capstone).'),
     summary: z.string().min(10).max(400).describe("One or two sentences: what the learner builds."),
     minutes: z.number().int().min(5).max(600).describe("Estimated minutes for a learner."),
     files: z
-      .array(z.object({ path: fileName.describe("File the learner sees, relative to starter/ and solution/."), editable: z.boolean().default(true).describe("false shows it read-only in the editor.") }))
+      .array(
+        z.object({
+          path: fileName.describe("File the learner sees, relative to starter/ and solution/."),
+          editable: z.boolean().default(true).describe("false shows it read-only in the editor."),
+        }),
+      )
       .min(1)
       .describe("The learner's files, in editor tab order. starter/ and solution/ must each contain every one."),
     redis: z
       .object({
-        allow: z.union([z.literal("all"), z.array(command).min(1)]).default("all").describe("Commands the chaos proxy lets the learner's code send; 'all' is every command the learner ACL permits."),
+        allow: z
+          .union([z.literal("all"), z.array(command).min(1)])
+          .default("all")
+          .describe("Commands the chaos proxy lets the learner's code send; 'all' is every command the learner ACL permits."),
         budgets: z
           .object({
             commands: z.number().int().positive().optional().describe("Most commands per run."),
@@ -52,7 +60,10 @@ export const LabSchema = z
       .default({ allow: "all", budgets: {} })
       .describe("How the learner's code may use its private Redis."),
     checks: z.array(LabCheckSchema).min(1).describe("The checks checks.ts implements, in the order they run."),
-    wrong: z.array(LabWrongSchema).min(3, "a lab needs at least three known-wrong variants").describe("Known-wrong variants that labs:verify proves each fail their named check."),
+    wrong: z
+      .array(LabWrongSchema)
+      .min(3, "a lab needs at least three known-wrong variants")
+      .describe("Known-wrong variants that labs:verify proves each fail their named check."),
     hints: z.array(z.string().min(10)).default([]).describe("Progressive hints, unlocked one at a time: gentle first, specific last."),
     finalHintAfter: z
       .number()
@@ -60,7 +71,9 @@ export const LabSchema = z
       .min(0)
       .max(50)
       .default(3)
-      .describe("Failed graded runs a learner needs before the last (most specific) hint unlocks, so it is read after trying, not instead. 0: no wait. Passing the lab unlocks it too."),
+      .describe(
+        "Failed graded runs a learner needs before the last (most specific) hint unlocks, so it is read after trying, not instead. 0: no wait. Passing the lab unlocks it too.",
+      ),
   })
   .superRefine((lab, ctx) => {
     const ids = new Set<string>();
@@ -69,7 +82,12 @@ export const LabSchema = z
       ids.add(c.id);
     });
     lab.wrong.forEach((w, i) => {
-      if (!ids.has(w.catches)) ctx.addIssue({ code: "custom", path: ["wrong", i, "catches"], message: `names check '${w.catches}', which is not in checks; use one of ${[...ids].join(", ")}` });
+      if (!ids.has(w.catches))
+        ctx.addIssue({
+          code: "custom",
+          path: ["wrong", i, "catches"],
+          message: `names check '${w.catches}', which is not in checks; use one of ${[...ids].join(", ")}`,
+        });
     });
   });
 

@@ -23,14 +23,20 @@ export function typecheckLabs(labDirs: string[], root = process.cwd()): string[]
   if (!configPath) return [`No tsconfig.json found above ${root}, so the labs cannot be type-checked.`];
   const config = ts.readConfigFile(configPath, ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, path.dirname(configPath));
-  const files = labDirs.flatMap((dir) => [path.join(dir, "checks.ts"), ...["solution", "starter", "wrong"].flatMap((sub) => tsFiles(path.join(dir, sub)))]).filter((f) => existsSync(f));
+  const files = labDirs
+    .flatMap((dir) => [path.join(dir, "checks.ts"), ...["solution", "starter", "wrong"].flatMap((sub) => tsFiles(path.join(dir, sub)))])
+    .filter((f) => existsSync(f));
   // A wrong/ variant holds only the files it changes: its imports of a sibling resolve to the
   // variant's folder, where the sibling may be missing. Those are not the author's errors.
   // The packages lab code may import (harness/otel-packages.ts) resolve from this repository's
   // node_modules, like @faultline/lab, wherever the course keeps its labs: a course directory
   // outside the repository has no node_modules of its own, and every OTel type would be `any`.
   const modules = path.join(root, "node_modules");
-  const paths = { ...parsed.options.paths, ioredis: [path.join(modules, "ioredis")], ...Object.fromEntries(OTEL_PACKAGES.map((name) => [`@opentelemetry/${name}`, [path.join(modules, "@opentelemetry", name)]])) };
+  const paths = {
+    ...parsed.options.paths,
+    ioredis: [path.join(modules, "ioredis")],
+    ...Object.fromEntries(OTEL_PACKAGES.map((name) => [`@opentelemetry/${name}`, [path.join(modules, "@opentelemetry", name)]])),
+  };
   const options: ts.CompilerOptions = { ...parsed.options, paths, noEmit: true, incremental: false, tsBuildInfoFile: undefined, plugins: [] };
   const program = ts.createProgram(files, options);
   const ours = new Set(files.map((f) => path.resolve(f)));

@@ -27,7 +27,11 @@ export function sourceHash(root: string): string {
   for (const input of inputs) walk(root, input, files);
   const hash = createHash("sha256");
   for (const file of files) {
-    hash.update(file).update("\0").update(readFileSync(path.join(root, file))).update("\0");
+    hash
+      .update(file)
+      .update("\0")
+      .update(readFileSync(path.join(root, file)))
+      .update("\0");
   }
   return hash.digest("hex");
 }

@@ -7,6 +7,9 @@ export function trustedClientIp(forwardedFor: string | string[] | undefined, soc
   const peer = socketAddress ?? "unknown";
   if (trustedProxies === 0) return peer;
   const header = Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? "");
-  const hops = header.split(",").map((s) => s.trim()).filter(Boolean);
+  const hops = header
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return hops[hops.length - trustedProxies] ?? hops[0] ?? peer;
 }

@@ -52,7 +52,22 @@ async function startPrivateRedis(dataDir: string, binary: string): Promise<Resol
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const password = randomBytes(18).toString("hex");
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", path.join(dir, "redis.log")];
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--appendonly",
+    "yes",
+    "--save",
+    "",
+    "--daemonize",
+    "no",
+    "--logfile",
+    path.join(dir, "redis.log"),
+  ];
   // The password goes in on stdin, not argv, so `ps` does not show it.
   const child = spawn(binary, ["-", ...args], { stdio: ["pipe", "ignore", "pipe"] });
   child.stdin?.end(`requirepass ${password}\n`);

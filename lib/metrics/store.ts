@@ -134,8 +134,18 @@ export async function collect({ redis, keys, depths, runners, now = Date.now() }
         return { labels: { lab, mode, verdict }, value };
       }),
     },
-    { name: "faultline_run_duration_seconds", help: "How long runs took on a runner, from start to verdict.", type: "histogram", samples: histogramSamples(RUN_BOUNDS, histogram(runSeconds, ["lab", "mode"])) },
-    { name: "faultline_queue_wait_seconds", help: "How long runs waited in the queue before a runner started them.", type: "histogram", samples: histogramSamples(WAIT_BOUNDS, histogram(wait, [])) },
+    {
+      name: "faultline_run_duration_seconds",
+      help: "How long runs took on a runner, from start to verdict.",
+      type: "histogram",
+      samples: histogramSamples(RUN_BOUNDS, histogram(runSeconds, ["lab", "mode"])),
+    },
+    {
+      name: "faultline_queue_wait_seconds",
+      help: "How long runs waited in the queue before a runner started them.",
+      type: "histogram",
+      samples: histogramSamples(WAIT_BOUNDS, histogram(wait, [])),
+    },
     {
       name: "faultline_queue_depth",
       help: "Runs in the queue, by lane (check or run) and state: waiting (for a runner) or active (being graded).",
@@ -145,14 +155,29 @@ export async function collect({ redis, keys, depths, runners, now = Date.now() }
         { labels: { lane, state: "active" }, value: depth.active },
       ]),
     },
-    { name: "faultline_sandbox_kills_total", help: "Learner processes stopped by a sandbox limit, by reason.", type: "counter", samples: numbers(kills).map(([reason, value]) => ({ labels: { reason }, value })) },
-    { name: "faultline_sse_streams_active", help: "Live run streams (server-sent events) open, per web process.", type: "gauge", samples: streams.map(([instance, value]) => ({ labels: { instance }, value })) },
+    {
+      name: "faultline_sandbox_kills_total",
+      help: "Learner processes stopped by a sandbox limit, by reason.",
+      type: "counter",
+      samples: numbers(kills).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+    {
+      name: "faultline_sse_streams_active",
+      help: "Live run streams (server-sent events) open, per web process.",
+      type: "gauge",
+      samples: streams.map(([instance, value]) => ({ labels: { instance }, value })),
+    },
     {
       name: "faultline_runners",
       help: "Runner processes with a live heartbeat, by sandbox tier.",
       type: "gauge",
       samples: [...tiers].map(([sandbox, value]) => ({ labels: { sandbox }, value })),
     },
-    { name: "faultline_runner_slots", help: "Runs the live runners can grade at once (sum of their concurrency).", type: "gauge", samples: [{ labels: {}, value: runners.reduce((n, r) => n + r.concurrency, 0) }] },
+    {
+      name: "faultline_runner_slots",
+      help: "Runs the live runners can grade at once (sum of their concurrency).",
+      type: "gauge",
+      samples: [{ labels: {}, value: runners.reduce((n, r) => n + r.concurrency, 0) }],
+    },
   ];
 }

@@ -35,7 +35,12 @@ export interface CertificateView {
 }
 
 /** Issues the learner's certificate for a passed milestone, or returns the one already issued. */
-export async function issueCertificate(db: Db, user: { id: string; name: string | null; email: string }, milestone: Milestone, quizzes: QuizIndex): Promise<string> {
+export async function issueCertificate(
+  db: Db,
+  user: { id: string; name: string | null; email: string },
+  milestone: Milestone,
+  quizzes: QuizIndex,
+): Promise<string> {
   const existing = await db.certificate.findUnique({ where: { userId_milestoneId: { userId: user.id, milestoneId: milestone.id } }, select: { id: true } });
   if (existing) return existing.id;
   const grade = gradeMilestone(milestone, quizzes, await loadEvidence(db, user.id));
@@ -43,14 +48,24 @@ export async function issueCertificate(db: Db, user: { id: string; name: string 
   const evidence: CertificateEvidence[] = grade.items.flatMap((item) => {
     const p = item.proof;
     if (!item.satisfied || !p) return [];
-    if (p.kind === "checks") return [{ item: item.title, how: `Passed ${p.checks.join(", ")} in the lab ${p.labId} (run ${p.submissionId})`, at: p.at.toISOString() }];
-    if (p.kind === "quiz") return [{ item: item.title, how: `Answered the quiz of ${p.lessons.join(", ")} correctly`, ...(p.at ? { at: p.at.toISOString() } : {}) }];
+    if (p.kind === "checks")
+      return [{ item: item.title, how: `Passed ${p.checks.join(", ")} in the lab ${p.labId} (run ${p.submissionId})`, at: p.at.toISOString() }];
+    if (p.kind === "quiz")
+      return [{ item: item.title, how: `Answered the quiz of ${p.lessons.join(", ")} correctly`, ...(p.at ? { at: p.at.toISOString() } : {}) }];
     return [{ item: item.title, how: "Wrote a reflection", at: p.at.toISOString() }];
   });
   const id = randomBytes(12).toString("base64url");
   try {
     await db.certificate.create({
-      data: { id, userId: user.id, milestoneId: milestone.id, learnerName: displayName(user), milestone: `${milestone.code} ${milestone.title}`, percent: grade.percent, evidence: JSON.stringify(evidence) },
+      data: {
+        id,
+        userId: user.id,
+        milestoneId: milestone.id,
+        learnerName: displayName(user),
+        milestone: `${milestone.code} ${milestone.title}`,
+        percent: grade.percent,
+        evidence: JSON.stringify(evidence),
+      },
     });
     return id;
   } catch (error) {
@@ -71,5 +86,13 @@ export async function findCertificate(db: Db, id: string): Promise<CertificateVi
   } catch {
     // an unreadable evidence list still leaves a valid certificate
   }
-  return { id: row.id, learnerName: row.learnerName, milestone: row.milestone, milestoneId: row.milestoneId, percent: row.percent, issuedAt: row.issuedAt, evidence };
+  return {
+    id: row.id,
+    learnerName: row.learnerName,
+    milestone: row.milestone,
+    milestoneId: row.milestoneId,
+    percent: row.percent,
+    issuedAt: row.issuedAt,
+    evidence,
+  };
 }

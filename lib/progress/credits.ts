@@ -33,7 +33,17 @@ export function creditsFromRun(milestones: Milestone[], run: { labId: string; su
       const by = item.satisfiedBy;
       if (by.kind !== "checks" || by.lab !== run.labId) continue;
       const { checks, fraction } = checksEarned(by, run.passed);
-      if (fraction > 0) credits.push({ milestoneId: m.id, itemId: item.id, kind: "checks", labId: run.labId, submissionId: run.submissionId, basis: checks, fraction, earnedAt: run.at });
+      if (fraction > 0)
+        credits.push({
+          milestoneId: m.id,
+          itemId: item.id,
+          kind: "checks",
+          labId: run.labId,
+          submissionId: run.submissionId,
+          basis: checks,
+          fraction,
+          earnedAt: run.at,
+        });
     }
   }
   return credits;
@@ -46,7 +56,8 @@ export function creditsFromQuizzes(milestones: Milestone[], quizzes: QuizIndex, 
     for (const item of m.checklist) {
       const by = item.satisfiedBy;
       if (by.kind !== "quiz") continue;
-      if (openQuizLessons(by.lessons, quizzes, correct).length === 0) credits.push({ milestoneId: m.id, itemId: item.id, kind: "quiz", basis: by.lessons, fraction: 1, earnedAt: at });
+      if (openQuizLessons(by.lessons, quizzes, correct).length === 0)
+        credits.push({ milestoneId: m.id, itemId: item.id, kind: "quiz", basis: by.lessons, fraction: 1, earnedAt: at });
     }
   }
   return credits;
@@ -61,7 +72,14 @@ export async function storeCredits(tx: Tx, userId: string, credits: Credit[]): P
     const where = { userId_milestoneId_itemId: { userId, milestoneId: c.milestoneId, itemId: c.itemId } };
     const existing = await tx.checklistCredit.findUnique({ where, select: { fraction: true } });
     if (existing && existing.fraction >= c.fraction) continue;
-    const data = { kind: c.kind, labId: c.labId ?? null, submissionId: c.submissionId ?? null, basis: JSON.stringify(c.basis), fraction: c.fraction, earnedAt: c.earnedAt };
+    const data = {
+      kind: c.kind,
+      labId: c.labId ?? null,
+      submissionId: c.submissionId ?? null,
+      basis: JSON.stringify(c.basis),
+      fraction: c.fraction,
+      earnedAt: c.earnedAt,
+    };
     await tx.checklistCredit.upsert({ where, create: { userId, milestoneId: c.milestoneId, itemId: c.itemId, ...data }, update: data });
     changed++;
   }

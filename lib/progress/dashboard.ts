@@ -66,19 +66,35 @@ function nextStep(m: CourseMilestone, item: ItemState | undefined, labs: Map<str
   const by = def.satisfiedBy;
   if (by.kind === "checks") {
     const lab = labs.get(by.lab);
-    return lab ? { text: `${item.title}: pass ${by.checks.join(", ")} in the lab “${lab.lab.title}”.`, href: `/labs/${lab.lab.slug}` } : { text: `${item.title}: its lab, ${by.lab}, is in preparation.` };
+    return lab
+      ? { text: `${item.title}: pass ${by.checks.join(", ")} in the lab “${lab.lab.title}”.`, href: `/labs/${lab.lab.slug}` }
+      : { text: `${item.title}: its lab, ${by.lab}, is in preparation.` };
   }
   if (by.kind === "quiz") {
     const lesson = m.lessons.find((l) => by.lessons.includes(l.frontmatter.id));
-    return { text: `${item.title}: answer the quiz${by.lessons.length > 1 ? "zes" : ""} correctly.`, ...(lesson ? { href: `/learn/${m.slug}/${lesson.slug}#quiz` } : {}) };
+    return {
+      text: `${item.title}: answer the quiz${by.lessons.length > 1 ? "zes" : ""} correctly.`,
+      ...(lesson ? { href: `/learn/${m.slug}/${lesson.slug}#quiz` } : {}),
+    };
   }
   return { text: `${item.title}: write your reflection.`, href: `/progress#reflect-${m.milestone.id}-${item.id}` };
 }
 
-export async function progressOverview(db: Db, userId: string, course: { milestones: CourseMilestone[] }, quizzes: QuizIndex, labs: LoadedLab[], now = new Date()): Promise<ProgressOverview> {
+export async function progressOverview(
+  db: Db,
+  userId: string,
+  course: { milestones: CourseMilestone[] },
+  quizzes: QuizIndex,
+  labs: LoadedLab[],
+  now = new Date(),
+): Promise<ProgressOverview> {
   const [evidence, runs, lessons, answers, certificates] = await Promise.all([
     loadEvidence(db, userId),
-    db.submission.findMany({ where: { userId }, select: { id: true, labId: true, mode: true, status: true, durationMs: true, createdAt: true }, orderBy: { createdAt: "desc" } }),
+    db.submission.findMany({
+      where: { userId },
+      select: { id: true, labId: true, mode: true, status: true, durationMs: true, createdAt: true },
+      orderBy: { createdAt: "desc" },
+    }),
     db.lessonProgress.findMany({ where: { userId }, select: { lessonId: true, visitedAt: true, completedAt: true } }),
     db.quizAnswer.findMany({ where: { userId }, select: { answeredAt: true } }),
     db.certificate.findMany({ where: { userId }, select: { id: true, milestoneId: true } }),
@@ -88,7 +104,14 @@ export async function progressOverview(db: Db, userId: string, course: { milesto
 
   const milestones = course.milestones.map((m): MilestoneProgress => {
     const grade = gradeMilestone(m.milestone, quizzes, evidence);
-    const next = grade.passed && grade.satisfied === grade.total ? undefined : nextStep(m, grade.items.find((i) => !i.satisfied), labById);
+    const next =
+      grade.passed && grade.satisfied === grade.total
+        ? undefined
+        : nextStep(
+            m,
+            grade.items.find((i) => !i.satisfied),
+            labById,
+          );
     const certificateId = certificateOf.get(m.milestone.id);
     return { milestone: m, grade, ...(next ? { next } : {}), ...(certificateId ? { certificateId } : {}) };
   });
@@ -113,7 +136,12 @@ export async function progressOverview(db: Db, userId: string, course: { milesto
 
   const minutesOf = new Map(course.milestones.flatMap((m) => m.lessons.map((l) => [l.frontmatter.id, l.frontmatter.minutes] as const)));
   const completed = lessons.filter((l) => l.completedAt);
-  const days = new Set([...runs.map((r) => day(r.createdAt)), ...lessons.map((l) => day(l.visitedAt)), ...completed.map((l) => day(l.completedAt!)), ...answers.map((a) => day(a.answeredAt))]);
+  const days = new Set([
+    ...runs.map((r) => day(r.createdAt)),
+    ...lessons.map((l) => day(l.visitedAt)),
+    ...completed.map((l) => day(l.completedAt!)),
+    ...answers.map((a) => day(a.answeredAt)),
+  ]);
   return {
     milestones,
     labs: labHistory.sort((a, b) => b.lastAt.getTime() - a.lastAt.getTime()),

@@ -32,7 +32,13 @@ export async function loadEvidenceFor(db: Db, userIds: string[], ids: IdTranslat
     const labId = ids.lab(submission.labId);
     const check = ids.check(submission.labId, checkId);
     if (labId === null || check === null) continue;
-    const run = runs.get(submission.id) ?? { userId: submission.userId, labId, submissionId: submission.id, finishedAt: submission.finishedAt ?? new Date(0), passed: new Set<string>() };
+    const run = runs.get(submission.id) ?? {
+      userId: submission.userId,
+      labId,
+      submissionId: submission.id,
+      finishedAt: submission.finishedAt ?? new Date(0),
+      passed: new Set<string>(),
+    };
     run.passed.add(check);
     runs.set(submission.id, run);
   }
@@ -60,7 +66,12 @@ function translateCredits(credits: Map<string, Credit>, ids: IdTranslation): Map
     const item = ids.item(credit.milestoneId, credit.itemId);
     if (!item) continue;
     const labId = credit.labId === undefined ? null : ids.lab(credit.labId);
-    const basis = credit.kind === "checks" && credit.labId !== undefined ? credit.basis.map((c) => ids.check(credit.labId!, c) ?? c) : credit.kind === "quiz" ? credit.basis.map((l) => ids.lesson(l) ?? l) : credit.basis;
+    const basis =
+      credit.kind === "checks" && credit.labId !== undefined
+        ? credit.basis.map((c) => ids.check(credit.labId!, c) ?? c)
+        : credit.kind === "quiz"
+          ? credit.basis.map((l) => ids.lesson(l) ?? l)
+          : credit.basis;
     out.set(creditKey(item.milestoneId, item.itemId), { ...credit, ...item, ...(labId !== null ? { labId } : {}), basis });
   }
   return out;

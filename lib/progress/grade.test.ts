@@ -11,12 +11,20 @@ const milestone = MilestoneSchema.parse({
   passPercent: 60,
   labs: [{ id: "resp-client", title: "RESP client" }],
   checklist: [
-    { id: "wire", title: "Speak a wire protocol", description: "Encode and parse RESP.", satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse"] } },
+    {
+      id: "wire",
+      title: "Speak a wire protocol",
+      description: "Encode and parse RESP.",
+      satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse"] },
+    },
     { id: "quiz", title: "Quiz", description: "TCP and the event loop.", satisfiedBy: { kind: "quiz", lessons: ["l1", "l2"] } },
     { id: "reflect", title: "Reflect", description: "Think about partial failure.", satisfiedBy: { kind: "reflection", prompt: "What fails partially?" } },
   ],
 });
-const quizzes = new Map([["l1", ["a", "b"]], ["l2", ["c"]]]);
+const quizzes = new Map([
+  ["l1", ["a", "b"]],
+  ["l2", ["c"]],
+]);
 const none = (): Evidence => ({ runs: [], correctAnswers: new Map(), reflections: new Map(), credits: new Map() });
 const run = (passed: string[], at: number, id = `s${at}`) => ({ labId: "resp-client", submissionId: id, finishedAt: new Date(at), passed: new Set(passed) });
 
@@ -35,7 +43,13 @@ test("a check item needs all its checks in one run: two runs each passing one do
 test("a check item stays satisfied by the first run that passed, whatever later runs did", () => {
   const e = none();
   e.runs.push(run(["encode", "parse", "pipeline"], 5, "good"), run([], 9, "later-failure"));
-  expect(gradeMilestone(milestone, quizzes, e).items[0]?.proof).toEqual({ kind: "checks", labId: "resp-client", submissionId: "good", at: new Date(5), checks: ["encode", "parse"] });
+  expect(gradeMilestone(milestone, quizzes, e).items[0]?.proof).toEqual({
+    kind: "checks",
+    labId: "resp-client",
+    submissionId: "good",
+    at: new Date(5),
+    checks: ["encode", "parse"],
+  });
 });
 
 test("runs of another lab with the same check ids do not count", () => {
@@ -59,7 +73,16 @@ test("the pass mark is a percentage of items: 2 of 3 (66%) passes a 60% mark", (
   expect(gradeMilestone(milestone, quizzes, e)).toMatchObject({ satisfied: 2, percent: 66, passed: true });
 });
 
-const credit = (c: Partial<Credit> & Pick<Credit, "itemId">): Credit => ({ milestoneId: "m1", kind: "checks", labId: "resp-client", submissionId: "old", basis: ["encode", "parse"], fraction: 1, earnedAt: new Date(1), ...c });
+const credit = (c: Partial<Credit> & Pick<Credit, "itemId">): Credit => ({
+  milestoneId: "m1",
+  kind: "checks",
+  labId: "resp-client",
+  submissionId: "old",
+  basis: ["encode", "parse"],
+  fraction: 1,
+  earnedAt: new Date(1),
+  ...c,
+});
 
 test("a recorded credit keeps an item earned when the evidence behind it is gone", () => {
   const e = none();
@@ -70,7 +93,10 @@ test("a recorded credit keeps an item earned when the evidence behind it is gone
 });
 
 test("an item the author gave a new check since it was earned stays earned, flagged", () => {
-  const changed = MilestoneSchema.parse({ ...milestone, checklist: [{ ...milestone.checklist[0], satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse", "pipeline"] } }] });
+  const changed = MilestoneSchema.parse({
+    ...milestone,
+    checklist: [{ ...milestone.checklist[0], satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse", "pipeline"] } }],
+  });
   const e = none();
   e.credits.set(creditKey("m1", "wire"), credit({ itemId: "wire" }));
   e.runs.push(run(["encode"], 9)); // a later, failing run changes nothing
@@ -83,7 +109,13 @@ test("partial credit, where declared, earns the share of checks passed in the be
     ...milestone,
     passPercent: 50,
     checklist: [
-      { id: "wire", title: "Wire", description: "Encode and parse RESP.", weight: 2, satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse", "pipeline", "utf8"], partial: true } },
+      {
+        id: "wire",
+        title: "Wire",
+        description: "Encode and parse RESP.",
+        weight: 2,
+        satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "parse", "pipeline", "utf8"], partial: true },
+      },
       { id: "quiz", title: "Quiz", description: "TCP and the event loop.", satisfiedBy: { kind: "quiz", lessons: ["l1"] } },
     ],
   });
@@ -104,16 +136,28 @@ test("an item satisfied by several checks and runs counts once, with the first f
 });
 
 test("credits from a run: full items, partial ones where declared, nothing for other labs", () => {
-  const partialItem = { id: "part", title: "Partly", description: "Some of the checks count.", satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "pipeline"], partial: true } };
+  const partialItem = {
+    id: "part",
+    title: "Partly",
+    description: "Some of the checks count.",
+    satisfiedBy: { kind: "checks", lab: "resp-client", checks: ["encode", "pipeline"], partial: true },
+  };
   const m = MilestoneSchema.parse({ ...milestone, checklist: [...milestone.checklist, partialItem] });
   const credits = creditsFromRun([m], { labId: "resp-client", submissionId: "r1", passed: new Set(["encode"]), at: new Date(7) });
-  expect(credits).toEqual([{ milestoneId: "m1", itemId: "part", kind: "checks", labId: "resp-client", submissionId: "r1", basis: ["encode"], fraction: 0.5, earnedAt: new Date(7) }]);
+  expect(credits).toEqual([
+    { milestoneId: "m1", itemId: "part", kind: "checks", labId: "resp-client", submissionId: "r1", basis: ["encode"], fraction: 0.5, earnedAt: new Date(7) },
+  ]);
   expect(creditsFromRun([m], { labId: "other", submissionId: "r2", passed: new Set(["encode", "parse"]), at: new Date(8) })).toEqual([]);
-  expect(creditsFromRun([m], { labId: "resp-client", submissionId: "r3", passed: new Set(["encode", "parse"]), at: new Date(9) }).map((c) => c.itemId)).toEqual(["wire", "part"]);
+  expect(creditsFromRun([m], { labId: "resp-client", submissionId: "r3", passed: new Set(["encode", "parse"]), at: new Date(9) }).map((c) => c.itemId)).toEqual(
+    ["wire", "part"],
+  );
 });
 
 test("credits from quizzes only once every question of every named lesson is right", () => {
   expect(creditsFromQuizzes([milestone], quizzes, new Map([["l1", new Set(["a", "b"])]]), new Date(1))).toEqual([]);
-  const both = new Map([["l1", new Set(["a", "b"])], ["l2", new Set(["c"])]]);
+  const both = new Map([
+    ["l1", new Set(["a", "b"])],
+    ["l2", new Set(["c"])],
+  ]);
   expect(creditsFromQuizzes([milestone], quizzes, both, new Date(1))).toMatchObject([{ itemId: "quiz", kind: "quiz", basis: ["l1", "l2"], fraction: 1 }]);
 });

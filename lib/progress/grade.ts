@@ -90,7 +90,8 @@ function live(milestone: Milestone, item: ChecklistItem, quizzes: QuizIndex, evi
 }
 
 function creditProof(credit: Credit): ItemProof | undefined {
-  if (credit.kind === "checks" && credit.labId && credit.submissionId) return { kind: "checks", labId: credit.labId, submissionId: credit.submissionId, at: credit.earnedAt, checks: credit.basis };
+  if (credit.kind === "checks" && credit.labId && credit.submissionId)
+    return { kind: "checks", labId: credit.labId, submissionId: credit.submissionId, at: credit.earnedAt, checks: credit.basis };
   if (credit.kind === "quiz") return { kind: "quiz", lessons: credit.basis, at: credit.earnedAt };
   if (credit.kind === "reflection") return { kind: "reflection", at: credit.earnedAt };
   return undefined;
@@ -103,7 +104,8 @@ function changedSince(item: ChecklistItem, credit: Credit): string | undefined {
   if (by.kind === "checks") {
     const added = by.checks.filter((c) => !credit.basis.includes(c));
     if (credit.labId !== by.lab) return `You earned this item in the lab ${credit.labId}; it now asks for ${by.lab}. It stays earned.`;
-    if (added.length > 0 && credit.fraction === 1) return `The lab gained ${added.length === 1 ? "a check" : "checks"} (${added.join(", ")}) since you earned this item; it stays earned.`;
+    if (added.length > 0 && credit.fraction === 1)
+      return `The lab gained ${added.length === 1 ? "a check" : "checks"} (${added.join(", ")}) since you earned this item; it stays earned.`;
   }
   return undefined;
 }
@@ -116,10 +118,22 @@ export function gradeMilestone(milestone: Milestone, quizzes: QuizIndex, evidenc
     if (credit && credit.fraction > now.fraction) {
       const proof = creditProof(credit);
       const changed = changedSince(item, credit);
-      const state: ItemState = { ...base, satisfied: credit.fraction >= 1, fraction: credit.fraction, ...(proof ? { proof } : {}), ...(changed ? { changed } : {}) };
+      const state: ItemState = {
+        ...base,
+        satisfied: credit.fraction >= 1,
+        fraction: credit.fraction,
+        ...(proof ? { proof } : {}),
+        ...(changed ? { changed } : {}),
+      };
       return credit.fraction >= 1 ? state : { ...state, ...(now.missing ? { missing: now.missing } : {}) };
     }
-    return { ...base, satisfied: now.fraction >= 1, fraction: now.fraction, ...(now.proof ? { proof: now.proof } : {}), ...(now.missing ? { missing: now.missing } : {}) };
+    return {
+      ...base,
+      satisfied: now.fraction >= 1,
+      fraction: now.fraction,
+      ...(now.proof ? { proof: now.proof } : {}),
+      ...(now.missing ? { missing: now.missing } : {}),
+    };
   });
   const satisfied = items.filter((i) => i.satisfied).length;
   const total = items.length;

@@ -14,7 +14,11 @@ import { RequestError } from "../errors.ts";
 
 export async function recordVisit(db: Db, userId: string, lessonId: string): Promise<void> {
   const now = new Date();
-  await db.lessonProgress.upsert({ where: { userId_lessonId: { userId, lessonId } }, create: { userId, lessonId, visitedAt: now }, update: { visitedAt: now } });
+  await db.lessonProgress.upsert({
+    where: { userId_lessonId: { userId, lessonId } },
+    create: { userId, lessonId, visitedAt: now },
+    update: { visitedAt: now },
+  });
 }
 
 export async function setComplete(db: Db, userId: string, lessonId: string, complete: boolean): Promise<void> {
@@ -31,10 +35,12 @@ export async function lessonStates(db: Db, userId: string): Promise<Map<string, 
   const rows = await db.lessonProgress.findMany({ where: { userId }, select: { lessonId: true, visitedAt: true, completedAt: true } });
   // A lesson renamed since is read under its new id (lib/content/lock.ts).
   const ids = currentTranslation(env().courseDir);
-  return new Map(rows.flatMap((r) => {
-    const lessonId = ids.lesson(r.lessonId);
-    return lessonId === null ? [] : [[lessonId, { visitedAt: r.visitedAt, completedAt: r.completedAt }] as const];
-  }));
+  return new Map(
+    rows.flatMap((r) => {
+      const lessonId = ids.lesson(r.lessonId);
+      return lessonId === null ? [] : [[lessonId, { visitedAt: r.visitedAt, completedAt: r.completedAt }] as const];
+    }),
+  );
 }
 
 /** The lesson the learner read most recently, if any. */
@@ -62,7 +68,14 @@ const Answers = z.record(z.string(), z.coerce.number().int().min(0));
  * Grades and stores answers (question id → chosen index). Unanswered questions are skipped; an
  * answer to a question the lesson does not have, or a choice out of range, is refused.
  */
-export async function answerQuiz(db: Db, userId: string, lessonId: string, questions: QuizQuestion[], input: unknown, credit?: { milestones: Milestone[]; quizzes: QuizIndex }): Promise<QuizResult[]> {
+export async function answerQuiz(
+  db: Db,
+  userId: string,
+  lessonId: string,
+  questions: QuizQuestion[],
+  input: unknown,
+  credit?: { milestones: Milestone[]; quizzes: QuizIndex },
+): Promise<QuizResult[]> {
   const parsed = Answers.safeParse(input);
   if (!parsed.success) throw new QuizInputError("Choose one answer per question.");
   const byId = new Map(questions.map((q) => [q.id, q]));

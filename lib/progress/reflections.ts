@@ -19,13 +19,18 @@ export class ReflectionInputError extends RequestError {
 
 export async function saveReflection(db: Db, userId: string, milestone: Milestone, itemId: string, input: unknown): Promise<{ words: number }> {
   const item = milestone.checklist.find((i) => i.id === itemId);
-  if (!item || item.satisfiedBy.kind !== "reflection") throw new ReflectionInputError(`${milestone.code} has no reflection '${itemId}'. Reload the page and write it again.`);
+  if (!item || item.satisfiedBy.kind !== "reflection")
+    throw new ReflectionInputError(`${milestone.code} has no reflection '${itemId}'. Reload the page and write it again.`);
   if (typeof input !== "string") throw new ReflectionInputError("Write your reflection as text.");
   const text = input.trim();
-  if (text.length > REFLECTION_MAX_CHARS) throw new ReflectionInputError(`Your reflection is ${text.length} characters; keep it under ${REFLECTION_MAX_CHARS}.`);
+  if (text.length > REFLECTION_MAX_CHARS)
+    throw new ReflectionInputError(`Your reflection is ${text.length} characters; keep it under ${REFLECTION_MAX_CHARS}.`);
   const words = wordCount(text);
   const { minWords } = item.satisfiedBy;
-  if (words < minWords) throw new ReflectionInputError(`Your reflection has ${words} words; this item asks for at least ${minWords}. Nothing was lost: your text is still in the box.`);
+  if (words < minWords)
+    throw new ReflectionInputError(
+      `Your reflection has ${words} words; this item asks for at least ${minWords}. Nothing was lost: your text is still in the box.`,
+    );
   const writtenAt = new Date();
   await db.$transaction(async (tx) => {
     const key = { userId_milestoneId_itemId: { userId, milestoneId: milestone.id, itemId } };

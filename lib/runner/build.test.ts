@@ -45,11 +45,21 @@ test("compose files and Dockerfiles are lab files, copied as written and never t
   expect(Object.fromEntries(result.files)).toEqual({ "docker-compose.yml": compose, Dockerfile: "FROM node:20-bookworm-slim\nUSER node\n" });
 });
 
-test.each(["Dockerfile.", "Dockerfile.a.b", "dockerfile", "xDockerfile", ".env.yml", "compose.yml.sh", "Dockerfile/../x.ts", "../docker-compose.yml"])("the file name %j is refused too", (name) => {
-  expect(checkFiles({ [name]: "" })[0]?.message).toMatch(/not an allowed file name/);
-});
+test.each(["Dockerfile.", "Dockerfile.a.b", "dockerfile", "xDockerfile", ".env.yml", "compose.yml.sh", "Dockerfile/../x.ts", "../docker-compose.yml"])(
+  "the file name %j is refused too",
+  (name) => {
+    expect(checkFiles({ [name]: "" })[0]?.message).toMatch(/not an allowed file name/);
+  },
+);
 
 test("each lab file's editor language follows its name", () => {
-  expect(["queue.ts", "data.json", "docker-compose.yml", "a/compose.yaml", "Dockerfile", "build/Dockerfile.api"].map(languageOf)).toEqual(["typescript", "json", "yaml", "yaml", "dockerfile", "dockerfile"]);
+  expect(["queue.ts", "data.json", "docker-compose.yml", "a/compose.yaml", "Dockerfile", "build/Dockerfile.api"].map(languageOf)).toEqual([
+    "typescript",
+    "json",
+    "yaml",
+    "yaml",
+    "dockerfile",
+    "dockerfile",
+  ]);
   expect(["queue.ts", "docker-compose.yml", "Dockerfile", "data.json"].map(isModule)).toEqual([true, false, false, false]);
 });

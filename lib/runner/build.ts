@@ -13,15 +13,20 @@ export type BuildResult = { ok: true; files: Map<string, string>; ms: number } |
 
 /** Relative imports may name `./x`, `./x.ts` or `./x.js`; the built files are all `.js`. */
 export function rewriteImports(code: string): string {
-  return code.replace(/((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+?)(\.ts|\.js)?\2/g, (_, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`);
+  return code.replace(
+    /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+?)(\.ts|\.js)?\2/g,
+    (_, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`,
+  );
 }
 
-const toDiagnostic = (fallbackFile: string) => (m: Message): Diagnostic => ({
-  file: m.location?.file || fallbackFile,
-  line: m.location?.line ?? 1,
-  column: (m.location?.column ?? 0) + 1,
-  message: m.text,
-});
+const toDiagnostic =
+  (fallbackFile: string) =>
+  (m: Message): Diagnostic => ({
+    file: m.location?.file || fallbackFile,
+    line: m.location?.line ?? 1,
+    column: (m.location?.column ?? 0) + 1,
+    message: m.text,
+  });
 
 export async function buildFiles(files: Record<string, string>): Promise<BuildResult> {
   const started = performance.now();

@@ -77,7 +77,12 @@ test("failNext, reset and hang queue up in order; each call says how it ended", 
     ["answered", "404", 404],
     ["answered", null, 200],
   ]);
-  expect(marks).toEqual(["dependency svc: failNext 2 × 503 (Retry-After 1)", "dependency svc: reset 1", "dependency svc: hang 1", "dependency svc: failNext 1 × 404"]);
+  expect(marks).toEqual([
+    "dependency svc: failNext 2 × 503 (Retry-After 1)",
+    "dependency svc: reset 1",
+    "dependency svc: hang 1",
+    "dependency svc: failNext 1 × 404",
+  ]);
 });
 
 test("down refuses connections (ECONNREFUSED) until up; heal answers what a hang held", async () => {

@@ -90,7 +90,9 @@ export interface ChaosDependencyOptions {
 }
 
 /** A one-call fault waiting for a call (to `path` only, when set). */
-type QueuedFault = ({ kind: "status"; failure: Required<Pick<DependencyFailure, "status">> & DependencyFailure } | { kind: "hang" } | { kind: "reset" }) & { path?: string };
+type QueuedFault = ({ kind: "status"; failure: Required<Pick<DependencyFailure, "status">> & DependencyFailure } | { kind: "hang" } | { kind: "reset" }) & {
+  path?: string;
+};
 
 /** Aims a queued fault at the calls to one path (the request target, query included); others pass it by. */
 export interface FaultTarget {
@@ -321,7 +323,16 @@ export class ChaosDependency {
     const at = performance.now();
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(", ") : value;
-    const call: DependencyCall = { seq: this.log.length + 1, method: req.method ?? "GET", path: req.url ?? "/", headers, body: "", at, outcome: "pending", concurrent: this.live.size + 1 };
+    const call: DependencyCall = {
+      seq: this.log.length + 1,
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      headers,
+      body: "",
+      at,
+      outcome: "pending",
+      concurrent: this.live.size + 1,
+    };
     this.log.push(call);
     const entry: Live = { call, req, res };
     this.live.add(entry);
@@ -372,7 +383,11 @@ export class ChaosDependency {
     let reply: DependencyReply;
     if (failure) {
       call.fault = String(failure.status);
-      reply = { status: failure.status, body: failure.body ?? { error: http.STATUS_CODES[failure.status] ?? "error" }, headers: failure.retryAfter !== undefined ? { "retry-after": String(failure.retryAfter) } : {} };
+      reply = {
+        status: failure.status,
+        body: failure.body ?? { error: http.STATUS_CODES[failure.status] ?? "error" },
+        headers: failure.retryAfter !== undefined ? { "retry-after": String(failure.retryAfter) } : {},
+      };
     } else {
       try {
         reply = await this.behaviour({ method: call.method, path: call.path, headers: call.headers, body: call.body });

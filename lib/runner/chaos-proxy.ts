@@ -360,7 +360,15 @@ export class ChaosProxy {
 
   /** Puts every fault back to none, logging one "reset" entry only if something was active. */
   reset(): void {
-    const active = this.held !== null || this.partitioned || this.latency.ms > 0 || this.latency.jitterMs > 0 || this.failing.left > 0 || this.dropLeft > 0 || this.fragmentBytes > 0 || this.duplicating.left > 0;
+    const active =
+      this.held !== null ||
+      this.partitioned ||
+      this.latency.ms > 0 ||
+      this.latency.jitterMs > 0 ||
+      this.failing.left > 0 ||
+      this.dropLeft > 0 ||
+      this.fragmentBytes > 0 ||
+      this.duplicating.left > 0;
     this.duplicating = { left: 0, match: undefined, owner: undefined };
     this.partitioned = false;
     this.latency = { ms: 0, jitterMs: 0 };
@@ -672,7 +680,7 @@ export class ChaosProxy {
       for (let wait = item.notBefore - performance.now(); wait > 0; wait = item.notBefore - performance.now()) {
         await sleep(Math.ceil(wait));
       }
-      for (let at = 0; at < item.raw.length && !conn.closed; ) {
+      for (let at = 0; at < item.raw.length && !conn.closed;) {
         const size = this.fragmentBytes > 0 ? this.fragmentBytes : item.raw.length;
         const flushed = conn.client.write(item.raw.subarray(at, at + size));
         this.counters.bytesOut += Math.min(size, item.raw.length - at);

@@ -42,7 +42,10 @@ export function checkFiles(files: Record<string, string>): Diagnostic[] {
     const bytes = Buffer.byteLength(content);
     total += bytes;
     if (!labFileName.test(name) || name.split("/").some((part) => part === ".." || part.startsWith("."))) {
-      at(name, `"${name}" is not an allowed file name: use a relative path of letters, digits, '-', '_' and '.', ending in .ts, .json, .yml or .yaml, or a Dockerfile.`);
+      at(
+        name,
+        `"${name}" is not an allowed file name: use a relative path of letters, digits, '-', '_' and '.', ending in .ts, .json, .yml or .yaml, or a Dockerfile.`,
+      );
     } else if (bytes > buildLimits.maxFileBytes) {
       at(name, `${name} is ${bytes} bytes; a file may be at most ${buildLimits.maxFileBytes}.`);
     }

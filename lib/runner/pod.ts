@@ -146,7 +146,16 @@ export async function createPod(spec: PodOptions): Promise<Pod> {
     // Processes of their own read the first lane's socket from the harness's config file.
     const hostPath = await installHarness(labDir, `${paths.socketPath}/redis.sock`);
     const spawnShared = () => {
-      const program = runInSandbox({ tier: spec.tier, labDir, socketDir, entry: hostPath, args: [`--shared=${paths.labPath}`], limits: sharedLimits, channel: true, deferDeadline: true });
+      const program = runInSandbox({
+        tier: spec.tier,
+        labDir,
+        socketDir,
+        entry: hostPath,
+        args: [`--shared=${paths.labPath}`],
+        limits: sharedLimits,
+        channel: true,
+        deferDeadline: true,
+      });
       processes.add(program);
       void program.done.then(() => processes.delete(program));
       return new SharedHost(program, () => hostCrashes++);
@@ -159,31 +168,36 @@ export async function createPod(spec: PodOptions): Promise<Pod> {
       processes.add(program);
       return program;
     };
-    const startIn = (socketFor: (name: string) => string) => (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
-      // Each program reaches the lane's proxy through a socket of its own, so the proxy knows whose
-      // every command is (crash points, the command log's owner).
-      const socket = socketFor(name);
-      const onlyWall = !options.limits || Object.keys(options.limits).every((k) => k === "wallMs");
-      if (mode === "rpc" && !options.process && onlyWall) {
-        // A host that died (a crash, a heap exhausted) is replaced: the next instance starts clean.
-        if (!host?.alive) host = spawnShared();
-        const instance = host.open({ name, entry: `${paths.labPath}/${module}`, socket }, { outputBytes: defaultLimits.outputBytes, onOutput: options.onOutput });
-        instance.arm(options.limits?.wallMs ?? defaultLimits.wallMs);
-        return instance;
-      }
-      // A parked process has the default limits; a check asking for others gets a fresh one.
-      let program = options.limits ? undefined : parked.shift();
-      while (program && program.child.exitCode !== null) program = parked.shift();
-      program ??= spawnProcess(options.limits);
-      if (options.onOutput) program.setOutputHandler(options.onOutput);
-      program.arm(options.limits?.wallMs);
-      program.channel?.write(`${JSON.stringify({ load: `${paths.labPath}/${module}`, mode, name, socket })}\n`);
-      // A worker's channel carries nothing back; draining it lets its end be noticed (and whatever
-      // a learner writes there is dropped rather than buffered).
-      if (mode === "main") program.channel?.resume();
-      if (!disposed && parked.length < parkedWanted) parked.push(spawnProcess());
-      return program;
-    };
+    const startIn =
+      (socketFor: (name: string) => string) =>
+      (mode: "rpc" | "main", module: string, name: string, options: StartOptions = {}): LearnerProgram => {
+        // Each program reaches the lane's proxy through a socket of its own, so the proxy knows whose
+        // every command is (crash points, the command log's owner).
+        const socket = socketFor(name);
+        const onlyWall = !options.limits || Object.keys(options.limits).every((k) => k === "wallMs");
+        if (mode === "rpc" && !options.process && onlyWall) {
+          // A host that died (a crash, a heap exhausted) is replaced: the next instance starts clean.
+          if (!host?.alive) host = spawnShared();
+          const instance = host.open(
+            { name, entry: `${paths.labPath}/${module}`, socket },
+            { outputBytes: defaultLimits.outputBytes, onOutput: options.onOutput },
+          );
+          instance.arm(options.limits?.wallMs ?? defaultLimits.wallMs);
+          return instance;
+        }
+        // A parked process has the default limits; a check asking for others gets a fresh one.
+        let program = options.limits ? undefined : parked.shift();
+        while (program && program.child.exitCode !== null) program = parked.shift();
+        program ??= spawnProcess(options.limits);
+        if (options.onOutput) program.setOutputHandler(options.onOutput);
+        program.arm(options.limits?.wallMs);
+        program.channel?.write(`${JSON.stringify({ load: `${paths.labPath}/${module}`, mode, name, socket })}\n`);
+        // A worker's channel carries nothing back; draining it lets its end be noticed (and whatever
+        // a learner writes there is dropped rather than buffered).
+        if (mode === "main") program.channel?.resume();
+        if (!disposed && parked.length < parkedWanted) parked.push(spawnProcess());
+        return program;
+      };
     const openLane = async (): Promise<LaneImpl> => {
       if (disposed) throw new Error("the pod is disposed");
       const index = laneCount++;
@@ -208,16 +222,23 @@ export async function createPod(spec: PodOptions): Promise<Pod> {
         shareSocketWithSandbox(path.join(socketDir, own));
         return `${paths.socketPath}/${own}`;
       };
-      const lane = new LaneImpl(index, redis, proxy, startIn(socketFor), (name) => path.join(socketDir, `l${index}-dep-${name}.sock`), async () => {
-        if (disposed) throw new Error("the pod is disposed");
-        // SIGKILL: the only stop that works while a script keeps the server busy.
-        await lane.redis.stop();
-        redisServers.delete(lane.redis);
-        const fresh = await spec.pool.acquire();
-        redisServers.add(fresh);
-        if (disposed) throw new Error("the run ended while its Redis was being replaced");
-        return fresh;
-      });
+      const lane = new LaneImpl(
+        index,
+        redis,
+        proxy,
+        startIn(socketFor),
+        (name) => path.join(socketDir, `l${index}-dep-${name}.sock`),
+        async () => {
+          if (disposed) throw new Error("the pod is disposed");
+          // SIGKILL: the only stop that works while a script keeps the server busy.
+          await lane.redis.stop();
+          redisServers.delete(lane.redis);
+          const fresh = await spec.pool.acquire();
+          redisServers.add(fresh);
+          if (disposed) throw new Error("the run ended while its Redis was being replaced");
+          return fresh;
+        },
+      );
       lanes.push(lane);
       await Promise.all([proxy.start(), lane.admin.ping()]);
       shareSocketWithSandbox(path.join(socketDir, file));

@@ -54,11 +54,31 @@ export interface PrivateRedis {
 }
 
 // Keyspace-wide reads a learner does not need and the live view does with the admin user.
-const learnerDenied = ["-@admin", "-@dangerous", "-scan", "-randomkey", "-keys", "-select", "-swapdb", "-move", "-wait", "-failover", "-script|flush", "-function|flush", "-function|restore"];
+const learnerDenied = [
+  "-@admin",
+  "-@dangerous",
+  "-scan",
+  "-randomkey",
+  "-keys",
+  "-select",
+  "-swapdb",
+  "-move",
+  "-wait",
+  "-failover",
+  "-script|flush",
+  "-function|flush",
+  "-function|restore",
+];
 
 const START_TIMEOUT_MS = 10_000;
 
-export function redisConfig(socketPath: string, dir: string, admin: string, learner: string, o: Required<Omit<PrivateRedisOptions, "baseDir" | "binary" | "addressSpaceMb">>): string {
+export function redisConfig(
+  socketPath: string,
+  dir: string,
+  admin: string,
+  learner: string,
+  o: Required<Omit<PrivateRedisOptions, "baseDir" | "binary" | "addressSpaceMb">>,
+): string {
   return [
     "port 0",
     `unixsocket ${socketPath}`,
@@ -157,7 +177,10 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     pid: child.pid ?? -1,
     startMs,
     adminClient,
-    ended: () => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode, log: `${cause && !stderr.includes(cause) ? `${cause}\n…\n` : ""}${stderr.trim()}` } : null),
+    ended: () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? { code: child.exitCode, signal: child.signalCode, log: `${cause && !stderr.includes(cause) ? `${cause}\n…\n` : ""}${stderr.trim()}` }
+        : null,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         const done = () => {
@@ -205,6 +228,13 @@ export class PrivateRedisPool {
   async close(): Promise<void> {
     this.closed = true;
     const pending = this.warm.splice(0);
-    await Promise.all(pending.map((p) => p.then((r) => r.stop(), () => undefined)));
+    await Promise.all(
+      pending.map((p) =>
+        p.then(
+          (r) => r.stop(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 }

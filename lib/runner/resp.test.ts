@@ -13,7 +13,17 @@ test.each<[string, RespValue]>([
   ["null bulk", bulk(null)],
   ["null array", { type: "array", value: null }],
   ["empty array", { type: "array", value: [] }],
-  ["nested array", { type: "array", value: [{ type: "integer", value: 1 }, { type: "array", value: [bulk("a"), bulk(null), { type: "array", value: null }] }, { type: "simple", value: "x" }] }],
+  [
+    "nested array",
+    {
+      type: "array",
+      value: [
+        { type: "integer", value: 1 },
+        { type: "array", value: [bulk("a"), bulk(null), { type: "array", value: null }] },
+        { type: "simple", value: "x" },
+      ],
+    },
+  ],
 ])("%s round-trips and reports its raw bytes", (_name, value) => {
   const encoded = encodeReply(value);
   const parsed = new RespParser().push(encoded);
@@ -52,7 +62,9 @@ test("multi-byte UTF-8 split across chunks is reassembled", () => {
   const splitSimple = encoded.indexOf(Buffer.from("ç")) + 1;
   expect(parser.push(encoded.subarray(0, split))).toEqual([]);
   expect(parser.push(encoded.subarray(split, splitSimple))).toEqual([]);
-  expect(parser.push(encoded.subarray(splitSimple)).map((p) => p.value)).toEqual([{ type: "array", value: [bulk("日本語 🎉"), { type: "simple", value: "ça marche" }] }]);
+  expect(parser.push(encoded.subarray(splitSimple)).map((p) => p.value)).toEqual([
+    { type: "array", value: [bulk("日本語 🎉"), { type: "simple", value: "ça marche" }] },
+  ]);
 });
 
 test("inline commands parse as an array of bulk strings; blank lines are skipped", () => {
@@ -95,7 +107,7 @@ test.each<[string, string[] | null]>([
   ['"AUTH" default x', ["AUTH", "default", "x"]],
   ["'auth' admin admin", ["auth", "admin", "admin"]],
   ['A"UTH" default', ["AUTH", "default"]],
-  ['"\\x41UTH" "a\\x4" \'it\\\'s\' "\\n\\r\\t\\b\\a\\q\\""', ["AUTH", "ax4", "it's", "\n\r\t\b\x07q\""]],
+  ['"\\x41UTH" "a\\x4" \'it\\\'s\' "\\n\\r\\t\\b\\a\\q\\""', ["AUTH", "ax4", "it's", '\n\r\t\b\x07q"']],
   ["SET\vk v\fw", ["SET\vk", "v\fw"]],
   ["  PING  ", ["PING"]],
   ['""', [""]],

@@ -59,7 +59,11 @@ class HostedInstance implements LearnerProgram {
     else if (typeof message.o === "string") this.print(message.o, message.s === "stderr" ? "stderr" : "stdout");
     else if (message.x && typeof message.x === "object") {
       const x = message.x as { kind?: unknown; code?: unknown; signal?: unknown };
-      if (x.kind === "output") return this.finish({ kind: "output", message: `printed more than ${this.options.outputBytes / 1024} KiB and was stopped (print less, or only what you need to see)` });
+      if (x.kind === "output")
+        return this.finish({
+          kind: "output",
+          message: `printed more than ${this.options.outputBytes / 1024} KiB and was stopped (print less, or only what you need to see)`,
+        });
       this.finish(x.kind === "signalled" ? { kind: "signalled", signal: "SIGKILL" } : { kind: "exited", code: typeof x.code === "number" ? x.code : 1 });
     }
   }
@@ -70,7 +74,10 @@ class HostedInstance implements LearnerProgram {
       this.text += tail;
       if (tail) this.onOutput?.(tail, stream);
       this.kept = this.options.outputBytes;
-      this.stop({ kind: "output", message: `printed more than ${this.options.outputBytes / 1024} KiB and was stopped (print less, or only what you need to see)` });
+      this.stop({
+        kind: "output",
+        message: `printed more than ${this.options.outputBytes / 1024} KiB and was stopped (print less, or only what you need to see)`,
+      });
       return;
     }
     this.kept += text.length;
@@ -85,7 +92,10 @@ class HostedInstance implements LearnerProgram {
   private stop(outcome: Outcome): void {
     if (this.outcome || this.stopping) return;
     this.stopping = outcome;
-    this.host.killInstance(this.id, () => ({ kind: "cpu", message: "kept the CPU busy without ever yielding, so the grader stopped it (look for a loop that never waits or never ends)" }));
+    this.host.killInstance(this.id, () => ({
+      kind: "cpu",
+      message: "kept the CPU busy without ever yielding, so the grader stopped it (look for a loop that never waits or never ends)",
+    }));
   }
 
   private stopping: Outcome | null = null;
@@ -118,7 +128,8 @@ class HostedInstance implements LearnerProgram {
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     // The grader refuses these before they get here (grader/process.ts), with the same words.
-    if (signal !== "SIGKILL") throw new Error(`an instance in the run's shared sandbox cannot be sent ${signal}; load the module with { process: true } or start it with t.spawn`);
+    if (signal !== "SIGKILL")
+      throw new Error(`an instance in the run's shared sandbox cannot be sent ${signal}; load the module with { process: true } or start it with t.spawn`);
     if (this.outcome) return;
     // The outcome comes with the host's acknowledgement: once it arrives, none of the instance's sockets is open.
     this.host.killInstance(this.id);
@@ -177,7 +188,8 @@ export class SharedHost {
     } catch {
       return this.broken(`wrote ${JSON.stringify(line.slice(0, 80))} to the grader's channel (file descriptor 3), which is not a message from the lab harness`);
     }
-    if (typeof message !== "object" || message === null || typeof message.i !== "number") return this.broken(`wrote ${JSON.stringify(line.slice(0, 80))} to the grader's channel (file descriptor 3), which is not a message from the lab harness`);
+    if (typeof message !== "object" || message === null || typeof message.i !== "number")
+      return this.broken(`wrote ${JSON.stringify(line.slice(0, 80))} to the grader's channel (file descriptor 3), which is not a message from the lab harness`);
     const instance = this.instances.get(message.i);
     if (!instance) return;
     instance.receive(message as Parameters<HostedInstance["receive"]>[0]);

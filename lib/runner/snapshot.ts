@@ -11,7 +11,9 @@ const SNAPSHOT_TYPES = new Set(["string", "list", "set", "zset", "hash", "stream
 const key = { key: z.string(), ttlMs: z.number().catch(-1) };
 const stringMap = z.record(z.string(), z.string()).catch({});
 /** A collection's length, or when it is missing, how many of its items came. */
-const counted = <K extends string>(field: K) => <T extends Record<K, unknown[]> & { length?: number }>(k: T) => ({ ...k, length: k.length ?? k[field].length });
+const counted =
+  <K extends string>(field: K) =>
+  <T extends Record<K, unknown[]> & { length?: number }>(k: T) => ({ ...k, length: k.length ?? k[field].length });
 
 /**
  * One key of a snapshot. Read leniently (a snapshot from another version still draws): a key of a
@@ -28,7 +30,12 @@ export const KeySnapshotSchema = z.preprocess(
       .transform(counted("members")),
     z.object({ ...key, type: z.literal("hash"), length: z.number().catch(0), fields: stringMap }),
     z
-      .object({ ...key, type: z.literal("stream"), length: z.number().optional(), entries: lenientArray(z.object({ id: z.string(), fields: z.record(z.string(), z.string()) })) })
+      .object({
+        ...key,
+        type: z.literal("stream"),
+        length: z.number().optional(),
+        entries: lenientArray(z.object({ id: z.string(), fields: z.record(z.string(), z.string()) })),
+      })
       .transform(counted("entries")),
     z.object({ ...key, type: z.literal("other") }),
   ]),
@@ -68,7 +75,13 @@ export async function snapshotRedis(redis: Redis): Promise<KeySnapshot[]> {
           return { key, type, ttlMs, length: await redis.scard(key), members: (await redis.sscan(key, "0", "COUNT", n))[1].slice(0, n).map(cut) };
         case "zset": {
           const flat = await redis.zrange(key, 0, n - 1, "WITHSCORES");
-          return { key, type, ttlMs, length: await redis.zcard(key), members: Array.from({ length: flat.length / 2 }, (_, i) => ({ member: cut(flat[2 * i]!), score: Number(flat[2 * i + 1]) })) };
+          return {
+            key,
+            type,
+            ttlMs,
+            length: await redis.zcard(key),
+            members: Array.from({ length: flat.length / 2 }, (_, i) => ({ member: cut(flat[2 * i]!), score: Number(flat[2 * i + 1]) })),
+          };
         }
         case "hash":
           return { key, type, ttlMs, length: await redis.hlen(key), fields: pairs((await redis.hscan(key, "0", "COUNT", n))[1].slice(0, 2 * n)) };

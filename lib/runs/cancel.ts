@@ -9,7 +9,6 @@ import type { RedisKeys } from "../redis/keys.ts";
 import { appendEvent } from "./events.ts";
 import { CANCELLED_SUPERSEDED } from "./messages.ts";
 
-
 export async function publishCancel(redis: Redis, keys: RedisKeys, runIds: string[], message = CANCELLED_SUPERSEDED): Promise<void> {
   for (const runId of runIds) {
     await appendEvent(redis, keys, runId, { type: "cancelled", message });

@@ -64,7 +64,11 @@ export function createRunHandler(deps: ConsumerDeps) {
     }
     await appendEvent(deps.redis, deps.keys, id, { type: "started" }).catch(() => {});
     if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
-      await appendEvent(deps.redis, deps.keys, id, { type: "log", stream: "grader", text: "The runner grading this run was lost; another runner is starting it again." }).catch(() => {});
+      await appendEvent(deps.redis, deps.keys, id, {
+        type: "log",
+        stream: "grader",
+        text: "The runner grading this run was lost; another runner is starting it again.",
+      }).catch(() => {});
     }
 
     const controller = new AbortController();
@@ -79,7 +83,10 @@ export function createRunHandler(deps: ConsumerDeps) {
     let failure: string | null = null;
     try {
       const files = JSON.parse(submission.files) as Record<string, string>;
-      outcome = await executeRun({ lab, mode: submission.mode, files, seed: submission.seed }, { pool: deps.pool, tier: deps.tier, emit, signal: controller.signal, playgroundMs: deps.playgroundMs });
+      outcome = await executeRun(
+        { lab, mode: submission.mode, files, seed: submission.seed },
+        { pool: deps.pool, tier: deps.tier, emit, signal: controller.signal, playgroundMs: deps.playgroundMs },
+      );
     } catch (error) {
       deps.log.error("run failed in the runner", { run: id, err: error });
       failure = `The runner failed while running this (${(error as Error).message}).`;
@@ -93,15 +100,31 @@ export function createRunHandler(deps: ConsumerDeps) {
     await sink.flush();
     if (sink.lost) failure ??= `Faultline lost part of this run's live results: ${sink.lost}.`;
     const result: RunResult = failure
-      ? { status: "error", seed: outcome?.seed ?? submission.seed ?? 0, message: `${failure} ${NOT_YOUR_CODE}`, durationMs: outcome?.durationMs ?? 0, checks: outcome?.checks ?? [] }
+      ? {
+          status: "error",
+          seed: outcome?.seed ?? submission.seed ?? 0,
+          message: `${failure} ${NOT_YOUR_CODE}`,
+          durationMs: outcome?.durationMs ?? 0,
+          checks: outcome?.checks ?? [],
+        }
       : outcome!;
     const stored = await recordResult(deps.db, id, result, deps.milestones?.() ?? []);
     if (stored) {
       const timings = outcome ? { queueMs, ...outcome.timings } : { queueMs };
-      sink.emit({ type: "end", status: result.status, seed: result.seed, message: result.message, ms: Math.round(result.durationMs), timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) });
+      sink.emit({
+        type: "end",
+        status: result.status,
+        seed: result.seed,
+        message: result.message,
+        ms: Math.round(result.durationMs),
+        timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+      });
     }
     await sink.close();
-    if (stored) await recordRun(deps.redis, deps.keys, { lab: lab.lab.id, mode: submission.mode, verdict: result.status, durationMs: result.durationMs, queueMs }).catch(() => {});
+    if (stored)
+      await recordRun(deps.redis, deps.keys, { lab: lab.lab.id, mode: submission.mode, verdict: result.status, durationMs: result.durationMs, queueMs }).catch(
+        () => {},
+      );
     deps.log.info("run finished", { run: id, lab: lab.lab.id, status: result.status, ms: Math.round(result.durationMs), stored });
   }
 

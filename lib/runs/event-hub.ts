@@ -114,7 +114,10 @@ export class EventHub {
   private connection(): Redis {
     if (!this.conn) {
       // XREAD BLOCK holds this connection, so it cannot be the shared one (whose command timeout would also cut the block short).
-      this.conn = this.shared.duplicate({ commandTimeout: this.blockMs + 3000, connectionName: this.shared.options.connectionName ? `${this.shared.options.connectionName}:events` : undefined });
+      this.conn = this.shared.duplicate({
+        commandTimeout: this.blockMs + 3000,
+        connectionName: this.shared.options.connectionName ? `${this.shared.options.connectionName}:events` : undefined,
+      });
       this.conn.on("error", () => {
         // Reconnects by itself; the loop retries and viewers' own reads report an outage.
       });

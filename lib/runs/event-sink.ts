@@ -40,7 +40,13 @@ export class EventSink {
         event = { type: "log", stream: "grader", text: `Output beyond ${RUN_LOG_CAP / 1024} KiB is not shown for this run.`, check: event.check };
       }
       const last = this.queue.at(-1);
-      if (last?.type === "log" && last.stream === event.stream && last.check === event.check && last.text.length + event.text.length <= MERGED_LOG_CAP && event.stream !== "grader") {
+      if (
+        last?.type === "log" &&
+        last.stream === event.stream &&
+        last.check === event.check &&
+        last.text.length + event.text.length <= MERGED_LOG_CAP &&
+        event.stream !== "grader"
+      ) {
         last.text += event.text;
         return;
       }

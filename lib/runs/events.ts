@@ -64,9 +64,8 @@ export function decodeEntries(entries: StreamEntry[]): StoredEvent[] {
 /** Events after `afterId` (exclusive; "0" for all), waiting up to blockMs for new ones when none are ready. */
 export async function readEvents(redis: Redis, keys: RedisKeys, runId: string, afterId = "0", blockMs = 0, count = 200): Promise<StoredEvent[]> {
   const key = keys.runEvents(runId);
-  const reply = blockMs > 0
-    ? await redis.xread("COUNT", count, "BLOCK", blockMs, "STREAMS", key, afterId)
-    : await redis.xread("COUNT", count, "STREAMS", key, afterId);
+  const reply =
+    blockMs > 0 ? await redis.xread("COUNT", count, "BLOCK", blockMs, "STREAMS", key, afterId) : await redis.xread("COUNT", count, "STREAMS", key, afterId);
   return reply ? decodeEntries(reply[0]![1]) : [];
 }
 
@@ -86,7 +85,12 @@ export function finalEvent<T extends Pick<RunView, "status" | "seed" | "message"
  * result and announcing it leaves a stored run whose stream never ends; the runner that then
  * picks up the stalled job (and finds the run already ended) announces it from the row, once.
  */
-export async function announceEnded(redis: Redis, keys: RedisKeys, runId: string, run: Pick<RunView, "status" | "seed" | "message" | "durationMs"> | null): Promise<boolean> {
+export async function announceEnded(
+  redis: Redis,
+  keys: RedisKeys,
+  runId: string,
+  run: Pick<RunView, "status" | "seed" | "message" | "durationMs"> | null,
+): Promise<boolean> {
   const final = finalEvent(run);
   if (!final) return false;
   const last = await lastEvent(redis, keys, runId);

@@ -116,7 +116,16 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     const feeds: (() => void)[] = [];
     stopFeed = () => feeds.forEach((stop) => stop());
     // Every lane's proxy feeds the live command log; they share one sequence and one clock.
-    pod = await createPod({ tier: deps.tier, pool: deps.pool, files: built.files, seed, allow, budgets: lab.redis.budgets, inertFaults: deps.ablateFaults, onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)) });
+    pod = await createPod({
+      tier: deps.tier,
+      pool: deps.pool,
+      files: built.files,
+      seed,
+      allow,
+      budgets: lab.redis.budgets,
+      inertFaults: deps.ablateFaults,
+      onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)),
+    });
     // A cancelled run stops now: its processes die, so a check waiting on them ends at once. A run
     // cancelled while it was building or taking its pod is already aborted, and an abort event
     // never fires twice: without this check it would play or grade on, holding its slot.
@@ -131,11 +140,30 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     timings.redisMs = pod.timings.redisMs;
     const checksStarted = performance.now();
     if (input.mode === "run") {
-      const played = await runPlayground({ pod, lab, definition, seed, sources: input.files, emit: deps.emit, signal: deps.signal, durationMs: deps.playgroundMs, offsetMs: performance.now() - started });
+      const played = await runPlayground({
+        pod,
+        lab,
+        definition,
+        seed,
+        sources: input.files,
+        emit: deps.emit,
+        signal: deps.signal,
+        durationMs: deps.playgroundMs,
+        offsetMs: performance.now() - started,
+      });
       timings.checksMs = performance.now() - checksStarted;
       return finish(played.status, [], played.message);
     }
-    const checks = await gradeChecks({ pod, lab, definition, seed, sources: input.files, emit: deps.emit, signal: deps.signal, loaded: (ms) => loads.push(ms) });
+    const checks = await gradeChecks({
+      pod,
+      lab,
+      definition,
+      seed,
+      sources: input.files,
+      emit: deps.emit,
+      signal: deps.signal,
+      loaded: (ms) => loads.push(ms),
+    });
     timings.checksMs = performance.now() - checksStarted;
     const status = verdictOf(checks);
     const failed = checks.filter((c) => c.status !== "pass").length;

@@ -20,7 +20,8 @@ export function eventHub(): EventHub {
     "event-hub",
     () =>
       new EventHub(redis(), {
-        onUnblockRefused: (err) => log.warn("CLIENT UNBLOCK is not allowed for the platform Redis user; a new run viewer may wait up to 5 s for live events", { err }),
+        onUnblockRefused: (err) =>
+          log.warn("CLIENT UNBLOCK is not allowed for the platform Redis user; a new run viewer may wait up to 5 s for live events", { err }),
       }),
   );
 }
@@ -39,7 +40,13 @@ export function streamCaps(): StreamCaps {
  * Opens run `runId`'s live stream for `userId` after `afterId`. Throws StreamLimitError (a 429 at
  * the edge) when the learner or the run already has as many open as allowed.
  */
-export async function openRunStream(userId: string, runId: string, afterId: string, signal: AbortSignal, finalFromDb: () => Promise<RunEvent | null>): Promise<ReadableStream<Uint8Array>> {
+export async function openRunStream(
+  userId: string,
+  runId: string,
+  afterId: string,
+  signal: AbortSignal,
+  finalFromDb: () => Promise<RunEvent | null>,
+): Promise<ReadableStream<Uint8Array>> {
   const lease = await acquireStreamLease(redis(), keys(), userId, runId, streamCaps());
   // A lease that could not be refreshed or released expires by itself.
   const quietly = (p: Promise<void>) => p.catch((err: unknown) => log.warn("stream lease update failed", { runId, err }));

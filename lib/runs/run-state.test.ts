@@ -65,7 +65,11 @@ test("a successful build clears diagnostics left from a refused start and moves 
 });
 
 test("checks turn running, then pass or fail with expected, actual and hint; the verdict comes last", () => {
-  let s = feed(accepted(), [{ type: "queued" }, { type: "build", ok: true, ms: 25 }, { type: "check-start", id: "priority-order", title: "Tasks come out most urgent first" }]);
+  let s = feed(accepted(), [
+    { type: "queued" },
+    { type: "build", ok: true, ms: 25 },
+    { type: "check-start", id: "priority-order", title: "Tasks come out most urgent first" },
+  ]);
   expect(s.checks).toEqual([{ id: "priority-order", title: "Tasks come out most urgent first", status: "running" }]);
   s = feed(
     s,
@@ -304,14 +308,16 @@ describe("output", () => {
   test("the character cap holds across many events, and a line without newlines is cut", () => {
     let s = accepted();
     const line = "x".repeat(1000);
-    for (let i = 0; i < 300; i++) s = runReducer(s, { type: "event", runId: RUN, event: { type: "log", stream: "stdout", text: `${line}\n` }, id: `${i + 1}-0` });
+    for (let i = 0; i < 300; i++)
+      s = runReducer(s, { type: "event", runId: RUN, event: { type: "log", stream: "stdout", text: `${line}\n` }, id: `${i + 1}-0` });
     expect(s.outputChars).toBeLessThanOrEqual(RUN_STATE_LIMITS.outputChars);
     expect(s.outputChars).toBe(s.output.reduce((n, l) => n + l.text.length, 0));
     expect(s.output.length).toBe(Math.floor(RUN_STATE_LIMITS.outputChars / 1000));
     expect(s.outputTruncated).toBe(true);
 
     let long = accepted();
-    for (let i = 0; i < 20; i++) long = runReducer(long, { type: "event", runId: RUN, event: { type: "log", stream: "stdout", text: "y".repeat(1024) }, id: `${i + 1}-0` });
+    for (let i = 0; i < 20; i++)
+      long = runReducer(long, { type: "event", runId: RUN, event: { type: "log", stream: "stdout", text: "y".repeat(1024) }, id: `${i + 1}-0` });
     expect(long.output).toHaveLength(1);
     expect(long.output[0]!.text.length).toBeLessThanOrEqual(RUN_STATE_LIMITS.lineChars + 1);
     expect(long.outputTruncated).toBe(true);
@@ -338,9 +344,11 @@ describe("commands", () => {
 
   test("over the cap the oldest commands go, every fault marker stays", () => {
     const entries: CommandEntry[] = [];
-    for (let seq = 1; seq <= RUN_STATE_LIMITS.commands + 100; seq++) entries.push(seq % 1000 === 5 ? marker(seq, `partition (2 connections cut) #${seq}`) : cmd(seq, ["INCR", "n"]));
+    for (let seq = 1; seq <= RUN_STATE_LIMITS.commands + 100; seq++)
+      entries.push(seq % 1000 === 5 ? marker(seq, `partition (2 connections cut) #${seq}`) : cmd(seq, ["INCR", "n"]));
     let s = accepted();
-    for (let i = 0; i < entries.length; i += 200) s = runReducer(s, { type: "event", runId: RUN, event: { type: "commands", entries: entries.slice(i, i + 200) }, id: `${i + 1}-0` });
+    for (let i = 0; i < entries.length; i += 200)
+      s = runReducer(s, { type: "event", runId: RUN, event: { type: "commands", entries: entries.slice(i, i + 200) }, id: `${i + 1}-0` });
     expect(s.commands).toHaveLength(RUN_STATE_LIMITS.commands);
     expect(s.commandsDropped).toBe(100);
     expect(s.commands.filter((c) => c.conn === 0).map((c) => c.seq)).toEqual([5, 1005, 2005, 3005]);
@@ -355,7 +363,9 @@ describe("commands", () => {
 });
 
 describe("snapshots", () => {
-  const keys = (n: number) => [{ key: "queue:tasks", type: "zset" as const, ttlMs: -1, length: n, members: Array.from({ length: n }, (_, i) => ({ member: `t${i}`, score: i })) }];
+  const keys = (n: number) => [
+    { key: "queue:tasks", type: "zset" as const, ttlMs: -1, length: n, members: Array.from({ length: n }, (_, i) => ({ member: `t${i}`, score: i })) },
+  ];
 
   test("kept in time order even when they arrive out of order; the same instant replaces", () => {
     const s = feed(accepted("run"), [
@@ -390,7 +400,13 @@ test("a run-mode playground: snapshots, commands and a kill marker, then a pass"
     { type: "build", ok: true, ms: 18 },
     { type: "commands", entries: [cmd(1, ["LPUSH", "jobs", "a"]), cmd(2, ["BRPOPLPUSH", "jobs", "processing", "1"])] },
     { type: "snapshot", at: 300, keys: [{ key: "jobs", type: "list", ttlMs: -1, length: 1, items: ["a"] }] },
-    { type: "commands", entries: [marker(3, "kill worker-2"), cmd(4, ["LREM", "processing", "1", "a"], { reply: { type: "error", summary: "ERR injected" }, fault: "failNext 1" })] },
+    {
+      type: "commands",
+      entries: [
+        marker(3, "kill worker-2"),
+        cmd(4, ["LREM", "processing", "1", "a"], { reply: { type: "error", summary: "ERR injected" }, fault: "failNext 1" }),
+      ],
+    },
     { type: "snapshot", at: 600, keys: [{ key: "processing", type: "list", ttlMs: 5000, length: 1, items: ["a"] }] },
     { type: "log", stream: "grader", text: "kill worker-2" },
     { type: "end", status: "pass", seed: 12345, message: "Your program ran for the playground's full time.", ms: 60_000 },

@@ -319,7 +319,9 @@ function apply(state: RunState, event: RunEvent, at: number | undefined): RunSta
       return advance(built, event.ok ? "running" : "building", at);
     }
     case "check-start": {
-      const checks = upsertCheck(state.checks, event.id, (old) => (old && finished(old.status) ? old : { id: event.id, title: event.title || old?.title || event.id, status: "running" }));
+      const checks = upsertCheck(state.checks, event.id, (old) =>
+        old && finished(old.status) ? old : { id: event.id, title: event.title || old?.title || event.id, status: "running" },
+      );
       return advance({ ...state, checks }, "running", at);
     }
     case "check-end": {
@@ -342,7 +344,9 @@ function apply(state: RunState, event: RunEvent, at: number | undefined): RunSta
     case "commands":
       return advance(mergeCommands(state, event.entries), "running", at);
     case "end": {
-      const checks = state.checks.map((c) => (c.status === "running" ? { ...c, status: "error" as const, message: c.message ?? "This check did not finish before the run ended." } : c));
+      const checks = state.checks.map((c) =>
+        c.status === "running" ? { ...c, status: "error" as const, message: c.message ?? "This check did not finish before the run ended." } : c,
+      );
       const verdict: RunVerdict = {
         status: event.status,
         seed: event.seed,
@@ -354,7 +358,15 @@ function apply(state: RunState, event: RunEvent, at: number | undefined): RunSta
     }
     case "cancelled": {
       const checks = state.checks.map((c) => (c.status === "running" ? { ...c, status: "pending" as const } : c));
-      return { ...closeOpenLine(state), checks, phase: "cancelled", phaseAt: at ?? state.phaseAt, cancelMessage: event.message, cancelling: false, connection: "closed" };
+      return {
+        ...closeOpenLine(state),
+        checks,
+        phase: "cancelled",
+        phaseAt: at ?? state.phaseAt,
+        cancelMessage: event.message,
+        cancelling: false,
+        connection: "closed",
+      };
     }
     default:
       // An event type this page does not know yet (a newer server): nothing to show.
@@ -374,7 +386,14 @@ function closeOpenLine(state: RunState): RunState {
 export function runReducer(state: RunState, action: RunAction): RunState {
   switch (action.type) {
     case "submit":
-      return { ...initialRunState, phase: "submitting", mode: action.mode, ...(action.replay ? { replay: true } : {}), startedAt: action.at, phaseAt: action.at };
+      return {
+        ...initialRunState,
+        phase: "submitting",
+        mode: action.mode,
+        ...(action.replay ? { replay: true } : {}),
+        startedAt: action.at,
+        phaseAt: action.at,
+      };
     case "accepted":
       if (state.phase !== "submitting") return state;
       return { ...state, runId: action.runId, mode: action.mode, phase: "queued", phaseAt: action.at ?? state.phaseAt, connection: "connecting" };

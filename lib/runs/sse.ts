@@ -51,7 +51,6 @@ export function formatEvent(event: RunEvent, id?: string): string {
   return `${id ? `id: ${id}\n` : ""}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
-
 /**
  * Streams run `runId`'s events after `afterId` ("0" for all), until the final event, `signal`
  * aborts, or the reader cancels.
@@ -78,106 +77,109 @@ export function eventStream(
     wake = null;
   };
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      let closed = false;
-      const send = (text: string) => {
-        if (!closed) controller.enqueue(encoder.encode(text));
-      };
-      const keepalive = setInterval(() => {
-        send(": keepalive\n\n");
-        onKeepalive?.();
-      }, keepaliveMs);
-      close = () => {
-        if (closed) return;
-        closed = true;
-        clearInterval(keepalive);
-        stop.abort();
-        resume();
-        onClose?.();
-        signal.removeEventListener("abort", close);
-        try {
-          controller.close();
-        } catch {
-          // Already cancelled by the reader.
-        }
-      };
-      if (signal.aborted) return close();
-      signal.addEventListener("abort", close, { once: true });
-
-      let cursor = afterId;
-      /** Sends events up to and including a final one; true when the stream is done. */
-      const deliver = (events: StoredEvent[]): boolean => {
-        for (const { id, event } of events) {
-          send(formatEvent(event, id));
-          cursor = id;
-          if (isFinal(event)) return true;
-        }
-        return false;
-      };
-      /** The run has ended by its row: anything the stream still holds first, then the row's final event. */
-      const endFromRow = async (): Promise<boolean> => {
-        const final = await finalFromDb();
-        if (!final) return false;
-        if (deliver(await readEvents(redis, keys, runId, cursor))) return true;
-        send(formatEvent(final)); // no id: a reconnect asks again
-        return true;
-      };
-
-      const pump = async () => {
-        const last = await lastEvent(redis, keys, runId);
-        if (!last) {
-          // No stream at all: it expired (or never existed), so the row tells how the run ended.
-          cursor = "0";
-          if (await endFromRow()) return close();
-        } else if (compareIds(cursor, last.id) >= 0) {
-          // At or past the end. A browser that saw the final event gets it again and stops;
-          // a cursor past the end was never handed out by this stream, so it waits for what comes next.
-          if (isFinal(last.event)) {
-            send(formatEvent(last.event!, last.id));
-            return close();
-          }
-          cursor = last.id;
-        }
-        let quietSince = Date.now();
-        // Catching up reads the shared client without blocking; once caught up, the stream only
-        // waits in the hub, which answers at once when more is already there.
-        let caughtUp = false;
-        while (!closed) {
-          if ((controller.desiredSize ?? 1) <= 0) {
-            await new Promise<void>((resolve) => (wake = resolve));
-            continue;
-          }
-          let events: StoredEvent[] = [];
-          if (!caughtUp) {
-            events = await readEvents(redis, keys, runId, cursor, 0, CATCH_UP_COUNT);
-            caughtUp = events.length < CATCH_UP_COUNT;
-          }
-          if (events.length === 0) events = decodeEntries(await hub.wait(key, cursor, blockMs, stop.signal));
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let closed = false;
+        const send = (text: string) => {
+          if (!closed) controller.enqueue(encoder.encode(text));
+        };
+        const keepalive = setInterval(() => {
+          send(": keepalive\n\n");
+          onKeepalive?.();
+        }, keepaliveMs);
+        close = () => {
           if (closed) return;
-          if (events.length > 0) {
-            quietSince = Date.now();
-            if (deliver(events)) return close();
-            continue;
+          closed = true;
+          clearInterval(keepalive);
+          stop.abort();
+          resume();
+          onClose?.();
+          signal.removeEventListener("abort", close);
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled by the reader.
           }
-          const expired = !(await redis.exists(key));
-          if (expired || Date.now() - quietSince >= rowCheckMs) {
+        };
+        if (signal.aborted) return close();
+        signal.addEventListener("abort", close, { once: true });
+
+        let cursor = afterId;
+        /** Sends events up to and including a final one; true when the stream is done. */
+        const deliver = (events: StoredEvent[]): boolean => {
+          for (const { id, event } of events) {
+            send(formatEvent(event, id));
+            cursor = id;
+            if (isFinal(event)) return true;
+          }
+          return false;
+        };
+        /** The run has ended by its row: anything the stream still holds first, then the row's final event. */
+        const endFromRow = async (): Promise<boolean> => {
+          const final = await finalFromDb();
+          if (!final) return false;
+          if (deliver(await readEvents(redis, keys, runId, cursor))) return true;
+          send(formatEvent(final)); // no id: a reconnect asks again
+          return true;
+        };
+
+        const pump = async () => {
+          const last = await lastEvent(redis, keys, runId);
+          if (!last) {
+            // No stream at all: it expired (or never existed), so the row tells how the run ended.
+            cursor = "0";
             if (await endFromRow()) return close();
-            quietSince = Date.now();
+          } else if (compareIds(cursor, last.id) >= 0) {
+            // At or past the end. A browser that saw the final event gets it again and stops;
+            // a cursor past the end was never handed out by this stream, so it waits for what comes next.
+            if (isFinal(last.event)) {
+              send(formatEvent(last.event!, last.id));
+              return close();
+            }
+            cursor = last.id;
           }
-        }
-      };
-      pump().catch((error: unknown) => {
-        if (closed) return;
-        log.warn("run event stream failed", { runId, err: error });
-        close(); // the browser reconnects with Last-Event-ID
-      });
+          let quietSince = Date.now();
+          // Catching up reads the shared client without blocking; once caught up, the stream only
+          // waits in the hub, which answers at once when more is already there.
+          let caughtUp = false;
+          while (!closed) {
+            if ((controller.desiredSize ?? 1) <= 0) {
+              await new Promise<void>((resolve) => (wake = resolve));
+              continue;
+            }
+            let events: StoredEvent[] = [];
+            if (!caughtUp) {
+              events = await readEvents(redis, keys, runId, cursor, 0, CATCH_UP_COUNT);
+              caughtUp = events.length < CATCH_UP_COUNT;
+            }
+            if (events.length === 0) events = decodeEntries(await hub.wait(key, cursor, blockMs, stop.signal));
+            if (closed) return;
+            if (events.length > 0) {
+              quietSince = Date.now();
+              if (deliver(events)) return close();
+              continue;
+            }
+            const expired = !(await redis.exists(key));
+            if (expired || Date.now() - quietSince >= rowCheckMs) {
+              if (await endFromRow()) return close();
+              quietSince = Date.now();
+            }
+          }
+        };
+        pump().catch((error: unknown) => {
+          if (closed) return;
+          log.warn("run event stream failed", { runId, err: error });
+          close(); // the browser reconnects with Last-Event-ID
+        });
+      },
+      pull() {
+        resume();
+      },
+      cancel() {
+        close();
+      },
     },
-    pull() {
-      resume();
-    },
-    cancel() {
-      close();
-    },
-  }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength });
+    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+  );
 }

@@ -31,7 +31,14 @@ export interface RunResult {
  */
 export async function createSubmission(db: Db, input: { userId: string; labId: string; mode: "run" | "check"; files: Record<string, string>; seed?: number }) {
   return db.submission.create({
-    data: { userId: input.userId, labId: input.labId, mode: input.mode, files: JSON.stringify(input.files), seed: input.seed ?? null, replay: input.seed !== undefined },
+    data: {
+      userId: input.userId,
+      labId: input.labId,
+      mode: input.mode,
+      files: JSON.stringify(input.files),
+      seed: input.seed ?? null,
+      replay: input.seed !== undefined,
+    },
     select: { id: true },
   });
 }
@@ -40,19 +47,28 @@ export async function createSubmission(db: Db, input: { userId: string; labId: s
 export async function cancelOtherRuns(db: Db, userId: string, keepId: string): Promise<string[]> {
   const live = await db.submission.findMany({ where: { userId, id: { not: keepId }, status: { in: ["queued", "running"] } }, select: { id: true } });
   if (live.length === 0) return [];
-  await db.submission.updateMany({ where: { id: { in: live.map((s) => s.id) }, status: { in: ["queued", "running"] } }, data: { status: "cancelled", finishedAt: new Date() } });
+  await db.submission.updateMany({
+    where: { id: { in: live.map((s) => s.id) }, status: { in: ["queued", "running"] } },
+    data: { status: "cancelled", finishedAt: new Date() },
+  });
   return live.map((s) => s.id);
 }
 
 /** Cancels one of the learner's own live runs; false when it is not theirs or has already ended. */
 export async function cancelRun(db: Db, userId: string, id: string): Promise<boolean> {
-  const { count } = await db.submission.updateMany({ where: { id, userId, status: { in: ["queued", "running"] } }, data: { status: "cancelled", finishedAt: new Date() } });
+  const { count } = await db.submission.updateMany({
+    where: { id, userId, status: { in: ["queued", "running"] } },
+    data: { status: "cancelled", finishedAt: new Date() },
+  });
   return count === 1;
 }
 
 /** Claims a submission for running; false when it was cancelled or has already ended. */
 export async function markRunning(db: Db, id: string): Promise<boolean> {
-  const { count } = await db.submission.updateMany({ where: { id, status: { in: ["queued", "running"] } }, data: { status: "running", startedAt: new Date() } });
+  const { count } = await db.submission.updateMany({
+    where: { id, status: { in: ["queued", "running"] } },
+    data: { status: "running", startedAt: new Date() },
+  });
   return count === 1;
 }
 
@@ -74,7 +90,8 @@ export async function recordResult(db: Db, id: string, result: RunResult, milest
     // replay (a seed the learner chose) is for debugging, not for credit.
     if (milestones.length > 0 && passed.size > 0 && result.status !== "error") {
       const run = await tx.submission.findUniqueOrThrow({ where: { id }, select: { userId: true, labId: true, mode: true, replay: true } });
-      if (run.mode === "check" && !run.replay) await storeCredits(tx, run.userId, creditsFromRun(milestones, { labId: run.labId, submissionId: id, passed, at: finishedAt }));
+      if (run.mode === "check" && !run.replay)
+        await storeCredits(tx, run.userId, creditsFromRun(milestones, { labId: run.labId, submissionId: id, passed, at: finishedAt }));
     }
     await tx.checkResult.createMany({
       data: result.checks.map((c, position) => ({
@@ -106,7 +123,16 @@ export interface RunView {
   durationMs: number | null;
   createdAt: Date;
   finishedAt: Date | null;
-  checks: { id: string; title: string; status: string; message: string | null; expected: string | null; actual: string | null; hint: string | null; durationMs: number }[];
+  checks: {
+    id: string;
+    title: string;
+    status: string;
+    message: string | null;
+    expected: string | null;
+    actual: string | null;
+    hint: string | null;
+    durationMs: number;
+  }[];
 }
 
 /**
@@ -115,8 +141,18 @@ export interface RunView {
  */
 export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string): Promise<RunView | null>;
 /** With `files`: also the code the run was made with, { path: content }. */
-export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string, options: { files: true }): Promise<(RunView & { files: Record<string, string> }) | null>;
-export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id: string, options: { files?: boolean } = {}): Promise<(RunView & { files?: Record<string, string> }) | null> {
+export async function findRun(
+  db: Db,
+  viewer: { id: string; role: RoleName },
+  id: string,
+  options: { files: true },
+): Promise<(RunView & { files: Record<string, string> }) | null>;
+export async function findRun(
+  db: Db,
+  viewer: { id: string; role: RoleName },
+  id: string,
+  options: { files?: boolean } = {},
+): Promise<(RunView & { files?: Record<string, string> }) | null> {
   const s = await db.submission.findUnique({ where: { id }, include: { checks: { orderBy: { position: "asc" } } } });
   if (!s || !(await teachesLearner(db, viewer, s.userId))) return null;
   return {
@@ -131,7 +167,15 @@ export async function findRun(db: Db, viewer: { id: string; role: RoleName }, id
     durationMs: s.durationMs,
     createdAt: s.createdAt,
     finishedAt: s.finishedAt,
-    checks: s.checks.map((c) => ({ id: c.checkId, title: c.title, status: c.status, message: c.message, expected: c.expected, actual: c.actual, hint: c.hint, durationMs: c.durationMs })),
+    checks: s.checks.map((c) => ({
+      id: c.checkId,
+      title: c.title,
+      status: c.status,
+      message: c.message,
+      expected: c.expected,
+      actual: c.actual,
+      hint: c.hint,
+      durationMs: c.durationMs,
+    })),
   };
 }
-

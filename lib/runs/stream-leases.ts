@@ -71,7 +71,14 @@ export interface StreamLease {
 }
 
 /** Takes a slot for one stream of `userId` on `runId`, or throws StreamLimitError naming the cap reached. */
-export async function acquireStreamLease(redis: Redis, keys: RedisKeys, userId: string, runId: string, caps: StreamCaps, leaseMs = STREAM_LEASE_MS): Promise<StreamLease> {
+export async function acquireStreamLease(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  runId: string,
+  caps: StreamCaps,
+  leaseMs = STREAM_LEASE_MS,
+): Promise<StreamLease> {
   const sets = [keys.streamLeases("user", userId), keys.streamLeases("run", runId)];
   const member = randomUUID();
   const refused = Number(await redis.eval(acquireScript, 2, ...sets, member, String(leaseMs), String(caps.perUser), String(caps.perRun)));

@@ -37,7 +37,11 @@ test("a lab is found by id or slug, and an unknown one is a 404 naming it", () =
 });
 
 test("missing editable files come from starter/ so the runner gets a full set", () => {
-  expect(assembleFiles(lab, { "queue.ts": "// mine" }, starter)).toEqual({ "queue.ts": "// mine", "worker.ts": "// starter worker", "types.ts": "export type Task = string;" });
+  expect(assembleFiles(lab, { "queue.ts": "// mine" }, starter)).toEqual({
+    "queue.ts": "// mine",
+    "worker.ts": "// starter worker",
+    "types.ts": "export type Task = string;",
+  });
 });
 
 test("a read-only file sent by the learner is replaced by the starter's", () => {
@@ -52,5 +56,8 @@ test("an unknown file is a 422 naming it and the files the lab accepts", () => {
     error = e;
   }
   expect(error).toBeInstanceOf(RunRequestError);
-  expect(error).toMatchObject({ status: 422, message: '"../secrets.ts" is not a file of lab "priority-queue"; send only its editable files: queue.ts, worker.ts.' });
+  expect(error).toMatchObject({
+    status: 422,
+    message: '"../secrets.ts" is not a file of lab "priority-queue"; send only its editable files: queue.ts, worker.ts.',
+  });
 });

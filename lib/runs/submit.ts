@@ -20,9 +20,17 @@ import { RequestError } from "../errors.ts";
 
 export const RunRequestSchema = z.object({
   lab: z.string({ error: "Name the lab to run." }).min(1).max(100).describe("The lab's id or slug, e.g. priority-queue."),
-  files: z.record(z.string(), z.string(), { error: "Send files as an object of { path: content }." }).describe("The learner's editable files by path; missing ones are taken from the lab's starter/."),
+  files: z
+    .record(z.string(), z.string(), { error: "Send files as an object of { path: content }." })
+    .describe("The learner's editable files by path; missing ones are taken from the lab's starter/."),
   mode: z.enum(["run", "check"]).default("check").describe("run: run the learner's code; check: also grade it against the lab's checks. @default check"),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional().describe("Seed for the checks' randomness and fault injection, to replay a run exactly. @default chosen by the runner"),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional()
+    .describe("Seed for the checks' randomness and fault injection, to replay a run exactly. @default chosen by the runner"),
 });
 
 export type RunRequest = z.infer<typeof RunRequestSchema>;
@@ -63,8 +71,15 @@ export function assembleFiles(lab: Lab, sent: Record<string, string>, starter: R
   const editable = lab.files.filter((f) => f.editable).map((f) => f.path);
   const unknown = sentNames.filter((name) => !lab.files.some((f) => f.path === name));
   if (unknown.length > 0) {
-    const names = unknown.slice(0, 5).map((n) => `"${n.slice(0, 100)}"`).join(", ") + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : "");
-    throw new RunRequestError(422, `${names} ${unknown.length === 1 ? "is not a file" : "are not files"} of lab "${lab.id}"; send only its editable files: ${editable.join(", ")}.`);
+    const names =
+      unknown
+        .slice(0, 5)
+        .map((n) => `"${n.slice(0, 100)}"`)
+        .join(", ") + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : "");
+    throw new RunRequestError(
+      422,
+      `${names} ${unknown.length === 1 ? "is not a file" : "are not files"} of lab "${lab.id}"; send only its editable files: ${editable.join(", ")}.`,
+    );
   }
   return Object.fromEntries(lab.files.map((f) => [f.path, (f.editable ? sent[f.path] : undefined) ?? starter[f.path] ?? ""]));
 }
@@ -97,7 +112,6 @@ export async function submitRun(deps: SubmitDeps, user: { id: string }, input: u
   await enqueueRun(deps.queues[laneOf(request.mode)], id);
   return { id, lab: loaded.lab.id, mode: request.mode };
 }
-
 
 /** The learner pressed Cancel: the row ends cancelled, viewers are told and the runner stops it. */
 export async function cancelOwnRun(deps: Pick<SubmitDeps, "db" | "redis" | "keys">, user: { id: string }, runId: string): Promise<void> {

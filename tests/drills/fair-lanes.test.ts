@@ -30,7 +30,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function startRunner(env: Record<string, string>): Promise<void> {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/runner.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH, NODE_ENV: "production", FAULTLINE_DATA_DIR: dataDir, AUTH_SECRET: "lanes-test-secret-of-at-least-32-characters", RUNNER_CONCURRENCY: "2", RUNNER_PLAYGROUND_CONCURRENCY: "2", ...env },
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      FAULTLINE_DATA_DIR: dataDir,
+      AUTH_SECRET: "lanes-test-secret-of-at-least-32-characters",
+      RUNNER_CONCURRENCY: "2",
+      RUNNER_PLAYGROUND_CONCURRENCY: "2",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -67,7 +75,10 @@ test("three learners holding minute-long playground runs do not delay a fourth l
   const check = await submitRun(deps, learner, { lab: "priority-queue", mode: "check", files: solution });
   let stored: { status: string; message: string | null } | null = null;
   while (!stored && performance.now() - submitted < 60_000) {
-    stored = await database.db.submission.findFirst({ where: { id: check.id, status: { notIn: ["queued", "running"] } }, select: { status: true, message: true } });
+    stored = await database.db.submission.findFirst({
+      where: { id: check.id, status: { notIn: ["queued", "running"] } },
+      select: { status: true, message: true },
+    });
     if (!stored) await sleep(100);
   }
   const waitedMs = performance.now() - submitted;

@@ -103,7 +103,10 @@ test(`two runner processes grade ${RUNS} runs on PostgreSQL; one is killed mid-w
 
     await until(`all ${RUNS} runs to end`, async () => (await ended()) === RUNS, 240_000);
 
-    const rows = await t.db.submission.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, message: true, _count: { select: { checks: true } } } });
+    const rows = await t.db.submission.findMany({
+      where: { id: { in: ids } },
+      select: { id: true, status: true, message: true, _count: { select: { checks: true } } },
+    });
     expect(rows.filter((s) => s.status !== "pass").map((s) => `${s.id}: ${s.status} ${s.message ?? ""}`)).toEqual([]);
     const checks = (JSON.parse(readFileSync(path.join(root, "labs", LAB, "lab.json"), "utf8")) as { checks: unknown[] }).checks.length;
     expect(new Set(rows.map((s) => s._count.checks))).toEqual(new Set([checks]));
@@ -111,7 +114,10 @@ test(`two runner processes grade ${RUNS} runs on PostgreSQL; one is killed mid-w
     const restarted = new Set<string>();
     for (const id of ids) {
       const events = (await readEvents(r.redis, r.keys, id, "0", 0, 10_000)).map((e) => e.event);
-      expect(events.filter((e) => e.type === "end"), `end events of ${id}`).toHaveLength(1);
+      expect(
+        events.filter((e) => e.type === "end"),
+        `end events of ${id}`,
+      ).toHaveLength(1);
       if (events.some((e) => e.type === "log" && e.text.includes("another runner is starting it again"))) {
         takenOver++;
         restarted.add(id);

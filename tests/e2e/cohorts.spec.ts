@@ -147,7 +147,10 @@ test("the instructor's grid, the learner's runs and code, and the CSV exports sh
   await row.getByRole("link", { name: "Lea Learner" }).click();
   await expect(page.getByRole("heading", { name: "Lea Learner", level: 1 })).toBeVisible();
   await expectAccessible(page);
-  await page.getByRole("link", { name: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/ }).first().click();
+  await page
+    .getByRole("link", { name: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/ })
+    .first()
+    .click();
   await expect(page.getByRole("heading", { name: "Code submitted" })).toBeVisible();
   await expect(page.getByText("queue.ts")).toBeVisible();
   await expectAccessible(page);

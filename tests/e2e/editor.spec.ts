@@ -12,7 +12,8 @@ const editor = (page: Page) => page.locator("#code-editor-panel .monaco-editor")
 /** The text of a lab file's model, straight from Monaco (the AMD build exposes `monaco`). */
 async function modelText(page: Page, path: string): Promise<string> {
   return page.evaluate((p) => {
-    const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { getValue(): string } | null }; Uri: { parse(s: string): unknown } } }).monaco;
+    const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { getValue(): string } | null }; Uri: { parse(s: string): unknown } } })
+      .monaco;
     return m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))?.getValue() ?? "";
   }, path);
 }
@@ -20,7 +21,13 @@ async function modelText(page: Page, path: string): Promise<string> {
 /** Puts the cursor on the first occurrence of `text` in the shown file, via the editor's API. */
 async function cursorOn(page: Page, text: string) {
   await page.evaluate((t) => {
-    type Ed = { getModel(): { findMatches(s: string, a: boolean, b: boolean, c: boolean, d: null, e: boolean): { range: { startLineNumber: number; startColumn: number } }[] }; setPosition(p: unknown): void; focus(): void };
+    type Ed = {
+      getModel(): {
+        findMatches(s: string, a: boolean, b: boolean, c: boolean, d: null, e: boolean): { range: { startLineNumber: number; startColumn: number } }[];
+      };
+      setPosition(p: unknown): void;
+      focus(): void;
+    };
     const m = (globalThis as unknown as { monaco: { editor: { getEditors(): Ed[] } } }).monaco;
     const ed = m.editor.getEditors()[0]!;
     const match = ed.getModel().findMatches(t, false, false, true, null, false)[0]!;
@@ -33,7 +40,11 @@ async function cursorOn(page: Page, text: string) {
 async function markers(page: Page, owner: string, path: string): Promise<string[]> {
   return page.evaluate(
     ([o, p]) => {
-      const m = (globalThis as unknown as { monaco: { editor: { getModelMarkers(f: { owner: string; resource: unknown }): { message: string }[] }; Uri: { parse(s: string): unknown } } }).monaco;
+      const m = (
+        globalThis as unknown as {
+          monaco: { editor: { getModelMarkers(f: { owner: string; resource: unknown }): { message: string }[] }; Uri: { parse(s: string): unknown } };
+        }
+      ).monaco;
       return m.editor.getModelMarkers({ owner: o!, resource: m.Uri.parse(`file:///lab/${p}`) }).map((x) => x.message);
     },
     [owner, path],
@@ -96,7 +107,10 @@ test.describe("signed in", () => {
     await page.keyboard.press("Escape");
     // The harness types resolve too: no error on the starter's import, and a wrong type is caught.
     await page.keyboard.press("Control+A");
-    await page.keyboard.type('import { createRedis } from "@faultline/lab";\nconst redis = createRedis();\nconst n: number = await redis.zcard("q");\nconst wrong: number = "not a number";\nexport { n, wrong };\n', { delay: 0 });
+    await page.keyboard.type(
+      'import { createRedis } from "@faultline/lab";\nconst redis = createRedis();\nconst n: number = await redis.zcard("q");\nconst wrong: number = "not a number";\nexport { n, wrong };\n',
+      { delay: 0 },
+    );
     await expect(editor(page).locator(".squiggly-error")).toHaveCount(1, { timeout: 30_000 });
     await page.keyboard.press("Control+Z");
   });
@@ -183,7 +197,11 @@ test.describe("signed in", () => {
   test("the editor theme follows the site, and axe passes in light and dark", async () => {
     test.setTimeout(60_000);
     await openLab(page, "reliable-delivery");
-    const background = () => editor(page).locator(".monaco-editor-background").first().evaluate((el) => getComputedStyle(el).backgroundColor);
+    const background = () =>
+      editor(page)
+        .locator(".monaco-editor-background")
+        .first()
+        .evaluate((el) => getComputedStyle(el).backgroundColor);
     await setTheme(page, "light");
     await expect.poll(background).toBe("rgb(255, 255, 255)");
     await expectAccessible(page);
@@ -210,8 +228,19 @@ test.describe("signed in", () => {
       if (name === "editor") await page.keyboard.press("Control+M");
     }
     const all = [...seen];
-    for (const want of [/^separator:Resize instructions$/, /^button:▶ Run/, /^button:✓ Check/, /^button:Reset$/, /^tab:queue\.ts$/, /^editor$/, /^separator:Resize run results$/]) {
-      expect(all.some((n) => want.test(n)), `${want} in ${all.join(" | ")}`).toBe(true);
+    for (const want of [
+      /^separator:Resize instructions$/,
+      /^button:▶ Run/,
+      /^button:✓ Check/,
+      /^button:Reset$/,
+      /^tab:queue\.ts$/,
+      /^editor$/,
+      /^separator:Resize run results$/,
+    ]) {
+      expect(
+        all.some((n) => want.test(n)),
+        `${want} in ${all.join(" | ")}`,
+      ).toBe(true);
     }
 
     const splitter = page.getByRole("separator", { name: "Resize instructions" });

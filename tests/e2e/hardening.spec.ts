@@ -65,16 +65,22 @@ async function liveRun(api: APIRequestContext): Promise<{ id: string; eventsUrl:
 async function openWhenFree(p: number, path: string, cookie: string): Promise<OpenStream> {
   let last: OpenStream | undefined;
   await expect
-    .poll(async () => {
-      last = await openStream(p, path, { cookie });
-      if (last.status !== 200) last.close();
-      return last.status;
-    }, { timeout: 10_000 })
+    .poll(
+      async () => {
+        last = await openStream(p, path, { cookie });
+        if (last.status !== 200) last.close();
+        return last.status;
+      },
+      { timeout: 10_000 },
+    )
     .toBe(200);
   return last!;
 }
 
-test("a 64 MiB body sent in chunks (no Content-Length) is refused at the cap with 413, and the web process's memory stays flat", async ({ browser, request }) => {
+test("a 64 MiB body sent in chunks (no Content-Length) is refused at the cap with 413, and the web process's memory stays flat", async ({
+  browser,
+  request,
+}) => {
   test.setTimeout(120_000);
   const { cookie } = await learner(browser, "bulk");
   const rss = async () => metric(await (await request.get("/api/metrics")).text(), "process_resident_memory_bytes");
@@ -93,7 +99,8 @@ test("a 64 MiB body sent in chunks (no Content-Length) is refused at the cap wit
         // Next answers its own 413 as a 500 page and cuts the connection mid-upload, which can reset it before the answer arrives.
         const res = await sendChunked(port, path, { method, headers: { cookie, ...headers }, total }).catch(() => ({ status: 0, sent: NaN }));
         expect(res.status === 0 || res.status >= 400, `${path}: ${res.status}`).toBe(true);
-        if (total > 32 * MiB) console.log(`${method} ${path}: ${res.status || "connection cut"} after the client had sent ${(res.sent / MiB).toFixed(1)} of ${total / MiB} MiB`);
+        if (total > 32 * MiB)
+          console.log(`${method} ${path}: ${res.status || "connection cut"} after the client had sent ${(res.sent / MiB).toFixed(1)} of ${total / MiB} MiB`);
         continue;
       }
       const res = await sendChunked(port, path, { method, headers: { cookie, ...headers }, total });
@@ -107,21 +114,26 @@ test("a 64 MiB body sent in chunks (no Content-Length) is refused at the cap wit
   const before = await rss();
   for (let round = 0; round < 3; round++) await attack(64 * MiB);
   const after = await rss();
-  console.log(`web RSS before ${(before / MiB).toFixed(1)} MiB, after fifteen 64 MiB chunked bodies ${(after / MiB).toFixed(1)} MiB (growth ${((after - before) / MiB).toFixed(1)} MiB)`);
+  console.log(
+    `web RSS before ${(before / MiB).toFixed(1)} MiB, after fifteen 64 MiB chunked bodies ${(after / MiB).toFixed(1)} MiB (growth ${((after - before) / MiB).toFixed(1)} MiB)`,
+  );
   expect(after - before).toBeLessThan(32 * MiB);
   // An honest body still works after all that.
   const { api } = await learner(browser, "after-bulk");
   expect((await api.put("/api/labs/priority-queue/draft", { data: { files: { "queue.ts": starter } } })).status()).toBe(200);
 });
 
-test("streams on one run: up to the cap are served, the next gets 429 saying what to do, closing one frees a slot, and the web's Redis connections do not grow", async ({ browser }) => {
+test("streams on one run: up to the cap are served, the next gets 429 saying what to do, closing one frees a slot, and the web's Redis connections do not grow", async ({
+  browser,
+}) => {
   test.setTimeout(90_000);
   const { api, cookie } = await learner(browser, "viewer");
   const { id, eventsUrl } = await liveRun(api);
   const pid = listenerPid(port);
   const redis = new Redis(REDIS_URL);
   // The web process names its connections <prefix>web:<host>:<pid>[:events] (lib/redis/index.ts).
-  const webConnections = async () => ((await redis.client("LIST")) as string).split("\n").filter((line) => new RegExp(` name=\\S*web:\\S+:${pid}(:events)? `).test(line)).length;
+  const webConnections = async () =>
+    ((await redis.client("LIST")) as string).split("\n").filter((line) => new RegExp(` name=\\S*web:\\S+:${pid}(:events)? `).test(line)).length;
   try {
     const streams = [await openStream(port, eventsUrl, { cookie })];
     await expect.poll(() => streams[0]!.text()).toContain("event: queued");
@@ -171,7 +183,10 @@ test("a file named __proto__ (or constructor, prototype) is refused by name in r
   const json = { "content-type": "application/json" };
   // Written as text: in a JS object literal "__proto__" would set the prototype, not send a key.
   for (const name of ["__proto__", "constructor", "prototype"]) {
-    const res = await api.post("/api/runs", { headers: json, data: `{"lab":"priority-queue","mode":"check","files":{"${name}":"x","queue.ts":${JSON.stringify(starter)}}}` });
+    const res = await api.post("/api/runs", {
+      headers: json,
+      data: `{"lab":"priority-queue","mode":"check","files":{"${name}":"x","queue.ts":${JSON.stringify(starter)}}}`,
+    });
     expect(res.status(), name).toBe(422);
     expect(((await res.json()) as { error: string }).error).toContain(`"${name}" is not a file of lab "priority-queue"`);
   }
@@ -199,13 +214,18 @@ test("/api/ready tells anyone the status and runner tiers, and only an admin whi
   const operator = await learner(browser, "operator");
   makeAdmin(operator.email);
   const details = (await (await operator.api.get("/api/ready")).json()) as { fleet: { id: string; host: string; pid: number; sandbox: string }[] };
-  expect(details.fleet).toEqual([expect.objectContaining({ id: expect.any(String), host: expect.any(String), pid: expect.any(Number), sandbox: Object.keys(pub.runners.tiers)[0] })]);
+  expect(details.fleet).toEqual([
+    expect.objectContaining({ id: expect.any(String), host: expect.any(String), pid: expect.any(Number), sandbox: Object.keys(pub.runners.tiers)[0] }),
+  ]);
   const publicText = JSON.stringify(pub);
   expect(publicText).not.toContain(details.fleet[0]!.id);
   expect(publicText).not.toMatch(/"(pid|host|id)"/);
 });
 
-test("a second web replica with METRICS_TOKEN: metrics need the token (a wrong one gets 401), ready details go to the token, and stream caps hold across replicas", async ({ browser, request }) => {
+test("a second web replica with METRICS_TOKEN: metrics need the token (a wrong one gets 401), ready details go to the token, and stream caps hold across replicas", async ({
+  browser,
+  request,
+}) => {
   test.setTimeout(120_000);
   replica = spawn(process.execPath, ["--import", "tsx", "scripts/web.ts"], {
     env: {
@@ -224,7 +244,16 @@ test("a second web replica with METRICS_TOKEN: metrics need the token (a wrong o
     stdio: ["ignore", "ignore", "inherit"],
   });
   const base = `http://127.0.0.1:${replicaPort}`;
-  await expect.poll(() => request.get(`${base}/api/health`).then((r) => r.status(), () => 0), { timeout: 60_000 }).toBe(200);
+  await expect
+    .poll(
+      () =>
+        request.get(`${base}/api/health`).then(
+          (r) => r.status(),
+          () => 0,
+        ),
+      { timeout: 60_000 },
+    )
+    .toBe(200);
 
   expect((await request.get(`${base}/api/metrics`)).status()).toBe(401);
   const wrong = await request.get(`${base}/api/metrics`, { headers: { authorization: "Bearer e2e-replica-metrics-token-000000" } });

@@ -6,7 +6,9 @@ import { expectAccessible, setTheme, signUp, uniqueEmail } from "./support";
 
 /** The first M1 lesson as the learner will meet it, read from its file so the test follows edits. */
 const dir = path.resolve(import.meta.dirname, "../../content/01-foundations");
-const file = readdirSync(dir).filter((f) => f.endsWith(".mdx")).sort()[0]!;
+const file = readdirSync(dir)
+  .filter((f) => f.endsWith(".mdx"))
+  .sort()[0]!;
 const lesson = matter(readFileSync(path.join(dir, file), "utf8")).data as {
   title: string;
   quiz: { prompt: string; choices: string[]; answer: number }[];
@@ -27,7 +29,11 @@ test("a learner reads an M1 lesson, answers its quiz, completes it and finds it 
   await signUp(page, uniqueEmail("reader"), "Ada Reader");
   await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
   await page.goto("/");
-  await page.locator("#course").getByRole("link", { name: /Foundations/ }).first().click();
+  await page
+    .locator("#course")
+    .getByRole("link", { name: /Foundations/ })
+    .first()
+    .click();
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Foundations");
   await expect(page.getByRole("heading", { name: "M1 checklist" })).toBeVisible();
   await expectAccessible(page);

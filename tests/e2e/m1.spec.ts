@@ -33,7 +33,13 @@ test("a learner passes M1: three labs checked through the API, two quizzes answe
 
   await page.goto("/progress");
   const m1 = page.locator("section#m1");
-  for (const item of ["Speak a wire protocol", "Handle partial reads and pipelining", "Serve concurrent clients", "Bound async concurrency", "Know TCP, UDP and the event loop"]) {
+  for (const item of [
+    "Speak a wire protocol",
+    "Handle partial reads and pipelining",
+    "Serve concurrent clients",
+    "Bound async concurrency",
+    "Know TCP, UDP and the event loop",
+  ]) {
     await expect(m1.getByText(`${item} (done)`)).toBeAttached();
   }
   await expect(m1.getByText("Passed", { exact: true })).toBeVisible();

@@ -25,7 +25,12 @@ test("a learner writes the compose file and Dockerfile in the editor, passes the
   // Before any edit, the starter's compose file fails: the grader reads the learner's own YAML.
   await page.getByRole("button", { name: "Check", exact: true }).click();
   await expect(page.locator('#panel-run [data-verdict="fail"]')).toBeVisible({ timeout: 60_000 });
-  await expect(page.locator("#panel-run").getByText(/docker-compose\.yml/).first()).toBeVisible();
+  await expect(
+    page
+      .locator("#panel-run")
+      .getByText(/docker-compose\.yml/)
+      .first(),
+  ).toBeVisible();
 
   for (const file of ["docker-compose.yml", "Dockerfile"]) await paste(page, file, readFileSync(`labs/compose-file/solution/${file}`, "utf8"));
   await page.getByRole("button", { name: "Check", exact: true }).click();
@@ -38,7 +43,12 @@ test("a learner writes the compose file and Dockerfile in the editor, passes the
   }
 
   for (const lab of ["config-from-env", "graceful-shutdown"]) await passByApi(page, lab);
-  await expectPassed(page, "m2", ["Containerise a service", "Compose services with health checks", "Configuration from the environment", "Shut down gracefully"]);
+  await expectPassed(page, "m2", [
+    "Containerise a service",
+    "Compose services with health checks",
+    "Configuration from the environment",
+    "Shut down gracefully",
+  ]);
 });
 
 test("a learner passes M3: structured logs, metrics, traces and readiness, each checked through the API", async ({ page }) => {

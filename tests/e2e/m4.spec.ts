@@ -27,6 +27,7 @@ test("a learner passes retries with backoff in the workspace, then M4", async ({
   await expect(m4.getByText("A retry policy (done)")).toBeAttached();
   for (const lab of ["circuit-breaker", "bulkhead-timeouts", "fallback-cache"]) await passByApi(page, lab);
   await page.goto("/progress");
-  for (const item of ["A retry policy", "A circuit breaker", "Bulkheads and timeouts", "Graceful degradation"]) await expect(m4.getByText(`${item} (done)`)).toBeAttached();
+  for (const item of ["A retry policy", "A circuit breaker", "Bulkheads and timeouts", "Graceful degradation"])
+    await expect(m4.getByText(`${item} (done)`)).toBeAttached();
   await expect(m4.getByText("Passed", { exact: true })).toBeVisible();
 });

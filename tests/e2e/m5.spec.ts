@@ -12,7 +12,11 @@ test("an M5 lesson leads into its lab, which the learner passes and the mileston
   await expect(page.getByRole("banner").getByLabel(/^Account menu for/)).toBeVisible();
 
   await page.goto("/");
-  await page.locator("#course").getByRole("link", { name: /Queues, data and consistency/ }).first().click();
+  await page
+    .locator("#course")
+    .getByRole("link", { name: /Queues, data and consistency/ })
+    .first()
+    .click();
   await expect(page.getByRole("heading", { name: "Queues, data and consistency", level: 1 })).toBeVisible();
   // All nine labs are written: none is "in preparation" any more.
   await expect(page.getByText(/in preparation/i)).toHaveCount(0);

@@ -34,7 +34,10 @@ test("a learner passes a lab, sees it on /progress, reflects, and shares a certi
   await expect(page.getByRole("row", { name: /A priority queue on a sorted set/ })).toContainText("pass");
 
   // The proof links to the stored run, check by check.
-  await m5.getByRole("link", { name: /a run of priority-queue/ }).first().click();
+  await m5
+    .getByRole("link", { name: /a run of priority-queue/ })
+    .first()
+    .click();
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Graded run of");
   await expect(page.getByText("concurrent-consumers")).toBeVisible();
   await page.goBack();

@@ -21,7 +21,16 @@ export interface SentBody {
  * POSTs (or PUTs) `total` bytes in 64 KiB chunks with Transfer-Encoding: chunked, as an attacker
  * would, and resolves with the server's answer as soon as it comes (the server may stop reading).
  */
-export function sendChunked(port: number, path: string, { method = "POST", headers = {}, total = 64 * 1024 * 1024, fill = "a" }: { method?: string; headers?: Record<string, string>; total?: number; fill?: string } = {}): Promise<SentBody> {
+export function sendChunked(
+  port: number,
+  path: string,
+  {
+    method = "POST",
+    headers = {},
+    total = 64 * 1024 * 1024,
+    fill = "a",
+  }: { method?: string; headers?: Record<string, string>; total?: number; fill?: string } = {},
+): Promise<SentBody> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;

@@ -45,7 +45,9 @@ export async function signIn(page: Page, email: string, password = PASSWORD) {
 export async function paste(page: Page, path: string, text: string) {
   await page.evaluate(
     ([p, t]) => {
-      const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }).monaco;
+      const m = (
+        globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { setValue(v: string): void } | null }; Uri: { parse(s: string): unknown } } }
+      ).monaco;
       m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))!.setValue(t!);
     },
     [path, text],

@@ -17,7 +17,8 @@ async function openLab(page: Page, slug: string) {
 
 const modelText = (page: Page, path: string) =>
   page.evaluate((p) => {
-    const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { getValue(): string } | null }; Uri: { parse(s: string): unknown } } }).monaco;
+    const m = (globalThis as unknown as { monaco: { editor: { getModel(u: unknown): { getValue(): string } | null }; Uri: { parse(s: string): unknown } } })
+      .monaco;
     return m.editor.getModel(m.Uri.parse(`file:///lab/${p}`))?.getValue() ?? "";
   }, path);
 
@@ -42,7 +43,11 @@ test("check the starter, read the hint, paste the solution, pass, compare, and f
 
   await page.getByRole("button", { name: "Check", exact: true }).click();
   // Progress shows at once, long before the verdict.
-  await expect(results(page).getByText(/Queued|Building|Running|Starting|Submitting/).first()).toBeVisible({ timeout: 2000 });
+  await expect(
+    results(page)
+      .getByText(/Queued|Building|Running|Starting|Submitting/)
+      .first(),
+  ).toBeVisible({ timeout: 2000 });
   await tab(page, "Checks").click();
   const failed = results(page).locator("li[data-status='fail']").first();
   await expect(failed).toBeVisible({ timeout: 30_000 });
@@ -110,7 +115,9 @@ test("a run fills the sorted set in the live Redis view, mid-run, in light and d
   await paste(page, "queue.ts", read("priority-queue", "solution", "queue.ts"));
   await page.getByRole("button", { name: "Run", exact: true }).click();
   await tab(page, "Redis").click();
-  const lane = results(page).getByRole("list", { name: /^Members with/ }).first();
+  const lane = results(page)
+    .getByRole("list", { name: /^Members with/ })
+    .first();
   await expect(lane).toBeVisible({ timeout: 30_000 });
   await expect(lane.getByRole("listitem").first()).toBeVisible();
   await expect(page.getByRole("button", { name: "Cancel" })).toBeEnabled(); // still running
@@ -135,5 +142,10 @@ test("the command log marks the grader's kill of a worker in the reliable-delive
   await expect(results(page).getByText(allPassed("reliable-delivery"))).toBeVisible({ timeout: 60_000 });
   await tab(page, "Commands").click();
   await results(page).getByLabel("Faults only").check();
-  await expect(results(page).getByRole("region", { name: "Command log" }).locator("tr[data-fault]", { hasText: /kill worker-\d/ }).first()).toBeVisible();
+  await expect(
+    results(page)
+      .getByRole("region", { name: "Command log" })
+      .locator("tr[data-fault]", { hasText: /kill worker-\d/ })
+      .first(),
+  ).toBeVisible();
 });

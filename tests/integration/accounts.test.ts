@@ -36,7 +36,10 @@ describe.each(providers)("accounts on %s", (provider) => {
     await using r = await testRedis();
     await signUp(deps(t, r), { email: "ada@example.org", password }, "10.0.0.3");
     await expect(signUp(deps(t, r), { email: "ADA@example.org", password }, "10.0.0.3")).rejects.toThrow(/already exists\. Sign in instead/);
-    await expect(signUp(deps(t, r), { email: "bob@example.org", password: "password123" }, "10.0.0.3")).rejects.toMatchObject({ code: "weak_password", field: "password" });
+    await expect(signUp(deps(t, r), { email: "bob@example.org", password: "password123" }, "10.0.0.3")).rejects.toMatchObject({
+      code: "weak_password",
+      field: "password",
+    });
     await expect(signUp(deps(t, r), { email: "not-an-email", password }, "10.0.0.3")).rejects.toThrow(/valid email/);
     expect(await t.db.user.count()).toBe(1);
   });

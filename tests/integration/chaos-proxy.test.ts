@@ -36,7 +36,14 @@ afterEach(async () => {
 let proxyCount = 0;
 async function startProxy(opts: Partial<ChaosProxyOptions> = {}): Promise<ChaosProxy> {
   const listenPath = path.join(dir, `proxy-${++proxyCount}.sock`);
-  const proxy = new ChaosProxy({ listenPath, upstreamPath: redisSock, upstreamUser: instance.learner.user, upstreamPassword: instance.learner.password, seed: 1, ...opts });
+  const proxy = new ChaosProxy({
+    listenPath,
+    upstreamPath: redisSock,
+    upstreamUser: instance.learner.user,
+    upstreamPassword: instance.learner.password,
+    seed: 1,
+    ...opts,
+  });
   await proxy.start();
   proxies.push(proxy);
   proxyPaths.set(proxy, listenPath);
@@ -176,7 +183,12 @@ test("a failure injected inside MULTI aborts the transaction as Redis would; a f
   const proxy = await startProxy();
   const client = connect(proxy);
   proxy.failNext(1, { match: "SET" });
-  const [first, second] = (await client.multi().incr("a").set("b", "1").exec().catch((e: Error) => [e.message])) as [unknown, unknown?];
+  const [first, second] = (await client
+    .multi()
+    .incr("a")
+    .set("b", "1")
+    .exec()
+    .catch((e: Error) => [e.message])) as [unknown, unknown?];
   expect(String(first)).toMatch(/EXECABORT/);
   expect(second).toBeUndefined();
   expect(await client.get("a")).toBeNull(); // nothing of the transaction was applied
@@ -359,7 +371,10 @@ test("a crash point after an INCR: Redis applied it, its reply never arrives, an
   await client.ping();
   const { fired } = proxy.crashPoint({ owner: "relay", match: "INCR", nth: 1, when: "after" });
   let answered = false;
-  void client.incr("n").then(() => (answered = true), () => {});
+  void client.incr("n").then(
+    () => (answered = true),
+    () => {},
+  );
   void client.set("after", "x").catch(() => {});
   const entry = await fired;
   expect(entry?.args).toEqual(["INCR", "n"]);

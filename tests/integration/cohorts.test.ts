@@ -5,7 +5,18 @@
  */
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { addInstructor, CohortError, cohortForInstructor, createCohort, instructorsOf, joinCohort, previewInvite, removeLearner, replaceInvite, teachesLearner } from "../../lib/cohorts/cohorts.ts";
+import {
+  addInstructor,
+  CohortError,
+  cohortForInstructor,
+  createCohort,
+  instructorsOf,
+  joinCohort,
+  previewInvite,
+  removeLearner,
+  replaceInvite,
+  teachesLearner,
+} from "../../lib/cohorts/cohorts.ts";
 import { checksCsv, gridCsv } from "../../lib/cohorts/csv.ts";
 import { classGrid } from "../../lib/cohorts/grid.ts";
 import { requirementsOfLearner, setRequirement, type Catalog } from "../../lib/cohorts/requirements.ts";
@@ -23,7 +34,9 @@ const milestone = MilestoneSchema.parse({
   title: "Queues, data and consistency",
   summary: "A milestone with one checklist item: the priority queue lab.",
   labs: [{ id: "priority-queue", title: "A priority queue" }],
-  checklist: [{ id: "pq", title: "A priority queue", description: "All its checks.", satisfiedBy: { kind: "checks", lab: "priority-queue", checks: checkIds } }],
+  checklist: [
+    { id: "pq", title: "A priority queue", description: "All its checks.", satisfiedBy: { kind: "checks", lab: "priority-queue", checks: checkIds } },
+  ],
 });
 const catalog: Catalog = { milestones: [{ slug: "05-queues", order: 5, dir: "", milestone, lessons: [] }], labs: [lab] };
 const quizzes = new Map<string, string[]>();
@@ -42,13 +55,18 @@ describe.each(providers)("cohorts on %s", (provider) => {
   test("an instructor creates a cohort, learners join by code or link, and the grid shows who passed and who is stuck", async () => {
     await using t = await testDatabase(provider);
     const [teacher, ada, bob, cy] = await Promise.all(
-      ["teacher", "ada", "bob", "cy"].map((name) => t.db.user.create({ data: { email: `${name}@example.org`, name, role: name === "teacher" ? "instructor" : "learner" } })),
+      ["teacher", "ada", "bob", "cy"].map((name) =>
+        t.db.user.create({ data: { email: `${name}@example.org`, name, role: name === "teacher" ? "instructor" : "learner" } }),
+      ),
     );
     const cohort = await createCohort(t.db, teacher!, { name: "Spring evening" });
     expect(cohort.inviteCode).toMatch(/^[2-9A-Z]{8}$/);
     expect(await previewInvite(t.db, cohort.inviteCode.toLowerCase())).toMatchObject({ name: "Spring evening", learners: 0 });
 
-    expect(await joinCohort(t.db, ada!.id, `https://faultline.example.org/join/${cohort.inviteCode}`)).toMatchObject({ already: false, name: "Spring evening" });
+    expect(await joinCohort(t.db, ada!.id, `https://faultline.example.org/join/${cohort.inviteCode}`)).toMatchObject({
+      already: false,
+      name: "Spring evening",
+    });
     expect(await joinCohort(t.db, ada!.id, cohort.inviteCode)).toMatchObject({ already: true });
     await joinCohort(t.db, bob!.id, `${cohort.inviteCode.slice(0, 4)}-${cohort.inviteCode.slice(4)}`);
     await joinCohort(t.db, cy!.id, cohort.inviteCode);
@@ -58,7 +76,9 @@ describe.each(providers)("cohorts on %s", (provider) => {
     const due = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     await setRequirement(t.db, teacher!, cohort.id, { target: "lab:priority-queue", checks: ["priority-order"], dueDate: due }, catalog);
     await setRequirement(t.db, teacher!, cohort.id, { target: "milestone:m5", dueDate: "2020-01-31" }, catalog);
-    await expect(setRequirement(t.db, teacher!, cohort.id, { target: "lab:priority-queue", checks: ["no-such-check"] }, catalog)).rejects.toThrow(/has no check no-such-check/);
+    await expect(setRequirement(t.db, teacher!, cohort.id, { target: "lab:priority-queue", checks: ["no-such-check"] }, catalog)).rejects.toThrow(
+      /has no check no-such-check/,
+    );
     await expect(setRequirement(t.db, teacher!, cohort.id, { target: "lab:priority-queue", dueDate: "2026-02-30" }, catalog)).rejects.toThrow(/not a date/);
 
     await gradedRun(t.db, ada!.id, checkIds); // ada passes everything
@@ -72,17 +92,31 @@ describe.each(providers)("cohorts on %s", (provider) => {
     expect(row("ada").cells[0]).toMatchObject({ percent: 100, passed: true });
     expect(Object.fromEntries(row("ada").requirements.map((s) => [s.requirement.kind, s.state]))).toEqual({ lab: "met", milestone: "late" });
     expect(row("bob").cells[0]).toMatchObject({ percent: 0, passed: false });
-    expect(row("bob").stuck.map((s) => [s.checkId, s.fails]).sort()).toEqual(checkIds.filter((c) => c !== "priority-order").map((c) => [c, 5]).sort());
+    expect(
+      row("bob")
+        .stuck.map((s) => [s.checkId, s.fails])
+        .sort(),
+    ).toEqual(
+      checkIds
+        .filter((c) => c !== "priority-order")
+        .map((c) => [c, 5])
+        .sort(),
+    );
     expect(Object.fromEntries(row("bob").requirements.map((s) => [s.requirement.kind, s.state]))).toEqual({ lab: "met", milestone: "overdue" });
     expect(row("cy")).toMatchObject({ idle: true, idleDays: 10, lastActivity: null, stuck: [] });
 
     const csv = gridCsv(grid);
-    expect(csv.split("\r\n")[0]).toBe(`name,email,joined,last_activity,idle_days,M5_percent,stuck_on,"required: Pass M5 Queues, data and consistency",required: Pass the check priority-order of the lab “${lab.lab.title}”`); // soonest due first
+    expect(csv.split("\r\n")[0]).toBe(
+      `name,email,joined,last_activity,idle_days,M5_percent,stuck_on,"required: Pass M5 Queues, data and consistency",required: Pass the check priority-order of the lab “${lab.lab.title}”`,
+    ); // soonest due first
     expect(csv).toMatch(/\r\nada,ada@example\.org,[^,]+,[^,]+,0,100,,late [^,]+,met /);
     expect(checksCsv(grid)).toContain(`bob,bob@example.org,priority-queue,${checkIds[1]},5,0,,fail,`);
 
     // What learners see: the requirements of their cohorts, soonest due first.
-    expect((await requirementsOfLearner(t.db, bob!.id, catalog)).map((r) => [r.kind, r.cohort])).toEqual([["milestone", "Spring evening"], ["lab", "Spring evening"]]);
+    expect((await requirementsOfLearner(t.db, bob!.id, catalog)).map((r) => [r.kind, r.cohort])).toEqual([
+      ["milestone", "Spring evening"],
+      ["lab", "Spring evening"],
+    ]);
   });
 
   test("only the cohort's instructors and admins see it, its learners' runs and their code", async () => {

@@ -32,7 +32,10 @@ describe.each(providers)("drafts on %s", (provider) => {
 
   test("reset to starter keeps the replaced draft recoverable, and another learner sees none of it", async () => {
     await using t = await testDatabase(provider);
-    const [ada, grace] = await Promise.all([t.db.user.create({ data: { email: "ada@example.org" } }), t.db.user.create({ data: { email: "grace@example.org" } })]);
+    const [ada, grace] = await Promise.all([
+      t.db.user.create({ data: { email: "ada@example.org" } }),
+      t.db.user.create({ data: { email: "grace@example.org" } }),
+    ]);
     await saveDraft(t.db, ada.id, lab, { "queue.ts": "// precious work" });
     const reset = await resetDraft(t.db, ada.id, lab);
     expect(reset.files).toEqual(starter);

@@ -8,14 +8,19 @@ import { expect, test } from "vitest";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const verify = (...args: string[]) => {
-  const run = spawnSync(process.execPath, ["--import", "tsx", "scripts/labs-verify.ts", ...args], { cwd: root, encoding: "utf8", env: { ...process.env, FAULTLINE_COURSE_DIR: "content" } });
+  const run = spawnSync(process.execPath, ["--import", "tsx", "scripts/labs-verify.ts", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, FAULTLINE_COURSE_DIR: "content" },
+  });
   return { status: run.status, out: run.stdout + run.stderr };
 };
 
 test("--help lists the options and exits 0; an unknown option or variant is an error that says what exists", () => {
   const help = verify("--help");
   expect(help.status).toBe(0);
-  for (const option of ["--variant", "--check", "--verbose", "--seed", "--repeat", "--jobs", "--ablate", "--skip-typecheck"]) expect(help.out).toContain(option);
+  for (const option of ["--variant", "--check", "--verbose", "--seed", "--repeat", "--jobs", "--ablate", "--skip-typecheck"])
+    expect(help.out).toContain(option);
   const unknown = verify("--varient", "x");
   expect(unknown.status).toBe(2);
   expect(unknown.out).toMatch(/Unknown option '--varient'[\s\S]*Usage: npm run labs:verify/);
@@ -33,8 +38,22 @@ test("--variant with --verbose runs that variant alone and prints what the learn
 }, 60_000);
 
 test("--check runs the solution on that check alone with the wrong variants it catches; --ablate warns when a variant is caught without the faults", () => {
-  const { status, out } = verify("priority-queue", "--check", "priority-order", "--variant", "solution", "--variant", "highest-first", "--ablate", "--skip-typecheck", "--jobs", "1");
+  const { status, out } = verify(
+    "priority-queue",
+    "--check",
+    "priority-order",
+    "--variant",
+    "solution",
+    "--variant",
+    "highest-first",
+    "--ablate",
+    "--skip-typecheck",
+    "--jobs",
+    "1",
+  );
   expect(status).toBe(0);
   expect(out).toMatch(/^ok {3}priority-queue solution +pass +✓ /m);
-  expect(out).toContain("labs/priority-queue wrong/highest-first is caught by priority-order even with the proxy's faults off, so they are not what catches it");
+  expect(out).toContain(
+    "labs/priority-queue wrong/highest-first is caught by priority-order even with the proxy's faults off, so they are not what catches it",
+  );
 }, 90_000);

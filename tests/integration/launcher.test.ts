@@ -24,7 +24,13 @@ function launch(env: Record<string, string>) {
   dirs.push(dataDir);
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FAULTLINE_DATA_DIR: dataDir, FAULTLINE_REDIS_PREFIX: `fl-launch-${process.pid}-${Date.now()}:`, ...env } as Record<string, string> as NodeJS.ProcessEnv, // Next types NODE_ENV as required; the launcher chooses it
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      FAULTLINE_DATA_DIR: dataDir,
+      FAULTLINE_REDIS_PREFIX: `fl-launch-${process.pid}-${Date.now()}:`,
+      ...env,
+    } as Record<string, string> as NodeJS.ProcessEnv, // Next types NODE_ENV as required; the launcher chooses it
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.push(child);
@@ -65,7 +71,11 @@ test("npm start serves the site with a runner, restarts a crashed runner, and Ct
 
   const runnerPid = Number(firstRunner?.split("-").at(-2));
   // The runner will run learner code; it must never hold the session-signing secret.
-  expect(readFileSync(`/proc/${runnerPid}/environ`, "utf8").split("\0").some((v) => v.startsWith("AUTH_SECRET="))).toBe(false);
+  expect(
+    readFileSync(`/proc/${runnerPid}/environ`, "utf8")
+      .split("\0")
+      .some((v) => v.startsWith("AUTH_SECRET=")),
+  ).toBe(false);
   process.kill(runnerPid, "SIGKILL");
   await until("the crash to be reported", async () => (app.output().includes("runner was killed by SIGKILL unexpectedly") ? true : undefined), 10_000);
   await until("a new runner", async () => ((await readyRunners(port))?.some((id) => id !== firstRunner) ? true : undefined), 30_000);
@@ -91,7 +101,9 @@ test("a course that cannot be taught stops start-up with the file and the fix, b
   const port = await freePort();
   const app = launch({ PORT: String(port), REDIS_URL: REDIS_TEST_URL, FAULTLINE_COURSE_DIR: course });
   expect(await app.exited).toBe(1);
-  expect(app.output()).toMatch(/The course in .*fl-course-.* cannot be taught:\n.*02-event-loop\.mdx frontmatter: minutes: .*number[\s\S]*npm run content:check lists every problem/);
+  expect(app.output()).toMatch(
+    /The course in .*fl-course-.* cannot be taught:\n.*02-event-loop\.mdx frontmatter: minutes: .*number[\s\S]*npm run content:check lists every problem/,
+  );
   await expect(fetch(`http://127.0.0.1:${port}/api/health`)).rejects.toThrow();
 }, 60_000);
 

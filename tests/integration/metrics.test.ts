@@ -24,7 +24,11 @@ test("metrics recorded by runners and web processes come out as Prometheus text"
     await enqueueRun(queue, "sub-2");
     await enqueueRun(playground, "sub-3");
 
-    const web1 = new StreamGauge(() => r.redis, () => r.keys, "web-1");
+    const web1 = new StreamGauge(
+      () => r.redis,
+      () => r.keys,
+      "web-1",
+    );
     web1.opened();
     web1.opened();
     web1.closed();

@@ -42,7 +42,13 @@ test("a 300 MiB SETRANGE or a 9 MiB value is refused instead of filling the mach
   await expect(learner.setrange("bomb", 300 * 1024 * 1024, "x")).rejects.toThrow(/string exceeds maximum allowed size/i);
   expect(await learner.ping()).toBe("PONG");
   // A 9 MiB argument is over proto-max-bulk-len: Redis drops that connection, not the instance.
-  const bomber = new Redis({ path: instance.socketPath, username: "learner", password: instance.learner.password, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const bomber = new Redis({
+    path: instance.socketPath,
+    username: "learner",
+    password: instance.learner.password,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   bomber.on("error", () => {});
   await expect(bomber.call("APPEND", "bomb2", Buffer.alloc(9 * 1024 * 1024))).rejects.toThrow();
   bomber.disconnect();

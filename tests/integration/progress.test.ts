@@ -67,13 +67,22 @@ describe.each(providers)("credits on %s", (provider) => {
     // Ada passed priority-queue when its ordering check was still called "most-urgent-first".
     const { id } = await createSubmission(t.db, { userId: ada.id, labId: "priority-queue", mode: "check", files: {} });
     await markRunning(t.db, id);
-    const checks = ["most-urgent-first", "fifo-among-equals", "blocking-dequeue", "concurrent-consumers"].map((c) => ({ id: c, title: c, status: "pass" as const, durationMs: 1 }));
+    const checks = ["most-urgent-first", "fifo-among-equals", "blocking-dequeue", "concurrent-consumers"].map((c) => ({
+      id: c,
+      title: c,
+      status: "pass" as const,
+      durationMs: 1,
+    }));
     await recordResult(t.db, id, { status: "pass", seed: 1, durationMs: 5, checks }, []);
     const renamed = translateIds([{ kind: "check", from: "priority-queue/most-urgent-first", to: "priority-queue/priority-order", why: "renamed" }]);
-    const item = async (ids: ReturnType<typeof translateIds>) => gradeMilestone(m5, quizzes, (await loadEvidenceFor(t.db, [ada.id], ids)).get(ada.id)!).items.find((i) => i.id === "enqueue-dequeue");
+    const item = async (ids: ReturnType<typeof translateIds>) =>
+      gradeMilestone(m5, quizzes, (await loadEvidenceFor(t.db, [ada.id], ids)).get(ada.id)!).items.find((i) => i.id === "enqueue-dequeue");
     expect(await item(renamed)).toMatchObject({ satisfied: true, proof: { submissionId: id } });
     expect((await item(translateIds([])))?.satisfied).toBe(false);
-    const removed = translateIds([{ kind: "check", from: "priority-queue/fifo-among-equals", to: null, why: "removed" }, { kind: "check", from: "priority-queue/most-urgent-first", to: "priority-queue/priority-order", why: "renamed" }]);
+    const removed = translateIds([
+      { kind: "check", from: "priority-queue/fifo-among-equals", to: null, why: "removed" },
+      { kind: "check", from: "priority-queue/most-urgent-first", to: "priority-queue/priority-order", why: "renamed" },
+    ]);
     expect((await item(removed))?.satisfied).toBe(false);
   });
 
@@ -104,16 +113,35 @@ describe.each(providers)("credits on %s", (provider) => {
       const answers = Object.fromEntries(lesson.frontmatter.quiz.map((q) => [q.id, q.answer]));
       await answerQuiz(t.db, ada.id, lesson.frontmatter.id, lesson.frontmatter.quiz, answers, { milestones, quizzes });
     }
-    expect(await t.db.checklistCredit.findMany({ where: { userId: ada.id }, select: { itemId: true, kind: true } })).toEqual([{ itemId: "tcp-event-loop-quiz", kind: "quiz" }]);
+    expect(await t.db.checklistCredit.findMany({ where: { userId: ada.id }, select: { itemId: true, kind: true } })).toEqual([
+      { itemId: "tcp-event-loop-quiz", kind: "quiz" },
+    ]);
 
     const fixture = MilestoneSchema.parse({
-      id: "m9", code: "M9", title: "Fixture", summary: "A milestone with a reflection.", labs: [],
-      checklist: [{ id: "why", title: "Reflect", description: "Say why partial failure is hard.", satisfiedBy: { kind: "reflection", prompt: "Why is partial failure hard?", minWords: 20 } }],
+      id: "m9",
+      code: "M9",
+      title: "Fixture",
+      summary: "A milestone with a reflection.",
+      labs: [],
+      checklist: [
+        {
+          id: "why",
+          title: "Reflect",
+          description: "Say why partial failure is hard.",
+          satisfiedBy: { kind: "reflection", prompt: "Why is partial failure hard?", minWords: 20 },
+        },
+      ],
     });
     await expect(saveReflection(t.db, ada.id, fixture, "why", "Too short.")).rejects.toThrow(/has 2 words; this item asks for at least 20/);
     await expect(saveReflection(t.db, ada.id, fixture, "nope", "x")).rejects.toThrow(/no reflection 'nope'/);
     expect(await t.db.reflection.count()).toBe(0);
-    await saveReflection(t.db, ada.id, fixture, "why", "A peer that stopped answering may be dead, slow, or cut off, and from where I stand all three look the same, so every timeout is a guess I have to design around.");
+    await saveReflection(
+      t.db,
+      ada.id,
+      fixture,
+      "why",
+      "A peer that stopped answering may be dead, slow, or cut off, and from where I stand all three look the same, so every timeout is a guess I have to design around.",
+    );
     const grade = gradeMilestone(fixture, quizzes, await loadEvidence(t.db, ada.id));
     expect(grade).toMatchObject({ satisfied: 1, percent: 100, passed: true });
   });
@@ -122,9 +150,26 @@ describe.each(providers)("credits on %s", (provider) => {
     await using t = await testDatabase(provider);
     const ada = await t.db.user.create({ data: { email: "ada@example.org" } });
     await t.db.submission.createMany({
-      data: Array.from({ length: 300 }, (_, i) => ({ id: `run-${i}`, userId: ada.id, labId: i % 2 ? "priority-queue" : "reliable-delivery", mode: "check" as const, files: "{}", status: "fail" as const, finishedAt: new Date(i * 1000) })),
+      data: Array.from({ length: 300 }, (_, i) => ({
+        id: `run-${i}`,
+        userId: ada.id,
+        labId: i % 2 ? "priority-queue" : "reliable-delivery",
+        mode: "check" as const,
+        files: "{}",
+        status: "fail" as const,
+        finishedAt: new Date(i * 1000),
+      })),
     });
-    await t.db.checkResult.createMany({ data: Array.from({ length: 300 }, (_, i) => ({ submissionId: `run-${i}`, checkId: "priority-order", title: "x", status: "pass", durationMs: 1, position: 0 })) });
+    await t.db.checkResult.createMany({
+      data: Array.from({ length: 300 }, (_, i) => ({
+        submissionId: `run-${i}`,
+        checkId: "priority-order",
+        title: "x",
+        status: "pass",
+        durationMs: 1,
+        position: 0,
+      })),
+    });
     let queries = 0;
     const counted = t.db.$extends({ query: { $allOperations: ({ args, query }) => (queries++, query(args)) } }) as unknown as typeof t.db;
     const started = performance.now();
@@ -143,7 +188,12 @@ describe.each(providers)("credits on %s", (provider) => {
     const dashboardMs = performance.now() - dashboardStarted;
     expect(queries).toBe(8);
     expect(overview.totals.runs).toBe(300);
-    expect(overview.labs.map((l) => [l.labId, l.runs])).toEqual(expect.arrayContaining([["priority-queue", 150], ["reliable-delivery", 150]]));
+    expect(overview.labs.map((l) => [l.labId, l.runs])).toEqual(
+      expect.arrayContaining([
+        ["priority-queue", 150],
+        ["reliable-delivery", 150],
+      ]),
+    );
     expect(dashboardMs).toBeLessThan(1000);
     console.log(`progress for a learner with 300 runs (${provider}): evidence ${ms.toFixed(1)} ms in 4 queries, dashboard ${dashboardMs.toFixed(1)} ms in 8`);
   });

@@ -32,7 +32,17 @@ test("finds values wherever a learner keeps them, counts members by type, and sk
   await redis.rpush("effects:done", "task-only-in-effects");
   await redis.set("task-in-a-key-name", "1");
 
-  const wanted = ["value-2999", "seq-2", "task-in-a-string", "task-in-a-list", "task-in-a-stream", "task-in-a-set", "task-in-a-key-name", "task-only-in-effects", "never-stored"];
+  const wanted = [
+    "value-2999",
+    "seq-2",
+    "task-in-a-string",
+    "task-in-a-list",
+    "task-in-a-stream",
+    "task-in-a-set",
+    "task-in-a-key-name",
+    "task-only-in-effects",
+    "never-stored",
+  ];
   const all = await viewRedis(redis, wanted);
   expect(all.missing).toEqual(["never-stored"]);
   expect(all.sizes).toEqual({ hash: 3000, zset: 2, string: 2, list: 2, stream: 1, set: 1 });

@@ -63,10 +63,18 @@ describe.each(providers)("replays on %s", (provider) => {
     const counted = await passingRun(t.db, ada.id);
     const { id } = await createSubmission(t.db, { userId: ada.id, labId: "priority-queue", mode: "check", files: {}, seed: 7 });
     await markRunning(t.db, id);
-    await recordResult(t.db, id, { status: "fail", seed: 7, durationMs: 5, checks: CHECKS.map((c) => ({ id: c, title: c, status: "fail" as const, durationMs: 1 })) }, milestones);
+    await recordResult(
+      t.db,
+      id,
+      { status: "fail", seed: 7, durationMs: 5, checks: CHECKS.map((c) => ({ id: c, title: c, status: "fail" as const, durationMs: 1 })) },
+      milestones,
+    );
     await passingRun(t.db, ada.id, 8);
     const evidence = await loadEvidence(t.db, ada.id);
     expect(evidence.runs.map((r) => r.submissionId)).toEqual([counted]);
-    expect(gradeMilestone(m5, quizzes, evidence).items.find((i) => i.id === "enqueue-dequeue")).toMatchObject({ satisfied: true, proof: { submissionId: counted } });
+    expect(gradeMilestone(m5, quizzes, evidence).items.find((i) => i.id === "enqueue-dequeue")).toMatchObject({
+      satisfied: true,
+      proof: { submissionId: counted },
+    });
   });
 });

@@ -17,13 +17,28 @@ async function startWeb(databaseUrl: string, secret: string): Promise<string> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/web.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH, NODE_ENV: "production", PORT: String(port), DATABASE_URL: databaseUrl, REDIS_URL: REDIS_TEST_URL, AUTH_SECRET: secret, FAULTLINE_REDIS_PREFIX: `fl-replica-${port}:`, FAULTLINE_URL: `http://127.0.0.1:${port}` },
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: REDIS_TEST_URL,
+      AUTH_SECRET: secret,
+      FAULTLINE_REDIS_PREFIX: `fl-replica-${port}:`,
+      FAULTLINE_URL: `http://127.0.0.1:${port}`,
+    },
     stdio: "ignore",
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 240; i++) {
-    if (await fetch(`${base}/api/health`).then((r) => r.ok, () => false)) return base;
+    if (
+      await fetch(`${base}/api/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return base;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error("web replica did not start");
@@ -33,7 +48,10 @@ async function startWeb(databaseUrl: string, secret: string): Promise<string> {
 async function signIn(base: string, email: string, password: string): Promise<string> {
   const csrf = await fetch(`${base}/api/auth/csrf`);
   const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const csrfCookie = csrf.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const csrfCookie = csrf.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
   const res = await fetch(`${base}/api/auth/callback/credentials`, {
     method: "POST",
     redirect: "manual",
@@ -50,7 +68,11 @@ test("a session from one web replica is valid on another that shares AUTH_SECRET
   const secret = "a-shared-secret-of-at-least-32-characters!";
   const [a, b, stranger] = await Promise.all([startWeb(t.url, secret), startWeb(t.url, secret), startWeb(t.url, "another-secret-of-at-least-32-characters!!")]);
 
-  const signup = await fetch(`${a}/api/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "ada@example.org", password: "tidal-ember-47-quartz" }) });
+  const signup = await fetch(`${a}/api/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "ada@example.org", password: "tidal-ember-47-quartz" }),
+  });
   expect(signup.status).toBe(201);
   const cookie = await signIn(a, "ada@example.org", "tidal-ember-47-quartz");
 

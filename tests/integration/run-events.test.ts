@@ -41,7 +41,8 @@ test("a Last-Event-ID is checked as Redis checks stream ids: both parts unsigned
   expect(parseLastEventId(max)).toBe(max);
   expect(parseLastEventId("0001700000000000-007")).toBe("1700000000000-7");
   // Whatever parseLastEventId lets through, Redis reads without an error.
-  for (const id of [max, parseLastEventId("99999999999999999999-0"), "1700000000000-7"]) await expect(readEvents(r.redis, r.keys, "run-3", id)).resolves.toEqual([]);
+  for (const id of [max, parseLastEventId("99999999999999999999-0"), "1700000000000-7"])
+    await expect(readEvents(r.redis, r.keys, "run-3", id)).resolves.toEqual([]);
   expect(compareIds("1700000000000-10", "1700000000000-9")).toBeGreaterThan(0);
   expect(compareIds("0", "0-1")).toBeLessThan(0);
   expect(compareIds(max, "1-0")).toBeGreaterThan(0);

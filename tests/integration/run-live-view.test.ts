@@ -28,7 +28,10 @@ function solution(lab: string): Record<string, string> {
 
 async function run(lab: string, mode: "run" | "check", playgroundMs?: number) {
   const events: RunEvent[] = [];
-  const result = await executeRun({ lab: loadLab(labsDir, lab), mode, files: solution(lab), seed: 3 }, { pool, tier, emit: (e) => events.push(e), playgroundMs });
+  const result = await executeRun(
+    { lab: loadLab(labsDir, lab), mode, files: solution(lab), seed: 3 },
+    { pool, tier, emit: (e) => events.push(e), playgroundMs },
+  );
   const commands = events.flatMap((e): CommandEntry[] => (e.type === "commands" ? e.entries : []));
   return { result, events, commands };
 }

@@ -88,7 +88,10 @@ test("events from before and after connecting arrive in order with their ids, an
   ids.push(await appendEvent(r.redis, r.keys, "run-1", end));
   ids.push(await appendEvent(r.redis, r.keys, "run-1", { type: "log", stream: "stdout", text: "after the end" }));
   const rest = await sse.rest();
-  expect(rest.map((f) => [f.id, f.event])).toEqual([[ids[1], "check-start"], [ids[2], "end"]]);
+  expect(rest.map((f) => [f.id, f.event])).toEqual([
+    [ids[1], "check-start"],
+    [ids[2], "end"],
+  ]);
   expect(rest[1]?.data).toEqual(end);
   expect(w.hub.watching).toEqual({ streams: 0, waiters: 0 });
 });
@@ -156,13 +159,41 @@ test("a quiet stream sends keepalive comments, each refreshing its lease", async
 test("a finished run whose stream expired gets its final event from the database", async () => {
   await using r = await testRedis();
   using w = web(r);
-  const finished = finalEvent({ id: "run-5", userId: "u-1", lab: "pq", mode: "check", status: "fail", seed: 4127, message: null, durationMs: 213, createdAt: new Date(), finishedAt: new Date(), checks: [] });
+  const finished = finalEvent({
+    id: "run-5",
+    userId: "u-1",
+    lab: "pq",
+    mode: "check",
+    status: "fail",
+    seed: 4127,
+    message: null,
+    durationMs: 213,
+    createdAt: new Date(),
+    finishedAt: new Date(),
+    checks: [],
+  });
   expect(finished).toEqual({ type: "end", status: "fail", seed: 4127, ms: 213 });
   const got = await frames(w.open("run-5", "0", new AbortController().signal, async () => finished)).rest();
   expect(got).toEqual([{ event: "end", data: finished }]); // no id: a reconnect asks again
   // The same for a cursor the expired stream once handed out.
-  expect(await frames(w.open("run-5", "1700000000000-3", new AbortController().signal, async () => finished)).rest()).toEqual([{ event: "end", data: finished }]);
-  expect(finalEvent({ id: "run-6", userId: "u-1", lab: "pq", mode: "run", status: "running", seed: null, message: null, durationMs: null, createdAt: new Date(), finishedAt: null, checks: [] })).toBeNull();
+  expect(await frames(w.open("run-5", "1700000000000-3", new AbortController().signal, async () => finished)).rest()).toEqual([
+    { event: "end", data: finished },
+  ]);
+  expect(
+    finalEvent({
+      id: "run-6",
+      userId: "u-1",
+      lab: "pq",
+      mode: "run",
+      status: "running",
+      seed: null,
+      message: null,
+      durationMs: null,
+      createdAt: new Date(),
+      finishedAt: null,
+      checks: [],
+    }),
+  ).toBeNull();
 });
 
 test("a run whose row ended while its stream never got the end event still ends, from the row", async () => {

@@ -48,7 +48,14 @@ async function harness(provider: Provider, perMinute = 30) {
   const queue = openRunQueue(REDIS_TEST_URL, r.prefix, "check");
   const playground = openRunQueue(REDIS_TEST_URL, r.prefix, "run");
   const user = await t.db.user.create({ data: { email: "ada@example.org" } });
-  const deps: SubmitDeps = { db: t.db, redis: r.redis, keys: r.keys, queues: { check: queue, run: playground }, labs: () => loadLabs(labsDir), limits: { perMinute } };
+  const deps: SubmitDeps = {
+    db: t.db,
+    redis: r.redis,
+    keys: r.keys,
+    queues: { check: queue, run: playground },
+    labs: () => loadLabs(labsDir),
+    limits: { perMinute },
+  };
   return {
     ...t,
     ...r,
@@ -64,7 +71,11 @@ async function harness(provider: Provider, perMinute = 30) {
   };
 }
 
-const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 describe.each(providers)("submitting runs on %s", (provider) => {
   test("a run is stored queued, announced and queued as a job named by its id", async () => {
@@ -106,10 +117,17 @@ describe.each(providers)("submitting runs on %s", (provider) => {
 
   test("an unknown lab is a 404, an unknown or oversized file a 422, and none is stored", async () => {
     await using h = await harness(provider);
-    expect(await rejection(submitRun(h.deps, h.user, { lab: "leader-election", files: {} }))).toMatchObject({ name: "RunRequestError", status: 404, message: expect.stringContaining('"leader-election"') });
+    expect(await rejection(submitRun(h.deps, h.user, { lab: "leader-election", files: {} }))).toMatchObject({
+      name: "RunRequestError",
+      status: 404,
+      message: expect.stringContaining('"leader-election"'),
+    });
     const unknown = await rejection(submitRun(h.deps, h.user, { lab: "pq", files: { "notes.ts": "" } }));
     expect(unknown).toBeInstanceOf(RunRequestError);
-    expect(unknown).toMatchObject({ status: 422, message: expect.stringContaining('"notes.ts" is not a file of lab "pq"; send only its editable files: queue.ts') });
+    expect(unknown).toMatchObject({
+      status: 422,
+      message: expect.stringContaining('"notes.ts" is not a file of lab "pq"; send only its editable files: queue.ts'),
+    });
     // As JSON.parse gives it: an own "__proto__" key, which zod's record drops without a word.
     const proto = await rejection(submitRun(h.deps, h.user, JSON.parse('{"lab":"pq","files":{"__proto__":"x","queue.ts":"// mine"}}')));
     expect(proto).toMatchObject({ status: 422, message: expect.stringContaining('"__proto__" is not a file of lab "pq"') });

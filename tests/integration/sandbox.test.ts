@@ -52,7 +52,9 @@ describe.each<SandboxTier>(["bubblewrap", "unshare"])("the %s tier", (tier) => {
     ["PostgreSQL", 5432],
     ["the platform Redis", 6379],
   ])("it cannot reach %s over TCP", async (_, port) => {
-    const { output } = await run(`import net from "node:net"; const s = net.connect(${port}, "127.0.0.1"); s.on("connect", () => console.log("CONNECTED")); s.on("error", (e) => console.log(e.code));`);
+    const { output } = await run(
+      `import net from "node:net"; const s = net.connect(${port}, "127.0.0.1"); s.on("connect", () => console.log("CONNECTED")); s.on("error", (e) => console.log(e.code));`,
+    );
     expect(output.trim()).toBe("ECONNREFUSED");
   });
 
@@ -68,7 +70,10 @@ describe.each<SandboxTier>(["bubblewrap", "unshare"])("the %s tier", (tier) => {
     shareSocketWithSandbox(path.join(sockDir, "proxy.sock"));
     const labDir = path.join(root, "lab");
     mkdirSync(labDir);
-    writeFileSync(path.join(labDir, "main.mjs"), `import net from "node:net"; const s = net.connect(process.argv[2]); s.on("data", (d) => process.stdout.write(d)); s.on("error", (e) => console.log(e.code));`);
+    writeFileSync(
+      path.join(labDir, "main.mjs"),
+      `import net from "node:net"; const s = net.connect(process.argv[2]); s.on("data", (d) => process.stdout.write(d)); s.on("error", (e) => console.log(e.code));`,
+    );
     const probe = runInSandbox({ tier, labDir, socketDir: sockDir, entry: "main.mjs", limits: { wallMs: 5000 } });
     const proc = runInSandbox({ tier, labDir, socketDir: sockDir, entry: "main.mjs", args: [`${probe.socketPath}/proxy.sock`], limits: { wallMs: 5000 } });
     probe.kill();
@@ -93,7 +98,10 @@ describe.each<SandboxTier>(["bubblewrap", "unshare"])("the %s tier", (tier) => {
   });
 
   test("a Buffer bomb fails to allocate instead of taking the machine's memory", async () => {
-    const { outcome, output } = await run(`const keep = []; while (true) keep.push(Buffer.alloc(16 * 1024 * 1024, 1));`, { dataBytes: 128 * 1024 * 1024, wallMs: 8000 });
+    const { outcome, output } = await run(`const keep = []; while (true) keep.push(Buffer.alloc(16 * 1024 * 1024, 1));`, {
+      dataBytes: 128 * 1024 * 1024,
+      wallMs: 8000,
+    });
     // Which allocator gives up first depends on timing; each way must end in a memory message.
     expect(["memory", "heap", "crashed"], `outcome ${JSON.stringify(outcome)}, output: ${output.slice(0, 400)}`).toContain(outcome.kind);
     expect("message" in outcome ? outcome.message : "").toMatch(/memory|heap|allocat/);

@@ -26,7 +26,10 @@ test("a run takes streams up to its cap; the next is refused with what to do, an
 test("one user's streams are capped over all runs", async () => {
   await using r = await testRedis();
   for (const run of ["r1", "r2"]) for (let i = 0; i < 5; i++) await acquireStreamLease(r.redis, r.keys, "u2", run, caps);
-  await expect(acquireStreamLease(r.redis, r.keys, "u2", "r3", caps)).rejects.toMatchObject({ scope: "user", message: expect.stringMatching(/10 live run views open.*Close Faultline tabs/) });
+  await expect(acquireStreamLease(r.redis, r.keys, "u2", "r3", caps)).rejects.toMatchObject({
+    scope: "user",
+    message: expect.stringMatching(/10 live run views open.*Close Faultline tabs/),
+  });
   // Another user is not affected.
   await acquireStreamLease(r.redis, r.keys, "u3", "r3", caps);
 });

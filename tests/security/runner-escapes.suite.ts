@@ -84,7 +84,15 @@ beforeAll(async () => {
   await listen(detector("host Unix socket"), hostSocket);
   await listen(detector("host abstract socket"), abstractSocket);
   // The services attacks aim at are up: a refusal from inside means isolation, not a dead service.
-  await new Promise<void>((resolve, reject) => net.connect(5432, "127.0.0.1").on("connect", function (this: net.Socket) { this.destroy(); resolve(); }).on("error", reject));
+  await new Promise<void>((resolve, reject) =>
+    net
+      .connect(5432, "127.0.0.1")
+      .on("connect", function (this: net.Socket) {
+        this.destroy();
+        resolve();
+      })
+      .on("error", reject),
+  );
   expect(await platform.ping()).toBe("PONG");
 });
 
@@ -132,7 +140,13 @@ async function runAttack(source: string, o: RunOptions): Promise<Ran> {
   const sampler = setInterval(() => (peak = Math.max(peak, memory())), 20);
   let result: RunOutcome;
   try {
-    const deps = { pool: o.pool ?? pool, tier: o.tier, emit: (e: RunEvent) => events.push(e), sandboxPolicy: o.sandboxPolicy ?? { allowWeak: false, local: false }, playgroundMs: o.playgroundMs };
+    const deps = {
+      pool: o.pool ?? pool,
+      tier: o.tier,
+      emit: (e: RunEvent) => events.push(e),
+      sandboxPolicy: o.sandboxPolicy ?? { allowWeak: false, local: false },
+      playgroundMs: o.playgroundMs,
+    };
     result = await executeRun({ lab: o.lab ?? lab, mode: o.mode ?? "check", files: { "attack.ts": source }, seed: 1 }, deps);
   } finally {
     clearInterval(sampler);
@@ -215,7 +229,8 @@ export async function attack() {
 }
 
 /** Each command on its own fresh connection through the proxy. */
-const commands = (list: (string | number)[][]) => attempts(Object.fromEntries(list.map((args) => [args.join(" "), `return redisCall(${args.map((a) => JSON.stringify(a)).join(", ")})`])));
+const commands = (list: (string | number)[][]) =>
+  attempts(Object.fromEntries(list.map((args) => [args.join(" "), `return redisCall(${args.map((a) => JSON.stringify(a)).join(", ")})`])));
 
 /** attack() sends raw bytes on one connection to the proxy and returns everything it got back. */
 const raw = (bytes: string, waitMs = 400) => `${PRELUDE}
@@ -284,7 +299,13 @@ const attacks: Attack[] = [
   },
   {
     name: "reads /etc/passwd, /etc/shadow, /root and lists /",
-    source: attempts({ "/etc/passwd": read("/etc/passwd"), "/etc/shadow": read("/etc/shadow"), "/root": list("/root"), "/": list("/"), "/home": list("/home") }),
+    source: attempts({
+      "/etc/passwd": read("/etc/passwd"),
+      "/etc/shadow": read("/etc/shadow"),
+      "/root": list("/root"),
+      "/": list("/"),
+      "/home": list("/home"),
+    }),
     expect: { status: "pass", each: DENIED },
   },
   {
@@ -534,7 +555,11 @@ export async function attack() {
       status: "pass",
       verify: (got) => {
         // Node reports a missing directory on listen as EACCES; the host's listing below is the proof.
-        expect(got).toMatchObject({ "the host's directory": expect.stringMatching(/^(ENOENT|EACCES) /), "the socket directory": expect.stringMatching(/^(EROFS|EACCES) /), "its own /tmp": "ok listening" });
+        expect(got).toMatchObject({
+          "the host's directory": expect.stringMatching(/^(ENOENT|EACCES) /),
+          "the socket directory": expect.stringMatching(/^(EROFS|EACCES) /),
+          "its own /tmp": "ok listening",
+        });
         // The /tmp it wrote in was its own (and hostDir still holds only host.sock: checked for every attack).
         expect(existsSync(path.join(tmpdir(), `fl-escape-${id}.sock`))).toBe(false);
       },
@@ -543,7 +568,13 @@ export async function attack() {
   // ---- through the proxy, at the run's private Redis ----
   {
     name: "authenticates as someone else: AUTH default, AUTH admin with guessed passwords",
-    source: commands([["AUTH", "default", "x"], ["AUTH", "admin", "admin"], ["AUTH", "admin", "password"], ["AUTH", "learner", "learner"], ["AUTH", "x"]]),
+    source: commands([
+      ["AUTH", "default", "x"],
+      ["AUTH", "admin", "admin"],
+      ["AUTH", "admin", "password"],
+      ["AUTH", "learner", "learner"],
+      ["AUTH", "x"],
+    ]),
     expect: { status: "pass", each: /^ReplyError ERR Faultline: authentication is handled by the lab harness/ },
   },
   {
@@ -563,17 +594,34 @@ export async function attack() {
   },
   {
     name: "CONFIG SET and CONFIG GET requirepass",
-    source: commands([["CONFIG", "SET", "maxmemory", "0"], ["CONFIG", "SET", "requirepass", "x"], ["CONFIG", "GET", "requirepass"], ["CONFIG", "GET", "*"], ["CONFIG", "REWRITE"]]),
+    source: commands([
+      ["CONFIG", "SET", "maxmemory", "0"],
+      ["CONFIG", "SET", "requirepass", "x"],
+      ["CONFIG", "GET", "requirepass"],
+      ["CONFIG", "GET", "*"],
+      ["CONFIG", "REWRITE"],
+    ]),
     expect: { status: "pass", each: NOPERM },
   },
   {
     name: "ACL LIST, SETUSER, GETUSER, DELUSER",
-    source: commands([["ACL", "LIST"], ["ACL", "SETUSER", "learner", "+@all"], ["ACL", "SETUSER", "default", "on", "nopass", "+@all"], ["ACL", "GETUSER", "admin"], ["ACL", "DELUSER", "admin"], ["ACL", "LOG"]]),
+    source: commands([
+      ["ACL", "LIST"],
+      ["ACL", "SETUSER", "learner", "+@all"],
+      ["ACL", "SETUSER", "default", "on", "nopass", "+@all"],
+      ["ACL", "GETUSER", "admin"],
+      ["ACL", "DELUSER", "admin"],
+      ["ACL", "LOG"],
+    ]),
     expect: { status: "pass", each: NOPERM },
   },
   {
     name: "SCRIPT FLUSH, FUNCTION FLUSH, FUNCTION RESTORE",
-    source: commands([["SCRIPT", "FLUSH"], ["FUNCTION", "FLUSH"], ["FUNCTION", "RESTORE", "x"]]),
+    source: commands([
+      ["SCRIPT", "FLUSH"],
+      ["FUNCTION", "FLUSH"],
+      ["FUNCTION", "RESTORE", "x"],
+    ]),
     expect: { status: "pass", each: NOPERM },
   },
   {
@@ -621,7 +669,10 @@ export async function attack() {
 export async function attack() {
   return redisCall("EVAL", "while true do end", 0);
 }`,
-    expect: { status: "fail", message: /^Your Lua script was still running after 1 s, blocking every other client of your Redis, and the grader stopped it \(SCRIPT KILL: OK\)/ },
+    expect: {
+      status: "fail",
+      message: /^Your Lua script was still running after 1 s, blocking every other client of your Redis, and the grader stopped it \(SCRIPT KILL: OK\)/,
+    },
     heavy: true,
   },
   {
@@ -645,7 +696,12 @@ export async function attack() {
 }`,
     // The check's own reads meet a Redis that answers BUSY to everyone; the reset after the check
     // finds the script unkillable, replaces the Redis and says whose script it was.
-    expect: { status: "fail", message: /^Your Lua script wrote to Redis and then kept running; Redis cannot stop such a script \(UNKILLABLE Sorry the script already executed write commands against the dataset\), so the grader replaced your run's Redis with an empty one\.$/, replaced: true },
+    expect: {
+      status: "fail",
+      message:
+        /^Your Lua script wrote to Redis and then kept running; Redis cannot stop such a script \(UNKILLABLE Sorry the script already executed write commands against the dataset\), so the grader replaced your run's Redis with an empty one\.$/,
+      replaced: true,
+    },
     heavy: true,
   },
   {
@@ -806,7 +862,11 @@ export async function attack() {
     // be under 256 KiB) its writes queue in the heap, so any of three limits can stop it: output,
     // heap, or (when the garbage collector struggles with that heap) its CPU seconds.
     shared: { message: /printed more than 256 KiB and was stopped/ },
-    expect: { status: "fail", message: /^the process running attack\.ts (printed more than 256 KiB and was stopped \(print less|ran out of its 64 MiB heap|used more than 2 s of CPU time)/ },
+    expect: {
+      status: "fail",
+      message:
+        /^the process running attack\.ts (printed more than 256 KiB and was stopped \(print less|ran out of its 64 MiB heap|used more than 2 s of CPU time)/,
+    },
     heavy: true,
   },
   {
@@ -847,7 +907,7 @@ export async function attack() {
     expect: { status: "pass", got: /hidden/ },
   },
   {
-    name: "renames itself \"bwrap\" so the grader takes it for the sandbox",
+    name: 'renames itself "bwrap" so the grader takes it for the sandbox',
     source: `export async function attack() { process.title = "bwrap"; return process.title; }`,
     expect: { status: "pass", got: /bwrap/ },
   },
@@ -864,14 +924,20 @@ export async function attack() {
   process.exit(0);
 }`,
     shared: { message: /wrote more than 4 MiB without a newline to the grader's channel \(file descriptor 3\), so the grader stopped the run's sandbox/ },
-    expect: { status: "fail", message: /^Your process wrote more than 1 MiB without a newline to the grader's channel \(file descriptor 3\), so the grader stopped it\./ },
+    expect: {
+      status: "fail",
+      message: /^Your process wrote more than 1 MiB without a newline to the grader's channel \(file descriptor 3\), so the grader stopped it\./,
+    },
     heavy: true,
   },
   {
     name: "writes a forged JSON `null` to the grader's RPC channel (fd 3)",
     source: `import fs from "node:fs";\nexport async function attack() { fs.writeSync(3, "null\\n42\\n"); return "sent"; }`,
     shared: { message: /wrote "null" to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/ },
-    expect: { status: "fail", message: /^Your process wrote "null" to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/ },
+    expect: {
+      status: "fail",
+      message: /^Your process wrote "null" to the grader's channel \(file descriptor 3\), which is not a message from the lab harness/,
+    },
   },
   {
     name: "forges a reply with a throwing shape on the grader's RPC channel (fd 3)",
@@ -898,7 +964,11 @@ export async function attack() {
 function parentOf(pid: number): number {
   try {
     // The command in /proc/<pid>/stat is in parentheses and may hold spaces; the ppid follows it.
-    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+    return Number(
+      readFileSync(`/proc/${pid}/stat`, "utf8")
+        .replace(/^.*\) /s, "")
+        .split(" ")[1],
+    );
   } catch {
     return 0;
   }
@@ -962,8 +1032,16 @@ export function escapeSuite(tier: "bubblewrap" | "unshare", shared: boolean) {
         expect(end).toMatchObject({ type: "end", status: result.status });
         expect(events.filter((e) => e.type === "check-end")).toHaveLength(1);
         // The check's own outside view: its Redis answers, its canary is intact.
-        if (expected.replaced) expect(notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")), evidence).toBe(true);
-        else expect(notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")), evidence).toBe(true);
+        if (expected.replaced)
+          expect(
+            notes.some((n) => n.startsWith("The run's Redis was replaced after this check: ")),
+            evidence,
+          ).toBe(true);
+        else
+          expect(
+            notes.some((n) => n.startsWith("contained: grader PING ok, canary intact")),
+            evidence,
+          ).toBe(true);
         if (expected.each) {
           expect(got, evidence).toBeTypeOf("object");
           for (const [attempt, outcome] of Object.entries(got as Record<string, string>)) expect(outcome, attempt).toMatch(expected.each);
@@ -990,7 +1068,10 @@ export function escapeSuite(tier: "bubblewrap" | "unshare", shared: boolean) {
       const scan = setInterval(() => learnerProcesses().forEach((p) => seen.set(p.pid, p.ids)), 50);
       let ran: Ran;
       try {
-        ran = await run(`export async function attack() { await new Promise((r) => setTimeout(r, 600)); return { uid: process.getuid!(), gid: process.getgid!(), groups: process.getgroups!() }; }`, { tier });
+        ran = await run(
+          `export async function attack() { await new Promise((r) => setTimeout(r, 600)); return { uid: process.getuid!(), gid: process.getgid!(), groups: process.getgroups!() }; }`,
+          { tier },
+        );
       } finally {
         clearInterval(scan);
       }
@@ -1032,7 +1113,7 @@ export async function attack() {
 
 /** What concerns the host rather than one configuration: the probe's choice, the process tier, the playground's memory limit. */
 export function hostSuite() {
-test("on this machine the probe picks bubblewrap (the suite forces unshare too)", () => {
+  test("on this machine the probe picks bubblewrap (the suite forces unshare too)", () => {
     expect(probedTier).toBe("bubblewrap");
   });
 
@@ -1063,7 +1144,9 @@ test("on this machine the probe picks bubblewrap (the suite forces unshare too)"
     const { result } = await run(heapBomb, { tier: "bubblewrap", mode: "run", playgroundMs: 20_000 });
     expect(result.status).toBe("fail");
     // Which limit gives first depends on timing; each reads as one sentence about "Your program".
-    expect(result.message).toMatch(/^Your program (ran out of its 128 MiB heap \(look for data that grows without bound\)|tried to allocate more than 256 MiB and the allocation failed|crashed \(exit \d+\) without an error of its own, which under these limits usually means it ran out of memory)\.$/);
+    expect(result.message).toMatch(
+      /^Your program (ran out of its 128 MiB heap \(look for data that grows without bound\)|tried to allocate more than 256 MiB and the allocation failed|crashed \(exit \d+\) without an error of its own, which under these limits usually means it ran out of memory)\.$/,
+    );
     expect(result.message).not.toMatch(/Your program.*Your program/);
   });
 }

@@ -58,9 +58,11 @@ async function run(tier: SandboxTier, code: string, limits: Partial<SandboxLimit
 
 const attempt = (body: string) => `try { ${body} } catch (e) { console.log("blocked", e.code ?? e.message) }\nprocess.exit(0);`;
 /** Connects to a Unix socket path; prints CONNECTED or the error code. */
-const connect = (to: string) => `const s = (await import("node:net")).connect(${JSON.stringify(to)}); s.on("connect", () => { console.log("CONNECTED"); process.exit(0); }); s.on("error", (e) => console.log("blocked", e.code));`;
+const connect = (to: string) =>
+  `const s = (await import("node:net")).connect(${JSON.stringify(to)}); s.on("connect", () => { console.log("CONNECTED"); process.exit(0); }); s.on("error", (e) => console.log("blocked", e.code));`;
 /** Listens on a Unix socket path (which creates a file there); prints LISTENING or the error code. */
-const listen = (at: string) => `const srv = (await import("node:net")).createServer(); srv.on("error", (e) => console.log("blocked", e.code)); srv.listen(${JSON.stringify(at)}, () => { console.log("LISTENING"); srv.close(); });`;
+const listen = (at: string) =>
+  `const srv = (await import("node:net")).createServer(); srv.on("error", (e) => console.log("blocked", e.code)); srv.listen(${JSON.stringify(at)}, () => { console.log("LISTENING"); srv.close(); });`;
 
 test("on this machine the probe picks bubblewrap, and unshare is proven as the fallback", async () => {
   expect(await probeSandbox()).toEqual({ tier: "bubblewrap", reasons: [] });
@@ -77,19 +79,45 @@ test("the probe fails the process tier and says what learner code could reach", 
 
 describe.each<SandboxTier>(["bubblewrap", "unshare"])("the %s tier", (tier) => {
   test.each([
-    ["list host processes in /proc", attempt(`const fs = await import("node:fs"); console.log(fs.readdirSync("/proc").filter(n => /^\\d+$/.test(n)).length)`), /blocked ERR_ACCESS_DENIED|^[12]$/],
-    ["read the runner's environment through /proc/1/environ", attempt(`(await import("node:fs")).readFileSync("/proc/1/environ", "utf8")`), /blocked ERR_ACCESS_DENIED/],
+    [
+      "list host processes in /proc",
+      attempt(`const fs = await import("node:fs"); console.log(fs.readdirSync("/proc").filter(n => /^\\d+$/.test(n)).length)`),
+      /blocked ERR_ACCESS_DENIED|^[12]$/,
+    ],
+    [
+      "read the runner's environment through /proc/1/environ",
+      attempt(`(await import("node:fs")).readFileSync("/proc/1/environ", "utf8")`),
+      /blocked ERR_ACCESS_DENIED/,
+    ],
     ["read the project's database file", attempt(`(await import("node:fs")).readFileSync("${root}/.data/faultline.db")`), /blocked ERR_ACCESS_DENIED/],
     ["reach PostgreSQL's Unix socket", connect("/var/run/postgresql/.s.PGSQL.5432"), /^blocked ENOENT$/],
     ["reach MariaDB's Unix socket (where root logs in without a password)", connect("/run/mysqld/mysqld.sock"), /^blocked ENOENT$/],
     ["find a file the host put in its /tmp (connect tells a file from nothing)", connect(hostMarker), /^blocked ENOENT$/],
     ["find the project directory the same way", connect(path.join(root, "package.json")), /^blocked ENOENT$/],
     ["create a socket file in the socket directory, a channel the proxy never sees", listen("/run/faultline/side.sock"), /^blocked (EROFS|EACCES)$/],
-    ["load a native addon", attempt(`(await import("node:module")).createRequire(import.meta.url)("${root}/node_modules/better-sqlite3/build/Release/better_sqlite3.node")`), /blocked/],
+    [
+      "load a native addon",
+      attempt(`(await import("node:module")).createRequire(import.meta.url)("${root}/node_modules/better-sqlite3/build/Release/better_sqlite3.node")`),
+      /blocked/,
+    ],
     ["signal the process outside its namespace", attempt(`process.kill(1, "SIGKILL"); console.log("sent")`), /blocked|sent/],
-    ["spawn a shell through process.binding", attempt(`process.binding("spawn_sync").spawn({ file: "/bin/sh", args: ["sh", "-c", "id"], stdio: [] }); console.log("spawned")`), /blocked/],
-    ["follow a symlink out of /lab", attempt(`const fs = await import("node:fs"); fs.symlinkSync("/etc/passwd", "/tmp/p"); console.log(fs.readFileSync("/tmp/p", "utf8").length)`), /blocked ERR_ACCESS_DENIED/],
-    ["open more connections than allowed", attempt(`const net = await import("node:net"); const srv = net.createServer().listen(4000, "127.0.0.1"); await new Promise(r => srv.on("listening", r)); const socks = []; for (let i = 0; i < 200; i++) socks.push(await new Promise((res, rej) => { const s = net.connect(4000, "127.0.0.1", () => res(s)); s.on("error", rej); })); console.log("opened", socks.length)`), /blocked EMFILE/],
+    [
+      "spawn a shell through process.binding",
+      attempt(`process.binding("spawn_sync").spawn({ file: "/bin/sh", args: ["sh", "-c", "id"], stdio: [] }); console.log("spawned")`),
+      /blocked/,
+    ],
+    [
+      "follow a symlink out of /lab",
+      attempt(`const fs = await import("node:fs"); fs.symlinkSync("/etc/passwd", "/tmp/p"); console.log(fs.readFileSync("/tmp/p", "utf8").length)`),
+      /blocked ERR_ACCESS_DENIED/,
+    ],
+    [
+      "open more connections than allowed",
+      attempt(
+        `const net = await import("node:net"); const srv = net.createServer().listen(4000, "127.0.0.1"); await new Promise(r => srv.on("listening", r)); const socks = []; for (let i = 0; i < 200; i++) socks.push(await new Promise((res, rej) => { const s = net.connect(4000, "127.0.0.1", () => res(s)); s.on("error", rej); })); console.log("opened", socks.length)`,
+      ),
+      /blocked EMFILE/,
+    ],
   ])("a program that tries to %s is contained", async (_, code, expected) => {
     const { output } = await run(tier, code);
     expect(output).toMatch(expected);
@@ -107,7 +135,10 @@ describe.each<SandboxTier>(["bubblewrap", "unshare"])("the %s tier", (tier) => {
   });
 
   test("the program's uid is not 0, inside or as the host sees it, and it has no capabilities", async () => {
-    const proc = start(tier, `console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), groups: process.getgroups() })); setInterval(() => {}, 1000);`);
+    const proc = start(
+      tier,
+      `console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), groups: process.getgroups() })); setInterval(() => {}, 1000);`,
+    );
     while (!proc.output().includes("}")) await new Promise((r) => setTimeout(r, 20));
     const inside = JSON.parse(proc.output()) as { uid: number; gid: number; groups: number[] };
     const [pid] = programPids(proc.child.pid!);
@@ -133,7 +164,10 @@ describe.each<SandboxTier>(["bubblewrap", "unshare"])("the %s tier", (tier) => {
   test("a sandbox dies with its runner, even when the runner is SIGKILLed", async () => {
     const { labDir, socketDir } = runDir();
     writeFileSync(path.join(labDir, "main.mjs"), `console.log("up"); setInterval(() => {}, 1000);`);
-    const owner = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/fixtures/sandbox-owner.ts"), tier, labDir, socketDir], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const owner = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/fixtures/sandbox-owner.ts"), tier, labDir, socketDir], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const started = await new Promise<{ root: number; program: number[] }>((resolve, reject) => {
       let out = "";
       owner.stdout.on("data", (d: Buffer) => {

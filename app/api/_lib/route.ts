@@ -17,7 +17,13 @@ export function route<C>(handler: Handler<C>) {
     const started = performance.now();
     const response = await respond(request, requestId, () => handler(request, { ...context, requestId }));
     response.headers.set("x-request-id", requestId);
-    log.info("request", { requestId, method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(performance.now() - started) });
+    log.info("request", {
+      requestId,
+      method: request.method,
+      path: new URL(request.url).pathname,
+      status: response.status,
+      ms: Math.round(performance.now() - started),
+    });
     return response;
   };
 }
@@ -27,7 +33,10 @@ async function respond(request: Request, requestId: string, run: () => Promise<R
     return await run();
   } catch (error) {
     if (error instanceof ZodError) {
-      return json(422, { error: error.issues[0]?.message ?? "Invalid input.", issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
+      return json(422, {
+        error: error.issues[0]?.message ?? "Invalid input.",
+        issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+      });
     }
     if (error instanceof RequestError) return json(error.status, { error: error.message, ...error.details }, error.headers);
     log.error("request failed", { requestId, path: new URL(request.url).pathname, err: error });

@@ -19,9 +19,14 @@ export const runtime = "nodejs";
  */
 export const GET = route(async (request) => {
   if (env().METRICS_TOKEN && !(await isOperator(request))) {
-    return Response.json({ error: "Send the metrics token as `Authorization: Bearer <METRICS_TOKEN>`." }, { status: 401, headers: { "www-authenticate": "Bearer" } });
+    return Response.json(
+      { error: "Send the metrics token as `Authorization: Bearer <METRICS_TOKEN>`." },
+      { status: 401, headers: { "www-authenticate": "Bearer" } },
+    );
   }
   const [depths, runners] = await Promise.all([laneDepths(webRunQueues()), liveRunners(redis(), keys())]);
   const families = await collect({ redis: redis(), keys: keys(), depths, runners });
-  return new Response(render([...families, ...processFamilies()]), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
+  return new Response(render([...families, ...processFamilies()]), {
+    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
+  });
 });

@@ -19,8 +19,12 @@ export default async function CertificatePage({ params }: { params: Promise<{ id
     <div className="mx-auto max-w-3xl px-4 py-12">
       <article aria-labelledby="certificate-title" className="rounded-2xl border-2 border-brand-600 p-8 shadow-sm dark:border-brand-500">
         <p className="font-mono text-xs font-semibold uppercase tracking-widest text-brand-700 dark:text-brand-400">Faultline certificate</p>
-        <h1 id="certificate-title" className="mt-4 text-3xl font-bold tracking-tight">{cert.learnerName}</h1>
-        <p className="mt-2 text-lg">passed <strong>{cert.milestone}</strong> with {cert.percent}% of its checklist on {date}.</p>
+        <h1 id="certificate-title" className="mt-4 text-3xl font-bold tracking-tight">
+          {cert.learnerName}
+        </h1>
+        <p className="mt-2 text-lg">
+          passed <strong>{cert.milestone}</strong> with {cert.percent}% of its checklist on {date}.
+        </p>
         <h2 className="mt-8 text-sm font-semibold uppercase tracking-wider text-slate-600 dark:text-slate-400">Evidence</h2>
         <ul className="mt-3 space-y-2">
           {cert.evidence.map((e) => (

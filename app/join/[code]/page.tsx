@@ -20,21 +20,36 @@ export default async function JoinByLinkPage({ params }: { params: Promise<{ cod
         <>
           <h1 className="text-2xl font-bold tracking-tight">This invite does not work</h1>
           <p className="mt-2 text-slate-700 dark:text-slate-300">
-            No cohort has the code in this link. Your instructor may have replaced it with a new one; ask them for the current link, or <Link href="/join" className="underline">type a code</Link>.
+            No cohort has the code in this link. Your instructor may have replaced it with a new one; ask them for the current link, or{" "}
+            <Link href="/join" className="underline">
+              type a code
+            </Link>
+            .
           </p>
         </>
       ) : (
         <>
           <h1 className="text-2xl font-bold tracking-tight">Join {cohort.name}</h1>
           <p className="mt-2 mb-6 text-slate-700 dark:text-slate-300">
-            Invite code <span className="font-mono">{formatInviteCode(cohort.code)}</span> · {cohort.learners} {cohort.learners === 1 ? "learner" : "learners"} so far. Your instructor will see your grades, runs and submitted code for this course.
+            Invite code <span className="font-mono">{formatInviteCode(cohort.code)}</span> · {cohort.learners} {cohort.learners === 1 ? "learner" : "learners"}{" "}
+            so far. Your instructor will see your grades, runs and submitted code for this course.
           </p>
           {user ? (
             <JoinForm code={cohort.code} cohortName={cohort.name} />
           ) : (
             <p className="flex flex-wrap gap-3">
-              <Link href={`/signup?callbackUrl=${encodeURIComponent(here)}`} className="rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800">Create an account to join</Link>
-              <Link href={`/signin?callbackUrl=${encodeURIComponent(here)}`} className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800">Sign in to join</Link>
+              <Link
+                href={`/signup?callbackUrl=${encodeURIComponent(here)}`}
+                className="rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800"
+              >
+                Create an account to join
+              </Link>
+              <Link
+                href={`/signin?callbackUrl=${encodeURIComponent(here)}`}
+                className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800"
+              >
+                Sign in to join
+              </Link>
             </p>
           )}
         </>

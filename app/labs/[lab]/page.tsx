@@ -62,15 +62,23 @@ export default async function LabPage({ params }: Params) {
       typesUrl={`/api/labs/${lab.slug}/types?v=${editorTypes().hash}`}
     >
       <nav aria-label="Breadcrumb" className="text-sm text-slate-600 dark:text-slate-400">
-        <Link href="/#course" className="hover:underline">Course</Link>
+        <Link href="/#course" className="hover:underline">
+          Course
+        </Link>
         {milestone && (
           <>
-            {" "}<span aria-hidden>/</span> <Link href={`/learn/${milestone.slug}`} className="hover:underline">{milestone.milestone.code} {milestone.milestone.title}</Link>
+            {" "}
+            <span aria-hidden>/</span>{" "}
+            <Link href={`/learn/${milestone.slug}`} className="hover:underline">
+              {milestone.milestone.code} {milestone.milestone.title}
+            </Link>
           </>
         )}
       </nav>
       <header className="mt-3 border-b border-slate-200 pb-4 dark:border-ink-800">
-        <p className="font-mono text-xs font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">Lab · {lab.milestone} · about {lab.minutes} min</p>
+        <p className="font-mono text-xs font-semibold uppercase tracking-wider text-brand-700 dark:text-brand-400">
+          Lab · {lab.milestone} · about {lab.minutes} min
+        </p>
         <h1 className="mt-1 text-2xl font-bold tracking-tight">{lab.title}</h1>
         <p className="mt-2 text-slate-700 dark:text-slate-300">{lab.summary}</p>
         {user && (

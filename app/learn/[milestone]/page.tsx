@@ -26,7 +26,10 @@ export default async function MilestonePage({ params }: Params) {
   if (!found) notFound();
   const { milestone, lessons, slug } = found;
   const user = await currentUser();
-  const [states, evidence] = await Promise.all([user ? lessonStates(db(), user.id) : Promise.resolve(new Map()), user ? loadEvidence(db(), user.id) : Promise.resolve(null)]);
+  const [states, evidence] = await Promise.all([
+    user ? lessonStates(db(), user.id) : Promise.resolve(new Map()),
+    user ? loadEvidence(db(), user.id) : Promise.resolve(null),
+  ]);
   const grade = evidence ? gradeMilestone(milestone, quizIndex(), evidence) : null;
   const labs = new Map(labCatalog().map(({ lab }) => [lab.id, lab]));
   const done = lessons.filter((l) => states.get(l.frontmatter.id)?.completedAt).length;
@@ -34,7 +37,9 @@ export default async function MilestonePage({ params }: Params) {
   return (
     <div className="mx-auto max-w-4xl px-4 py-10">
       <nav aria-label="Breadcrumb" className="text-sm text-slate-600 dark:text-slate-400">
-        <Link href="/#course" className="hover:underline">Course</Link>
+        <Link href="/#course" className="hover:underline">
+          Course
+        </Link>
       </nav>
       <header className="mt-3">
         <p className="font-mono text-sm font-semibold text-brand-700 dark:text-brand-400">{milestone.code}</p>
@@ -45,7 +50,14 @@ export default async function MilestonePage({ params }: Params) {
             <p className="text-sm text-slate-700 dark:text-slate-300">
               {done} of {lessons.length} lessons read · checklist {grade.satisfied} of {grade.total}
             </p>
-            <div className="mt-2 h-2 w-full rounded-full bg-slate-200 dark:bg-ink-800" role="progressbar" aria-label="Checklist progress" aria-valuenow={grade.percent} aria-valuemin={0} aria-valuemax={100}>
+            <div
+              className="mt-2 h-2 w-full rounded-full bg-slate-200 dark:bg-ink-800"
+              role="progressbar"
+              aria-label="Checklist progress"
+              aria-valuenow={grade.percent}
+              aria-valuemin={0}
+              aria-valuemax={100}
+            >
               <div className="h-2 rounded-full bg-brand-600" style={{ width: `${grade.percent}%` }} />
             </div>
           </div>
@@ -58,9 +70,13 @@ export default async function MilestonePage({ params }: Params) {
       </header>
 
       <section aria-labelledby="lessons" className="mt-10">
-        <h2 id="lessons" className="text-xl font-bold">Lessons</h2>
+        <h2 id="lessons" className="text-xl font-bold">
+          Lessons
+        </h2>
         {lessons.length === 0 ? (
-          <p className="mt-3 rounded-lg border border-dashed border-slate-300 p-5 text-slate-700 dark:border-ink-700 dark:text-slate-300">The lessons of this milestone are in preparation. Its checklist below already shows what it will ask of you.</p>
+          <p className="mt-3 rounded-lg border border-dashed border-slate-300 p-5 text-slate-700 dark:border-ink-700 dark:text-slate-300">
+            The lessons of this milestone are in preparation. Its checklist below already shows what it will ask of you.
+          </p>
         ) : (
           <ol className="mt-3 divide-y divide-slate-200 rounded-lg border border-slate-200 dark:divide-ink-700 dark:border-ink-700">
             {lessons.map((l) => {
@@ -74,7 +90,13 @@ export default async function MilestonePage({ params }: Params) {
                       <span className="block text-sm text-slate-700 dark:text-slate-300">{l.frontmatter.summary}</span>
                     </span>
                     <span className="shrink-0 text-sm text-slate-600 dark:text-slate-400">
-                      {state?.completedAt ? <span className="font-medium text-emerald-800 dark:text-emerald-300">✓ Completed</span> : state ? "Started" : `${l.frontmatter.minutes} min`}
+                      {state?.completedAt ? (
+                        <span className="font-medium text-emerald-800 dark:text-emerald-300">✓ Completed</span>
+                      ) : state ? (
+                        "Started"
+                      ) : (
+                        `${l.frontmatter.minutes} min`
+                      )}
                     </span>
                   </Link>
                 </li>
@@ -85,7 +107,9 @@ export default async function MilestonePage({ params }: Params) {
       </section>
 
       <section aria-labelledby="labs" className="mt-10">
-        <h2 id="labs" className="text-xl font-bold">Labs</h2>
+        <h2 id="labs" className="text-xl font-bold">
+          Labs
+        </h2>
         <ul className="mt-3 grid gap-3 sm:grid-cols-2">
           {milestone.labs.map((entry) => {
             const lab = labs.get(entry.id);
@@ -93,13 +117,17 @@ export default async function MilestonePage({ params }: Params) {
               <>
                 <span className="block font-semibold">{entry.title}</span>
                 <span className="mt-1 block text-sm text-slate-700 dark:text-slate-300">{entry.summary ?? lab?.summary}</span>
-                <span className="mt-2 block text-xs font-medium uppercase tracking-wider text-slate-600 dark:text-slate-400">{lab ? `${lab.checks.length} checks · about ${lab.minutes} min` : "In preparation"}</span>
+                <span className="mt-2 block text-xs font-medium uppercase tracking-wider text-slate-600 dark:text-slate-400">
+                  {lab ? `${lab.checks.length} checks · about ${lab.minutes} min` : "In preparation"}
+                </span>
               </>
             );
             return (
               <li key={entry.id}>
                 {lab ? (
-                  <Link href={`/labs/${lab.slug}`} className="block h-full rounded-lg border border-slate-200 p-4 hover:border-brand-500 dark:border-ink-700">{body}</Link>
+                  <Link href={`/labs/${lab.slug}`} className="block h-full rounded-lg border border-slate-200 p-4 hover:border-brand-500 dark:border-ink-700">
+                    {body}
+                  </Link>
                 ) : (
                   <div className="h-full rounded-lg border border-dashed border-slate-300 p-4 opacity-80 dark:border-ink-700">{body}</div>
                 )}

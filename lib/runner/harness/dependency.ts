@@ -79,7 +79,8 @@ function call(name: string, socketPath: string, target: string, options: Depende
         const socket = net.connect(socketPath);
         // A dependency that is down has no socket file; a TCP client would see a refused connect.
         socket.prependListener("error", (error: NodeJS.ErrnoException) => {
-          if (error.code === "ENOENT") Object.assign(error, { code: "ECONNREFUSED", message: `connect ECONNREFUSED: the dependency '${name}' is not accepting connections` });
+          if (error.code === "ENOENT")
+            Object.assign(error, { code: "ECONNREFUSED", message: `connect ECONNREFUSED: the dependency '${name}' is not accepting connections` });
         });
         return socket;
       },

@@ -115,7 +115,11 @@ function serialise(message: unknown): string {
     if (typeof line !== "string") throw new ErrorClass("it serialises to nothing");
     return line;
   } catch (error) {
-    return stringify({ id: (message as { id?: number }).id, ok: false, error: { name: "TypeError", message: `the return value is not JSON-serialisable (${describe(error).message})` } });
+    return stringify({
+      id: (message as { id?: number }).id,
+      ok: false,
+      error: { name: "TypeError", message: `the return value is not JSON-serialisable (${describe(error).message})` },
+    });
   }
 }
 

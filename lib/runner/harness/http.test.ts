@@ -37,7 +37,14 @@ describe("httpRequest", () => {
 
   it("sends headers with their case kept, a header twice from an array, and a body", async () => {
     const port = await echo();
-    const res = await httpRequest(port, "/tasks", "POST", 2000, { authorization: "Bearer a", "X-Two": ["one", "two"], "content-type": "application/json" }, '{"n":1}');
+    const res = await httpRequest(
+      port,
+      "/tasks",
+      "POST",
+      2000,
+      { authorization: "Bearer a", "X-Two": ["one", "two"], "content-type": "application/json" },
+      '{"n":1}',
+    );
     const seen = JSON.parse(res.body) as { method: string; rawHeaders: string[]; body: string };
     expect(seen.method).toBe("POST");
     expect(seen.body).toBe('{"n":1}');

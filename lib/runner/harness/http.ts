@@ -17,13 +17,22 @@ export interface HttpAnswer {
   headers: Record<string, string>;
 }
 
-export function httpRequest(port: number, path: string, method = "GET", timeoutMs = 2000, headers: RequestHeaders = {}, body: string | null = null): Promise<HttpAnswer> {
+export function httpRequest(
+  port: number,
+  path: string,
+  method = "GET",
+  timeoutMs = 2000,
+  headers: RequestHeaders = {},
+  body: string | null = null,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, path, method, timeout: timeoutMs, agent: false }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (text = (text + d).slice(0, 65_536)));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])) }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, body: text, headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])) }),
+      );
     });
     for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
     req.on("timeout", () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));

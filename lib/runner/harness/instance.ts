@@ -62,14 +62,22 @@ const hostRequire = createRequire(import.meta.url);
 const codeCache = new Map<string, Buffer>();
 
 // A timer handed to code of an instance that has ended: it never fires and holds nothing.
-const inert = Object.freeze({ ref: () => inert, unref: () => inert, hasRef: () => false, refresh: () => inert, close: () => inert, [Symbol.toPrimitive]: () => 0 });
+const inert = Object.freeze({
+  ref: () => inert,
+  unref: () => inert,
+  hasRef: () => false,
+  refresh: () => inert,
+  close: () => inert,
+  [Symbol.toPrimitive]: () => 0,
+});
 
 /** Thrown to unwind an instance's code where a process would have died (process.exit, the output cap). */
 export class InstanceExit extends Error {}
 
 function refuseFd(args: unknown[]): void {
   for (const a of args) {
-    if (a && typeof a === "object" && "fd" in a) throw Object.assign(new Error("sockets on raw file descriptors are not available in the lab sandbox"), { code: "ERR_ACCESS_DENIED" });
+    if (a && typeof a === "object" && "fd" in a)
+      throw Object.assign(new Error("sockets on raw file descriptors are not available in the lab sandbox"), { code: "ERR_ACCESS_DENIED" });
   }
 }
 
@@ -236,7 +244,10 @@ export class Instance {
     const counts = new Map<string, number>();
     const timers = new Map<string, number>();
     let indent = "";
-    const line = (name: "stdout" | "stderr") => (...args: unknown[]) => this.print(`${indent}${formatWithOptions({ colors: false }, ...args).replaceAll("\n", `\n${indent}`)}\n`, name);
+    const line =
+      (name: "stdout" | "stderr") =>
+      (...args: unknown[]) =>
+        this.print(`${indent}${formatWithOptions({ colors: false }, ...args).replaceAll("\n", `\n${indent}`)}\n`, name);
     const log = line("stdout");
     const error = line("stderr");
     return {
@@ -245,14 +256,16 @@ export class Instance {
       debug: log,
       error,
       warn: error,
-      trace: (...args: unknown[]) => error(`Trace: ${formatWithOptions({ colors: false }, ...args)}\n${new Error().stack?.split("\n").slice(2).join("\n") ?? ""}`),
+      trace: (...args: unknown[]) =>
+        error(`Trace: ${formatWithOptions({ colors: false }, ...args)}\n${new Error().stack?.split("\n").slice(2).join("\n") ?? ""}`),
       dir: (value: unknown) => log(inspect(value)),
       table: (value: unknown) => log(inspect(value)),
       assert: (ok: unknown, ...args: unknown[]) => void (ok || error("Assertion failed", ...args)),
       count: (label = "default") => (counts.set(label, (counts.get(label) ?? 0) + 1), log(`${label}: ${counts.get(label)}`)),
       countReset: (label = "default") => void counts.delete(label),
       time: (label = "default") => void timers.set(label, performance.now()),
-      timeLog: (label = "default", ...args: unknown[]) => log(`${label}: ${(performance.now() - (timers.get(label) ?? performance.now())).toFixed(3)}ms`, ...args),
+      timeLog: (label = "default", ...args: unknown[]) =>
+        log(`${label}: ${(performance.now() - (timers.get(label) ?? performance.now())).toFixed(3)}ms`, ...args),
       timeEnd: (label = "default") => (log(`${label}: ${(performance.now() - (timers.get(label) ?? performance.now())).toFixed(3)}ms`), timers.delete(label)),
       group: (...args: unknown[]) => (args.length > 0 && log(...args), (indent += "  ")),
       groupCollapsed: (...args: unknown[]) => (args.length > 0 && log(...args), (indent += "  ")),
@@ -261,8 +274,14 @@ export class Instance {
   }
 
   private timerApi() {
-    const own = <H extends NodeJS.Timeout | NodeJS.Immediate>(make: (fire: () => void) => H, fn: unknown, args: unknown[], repeat: boolean): H | typeof inert => {
-      if (typeof fn !== "function") throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${typeof fn}`), { code: "ERR_INVALID_ARG_TYPE" });
+    const own = <H extends NodeJS.Timeout | NodeJS.Immediate>(
+      make: (fire: () => void) => H,
+      fn: unknown,
+      args: unknown[],
+      repeat: boolean,
+    ): H | typeof inert => {
+      if (typeof fn !== "function")
+        throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${typeof fn}`), { code: "ERR_INVALID_ARG_TYPE" });
       if (this.over) return inert;
       const handle: H = make(() => {
         if (!repeat) this.timers.delete(handle);
@@ -391,7 +410,15 @@ export class Instance {
       }
       case "timers":
         // The instance's own timers, the same functions as its globals.
-        facade = { ...hostRequire("node:timers"), setTimeout: global.setTimeout, setInterval: global.setInterval, setImmediate: global.setImmediate, clearTimeout: global.clearTimeout, clearInterval: global.clearInterval, clearImmediate: global.clearImmediate };
+        facade = {
+          ...hostRequire("node:timers"),
+          setTimeout: global.setTimeout,
+          setInterval: global.setInterval,
+          setImmediate: global.setImmediate,
+          clearTimeout: global.clearTimeout,
+          clearInterval: global.clearInterval,
+          clearImmediate: global.clearImmediate,
+        };
         break;
       case "timers/promises":
         facade = {
@@ -400,7 +427,9 @@ export class Instance {
             new Promise((resolve, reject) => {
               if (options?.signal?.aborted) return reject(options.signal.reason);
               const timer = (global.setTimeout as typeof setTimeout)(() => resolve(value), ms);
-              options?.signal?.addEventListener("abort", () => ((global.clearTimeout as typeof clearTimeout)(timer), reject(options.signal?.reason)), { once: true });
+              options?.signal?.addEventListener("abort", () => ((global.clearTimeout as typeof clearTimeout)(timer), reject(options.signal?.reason)), {
+                once: true,
+              });
             }),
           setImmediate: (value?: unknown) => new Promise((resolve) => (global.setImmediate as typeof setImmediate)(() => resolve(value))),
         };
@@ -440,12 +469,19 @@ export class Instance {
     const otel = /^@opentelemetry\/([a-z-]+)$/.exec(specifier);
     if (otel && (OTEL_PACKAGES as readonly string[]).includes(otel[1]!)) return pathToFileURL(path.join(modules, "@opentelemetry", otel[1]!, "index.js")).href;
     if (!specifier.startsWith("./") && !specifier.startsWith("../") && !specifier.startsWith("/") && !specifier.startsWith("file:")) {
-      throw Object.assign(new Error(`Cannot find package '${specifier}' imported from ${fileURLToPath(parent)} (a lab can import its own files, @faultline/lab, ioredis, ${OTEL_PACKAGES.map((name) => `@opentelemetry/${name}`).join(", ")} and Node's built-in modules)`), { code: "ERR_MODULE_NOT_FOUND" });
+      throw Object.assign(
+        new Error(
+          `Cannot find package '${specifier}' imported from ${fileURLToPath(parent)} (a lab can import its own files, @faultline/lab, ioredis, ${OTEL_PACKAGES.map((name) => `@opentelemetry/${name}`).join(", ")} and Node's built-in modules)`,
+        ),
+        { code: "ERR_MODULE_NOT_FOUND" },
+      );
     }
     const url = new URL(specifier, parent);
     const file = fileURLToPath(url);
     if (file !== this.spec.labPath && !file.startsWith(`${this.spec.labPath}/`)) {
-      throw Object.assign(new Error(`Cannot import ${file} from ${fileURLToPath(parent)}: only the lab's own files can be imported`), { code: "ERR_MODULE_NOT_FOUND" });
+      throw Object.assign(new Error(`Cannot import ${file} from ${fileURLToPath(parent)}: only the lab's own files can be imported`), {
+        code: "ERR_MODULE_NOT_FOUND",
+      });
     }
     return url.href.replace(/[?#].*$/, "");
   }
@@ -464,9 +500,13 @@ export class Instance {
     if (url.startsWith("node:")) {
       const facade = this.builtin(url.slice(5));
       const names = Object.keys(facade);
-      return new vm.SyntheticModule(names, function (this: vm.SyntheticModule) {
-        for (const key of names) this.setExport(key, facade[key]);
-      }, { context, identifier: url });
+      return new vm.SyntheticModule(
+        names,
+        function (this: vm.SyntheticModule) {
+          for (const key of names) this.setExport(key, facade[key]);
+        },
+        { context, identifier: url },
+      );
     }
     const file = fileURLToPath(url);
     let source: string;
@@ -477,9 +517,13 @@ export class Instance {
     }
     if (file.endsWith(".json")) {
       const value = JSON.parse(source) as unknown;
-      return new vm.SyntheticModule(["default"], function (this: vm.SyntheticModule) {
-        this.setExport("default", value);
-      }, { context, identifier: url });
+      return new vm.SyntheticModule(
+        ["default"],
+        function (this: vm.SyntheticModule) {
+          this.setExport("default", value);
+        },
+        { context, identifier: url },
+      );
     }
     const shared = file.includes("/node_modules/");
     const cached = shared ? codeCache.get(url) : undefined;
@@ -514,7 +558,10 @@ export class Instance {
  * real instance finds them in the code cache.
  */
 export function warmUp(labPath: string): void {
-  const scratch = new Instance({ name: "warm-up", entry: path.join(labPath, "node_modules", "@faultline", "lab", "index.js"), socket: "/nonexistent", labPath }, { output: () => {}, ended: () => {} });
+  const scratch = new Instance(
+    { name: "warm-up", entry: path.join(labPath, "node_modules", "@faultline", "lab", "index.js"), socket: "/nonexistent", labPath },
+    { output: () => {}, ended: () => {} },
+  );
   scratch.compile([path.join(labPath, "node_modules", "@faultline", "lab", "index.js"), path.join(labPath, "node_modules", "@faultline", "lab", "redis.js")]);
   scratch.kill();
 }

@@ -15,7 +15,8 @@ interface HarnessConfig {
 // In a run's shared sandbox every instance is told its own socket (its check's proxy); a process
 // of its own reads the run's from the config file beside this module.
 const given = (globalThis as Record<symbol, unknown>)[Symbol.for("faultline.socket")];
-const config: HarnessConfig = typeof given === "string" ? { socket: given } : (JSON.parse(readFileSync(new URL("./config.json", import.meta.url), "utf8")) as HarnessConfig);
+const config: HarnessConfig =
+  typeof given === "string" ? { socket: given } : (JSON.parse(readFileSync(new URL("./config.json", import.meta.url), "utf8")) as HarnessConfig);
 
 /**
  * Where your Redis listens (a Unix socket), for labs that speak RESP themselves over

@@ -17,16 +17,32 @@ async function until<T>(get: () => T, ok: (v: T) => boolean): Promise<T> {
 
 test("the program is found by ancestry under its wrappers, whatever it calls itself", async () => {
   // A shell that stays as the parent stands in for bwrap; the program renames itself as bwrap.
-  const root = spawn("/bin/sh", ["-c", `${process.execPath} -e 'process.title = "bwrap"; setInterval(() => {}, 1000)'; exit 0`], { stdio: "ignore", detached: true });
+  const root = spawn("/bin/sh", ["-c", `${process.execPath} -e 'process.title = "bwrap"; setInterval(() => {}, 1000)'; exit 0`], {
+    stdio: "ignore",
+    detached: true,
+  });
   try {
-    const pids = await until(() => programPids(root.pid!), (p) => p.length === 1 && p[0] !== root.pid && readFileSync(`/proc/${p[0]}/stat`, "utf8").includes("(bwrap)"));
+    const pids = await until(
+      () => programPids(root.pid!),
+      (p) => p.length === 1 && p[0] !== root.pid && readFileSync(`/proc/${p[0]}/stat`, "utf8").includes("(bwrap)"),
+    );
     expect(pids).toHaveLength(1);
     const [program] = pids as [number];
     expect(program).not.toBe(root.pid);
     process.kill(program, "SIGSTOP");
-    expect(await until(() => state(program), (s) => s === "T")).toBe("T");
+    expect(
+      await until(
+        () => state(program),
+        (s) => s === "T",
+      ),
+    ).toBe("T");
     process.kill(program, "SIGCONT");
-    expect(await until(() => state(program), (s) => s !== "T")).not.toBe("T");
+    expect(
+      await until(
+        () => state(program),
+        (s) => s !== "T",
+      ),
+    ).not.toBe("T");
   } finally {
     process.kill(-root.pid!, "SIGKILL");
   }

@@ -48,19 +48,37 @@ export function admitRun(tier: SandboxTier, notice: (text: string) => void, give
 }
 
 /** The runner's start-up log line about its tier: loud whenever learner code would not be contained. */
-export function describeTier(probe: ProbeResult, policy: SandboxPolicy = policyFromEnv()): { level: "info" | "warn" | "error"; message: string; fields: Record<string, unknown> } {
+export function describeTier(
+  probe: ProbeResult,
+  policy: SandboxPolicy = policyFromEnv(),
+): { level: "info" | "warn" | "error"; message: string; fields: Record<string, unknown> } {
   const fields = { tier: probe.tier, learnerUser: describeSandboxUser(), reasons: probe.reasons };
   if (!isWeakTier(probe.tier)) {
-    const message = probe.tier === "bubblewrap" ? "sandbox tier: bubblewrap (all namespaces)" : `sandbox tier: ${probe.tier} (private mount, network and PID namespaces; bubblewrap could not run)`;
+    const message =
+      probe.tier === "bubblewrap"
+        ? "sandbox tier: bubblewrap (all namespaces)"
+        : `sandbox tier: ${probe.tier} (private mount, network and PID namespaces; bubblewrap could not run)`;
     return { level: probe.tier === "bubblewrap" ? "info" : "warn", message, fields };
   }
   if (policy.allowWeak) {
-    return { level: "error", message: `SANDBOX IS WEAK: tier '${probe.tier}' cannot hide this host's /tmp, sockets and files from learner code, and FAULTLINE_ALLOW_WEAK_SANDBOX=1 lets every run use it anyway. Install bubblewrap (or allow unprivileged user namespaces) and remove the override.`, fields };
+    return {
+      level: "error",
+      message: `SANDBOX IS WEAK: tier '${probe.tier}' cannot hide this host's /tmp, sockets and files from learner code, and FAULTLINE_ALLOW_WEAK_SANDBOX=1 lets every run use it anyway. Install bubblewrap (or allow unprivileged user namespaces) and remove the override.`,
+      fields,
+    };
   }
   if (policy.local) {
-    return { level: "warn", message: `sandbox tier: ${probe.tier}, which cannot hide this computer's files and sockets from the code you run; accepted because FAULTLINE_AUTH=local (one learner, on their own machine).`, fields };
+    return {
+      level: "warn",
+      message: `sandbox tier: ${probe.tier}, which cannot hide this computer's files and sockets from the code you run; accepted because FAULTLINE_AUTH=local (one learner, on their own machine).`,
+      fields,
+    };
   }
-  return { level: "error", message: `SANDBOX UNAVAILABLE: tier '${probe.tier}' cannot hide this host's /tmp, sockets and files, so this runner refuses every run (each ends as an error that is not the learner's fault). Install bubblewrap (or allow unprivileged user namespaces for unshare); FAULTLINE_ALLOW_WEAK_SANDBOX=1 overrides this at your own risk.`, fields };
+  return {
+    level: "error",
+    message: `SANDBOX UNAVAILABLE: tier '${probe.tier}' cannot hide this host's /tmp, sockets and files, so this runner refuses every run (each ends as an error that is not the learner's fault). Install bubblewrap (or allow unprivileged user namespaces for unshare); FAULTLINE_ALLOW_WEAK_SANDBOX=1 overrides this at your own risk.`,
+    fields,
+  };
 }
 
 /** What the heartbeat (admin page, /api/ready) shows for this runner's sandbox. */

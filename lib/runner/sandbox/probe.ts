@@ -133,7 +133,12 @@ async function fixture(): Promise<Fixture> {
   // Host places a learner must not see: this run's own host paths, the host's /run entries
   // (database and daemon sockets live there), home directories and the project.
   // (/run/faultline and / exist inside on purpose: they are the sandbox's own.)
-  const run = existsSync("/run") ? readdirSync("/run").filter((n) => n !== "faultline").slice(0, 20).map((n) => `/run/${n}`) : [];
+  const run = existsSync("/run")
+    ? readdirSync("/run")
+        .filter((n) => n !== "faultline")
+        .slice(0, 20)
+        .map((n) => `/run/${n}`)
+    : [];
   const hostPaths = [marker, base, "/home", "/root", "/var", "/etc", ...run, ...(process.cwd() === "/" ? [] : [process.cwd()])];
   const port = (servers[0]!.address() as net.AddressInfo).port;
   const tmpFile = `${path.basename(base)}-written-inside`;
@@ -155,12 +160,22 @@ function attempt(tier: SandboxTier, f: Fixture, node: string, timeoutMs = 5000):
   const user = sandboxUser() ?? { uid: process.geteuid!(), gid: process.getegid!() };
   const { labPath, socketPath } = tierPaths(tier, f);
   const arg = JSON.stringify({ ...f.args, proxySocket: `${socketPath}/proxy.sock`, socketDir: socketPath } satisfies CheckArgs);
-  const { command, args } = wrapInTier(tier, { labDir: f.labDir, socketDir: f.socketDir, tmpBytes: 1024 * 1024, ...user }, ["/usr/bin/prlimit", "--nofile=64", "--", node, `${labPath}/check.cjs`, arg], node);
+  const { command, args } = wrapInTier(
+    tier,
+    { labDir: f.labDir, socketDir: f.socketDir, tmpBytes: 1024 * 1024, ...user },
+    ["/usr/bin/prlimit", "--nofile=64", "--", node, `${labPath}/check.cjs`, arg],
+    node,
+  );
   const [program, ...argv] = dieWithOwner([command, ...args], sandboxUser());
   return new Promise((resolve) => {
     let out = "";
     let err = "";
-    const child = spawn(program!, argv, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: f.labDir, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    const child = spawn(program!, argv, {
+      env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */,
+      cwd: f.labDir,
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
+    });
     child.stdout.on("data", (d: Buffer) => (out += d));
     child.stderr.on("data", (d: Buffer) => (err += d));
     child.on("error", (e) => resolve(`${tier}: ${e.message}`));

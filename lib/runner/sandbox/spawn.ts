@@ -29,7 +29,15 @@ export interface SandboxLimits {
   tmpBytes: number;
 }
 
-export const defaultLimits: SandboxLimits = { wallMs: 10_000, cpuSeconds: 5, dataBytes: 256 * 1024 * 1024, heapMb: 128, openFiles: 64, outputBytes: 256 * 1024, tmpBytes: 16 * 1024 * 1024 };
+export const defaultLimits: SandboxLimits = {
+  wallMs: 10_000,
+  cpuSeconds: 5,
+  dataBytes: 256 * 1024 * 1024,
+  heapMb: 128,
+  openFiles: 64,
+  outputBytes: 256 * 1024,
+  tmpBytes: 16 * 1024 * 1024,
+};
 
 export interface SandboxSpec {
   tier: SandboxTier;
@@ -109,7 +117,15 @@ export function sandboxCommand(spec: SandboxSpec, limits: SandboxLimits): { comm
     `${labPath}/${spec.entry}`,
     ...(spec.args ?? []),
   ];
-  const prlimit = ["/usr/bin/prlimit", `--data=${limits.dataBytes}`, `--nofile=${limits.openFiles}`, `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--fsize=${MIB}`, `--core=0`, "--"];
+  const prlimit = [
+    "/usr/bin/prlimit",
+    `--data=${limits.dataBytes}`,
+    `--nofile=${limits.openFiles}`,
+    `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,
+    `--fsize=${MIB}`,
+    `--core=0`,
+    "--",
+  ];
   const user = sandboxUser() ?? { uid: process.geteuid!(), gid: process.getegid!() };
   const wrapped = wrapInTier(spec.tier, { labDir: spec.labDir, socketDir: spec.socketDir, tmpBytes: limits.tmpBytes, ...user }, [...prlimit, ...node]);
   return { ...wrapped, labPath, socketPath };
@@ -119,12 +135,19 @@ function classify(code: number | null, signal: NodeJS.Signals | null, output: st
   // The tools' own messages; `fl-sandbox:` is the unshare tier's setup (tiers.ts).
   const sandboxFailure = /^(bwrap|unshare|prlimit|setpriv|fl-sandbox): .*/m.exec(output);
   if (sandboxFailure && code !== 0) return { kind: "sandbox", message: `could not be started by the sandbox (${sandboxFailure[0].slice(0, 200)})` };
-  if (signal === "SIGXCPU" || code === 152) return { kind: "cpu", message: `used more than ${limits.cpuSeconds} s of CPU time and was stopped (look for a loop that never waits or never ends)` };
-  if (/JavaScript heap out of memory|Reached heap limit/.test(output)) return { kind: "heap", message: `ran out of its ${limits.heapMb} MiB heap (look for data that grows without bound)` };
-  if (/Array buffer allocation failed|Cannot allocate memory|ENOMEM|bad_alloc|out of memory|Allocation failed|invalid size error|RangeError: .*(Invalid typed array length|Array buffer)/i.test(output)) {
+  if (signal === "SIGXCPU" || code === 152)
+    return { kind: "cpu", message: `used more than ${limits.cpuSeconds} s of CPU time and was stopped (look for a loop that never waits or never ends)` };
+  if (/JavaScript heap out of memory|Reached heap limit/.test(output))
+    return { kind: "heap", message: `ran out of its ${limits.heapMb} MiB heap (look for data that grows without bound)` };
+  if (
+    /Array buffer allocation failed|Cannot allocate memory|ENOMEM|bad_alloc|out of memory|Allocation failed|invalid size error|RangeError: .*(Invalid typed array length|Array buffer)/i.test(
+      output,
+    )
+  ) {
     return { kind: "memory", message: `tried to allocate more than ${limits.dataBytes / MIB} MiB and the allocation failed` };
   }
-  if (/EMFILE/.test(output)) return { kind: "files", message: `opened more than ${limits.openFiles} files or connections at once (close connections you no longer need)` };
+  if (/EMFILE/.test(output))
+    return { kind: "files", message: `opened more than ${limits.openFiles} files or connections at once (close connections you no longer need)` };
   // Through bubblewrap, or the unshare tier's pid-1 shell, a fatal signal shows as 128 + its
   // number: SIGTRAP, SIGABRT, SIGBUS, SIGSEGV.
   if ([133, 134, 135, 139].includes(code ?? 0)) {
@@ -149,7 +172,12 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   const { command, args, labPath, socketPath } = sandboxCommand(spec, limits);
   const [program, ...argv] = dieWithOwner([command, ...args], sandboxUser());
   // An empty environment: nothing of the runner's (URLs, secrets) reaches learner code.
-  const child = spawn(program!, argv, { env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */, cwd: spec.labDir, detached: true, stdio: spec.channel ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"] });
+  const child = spawn(program!, argv, {
+    env: {} as NodeJS.ProcessEnv /* Next types NODE_ENV as required; empty on purpose */,
+    cwd: spec.labDir,
+    detached: true,
+    stdio: spec.channel ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let kept = 0;
   let cut = false;
@@ -228,5 +256,17 @@ export function runInSandbox(spec: SandboxSpec): SandboxProcess {
   // outcome that matters, and an unhandled 'error' here would take down the whole runner.
   channel?.on("error", () => {});
   for (const stream of [child.stdout, child.stderr]) stream?.on("error", () => {});
-  return { child, labPath, socketPath, output: () => out, truncated: () => cut, done, channel, arm, setOutputHandler: (h) => (onOutput = h), kill: (sig = "SIGKILL") => killGroup(sig), signal };
+  return {
+    child,
+    labPath,
+    socketPath,
+    output: () => out,
+    truncated: () => cut,
+    done,
+    channel,
+    arm,
+    setOutputHandler: (h) => (onOutput = h),
+    kill: (sig = "SIGKILL") => killGroup(sig),
+    signal,
+  };
 }

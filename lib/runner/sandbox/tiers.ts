@@ -66,9 +66,32 @@ const extraNode = (node: string) => (node.startsWith("/usr/") ? null : node);
 
 export function bubblewrapArgs(extra: string[] = [], tmpBytes = 16 * 1024 * 1024): string[] {
   return [
-    "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
-    "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-    "--proc", "/proc", "--dev", "/dev", "--size", String(tmpBytes), "--tmpfs", "/tmp",
+    "--unshare-all",
+    "--die-with-parent",
+    "--new-session",
+    "--clearenv",
+    "--cap-drop",
+    "ALL",
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--size",
+    String(tmpBytes),
+    "--tmpfs",
+    "/tmp",
     ...extra,
   ];
 }
@@ -98,7 +121,25 @@ mount -o remount,ro,nosuid,nodev fl-root "$root" || fail "could not make the roo
 exec env -i unshare --pid --fork --kill-child --mount-proc="$root/proc" -- unshare --user --map-user="$uid" --map-group="$gid" --root="$root" --wd=/lab -- /bin/sh -c '"$@"; exit $?' sandbox-init "$@"`;
 
 export function unshareArgs(m: TierMounts, program: string[], node = process.execPath): string[] {
-  return ["--user", "--map-root-user", "--mount", "--net", "--", "/bin/sh", "-c", UNSHARE_STAGE, "fl-sandbox", m.labDir, m.socketDir, String(m.tmpBytes), String(m.uid), String(m.gid), extraNode(node) ?? "", path.dirname(extraNode(node) ?? "/"), ...program];
+  return [
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--net",
+    "--",
+    "/bin/sh",
+    "-c",
+    UNSHARE_STAGE,
+    "fl-sandbox",
+    m.labDir,
+    m.socketDir,
+    String(m.tmpBytes),
+    String(m.uid),
+    String(m.gid),
+    extraNode(node) ?? "",
+    path.dirname(extraNode(node) ?? "/"),
+    ...program,
+  ];
 }
 
 /**

@@ -26,7 +26,9 @@ export function sandboxUser(): SandboxUser | null {
 /** The uid learner code has on the host, for logs and the admin page. */
 export function describeSandboxUser(): string {
   const user = sandboxUser();
-  return user ? `${user.uid}:${user.gid} (the runner is root; FAULTLINE_SANDBOX_USER)` : `${process.geteuid?.() ?? "?"}:${process.getegid?.() ?? "?"} (the runner's own uid)`;
+  return user
+    ? `${user.uid}:${user.gid} (the runner is root; FAULTLINE_SANDBOX_USER)`
+    : `${process.geteuid?.() ?? "?"}:${process.getegid?.() ?? "?"} (the runner's own uid)`;
 }
 
 /** Lets learner processes traverse and read `dir` through its group; others get nothing. */

@@ -15,7 +15,11 @@ export const GET = route<{ params: Promise<{ id: string }> }>(async (request, { 
   const kind = new URL(request.url).searchParams.get("kind") ?? "grid";
   if (kind !== "grid" && kind !== "checks") return Response.json({ error: 'kind must be "grid" or "checks".' }, { status: 422 });
   const grid = await classGrid(db(), user, id, cohortCatalog(), quizIndex());
-  const slug = grid.cohort.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "cohort";
+  const slug =
+    grid.cohort.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "cohort";
   const date = new Date().toISOString().slice(0, 10);
   return new Response(kind === "grid" ? gridCsv(grid) : checksCsv(grid), {
     headers: {

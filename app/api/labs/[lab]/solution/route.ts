@@ -11,6 +11,7 @@ export const dynamic = "force-dynamic";
 export const GET = route<LabParams>(async (_request, { params }) => {
   const user = await requireApiUser("learner");
   const lab = await labOf(params);
-  if (!(await canSeeSolution(db(), user, lab.lab.id))) throw new RequestError(403, "The reference solution opens once your code passes every check of this lab.");
+  if (!(await canSeeSolution(db(), user, lab.lab.id)))
+    throw new RequestError(403, "The reference solution opens once your code passes every check of this lab.");
   return Response.json({ files: solutionFiles(lab) }, { headers: { "cache-control": "private, no-store" } });
 });
