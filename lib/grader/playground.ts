@@ -3,6 +3,7 @@
  * minute while the live view gets a snapshot of their Redis a few times a second. It ends when
  * the time is up, the learner cancels, or (with no lab playground) their program exits.
  */
+import { addAbortListener } from "node:events";
 import { isModule } from "../runner/files.ts";
 import { snapshotRedis } from "../runner/snapshot.ts";
 import { CheckContext } from "./context.ts";
@@ -36,8 +37,9 @@ export async function runPlayground(session: PlaygroundOptions): Promise<{ statu
       () => {}, // a busy script or a full Redis: skip this frame
     );
   }, session.snapshotEveryMs ?? 300);
-  // Already aborted (cancelled while its pod was starting): the abort event has fired and will not again.
-  const stopped = signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  // addAbortListener, not addEventListener: it also fires for a signal aborted before this line
+  // (a run cancelled while its pod was starting), whose abort event will not fire again.
+  const stopped = new Promise<void>((resolve) => addAbortListener(signal, () => resolve()));
   try {
     if (session.definition.playground) {
       await Promise.race([session.definition.playground(t), stopped]);

@@ -62,18 +62,17 @@ export function createRunHandler(deps: ConsumerDeps) {
       await recordLostRun(deps, id, `The lab '${submission.labId}' is no longer installed on this runner.`);
       return;
     }
-    await appendEvent(deps.redis, deps.keys, id, { type: "started" }).catch(() => {});
+    // The sink exists from the claim on: a platform Redis that restarts any time after it (even
+    // before the first event is written) has lost this run's stream, and the run ends as error.
+    const sink = new EventSink(deps.redis, deps.keys, id);
+    sink.emit({ type: "started" });
     if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
-      await appendEvent(deps.redis, deps.keys, id, {
-        type: "log",
-        stream: "grader",
-        text: "The runner grading this run was lost; another runner is starting it again.",
-      }).catch(() => {});
+      sink.emit({ type: "log", stream: "grader", text: "The runner grading this run was lost; another runner is starting it again." });
     }
+    await sink.flush();
 
     const controller = new AbortController();
     active.set(id, controller);
-    const sink = new EventSink(deps.redis, deps.keys, id);
     // executeRun's own end event is dropped: the run ends with the verdict as stored, below.
     const emit = (event: RunEvent) => {
       if (event.type !== "end") sink.emit(event);

@@ -4,6 +4,7 @@
  * and chaos proxy per check running at once), grade the checks or run the playground, stream every
  * step as events, and always clean up. The verdict comes only from what the runner observed.
  */
+import { addAbortListener } from "node:events";
 import { statSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import path from "node:path";
@@ -126,16 +127,15 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
       inertFaults: deps.ablateFaults,
       onLane: (lane) => feeds.push(feedCommands(lane.proxy, deps.emit, podStarted, () => lane.check)),
     });
-    // A cancelled run stops now: its processes die, so a check waiting on them ends at once. A run
-    // cancelled while it was building or taking its pod is already aborted, and an abort event
-    // never fires twice: without this check it would play or grade on, holding its slot.
+    // A run cancelled while it built or took its pod does not start: whoever cancelled it has
+    // already told the viewers, and this verdict is never stored.
     const stop = pod.dispose;
     if (deps.signal?.aborted) {
       await stop();
-      // Whoever cancelled it has already told the viewers; this verdict is never stored.
       return finish("error", [], "The run was cancelled before it started.");
     }
-    deps.signal?.addEventListener("abort", () => void stop(), { once: true });
+    // Cancelled later, it stops now: its processes die, so a check waiting on them ends at once.
+    if (deps.signal) addAbortListener(deps.signal, () => void stop());
     timings.podMs = pod.timings.setupMs;
     timings.redisMs = pod.timings.redisMs;
     const checksStarted = performance.now();

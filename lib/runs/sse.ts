@@ -8,6 +8,7 @@
  * Reads are shared: catching up is a non-blocking XREAD on the process's ordinary client, and
  * waiting for what comes next goes through the process's one blocking reader (EventHub).
  */
+import { addAbortListener } from "node:events";
 import type { Redis } from "ioredis";
 import { log } from "../log.ts";
 import type { RedisKeys } from "../redis/keys.ts";
@@ -103,7 +104,7 @@ export function eventStream(
           }
         };
         if (signal.aborted) return close();
-        signal.addEventListener("abort", close, { once: true });
+        addAbortListener(signal, close);
 
         let cursor = afterId;
         /** Sends events up to and including a final one; true when the stream is done. */

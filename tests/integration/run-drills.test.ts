@@ -17,6 +17,8 @@ import { REDIS_TEST_URL, testDatabase, testRedis } from "./support/namespaces.ts
 
 const root = path.resolve(import.meta.dirname, "../..");
 const solution = { "queue.ts": readFileSync(path.join(root, "labs/priority-queue/solution/queue.ts"), "utf8") };
+/** A run of several seconds that talks to its Redis throughout (health probes): long enough to restart Redis under it. */
+const longSolution = { "server.ts": readFileSync(path.join(root, "labs/health-readiness/solution/server.ts"), "utf8") };
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill("SIGKILL")));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,12 +98,14 @@ test("a platform Redis restart mid-run ends the run as error, not fail", async (
   queue.on("error", () => {}); // the restart below is the point
   await runner({ REDIS_URL: url, FAULTLINE_REDIS_PREFIX: "fl:", DATABASE_URL: database.url });
   const user = await database.db.user.create({ data: { email: "restart@example.com", role: "learner" } });
-  const { id } = await createSubmission(database.db, { userId: user.id, labId: "priority-queue", mode: "check", files: solution });
+  const { id } = await createSubmission(database.db, { userId: user.id, labId: "health-readiness", mode: "check", files: longSolution });
   await enqueueRun(queue, id);
   await until("the run to start", () => database.db.submission.findFirst({ where: { id, status: "running" } }));
 
   server.kill("SIGKILL");
   await new Promise((resolve) => server.once("exit", resolve));
+  // Down long enough that the run's live events cannot all wait it out in a retry.
+  await sleep(1000);
   server = startRedis();
   const run = await until("the run to end", () => database.db.submission.findFirst({ where: { id, status: { notIn: ["queued", "running"] } } }), 60_000);
   expect(run.status).toBe("error");
