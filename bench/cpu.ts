@@ -5,6 +5,7 @@
  * in this one), and a killed sandbox's CPU never reaches its grandparent's rusage. So run
  * benchmarks on an otherwise quiet machine; the benchmark's own client is counted too.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 
 /** Busy CPU time of the whole machine so far, in ms (all cores). */
@@ -19,7 +20,7 @@ export function busyMs(): number {
 export async function idleRate(ms = 3000): Promise<number> {
   const before = busyMs();
   const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, ms));
+  await sleep(ms);
   return (busyMs() - before) / ((performance.now() - started) / 1000);
 }
 

@@ -5,6 +5,7 @@
  * solution, one run after another, as the runner does it. Prints wall time p50/p95, each check's
  * median duration, module load time, and CPU per run for the whole process tree (bench/cpu.ts).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadLab } from "../lib/labs/loader.ts";
@@ -24,7 +25,7 @@ const once = (seed: number) => executeRun({ lab, mode: "check", files, seed }, {
 const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? NaN;
 
 await once(0); // warm-up: the harness build, the checks' first import
-await new Promise((resolve) => setTimeout(resolve, 1000));
+await sleep(1000);
 const baseline = await idleRate();
 const meter = cpuMeter(baseline);
 const outcomes: RunOutcome[] = [];

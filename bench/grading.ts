@@ -8,6 +8,7 @@
  * Phase 1: one learner, sequential runs. Phase 2: several learners submitting at once. Each phase
  * also reports CPU per run for the whole process tree (web, runner, sandboxes, Redis; bench/cpu.ts).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { freePort } from "../lib/launcher/free-port.ts";
@@ -42,7 +43,7 @@ async function ready(): Promise<void> {
       () => false,
     );
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
   throw new Error("Faultline did not become ready within 4 minutes");
 }

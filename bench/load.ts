@@ -13,6 +13,7 @@
  * resident memory of the web process and of the runner with everything it started, and CPU per
  * run for the whole process tree (bench/cpu.ts).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -59,7 +60,7 @@ const stop = () => app.kill("SIGINT");
 process.on("exit", stop);
 
 async function ready(): Promise<void> {
-  for (const deadline = Date.now() + 240_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+  for (const deadline = Date.now() + 240_000; Date.now() < deadline; await sleep(500)) {
     if (
       await fetch(`${base}/api/ready`).then(
         (r) => r.ok,
@@ -176,12 +177,12 @@ async function step(cookies: string[], baseline: number) {
   await Promise.all(
     cookies.map(async (cookie) => {
       // Learners arrive spread over one interval, not all in the same second.
-      await new Promise((r) => setTimeout(r, Math.random() * intervalMs));
+      await sleep(Math.random() * intervalMs);
       while (Date.now() < deadline) {
         const started = Date.now();
         outcomes.push(await check(cookie));
         const wait = intervalMs - (Date.now() - started);
-        if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, deadline - Date.now()))));
+        if (wait > 0) await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
       }
     }),
   );
