@@ -1,6 +1,7 @@
 "use client";
 
 import { useEffect } from "react";
+import { Button } from "@/components/ui/button";
 
 export default function ErrorPage({ error, reset }: { error: Error & { digest?: string }; reset: () => void }) {
   useEffect(() => console.error(error), [error]);
@@ -32,9 +33,9 @@ export default function ErrorPage({ error, reset }: { error: Error & { digest?: 
           <p className="mt-2 text-sm text-amber-900 dark:text-amber-200">npm run content:check lists every problem in the course.</p>
         </section>
       )}
-      <button type="button" onClick={reset} className="mt-8 rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800">
+      <Button type="button" variant="primary" onClick={reset} className="mt-8">
         Try again
-      </button>
+      </Button>
     </div>
   );
 }

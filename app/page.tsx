@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { buttonClass } from "@/components/ui/button";
 import { DueDates } from "@/components/cohorts/due-dates";
 import { currentUser } from "@/lib/auth/session";
 import { memberOf } from "@/lib/cohorts/cohorts";
@@ -39,14 +40,11 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
             <div className="mt-8 flex flex-wrap gap-3">
               <Link
                 href={user ? (last ? `/learn/${last.milestone.slug}/${last.lesson.slug}` : firstUrl) : "/signup"}
-                className="rounded-md bg-brand-700 px-5 py-2.5 font-semibold text-white shadow-sm hover:bg-brand-800"
+                className={buttonClass({ variant: "primary", size: "lg" }, "shadow-sm")}
               >
                 {user ? (last ? "Continue where you left off" : "Start with Milestone 1") : "Create a free account"}
               </Link>
-              <Link
-                href="#how"
-                className="rounded-md border border-slate-300 px-5 py-2.5 font-semibold hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800"
-              >
+              <Link href="#how" className={buttonClass({ variant: "secondary", size: "lg" }, "font-semibold")}>
                 How it works
               </Link>
             </div>

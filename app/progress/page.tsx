@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { ReflectionForm } from "@/components/progress/reflection-form";
+import { Button } from "@/components/ui/button";
 import { requirePageUser } from "@/lib/auth/session";
 import { course } from "@/lib/content";
 import { db } from "@/lib/db";
@@ -96,9 +97,9 @@ function MilestoneCard({ entry, texts, error }: { entry: MilestoneProgress; text
             </Link>
           ) : (
             <form action={issueCertificateAction.bind(null, def.id)}>
-              <button type="submit" className="rounded-md bg-brand-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-800">
+              <Button type="submit" variant="primary" size="sm">
                 Get your {def.code} certificate
-              </button>
+              </Button>
             </form>
           )}
         </div>

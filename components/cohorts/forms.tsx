@@ -10,10 +10,12 @@ import {
   updateCohortAction,
   type FormState,
 } from "@/app/cohorts/actions";
+import { Button } from "@/components/ui/button";
 
 const input = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-ink-700 dark:bg-ink-900 dark:text-slate-100";
-const button = "rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800 disabled:cursor-wait disabled:opacity-70";
-const quiet = "rounded-md border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-60 dark:border-ink-700 dark:hover:bg-ink-800";
+// How each button looks while its form is pending, as these forms always had it.
+const waiting = "disabled:cursor-wait disabled:opacity-70";
+const dimmed = "disabled:opacity-60";
 
 function Outcome({ state }: { state: FormState }) {
   return (
@@ -47,9 +49,9 @@ export function CreateCohortForm() {
         <input name="name" required maxLength={80} placeholder="Spring 2027 evening" className={input} />
       </label>
       <Thresholds idleDays={7} stuckFails={5} />
-      <button type="submit" disabled={pending} className={button}>
+      <Button type="submit" variant="primary" disabled={pending} className={waiting}>
         {pending ? "Creating…" : "Create cohort"}
-      </button>
+      </Button>
       <Outcome state={state} />
     </form>
   );
@@ -64,9 +66,9 @@ export function CohortSettingsForm({ cohortId, name, idleDays, stuckFails }: { c
         <input name="name" required maxLength={80} defaultValue={name} className={input} />
       </label>
       <Thresholds idleDays={idleDays} stuckFails={stuckFails} />
-      <button type="submit" disabled={pending} className={quiet}>
+      <Button type="submit" variant="secondary" size="sm" disabled={pending} className={dimmed}>
         {pending ? "Saving…" : "Save settings"}
-      </button>
+      </Button>
       <Outcome state={state} />
     </form>
   );
@@ -91,9 +93,11 @@ export function InviteBox({ cohortId, link, code }: { cohortId: string; link: st
           className="min-w-0 flex-1 rounded border border-slate-300 bg-slate-50 px-2 py-1 font-mono text-sm dark:border-ink-700 dark:bg-ink-900"
           onFocus={(e) => e.currentTarget.select()}
         />
-        <button
+        <Button
           type="button"
-          className={quiet}
+          variant="secondary"
+          size="sm"
+          className={dimmed}
           onClick={async () => {
             await navigator.clipboard?.writeText(link).catch(() => undefined);
             setCopied(true);
@@ -101,7 +105,7 @@ export function InviteBox({ cohortId, link, code }: { cohortId: string; link: st
           }}
         >
           {copied ? "Copied" : "Copy link"}
-        </button>
+        </Button>
       </div>
       <p className="mt-2 text-sm">
         Code:{" "}
@@ -110,9 +114,9 @@ export function InviteBox({ cohortId, link, code }: { cohortId: string; link: st
         </strong>
       </p>
       <form action={action} className="mt-3 flex flex-wrap items-center gap-3">
-        <button type="submit" disabled={pending} className={quiet}>
+        <Button type="submit" variant="secondary" size="sm" disabled={pending} className={dimmed}>
           {pending ? "Replacing…" : "Replace code"}
-        </button>
+        </Button>
         <span className="text-xs text-slate-600 dark:text-slate-400">The old link stops working; everyone who joined stays.</span>
       </form>
       <Outcome state={state} />
@@ -172,9 +176,9 @@ export function RequirementForm({ cohortId, targets }: { cohortId: string; targe
         Due date (optional; due at the end of that day, UTC)
         <input name="dueDate" type="date" className={input} />
       </label>
-      <button type="submit" disabled={pending} className={button}>
+      <Button type="submit" variant="primary" disabled={pending} className={waiting}>
         {pending ? "Saving…" : "Add requirement"}
-      </button>
+      </Button>
       <Outcome state={state} />
     </form>
   );
@@ -193,9 +197,9 @@ export function JoinForm({ code = "", cohortName }: { code?: string; cohortName?
           <input name="code" required defaultValue={code} autoComplete="off" placeholder="K7M2-Q9XD" className={`${input} font-mono tracking-widest`} />
         </label>
       )}
-      <button type="submit" disabled={pending} className={button}>
+      <Button type="submit" variant="primary" disabled={pending} className={waiting}>
         {pending ? "Joining…" : cohortName ? `Join ${cohortName}` : "Join cohort"}
-      </button>
+      </Button>
       <Outcome state={state} />
     </form>
   );
@@ -209,9 +213,9 @@ export function AddInstructorForm({ cohortId }: { cohortId: string }) {
         Add an instructor (their account email)
         <input name="email" type="email" required autoComplete="off" className={input} />
       </label>
-      <button type="submit" disabled={pending} className={quiet}>
+      <Button type="submit" variant="secondary" size="sm" disabled={pending} className={dimmed}>
         {pending ? "Adding…" : "Add instructor"}
-      </button>
+      </Button>
       <Outcome state={state} />
     </form>
   );

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { Button } from "@/components/ui/button";
 import type { QuizQuestion } from "@/lib/content/schema";
 
 interface QuizProps {
@@ -78,9 +79,9 @@ export function Quiz({ questions, answers, signedIn, action, error, returnTo }: 
           );
         })}
         {signedIn ? (
-          <button type="submit" className="rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800">
+          <Button type="submit" variant="primary">
             {answered.length > 0 ? "Check my answers again" : "Check my answers"}
-          </button>
+          </Button>
         ) : (
           <p className="text-sm">
             <Link href={`/signin?callbackUrl=${encodeURIComponent(returnTo)}`} className="font-semibold text-brand-700 underline dark:text-brand-400">

@@ -2,6 +2,7 @@
 
 import { useActionState, useState } from "react";
 import type { ReflectionState } from "@/app/progress/actions";
+import { Button } from "@/components/ui/button";
 import { wordCount } from "@/lib/progress/rules";
 
 /** A reflection for one checklist item; the text stays in the box whatever the server says. */
@@ -36,13 +37,9 @@ export function ReflectionForm({
         className="w-full rounded-md border border-slate-300 bg-white p-2 text-sm dark:border-ink-600 dark:bg-ink-900"
       />
       <div className="flex flex-wrap items-center gap-3">
-        <button
-          type="submit"
-          disabled={pending}
-          className="rounded-md bg-brand-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-800 disabled:opacity-60"
-        >
+        <Button type="submit" variant="primary" size="sm" disabled={pending} className="disabled:opacity-60">
           {pending ? "Saving…" : initial ? "Update reflection" : "Save reflection"}
-        </button>
+        </Button>
         <span id={`${id}-count`} className="text-sm text-slate-600 dark:text-slate-400">
           {count} of at least {minWords} words
         </span>

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { buttonClass } from "@/components/ui/button";
 import { currentUser } from "@/lib/auth/session";
 import { env } from "@/lib/env";
 import { ThemeToggle } from "./theme-toggle";
@@ -51,7 +52,7 @@ export async function SiteHeader() {
               <Link href="/signin" className="text-sm font-medium hover:underline">
                 Sign in
               </Link>
-              <Link href="/signup" className="rounded-md bg-brand-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-brand-800">
+              <Link href="/signup" className={buttonClass({ variant: "primary", size: "sm" })}>
                 Sign up
               </Link>
             </>

@@ -1,6 +1,7 @@
 "use client";
 
 import { useSyncExternalStore } from "react";
+import { storageChanged, subscribeStorage } from "@/components/ui/local-storage";
 
 type Theme = "light" | "dark" | "system";
 const next: Record<Theme, Theme> = { system: "light", light: "dark", dark: "system" };
@@ -12,30 +13,20 @@ function apply(theme: Theme) {
   document.documentElement.classList.toggle("dark", dark);
 }
 
-// The saved choice lives in localStorage; listeners hear changes from this tab and others.
-const listeners = new Set<() => void>();
-function subscribe(listener: () => void) {
-  listeners.add(listener);
-  window.addEventListener("storage", listener);
-  return () => {
-    listeners.delete(listener);
-    window.removeEventListener("storage", listener);
-  };
-}
 function read(): Theme {
   const saved = localStorage.getItem("theme");
   return saved === "light" || saved === "dark" ? saved : "system";
 }
 
 export function ThemeToggle() {
-  const theme = useSyncExternalStore(subscribe, read, () => "system" as Theme);
+  const theme = useSyncExternalStore(subscribeStorage, read, () => "system" as Theme);
 
   function cycle() {
     const chosen = next[theme];
     if (chosen === "system") localStorage.removeItem("theme");
     else localStorage.setItem("theme", chosen);
     apply(chosen);
-    listeners.forEach((l) => l());
+    storageChanged();
   }
 
   return (

@@ -1,4 +1,5 @@
 import type { InputHTMLAttributes } from "react";
+import { Button } from "./button";
 
 /** A labelled input whose error is announced and tied to it with aria-describedby. */
 export function Field({
@@ -51,13 +52,8 @@ export function FormAlert({ message }: { message: string | null }) {
 
 export function SubmitButton({ pending, children, pendingLabel }: { pending: boolean; children: string; pendingLabel: string }) {
   return (
-    <button
-      type="submit"
-      disabled={pending}
-      aria-busy={pending}
-      className="w-full rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800 disabled:cursor-wait disabled:opacity-70"
-    >
+    <Button type="submit" variant="primary" disabled={pending} aria-busy={pending} className="w-full disabled:cursor-wait disabled:opacity-70">
       {pending ? pendingLabel : children}
-    </button>
+    </Button>
   );
 }

@@ -56,8 +56,11 @@ test("check the starter, read the hint, paste the solution, pass, compare, and f
   // Hints open one at a time; the last, close to the answer, waits for two more failed checks.
   const hints = page.getByRole("region", { name: /^Hints/ });
   await hints.getByRole("button", { name: "Show a hint" }).click();
+  // The new hint takes focus, so a screen reader reads it and the keyboard continues from it.
+  await expect(hints.getByRole("listitem").first()).toBeFocused();
   await hints.getByRole("button", { name: "Show the next hint" }).click();
   await expect(hints.getByRole("listitem")).toHaveCount(2);
+  await expect(hints.getByRole("listitem").nth(1)).toBeFocused();
   await expect(hints.getByText("2 more failed checks to go (or pass the lab)")).toBeVisible();
   await expect(hints.getByRole("button", { name: "Show the next hint" })).toHaveCount(0);
 

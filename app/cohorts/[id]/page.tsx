@@ -3,6 +3,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { AddInstructorForm, CohortSettingsForm, InviteBox, RequirementForm, type TargetOption } from "@/components/cohorts/forms";
 import { GridTable } from "@/components/cohorts/grid-table";
+import { Button } from "@/components/ui/button";
 import { requirePageUser } from "@/lib/auth/session";
 import { cohortCatalog } from "@/lib/cohorts/catalog";
 import { CohortError, instructorsOf } from "@/lib/cohorts/cohorts";
@@ -109,9 +110,9 @@ export default async function CohortPage({
               className="mt-1 block rounded-md border border-slate-300 bg-white px-2 py-1.5 dark:border-ink-700 dark:bg-ink-900"
             />
           </label>
-          <button type="submit" className="rounded-md border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800">
+          <Button type="submit" variant="secondary" size="sm">
             Apply
-          </button>
+          </Button>
         </form>
         <div className="mt-3">
           {grid.rows.length === 0 ? (

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { JoinForm } from "@/components/cohorts/forms";
+import { buttonClass } from "@/components/ui/button";
 import { currentUser } from "@/lib/auth/session";
 import { previewInvite } from "@/lib/cohorts/cohorts";
 import { formatInviteCode } from "@/lib/cohorts/invite";
@@ -38,16 +39,10 @@ export default async function JoinByLinkPage({ params }: { params: Promise<{ cod
             <JoinForm code={cohort.code} cohortName={cohort.name} />
           ) : (
             <p className="flex flex-wrap gap-3">
-              <Link
-                href={`/signup?callbackUrl=${encodeURIComponent(here)}`}
-                className="rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800"
-              >
+              <Link href={`/signup?callbackUrl=${encodeURIComponent(here)}`} className={buttonClass({ variant: "primary" })}>
                 Create an account to join
               </Link>
-              <Link
-                href={`/signin?callbackUrl=${encodeURIComponent(here)}`}
-                className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100 dark:border-ink-700 dark:hover:bg-ink-800"
-              >
+              <Link href={`/signin?callbackUrl=${encodeURIComponent(here)}`} className={buttonClass({ variant: "secondary" }, "font-medium")}>
                 Sign in to join
               </Link>
             </p>

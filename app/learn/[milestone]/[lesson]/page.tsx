@@ -3,6 +3,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { lessonComponents } from "@/components/lesson/lesson-components";
 import { MdxContent } from "@/components/lesson/mdx-content";
+import { buttonClass } from "@/components/ui/button";
 import { TableOfContents } from "@/components/lesson/toc";
 import { currentUser } from "@/lib/auth/session";
 import { headings } from "@/lib/content/compile";
@@ -106,7 +107,7 @@ export default async function LessonPage({ params, searchParams }: Params) {
                 className={
                   completed
                     ? "rounded-md border border-slate-300 px-4 py-2 font-semibold hover:bg-slate-100 dark:border-ink-600 dark:hover:bg-ink-800"
-                    : "rounded-md bg-brand-700 px-4 py-2 font-semibold text-white hover:bg-brand-800"
+                    : buttonClass({ variant: "primary" })
                 }
               >
                 {completed ? "Mark as not complete" : "Mark lesson complete"}

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { Button } from "@/components/ui/button";
 import { requirePageUser } from "@/lib/auth/session";
 import { cohortCatalog } from "@/lib/cohorts/catalog";
 import { CohortError } from "@/lib/cohorts/cohorts";
@@ -56,12 +57,9 @@ export default async function LearnerPage({
             <span>
               Remove {data.learner.name} from {data.cohort.name}? Their progress, drafts and runs stay theirs; they can rejoin with the invite code.
             </span>
-            <button
-              type="submit"
-              className="rounded-md border border-red-300 px-2 py-1 font-medium text-red-800 hover:bg-red-50 dark:border-red-800 dark:text-red-300 dark:hover:bg-red-950"
-            >
+            <Button type="submit" variant="danger">
               Remove
-            </button>
+            </Button>
           </form>
         </details>
       </div>
