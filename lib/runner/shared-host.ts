@@ -127,16 +127,15 @@ class HostedInstance implements LearnerProgram {
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    // The grader refuses these before they get here (grader/process.ts), with the same words.
-    if (signal !== "SIGKILL")
-      throw new Error(`an instance in the run's shared sandbox cannot be sent ${signal}; load the module with { process: true } or start it with t.spawn`);
+    // The grader refuses other signals before they get here, in words for the lab author (grader/process.ts).
+    if (signal !== "SIGKILL") throw new Error(`an instance has no process to send ${signal} to`);
     if (this.outcome) return;
     // The outcome comes with the host's acknowledgement: once it arrives, none of the instance's sockets is open.
     this.host.killInstance(this.id);
   }
 
   signal(signal: NodeJS.Signals): boolean {
-    throw new Error(`${signal} needs a process of its own: load the module with t.load(module, { process: true }) or start it with t.spawn`);
+    throw new Error(`an instance has no process to send ${signal} to`);
   }
 }
 

@@ -9,7 +9,7 @@ import { statSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { gradeChecks } from "../grader/grade.ts";
+import { gradeChecks, type RunSession } from "../grader/grade.ts";
 import { isLabChecks, type LabChecks } from "../grader/define.ts";
 import { runPlayground } from "../grader/playground.ts";
 import { verdictOf, type CheckResult, type GradeResult } from "../grader/result.ts";
@@ -139,31 +139,13 @@ export async function executeRun(input: RunInput, deps: RunDeps): Promise<RunOut
     timings.podMs = pod.timings.setupMs;
     timings.redisMs = pod.timings.redisMs;
     const checksStarted = performance.now();
+    const session: RunSession = { pod, lab, definition, seed, sources: input.files, emit: deps.emit, signal: deps.signal };
     if (input.mode === "run") {
-      const played = await runPlayground({
-        pod,
-        lab,
-        definition,
-        seed,
-        sources: input.files,
-        emit: deps.emit,
-        signal: deps.signal,
-        durationMs: deps.playgroundMs,
-        offsetMs: performance.now() - started,
-      });
+      const played = await runPlayground({ ...session, durationMs: deps.playgroundMs, offsetMs: performance.now() - started });
       timings.checksMs = performance.now() - checksStarted;
       return finish(played.status, [], played.message);
     }
-    const checks = await gradeChecks({
-      pod,
-      lab,
-      definition,
-      seed,
-      sources: input.files,
-      emit: deps.emit,
-      signal: deps.signal,
-      loaded: (ms) => loads.push(ms),
-    });
+    const checks = await gradeChecks({ ...session, loaded: (ms) => loads.push(ms) });
     timings.checksMs = performance.now() - checksStarted;
     const status = verdictOf(checks);
     const failed = checks.filter((c) => c.status !== "pass").length;
