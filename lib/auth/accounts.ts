@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { Prisma, type Db } from "../db/client.ts";
+import { exclusive } from "../db/exclusive.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { enforce, type Limit } from "../redis/rate-limit.ts";
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from "./password.ts";
@@ -98,11 +99,11 @@ async function signUpLimit(deps: AccountDeps, invite: string | undefined, ip: st
 }
 
 /**
- * Makes the earliest account admin while no admin exists. Concurrent first sign-ups all pick the
- * same earliest account, so exactly one admin results whichever transaction wins.
+ * Makes the earliest account admin while no admin exists. Exclusive, because concurrent first
+ * sign-ups can each miss the other's uncommitted account and promote different "earliest" ones.
  */
 async function promoteFirstUser(db: Db, userId: string): Promise<RoleName> {
-  return db.$transaction(async (tx) => {
+  return exclusive(db, "admins", async (tx) => {
     if ((await tx.user.count({ where: { role: "admin" } })) === 0) {
       const first = await tx.user.findFirst({ orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true } });
       if (first) await tx.user.update({ where: { id: first.id }, data: { role: "admin" } });

@@ -7,16 +7,28 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client.ts";
-import { providerOf, sqlitePath } from "./providers.ts";
+import { providerOf, sqlitePath, type Provider } from "./providers.ts";
 
 export type Db = SqliteClient;
 export { Prisma, Role } from "./generated/sqlite/client.ts";
 export type { User } from "./generated/sqlite/client.ts";
 
+const providers = new WeakMap<Db, Provider>();
+
 export function createDb(databaseUrl: string): Db {
-  if (providerOf(databaseUrl) === "sqlite") {
-    return new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqlitePath(databaseUrl) }, { timestampFormat: "iso8601" }) });
-  }
-  // Same models, same generated API; only the provider differs, so the types line up by construction.
-  return new PostgresClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) }) as unknown as Db;
+  const provider = providerOf(databaseUrl);
+  const db =
+    provider === "sqlite"
+      ? new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqlitePath(databaseUrl) }, { timestampFormat: "iso8601" }) })
+      : // Same models, same generated API; only the provider differs, so the types line up by construction.
+        (new PostgresClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) }) as unknown as Db);
+  providers.set(db, provider);
+  return db;
+}
+
+/** Which database a client made by createDb talks to. */
+export function providerOfDb(db: Db): Provider {
+  const provider = providers.get(db);
+  if (!provider) throw new Error("This database client was not made by createDb.");
+  return provider;
 }

@@ -90,4 +90,20 @@ describe.each(providers)("accounts on %s", (provider) => {
     await changeRole(t.db, admin.id, admin.id, "instructor");
     expect((await t.db.user.findUniqueOrThrow({ where: { id: admin.id } })).role).toBe("instructor");
   });
+
+  test("two admins giving up the role at once leave one admin, and the other is told why", async () => {
+    await using t = await testDatabase(provider);
+    await using r = await testRedis();
+    const admin = await signUp(deps(t, r), { email: "ada@example.org", password }, "10.4.0.2");
+    const other = await signUp(deps(t, r), { email: "grace@example.org", password }, "10.4.0.2");
+    // Several rounds: the first runs on one warm pooled connection, which hides the race.
+    for (let round = 0; round < 8; round++) {
+      await t.db.user.updateMany({ data: { role: "admin" } });
+      const outcomes = await Promise.allSettled([changeRole(t.db, admin.id, admin.id, "learner"), changeRole(t.db, other.id, other.id, "learner")]);
+      expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+      const refused = outcomes.find((o) => o.status === "rejected");
+      expect(String(refused?.reason)).toMatch(/only admin/);
+      expect(await t.db.user.count({ where: { role: "admin" } })).toBe(1);
+    }
+  });
 });
