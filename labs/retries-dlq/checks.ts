@@ -1311,6 +1311,7 @@ export default defineChecks({
       const hungOwner = runOwner(t, hung.id, 1) ?? "its worker";
       t.note(`${hungOwner} is stuck in ${hung.id}; the other worker must run everything else, and nobody may run ${hung.id} again`);
       const deadline = performance.now() + 2 * slowMs + 5000;
+      let finishedAt: number | undefined;
       for (;;) {
         const all = await histories(t, ids);
         const h = all.get(hung.id)!;
@@ -1342,9 +1343,11 @@ export default defineChecks({
           });
         }
         const finished = others.every((task) => all.get(task.id)!.done > 0);
-        // A second take of the hung task by a 1 s lease would have come by now.
-        if (finished && Date.now() > hungStart.at + 1300) break;
-        if (performance.now() > deadline) {
+        finishedAt ??= finished ? Date.now() : undefined;
+        // A lease on the hung task runs out while the other worker may still be busy with the slow
+        // one; only a worker that has been idle a while, well past a 1 s lease, would have taken it.
+        if (finishedAt !== undefined && Date.now() > Math.max(hungStart.at + 2000, finishedAt + 1200)) break;
+        if (!finished && performance.now() > deadline) {
           const open = others.filter((task) => all.get(task.id)!.done === 0);
           t.fail({
             message: `With ${hungOwner} stuck in ${hung.id}'s hanging handler, ${open.length} other task(s) were not done.`,
