@@ -13,7 +13,11 @@ export type Db = SqliteClient;
 export { Prisma, Role } from "./generated/sqlite/client.ts";
 export type { User } from "./generated/sqlite/client.ts";
 
-const providers = new WeakMap<Db, Provider>();
+/**
+ * Marks each client with its provider under a registry symbol, not in a module-level map: Next
+ * bundles this module into several chunks, and a client made in one is used from another.
+ */
+const PROVIDER = Symbol.for("faultline.db.provider");
 
 export function createDb(databaseUrl: string): Db {
   const provider = providerOf(databaseUrl);
@@ -22,13 +26,13 @@ export function createDb(databaseUrl: string): Db {
       ? new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqlitePath(databaseUrl) }, { timestampFormat: "iso8601" }) })
       : // Same models, same generated API; only the provider differs, so the types line up by construction.
         (new PostgresClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) }) as unknown as Db);
-  providers.set(db, provider);
+  Object.defineProperty(db, PROVIDER, { value: provider });
   return db;
 }
 
 /** Which database a client made by createDb talks to. */
 export function providerOfDb(db: Db): Provider {
-  const provider = providers.get(db);
+  const provider = (db as unknown as Record<symbol, Provider | undefined>)[PROVIDER];
   if (!provider) throw new Error("This database client was not made by createDb.");
   return provider;
 }
