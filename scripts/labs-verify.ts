@@ -214,6 +214,23 @@ const PROXY_FAULTS = new Set([
 ]);
 /** Far above any variant's real time (the slowest takes about 20 s). */
 const VARIANT_WATCHDOG_MS = 150_000;
+/**
+ * The longest runs first, so none of them starts last and leaves the other jobs idle: every
+ * solution (all of a lab's checks, 5–20 s), then the rest taken from each lab in turn, so runs of
+ * one lab with the same heavy check do not all land at once.
+ */
+function longestFirst<T extends { lab: LoadedLab; variant: Variant }>(items: T[]): T[] {
+  const byLab = new Map<string, T[]>();
+  for (const item of items) if (item.variant.expect.kind !== "pass") byLab.set(item.lab.lab.slug, [...(byLab.get(item.lab.lab.slug) ?? []), item]);
+  const rest: T[] = [];
+  for (let i = 0; ; i++) {
+    const before = rest.length;
+    for (const queue of byLab.values()) if (queue[i]) rest.push(queue[i]!);
+    if (rest.length === before) break;
+  }
+  return [...items.filter((item) => item.variant.expect.kind === "pass"), ...rest];
+}
+work.splice(0, work.length, ...longestFirst(work));
 let next = 0;
 async function worker() {
   while (next < work.length) {

@@ -102,6 +102,11 @@ class ModelBucket {
     return { allowed: false, remaining: Math.floor(tokens), retryAfterMs: Math.ceil(((cost - tokens) * 1000) / r) };
   }
 
+  /** The fewest tokens the bucket can have held after the last take. */
+  get fewest(): number {
+    return this.lo;
+  }
+
   /** Checks one answer; returns why it is wrong, or null. */
   take(cost: number, { d, s, e }: Timed, label: string): string | null {
     const [lo, hi] = this.range(s, e);
@@ -313,7 +318,13 @@ export default defineChecks({
           hint: MODEL_HINT,
         });
       }
-      const idle = Math.ceil((config.capacity * 1000) / config.refillPerSecond) + between(t, 300, 800);
+      // Past full by at least 1.2 tokens' worth, so an uncapped bucket holds capacity + 1.2 or more,
+      // which the first take's `remaining` shows whatever the takes' own timing; and by under 1 s, as
+      // a key may expire from the moment its bucket is full (a fresh key is rightly full, not more).
+      // Counted from what the last poll left, not from empty: a key that expires 1 s after full is gone
+      // by then if the poll left most of a token.
+      const toFull = Math.ceil(((config.capacity - model.fewest) * 1000) / config.refillPerSecond);
+      const idle = toFull + between(t, Math.ceil(1200 / config.refillPerSecond), 800);
       t.note(`idle ${idle} ms: the bucket must be full (${config.capacity}), not more`);
       await t.sleep(idle);
       for (let i = 0; i <= config.capacity; i++) await step(`after idling, take #${i + 1}`);

@@ -232,13 +232,14 @@ export default defineChecks({
         });
       }
       // 5. Instances independent: two calls of different instances whose last three waits match
-      //    within 40 ms happen with probability ~2.5e-4 per pair; 8 such pairs of 384, ~1e-13.
+      //    within 80 ms happen with probability ~2e-3 per pair; 8 such pairs of 384, ~1e-6. Not
+      //    tighter: on a loaded machine each measured wait of a seeded twin drifts by tens of ms.
       let twins = 0;
       let example = "";
       for (const a of rows) {
         for (const b of rows) {
           if (a.instance >= b.instance) continue;
-          if ([2, 3, 4].every((k) => Math.abs(a.delays[k]! - b.delays[k]!) < 40)) {
+          if ([2, 3, 4].every((k) => Math.abs(a.delays[k]! - b.delays[k]!) < 80)) {
             twins++;
             example ||= `${a.delays.map(Math.round).join(", ")} ms and ${b.delays.map(Math.round).join(", ")} ms`;
           }
@@ -246,7 +247,7 @@ export default defineChecks({
       }
       if (twins >= 8) {
         return t.fail({
-          message: `${twins} pairs of calls made by different instances waited the same times (within 40 ms) before their last three retries, e.g. ${example}: the instances draw the same "random" sequence`,
+          message: `${twins} pairs of calls made by different instances waited the same times (within 80 ms) before their last three retries, e.g. ${example}: the instances draw the same "random" sequence`,
           expected: "instances whose calls failed together retry at independent times",
           hint: "A random generator with a fixed seed gives every process the same jitter, which brings back the thundering herd jitter exists to break up; use Math.random() (or crypto).",
         });
