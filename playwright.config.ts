@@ -54,6 +54,8 @@ export default defineConfig({
     env: {
       PORT: String(port),
       FAULTLINE_DATA_DIR: ".data/e2e",
+      // Compiled lessons are keyed by content: reuse what the launcher tests (or npm start) compiled.
+      FAULTLINE_CACHE_DIR: ".data/cache",
       FAULTLINE_REDIS_PREFIX: process.env.E2E_REDIS_PREFIX,
       FAULTLINE_URL: baseURL,
       FAULTLINE_AUTH: "accounts",

@@ -8,6 +8,12 @@ test("an empty environment gives the embedded defaults", () => {
   expect(env.FAULTLINE_URL).toBe("http://localhost:3000");
   expect(env.FAULTLINE_AUTH).toBe("accounts");
   expect(env.REDIS_URL).toBeUndefined();
+  expect(env.mdxCacheDir).toMatch(/\.data\/cache\/mdx$/);
+});
+
+test("compiled lessons follow the data directory unless FAULTLINE_CACHE_DIR puts them elsewhere", () => {
+  expect(parseEnv({ FAULTLINE_DATA_DIR: "/srv/fl" }).mdxCacheDir).toBe("/srv/fl/cache/mdx");
+  expect(parseEnv({ FAULTLINE_DATA_DIR: "/srv/fl", FAULTLINE_CACHE_DIR: "/var/cache/fl" }).mdxCacheDir).toBe("/var/cache/fl/mdx");
 });
 
 test("a bad value names the variable, what it got and the fix", () => {

@@ -36,6 +36,13 @@ export const EnvSchema = z
       .min(1)
       .default(".data")
       .describe("Directory for the SQLite database, a private Redis, logs and generated secrets. @default .data"),
+    FAULTLINE_CACHE_DIR: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Compiled lessons, keyed by content hash: safe to share between replicas and data directories, and to delete. @default <FAULTLINE_DATA_DIR>/cache",
+      ),
     DATABASE_URL: z
       .string()
       .regex(/^(file:|postgres(ql)?:\/\/)/, "expected file:<path> for SQLite or postgresql://user@host:port/db for PostgreSQL")
@@ -160,7 +167,7 @@ export const EnvSchema = z
     }
   });
 
-export type Env = z.infer<typeof EnvSchema> & { DATABASE_URL: string; FAULTLINE_URL: string; dataDir: string; courseDir: string };
+export type Env = z.infer<typeof EnvSchema> & { DATABASE_URL: string; FAULTLINE_URL: string; dataDir: string; courseDir: string; mdxCacheDir: string };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -185,6 +192,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     ...env,
     dataDir,
     courseDir: path.resolve(env.FAULTLINE_COURSE_DIR),
+    mdxCacheDir: path.join(path.resolve(env.FAULTLINE_CACHE_DIR ?? path.join(dataDir, "cache")), "mdx"),
     DATABASE_URL: env.DATABASE_URL ?? `file:${path.join(dataDir, "faultline.db")}`,
     FAULTLINE_URL: env.FAULTLINE_URL ?? `http://localhost:${env.PORT}`,
   };

@@ -67,7 +67,7 @@ try {
   const labs = loadLabs(labsDirFor(config.courseDir));
   const course = loadCourse(config.courseDir, labs);
   // Every page is rendered once here, into the cache the web server reads, so none answers 500.
-  const problems = await renderCourseProblems(course, labs, path.join(config.dataDir, "cache", "mdx"));
+  const problems = await renderCourseProblems(course, labs, config.mdxCacheDir);
   if (problems.length > 0) throw new Error(problems.join("\n"));
   console.log(`  course    ${path.relative(root, config.courseDir) || "."}: ${course.milestones.length} milestones, ${labs.length} labs, every page renders`);
 } catch (error) {

@@ -1,5 +1,4 @@
 import "server-only";
-import path from "node:path";
 import { env } from "../env.ts";
 import { labCatalog } from "../labs/catalog.ts";
 import { compileLesson } from "./compile.ts";
@@ -46,5 +45,5 @@ export function findLessonById(id: string): { milestone: CourseMilestone; lesson
 }
 
 export function lessonCode(lesson: CourseLesson): Promise<string> {
-  return compileLesson(lesson.body, lesson.file, path.join(env().dataDir, "cache", "mdx"));
+  return compileLesson(lesson.body, lesson.file, env().mdxCacheDir);
 }

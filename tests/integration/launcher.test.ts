@@ -28,6 +28,9 @@ function launch(env: Record<string, string>) {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       FAULTLINE_DATA_DIR: dataDir,
+      // Each launch has a fresh data directory, but compiled lessons are keyed by content, so the
+      // launches (and the e2e server) share them instead of compiling the course once each.
+      FAULTLINE_CACHE_DIR: path.join(root, ".data", "cache"),
       FAULTLINE_REDIS_PREFIX: `fl-launch-${process.pid}-${Date.now()}:`,
       ...env,
     } as Record<string, string> as NodeJS.ProcessEnv, // Next types NODE_ENV as required; the launcher chooses it

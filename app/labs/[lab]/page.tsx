@@ -1,7 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import path from "node:path";
 import { instructionComponents } from "@/components/lesson/lesson-components";
 import { MdxContent } from "@/components/lesson/mdx-content";
 import { DueDates } from "@/components/cohorts/due-dates";
@@ -41,7 +40,7 @@ export default async function LabPage({ params }: Params) {
   const { lab } = found;
   const milestone = course().milestones.find((m) => m.milestone.labs.some((l) => l.id === lab.id));
   const [code, user] = await Promise.all([
-    compileLesson(labPageMarkdown(found), `labs/${lab.slug}/instructions.md`, path.join(env().dataDir, "cache", "mdx")),
+    compileLesson(labPageMarkdown(found), `labs/${lab.slug}/instructions.md`, env().mdxCacheDir),
     currentUser(),
   ]);
   const [draft, solutionAvailable, hints] = user
