@@ -39,10 +39,7 @@ export default async function LabPage({ params }: Params) {
   if (!found) notFound();
   const { lab } = found;
   const milestone = course().milestones.find((m) => m.milestone.labs.some((l) => l.id === lab.id));
-  const [code, user] = await Promise.all([
-    compileLesson(labPageMarkdown(found), `labs/${lab.slug}/instructions.md`, env().mdxCacheDir),
-    currentUser(),
-  ]);
+  const [code, user] = await Promise.all([compileLesson(labPageMarkdown(found), `labs/${lab.slug}/instructions.md`, env().mdxCacheDir), currentUser()]);
   const [draft, solutionAvailable, hints] = user
     ? await Promise.all([loadDraft(db(), user.id, found), canSeeSolution(db(), user, lab.id), unlockedHints(db(), user, found)])
     : [null, false, { total: lab.hints.length, unlocked: [], finalLockedFor: 0 }];
