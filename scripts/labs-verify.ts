@@ -292,7 +292,13 @@ async function worker() {
           if (failedOn.length > 0) slipped.push(`labs/${lab.lab.slug} ${variant.name}: held on seed ${runSeed} after failing on ${failedOn.join("; ")}`);
           break;
         }
-        failedOn.push(`seed ${runSeed}: ${problem.split("\n")[0]}`);
+        // What went wrong, without the checks that passed.
+        failedOn.push(
+          `seed ${runSeed}: ${problem
+            .split("\n")
+            .filter((line) => !/: pass$/.test(line))
+            .join("\n  ")}`,
+        );
       }
       result = result!;
       const marks = result.checks.map((c) => (c.status === "pass" ? "✓" : c.status === "fail" ? "✗" : "!")).join("");

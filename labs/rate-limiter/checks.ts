@@ -289,7 +289,8 @@ export default defineChecks({
     },
 
     "refill-rate": async (t) => {
-      const config = { capacity: between(t, 3, 6), refillPerSecond: between(t, 4, 10) / 2 };
+      // At least 3 tokens/s, so 1.2 tokens' worth past full is at most 400 ms of a key's second.
+      const config = { capacity: between(t, 3, 6), refillPerSecond: between(t, 6, 10) / 2 };
       const [rpc] = await limiters(t, 1, config);
       const client = t.id("client");
       const model = new ModelBucket(config, performance.now());
@@ -318,13 +319,14 @@ export default defineChecks({
           hint: MODEL_HINT,
         });
       }
-      // Past full by at least 1.2 tokens' worth, so an uncapped bucket holds capacity + 1.2 or more,
-      // which the first take's `remaining` shows whatever the takes' own timing; and by under 1 s, as
-      // a key may expire from the moment its bucket is full (a fresh key is rightly full, not more).
+      // Past full by 1.2 tokens' worth (at most 500 ms), so an uncapped bucket holds capacity + 1.2
+      // or more, which the first take's `remaining` shows whatever the takes' own timing; and well
+      // under 1 s, as a key may expire from the moment its bucket is full (and a fresh key is rightly
+      // full, not more), so a loaded machine's late takes still find it.
       // Counted from what the last poll left, not from empty: a key that expires 1 s after full is gone
       // by then if the poll left most of a token.
       const toFull = Math.ceil(((config.capacity - model.fewest) * 1000) / config.refillPerSecond);
-      const idle = toFull + between(t, Math.ceil(1200 / config.refillPerSecond), 800);
+      const idle = toFull + Math.ceil(1200 / config.refillPerSecond) + between(t, 0, 100);
       t.note(`idle ${idle} ms: the bucket must be full (${config.capacity}), not more`);
       await t.sleep(idle);
       for (let i = 0; i <= config.capacity; i++) await step(`after idling, take #${i + 1}`);
