@@ -228,15 +228,18 @@ const VARIANT_WATCHDOG_MS = 150_000;
  * one lab with the same heavy check do not all land at once.
  */
 function longestFirst<T extends { lab: LoadedLab; variant: Variant }>(items: T[]): T[] {
-  const byLab = new Map<string, T[]>();
-  for (const item of items) if (item.variant.expect.kind !== "pass") byLab.set(item.lab.lab.slug, [...(byLab.get(item.lab.lab.slug) ?? []), item]);
-  const rest: T[] = [];
-  for (let i = 0; ; i++) {
-    const before = rest.length;
-    for (const queue of byLab.values()) if (queue[i]) rest.push(queue[i]!);
-    if (rest.length === before) break;
-  }
-  return [...items.filter((item) => item.variant.expect.kind === "pass"), ...rest];
+  const taken = new Map<string, number>();
+  const turn = (item: T) => {
+    if (item.variant.expect.kind === "pass") return -1;
+    const n = taken.get(item.lab.lab.slug) ?? 0;
+    taken.set(item.lab.lab.slug, n + 1);
+    return n;
+  };
+  // A stable sort by each lab's turn keeps the labs in order within a turn.
+  return items
+    .map((item) => ({ item, turn: turn(item) }))
+    .sort((a, b) => a.turn - b.turn)
+    .map(({ item }) => item);
 }
 work.splice(0, work.length, ...longestFirst(work));
 /**
